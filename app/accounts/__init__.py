@@ -1,0 +1,1 @@
+"""Accounts: users, their identities and metadata, and single-use tokens."""

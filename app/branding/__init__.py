@@ -1,0 +1,1 @@
+"""Branding: theme registry, template loader chain, assets and per-organization looks."""

@@ -1,0 +1,164 @@
+"""Settings: read from ``FOYER_*`` environment variables and an optional TOML file.
+
+Every field is documented where it is declared; ``docs/operating.md`` lists them. Secrets
+that are not given are generated once into the instance folder so a first start is safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import typing as t
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+@dataclasses.dataclass
+class Settings:
+    """All of Foyer's settings. Env var ``FOYER_<NAME>`` overrides the file's ``name``."""
+
+    instance_path: str = "instance"
+    """Folder for the SQLite database and generated secrets (created when missing)."""
+
+    database_url: str = ""
+    """SQLAlchemy URL. Empty means SQLite in the instance folder (``foyer.db``)."""
+
+    redis_url: str = ""
+    """Redis URL for rate limits and counters shared by several processes. Empty: in memory."""
+
+    secret_key: str = ""
+    """Signs session cookies and CSRF tokens. Generated into ``instance/secret_key``."""
+
+    encryption_keys: str = ""
+    """Comma-separated Fernet keys encrypting secrets at rest; the first encrypts, all decrypt
+    (prepend a new key to rotate). Generated into ``instance/encryption_key``."""
+
+    plugins_dir: str = "plugins"
+    """Folder of drop-in plugin modules and packages loaded at start."""
+
+    themes_dir: str = "themes"
+    """Folder of drop-in theme folders."""
+
+    asset_base_url: str = ""
+    """When set, static assets are loaded from this base URL (a CDN holding the layout
+    written by ``foyer themes build``)."""
+
+    trusted_proxies: int = 0
+    """How many reverse proxies in front of Foyer set X-Forwarded-For/Proto/Host. 0 trusts
+    none, so a client cannot spoof its address or scheme."""
+
+    secure_cookies: bool = True
+    """Send cookies with the Secure flag. Turned off by ``foyer demo`` on plain-http localhost."""
+
+    session_lifetime: int = 8 * 3600
+    """Absolute lifetime of an SSO session, in seconds."""
+
+    session_idle_timeout: int = 3600
+    """An SSO session unused for this many seconds ends."""
+
+    code_lifetime: int = 60
+    """Authorization code lifetime, in seconds."""
+
+    access_token_lifetime: int = 3600
+    """Default access token lifetime, in seconds (clients may set their own)."""
+
+    id_token_lifetime: int = 3600
+    """ID token lifetime, in seconds."""
+
+    refresh_token_lifetime: int = 30 * 24 * 3600
+    """Absolute lifetime of a refresh token family, in seconds."""
+
+    login_transaction_lifetime: int = 1800
+    """How long a started sign-in may take before it must start over, in seconds."""
+
+    password_min_length: int = 12
+    """Minimum length of a new password (8 to 64)."""
+
+    password_max_length: int = 128
+    """Longer passwords are refused before hashing."""
+
+    argon2_time_cost: int = 2
+    """argon2id iterations (OWASP: m=19 MiB, t=2, p=1)."""
+
+    argon2_memory_cost: int = 19 * 1024
+    """argon2id memory in KiB."""
+
+    argon2_parallelism: int = 1
+    """argon2id lanes."""
+
+    rate_limit_login: str = "20 per minute"
+    """Rate limit per client address on the password and identifier forms."""
+
+    rate_limit_token: str = "300 per minute"
+    """Rate limit per client address on the token endpoint."""
+
+    default_locale: str = "en"
+    """Locale used when nothing else chooses one."""
+
+    demo: bool = False
+    """Set by ``foyer demo``: relaxes cookie security for plain-http localhost."""
+
+    @classmethod
+    def load(cls, overrides: t.Mapping[str, t.Any] | None = None) -> Settings:
+        """Build settings from the file named by FOYER_CONFIG, then env, then ``overrides``."""
+        values: dict[str, t.Any] = {}
+        config_file = os.environ.get("FOYER_CONFIG")
+        if config_file:
+            with open(config_file, "rb") as fh:
+                values.update(tomllib.load(fh))
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, field in fields.items():
+            raw = os.environ.get(f"FOYER_{name.upper()}")
+            if raw is not None:
+                values[name] = _coerce(raw, field.type)
+        for key, value in (overrides or {}).items():
+            if key.lower() in fields:
+                values[key.lower()] = value
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = cls(**values)
+        settings._fill_secrets()
+        return settings
+
+    @property
+    def instance(self) -> Path:
+        return Path(self.instance_path).resolve()
+
+    def _fill_secrets(self) -> None:
+        self.instance.mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.instance / 'foyer.db'}"
+        if not self.secret_key:
+            self.secret_key = _read_or_create(
+                self.instance / "secret_key", lambda: secrets.token_urlsafe(48)
+            )
+        if not self.encryption_keys:
+            self.encryption_keys = _read_or_create(
+                self.instance / "encryption_key", lambda: Fernet.generate_key().decode()
+            )
+        if not 8 <= self.password_min_length <= 64:
+            raise ValueError("password_min_length must be between 8 and 64")
+
+
+def _coerce(raw: str, annotation: t.Any) -> t.Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind == "int":
+        return int(raw)
+    return raw
+
+
+def _read_or_create(path: Path, make: t.Callable[[], str]) -> str:
+    """Read a generated secret, creating it (mode 0600) on first start."""
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

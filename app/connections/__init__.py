@@ -1,0 +1,1 @@
+"""Connections: where a tenant's identities come from (database, oidc, saml, legacy...)."""

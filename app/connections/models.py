@@ -1,0 +1,59 @@
+"""Connections and which organizations enable them."""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.db import Base
+from app.db import JSONDict
+from app.db import created_at
+from app.db import pk
+
+
+class Connection(Base):
+    """A source of identities, served by the connection strategy named in ``strategy``."""
+
+    __tablename__ = "connection"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(63))
+    display_name: Mapped[str] = mapped_column(default="")
+    strategy: Mapped[str] = mapped_column(sa.String(63))
+    """Name of a registered connection strategy (``database``, ``oidc``, ``legacy``...)."""
+    options: Mapped[JSONDict] = mapped_column(default=dict)
+    """Strategy options (non-secret)."""
+    secrets_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    """Strategy secrets (upstream client secrets...), a Fernet token of a JSON object."""
+    signup_enabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[created_at]
+
+    def get_secrets(self) -> dict[str, t.Any]:
+        from app.security.crypto import decrypt_json
+
+        return decrypt_json(self.secrets_encrypted) if self.secrets_encrypted else {}
+
+    def set_secrets(self, values: dict[str, t.Any]) -> None:
+        from app.security.crypto import encrypt_json
+
+        self.secrets_encrypted = encrypt_json(values) if values else None
+
+
+class OrganizationConnection(Base):
+    """An organization enables a connection; its login page offers the enabled ones."""
+
+    __tablename__ = "organization_connection"
+
+    organization_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    connection_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    """Order on the login page."""

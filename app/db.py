@@ -1,0 +1,137 @@
+"""SQLAlchemy 2 base, column aliases, and the per-app engine and session.
+
+The session is bound to the Flask application context (``flask.g``), so views, services,
+the CLI and plugins share one unit of work per request or command without module globals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import typing as t
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import g
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import sessionmaker
+from werkzeug.local import LocalProxy
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class TZDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: t.Any) -> t.Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to TZDateTime")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: t.Any, dialect: t.Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return t.cast(dt.datetime, value).replace(tzinfo=dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> str:
+    """A random, URL-safe primary key: ids never reveal counts or order."""
+    return uuid.uuid4().hex
+
+
+def public_id(prefix: str) -> str:
+    """A random identifier with a readable type prefix (``org_...``, ``con_...``)."""
+    return f"{prefix}_{secrets.token_urlsafe(12).replace('-', 'x').replace('_', 'y')}"
+
+
+JSONDict = dict[str, t.Any]
+pk = t.Annotated[str, mapped_column(sa.String(40), primary_key=True, default=new_id)]
+created_at = t.Annotated[dt.datetime, mapped_column(TZDateTime, default=utcnow)]
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: TZDateTime,
+        JSONDict: sa.JSON,
+        list[str]: sa.JSON,
+        str: sa.String(255),
+    }
+
+
+def import_all_models() -> None:
+    """Import every models module so ``Base.metadata`` is complete (Alembic, create_all)."""
+    from app.accounts import models as _accounts  # noqa: F401
+    from app.connections import models as _connections  # noqa: F401
+    from app.events import models as _events  # noqa: F401
+    from app.login import models as _login  # noqa: F401
+    from app.oidc import models as _oidc  # noqa: F401
+    from app.orgs import models as _orgs  # noqa: F401
+    from app.tenancy import models as _tenancy  # noqa: F401
+
+
+class Database:
+    """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, t.Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.url = url
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: t.Any, _record: t.Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_database() -> Database:
+    return t.cast(Database, current_app.extensions["foyer.db"])
+
+
+def _get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = get_database().sessionmaker()
+    return t.cast(Session, g.db_session)
+
+
+session: Session = t.cast(Session, LocalProxy(_get_session))
+"""The current app context's session; closed when the context ends."""
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()

@@ -1,0 +1,58 @@
+"""record_event(): store an event (in its own transaction) and hand it to the sinks."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import has_request_context
+from flask import request
+
+from app.db import get_database
+from app.db import new_id
+from app.db import utcnow
+from app.events.models import Event
+from app.events.types import EVENT_TYPES
+from app.events.types import EventRecord
+
+if t.TYPE_CHECKING:
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
+
+
+def record_event(
+    type_: str,
+    *,
+    tenant: Tenant | None = None,
+    tenant_id: str | None = None,
+    organization: Organization | None = None,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    connection_id: str | None = None,
+    data: dict[str, t.Any] | None = None,
+) -> EventRecord:
+    """Store one event and send it to every ``track_event`` sink.
+
+    The event is written in a separate session and committed at once, so a failing
+    request (rolled back) still leaves its trace. Never put secrets or passwords in ``data``.
+    """
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    from app.plugins import call_hook
+
+    record = EventRecord(
+        id=new_id(),
+        type=type_,
+        created_at=utcnow(),
+        tenant_id=tenant.id if tenant is not None else tenant_id,
+        user_id=user_id,
+        client_id=client_id,
+        organization_id=organization.id if organization is not None else None,
+        connection_id=connection_id,
+        ip=request.remote_addr if has_request_context() else None,
+        data=dict(data or {}),
+    )
+    with get_database().sessionmaker() as s:
+        s.add(Event(**record.as_dict() | {"created_at": record.created_at}))
+        s.commit()
+    call_hook("track_event", contain=True, event=record)
+    return record

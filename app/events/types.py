@@ -1,0 +1,52 @@
+"""Stable event type codes and the record passed to ``track_event`` sinks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing as t
+
+EVENT_TYPES: dict[str, str] = {
+    "login_succeeded": "A user signed in",
+    "login_failed": "A sign-in attempt failed (wrong identifier or password)",
+    "login_denied": "A login rule refused a sign-in",
+    "login_blocked": "A blocked user tried to sign in",
+    "logout": "A user signed out",
+    "password_rehashed": "A password hash was upgraded to the current parameters",
+    "token_issued": "Tokens were issued at the token endpoint",
+    "token_exchange_failed": "A token request failed",
+    "code_reused": "An authorization code was presented twice; its tokens were revoked",
+    "refresh_token_reused": "A rotated refresh token was presented; its family was revoked",
+    "token_revoked": "A token was revoked (RFC 7009)",
+    "client_auth_failed": "A client failed to authenticate",
+    "authorize_rejected": "An authorization request was refused",
+    "keys_rotated": "Signing keys were rotated",
+    "config_applied": "A configuration file was applied",
+    "user_created": "A user was created",
+    "rate_limited": "A client address hit a rate limit",
+    "plugin_failed": "A plugin raised in a hook",
+    "claim_rejected": "A plugin tried to set a protected claim",
+    "error_shown": "An error page was shown",
+}
+"""Every type code with its meaning. Codes never change once released."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRecord:
+    """What sinks receive: a copy of the stored event, detached from the database."""
+
+    id: str
+    type: str
+    created_at: dt.datetime
+    tenant_id: str | None
+    user_id: str | None = None
+    client_id: str | None = None
+    organization_id: str | None = None
+    connection_id: str | None = None
+    ip: str | None = None
+    data: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, t.Any]:
+        d = dataclasses.asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        return d

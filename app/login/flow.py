@@ -1,0 +1,206 @@
+"""The login transaction: one sign-in in progress, kept in the signed session cookie.
+
+``/authorize`` validates the request, then calls :func:`begin` and redirects to the hosted
+pages. The pages fill the transaction (organization, connection, identifier) and, once the
+user is authenticated, call :func:`complete`, which runs the login rules, starts the SSO
+session and sends the browser (303) to ``oidc.authorize_resume`` to receive its code.
+A sign-in started on ``/login`` directly (no application) ends on the signed-in page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import typing as t
+
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask import session as cookie
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from app.db import session
+from app.db import utcnow
+from app.events.record import record_event
+from app.login.rules import LoginContext
+from app.login.rules import LoginDecision
+from app.plugins import call_hook
+from app.security.crypto import new_token
+from app.security.sessions import start_sso_session
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.connections.models import Connection
+    from app.oidc.models import Client
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
+
+MAX_OPEN_TRANSACTIONS = 5
+COOKIE_KEY = "login_tx"
+
+
+@dataclasses.dataclass
+class LoginTransaction:
+    """State of one sign-in. Only ids and strings: it lives in the cookie."""
+
+    id: str
+    tenant_id: str
+    created_at: float
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The validated authorization request parameters (empty without an application)."""
+    client_id: str | None = None
+    force_login: bool = False
+    """``prompt=login`` or ``max_age`` exceeded: an existing SSO session may not be reused."""
+    organization_id: str | None = None
+    connection_id: str | None = None
+    identifier: str | None = None
+    hrd: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    """Why the sign-in was routed where it went: [{method, detail, organization, connection}]."""
+    user_id: str | None = None
+    amr: list[str] = dataclasses.field(default_factory=list)
+    completed: bool = False
+
+    @property
+    def locale_hint(self) -> str | None:
+        return self.params.get("ui_locales")
+
+    @property
+    def login_hint(self) -> str | None:
+        return self.params.get("login_hint")
+
+
+def begin(
+    tenant: Tenant,
+    params: t.Mapping[str, str] | None = None,
+    client: Client | None = None,
+    organization: Organization | None = None,
+    force_login: bool = False,
+) -> LoginTransaction:
+    """Start a transaction and store it; returns it (its ``id`` goes in the page URLs)."""
+    tx = LoginTransaction(
+        id=new_token(12),
+        tenant_id=tenant.id,
+        created_at=time.time(),
+        params=dict(params or {}),
+        client_id=client.client_id if client else None,
+        force_login=force_login,
+        organization_id=organization.id if organization else None,
+    )
+    save(tx)
+    return tx
+
+
+def load(tx_id: str | None) -> LoginTransaction | None:
+    """The transaction with this id, or None when unknown, expired or of another tenant."""
+    from app.tenancy.resolve import current_tenant
+
+    if not tx_id:
+        return None
+    raw = cookie.get(COOKIE_KEY, {}).get(tx_id)
+    if raw is None:
+        return None
+    try:
+        tx = LoginTransaction(**raw)
+    except TypeError:
+        return None
+    lifetime = current_app.extensions["foyer.settings"].login_transaction_lifetime
+    if time.time() - tx.created_at > lifetime or tx.tenant_id != current_tenant().id:
+        discard(tx)
+        return None
+    return tx
+
+
+def save(tx: LoginTransaction) -> None:
+    open_txs = dict(cookie.get(COOKIE_KEY, {}))
+    open_txs[tx.id] = dataclasses.asdict(tx)
+    if len(open_txs) > MAX_OPEN_TRANSACTIONS:
+        oldest = sorted(open_txs, key=lambda k: open_txs[k]["created_at"])
+        for key in oldest[: len(open_txs) - MAX_OPEN_TRANSACTIONS]:
+            del open_txs[key]
+    cookie[COOKIE_KEY] = open_txs
+
+
+def discard(tx: LoginTransaction) -> None:
+    open_txs = dict(cookie.get(COOKIE_KEY, {}))
+    open_txs.pop(tx.id, None)
+    cookie[COOKIE_KEY] = open_txs
+
+
+def add_trace(tx: LoginTransaction, method: str, detail: str) -> None:
+    """Record one home-realm-discovery step (shown in events and the debug view)."""
+    tx.hrd.append(
+        {
+            "method": method,
+            "detail": detail,
+            "organization": tx.organization_id or "",
+            "connection": tx.connection_id or "",
+        }
+    )
+
+
+class LoginDenied(Exception):
+    """A login rule refused the sign-in; the view shows ``decision.reason``."""
+
+    def __init__(self, decision: LoginDecision) -> None:
+        super().__init__(decision.code)
+        self.decision = decision
+
+
+def complete(
+    tx: LoginTransaction,
+    user: User,
+    connection: Connection,
+    amr: list[str],
+    tenant: Tenant,
+    organization: Organization | None,
+    client: Client | None,
+) -> Response:
+    """Finish an authenticated sign-in: login rules, SSO session, event, then the code.
+
+    :raises LoginDenied: when a ``check_login`` rule denies (nothing is started).
+    :raises app.plugins.PluginError: when a rule raises (the error page names no secrets).
+    """
+    context = LoginContext(
+        user=user,
+        tenant=tenant,
+        organization=organization,
+        connection=connection,
+        client=client,
+        ip=request.remote_addr,
+        amr=amr,
+    )
+    for decision in call_hook(
+        "check_login", tenant=tenant, organization=organization, context=context
+    ):
+        record_event(
+            "login_denied",
+            tenant=tenant,
+            organization=organization,
+            user_id=user.id,
+            client_id=client.client_id if client else None,
+            connection_id=connection.id,
+            data={"code": decision.code, "hrd": tx.hrd},
+        )
+        discard(tx)
+        raise LoginDenied(decision)
+    user.last_login_at = utcnow()
+    session.commit()
+    start_sso_session(user, amr, organization)
+    record_event(
+        "login_succeeded",
+        tenant=tenant,
+        organization=organization,
+        user_id=user.id,
+        client_id=client.client_id if client else None,
+        connection_id=connection.id,
+        data={"hrd": tx.hrd, "amr": amr},
+    )
+    tx.user_id = user.id
+    tx.amr = amr
+    tx.completed = True
+    if not tx.client_id:
+        discard(tx)
+        return redirect(url_for("login.signed_in"), code=303)
+    save(tx)
+    return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)

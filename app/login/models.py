@@ -1,0 +1,36 @@
+"""Server-side SSO sessions (the browser holds only a random id in the signed cookie)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from app.accounts.models import User
+from app.db import Base
+from app.db import created_at
+from app.db import pk
+
+
+class SsoSession(Base):
+    """A signed-in browser: lets a second application sign in without a prompt."""
+
+    __tablename__ = "sso_session"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """Public session id (the ``sid`` claim)."""
+    auth_time: Mapped[dt.datetime]
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    organization_id: Mapped[str | None] = mapped_column(default=None)
+    created_at: Mapped[created_at]
+    last_seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,56 @@
+"""Schema migrations with Alembic: run on first start (SQLite) or by ``foyer db upgrade``."""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+if t.TYPE_CHECKING:
+    from app.db import Database
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database: Database) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = database.engine
+    return cfg
+
+
+def current_revision(database: Database) -> str | None:
+    with database.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(database: Database) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database), revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    command.downgrade(alembic_config(database), revision)
+
+
+def upgrade_if_needed(database: Database) -> None:
+    """Migrate an embedded SQLite database on start; other databases only warn.
+
+    Several app processes sharing PostgreSQL must not race to migrate, so operators run
+    ``foyer db upgrade`` once per deployment.
+    """
+    if current_revision(database) == head_revision(database):
+        return
+    if database.url.startswith("sqlite"):
+        upgrade(database)
+    else:
+        log.warning("database schema is not current: run `foyer db upgrade`")

@@ -1,0 +1,1 @@
+"""The OpenID Connect provider: Authlib server and grants, keys, claims, discovery, logout."""

@@ -1,0 +1,1 @@
+"""Builtin claims rules (placeholder)."""

@@ -1,0 +1,141 @@
+"""Clients, signing keys, authorization codes and refresh-token families."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.db import Base
+from app.db import JSONDict
+from app.db import created_at
+from app.db import pk
+
+
+class Client(Base):
+    """An application registered with the tenant (relying party or machine client)."""
+
+    __tablename__ = "client"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """Public identifier, globally unique so a token request names one tenant."""
+    name: Mapped[str]
+    secret_hash: Mapped[str | None] = mapped_column(sa.String(255), default=None)
+    """argon2id hash of the client secret; None for public clients."""
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        sa.String(32), default="client_secret_basic"
+    )
+    """``client_secret_basic``, ``client_secret_post`` or ``none`` (public, PKCE required)."""
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    grant_types: Mapped[list[str]] = mapped_column(default=lambda: ["authorization_code"])
+    scope: Mapped[str] = mapped_column(sa.String(1024), default="openid profile email")
+    """Scopes the client may ask for (space-separated)."""
+    audience: Mapped[str | None] = mapped_column(sa.String(512), default=None)
+    """Default ``aud`` of access tokens (an API identifier); None means the tenant issuer."""
+    id_token_signed_response_alg: Mapped[str] = mapped_column(sa.String(8), default="RS256")
+    organization_usage: Mapped[str] = mapped_column(sa.String(8), default="allow")
+    """``deny``, ``allow`` or ``require``: how this client uses organizations."""
+    settings: Mapped[JSONDict] = mapped_column(default=dict)
+    """Per-client options: token lifetimes, branding overrides, allowed organizations."""
+    created_at: Mapped[created_at]
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+
+class SigningKey(Base):
+    """A tenant signing key. Life cycle: next -> current -> previous -> retired.
+
+    ``next`` and ``previous`` keys are published in JWKS so tokens survive rotation; only
+    ``current`` signs (one current key per algorithm).
+    """
+
+    __tablename__ = "signing_key"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    alg: Mapped[str] = mapped_column(sa.String(8))
+    state: Mapped[str] = mapped_column(sa.String(10))
+    private_jwk_encrypted: Mapped[str] = mapped_column(sa.Text)
+    public_jwk: Mapped[JSONDict]
+    created_at: Mapped[created_at]
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class AuthorizationCode(Base):
+    """A pending authorization code (stored hashed, single use, short-lived)."""
+
+    __tablename__ = "authorization_code"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(sa.Text)
+    scope: Mapped[str] = mapped_column(sa.Text)
+    nonce: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    code_challenge: Mapped[str | None] = mapped_column(sa.String(128), default=None)
+    code_challenge_method: Mapped[str | None] = mapped_column(sa.String(8), default=None)
+    auth_time: Mapped[dt.datetime]
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    organization_id: Mapped[str | None] = mapped_column(default=None)
+    sso_session_id: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+    issuer: Mapped[str] = mapped_column(sa.String(512))
+    """Issuer of the host the flow started on (vanity hosts keep their own)."""
+    extra_claims: Mapped[JSONDict] = mapped_column(default=dict)
+    """Claims computed at login by claims rules, copied into the tokens."""
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    grant_id: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+    """The token grant issued when the code was redeemed (revoked on code re-use)."""
+    created_at: Mapped[created_at]
+
+
+class TokenGrant(Base):
+    """A family of tokens from one authorization: revoking it revokes them all."""
+
+    __tablename__ = "token_grant"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(sa.Text)
+    organization_id: Mapped[str | None] = mapped_column(default=None)
+    sso_session_id: Mapped[str | None] = mapped_column(sa.String(40), default=None, index=True)
+    auth_time: Mapped[dt.datetime]
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    issuer: Mapped[str] = mapped_column(sa.String(512))
+    extra_claims: Mapped[JSONDict] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime]
+    """Absolute end of the family: refresh never extends past it."""
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    created_at: Mapped[created_at]
+
+
+class RefreshToken(Base):
+    """One refresh token of a grant family; rotated on every use."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[pk]
+    grant_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("token_grant.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scope: Mapped[str] = mapped_column(sa.Text)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    """Set when rotated; presenting it again revokes the whole family."""
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[created_at]

@@ -1,0 +1,107 @@
+"""Registering clients (applications) of a tenant."""
+
+from __future__ import annotations
+
+import secrets
+import typing as t
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from app.db import session
+from app.oidc.models import Client
+from app.security.crypto import constant_time_equal
+from app.security.crypto import token_hash
+
+if t.TYPE_CHECKING:
+    from app.tenancy.models import Tenant
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+MIN_SECRET_LENGTH = 32
+
+
+class ClientInvalid(ValueError):
+    """A client registration is refused; the message names the field."""
+
+
+def validate_redirect_uri(uri: str, field: str = "redirect_uris") -> str:
+    """https only, http for loopback; no fragment; no javascript:/data: (BCP §2.6)."""
+    parts = urlsplit(uri)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback):
+        if parts.scheme in ("http", "https", "javascript", "data", "vbscript", "file", ""):
+            raise ClientInvalid(f"{field}: {uri!r} must be https (http only for loopback)")
+        # private-use schemes (com.example.app:/cb) are allowed for native apps
+    if parts.fragment or "#" in uri:
+        raise ClientInvalid(f"{field}: {uri!r} must not contain a fragment")
+    if not parts.netloc and parts.scheme in ("http", "https"):
+        raise ClientInvalid(f"{field}: {uri!r} has no host")
+    return uri
+
+
+def hash_client_secret(secret: str) -> str:
+    """SHA-256: client secrets are generated (or required) with >= 256 bits, so a slow hash
+    adds nothing but latency on every token request."""
+    return token_hash(secret)
+
+
+def check_client_secret(client: Client, secret: str) -> bool:
+    if not client.secret_hash:
+        return False
+    return constant_time_equal(client.secret_hash, hash_client_secret(secret))
+
+
+def find_client(client_id: str) -> Client | None:
+    return session.scalar(sa.select(Client).where(Client.client_id == client_id))
+
+
+def create_client(
+    tenant: Tenant,
+    name: str,
+    *,
+    client_id: str | None = None,
+    secret: str | None = None,
+    token_endpoint_auth_method: str = "client_secret_basic",
+    redirect_uris: t.Sequence[str] = (),
+    post_logout_redirect_uris: t.Sequence[str] = (),
+    grant_types: t.Sequence[str] = ("authorization_code", "refresh_token"),
+    scope: str = "openid profile email offline_access",
+    **fields: t.Any,
+) -> tuple[Client, str | None]:
+    """Register a client; returns it with its secret in clear (shown once, stored hashed)."""
+    if token_endpoint_auth_method not in AUTH_METHODS:
+        raise ClientInvalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise ClientInvalid(f"grant_types: {grant!r} is not supported")
+    public = token_endpoint_auth_method == "none"
+    if public and "client_credentials" in grant_types:
+        raise ClientInvalid("grant_types: a public client cannot use client_credentials")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ClientInvalid("redirect_uris: required for the authorization_code grant")
+    for uri in redirect_uris:
+        validate_redirect_uri(uri)
+    for uri in post_logout_redirect_uris:
+        validate_redirect_uri(uri, "post_logout_redirect_uris")
+    if not public:
+        secret = secret or secrets.token_urlsafe(32)
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ClientInvalid(f"secret: use at least {MIN_SECRET_LENGTH} characters")
+    else:
+        secret = None
+    client = Client(
+        tenant_id=tenant.id,
+        client_id=client_id or secrets.token_urlsafe(16),
+        name=name,
+        secret_hash=hash_client_secret(secret) if secret else None,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        grant_types=list(grant_types),
+        scope=scope,
+        **fields,
+    )
+    session.add(client)
+    session.flush()
+    return client, secret

@@ -1,0 +1,1 @@
+"""Organizations: the tenant owner's business customers, their domains and members."""

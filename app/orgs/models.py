@@ -1,0 +1,81 @@
+"""Organizations, their email domains and memberships."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from app.connections.models import Connection
+from app.connections.models import OrganizationConnection
+from app.db import Base
+from app.db import JSONDict
+from app.db import created_at
+from app.db import pk
+
+
+class Organization(Base):
+    """One business customer of the tenant owner."""
+
+    __tablename__ = "organization"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(63))
+    """Slug: lower-case letters, digits and dashes; used in URLs and ``organization=``."""
+    display_name: Mapped[str]
+    theme: Mapped[str | None] = mapped_column(sa.String(63), default=None)
+    branding: Mapped[JSONDict] = mapped_column(default=dict)
+    """Validated branding data: logo_url, colors, support_email, support_url, legal links."""
+    metadata_: Mapped[JSONDict] = mapped_column("metadata", default=dict)
+    default_locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    plugins: Mapped[JSONDict] = mapped_column(default=dict)
+    """Plugins enabled for this organization, with their settings: {name: {settings}}."""
+    created_at: Mapped[created_at]
+
+    email_domains: Mapped[list[OrgDomain]] = relationship(
+        cascade="all, delete-orphan", order_by="OrgDomain.domain"
+    )
+    connection_links: Mapped[list[OrganizationConnection]] = relationship(
+        cascade="all, delete-orphan", order_by=OrganizationConnection.position
+    )
+    connections: Mapped[list[Connection]] = relationship(
+        secondary="organization_connection", viewonly=True, order_by=OrganizationConnection.position
+    )
+
+
+class OrgDomain(Base):
+    """An email domain whose users belong to the organization (home realm discovery)."""
+
+    __tablename__ = "org_domain"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "domain"),)
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    organization_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(sa.String(253))
+    """IDNA (punycode), lower-case."""
+    include_subdomains: Mapped[bool] = mapped_column(default=False)
+    connection_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("connection.id", ondelete="SET NULL"), default=None
+    )
+    """Connection to route to; None means the organization's first enabled connection."""
+
+
+class Membership(Base):
+    """A shared-pool user's right to enter an organization, with roles."""
+
+    __tablename__ = "membership"
+
+    user_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[created_at]

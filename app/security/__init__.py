@@ -1,0 +1,1 @@
+"""Password hashing, secrets at rest, attack protection, rate limits and headers."""

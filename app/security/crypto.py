@@ -1,0 +1,54 @@
+"""Secrets at rest (Fernet, rotatable) and hashes of bearer values stored in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import typing as t
+
+from cryptography.fernet import Fernet
+from cryptography.fernet import MultiFernet
+from flask import current_app
+
+
+def _fernet() -> MultiFernet:
+    cached = current_app.extensions.get("foyer.fernet")
+    if cached is None:
+        keys = current_app.extensions["foyer.settings"].encryption_keys.split(",")
+        cached = MultiFernet([Fernet(k.strip().encode()) for k in keys if k.strip()])
+        current_app.extensions["foyer.fernet"] = cached
+    return t.cast(MultiFernet, cached)
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def encrypt_json(value: dict[str, t.Any]) -> str:
+    return encrypt(json.dumps(value, sort_keys=True))
+
+
+def decrypt_json(token: str) -> dict[str, t.Any]:
+    return t.cast(dict[str, t.Any], json.loads(decrypt(token)))
+
+
+def token_hash(value: str) -> str:
+    """SHA-256 of a high-entropy bearer value (code, refresh token, reset link token).
+
+    A plain hash suffices: the values are 256-bit random, so no dictionary attack applies.
+    """
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

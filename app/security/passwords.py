@@ -1,0 +1,62 @@
+"""argon2id password hashing (argon2-cffi) with rehash when parameters change."""
+
+from __future__ import annotations
+
+import typing as t
+
+from argon2 import PasswordHasher
+from argon2 import exceptions as argon2_exceptions
+from flask import current_app
+
+
+def hasher() -> PasswordHasher:
+    """The app's hasher, built once from settings (OWASP: m=19 MiB, t=2, p=1)."""
+    ph = current_app.extensions.get("foyer.hasher")
+    if ph is None:
+        s = current_app.extensions["foyer.settings"]
+        ph = PasswordHasher(
+            time_cost=s.argon2_time_cost,
+            memory_cost=s.argon2_memory_cost,
+            parallelism=s.argon2_parallelism,
+        )
+        current_app.extensions["foyer.hasher"] = ph
+    return t.cast(PasswordHasher, ph)
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """Check a password; returns (ok, new_hash) where new_hash is set when a rehash is due.
+
+    With no stored hash a dummy verification still runs, so timing does not reveal whether
+    the account exists.
+    """
+    ph = hasher()
+    if not password_hash:
+        _dummy_verify(ph, password)
+        return False, None
+    try:
+        ph.verify(password_hash, password)
+    except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+        return False, None
+    if ph.check_needs_rehash(password_hash):
+        return True, ph.hash(password)
+    return True, None
+
+
+def dummy_verify(password: str) -> None:
+    """Spend the time of one verification (unknown user path)."""
+    _dummy_verify(hasher(), password)
+
+
+def _dummy_verify(ph: PasswordHasher, password: str) -> None:
+    dummy = current_app.extensions.get("foyer.dummy_hash")
+    if dummy is None:
+        dummy = ph.hash("not a real password")
+        current_app.extensions["foyer.dummy_hash"] = dummy
+    try:
+        ph.verify(dummy, password)
+    except argon2_exceptions.VerificationError:
+        pass

@@ -1,0 +1,1 @@
+"""Builtin connection strategies, registered through the same hook as any plugin's."""

@@ -1,0 +1,48 @@
+"""The connection strategy interface and the result of an authentication."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.connections.models import Connection
+
+
+class StrategyUnavailable(Exception):
+    """The identity store behind a connection cannot be reached; the user should retry."""
+
+
+@dataclasses.dataclass
+class AuthResult:
+    """Outcome of a credential check. ``user`` is None when the credentials are wrong."""
+
+    user: User | None
+    amr: list[str] = dataclasses.field(default_factory=lambda: ["pwd"])
+
+
+@t.runtime_checkable
+class ConnectionStrategy(t.Protocol):
+    """What a connection strategy provides. ``name`` is the ``strategy`` of a connection.
+
+    ``kind`` is ``"password"`` for strategies that take an identifier and a password on
+    Foyer's page, or ``"redirect"`` for those that send the browser to an upstream IdP.
+    """
+
+    name: t.ClassVar[str]
+    kind: t.ClassVar[str]
+
+    def __init__(self, connection: Connection) -> None: ...
+
+    def authenticate(self, identifier: str, password: str) -> AuthResult:
+        """Check credentials; return AuthResult(None) when they are wrong (never raise)."""
+        ...
+
+    def find_user(self, identifier: str) -> User | None:
+        """Find a user of this connection by email or username."""
+        ...
+
+    def set_password(self, user: User, password: str) -> None:
+        """Store a new password for the user."""
+        ...

@@ -1,0 +1,71 @@
+"""The builtin ``database`` strategy: users and argon2id password hashes stored by Foyer."""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.db import session
+from app.db import utcnow
+from app.hookspecs import hookimpl
+from app.security.passwords import hash_password
+from app.security.passwords import verify_password
+from app.strategies.base import AuthResult
+
+if t.TYPE_CHECKING:
+    from app.connections.models import Connection
+    from app.strategies.base import ConnectionStrategy
+
+
+def normalize_email(email: str) -> str:
+    """Lower-case the whole address; the domain is converted to IDNA (punycode)."""
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}".lower() if local else email.lower()
+
+
+class DatabaseStrategy:
+    name: t.ClassVar[str] = "database"
+    kind: t.ClassVar[str] = "password"
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def find_user(self, identifier: str) -> User | None:
+        identifier = identifier.strip()
+        column = User.email_normalized if "@" in identifier else User.username
+        value = normalize_email(identifier) if "@" in identifier else identifier
+        return session.scalar(
+            sa.select(User).where(User.connection_id == self.connection.id, column == value)
+        )
+
+    def authenticate(self, identifier: str, password: str) -> AuthResult:
+        from app.events.record import record_event
+
+        user = self.find_user(identifier)
+        ok, new_hash = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None:
+            return AuthResult(None)
+        if new_hash:
+            user.password_hash = new_hash
+            session.commit()
+            record_event(
+                "password_rehashed", tenant_id=user.tenant_id, user_id=user.id,
+                connection_id=self.connection.id,
+            )
+        return AuthResult(user, amr=["pwd"])
+
+    def set_password(self, user: User, password: str) -> None:
+        user.password_hash = hash_password(password)
+        user.password_changed_at = utcnow()
+
+
+@hookimpl
+def register_connection_strategies() -> list[type[ConnectionStrategy]]:
+    return [DatabaseStrategy]

@@ -1,0 +1,203 @@
+"""The pytest kit for Foyer and for plugin authors (registered as the ``foyer`` pytest plugin).
+
+Fixtures give an app on a throwaway database (SQLite, or PostgreSQL when
+``FOYER_TEST_DATABASE_URL`` is set: each run creates its own database and drops only it),
+a tenant with a database connection, users, clients and a test client on the tenant's host.
+Rows are deleted after each test, so tests do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.db import Base
+from app.db import Database
+from app.db import import_all_models
+from app.db import session as db_session
+from app.migrate import upgrade
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.connections.models import Connection
+    from app.oidc.models import Client
+    from app.tenancy.models import Tenant
+
+TENANT_HOST = "login.test"
+CLIENT_REDIRECT_URI = "https://app.test/callback"
+USER_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def foyer_database_url(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
+    """A migrated database for this test run (one per xdist worker)."""
+    admin_url = os.environ.get("FOYER_TEST_DATABASE_URL")
+    if not admin_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'foyer.db'}"
+        upgrade(Database(url))
+        yield url
+        return
+    name = f"foyer_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    database = Database(url)
+    upgrade(database)
+    database.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def foyer_config(tmp_path: t.Any, foyer_database_url: str) -> dict[str, t.Any]:
+    """Settings overrides for the test app; override this fixture to change settings."""
+    return {
+        "instance_path": str(tmp_path / "instance"),
+        "database_url": foyer_database_url,
+        "redis_url": os.environ.get("FOYER_TEST_REDIS_URL", ""),
+        "plugins_dir": str(tmp_path / "no-plugins"),
+        "argon2_time_cost": 1,
+        "argon2_memory_cost": 8,
+    }
+
+
+@pytest.fixture
+def foyer_plugins() -> list[object]:
+    """Extra plugins registered on the test app; override to add your own."""
+    return []
+
+
+@pytest.fixture
+def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.Iterator[Flask]:
+    """A Foyer app on the throwaway database, inside an app context."""
+    app = create_app(foyer_config, plugins=foyer_plugins)
+    app.testing = True
+    with app.app_context():
+        yield app
+        db_session.rollback()
+    _delete_all_rows(app)
+    app.extensions["foyer.db"].dispose()
+
+
+def _delete_all_rows(app: Flask) -> None:
+    import_all_models()
+    engine = app.extensions["foyer.db"].engine
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def register_plugin(foyer_app: Flask) -> t.Iterator[t.Callable[..., object]]:
+    """Register a plugin object for one test: ``register_plugin(MyPlugin(), name="x")``."""
+    pm = foyer_app.extensions["foyer.pm"]
+    added: list[object] = []
+
+    def register(plugin: object, name: str | None = None) -> object:
+        pm.register(plugin, name=name)
+        added.append(plugin)
+        return plugin
+
+    yield register
+    for plugin in added:
+        pm.unregister(plugin)
+
+
+@pytest.fixture
+def tenant(foyer_app: Flask) -> Tenant:
+    """Tenant ``acme`` on https://login.test with a ``users`` database connection."""
+    from app.connections.services import create_connection
+    from app.tenancy.services import create_tenant
+
+    tenant = create_tenant("acme", "Acme Inc.", [f"https://{TENANT_HOST}"])
+    create_connection(tenant, "users", "database", "Acme users")
+    db_session.commit()
+    return tenant
+
+
+@pytest.fixture
+def connection(tenant: Tenant) -> Connection:
+    from app.connections.services import find_connection
+
+    found = find_connection(tenant, "users")
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def make_user(connection: Connection) -> t.Callable[..., User]:
+    """Create a user: ``make_user(email="a@b.test", password=...)``."""
+    from app.accounts.services import create_user
+
+    def make(
+        email: str = "alice@example.com",
+        password: str = USER_PASSWORD,
+        connection_: Connection | None = None,
+        **fields: t.Any,
+    ) -> User:
+        user = create_user(connection_ or connection, email=email, password=password, **fields)
+        db_session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: t.Callable[..., User]) -> User:
+    """alice@example.com with password ``USER_PASSWORD``, email verified."""
+    return make_user(email_verified=True, name="Alice Example")
+
+
+@pytest.fixture
+def make_client(tenant: Tenant) -> t.Callable[..., tuple[Client, str | None]]:
+    """Register a client: returns (client, secret)."""
+    from app.oidc.services import create_client
+
+    def make(name: str = "Demo app", **fields: t.Any) -> tuple[Client, str | None]:
+        fields.setdefault("redirect_uris", [CLIENT_REDIRECT_URI])
+        result = create_client(tenant, name, **fields)
+        db_session.commit()
+        return result
+
+    return make
+
+
+@pytest.fixture
+def oidc_client(make_client: t.Callable[..., tuple[Client, str | None]]) -> tuple[Client, str]:
+    """A confidential client (client_secret_basic) with redirect https://app.test/callback."""
+    client, secret = make_client(
+        post_logout_redirect_uris=["https://app.test/signed-out"],
+    )
+    assert secret is not None
+    return client, secret
+
+
+def host_client(app: Flask, host: str = TENANT_HOST, scheme: str = "https") -> FlaskClient:
+    """A test browser whose requests go to ``scheme://host`` (https keeps Secure cookies)."""
+    browser = app.test_client()
+    browser.environ_base.update({"HTTP_HOST": host, "wsgi.url_scheme": scheme})
+    return browser
+
+
+@pytest.fixture
+def client(foyer_app: Flask) -> FlaskClient:
+    """A test browser on the tenant's host (https, so Secure cookies are kept)."""
+    return host_client(foyer_app)

@@ -1,0 +1,56 @@
+"""The app factory, tenancy, the database strategy and the plugin manager."""
+
+from __future__ import annotations
+
+from app.events.models import Event
+from app.strategies.registry import strategy_for
+from app.testing import USER_PASSWORD
+from app.testing import host_client
+
+
+def test_unknown_host_gets_404_never_a_page(foyer_app, tenant):
+    response = host_client(foyer_app, "evil.test").get("/login")
+    assert response.status_code == 404
+
+
+def test_database_strategy_checks_argon2id_password(user, connection):
+    strategy = strategy_for(connection)
+    assert user.password_hash.startswith("$argon2id$")
+    assert strategy.authenticate("ALICE@example.com", USER_PASSWORD).user.id == user.id
+    assert strategy.authenticate("alice@example.com", "wrong password!!").user is None
+    assert strategy.authenticate("nobody@example.com", USER_PASSWORD).user is None
+
+
+def test_password_rehashed_when_parameters_change(foyer_app, user, connection):
+    old_hash = user.password_hash
+    foyer_app.extensions.pop("foyer.hasher")
+    foyer_app.extensions["foyer.settings"].argon2_time_cost = 2
+    result = strategy_for(connection).authenticate("alice@example.com", USER_PASSWORD)
+    assert result.user is not None
+    assert result.user.password_hash != old_hash
+    assert "t=2" in result.user.password_hash
+
+
+def test_failing_plugin_is_contained_and_named_in_an_event(foyer_app, tenant, register_plugin):
+    from app import hookimpl
+    from app.db import session
+
+    class Broken:
+        @hookimpl
+        def track_event(self, event):
+            raise RuntimeError("sink down")
+
+    register_plugin(Broken(), name="broken-sink")
+    seen = []
+
+    class Recorder:
+        @hookimpl
+        def track_event(self, event):
+            seen.append(event.type)
+
+    register_plugin(Recorder(), name="recorder")
+    from app.events.record import record_event
+
+    record_event("config_applied", tenant=tenant)
+    assert seen == ["config_applied"]
+    assert session.query(Event).filter_by(type="config_applied").count() == 1
