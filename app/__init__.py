@@ -84,7 +84,9 @@ def setup_security(app: Flask) -> None:
     from app.security.headers import init_headers
     from app.security.limits import init_limiter
     from app.security.sessions import init_login_manager
+    from flask_wtf.csrf import CSRFProtect
 
+    CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
     init_headers(app)
     init_limiter(app)
     init_login_manager(app)
@@ -106,6 +108,7 @@ def setup_blueprints(app: Flask) -> None:
     from app.login.views import bp as login_bp
     from app.oidc.views import bp as oidc_bp
 
+    app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
     app.register_blueprint(oidc_bp)
     app.register_blueprint(login_bp)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():

@@ -1,9 +1,175 @@
-"""Error pages (placeholder)."""
+"""Branded error pages for every failure, each with a reference id matching a log event.
+
+Views call :func:`error_page` with a stable code; handlers turn HTTP errors, CSRF failures,
+plugin failures and unexpected exceptions into the same page. No Flask default error page
+is ever shown. Protocol endpoints (token, userinfo...) answer JSON errors themselves.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import typing as t
+
 from flask import Flask
+from flask import g
+from flask import render_template
+from flask import request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from app.plugins import PluginError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorKind:
+    status: int
+    title: t.Any
+    message: t.Any
+    next_step: t.Any
+
+
+ERRORS: dict[str, ErrorKind] = {
+    "not_found": ErrorKind(
+        404, _l("Page not found"), _l("There is nothing at this address."),
+        _l("Check the address, or go back to the application you came from."),
+    ),
+    "method_not_allowed": ErrorKind(
+        405, _l("This action is not available"), _l("The page cannot be used this way."),
+        _l("Go back to the application you came from and start again."),
+    ),
+    "invalid_request": ErrorKind(
+        400, _l("The request is not valid"),
+        _l("The application sent a sign-in request that Foyer cannot accept."),
+        _l("Go back to the application and try again. If it keeps happening, contact support."),
+    ),
+    "unknown_client": ErrorKind(
+        400, _l("Unknown application"),
+        _l("The application that sent you here is not registered."),
+        _l("Contact the application's support team with the reference below."),
+    ),
+    "invalid_redirect_uri": ErrorKind(
+        400, _l("The application's return address is not allowed"),
+        _l("For your safety you were not sent back to an address the application has not "
+           "registered."),
+        _l("Contact the application's support team with the reference below."),
+    ),
+    "csrf_failed": ErrorKind(
+        400, _l("Your form expired"),
+        _l("The page was open too long or was sent from elsewhere, so it was not accepted."),
+        _l("Go back, reload the page and try again."),
+    ),
+    "login_expired": ErrorKind(
+        400, _l("Your sign-in expired"),
+        _l("The sign-in took too long or was already finished."),
+        _l("Go back to the application and sign in again."),
+    ),
+    "access_denied": ErrorKind(
+        403, _l("You cannot sign in here"), _l("Your sign-in was refused."),
+        _l("If you think this is a mistake, contact support with the reference below."),
+    ),
+    "rate_limited": ErrorKind(
+        429, _l("Too many attempts"), _l("There were too many attempts from your network."),
+        _l("Wait a few minutes, then try again."),
+    ),
+    "request_too_large": ErrorKind(
+        413, _l("The request is too large"), _l("The form sent more data than allowed."),
+        _l("Go back and try again with shorter values."),
+    ),
+    "service_unavailable": ErrorKind(
+        503, _l("Sign-in is unavailable right now"),
+        _l("A service needed to sign you in cannot be reached."),
+        _l("Try again in a few minutes."),
+    ),
+    "plugin_failed": ErrorKind(
+        502, _l("Sign-in could not be completed"),
+        _l("Part of the sign-in process failed on our side. Nothing was changed."),
+        _l("Try again in a few minutes. If it keeps happening, contact support."),
+    ),
+    "server_error": ErrorKind(
+        500, _l("Something went wrong"), _l("An unexpected error stopped this page."),
+        _l("Try again. If it keeps happening, contact support with the reference below."),
+    ),
+}
+
+HTTP_CODES = {
+    400: "invalid_request", 403: "access_denied", 404: "not_found", 405: "method_not_allowed",
+    413: "request_too_large", 429: "rate_limited", 503: "service_unavailable",
+}
+
+
+def error_page(
+    code: str,
+    status: int | None = None,
+    detail: str | None = None,
+    headers: t.Mapping[str, str] | None = None,
+    **data: t.Any,
+) -> Response:
+    """Render the branded error page for ``code`` and log an ``error_shown`` event.
+
+    :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
+    :param data: Recorded in the event (never secrets), not shown.
+    """
+    from app.events.record import record_event
+
+    kind = ERRORS.get(code, ERRORS["server_error"])
+    domain = g.get("tenant_domain")
+    tenant = domain.tenant if domain is not None else None
+    reference = None
+    try:
+        reference = record_event(
+            "error_shown", tenant=tenant, data={"code": code, "path": request.path, **data}
+        ).id
+    except Exception:  # the database itself may be what failed
+        log.exception("could not record error event")
+    context = {
+        "error_code": code,
+        "error_title": kind.title,
+        "error_message": kind.message,
+        "error_next_step": kind.next_step,
+        "error_detail": detail,
+        "reference": reference,
+        "tenant": tenant,
+    }
+    try:
+        body = render_template("errors/error.html", **context)
+    except Exception:
+        log.exception("error template failed")
+        body = f"<!doctype html><title>{kind.title}</title><h1>{kind.title}</h1><p>{reference}</p>"
+    response = Response(body, status=status or kind.status, mimetype="text/html")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
 
 
 def init_errors(app: Flask) -> None:
-    """Nothing yet."""
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return error_page("csrf_failed", 400)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        if exc.description == "unknown_host":
+            # no tenant: a plain page that repeats nothing from the Host header
+            return Response("Unknown host\n", status=404, mimetype="text/plain")
+        code = HTTP_CODES.get(exc.code or 500, "server_error")
+        headers = {}
+        if exc.code == 429:
+            headers["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
+        return error_page(code, exc.code, headers=headers)
+
+    @app.errorhandler(PluginError)
+    def _plugin(exc: PluginError) -> Response:
+        return error_page("plugin_failed", 502, plugin=exc.plugin, hook=exc.hook)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.path)
+        from app.db import session
+
+        session.rollback()
+        return error_page("server_error", 500, error=type(exc).__name__)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:07:06.850968
+Create Date: 2026-11-30 02:10:06.020816
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
