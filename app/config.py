@@ -162,3 +162,29 @@ def _read_or_create(path: Path, make: t.Callable[[], str]) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
     return value
+
+
+def settings_reference() -> str:
+    """A Markdown table of every setting, built from the field docstrings above.
+
+    ``docs/operating.md`` embeds it; a test keeps the two equal.
+    """
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Settings))
+    body = t.cast(ast.ClassDef, tree.body[0]).body
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        ):
+            docs[node.target.id] = " ".join(str(following.value.value).split())
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(Settings):
+        default = "" if f.default == "" else f"`{f.default}`"
+        rows.append(f"| `FOYER_{f.name.upper()}` | {default} | {docs.get(f.name, '')} |")
+    return "\n".join(rows) + "\n"

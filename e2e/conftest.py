@@ -1,0 +1,167 @@
+"""End-to-end harness: a real Foyer (gunicorn) and a real Chromium, driven by Playwright.
+
+By default each test session (each xdist worker) seeds a throwaway instance and starts
+gunicorn on a free loopback port. ``--base-url URL --accounts FILE`` runs the same suite
+against any deployment instead (staging, a customer theme...). Selectors are roles, labels
+and stable ids only, so the suite passes unchanged on every theme. On failure a screenshot
+and a Playwright trace are kept under ``e2e-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "e2e-artifacts"
+CHROMIUM = os.environ.get("FOYER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("foyer-e2e")
+    group.addoption("--base-url", default=None, help="run e2e against this Foyer deployment")
+    group.addoption(
+        "--accounts", default=None, help="JSON file of test accounts and a client (see docs/qa.md)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(ROOT / "e2e"):
+            item.add_marker(pytest.mark.e2e)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Deployment(t.NamedTuple):
+    """What a scenario needs to know about the Foyer under test."""
+
+    base_url: str
+    accounts: dict[str, t.Any]
+    """{"client": {client_id, client_secret, redirect_uri, post_logout_redirect_uri},
+        "users": {"alice": {"email", "password"}, "blocked": {...}}}"""
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> t.Iterator[Deployment]:
+    base_url = request.config.getoption("--base-url")
+    if base_url:
+        accounts_file = request.config.getoption("--accounts")
+        if not accounts_file:
+            raise pytest.UsageError("--base-url needs --accounts FILE")
+        yield Deployment(base_url.rstrip("/"), json.loads(Path(accounts_file).read_text()))
+        return
+    yield from _local_deployment(tmp_path_factory.mktemp("e2e"))
+
+
+def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
+    port = free_port()
+    rp_port = free_port()
+    env = {
+        **os.environ,
+        "FOYER_INSTANCE_PATH": str(workdir / "instance"),
+        "FOYER_SECURE_COOKIES": "false",
+        "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
+    }
+    env.pop("FOYER_DATABASE_URL", None)
+    seeded = subprocess.run(
+        [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    if seeded.returncode != 0:
+        raise RuntimeError(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
+    accounts = json.loads(seeded.stdout)
+    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "app.wsgi:app"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://localhost:{port}"
+    try:
+        _wait_until_up(f"{base_url}/.well-known/openid-configuration", server, workdir)
+        yield Deployment(base_url, accounts)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen[bytes], workdir: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError((workdir / "gunicorn.log").read_text())
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"Foyer did not start:\n{(workdir / 'gunicorn.log').read_text()}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> t.Iterator[t.Any]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        message = f"no Chromium at {CHROMIUM}: install Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: t.Any, request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
+    """A fresh browser context (no cookies) per test, traced; artifacts kept on failure."""
+    context = browser.new_context(locale="en-US")
+    context.tracing.start(screenshots=True, snapshots=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = request.node.nodeid.replace("/", "_").replace("::", "__")
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        context.tracing.stop(path=str(ARTIFACTS / f"{name}.trace.zip"))
+    else:
+        context.tracing.stop()
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> t.Any:
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

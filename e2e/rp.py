@@ -1,0 +1,82 @@
+"""A relying party for e2e scenarios: authlib's client, with the browser's redirect caught.
+
+The redirect to the application's redirect_uri is intercepted by Playwright (``page.route``),
+so no application server is needed and the suite runs against any deployment.
+"""
+
+from __future__ import annotations
+
+import secrets
+import typing as t
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey
+from authlib.jose import jwt
+from authlib.oidc.core import CodeIDToken
+
+
+class RelyingParty:
+    def __init__(self, base_url: str, client: dict[str, t.Any]) -> None:
+        self.base_url = base_url
+        self.client = client
+        self.metadata = requests.get(
+            f"{base_url}/.well-known/openid-configuration", timeout=10
+        ).json()
+        self.session = OAuth2Session(
+            client["client_id"], client["client_secret"],
+            scope="openid profile email offline_access",
+            redirect_uri=client["redirect_uri"],
+            code_challenge_method="S256",
+        )
+        self.verifier = secrets.token_urlsafe(48)
+        self.nonce = secrets.token_urlsafe(16)
+        self.state: str | None = None
+        self.landed: list[str] = []
+
+    def authorization_url(self, **params: str) -> str:
+        url, self.state = self.session.create_authorization_url(
+            self.metadata["authorization_endpoint"], code_verifier=self.verifier,
+            nonce=self.nonce, **params,
+        )
+        return str(url)
+
+    def catch_redirects(self, page: t.Any) -> None:
+        """Answer the browser's visits to the application with a plain page, recording them."""
+        parts = urlsplit(self.client["redirect_uri"])
+        origin = f"{parts.scheme}://{parts.netloc}"
+
+        def handle(route: t.Any) -> None:
+            self.landed.append(route.request.url)
+            route.fulfill(status=200, content_type="text/html",
+                          body="<!doctype html><title>App</title><h1>Back at the app</h1>")
+
+        page.route(f"{origin}/**", handle)
+
+    def callback_params(self) -> dict[str, str]:
+        assert self.landed, "the browser never came back to the application"
+        query = parse_qs(urlsplit(self.landed[-1]).query)
+        return {k: v[0] for k, v in query.items()}
+
+    def exchange(self) -> dict[str, t.Any]:
+        params = self.callback_params()
+        assert params.get("state") == self.state
+        assert params.get("iss") == self.metadata["issuer"]
+        token = self.session.fetch_token(
+            self.metadata["token_endpoint"], code=params["code"],
+            code_verifier=self.verifier, grant_type="authorization_code",
+        )
+        return dict(token)
+
+    def validate_id_token(self, id_token: str, access_token: str) -> dict[str, t.Any]:
+        jwks = requests.get(self.metadata["jwks_uri"], timeout=10).json()
+        claims = jwt.decode(
+            id_token, JsonWebKey.import_key_set(jwks), claims_cls=CodeIDToken,
+            claims_options={"iss": {"essential": True, "value": self.metadata["issuer"]},
+                            "aud": {"essential": True, "value": self.client["client_id"]}},
+            claims_params={"nonce": self.nonce, "access_token": access_token},
+        )
+        claims.validate(leeway=60)
+        return dict(claims)

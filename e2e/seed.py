@@ -1,0 +1,53 @@
+"""Seed a throwaway instance for the e2e suite; prints the accounts file as JSON.
+
+Usage: ``python e2e/seed.py PORT RP_PORT`` with FOYER_INSTANCE_PATH set.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app import create_app
+from app.accounts.services import create_user
+from app.connections.services import create_connection
+from app.db import session
+from app.oidc.services import create_client
+from app.tenancy.services import create_tenant
+
+PASSWORD = "e2e password that is long"
+
+
+def main(port: int, rp_port: int) -> None:
+    app = create_app()
+    with app.app_context():
+        tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
+        connection = create_connection(tenant, "users", "database", "E2E users")
+        create_user(connection, email="alice@e2e.test", password=PASSWORD, name="Alice E2E",
+                    email_verified=True)
+        create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
+        clients = {}
+        for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
+            redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
+            client, secret = create_client(
+                tenant, name, redirect_uris=[redirect_uri],
+                post_logout_redirect_uris=[f"http://127.0.0.1:{rp_port}/{key}/signed-out"],
+            )
+            clients[key] = {
+                "client_id": client.client_id, "client_secret": secret,
+                "redirect_uri": redirect_uri,
+                "post_logout_redirect_uri": client.post_logout_redirect_uris[0],
+            }
+        session.commit()
+    accounts = {
+        **clients,
+        "users": {
+            "alice": {"email": "alice@e2e.test", "password": PASSWORD, "name": "Alice E2E"},
+            "blocked": {"email": "blocked@e2e.test", "password": PASSWORD},
+        },
+    }
+    print(json.dumps(accounts))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

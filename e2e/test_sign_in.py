@@ -1,0 +1,96 @@
+"""Sign-in through the hosted pages in a real browser, with tokens checked like an app would."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from playwright.sync_api import expect
+
+from e2e.rp import RelyingParty
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.locator("#identifier").fill(email)
+    page.locator("#submit").click()
+    page.locator("#password").fill(password)
+    page.locator("#submit").click()
+
+
+def test_sign_in_with_password_returns_valid_tokens(page, deployment):
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    alice = deployment.accounts["users"]["alice"]
+    page.goto(rp.authorization_url())
+    expect(page.locator("#identifier")).to_have_attribute("autocomplete", "username")
+    page.locator("#identifier").fill(alice["email"])
+    page.locator("#submit").click()
+    expect(page.locator("#password")).to_have_attribute("autocomplete", "current-password")
+    page.locator("#password").fill(alice["password"])
+    page.locator("#submit").click()
+    expect(page.get_by_role("heading", name="Back at the app")).to_be_visible()
+    token = rp.exchange()
+    claims = rp.validate_id_token(token["id_token"], token["access_token"])
+    userinfo = requests.get(
+        rp.metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10,
+    ).json()
+    assert userinfo["sub"] == claims["sub"]
+    assert userinfo["email"] == alice["email"]
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(page, deployment):
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    alice = deployment.accounts["users"]["alice"]
+    page.goto(rp.authorization_url())
+    sign_in(page, alice["email"], "not the right password")
+    wrong_password = page.get_by_role("alert").inner_text()
+    page.goto(rp.authorization_url())
+    sign_in(page, "nobody-here@e2e.test", "not the right password")
+    unknown_email = page.get_by_role("alert").inner_text()
+    assert wrong_password == unknown_email
+    assert not rp.landed
+
+
+def test_blocked_user_cannot_sign_in(page, deployment):
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    blocked = deployment.accounts["users"]["blocked"]
+    page.goto(rp.authorization_url())
+    sign_in(page, blocked["email"], blocked["password"])
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert not rp.landed
+
+
+def test_second_application_signs_in_without_a_prompt(page, deployment):
+    first = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    second = RelyingParty(deployment.base_url, deployment.accounts["client2"])
+    first.catch_redirects(page)
+    alice = deployment.accounts["users"]["alice"]
+    page.goto(first.authorization_url())
+    sign_in(page, alice["email"], alice["password"])
+    expect(page.get_by_role("heading", name="Back at the app")).to_be_visible()
+    first.exchange()
+    page.goto(second.authorization_url())
+    expect(page.get_by_role("heading", name="Back at the app")).to_be_visible()
+    assert first.landed[-1].startswith(second.client["redirect_uri"])
+    second.landed = first.landed
+    assert second.exchange()["id_token"]
+
+
+def test_sign_out_ends_the_session(page, deployment):
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    alice = deployment.accounts["users"]["alice"]
+    page.goto(rp.authorization_url())
+    sign_in(page, alice["email"], alice["password"])
+    token = rp.exchange()
+    state = "bye-123"
+    page.goto(
+        f"{rp.metadata['end_session_endpoint']}?id_token_hint={token['id_token']}"
+        f"&post_logout_redirect_uri={rp.client['post_logout_redirect_uri']}&state={state}"
+    )
+    assert rp.landed[-1] == f"{rp.client['post_logout_redirect_uri']}?state={state}"
+    page.goto(rp.authorization_url(prompt="none"))
+    assert re.search(r"error=login_required", rp.landed[-1])
