@@ -98,9 +98,6 @@ class Settings:
     default_locale: str = "en"
     """Locale used when nothing else chooses one."""
 
-    demo: bool = False
-    """Set by ``foyer demo``: relaxes cookie security for plain-http localhost."""
-
     @classmethod
     def load(cls, overrides: t.Mapping[str, t.Any] | None = None) -> Settings:
         """Build settings from the file named by FOYER_CONFIG, then env, then ``overrides``."""
