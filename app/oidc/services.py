@@ -40,6 +40,33 @@ def validate_redirect_uri(uri: str, field: str = "redirect_uris") -> str:
     return uri
 
 
+def validate_client(
+    token_endpoint_auth_method: str,
+    grant_types: t.Sequence[str],
+    redirect_uris: t.Sequence[str],
+    post_logout_redirect_uris: t.Sequence[str],
+) -> None:
+    """Check a registration's auth method, grants and URIs (create and update share it)."""
+    if token_endpoint_auth_method not in AUTH_METHODS:
+        raise ClientInvalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise ClientInvalid(f"grant_types: {grant!r} is not supported")
+    if token_endpoint_auth_method == "none" and "client_credentials" in grant_types:
+        raise ClientInvalid("grant_types: a public client cannot use client_credentials")
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ClientInvalid("redirect_uris: required for the authorization_code grant")
+    for uri in redirect_uris:
+        validate_redirect_uri(uri)
+    for uri in post_logout_redirect_uris:
+        validate_redirect_uri(uri, "post_logout_redirect_uris")
+
+
+def validate_client_secret(secret: str) -> None:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ClientInvalid(f"secret: use at least {MIN_SECRET_LENGTH} characters")
+
+
 def hash_client_secret(secret: str) -> str:
     """SHA-256: client secrets are generated (or required) with >= 256 bits, so a slow hash
     adds nothing but latency on every token request."""
@@ -70,24 +97,13 @@ def create_client(
     **fields: t.Any,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it with its secret in clear (shown once, stored hashed)."""
-    if token_endpoint_auth_method not in AUTH_METHODS:
-        raise ClientInvalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
-    for grant in grant_types:
-        if grant not in GRANT_TYPES:
-            raise ClientInvalid(f"grant_types: {grant!r} is not supported")
+    validate_client(
+        token_endpoint_auth_method, grant_types, redirect_uris, post_logout_redirect_uris
+    )
     public = token_endpoint_auth_method == "none"
-    if public and "client_credentials" in grant_types:
-        raise ClientInvalid("grant_types: a public client cannot use client_credentials")
-    if "authorization_code" in grant_types and not redirect_uris:
-        raise ClientInvalid("redirect_uris: required for the authorization_code grant")
-    for uri in redirect_uris:
-        validate_redirect_uri(uri)
-    for uri in post_logout_redirect_uris:
-        validate_redirect_uri(uri, "post_logout_redirect_uris")
     if not public:
         secret = secret or secrets.token_urlsafe(32)
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise ClientInvalid(f"secret: use at least {MIN_SECRET_LENGTH} characters")
+        validate_client_secret(secret)
     else:
         secret = None
     client = Client(

@@ -62,3 +62,75 @@ def add_member(org: Organization, user: User, roles: t.Sequence[str] = ()) -> Me
         user.app_metadata = {**(user.app_metadata or {}), "organizations": [*orgs, org.name]}
     session.flush()
     return membership
+
+
+def normalize_email_domain(value: str) -> str:
+    """The IDNA, lower-case form of an email domain (``Bücher.example`` ->
+    ``xn--bcher-kva.example``); ValueError when it is not a host name with a dot."""
+    from app.tenancy.services import normalize_hostname
+
+    domain = normalize_hostname(value.removeprefix("@"))
+    if "." not in domain:
+        raise ValueError(f"{value!r} is not an email domain (it has no dot)")
+    return domain
+
+
+def set_connections(org: Organization, connections: t.Sequence[Connection]) -> None:
+    """Enable exactly ``connections`` for the organization, in this order (login page)."""
+    wanted = [c.id for c in connections]
+    for link in list(org.connection_links):
+        if link.connection_id not in wanted:
+            org.connection_links.remove(link)
+    links = {link.connection_id: link for link in org.connection_links}
+    for position, connection_id in enumerate(wanted):
+        link = links.get(connection_id)
+        if link is None:
+            org.connection_links.append(
+                OrganizationConnection(connection_id=connection_id, position=position)
+            )
+        else:
+            link.position = position
+    session.flush()
+    session.expire(org, ["connections"])
+
+
+def set_email_domains(
+    org: Organization, domains: t.Sequence[tuple[str, bool, str | None]]
+) -> None:
+    """Give the organization exactly these email domains: (domain, include_subdomains,
+    connection id or None). Removals are flushed first, so a domain may move from one
+    organization to another when the caller first calls this with the shrunk lists."""
+    wanted = {normalize_email_domain(d): (sub, cid) for d, sub, cid in domains}
+    for row in list(org.email_domains):
+        if row.domain not in wanted:
+            org.email_domains.remove(row)
+    session.flush()
+    rows = {row.domain: row for row in org.email_domains}
+    for domain, (include_subdomains, connection_id) in wanted.items():
+        row = rows.get(domain)
+        if row is None:
+            row = OrgDomain(tenant_id=org.tenant_id, domain=domain)
+            org.email_domains.append(row)
+        row.include_subdomains = include_subdomains
+        row.connection_id = connection_id
+    session.flush()
+
+
+def set_member_roles(org: Organization, user: User, roles: t.Sequence[str]) -> Membership:
+    """Make the user a member with exactly ``roles`` (adds the membership when missing)."""
+    membership = session.get(Membership, (user.id, org.id))
+    if membership is None:
+        return add_member(org, user, roles)
+    membership.roles = list(roles)
+    session.flush()
+    return membership
+
+
+def remove_member(org: Organization, user: User) -> None:
+    """End a membership and drop the organization from ``app_metadata.organizations``."""
+    membership = session.get(Membership, (user.id, org.id))
+    if membership is not None:
+        session.delete(membership)
+    orgs = [name for name in (user.app_metadata or {}).get("organizations", []) if name != org.name]
+    user.app_metadata = {**(user.app_metadata or {}), "organizations": orgs}
+    session.flush()
