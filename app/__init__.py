@@ -73,11 +73,13 @@ def setup_database(app: Flask) -> None:
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
     from app.plugins import build_plugin_manager
+    from app.plugins import init_template_hook
     from app.strategies.registry import build_registry
 
     settings = app.extensions["foyer.settings"]
     app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
     app.extensions["foyer.strategies"] = build_registry(app)
+    init_template_hook(app)
 
 
 def setup_security(app: Flask) -> None:

@@ -39,6 +39,17 @@ class Settings:
     plugins_dir: str = "plugins"
     """Folder of drop-in plugin modules and packages loaded at start."""
 
+    plugin_timeout: float = 5.0
+    """Seconds one plugin may spend in one hook call (a login rule, a claims rule, a legacy
+    store lookup) before it is interrupted and treated as failed."""
+
+    smtp_url: str = ""
+    """SMTP server for emails (``smtp://``, ``smtp+starttls://`` or ``smtps://``, with
+    ``user:password@`` to log in). Empty: only a ``deliver_email`` plugin sends emails."""
+
+    mail_from: str = "Foyer <no-reply@localhost>"
+    """From address of emails Foyer sends."""
+
     themes_dir: str = "themes"
     """Folder of drop-in theme folders."""
 
@@ -147,6 +158,8 @@ def _coerce(raw: str, annotation: t.Any) -> t.Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     return raw
 
 

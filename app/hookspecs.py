@@ -1,11 +1,21 @@
 """Every hook a Foyer plugin may implement. Each docstring is that hook's documentation.
 
-Plugins implement hooks with ``@app.hookimpl`` (or ``@foyer.hookimpl`` from the ``app``
-package) and may take fewer arguments than the spec lists. Unless a hook says otherwise it is
+Plugins implement hooks with ``@hookimpl`` (``from app import hookimpl``) and may take fewer
+arguments than the spec lists. Start-up hooks run once for every plugin. Runtime hooks are
 *organization-scoped*: a plugin that declares ``FOYER_SCOPED = True`` runs only for tenants
-and organizations that enable it (see ``docs/plugins.md``). A hook implementation that raises
-is contained: the failure is logged as a ``plugin_failed`` event naming the plugin and hook;
-hooks on the sign-in path then show the user a branded error page, other hooks carry on.
+and organizations that enable it (``plugins:`` in their configuration), and reads its
+settings there with :func:`app.plugins.plugin_settings`. A runtime implementation that
+raises, or outlives its time budget (``FOYER_PLUGIN_TIMEOUT``), is contained: the failure is
+logged as a ``plugin_failed`` event naming the plugin and hook; hooks on the sign-in path
+then show the user a branded error page, the others carry on without that plugin.
+
+User lifecycle has no ``on_*`` hooks: every change (``user_created``, ``login_succeeded``,
+``logout``, ``user_blocked``, ``user_deleted``...) is an event with a stable type code that
+:func:`track_event` receives, so one sink sees the whole story in order and a new event
+needs no new hook. The one lifecycle step an event cannot serve, changing a user *before*
+it is stored, is :func:`prepare_user`.
+
+``docs/hooks.md`` is generated from this file (``foyer plugins hooks --write``).
 """
 
 from __future__ import annotations
@@ -15,24 +25,29 @@ import typing as t
 import pluggy
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     import flask
 
     from app.accounts.models import User
     from app.connections.models import Connection
     from app.events.types import EventRecord
+    from app.login.home_realm import HomeRealm
     from app.login.rules import LoginContext
     from app.login.rules import LoginDecision
+    from app.mail.message import EmailMessage
     from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.strategies.base import ConnectionStrategy
+    from app.strategies.legacy import LegacyStore
     from app.tenancy.models import Tenant
 
 hookspec = pluggy.HookspecMarker("foyer")
 hookimpl = pluggy.HookimplMarker("foyer")
 
 
-# --- Start-up hooks: called once per app, for every plugin (not scoped) -----------------
+# --- Start-up hooks: called once per app, for every plugin (not scoped) -------------------
 
 
 @hookspec
@@ -42,8 +57,28 @@ def register_connection_strategies() -> list[type[ConnectionStrategy]]:
     :returns: A list of classes implementing :class:`app.strategies.base.ConnectionStrategy`,
         each with a unique ``name`` (the ``strategy`` of a connection).
 
-    Called by: app/strategies/registry.py, once at start-up. Not scoped.
-    Builtin: app.strategies.database registers ``database``.
+    Called by: app/strategies/registry.py, once at start-up. Not scoped: a connection's
+    ``strategy`` chooses the class. A raising implementation stops start-up.
+    Builtin: app.strategies.database registers ``database``, app.strategies.legacy
+    registers ``legacy``.
+    """
+
+
+@hookspec
+def register_legacy_stores() -> list[type[LegacyStore]]:
+    """Return legacy identity store classes that ``legacy`` connections may proxy.
+
+    A connection with ``strategy: legacy`` names its store in ``options.store``; the store
+    is built with the connection (its ``options`` and decrypted ``get_secrets()``) and asked
+    to check passwords until each user has been moved into Foyer (lazy migration).
+
+    :returns: A list of classes implementing :class:`app.strategies.legacy.LegacyStore`,
+        each with a unique ``name``.
+
+    Called by: app/strategies/legacy.py, each time a legacy connection needs its store
+    (a sign-in that reaches the old store, ``foyer users migrate``). Not scoped: the
+    connection's ``options.store`` chooses the class. A raising implementation makes the
+    sign-in fail with an error page naming no secrets.
     """
 
 
@@ -54,7 +89,7 @@ def register_blueprints() -> list[flask.Blueprint]:
     :returns: A list of blueprints.
 
     Called by: app/__init__.py, once at start-up. Not scoped: a scoped plugin's views must
-    check the tenant or organization themselves.
+    check the tenant or organization themselves. A raising implementation stops start-up.
     """
 
 
@@ -62,14 +97,55 @@ def register_blueprints() -> list[flask.Blueprint]:
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``foyer`` command line.
 
-    :param cli: The ``foyer`` click group; call ``cli.command()`` or ``cli.add_command()``.
+    :param cli: The ``foyer`` click group; call ``cli.command()`` or ``cli.add_command()``,
+        or add to a group such as ``cli.commands["users"]``.
     :returns: None.
 
-    Called by: app/cli.py, once when the CLI starts. Not scoped.
+    Called by: app/cli.py, once when the CLI starts (before any database is opened). Not
+    scoped. A raising implementation stops the command line.
+    Builtin: app.strategies.legacy adds ``foyer users migrate``.
     """
 
 
-# --- Sign-in hooks: organization-scoped ---------------------------------------------------
+@hookspec
+def extra_theme_dirs() -> list[str | Path]:
+    """Return folders that hold theme folders, to install the themes a plugin ships.
+
+    Each returned folder is searched like ``themes/``: every sub-folder with a
+    ``theme.toml`` is a theme that organizations may choose by name.
+
+    :returns: A list of paths (``Path(__file__).parent / "themes"`` is the usual answer).
+
+    Called by: app/branding/loader.py, once at start-up, after the builtin and the
+    deployment's ``themes/`` folders. Not scoped: a theme is chosen per organization.
+    A raising implementation (or a broken theme) stops start-up.
+    """
+
+
+# --- Sign-in hooks: organization-scoped --------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def home_realm_for_identifier(
+    identifier: str,
+    tenant: Tenant,
+    organization: Organization | None,
+    client: Client | None,
+) -> HomeRealm | None:
+    """Choose the connection (and organization) for the identifier a user typed.
+
+    Stops at the first non-None result. Return None to let other plugins, then Foyer's own
+    rules (email domains of organizations, the organization's connections), decide.
+
+    :param identifier: What the user typed: an email address or a username (trimmed).
+    :param tenant: The tenant of the request.
+    :param organization: Set when the application, host or path already chose one.
+    :param client: The application that started the sign-in, or None.
+    :returns: A :class:`app.login.hrd.HomeRealm`, or None.
+
+    Called by: app/login/home_realm.py (realm_from_plugins), once per identifier submitted. Organization-scoped. A
+    raising implementation shows the plugin-failure error page.
+    """
 
 
 @hookspec
@@ -77,14 +153,16 @@ def check_login(context: LoginContext) -> LoginDecision | None:
     """Decide whether an authenticated user may finish signing in.
 
     Return None to allow, or a :class:`app.login.rules.LoginDecision` to deny with a
-    user-facing (translatable) reason. The first denial wins; later rules are not called.
+    user-facing, translatable reason (``lazy_gettext``). The first denial wins; later
+    rules are not called.
 
     :param context: The user, tenant, organization, connection, client and request address.
     :returns: None or a LoginDecision.
 
     Called by: app/login/flow.py, once per sign-in after the password (or upstream IdP) is
-    verified and before any code is issued. Organization-scoped. A raising rule denies the
-    sign-in with an error page.
+    verified and before any session or code exists. Organization-scoped. A raising rule
+    denies the sign-in with the plugin-failure error page.
+    Builtin: app.login.membership_rule (members only, for shared user pools).
     """
 
 
@@ -102,24 +180,139 @@ def extra_token_claims(
     Protected claims (``iss``, ``sub``, ``aud``, ``exp``, ``iat``, ``nbf``, ``nonce``,
     ``azp``, ``auth_time``, ``at_hash``, ``c_hash``, ``jti``, ``sid``, ``scope``,
     ``client_id``, ``org_id``, ``org_name``) are never overwritten: an attempt is dropped and
-    logged as a ``claim_rejected`` event naming the plugin.
+    logged as a ``claim_rejected`` event naming the plugin. Custom claims should be
+    namespaced URLs (``https://login.example.com/claims/roles``).
 
     :param target: ``"id_token"``, ``"access_token"`` or ``"userinfo"``.
+    :param user: The user the token is for.
+    :param tenant: The issuing tenant.
+    :param organization: The organization of the sign-in, or None.
+    :param client: The application the token is issued to.
     :param scopes: The scopes granted.
     :returns: A dict of claims, or None.
 
     Called by: app/oidc/claims.py, once per target per token issued. Organization-scoped.
+    A raising rule fails the token request (``server_error``) rather than issuing a token
+    without the claims the application expects.
+    Builtin: app.oidc.default_claims (profile, email, organization claims).
     """
 
 
 @hookspec
+def check_password(
+    password: str,
+    tenant: Tenant,
+    organization: Organization | None,
+    user: User | None,
+    email: str | None,
+) -> str | None:
+    """Reject a new password that breaks a rule of this tenant or organization.
+
+    Foyer's own length rules run first. Return None to accept, or a short user-facing,
+    translatable reason (``gettext``) shown next to the password field. The first
+    rejection wins.
+
+    :param password: The new password, in clear. Never log or store it.
+    :param tenant: The tenant of the user.
+    :param organization: The organization of the sign-up or reset, or None.
+    :param user: The user changing their password; None at sign-up.
+    :param email: The email address of the user or of the sign-up, if any.
+    :returns: None, or the reason the password is refused.
+
+    Called by: app/accounts/services.py (check_password_policy), once per new password:
+    sign-up, reset, change and users created with a password. Organization-scoped. A raising
+    rule refuses the password change with the plugin-failure error page.
+    """
+
+
+# --- User lifecycle: organization-scoped -------------------------------------------------
+
+
+@hookspec
+def prepare_user(user: User, connection: Connection, organization: Organization | None) -> None:
+    """Change a new user before it is first stored: defaults, ``app_metadata``, a profile.
+
+    Everything after creation (created, signed in, signed out, blocked, deleted) is an event
+    for :func:`track_event`.
+
+    :param user: The new user, not yet flushed; set attributes on it.
+    :param connection: The connection the user is created in.
+    :param organization: The organization the user signs up or is invited into, or None.
+    :returns: None.
+
+    Called by: app/accounts/services.py (create_user), once per user created (sign-up,
+    invitation, upstream first sign-in, lazy migration, admin and CLI). Organization-scoped.
+    A raising implementation stops the creation: no user is stored.
+    """
+
+
+# --- Branding hooks: organization-scoped -------------------------------------------------
+
+
+@hookspec
+def extra_template_vars(
+    template: str,
+    tenant: Tenant | None,
+    organization: Organization | None,
+    request: flask.Request | None,
+) -> dict[str, t.Any] | None:
+    """Return extra variables for a page or email template.
+
+    Values are escaped like any template variable. Core names (``tenant``, ``brand``,
+    ``form``...) are never replaced: a clash is logged and the plugin's value dropped.
+
+    :param template: The template's name (``login/password.html``, ``errors/error.html``).
+    :param tenant: The tenant of the request, or None (an unknown host).
+    :param organization: The organization of the page, or None.
+    :param request: The current request, or None when rendering outside one (emails).
+    :returns: A dict, or None.
+
+    Called by: app/plugins.py (a ``before_render_template`` listener), once per template
+    rendered. Organization-scoped. A raising implementation is logged and skipped: the page
+    still renders without its variables.
+    """
+
+
+# --- Mail: organization-scoped -----------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def deliver_email(
+    message: EmailMessage, tenant: Tenant, organization: Organization | None
+) -> bool | None:
+    """Send a rendered email (SMTP, an HTTP API, a queue). Return True once it is sent.
+
+    Stops at the first non-None result. Return None to let the next plugin deliver it.
+
+    :param message: Recipient, subject, text and HTML bodies, and the purpose
+        (``password_reset``, ``email_verification``, ``invitation``...).
+    :param tenant: The sending tenant.
+    :param organization: The organization the email is about, or None.
+    :returns: True when delivered, or None.
+
+    Called by: app/mail (send_email), once per email. Organization-scoped. A raising
+    implementation is logged as ``plugin_failed``; the next plugin is tried, and the user
+    sees the same answer as on success (nothing reveals whether an account exists).
+    """
+
+
+# --- Events: organization-scoped ---------------------------------------------------------
+
+
+@hookspec
 def track_event(event: EventRecord) -> None:
-    """Receive every event of the log (log streams: files, webhooks, SIEM).
+    """Receive every event of the log (log streams: files, webhooks, SIEM, user lifecycle).
+
+    Type codes are listed in ``app/events/types.py``; lifecycle plugins watch
+    ``user_created``, ``login_succeeded``, ``logout``, ``user_blocked`` and
+    ``user_deleted``.
 
     :param event: The stored event: type code, tenant, user, client, organization, data.
     :returns: None.
 
-    Called by: app/events/record.py, once per event after it is stored. Not scoped. A
-    raising sink is logged and skipped: events are never lost because a sink failed.
+    Called by: app/events/record.py, once per event after it is stored. Organization-scoped:
+    an unscoped sink receives every tenant's events, a scoped one those of the tenants and
+    organizations that enable it. A raising sink is logged and skipped: events are never
+    lost because a sink failed.
     Builtin: app.events.default_sinks writes a structured log line (trylast).
     """

@@ -10,21 +10,50 @@ from app.strategies.database import normalize_email
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
 
 
 class PasswordRejected(ValueError):
     """A new password breaks the policy; ``message`` is user-facing."""
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(
+    password: str,
+    *,
+    tenant: Tenant | None = None,
+    organization: Organization | None = None,
+    user: User | None = None,
+    email: str | None = None,
+) -> None:
+    """Refuse a new password that breaks the length rules or a ``check_password`` plugin.
+
+    Plugins are asked only when the tenant is known (every sign-up, reset and change).
+
+    :raises PasswordRejected: with a user-facing message.
+    :raises app.plugins.PluginError: when a password plugin raises.
+    """
     from flask import current_app
     from flask_babel import gettext as _
+
+    from app.plugins import call_hook
 
     s = current_app.extensions["foyer.settings"]
     if len(password) > s.password_max_length:
         raise PasswordRejected(_("Use at most %(n)d characters.", n=s.password_max_length))
     if len(password) < s.password_min_length:
         raise PasswordRejected(_("Use at least %(n)d characters.", n=s.password_min_length))
+    if tenant is None:
+        return
+    for reason in call_hook(
+        "check_password",
+        tenant=tenant,
+        organization=organization,
+        password=password,
+        user=user,
+        email=email if email is not None else (user.email if user is not None else None),
+    ):
+        raise PasswordRejected(str(reason))
 
 
 def create_user(
@@ -35,10 +64,22 @@ def create_user(
     password: str | None = None,
     password_hash: str | None = None,
     email_verified: bool = False,
+    organization: Organization | None = None,
     **profile: t.Any,
 ) -> User:
-    """Create a user of ``connection``; the password is checked by policy and hashed."""
+    """Create a user of ``connection``; the password is checked by policy and hashed.
+
+    ``prepare_user`` plugins may change the user before it is stored. The caller commits,
+    then records ``user_created``.
+
+    :param organization: The organization the user signs up or is invited into, if any.
+    :raises PasswordRejected: when the password breaks the policy.
+    :raises app.plugins.PluginError: when a ``prepare_user`` or ``check_password`` plugin
+        raises (nothing is stored).
+    """
+    from app.plugins import call_hook
     from app.strategies.registry import strategy_for
+    from app.tenancy.models import Tenant
 
     if not email and not username:
         raise ValueError("a user needs an email or a username")
@@ -52,9 +93,52 @@ def create_user(
         password_hash=password_hash,
         **profile,
     )
+    tenant = session.get(Tenant, connection.tenant_id)
     if password is not None:
-        check_password_policy(password)
+        check_password_policy(
+            password, tenant=tenant, organization=organization, email=user.email
+        )
         strategy_for(connection).set_password(user, password)
+    call_hook(
+        "prepare_user",
+        tenant=tenant,
+        organization=organization,
+        user=user,
+        connection=connection,
+    )
     session.add(user)
     session.flush()
     return user
+
+
+def set_blocked(user: User, blocked: bool = True) -> None:
+    """Block (or unblock) a user: a blocked user's sessions end and sign-ins are refused.
+
+    Commits, then records ``user_blocked`` (``data.blocked`` says which way).
+    """
+    from app.events.record import record_event
+    from app.security.sessions import end_user_sessions
+
+    user.blocked = blocked
+    if blocked:
+        end_user_sessions(user)
+    session.commit()
+    record_event(
+        "user_blocked", tenant_id=user.tenant_id, user_id=user.id,
+        connection_id=user.connection_id, data={"blocked": blocked},
+    )
+
+
+def delete_user(user: User) -> None:
+    """Delete a user with their identities, memberships and sessions; records ``user_deleted``.
+
+    The event keeps the user's id (never their email), so sinks can delete their own copy.
+    """
+    from app.events.record import record_event
+
+    tenant_id, user_id, connection_id = user.tenant_id, user.id, user.connection_id
+    session.delete(user)
+    session.commit()
+    record_event(
+        "user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id
+    )

@@ -54,5 +54,24 @@ def record_event(
     with get_database().sessionmaker() as s:
         s.add(Event(**record.as_dict() | {"created_at": record.created_at}))
         s.commit()
-    call_hook("track_event", contain=True, event=record)
+    call_hook(
+        "track_event",
+        tenant=tenant if tenant is not None else _tenant_by_id(record.tenant_id),
+        organization=organization,
+        contain=True,
+        event=record,
+    )
     return record
+
+
+def _tenant_by_id(tenant_id: str | None) -> Tenant | None:
+    """The tenant, so scoped sinks see the events of tenants that enable them."""
+    if tenant_id is None:
+        return None
+    from app.db import session
+    from app.tenancy.models import Tenant
+
+    try:
+        return session.get(Tenant, tenant_id)
+    except Exception:  # the request's session may be what failed; unscoped sinks still run
+        return None

@@ -1,0 +1,1 @@
+"""Rendering and delivering emails; delivery goes through the ``deliver_email`` hook."""

@@ -1,0 +1,20 @@
+"""An email ready to send, as ``deliver_email`` plugins receive it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class EmailMessage:
+    """A rendered email. Links in it are built from the tenant's domains, never a request."""
+
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    purpose: str = ""
+    """What it is for: ``password_reset``, ``email_verification``, ``invitation``, ``test``."""
+    sender: str | None = None
+    """The From address; None lets the delivering plugin use its configured one."""
+    reply_to: str | None = None
