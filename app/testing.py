@@ -27,7 +27,9 @@ from app.migrate import upgrade
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.mail.message import EmailMessage
     from app.oidc.models import Client
+    from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
 TENANT_HOST = "login.test"
@@ -190,9 +192,31 @@ def oidc_client(make_client: t.Callable[..., tuple[Client, str | None]]) -> tupl
     return client, secret
 
 
+class HostClient(FlaskClient):
+    """A test client whose relative URLs go to one ``scheme://host``.
+
+    Werkzeug's EnvironBuilder sets ``HTTP_HOST`` from the base URL after applying
+    ``environ_base``, so the host must travel as ``base_url``, for requests and for
+    ``session_transaction`` alike (cookies are kept per host).
+    """
+
+    host_url = f"https://{TENANT_HOST}"
+
+    def open(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        path = args[0] if args else kwargs.get("path", "/")
+        if isinstance(path, str) and "://" not in path:
+            kwargs.setdefault("base_url", self.host_url)
+        return super().open(*args, **kwargs)
+
+    def session_transaction(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        kwargs.setdefault("base_url", self.host_url)
+        return super().session_transaction(*args, **kwargs)
+
+
 def host_client(app: Flask, host: str = TENANT_HOST, scheme: str = "https") -> FlaskClient:
     """A test browser whose requests go to ``scheme://host`` (https keeps Secure cookies)."""
-    browser = app.test_client()
+    browser = HostClient(app, app.response_class, use_cookies=True)
+    browser.host_url = f"{scheme}://{host}"
     browser.environ_base.update({"HTTP_HOST": host, "wsgi.url_scheme": scheme})
     return browser
 
@@ -201,3 +225,119 @@ def host_client(app: Flask, host: str = TENANT_HOST, scheme: str = "https") -> F
 def client(foyer_app: Flask) -> FlaskClient:
     """A test browser on the tenant's host (https, so Secure cookies are kept)."""
     return host_client(foyer_app)
+
+
+# --- Organizations, connections and plugins -------------------------------------------------
+
+
+@pytest.fixture
+def make_connection(tenant: Tenant) -> t.Callable[..., Connection]:
+    """Create a connection: ``make_connection("legacy-db", "legacy", options={...})``."""
+    from app.connections.services import create_connection
+
+    def make(
+        name: str,
+        strategy: str = "database",
+        options: dict[str, t.Any] | None = None,
+        secrets: dict[str, t.Any] | None = None,
+        **fields: t.Any,
+    ) -> Connection:
+        created = create_connection(tenant, name, strategy, options=options, secrets=secrets)
+        for key, value in fields.items():
+            setattr(created, key, value)
+        db_session.commit()
+        return created
+
+    return make
+
+
+@pytest.fixture
+def make_organization(tenant: Tenant, connection: Connection) -> t.Callable[..., Organization]:
+    """Create an organization of the tenant, by default enabling the ``users`` connection.
+
+    ``make_organization("globex", plugins={"my_plugin": {...}}, branding={...})``.
+    """
+    from app.orgs.services import create_organization
+
+    def make(
+        name: str = "globex",
+        display_name: str | None = None,
+        connections: t.Sequence[Connection] | None = None,
+        **fields: t.Any,
+    ) -> Organization:
+        org = create_organization(
+            tenant,
+            name,
+            display_name or name.replace("-", " ").title(),
+            connections=[connection] if connections is None else connections,
+            **fields,
+        )
+        db_session.commit()
+        return org
+
+    return make
+
+
+@pytest.fixture
+def organization(make_organization: t.Callable[..., Organization]) -> Organization:
+    """Organization ``globex`` (display name "Globex") enabling the ``users`` connection."""
+    return make_organization("globex", "Globex")
+
+
+@pytest.fixture
+def enable_plugin(tenant: Tenant) -> t.Callable[..., None]:
+    """Enable a scoped plugin with settings, for the tenant or one organization.
+
+    ``enable_plugin("deny_ip_ranges", {"cidrs": ["10.0.0.0/8"]}, organization=org)``;
+    settings are checked against the plugin's ``FOYER_SETTINGS`` first.
+    """
+    from app.plugins import validate_plugin_settings
+
+    def enable(
+        name: str,
+        settings: dict[str, t.Any] | None = None,
+        organization: Organization | None = None,
+    ) -> None:
+        errors = validate_plugin_settings(name, settings or {})
+        assert not errors, errors
+        if organization is not None:
+            organization.plugins = {**(organization.plugins or {}), name: settings or {}}
+        else:
+            current = dict(tenant.settings or {})
+            current["plugins"] = {**(current.get("plugins") or {}), name: settings or {}}
+            tenant.settings = current
+        db_session.commit()
+
+    return enable
+
+
+@pytest.fixture
+def outbox(register_plugin: t.Callable[..., object]) -> list[EmailMessage]:
+    """Every email sent during the test, delivered to a list instead of a mail server."""
+    from app.hookspecs import hookimpl
+
+    messages: list[EmailMessage] = []
+
+    class Outbox:
+        @hookimpl(tryfirst=True)
+        def deliver_email(self, message: EmailMessage) -> bool:
+            messages.append(message)
+            return True
+
+    register_plugin(Outbox(), name="foyer-test-outbox")
+    return messages
+
+
+@pytest.fixture
+def recorded_events(foyer_app: Flask) -> t.Callable[..., list[t.Any]]:
+    """The events stored so far, oldest first: ``recorded_events("plugin_failed")``."""
+    from app.events.models import Event
+
+    def query(*types: str) -> list[t.Any]:
+        stmt = sa.select(Event).order_by(Event.created_at)
+        if types:
+            stmt = stmt.where(Event.type.in_(types))
+        with foyer_app.extensions["foyer.db"].sessionmaker() as s:
+            return list(s.scalars(stmt))
+
+    return query
