@@ -9,7 +9,7 @@ import typing as t
 import click
 from flask import Flask
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("app.oidc.cli",)
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 
 

@@ -8,6 +8,7 @@ Rows are deleted after each test, so tests do not see each other's data.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import typing as t
 import uuid
@@ -225,6 +226,148 @@ def host_client(app: Flask, host: str = TENANT_HOST, scheme: str = "https") -> F
 def client(foyer_app: Flask) -> FlaskClient:
     """A test browser on the tenant's host (https, so Secure cookies are kept)."""
     return host_client(foyer_app)
+
+
+# --- Signing in and running the OpenID Connect flow without a browser ----------------------
+
+
+def sign_in(
+    browser: FlaskClient,
+    user: User,
+    *,
+    amr: t.Sequence[str] = ("pwd",),
+    organization: Organization | None = None,
+    auth_time: dt.datetime | None = None,
+) -> SsoSession:
+    """Give ``browser`` an SSO session for ``user`` without the login pages.
+
+    Creates the server-side session row and puts its ``sid`` in the browser's session cookie
+    the way Flask-Login does, so ``/authorize`` finds a signed-in user.
+
+    :param auth_time: When the user authenticated (default: now); set it in the past to
+        test ``max_age``.
+    """
+    from flask import current_app
+    from flask import g
+
+    from app.db import utcnow
+    from app.login.models import SsoSession
+    from app.security.crypto import new_token
+
+    now = utcnow()
+    settings = current_app.extensions["foyer.settings"]
+    sso = SsoSession(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        sid=new_token(24),
+        auth_time=auth_time or now,
+        amr=list(amr),
+        organization_id=organization.id if organization is not None else None,
+        last_seen_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.session_lifetime),
+    )
+    db_session.add(sso)
+    db_session.commit()
+    with browser.session_transaction() as cookie:
+        cookie["_user_id"] = sso.sid
+        cookie["_fresh"] = True
+        cookie.permanent = True
+    g.pop("_login_user", None)  # the test's app context is shared with its requests
+    return sso
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE (verifier, S256 challenge)."""
+    import secrets
+
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    verifier = secrets.token_urlsafe(48)
+    return verifier, create_s256_code_challenge(verifier)
+
+
+def authorize(browser: FlaskClient, client: Client, **params: t.Any) -> dict[str, str]:
+    """Run ``/authorize`` for a signed-in browser with PKCE (S256), state and nonce.
+
+    Parameters override the defaults (``scope="openid profile email"``, the client's first
+    redirect_uri); a parameter given as None is left out of the request.
+
+    :returns: The parameters of the redirect to the client (``code``, ``state``, ``iss`` or
+        ``error``...) plus ``verifier``, ``nonce`` and ``redirect_uri`` for the exchange.
+    :raises AssertionError: when ``/authorize`` does not send the browser back to the client
+        (no session: it went to the login page; or an error page).
+    """
+    import secrets
+    from urllib.parse import parse_qsl
+    from urllib.parse import urlsplit
+
+    verifier, challenge = pkce_pair()
+    query: dict[str, t.Any] = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uris[0],
+        "scope": "openid profile email",
+        "state": secrets.token_urlsafe(16),
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    query.update(params)
+    query = {key: value for key, value in query.items() if value is not None}
+    response = browser.get("/authorize", query_string=query)
+    location = response.headers.get("Location", "")
+    redirect_uri = query.get("redirect_uri", "")
+    if response.status_code not in (302, 303) or not location.startswith(redirect_uri):
+        raise AssertionError(
+            f"/authorize did not return to the client: {response.status_code} {location!r}"
+        )
+    result = dict(parse_qsl(urlsplit(location).query))
+    result.update(
+        verifier=verifier, nonce=query.get("nonce", ""), redirect_uri=redirect_uri
+    )
+    return result
+
+
+def exchange_code(
+    browser: FlaskClient,
+    client: Client,
+    result: t.Mapping[str, str],
+    secret: str | None = None,
+    **form: str,
+) -> t.Any:
+    """POST the code of an :func:`authorize` result to ``/oauth/token``, authenticating the
+    way the client is registered to; ``form`` adds or overrides fields.
+
+    :returns: The token endpoint's response (``.get_json()`` holds the tokens or the error).
+    """
+    data = {
+        "grant_type": "authorization_code",
+        "code": result["code"],
+        "redirect_uri": result["redirect_uri"],
+        "code_verifier": result["verifier"],
+    }
+    data.update(form)
+    return token_request(browser, client, secret, **data)
+
+
+def token_request(
+    browser: FlaskClient, client: Client, secret: str | None = None, **form: str
+) -> t.Any:
+    """POST ``form`` to ``/oauth/token`` with the client's registered authentication."""
+    import base64
+    from urllib.parse import quote
+
+    headers = {}
+    data = {key: value for key, value in form.items() if value is not None}
+    method = client.token_endpoint_auth_method
+    if method == "client_secret_basic":
+        pair = f"{quote(client.client_id, safe='')}:{quote(secret or '', safe='')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    elif method == "client_secret_post":
+        data.update(client_id=client.client_id, client_secret=secret or "")
+    else:
+        data["client_id"] = client.client_id
+    return browser.post("/oauth/token", data=data, headers=headers)
 
 
 # --- Organizations, connections and plugins -------------------------------------------------

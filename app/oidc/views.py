@@ -1,7 +1,394 @@
-"""OIDC endpoints (placeholder)."""
+"""The provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke, logout.
+
+Every endpoint serves the tenant of the request's host (unknown hosts get a 404). The
+authorization endpoint checks the client and its redirect_uri before anything else and never
+redirects to an address the client has not registered; later errors go back to the client
+with ``error``, ``state`` and ``iss``. The blueprint is CSRF-exempt (relying parties drive it).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import typing as t
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
+from flask import g
+from flask import jsonify
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
+
+from app.db import session
+from app.db import utcnow
+from app.errors import error_page
+from app.events.record import record_event
+from app.login import flow
+from app.oidc import keys
+from app.oidc import tokens
+from app.oidc.claims import extra_claims
+from app.oidc.discovery import CACHE_MAX_AGE
+from app.oidc.discovery import init_discovery
+from app.oidc.discovery import metadata_json
+from app.oidc.server import init_server
+from app.oidc.server import oauth_server
+from app.orgs.services import find_organization
+from app.plugins import PluginError
+from app.security.limits import limit
+from app.security.sessions import current_sso
+from app.tenancy.resolve import current_tenant
+from app.tenancy.resolve import request_issuer
+from app.tenancy.resolve import vanity_organization
+
+if t.TYPE_CHECKING:
+    from app.login.models import SsoSession
+    from app.oidc.grants import OAuthClient
+    from app.tenancy.models import Tenant
 
 bp = Blueprint("oidc", __name__)
+
+TRANSACTION_PARAMS = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+    "code_challenge_method", "prompt", "max_age", "login_hint", "ui_locales", "acr_values",
+    "organization", "connection",
+)
+"""Authorization parameters kept in the login transaction and replayed after the login."""
+CORS_ENDPOINTS = frozenset(
+    {"oidc.discovery", "oidc.jwks", "oidc.token", "oidc.userinfo", "oidc.revoke"}
+)
+"""Endpoints browsers may call from another origin (never authorize or logout)."""
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@bp.before_request
+def _fresh_state() -> None:
+    for key in ("oidc_clients", "oidc_issued", "oidc_revoked"):
+        g.pop(key, None)
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    if request.endpoint in CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.errorhandler(TooManyRequests)
+def _rate_limited(exc: TooManyRequests) -> Response | tuple[Response, int, dict[str, str]]:
+    if request.endpoint not in ("oidc.token", "oidc.revoke"):
+        return error_page("rate_limited", 429, headers={"Retry-After": "60"})
+    record_event("rate_limited", tenant=current_tenant(), data={"endpoint": request.endpoint})
+    body = {"error": "slow_down", "error_description": "Too many requests; retry later."}
+    return jsonify(body), 429, {"Retry-After": "60", **NO_STORE}
+
+
+def _json(body: bytes | dict[str, t.Any], status: int = 200, **headers: str) -> Response:
+    response = jsonify(body) if isinstance(body, dict) else Response(body, status=status)
+    response.status_code = status
+    response.mimetype = "application/json"
+    response.headers.update(headers)
+    return response
+
+
+def _server_error() -> Response:
+    session.rollback()
+    body = {"error": "server_error", "error_description": "A claims rule failed."}
+    return _json(body, 500, **NO_STORE)
+
+
+# --- Discovery ----------------------------------------------------------------------------
+
+
+@bp.route("/.well-known/openid-configuration")
+def discovery() -> Response:
+    return _json(metadata_json(request_issuer()), **{"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"})
+
+
+@bp.route("/.well-known/jwks.json")
+def jwks() -> Response:
+    tenant = current_tenant()
+    keys.ensure_keys(tenant.id)  # a new tenant publishes keys before it signs anything
+    ring = keys.keyring(tenant.id)
+    response = _json(ring.jwks_json, **{"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"})
+    response.mimetype = "application/jwk-set+json"
+    return response
+
+
+# --- Authorization ------------------------------------------------------------------------
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Response:
+    tenant = current_tenant()
+    params = request.values
+    g.locale_candidates = [params.get("ui_locales")]
+    server = oauth_server()
+    client = server.query_client(params.get("client_id"))
+    if client is None:
+        return error_page("unknown_client", client_id=_clip(params.get("client_id")))
+    redirect_uri = params.get("redirect_uri")
+    if (
+        not redirect_uri
+        or len(params.getlist("redirect_uri")) != 1
+        or not client.check_redirect_uri(redirect_uri)
+    ):
+        return error_page("invalid_redirect_uri", client_id=client.client_id)
+    # keys this sign-in will need, made now rather than while the token request writes
+    keys.ensure_keys(tenant.id, {keys.DEFAULT_ALG, client.id_token_signed_response_alg})
+    sso = current_sso()
+    user = sso.user if sso is not None and _session_satisfies(tenant, client, sso, params) else None
+    try:
+        grant = server.validate_authorization(user)
+        if user is None and "none" in (params.get("prompt") or "").split():
+            raise LoginRequiredError(redirect_uri=redirect_uri)
+    except OAuth2Error as error:
+        return _authorization_error(tenant, client, error)
+    if user is not None and sso is not None and grant.prompt != "login":
+        response = server.issue_code(grant, user, sso, sso.organization_id)
+        session.commit()
+        return response
+    tx = flow.begin(
+        tenant,
+        {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)},
+        client.model,
+        organization=None,
+        force_login=sso is not None,  # a session exists but may not be reused for this request
+    )
+    return redirect(url_for("login.identifier", tx=tx.id))
+
+
+@bp.route("/authorize/resume")
+def authorize_resume() -> Response:
+    """Where the hosted login sends the browser once the user is signed in: issue the code."""
+    tenant = current_tenant()
+    tx = flow.load(request.args.get("tx"))
+    if tx is None or not tx.completed or not tx.client_id:
+        return error_page("login_expired")
+    flow.discard(tx)
+    g.locale_candidates = [tx.params.get("ui_locales")]
+    sso = current_sso()
+    if sso is None or sso.user_id != tx.user_id:
+        return error_page("login_expired")
+    if tx.force_login and sso.auth_time.timestamp() < tx.created_at - 1:
+        return error_page("login_expired")  # a re-authentication was asked for, none happened
+    params = {k: v for k, v in tx.params.items() if k not in ("prompt", "max_age")}
+    server = oauth_server()
+    client = server.query_client(params.get("client_id"))
+    if client is None or client.client_id != tx.client_id:
+        return error_page("unknown_client", client_id=_clip(tx.client_id))
+    if not client.check_redirect_uri(params.get("redirect_uri", "")):
+        return error_page("invalid_redirect_uri", client_id=client.client_id)
+    try:
+        grant = server.validate_authorization(sso.user, params)
+    except OAuth2Error as error:
+        return _authorization_error(tenant, client, error)
+    response = server.issue_code(grant, sso.user, sso, tx.organization_id or sso.organization_id)
+    session.commit()
+    return response
+
+
+def _session_satisfies(
+    tenant: Tenant, client: OAuthClient, sso: SsoSession, params: t.Mapping[str, str]
+) -> bool:
+    """May this SSO session answer the request without a login page?"""
+    if "login" in (params.get("prompt") or "").split():
+        return False
+    max_age = params.get("max_age") or ""
+    if max_age.isdigit():
+        elapsed = utcnow() - sso.auth_time
+        if int(max_age) == 0 or elapsed > dt.timedelta(seconds=int(max_age)):
+            return False
+    wanted = params.get("organization")
+    if wanted:
+        organization = find_organization(tenant, wanted[:100])
+        if organization is None or organization.id != sso.organization_id:
+            return False
+    vanity = vanity_organization()
+    if vanity is not None and vanity.id != sso.organization_id:
+        return False
+    if client.model.organization_usage == "require" and not sso.organization_id:
+        return False
+    return True
+
+
+def _authorization_error(tenant: Tenant, client: OAuthClient, error: OAuth2Error) -> Response:
+    record_event(
+        "authorize_rejected",
+        tenant=tenant,
+        client_id=client.client_id,
+        data={"error": error.error, "description": _clip(error.description)},
+    )
+    if not error.redirect_uri:
+        return error_page("invalid_request", error=error.error)
+    return oauth_server().authorization_error(error)
+
+
+def _clip(value: str | None, length: int = 200) -> str | None:
+    return value[:length] if value else value
+
+
+# --- Token endpoint -----------------------------------------------------------------------
+
+
+@bp.route("/oauth/token", methods=["POST"])
+def token() -> Response:
+    tenant = current_tenant()
+    server = oauth_server()
+    keys.ensure_keys(tenant.id, _algorithms_for(_presented_client_id()))
+    grant_type = request.form.get("grant_type")
+    try:
+        response = t.cast(Response, server.create_token_response())
+    except PluginError:
+        return _server_error()
+    issued = g.pop("oidc_issued", None)
+    if response.status_code == 200:
+        if grant_type != "client_credentials":  # machine tokens write nothing
+            session.commit()
+            record_event(
+                "token_issued",
+                tenant=tenant,
+                user_id=issued and issued["user_id"],
+                client_id=issued and issued["client_id"],
+                data={"grant_type": grant_type, "grant_id": issued and issued["grant_id"]},
+            )
+        return response
+    session.rollback()
+    error = (response.get_json(silent=True) or {}).get("error")
+    if error != "invalid_client":  # already recorded as client_auth_failed
+        record_event(
+            "token_exchange_failed",
+            tenant=tenant,
+            client_id=_clip(_presented_client_id(), 64),
+            data={"grant_type": _clip(grant_type, 64), "error": error},
+        )
+    return response
+
+
+def _presented_client_id() -> str | None:
+    client_id, _secret = extract_basic_authorization(request.headers)
+    return client_id or request.form.get("client_id")
+
+
+def _algorithms_for(client_id: str | None) -> set[str]:
+    algs = {keys.DEFAULT_ALG}
+    client = oauth_server().query_client(client_id)
+    if client is not None:
+        algs.add(client.id_token_signed_response_alg)
+    return algs
+
+
+# --- Userinfo -----------------------------------------------------------------------------
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    tenant = current_tenant()
+    server = oauth_server()
+    try:
+        token = server.userinfo_token()
+    except OAuth2Error as error:
+        return server.error_response(error)
+    grant = token.grant
+    assert grant is not None  # an active family: checked by the validator
+    user = tokens.find_user(grant.user_id)
+    client = server.query_client(grant.client_id)
+    if user is None or user.blocked or client is None:
+        from authlib.oauth2.rfc6750 import InvalidTokenError
+
+        return server.error_response(InvalidTokenError())
+    from app.orgs.models import Organization
+
+    organization = session.get(Organization, grant.organization_id) if grant.organization_id else None
+    try:
+        claims = extra_claims(
+            "userinfo",
+            user=user,
+            tenant=tenant,
+            organization=organization,
+            client=client.model,
+            scopes=token.get_scope().split(),
+        )
+    except PluginError:
+        return _server_error()
+    claims["sub"] = user.id
+    return _json(claims, **NO_STORE)
+
+
+# --- Revocation ---------------------------------------------------------------------------
+
+
+@bp.route("/oauth/revoke", methods=["POST"])
+def revoke() -> Response:
+    tenant = current_tenant()
+    response = t.cast(Response, oauth_server().create_endpoint_response("revocation"))
+    if response.status_code != 200:
+        session.rollback()
+        return response
+    revoked = g.pop("oidc_revoked", None)
+    if revoked is not None:
+        session.commit()
+        record_event(
+            "token_revoked",
+            tenant=tenant,
+            user_id=revoked.user_id,
+            client_id=revoked.client_id,
+            data={"grant_id": revoked.grant_id, "token_type": revoked.kind},
+        )
+    return response
+
+
+# --- RP-initiated logout ------------------------------------------------------------------
+
+
+@bp.route("/oidc/logout", methods=["GET", "POST"])
+def end_session() -> Response:
+    """Sign out and return to the application only with a valid ``id_token_hint`` and a
+    registered ``post_logout_redirect_uri``; otherwise the hosted sign-out page asks first."""
+    current_tenant()
+    server = oauth_server()
+    try:
+        logout = server.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        return _confirm_logout()
+    claims = logout.id_token_claims
+    if claims is None or logout.redirect_uri is None or logout.client is None:
+        return _confirm_logout()
+    sso = current_sso()
+    if sso is not None and claims.get("sub") != sso.user_id:
+        return _confirm_logout()  # the hint names someone else: do not sign this browser out
+    response = t.cast(Response, server.create_endpoint_response("end_session", logout))
+    if request.method == "POST":
+        response.status_code = 303
+    return response
+
+
+def _confirm_logout() -> Response:
+    return redirect(url_for("login.logout"), code=303)
+
+
+# --- Set-up -------------------------------------------------------------------------------
+
+
+def _setup(state: BlueprintSetupState) -> None:
+    """Per app: the authorization server, caches, and rate limits on credential checks."""
+    app = state.app
+    init_server(app)
+    keys.init_keys(app)
+    init_discovery(app)
+    limiter = app.extensions["foyer.limiter"]
+    for endpoint in ("oidc.token", "oidc.revoke"):
+        app.view_functions[endpoint] = limiter.limit(limit("rate_limit_token"))(
+            app.view_functions[endpoint]
+        )
+
+
+bp.record_once(_setup)

@@ -1,0 +1,286 @@
+"""Per-tenant signing keys: life cycle, encrypted storage and a per-process cache.
+
+Each tenant has, per algorithm, a ``current`` key that signs, a ``next`` key published ahead
+of time (relying parties that cached the JWKS already know it when it starts signing) and,
+after a rotation, a ``previous`` key that still verifies the tokens it signed. Keys are
+created on first need; private JWKs are encrypted at rest (``app.security.crypto``).
+
+``/oauth/token`` and the JWKS are hot paths, so parsed keys are cached per process and the
+cache is re-validated against a cheap version query at most every :data:`CHECK_INTERVAL`
+seconds (rotations by another process or host show up within that delay).
+
+Key rows are written in their own database session and committed at once, so creating a
+key never commits (or waits on) the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import threading
+import time
+import typing as t
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from joserfc.jwk import ECKey
+from joserfc.jwk import KeySet
+from joserfc.jwk import RSAKey
+from joserfc.jwk import import_key
+from sqlalchemy.orm import Session
+
+from app.db import get_database
+from app.db import utcnow
+from app.oidc.models import SigningKey
+from app.security.crypto import decrypt_json
+from app.security.crypto import encrypt_json
+
+if t.TYPE_CHECKING:
+    from joserfc.jwk import Key
+
+ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
+"""Signing algorithms a tenant may use (the JWS allow-list for every token we verify)."""
+DEFAULT_ALG = "RS256"
+PUBLISHED_STATES = ("next", "current", "previous")
+CHECK_INTERVAL = 5.0
+"""Seconds a cached key ring is trusted before its version is checked again."""
+RSA_KEY_SIZE = 2048
+
+
+class KeyRotationTooSoon(Exception):
+    """Retiring the previous key now would break tokens it signed that are still valid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRing:
+    """A tenant's parsed keys: what signs, what verifies, and the published JWKS."""
+
+    version: tuple[t.Any, ...]
+    signing: dict[str, Key]
+    """alg -> the private ``current`` key."""
+    public_keyset: KeySet
+    """Every published public key (next, current, previous): verifies our own tokens."""
+    jwks_json: bytes
+    """The JWKS document, serialized once."""
+
+    def signing_key(self, alg: str) -> Key | None:
+        return self.signing.get(alg)
+
+
+class KeyCache:
+    """Parsed key rings per tenant, kept in ``app.extensions['foyer.oidc.keys']``."""
+
+    def __init__(self) -> None:
+        self._rings: dict[str, tuple[KeyRing, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str) -> tuple[KeyRing, float] | None:
+        return self._rings.get(tenant_id)
+
+    def put(self, tenant_id: str, ring: KeyRing) -> None:
+        with self._lock:
+            self._rings[tenant_id] = (ring, time.monotonic())
+
+    def invalidate(self, tenant_id: str) -> None:
+        with self._lock:
+            self._rings.pop(tenant_id, None)
+
+
+def init_keys(app: Flask) -> None:
+    app.extensions["foyer.oidc.keys"] = KeyCache()
+
+
+def _cache() -> KeyCache:
+    return t.cast(KeyCache, current_app.extensions["foyer.oidc.keys"])
+
+
+def _db() -> Session:
+    """A session of its own: key writes commit at once, whatever the request is doing."""
+    return get_database().sessionmaker()
+
+
+def _version(s: Session, tenant_id: str) -> tuple[t.Any, ...]:
+    row = s.execute(
+        sa.select(
+            sa.func.count(SigningKey.id),
+            sa.func.max(SigningKey.created_at),
+            sa.func.max(SigningKey.rotated_at),
+        ).where(SigningKey.tenant_id == tenant_id)
+    ).one()
+    return tuple(row)
+
+
+def _load(s: Session, tenant_id: str, version: tuple[t.Any, ...]) -> KeyRing:
+    rows = s.scalars(
+        sa.select(SigningKey)
+        .where(SigningKey.tenant_id == tenant_id, SigningKey.state.in_(PUBLISHED_STATES))
+        .order_by(SigningKey.created_at)
+    ).all()
+    signing: dict[str, Key] = {}
+    public: list[dict[str, t.Any]] = []
+    for row in rows:
+        public.append(dict(row.public_jwk))
+        if row.state == "current":
+            # ordered by creation: the newest current key of an algorithm signs
+            signing[row.alg] = import_key(decrypt_json(row.private_jwk_encrypted))
+    jwks = {"keys": public}
+    return KeyRing(
+        version=version,
+        signing=signing,
+        public_keyset=KeySet([import_key(jwk) for jwk in public]),
+        jwks_json=json.dumps(jwks, separators=(",", ":")).encode(),
+    )
+
+
+def keyring(tenant_id: str) -> KeyRing:
+    """The tenant's keys, from the cache when its version was checked recently."""
+    cache = _cache()
+    cached = cache.get(tenant_id)
+    if cached is not None and time.monotonic() - cached[1] < CHECK_INTERVAL:
+        return cached[0]
+    with _db() as s:
+        version = _version(s, tenant_id)
+        if cached is not None and cached[0].version == version:
+            cache.put(tenant_id, cached[0])  # still current: trust it again
+            return cached[0]
+        ring = _load(s, tenant_id, version)
+    cache.put(tenant_id, ring)
+    return ring
+
+
+def signing_key(tenant_id: str, alg: str = DEFAULT_ALG) -> Key:
+    """The key that signs for ``alg``, created (with its ``next``) on first need."""
+    key = keyring(tenant_id).signing_key(alg)
+    if key is None:
+        ensure_keys(tenant_id, (alg,))
+        key = keyring(tenant_id).signing_key(alg)
+    if key is None:  # pragma: no cover - ensure_keys just wrote it
+        raise LookupError(f"no {alg} signing key for tenant {tenant_id}")
+    return key
+
+
+def ensure_keys(tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> None:
+    """Create a ``current`` and a ``next`` key for each algorithm that has none.
+
+    Call it before a request writes anything when it may need a new key (SQLite allows one
+    writer: a key written from a second session would wait for the request's own write).
+    """
+    wanted = {alg for alg in algs if alg in ALGORITHMS}
+    ring = keyring(tenant_id)
+    missing = {alg for alg in wanted if ring.signing_key(alg) is None}
+    if not missing:
+        return
+    with _db() as s:
+        present = set(
+            s.scalars(
+                sa.select(SigningKey.alg).where(
+                    SigningKey.tenant_id == tenant_id, SigningKey.state == "current"
+                )
+            )
+        )
+        for alg in sorted(missing - present):
+            s.add(_new_key(tenant_id, alg, "current"))
+            s.add(_new_key(tenant_id, alg, "next"))
+        s.commit()
+    _cache().invalidate(tenant_id)
+
+
+def _generate(alg: str) -> Key:
+    parameters: dict[str, t.Any] = {"alg": alg, "use": "sig"}
+    if alg == "RS256":
+        return RSAKey.generate_key(RSA_KEY_SIZE, parameters=parameters, auto_kid=True)
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", parameters=parameters, auto_kid=True)
+    raise ValueError(f"unsupported signing algorithm {alg!r}")
+
+
+def _new_key(tenant_id: str, alg: str, state: str) -> SigningKey:
+    key = _generate(alg)
+    return SigningKey(
+        tenant_id=tenant_id,
+        kid=key.kid,  # RFC 7638 thumbprint: unique and stable across backups
+        alg=alg,
+        state=state,
+        private_jwk_encrypted=encrypt_json(key.as_dict(private=True)),
+        public_jwk=key.as_dict(private=False),
+        created_at=utcnow(),
+    )
+
+
+def longest_token_lifetime(tenant_id: str) -> int:
+    """Seconds a token signed by a tenant key may stay valid (settings and client overrides)."""
+    from app.oidc.models import Client
+
+    settings = current_app.extensions["foyer.settings"]
+    longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
+    with _db() as s:
+        for client_settings in s.scalars(
+            sa.select(Client.settings).where(Client.tenant_id == tenant_id)
+        ):
+            value = (client_settings or {}).get("access_token_lifetime")
+            if isinstance(value, int):
+                longest = max(longest, value)
+    return longest
+
+
+def rotate_keys(tenant_id: str, *, force: bool = False) -> list[SigningKey]:
+    """Rotate every algorithm of the tenant: next -> current -> previous -> retired.
+
+    A fresh ``next`` key is made. The JWKS keeps publishing the old current key (now
+    previous), so tokens it signed keep verifying until they expire.
+
+    :param force: Retire the previous key even if tokens it signed may still be valid.
+    :raises KeyRotationTooSoon: when a previous key became previous less than the longest
+        token lifetime ago.
+    :returns: The keys that now sign (one per algorithm).
+    """
+    ensure_keys(tenant_id)  # a tenant that never signed anything gets keys to rotate
+    now = utcnow()
+    grace = dt.timedelta(seconds=longest_token_lifetime(tenant_id))
+    with _db() as s:
+        rows = s.scalars(
+            sa.select(SigningKey)
+            .where(SigningKey.tenant_id == tenant_id, SigningKey.state != "retired")
+            .order_by(SigningKey.created_at)
+        ).all()
+        if not force:
+            for row in rows:
+                if row.state == "previous" and row.rotated_at and now - row.rotated_at < grace:
+                    raise KeyRotationTooSoon(
+                        f"the previous {row.alg} key may still verify valid tokens until "
+                        f"{(row.rotated_at + grace).isoformat(timespec='seconds')}"
+                    )
+        signing: list[SigningKey] = []
+        for alg in sorted({row.alg for row in rows}):
+            of_alg = [row for row in rows if row.alg == alg]
+            promoted = None
+            for row in of_alg:
+                if row.state == "previous":
+                    row.state, row.rotated_at = "retired", now
+                elif row.state == "current":
+                    row.state, row.rotated_at = "previous", now
+                elif row.state == "next" and promoted is None:
+                    row.state, row.rotated_at = "current", now
+                    promoted = row
+            if promoted is None:  # a next key was missing: make the new current at once
+                promoted = _new_key(tenant_id, alg, "current")
+                s.add(promoted)
+            s.add(_new_key(tenant_id, alg, "next"))
+            signing.append(promoted)
+        s.commit()
+    _cache().invalidate(tenant_id)
+    return signing
+
+
+def list_keys(tenant_id: str) -> list[SigningKey]:
+    """Every key of the tenant, newest first (for the CLI and admin views)."""
+    with _db() as s:
+        return list(
+            s.scalars(
+                sa.select(SigningKey)
+                .where(SigningKey.tenant_id == tenant_id)
+                .order_by(SigningKey.created_at.desc())
+            )
+        )

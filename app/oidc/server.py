@@ -1,0 +1,266 @@
+"""The authlib AuthorizationServer of an app, and the endpoints it runs.
+
+Built once per app by :func:`init_server` (``app.extensions['foyer.oidc.server']``) and shared
+by every tenant: clients, keys and issuers are looked up per request from the host.
+Views call the small methods here; all authlib plumbing stays in this module and
+:mod:`app.oidc.grants`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import ResourceProtector
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import Flask
+from flask import current_app
+from flask import g
+from flask import request as flask_request
+from joserfc.jwk import KeySet
+from werkzeug.wrappers import Response
+
+from app.db import session
+from app.events.record import record_event
+from app.oidc import grants
+from app.oidc import keys
+from app.oidc import tokens
+from app.oidc.models import Client
+from app.security.sessions import end_sso_session
+from app.tenancy.resolve import current_tenant
+from app.tenancy.resolve import request_issuer
+
+if t.TYPE_CHECKING:
+    from authlib.oidc.rpinitiated import EndSessionRequest
+
+    from app.accounts.models import User
+    from app.login.models import SsoSession
+
+
+class StoredAuthorizationRequest(OAuth2Request):
+    """An authorization request replayed from stored parameters (after the hosted login)."""
+
+    def __init__(self, params: t.Mapping[str, str]) -> None:
+        super().__init__("GET", flask_request.url, headers=flask_request.headers)
+        self.payload = BasicOAuth2Payload(dict(params))
+
+    @property
+    def args(self) -> t.Mapping[str, str]:
+        return t.cast(t.Mapping[str, str], self.payload.data)
+
+    @property
+    def form(self) -> t.Mapping[str, str]:
+        return {}
+
+
+class FoyerIssuerParameter(IssuerParameter):
+    """RFC 9207: ``iss`` on every authorization response, this host's issuer."""
+
+    def get_issuer(self) -> str:
+        return request_issuer()
+
+
+class FoyerRevocationEndpoint(RevocationEndpoint):
+    """RFC 7009. Revoking a refresh token or a user's access token revokes its family.
+
+    A machine (client_credentials) token is self-contained: it cannot be revoked and simply
+    expires; like an unknown token it is answered 200.
+    """
+
+    CLIENT_AUTH_METHODS = grants.AUTH_METHODS
+
+    def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
+        if not request.form.get("token"):
+            from authlib.oauth2.rfc6749 import InvalidRequestError
+
+            raise InvalidRequestError("Missing 'token' in request.")
+        # an unknown token_type_hint is ignored: every supported type is searched (§2.1)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> RevocableToken | None:
+        finders = [self._refresh_token, self._access_token]
+        if token_type_hint == "access_token":
+            finders.reverse()
+        for find in finders:
+            found = find(token_string)
+            if found is not None:
+                return found
+        return None
+
+    def _refresh_token(self, value: str) -> RevocableToken | None:
+        row = tokens.find_refresh_token(value)
+        if row is None:
+            return None
+        grant = tokens.find_grant(row.grant_id)
+        if grant is None or grant.tenant_id != current_tenant().id:
+            return None
+        return RevocableToken(grant.id, grant.client_id, grant.user_id, "refresh_token")
+
+    def _access_token(self, value: str) -> RevocableToken | None:
+        token = tokens.decode_access_token(value, current_tenant())
+        if token is None or token.grant_id is None:
+            return None
+        grant = tokens.find_grant(token.grant_id)
+        if grant is None or grant.tenant_id != current_tenant().id:
+            return None
+        return RevocableToken(grant.id, grant.client_id, grant.user_id, "access_token")
+
+    def revoke_token(self, token: RevocableToken, request: OAuth2Request) -> None:
+        tokens.revoke_grant(token.grant_id, "revoked")
+        g.oidc_revoked = token
+
+
+class RevocableToken(t.NamedTuple):
+    grant_id: str
+    client_id: str
+    user_id: str
+    kind: str
+
+    def check_client(self, client: grants.OAuthClient) -> bool:
+        return self.client_id == client.client_id
+
+
+class FoyerEndSessionEndpoint(EndSessionEndpoint):
+    """RP-initiated logout; the hint is verified with the tenant's keys and alg allow-list."""
+
+    def get_server_jwks(self) -> KeySet:
+        return keys.keyring(current_tenant().id).public_keyset
+
+    def get_algorithms(self) -> list[str]:
+        return list(keys.ALGORITHMS)
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        sso = end_sso_session()
+        if sso is not None and end_session_request.client is not None:
+            record_event(
+                "logout",
+                tenant=current_tenant(),
+                user_id=sso.user_id,
+                client_id=end_session_request.client.client_id,
+                data={"initiator": "relying_party"},
+            )
+
+
+class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """One server for every tenant: lookups go through the request's tenant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resource_protector = ResourceProtector()
+        self.resource_protector.register_token_validator(grants.AccessTokenValidator())
+        self.issuer_parameter = FoyerIssuerParameter()
+
+    # -- what authlib asks ------------------------------------------------------------------
+
+    def query_client(self, client_id: str | None) -> grants.OAuthClient | None:
+        """The tenant's client with this id (memoized for the request)."""
+        if not client_id or len(client_id) > 64:
+            return None
+        cache: dict[str, grants.OAuthClient | None] = g.setdefault("oidc_clients", {})
+        if client_id not in cache:
+            model = session.scalar(
+                sa.select(Client).where(
+                    Client.client_id == client_id, Client.tenant_id == current_tenant().id
+                )
+            )
+            cache[client_id] = grants.OAuthClient(model) if model is not None else None
+        return cache[client_id]
+
+    def save_token(self, token: dict[str, t.Any], request: OAuth2Request) -> None:
+        grants.save_token(token, request)
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        """Scopes are checked per client (grants); a tenant has no global scope list."""
+
+    def create_oauth2_request(self, request: t.Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        if isinstance(request, t.Mapping):
+            return StoredAuthorizationRequest(request)
+        return FlaskOAuth2Request(flask_request)
+
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> grants.OAuthClient:
+        try:
+            return t.cast(grants.OAuthClient, super().authenticate_client(request, methods, endpoint))
+        except InvalidClientError:
+            client_id, _secret = extract_basic_authorization(request.headers)
+            client_id = client_id or request.payload.data.get("client_id") or ""
+            record_event(
+                "client_auth_failed",
+                tenant=current_tenant(),
+                client_id=str(client_id)[:64] or None,
+                data={"endpoint": endpoint},
+            )
+            raise
+
+    def send_signal(self, name: str, *args: t.Any, **kwargs: t.Any) -> None:
+        """No blinker signals: events are recorded where things happen."""
+
+    # -- what views ask ---------------------------------------------------------------------
+
+    def validate_authorization(
+        self, user: User | None, params: t.Mapping[str, str] | None = None
+    ) -> t.Any:
+        """Validate an authorization request (the current one, or stored ``params``).
+
+        :raises OAuth2Error: with ``redirect_uri`` set when the error may go to the client.
+        """
+        return self.get_consent_grant(request=params, end_user=user)
+
+    def issue_code(
+        self, grant: t.Any, user: User, sso: SsoSession, organization_id: str | None
+    ) -> Response:
+        """Issue a code for a validated request: redirect to the client with code, state, iss."""
+        grant.request.sso = sso
+        grant.request.organization_id = organization_id
+        return t.cast(
+            Response,
+            self.create_authorization_response(request=grant.request, grant_user=user, grant=grant),
+        )
+
+    def authorization_error(self, error: OAuth2Error) -> Response:
+        """The error response of an authorization request (a redirect to the client, with iss)."""
+        response = t.cast(Response, self.handle_error_response(None, error))
+        self.issuer_parameter.add_issuer_parameter(self, response)
+        return response
+
+    def userinfo_token(self) -> grants.UserAccessToken:
+        """The request's valid bearer token with the ``openid`` scope.
+
+        :raises OAuth2Error: ``invalid_token`` (401) or ``insufficient_scope`` (403).
+        """
+        return t.cast(
+            grants.UserAccessToken,
+            self.resource_protector.validate_request(["openid"], self.create_json_request(None)),
+        )
+
+    def error_response(self, error: OAuth2Error) -> Response:
+        return t.cast(Response, self.handle_error_response(None, error))
+
+
+def init_server(app: Flask) -> FoyerAuthorizationServer:
+    server = FoyerAuthorizationServer()
+    server.register_grant(
+        grants.AuthorizationCodeGrant, [grants.PKCE(required=True), grants.OpenIDCode()]
+    )
+    server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
+    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_endpoint(FoyerRevocationEndpoint)
+    server.register_endpoint(FoyerEndSessionEndpoint)
+    server.register_extension(server.issuer_parameter)
+    app.extensions["foyer.oidc.server"] = server
+    return server
+
+
+def oauth_server() -> FoyerAuthorizationServer:
+    return t.cast(FoyerAuthorizationServer, current_app.extensions["foyer.oidc.server"])

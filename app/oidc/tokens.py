@@ -1,0 +1,353 @@
+"""Codes, token families, refresh tokens and the JWTs Foyer issues (no OAuth plumbing here).
+
+- Authorization codes and refresh tokens are random bearer values stored as SHA-256 hashes;
+  each is single use, claimed with a conditional UPDATE so two concurrent redemptions cannot
+  both win.
+- A :class:`~app.oidc.models.TokenGrant` is the family of tokens from one authorization:
+  revoking it (code re-use, refresh token re-use, revocation) stops its access tokens at
+  userinfo and its refresh tokens at once.
+- Access tokens are JWTs (RFC 9068, ``typ: at+jwt``) signed with the tenant's current key;
+  a user's tokens carry ``grant_id`` so a revoked family is noticed where tokens are checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import typing as t
+
+import sqlalchemy as sa
+from authlib.oidc.core.util import create_half_hash
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwt import JWTClaimsRegistry
+
+from app.accounts.models import User
+from app.db import session
+from app.db import utcnow
+from app.oidc import keys
+from app.oidc.claims import extra_claims
+from app.oidc.models import AuthorizationCode
+from app.oidc.models import Client
+from app.oidc.models import RefreshToken
+from app.oidc.models import TokenGrant
+from app.security.crypto import new_token
+from app.security.crypto import token_hash
+
+if t.TYPE_CHECKING:
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+DEFAULT_ACR = "1"
+"""``acr`` of a sign-in: ``1`` is one authentication factor (no step-up levels yet)."""
+
+
+def _settings() -> t.Any:
+    return current_app.extensions["foyer.settings"]
+
+
+def _seconds(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+# --- Authorization codes ---------------------------------------------------------------------
+
+
+def create_code(
+    value: str,
+    *,
+    tenant_id: str,
+    client_id: str,
+    user_id: str,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    auth_time: dt.datetime,
+    amr: list[str],
+    organization_id: str | None,
+    sso_session_id: str | None,
+    issuer: str,
+) -> None:
+    """Store a new code (hashed), valid ``code_lifetime`` seconds."""
+    now = utcnow()
+    session.add(
+        AuthorizationCode(
+            tenant_id=tenant_id,
+            code_hash=token_hash(value),
+            client_id=client_id,
+            user_id=user_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            nonce=nonce,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method if code_challenge else None,
+            auth_time=auth_time,
+            amr=list(amr),
+            acr=DEFAULT_ACR,
+            organization_id=organization_id,
+            sso_session_id=sso_session_id,
+            issuer=issuer,
+            expires_at=now + dt.timedelta(seconds=_settings().code_lifetime),
+        )
+    )
+
+
+def find_code(value: str) -> AuthorizationCode | None:
+    return session.scalar(
+        sa.select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
+    )
+
+
+def claim_code(code: AuthorizationCode) -> bool:
+    """Mark the code used; False when another request used it first."""
+    result = session.execute(
+        sa.update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+
+
+# --- Token families --------------------------------------------------------------------------
+
+
+def start_grant(code: AuthorizationCode) -> TokenGrant:
+    """The family of tokens issued from a code; it ends ``refresh_token_lifetime`` from now."""
+    grant = TokenGrant(
+        tenant_id=code.tenant_id,
+        client_id=code.client_id,
+        user_id=code.user_id,
+        scope=code.scope,
+        organization_id=code.organization_id,
+        sso_session_id=code.sso_session_id,
+        auth_time=code.auth_time,
+        amr=list(code.amr),
+        issuer=code.issuer,
+        expires_at=utcnow() + dt.timedelta(seconds=_settings().refresh_token_lifetime),
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def find_grant(grant_id: str) -> TokenGrant | None:
+    return session.get(TokenGrant, grant_id)
+
+
+def grant_is_active(grant: TokenGrant) -> bool:
+    return grant.revoked_at is None and grant.expires_at > utcnow()
+
+
+def revoke_grant(grant_id: str, reason: str) -> None:
+    """Revoke a family: its refresh tokens fail and its access tokens stop at userinfo."""
+    now = utcnow()
+    session.execute(
+        sa.update(TokenGrant)
+        .where(TokenGrant.id == grant_id, TokenGrant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+# --- Refresh tokens --------------------------------------------------------------------------
+
+
+def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
+    """Store a new refresh token of the family (hashed); it never outlives the family."""
+    session.add(
+        RefreshToken(
+            grant_id=grant.id,
+            token_hash=token_hash(value),
+            scope=scope,
+            expires_at=grant.expires_at,
+        )
+    )
+
+
+def find_refresh_token(value: str) -> RefreshToken | None:
+    return session.scalar(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(value)))
+
+
+def claim_refresh_token(token: RefreshToken) -> bool:
+    """Mark the refresh token rotated; False when another request rotated it first."""
+    result = session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+
+
+# --- Access tokens ---------------------------------------------------------------------------
+
+
+def access_token_lifetime(client: Client) -> int:
+    value = (client.settings or {}).get("access_token_lifetime")
+    if isinstance(value, int) and value > 0:
+        return value
+    return int(_settings().access_token_lifetime)
+
+
+def client_audiences(client: Client) -> list[str]:
+    """Audiences the client may ask for; the first is its default (space-separated field)."""
+    return (client.audience or "").split()
+
+
+def create_access_token(
+    *,
+    tenant: Tenant,
+    issuer: str,
+    client: Client,
+    scope: str,
+    audience: str | list[str],
+    user: User | None = None,
+    grant: TokenGrant | None = None,
+    organization: Organization | None = None,
+) -> tuple[str, int]:
+    """Sign an RFC 9068 access token; returns (token, expires_in).
+
+    A user's token never outlives its family (``grant.expires_at``).
+    """
+    now = int(time.time())
+    lifetime = access_token_lifetime(client)
+    if grant is not None:
+        lifetime = max(0, min(lifetime, _seconds(grant.expires_at) - now))
+    claims: dict[str, t.Any] = {}
+    if user is not None:
+        claims.update(
+            extra_claims(
+                "access_token",
+                user=user,
+                tenant=tenant,
+                organization=organization,
+                client=client,
+                scopes=scope.split(),
+            )
+        )
+    claims.update(
+        {
+            "iss": issuer,
+            "sub": user.id if user is not None else client.client_id,
+            "aud": audience,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": new_token(16),
+            "client_id": client.client_id,
+            "scope": scope,
+        }
+    )
+    if grant is not None:
+        claims["grant_id"] = grant.id
+    key = keys.signing_key(tenant.id, keys.DEFAULT_ALG)
+    header = {"alg": keys.DEFAULT_ALG, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+    return jwt.encode(header, claims, key, algorithms=[keys.DEFAULT_ALG]), lifetime
+
+
+@dataclasses.dataclass
+class AccessToken:
+    """A verified access token of this tenant (signature, type and expiry checked)."""
+
+    claims: dict[str, t.Any]
+
+    @property
+    def grant_id(self) -> str | None:
+        value = self.claims.get("grant_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def scopes(self) -> list[str]:
+        scope = self.claims.get("scope")
+        return scope.split() if isinstance(scope, str) else []
+
+    @property
+    def expired(self) -> bool:
+        exp = self.claims.get("exp")
+        return not isinstance(exp, int) or exp <= int(time.time())
+
+
+def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
+    """Verify a token's signature (tenant keys, alg allow-list) and type; None if invalid.
+
+    Expiry is left to the caller (revocation accepts expired tokens).
+    """
+    try:
+        token = jwt.decode(value, keys.keyring(tenant.id).public_keyset, algorithms=keys.ALGORITHMS)
+    except (JoseError, ValueError, TypeError):
+        return None
+    if token.header.get("typ") != ACCESS_TOKEN_TYPE:
+        return None  # an ID token is not an access token
+    try:
+        JWTClaimsRegistry(
+            iss={"essential": True}, sub={"essential": True}, client_id={"essential": True}
+        ).validate(token.claims)
+    except JoseError:
+        return None
+    return AccessToken(claims=dict(token.claims))
+
+
+# --- ID tokens -------------------------------------------------------------------------------
+
+
+def create_id_token(
+    *,
+    tenant: Tenant,
+    client: Client,
+    user: User,
+    grant: TokenGrant,
+    scope: str,
+    access_token: str | None,
+    nonce: str | None,
+    sid: str | None,
+    organization: Organization | None,
+) -> str:
+    """Sign an ID token with the client's algorithm (``id_token_signed_response_alg``)."""
+    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
+    if alg not in keys.ALGORITHMS:
+        alg = keys.DEFAULT_ALG
+    now = int(time.time())
+    claims = extra_claims(
+        "id_token",
+        user=user,
+        tenant=tenant,
+        organization=organization,
+        client=client,
+        scopes=scope.split(),
+    )
+    claims.update(
+        {
+            "iss": grant.issuer,
+            "sub": user.id,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "exp": now + int(_settings().id_token_lifetime),
+            "iat": now,
+            "auth_time": _seconds(grant.auth_time),
+            "acr": DEFAULT_ACR,
+        }
+    )
+    if grant.amr:
+        claims["amr"] = list(grant.amr)
+    if nonce:
+        claims["nonce"] = nonce
+    if sid:
+        claims["sid"] = sid
+    if access_token:
+        at_hash = create_half_hash(access_token, alg)
+        if at_hash is not None:
+            claims["at_hash"] = at_hash.decode("ascii")
+    key = keys.signing_key(tenant.id, alg)
+    header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def find_user(user_id: str) -> User | None:
+    return session.get(User, user_id)

@@ -1,0 +1,49 @@
+"""Fixtures for the provider's tests: clients of each kind and a signed-in browser."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from app.testing import sign_in
+
+if t.TYPE_CHECKING:
+    from flask.testing import FlaskClient
+
+    from app.accounts.models import User
+    from app.login.models import SsoSession
+    from app.oidc.models import Client
+
+
+@pytest.fixture
+def public_client(make_client: t.Callable[..., tuple[Client, str | None]]) -> Client:
+    """A public client (no secret, PKCE required) with the refresh_token grant."""
+    client, _secret = make_client(
+        name="Single-page app",
+        token_endpoint_auth_method="none",
+        post_logout_redirect_uris=["https://app.test/signed-out"],
+    )
+    return client
+
+
+@pytest.fixture
+def machine_client(
+    make_client: t.Callable[..., tuple[Client, str | None]],
+) -> tuple[Client, str]:
+    """A confidential client for client_credentials with its own API audience and scopes."""
+    client, secret = make_client(
+        name="Billing worker",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scope="invoices:read invoices:write",
+        audience="https://api.test/billing https://api.test/reports",
+    )
+    assert secret is not None
+    return client, secret
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, user: User) -> SsoSession:
+    """The ``client`` browser holds an SSO session of ``user``."""
+    return sign_in(client, user)
