@@ -1,0 +1,87 @@
+"""Loading plugins: builtins, the plugins folder, names, sources, and ``foyer plugins``."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from app import create_app
+from app import hookimpl
+from app.plugins import BUILTIN_PLUGINS
+from app.plugins import SOURCE_BUILTIN
+from app.plugins import SOURCE_PLUGINS_DIR
+
+
+def test_plugins_folder_modules_are_named_by_file_and_sourced(foyer_app):
+    pm = foyer_app.extensions["foyer.pm"]
+    for name in ("org_claims", "deny_ip_ranges", "require_verified_email",
+                 "legacy_sqlite_store", "legacy_http_store"):
+        assert pm.get_plugin(name) is not None, name
+        assert pm.sources[name] == SOURCE_PLUGINS_DIR
+    for name in BUILTIN_PLUGINS:
+        assert pm.sources[name] == SOURCE_BUILTIN
+
+
+def test_a_broken_plugin_module_stops_start_up(foyer_config, tmp_path):
+    folder = tmp_path / "broken-plugins"
+    folder.mkdir()
+    (folder / "bad_hook.py").write_text(
+        "from app import hookimpl\n\n@hookimpl\ndef no_such_hook():\n    return 1\n"
+    )
+    with pytest.raises(Exception, match="unknown hook"):
+        create_app({**foyer_config, "plugins_dir": str(folder)})
+
+
+def test_two_plugins_with_one_name_stop_start_up(foyer_config, tmp_path):
+    folder = tmp_path / "dup-plugins"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "__init__.py").write_text("FOYER_NAME = 'same'\n")
+    (folder / "other.py").write_text("FOYER_NAME = 'same'\n")
+    with pytest.raises(RuntimeError, match="two plugins are named 'same'"):
+        create_app({**foyer_config, "plugins_dir": str(folder)})
+
+
+def _invoke(foyer_app, *args):
+    from app.cli import AppContext
+    from app.cli import cli
+    from app.plugin_commands import register
+
+    if "plugins" not in cli.commands:
+        register(cli)
+    return CliRunner().invoke(cli, list(args), obj=AppContext(foyer_app))
+
+
+def test_foyer_plugins_lists_source_hooks_settings_and_where_enabled(
+    foyer_app, tenant, make_organization, enable_plugin
+):
+    org = make_organization("globex")
+    enable_plugin("deny_ip_ranges", {"cidrs": ["10.0.0.0/8"]}, organization=org)
+    enable_plugin("org_claims", {})
+    result = _invoke(foyer_app, "plugins")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "deny_ip_ranges\n  source: plugins folder\n  scope: only where enabled\n" in out
+    assert "  enabled: acme/globex\n  hooks: check_login\n  setting cidrs: list[str] = (required)" in out
+    assert "org_claims\n  source: plugins folder\n  scope: only where enabled\n  enabled: tenant acme" in out
+    assert "app.login.membership_rule\n  source: builtin\n  scope: everywhere\n  hooks: check_login" in out
+    assert "require_verified_email\n  source: plugins folder\n  scope: only where enabled\n  enabled: nowhere" in out
+
+
+def test_foyer_plugins_hooks_writes_the_reference(foyer_app, tmp_path):
+    from app.hookdocs import render_hooks_markdown
+
+    target = tmp_path / "hooks.md"
+    result = _invoke(foyer_app, "plugins", "hooks", "--write", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == render_hooks_markdown()
+
+
+def test_plugin_registered_by_code_is_listed(foyer_app, register_plugin):
+    class Recorder:
+        @hookimpl
+        def track_event(self, event):
+            pass
+
+    register_plugin(Recorder(), name="recorder")
+    result = _invoke(foyer_app, "plugins", "list")
+    assert "recorder\n  source: registered by code\n  scope: everywhere\n  hooks: track_event" in result.output
