@@ -378,7 +378,8 @@ def call_hook_named(
 ) -> list[tuple[str, t.Any]]:
     """:func:`call_hook`, with each answer paired with the name of the plugin that gave it.
 
-    For callers that must say which plugin returned what (e.g. a rejected claim).
+    For callers that must say which plugin returned what (e.g. a rejected claim). The scope
+    (``tenant``, ``organization``) is also passed to implementations that take it.
     """
     pm = plugin_manager()
     caller = getattr(pm.hook, name)
@@ -386,10 +387,11 @@ def call_hook_named(
     firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
     budget = float(current_app.extensions["foyer.settings"].plugin_timeout)
     results: list[tuple[str, t.Any]] = []
+    available = {"tenant": tenant, "organization": organization, **kwargs}
     for impl in reversed(caller.get_hookimpls()):
         if is_scoped(impl.plugin) and impl.plugin_name not in enabled:
             continue
-        args = {arg: kwargs[arg] for arg in impl.argnames}
+        args = {arg: available[arg] for arg in impl.argnames}
         token = _current_call.set(_HookCall(impl.plugin_name, name, tenant, organization))
         try:
             with hook_budget(budget, f"{impl.plugin_name} in {name}"):

@@ -484,3 +484,38 @@ def recorded_events(foyer_app: Flask) -> t.Callable[..., list[t.Any]]:
             return list(s.scalars(stmt))
 
     return query
+
+
+def decode_jwt(browser: FlaskClient, token: str) -> dict[str, t.Any]:
+    """Verify a JWT against the tenant's published JWKS, as an application would; its claims."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    keyset = KeySet.import_key_set(browser.get("/.well-known/jwks.json").get_json())
+    return dict(jwt.decode(token, keyset, algorithms=["RS256", "ES256"]).claims)
+
+
+KEPT_REQUEST_GLOBALS = frozenset({"db_session"})
+"""What a test-client request keeps of ``flask.g``: the session shared with the test."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
+    """Give every test-client request a clean ``flask.g``, as a real server does.
+
+    ``foyer_app`` keeps one app context open for the whole test and Flask reuses it for
+    test-client requests, so ``g`` would carry the tenant, the signed-in user, CSRF state
+    (Flask-WTF's ``csrf_valid``) and the locale from one request, or one browser, into the
+    next. Only the database session shared with the test is kept.
+    """
+    if "foyer_app" not in request.fixturenames:
+        return
+    from flask import g
+
+    app: Flask = request.getfixturevalue("foyer_app")
+
+    def clear_request_globals() -> None:
+        for key in [key for key in g if key not in KEPT_REQUEST_GLOBALS]:
+            g.pop(key, None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_request_globals)

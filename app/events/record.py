@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
+import sqlalchemy as sa
+from flask import g
+from flask import has_app_context
 from flask import has_request_context
 from flask import request
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
 
 from app.db import get_database
 from app.db import new_id
@@ -17,6 +23,8 @@ from app.events.types import EventRecord
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
 
 
 def record_event(
@@ -51,9 +59,7 @@ def record_event(
         ip=request.remote_addr if has_request_context() else None,
         data=dict(data or {}),
     )
-    with get_database().sessionmaker() as s:
-        s.add(Event(**record.as_dict() | {"created_at": record.created_at}))
-        s.commit()
+    _store(record)
     call_hook(
         "track_event",
         tenant=tenant if tenant is not None else _tenant_by_id(record.tenant_id),
@@ -62,6 +68,54 @@ def record_event(
         event=record,
     )
     return record
+
+
+def _store(record: EventRecord) -> None:
+    """Write the event in its own transaction, now or, on SQLite, once the request's open
+    write transaction ends (SQLite has one writer: waiting for it here would deadlock)."""
+    main = g.get("db_session") if has_app_context() else None
+    if main is not None and _holds_sqlite_write_lock(main):
+        pending: list[EventRecord] = main.info.setdefault(PENDING, [])
+        if not main.info.get(LISTENING):
+            sa.event.listen(main, "after_transaction_end", _write_pending)
+            main.info[LISTENING] = True
+        pending.append(record)
+        return
+    _write([record])
+
+
+PENDING = "foyer_pending_events"
+LISTENING = "foyer_pending_events_listener"
+
+
+def _write(records: list[EventRecord]) -> None:
+    with get_database().sessionmaker() as s:
+        for record in records:
+            s.add(Event(**record.as_dict() | {"created_at": record.created_at}))
+        s.commit()
+
+
+def _holds_sqlite_write_lock(main: Session) -> bool:
+    if get_database().engine.dialect.name != "sqlite" or not main.in_transaction():
+        return False
+    try:
+        dbapi = main.connection().connection.dbapi_connection
+    except Exception:
+        return False
+    return bool(getattr(dbapi, "in_transaction", False))
+
+
+def _write_pending(main: Session, transaction: SessionTransaction) -> None:
+    """Store the events held back while the session's outermost transaction was open,
+    whether it committed or rolled back (a failed request still leaves its trace)."""
+    if transaction.parent is not None:
+        return
+    pending = main.info.pop(PENDING, None)
+    if pending:
+        try:
+            _write(pending)
+        except Exception:
+            log.exception("could not store %d events", len(pending))
 
 
 def _tenant_by_id(tenant_id: str | None) -> Tenant | None:
