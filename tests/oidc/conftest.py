@@ -47,3 +47,37 @@ def machine_client(
 def signed_in(client: FlaskClient, user: User) -> SsoSession:
     """The ``client`` browser holds an SSO session of ``user``."""
     return sign_in(client, user)
+
+
+@pytest.fixture
+def decode(client: FlaskClient) -> t.Callable[..., t.Any]:
+    """Verify a JWT against the tenant's published JWKS, as a relying party would.
+
+    ``decode(token)`` returns the joserfc token (``.header``, ``.claims``).
+    """
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    def decode(value: str, algorithms: t.Sequence[str] = ("RS256", "ES256")) -> t.Any:
+        keyset = KeySet.import_key_set(client.get("/.well-known/jwks.json").get_json())
+        return jwt.decode(value, keyset, algorithms=list(algorithms))
+
+    return decode
+
+
+@pytest.fixture
+def issue_tokens(
+    client: FlaskClient, oidc_client: tuple[Client, str], signed_in: SsoSession
+) -> t.Callable[..., dict[str, t.Any]]:
+    """Run the code flow for the signed-in ``user`` and ``oidc_client``; returns the tokens."""
+    from app.testing import authorize
+    from app.testing import exchange_code
+
+    def issue(scope: str = "openid profile email offline_access", **params: t.Any) -> dict[str, t.Any]:
+        model, secret = oidc_client
+        result = authorize(client, model, scope=scope, **params)
+        response = exchange_code(client, model, result, secret)
+        assert response.status_code == 200, response.get_json()
+        return t.cast(dict[str, t.Any], response.get_json())
+
+    return issue
