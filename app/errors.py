@@ -17,10 +17,15 @@ from flask import render_template
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from app.plugins import PluginError
+
+if t.TYPE_CHECKING:
+    from app.tenancy.models import TenantDomain
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,11 @@ ERRORS: dict[str, ErrorKind] = {
         _l("A service needed to sign you in cannot be reached."),
         _l("Try again in a few minutes."),
     ),
+    "no_connection": ErrorKind(
+        503, _l("Sign-in is not set up here"),
+        _l("There is no way to sign in with a password on this page yet."),
+        _l("Contact support with the reference below."),
+    ),
     "plugin_failed": ErrorKind(
         502, _l("Sign-in could not be completed"),
         _l("Part of the sign-in process failed on our side. Nothing was changed."),
@@ -111,14 +121,44 @@ def error_page(
 ) -> Response:
     """Render the branded error page for ``code`` and log an ``error_shown`` event.
 
+    On a host that serves no tenant the answer is a short plain-text page that repeats
+    nothing from the request. This function never raises: if rendering fails, a minimal
+    static page is returned, so no framework default page is ever shown.
+
     :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
     :param data: Recorded in the event (never secrets), not shown.
     """
+    kind = ERRORS.get(code, ERRORS["server_error"])
+    status = status or kind.status
+    try:
+        response = _render_error(code, kind, status, detail, data)
+    except Exception:
+        log.exception("error page failed")
+        response = Response(_MINIMAL_PAGE, status=status, mimetype="text/html")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+_MINIMAL_PAGE = (
+    "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"
+    "<h1>Something went wrong</h1><p>Please try again in a few minutes.</p></html>"
+)
+
+
+def _render_error(
+    code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any]
+) -> Response:
     from app.events.record import record_event
 
-    kind = ERRORS.get(code, ERRORS["server_error"])
-    domain = g.get("tenant_domain")
+    domain, lookup_failed = _request_domain()
+    if domain is None and not lookup_failed:
+        # no tenant: a plain page that repeats nothing from the Host header
+        return Response("Unknown host\n", status=404 if status == 404 else status,
+                        mimetype="text/plain")
     tenant = domain.tenant if domain is not None else None
+    if tenant is not None and "locale_defaults" not in g:
+        g.locale_defaults = [tenant.default_locale]
     reference = None
     try:
         reference = record_event(
@@ -139,17 +179,33 @@ def error_page(
         body = render_template("errors/error.html", **context)
     except Exception:
         log.exception("error template failed")
-        body = f"<!doctype html><title>{kind.title}</title><h1>{kind.title}</h1><p>{reference}</p>"
-    response = Response(body, status=status or kind.status, mimetype="text/html")
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
+        title = escape(str(kind.title))
+        body = (f"<!doctype html><meta charset=\"utf-8\"><title>{title}</title><h1>{title}</h1>"
+                f"<p>{escape(reference or '')}</p>")
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _request_domain() -> tuple[TenantDomain | None, bool]:
+    """(the request's tenant domain or None, whether looking it up failed)."""
+    domain = g.get("tenant_domain")
+    if domain is not None:
+        return domain, False
+    try:
+        from app.tenancy.resolve import find_domain
+
+        domain = find_domain(request.host)
+    except Exception:
+        log.exception("could not look up the tenant of an error page")
+        return None, True
+    if domain is not None:
+        g.tenant_domain = domain
+    return domain, False
 
 
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:
-        return error_page("csrf_failed", 400)
+        return error_page("csrf_failed", 400, reason=exc.description)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -160,6 +216,9 @@ def init_errors(app: Flask) -> None:
         headers = {}
         if exc.code == 429:
             headers["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
+            _record_rate_limited(exc)
+        if exc.code == 405 and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
         return error_page(code, exc.code, headers=headers)
 
     @app.errorhandler(PluginError)
@@ -169,7 +228,24 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.path)
-        from app.db import session
+        try:
+            from app.db import session
 
-        session.rollback()
+            session.rollback()
+        except Exception:
+            log.exception("rollback after an unhandled error failed")
         return error_page("server_error", 500, error=type(exc).__name__)
+
+
+def _record_rate_limited(exc: HTTPException) -> None:
+    from app.events.record import record_event
+
+    domain, _failed = _request_domain()
+    try:
+        record_event(
+            "rate_limited",
+            tenant=domain.tenant if domain is not None else None,
+            data={"path": request.path, "limit": str(getattr(exc, "limit", "") or "")},
+        )
+    except Exception:
+        log.exception("could not record a rate_limited event")

@@ -1,28 +1,40 @@
 """Locale selection and translations (Flask-Babel).
 
-Order: ``ui_locales`` of the sign-in, an explicit choice on the page, the user's saved
-locale, Accept-Language, then the organization's and the tenant's default.
+Order: ``ui_locales`` of the sign-in, a language picked on the page (``?lang=``, kept in
+the session), the user's saved locale, Accept-Language, then the organization's and the
+tenant's default. Views put the sign-in's hints in ``g.locale_candidates`` and the defaults
+in ``g.locale_defaults``; a language picked on the page *after* the sign-in started comes
+first there, so the language switcher always does what it says.
 """
 
 from __future__ import annotations
 
+import time
 import typing as t
 from pathlib import Path
+from urllib.parse import urlencode
 
+from babel import Locale
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import has_request_context
 from flask import request
+from flask import session as cookie
 from flask_babel import Babel
+from flask_babel import get_locale
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "ja", "ar")
 RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
+SESSION_KEY = "locale"
+"""Session entry of the language picked on the page: ``{"tag": "fr", "at": <epoch>}``."""
 
 
 def select_locale() -> str:
     """Pick the page locale; views may set ``g.locale_candidates`` (ui_locales, user...)."""
-    for candidate in getattr(g, "locale_candidates", ()):
+    candidates = [*getattr(g, "locale_candidates", ()), page_choice()]
+    for candidate in candidates:
         for tag in (candidate or "").replace(",", " ").split():
             match = _supported(tag)
             if match:
@@ -48,7 +60,56 @@ def _supported(tag: str) -> str | None:
 
 
 def text_direction(locale: str) -> str:
-    return "rtl" if locale.split("_")[0] in RTL_LOCALES else "ltr"
+    return "rtl" if locale.replace("-", "_").split("_")[0] in RTL_LOCALES else "ltr"
+
+
+def page_choice() -> str | None:
+    """The language picked with the switcher in this browser, if any."""
+    if not has_request_context():
+        return None
+    choice = cookie.get(SESSION_KEY)
+    return _supported(choice.get("tag", "")) if isinstance(choice, dict) else None
+
+
+def page_choice_time() -> float:
+    """When the language was picked (epoch seconds; 0 when never)."""
+    choice = cookie.get(SESSION_KEY) if has_request_context() else None
+    at = choice.get("at") if isinstance(choice, dict) else None
+    return float(at) if isinstance(at, (int, float)) else 0.0
+
+
+def remember_page_choice() -> None:
+    """Keep ``?lang=<tag>`` in the session when it names a supported locale (else ignore)."""
+    raw = request.args.get("lang")
+    if not raw or len(raw) > 35:
+        return
+    match = _supported(raw)
+    if match is not None:
+        cookie[SESSION_KEY] = {"tag": match, "at": time.time()}
+
+
+def locale_tag() -> str:
+    """The current locale as a BCP 47 tag for ``<html lang>`` (``pt-BR``, not ``pt_BR``)."""
+    locale = get_locale()
+    return str(locale).replace("_", "-") if locale is not None else "en"
+
+
+def locale_label(code: str) -> str:
+    """A language's name in that language (``Deutsch``, ``日本語``), for the switcher."""
+    name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_")) or code
+    return name[:1].upper() + name[1:]
+
+
+def available_locales() -> list[tuple[str, str]]:
+    """(tag, native name) of every language the pages can be shown in."""
+    return [(code, locale_label(code)) for code in SUPPORTED_LOCALES]
+
+
+def lang_url(code: str) -> str:
+    """This page's URL with ``lang`` set (path and query only: never another host)."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    args.append(("lang", code))
+    return f"{request.path}?{urlencode(args)}"
 
 
 def init_i18n(app: Flask) -> None:
@@ -57,3 +118,15 @@ def init_i18n(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(TRANSLATIONS),
     )
+
+    app.before_request(remember_page_choice)
+
+    @app.context_processor
+    def _locale_context() -> dict[str, t.Any]:
+        tag = locale_tag()
+        return {
+            "current_locale": tag,
+            "text_direction": text_direction(tag),
+            "available_locales": available_locales(),
+            "lang_url": lang_url,
+        }

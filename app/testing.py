@@ -519,3 +519,71 @@ def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
             g.pop(key, None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, clear_request_globals)
+
+
+# --- Driving the hosted login pages -------------------------------------------------------
+
+
+class PageForm(t.NamedTuple):
+    """A form read from a page: where it posts and its pre-filled fields (CSRF included)."""
+
+    action: str
+    fields: dict[str, str]
+
+
+def read_form(html: str, form_id: str) -> PageForm:
+    """Find ``<form id=form_id>`` in ``html``; raises LookupError when the page has none."""
+    from html.parser import HTMLParser
+
+    class _Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside = False
+            self.action: str | None = None
+            self.fields: dict[str, str] = {}
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag == "form" and a.get("id") == form_id:
+                self.inside = True
+                self.action = a.get("action", "")
+            elif tag == "input" and self.inside and a.get("name"):
+                if a.get("type") not in ("submit", "button", "checkbox", "radio"):
+                    self.fields[a["name"]] = a.get("value", "")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "form":
+                self.inside = False
+
+    parser = _Parser()
+    parser.feed(html)
+    if parser.action is None:
+        raise LookupError(f"no form #{form_id} on the page")
+    return PageForm(parser.action, parser.fields)
+
+
+def submit_form(browser: FlaskClient, response: t.Any, form_id: str, **values: str) -> t.Any:
+    """Post the form ``form_id`` of ``response``'s page with ``values`` filled in."""
+    form = read_form(response.get_data(as_text=True), form_id)
+    return browser.post(form.action, data={**form.fields, **values})
+
+
+def login(browser: FlaskClient, email: str, password: str, tx: str | None = None) -> t.Any:
+    """Sign in through the hosted pages: the identifier page, then the password page.
+
+    :param tx: A login transaction id (from ``/authorize``); without it the sign-in starts
+        on ``/login`` like a visit without an application.
+    :returns: The response to the password form: a 303 to the signed-in page or to the
+        application on success, the page with its error otherwise. If the identifier page
+        does not lead to the password page, its response is returned instead.
+    """
+    page = browser.get(f"/login?tx={tx}" if tx else "/login", follow_redirects=True)
+    if page.status_code != 200:
+        return page
+    step = submit_form(browser, page, "login-identifier-form", identifier=email)
+    if step.status_code != 303:
+        return step
+    page = browser.get(step.headers["Location"])
+    if page.status_code != 200:
+        return page
+    return submit_form(browser, page, "login-password-form", password=password)
