@@ -143,8 +143,8 @@ def home_realm_for_identifier(
     :param client: The application that started the sign-in, or None.
     :returns: A :class:`app.login.hrd.HomeRealm`, or None.
 
-    Called by: app/login/home_realm.py (realm_from_plugins), once per identifier submitted. Organization-scoped. A
-    raising implementation shows the plugin-failure error page.
+    Called by: app/login/home_realm.py (realm_from_plugins), once per identifier submitted.
+    Organization-scoped. A raising implementation shows the plugin-failure error page.
     """
 
 

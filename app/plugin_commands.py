@@ -26,7 +26,7 @@ def register(cli: click.Group) -> None:
     @click.option("--tenant", "tenant_name", default=None, help="Only this tenant's enabling.")
     @pass_app
     def plugins_list(ctx: AppContext, tenant_name: str | None) -> None:
-        """Each plugin: source, scope, hooks, settings, and the tenants/organizations enabling it."""
+        """Each plugin: source, scope, hooks, settings, and the tenants/orgs enabling it."""
         pm = ctx.app.extensions["foyer.pm"]
         enabled = _enabled_where(tenant_name)
         for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):

@@ -105,7 +105,7 @@ def build_plugin_manager(plugins_dir: str, extra: t.Iterable[object] = ()) -> Fo
         pm.sources[pm.get_name(plugin) or repr(plugin)] = SOURCE_ENTRY_POINT
     for name, module in _load_plugins_dir(Path(plugins_dir)):
         if pm.has_plugin(name):
-            raise RuntimeError(f"two plugins are named {name!r} (plugins folder: {module.__file__})")
+            raise RuntimeError(f"two plugins are named {name!r} (see {module.__file__})")
         pm.register(module, name=name)
         pm.sources[name] = SOURCE_PLUGINS_DIR
     for plugin in extra:
@@ -275,7 +275,8 @@ def _build_settings(name: str, schema: type, values: t.Mapping[str, t.Any]) -> t
     errors = [f"{name}: unknown setting {key!r}" for key in values if key not in fields]
     for field in fields.values():
         if field.name not in values:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            required = field.default_factory is dataclasses.MISSING
+            if field.default is dataclasses.MISSING and required:
                 errors.append(f"{name}: setting {field.name!r} is required")
             continue
         problem = _type_problem(values[field.name], hints[field.name])
@@ -453,7 +454,9 @@ def hook_budget(seconds: float, what: str) -> t.Iterator[None]:
 
 
 def _arm_timer(seconds: float, what: str) -> t.Callable[[], None] | None:
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if not hasattr(signal, "setitimer"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
         return None
     if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         return None  # someone else's timer (pytest-timeout, an outer budget) is running

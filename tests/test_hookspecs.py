@@ -1,4 +1,4 @@
-"""Every hook is documented, typed, named by its family, called by the core, and in docs/hooks.md."""
+"""Every hook is documented, typed, named by its family, called by the core, in docs/hooks.md."""
 
 from __future__ import annotations
 

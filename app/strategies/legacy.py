@@ -244,7 +244,9 @@ class MigrationReport:
     """Already in Foyer (same store id, email or username)."""
 
 
-def migrate_users(connection: Connection, *, dry_run: bool = False, batch: int = 200) -> MigrationReport:
+def migrate_users(
+    connection: Connection, *, dry_run: bool = False, batch: int = 200
+) -> MigrationReport:
     """Copy every store user that Foyer does not hold yet into the connection.
 
     A hash Foyer can check (:mod:`app.strategies.legacy_hashes`) is kept as

@@ -8,11 +8,9 @@ next sign-in works with the store gone.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 
-import bcrypt
 import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
@@ -24,38 +22,10 @@ from app.accounts.models import User
 from app.db import session
 from app.strategies.base import StrategyUnavailable
 from app.strategies.legacy import migrate_users
-from app.strategies.legacy_hashes import pbkdf2_sha256
 from app.strategies.registry import strategy_for
 
 BOB_PASSWORD = "bob's old password"
 CAROL_PASSWORD = "carol's old password"
-
-
-def make_legacy_db(path):
-    db = sqlite3.connect(path)
-    db.execute(
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, username TEXT, "
-        "password_hash TEXT, email_verified INTEGER, name TEXT)"
-    )
-    db.executemany(
-        "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (1, "Bob@Old.test", "bob",
-             bcrypt.hashpw(BOB_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(), 1, "Bob"),
-            (2, "carol@old.test", "carol",
-             "pbkdf2_sha256$" + pbkdf2_sha256(CAROL_PASSWORD, "s4lt", 1000), 0, "Carol"),
-            (3, "dave@old.test", "dave", "md5$whatever", 1, "Dave"),
-        ],
-    )
-    db.commit()
-    db.close()
-
-
-@pytest.fixture
-def legacy_db(tmp_path):
-    path = tmp_path / "old-app.db"
-    make_legacy_db(path)
-    return path
 
 
 @pytest.fixture

@@ -60,11 +60,19 @@ def test_foyer_plugins_lists_source_hooks_settings_and_where_enabled(
     result = _invoke(foyer_app, "plugins")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "deny_ip_ranges\n  source: plugins folder\n  scope: only where enabled\n" in out
-    assert "  enabled: acme/globex\n  hooks: check_login\n  setting cidrs: list[str] = (required)" in out
-    assert "org_claims\n  source: plugins folder\n  scope: only where enabled\n  enabled: tenant acme" in out
-    assert "app.login.membership_rule\n  source: builtin\n  scope: everywhere\n  hooks: check_login" in out
-    assert "require_verified_email\n  source: plugins folder\n  scope: only where enabled\n  enabled: nowhere" in out
+    blocks = _blocks(out)
+    assert blocks["deny_ip_ranges"] == (
+        "deny_ip_ranges\n  source: plugins folder\n  scope: only where enabled\n"
+        "  enabled: acme/globex\n  hooks: check_login\n  setting cidrs: list[str] = (required)"
+    )
+    assert blocks["org_claims"].startswith(
+        "org_claims\n  source: plugins folder\n  scope: only where enabled\n"
+        "  enabled: tenant acme\n  hooks: extra_token_claims\n"
+    )
+    assert blocks["app.login.membership_rule"] == (
+        "app.login.membership_rule\n  source: builtin\n  scope: everywhere\n  hooks: check_login"
+    )
+    assert "  enabled: nowhere" in blocks["require_verified_email"]
 
 
 def test_foyer_plugins_hooks_writes_the_reference(foyer_app, tmp_path):
@@ -84,4 +92,18 @@ def test_plugin_registered_by_code_is_listed(foyer_app, register_plugin):
 
     register_plugin(Recorder(), name="recorder")
     result = _invoke(foyer_app, "plugins", "list")
-    assert "recorder\n  source: registered by code\n  scope: everywhere\n  hooks: track_event" in result.output
+    assert _blocks(result.output)["recorder"] == (
+        "recorder\n  source: registered by code\n  scope: everywhere\n  hooks: track_event"
+    )
+
+
+def _blocks(output):
+    """``foyer plugins`` output split per plugin: {name: its lines}."""
+    blocks, name = {}, None
+    for line in output.splitlines():
+        if not line.startswith(" "):
+            name = line
+            blocks[name] = line
+        else:
+            blocks[name] += "\n" + line
+    return blocks
