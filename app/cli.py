@@ -9,15 +9,19 @@ import typing as t
 import click
 from flask import Flask
 
-COMMAND_MODULES: tuple[str, ...] = ("app.oidc.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("app.configfile.cli", "app.demo.cli", "app.oidc.cli")
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 
 
 class AppContext:
-    """Creates the app lazily so ``foyer --help`` works without a database."""
+    """Creates the app lazily so ``foyer --help`` works without a database.
 
-    def __init__(self) -> None:
-        self._app: Flask | None = None
+    Tests pass an existing app (``CliRunner().invoke(cli, args, obj=AppContext(app))``),
+    whose context they have already pushed.
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self._app = app
 
     @property
     def app(self) -> Flask:

@@ -1,0 +1,130 @@
+"""``foyer apply FILE [--dry-run] [--prune]`` and ``foyer export TENANT [-o FILE]``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+from pathlib import Path
+
+import click
+
+from app.cli import AppContext
+from app.cli import pass_app
+
+if t.TYPE_CHECKING:
+    from app.configfile.apply import Result
+    from app.configfile.plan import Plan
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(apply_command)
+    cli.add_command(export_command)
+
+
+def load_file(
+    text: str, name: str, env: t.Mapping[str, str] | None = None
+) -> tuple[dict[str, t.Any], t.Any]:
+    """Read and check a file's format (no database); raises ConfigInvalid."""
+    from app.configfile.source import read_source
+    from app.configfile.spec import read_spec
+
+    return read_spec(read_source(text, name, env))
+
+
+def apply_text(
+    text: str,
+    name: str = "<config>",
+    *,
+    env: t.Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    prune: bool = False,
+) -> Result | Plan:
+    """Apply (or with ``dry_run`` only plan) a file's text; for ``foyer demo`` and tests.
+
+    :raises ConfigInvalid: the file is invalid; nothing was written.
+    """
+    spec, reader = load_file(text, name, env)
+    return run(spec, reader, name, dry_run=dry_run, prune=prune)
+
+
+def run(
+    spec: dict[str, t.Any], reader: t.Any, name: str, *, dry_run: bool, prune: bool
+) -> Result | Plan:
+    """Plan (``dry_run``) or apply a loaded file."""
+    from app.configfile.apply import apply_spec
+    from app.configfile.apply import plan_file
+    from app.db import session
+
+    if dry_run:
+        try:
+            return plan_file(spec, reader, prune)
+        finally:
+            session.rollback()
+    return apply_spec(spec, reader, prune, source=os.path.basename(name))
+
+
+@click.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--prune", is_flag=True,
+              help="Delete connections, organizations and clients the file does not list.")
+@pass_app
+def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> None:
+    """Create or update a tenant from a YAML FILE (`-` reads standard input).
+
+    ${VAR} in values is replaced by the environment variable VAR ($${ for a literal ${).
+    """
+    from app.configfile.apply import Result
+    from app.configfile.problems import ConfigInvalid
+
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail([f"{file}: cannot read: {exc}"])
+    ctx.app  # noqa: B018 - create the app and push its context
+    name = "<stdin>" if file == "-" else file
+    try:
+        spec, reader = load_file(text, name)
+        for warning in reader.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        outcome = run(spec, reader, name, dry_run=dry_run, prune=prune)
+    except ConfigInvalid as exc:
+        _fail([str(p) for p in exc.problems])
+    if isinstance(outcome, Result):
+        click.echo(outcome.plan.render())
+        if not outcome.plan.empty:
+            click.echo("applied")
+        for client_id, secret in outcome.generated_secrets.items():
+            click.echo(f"client {client_id}: secret {secret}  (shown once: store it now)")
+    else:
+        click.echo(outcome.render())
+        click.echo("dry run: nothing was changed")
+
+
+def _fail(lines: list[str]) -> t.NoReturn:
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(1)
+
+
+@click.command("export")
+@click.argument("tenant_name", metavar="TENANT")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write to this file instead of standard output.")
+@pass_app
+def export_command(ctx: AppContext, tenant_name: str, output: str) -> None:
+    """Write TENANT's configuration in the format `foyer apply` reads (no secrets)."""
+    from app.configfile.export import dump
+    from app.tenancy.services import find_tenant
+
+    ctx.app  # noqa: B018
+    tenant = find_tenant(tenant_name)
+    if tenant is None:
+        _fail([f"no tenant named {tenant_name!r}"])
+    text = dump(tenant)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,39 @@
+"""Mistakes found in a config file, each located by line, column and field path."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing as t
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One mistake: what is wrong, in which field, on which line (1-based)."""
+
+    message: str
+    path: str = ""
+    line: int | None = None
+    column: int | None = None
+    file: str = ""
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ConfigInvalid(Exception):
+    """The file cannot be applied; ``problems`` says why, all at once."""
+
+    def __init__(self, problems: t.Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+def did_you_mean(word: str, choices: t.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close choice, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,381 @@
+"""The format of a tenant configuration file, declared once: checks, defaults and docs.
+
+``docs/config.md`` embeds :func:`reference` (a test keeps them equal), so every field's
+documentation lives next to its declaration.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from urllib.parse import urlsplit
+
+from app.branding.themes import COLOR
+from app.branding.themes import COLOR_KEYS
+from app.configfile.problems import ConfigInvalid
+from app.configfile.schema import INVALID
+from app.configfile.schema import Bool
+from app.configfile.schema import Enum
+from app.configfile.schema import Field
+from app.configfile.schema import Int
+from app.configfile.schema import Json
+from app.configfile.schema import List
+from app.configfile.schema import MapOf
+from app.configfile.schema import Nullable
+from app.configfile.schema import Reader
+from app.configfile.schema import Record
+from app.configfile.schema import Str
+from app.configfile.schema import Type
+from app.configfile.source import Source
+from app.i18n import SUPPORTED_LOCALES
+from app.oidc.services import AUTH_METHODS
+from app.oidc.services import GRANT_TYPES
+from app.oidc.services import MIN_SECRET_LENGTH
+from app.oidc.services import ClientInvalid
+from app.oidc.services import validate_redirect_uri
+from app.orgs.services import normalize_email_domain
+from app.tenancy.services import SLUG
+from app.tenancy.services import canonical_domain
+
+VERSION = 1
+SLUG_HINT = "lower-case letters, digits and dashes, at most 63"
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PLUGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}")
+SECRET_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+ROLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
+SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*")
+ARGON2ID = re.compile(r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
+EMAIL = re.compile(r"[^@\s<>\"'(),;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+ID_TOKEN_ALGS = ("RS256", "ES256")
+ORGANIZATION_USAGES = ("deny", "allow", "require")
+
+
+def https_url(value: str) -> str:
+    """Links and images shown on hosted pages: plain ``https://`` URLs only."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise ValueError(f"{value!r} is not an https:// URL")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError(f"{value!r} contains spaces or control characters")
+    return value
+
+
+def email_address(value: str) -> str:
+    if not EMAIL.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not an email address")
+    return value.strip()
+
+
+def redirect_uri(field: str) -> t.Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            return validate_redirect_uri(value, field)
+        except ClientInvalid as exc:
+            raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
+
+    return check
+
+
+def client_secret(value: str) -> str:
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(f"use at least {MIN_SECRET_LENGTH} characters (a random value)")
+    return value
+
+
+def color(value: str) -> str:
+    if not COLOR.fullmatch(value):
+        raise ValueError(f"{value!r} is not a #rgb or #rrggbb color")
+    return value.lower()
+
+
+def slug(describe: str = "slug") -> Str:
+    return Str(pattern=SLUG, pattern_hint=SLUG_HINT, max_length=63, describe=describe)
+
+
+def plugins_field(doc: str) -> Field:
+    return Field(
+        MapOf(Str(pattern=PLUGIN_NAME, pattern_hint="a plugin name", describe="plugin name"),
+              Json("settings")),
+        doc, default={},
+    )
+
+
+BRANDING = Record(
+    {
+        "logo_url": Field(Nullable(Str(convert=https_url, max_length=2048, describe="https URL")),
+                          "Logo shown on the hosted pages (empty: the theme's logo)."),
+        "colors": Field(
+            MapOf(Str(pattern=re.compile("|".join(sorted(COLOR_KEYS))),
+                      pattern_hint="one of " + ", ".join(sorted(COLOR_KEYS)),
+                      describe="color name"),
+                  Str(convert=color, describe="#rrggbb")),
+            "Brand colors overriding the theme's: "
+            + ", ".join(f"`{k}`" for k in sorted(COLOR_KEYS)) + ".",
+            default={},
+        ),
+        "support_email": Field(Nullable(Str(convert=email_address, max_length=320,
+                                            describe="email address")),
+                               "Support contact shown on error pages."),
+        "support_url": Field(Nullable(Str(convert=https_url, max_length=2048,
+                                          describe="https URL")),
+                             "Support page linked from error pages."),
+        "privacy_url": Field(Nullable(Str(convert=https_url, max_length=2048,
+                                          describe="https URL")),
+                             "Privacy policy linked in the page footer."),
+        "terms_url": Field(Nullable(Str(convert=https_url, max_length=2048,
+                                        describe="https URL")),
+                           "Terms of use linked in the page footer."),
+    },
+    describe="mapping (branding)",
+)
+
+TENANT = Record(
+    {
+        "name": Field(slug(), "The tenant's slug: `foyer export NAME` and the CLI use it.",
+                      required=True),
+        "display_name": Field(Str(), "Shown on the hosted pages.", required=True),
+        "domains": Field(
+            List(Str(convert=canonical_domain, describe="[scheme://]host[:port]"), min_items=1),
+            "Host names serving the tenant, `[scheme://]host[:port]` (https by default). The "
+            "first is primary: the issuer of tokens and links in emails use it.",
+            required=True,
+        ),
+        "default_locale": Field(Enum(SUPPORTED_LOCALES),
+                                "Language of the pages when nothing else chooses one.",
+                                default="en"),
+        "support_email": Field(Nullable(Str(convert=email_address, max_length=320,
+                                            describe="email address")),
+                               "Support contact on error pages (organizations may override)."),
+        "support_url": Field(Nullable(Str(convert=https_url, max_length=2048,
+                                          describe="https URL")),
+                             "Support page linked from error pages."),
+        "theme": Field(Nullable(slug("theme name")),
+                       "Theme of the tenant's pages (organizations may choose their own)."),
+        "branding": Field(BRANDING, "Branding of the tenant's pages (see below).", default={}),
+        "plugins": plugins_field(
+            "Scoped plugins enabled for the whole tenant, each with its settings."
+        ),
+        "prune": Field(Bool(), "Delete connections, organizations and applications that this "
+                               "file does not list (`--prune` does the same once).",
+                       default=False),
+    },
+    describe="mapping (tenant)",
+)
+
+CONNECTION = Record(
+    {
+        "name": Field(slug(), "Unique in the tenant; organizations and users refer to it.",
+                      required=True),
+        "strategy": Field(Str(pattern=re.compile(r"[a-z0-9_-]{1,63}"),
+                              pattern_hint="a connection strategy name",
+                              describe="strategy name"),
+                          "Connection strategy (`database` is built in; plugins add more). "
+                          "It cannot change once the connection exists.",
+                          default="database"),
+        "display_name": Field(Nullable(Str()), "Shown on the login page (default: the name)."),
+        "signup": Field(Bool(), "Users may create their own account.", default=False),
+        "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).",
+                         default={}),
+        "secrets": Field(
+            MapOf(Str(pattern=SECRET_KEY, pattern_hint="letters, digits and _",
+                      describe="name"),
+                  Str(max_length=8192, describe="string")),
+            "Strategy secrets, stored encrypted; write `${VARIABLE}` references. When "
+            "absent, the stored secrets are kept.",
+            secret=True, managed_when_absent=False,
+        ),
+    },
+    describe="mapping (connection)",
+)
+
+EMAIL_DOMAIN = Record(
+    {
+        "domain": Field(Str(convert=normalize_email_domain, max_length=253,
+                            describe="domain"),
+                        "Email domain (Unicode or punycode); unique in the tenant.",
+                        required=True),
+        "include_subdomains": Field(Bool(), "Also match `*.domain`.", default=False),
+        "connection": Field(Nullable(slug("connection name")),
+                            "Connection to route these users to; it must be enabled for "
+                            "the organization (default: its first connection)."),
+    },
+    describe="mapping (email domain)",
+)
+
+ORGANIZATION = Record(
+    {
+        "name": Field(slug(), "Slug used in URLs and the `organization` parameter.",
+                      required=True),
+        "display_name": Field(Str(), "Shown on the organization's pages.", required=True),
+        "theme": Field(Nullable(slug("theme name")), "Theme of the organization's pages."),
+        "default_locale": Field(Nullable(Enum(SUPPORTED_LOCALES)),
+                                "Language when the user's is unknown (default: the tenant's)."),
+        "branding": Field(BRANDING, "Branding data (see below).", default={}),
+        "metadata": Field(Json("mapping (free-form)"),
+                          "Free-form data for plugins and applications.", default={}),
+        "connections": Field(List(slug("connection name")),
+                             "Connections enabled for the organization, in login page order.",
+                             default=[]),
+        "email_domains": Field(List(EMAIL_DOMAIN),
+                               "Email domains whose users belong to the organization.",
+                               default=[]),
+        "domains": Field(List(Str(convert=canonical_domain, describe="[scheme://]host[:port]")),
+                         "Vanity host names that preselect the organization.", default=[]),
+        "plugins": plugins_field("Scoped plugins enabled for this organization, with settings."),
+    },
+    describe="mapping (organization)",
+)
+
+CLIENT = Record(
+    {
+        "client_id": Field(Str(pattern=CLIENT_ID, pattern_hint="letters, digits, . _ -",
+                               max_length=64, describe="identifier"),
+                           "Public identifier, unique across the deployment.", required=True),
+        "name": Field(Str(), "Application name shown to users.", required=True),
+        "auth_method": Field(Enum(AUTH_METHODS),
+                             "How the client authenticates at the token endpoint (`none`: a "
+                             "public client that must use PKCE).",
+                             default="client_secret_basic"),
+        "secret": Field(Str(convert=client_secret, max_length=512, describe="string"),
+                        "Client secret, stored hashed; write a `${VARIABLE}` reference. When "
+                        "absent, the stored secret is kept (a new client gets a generated "
+                        "one, printed once).",
+                        secret=True, managed_when_absent=False),
+        "redirect_uris": Field(List(Str(convert=redirect_uri("redirect_uris"),
+                                        max_length=2048, describe="URI")),
+                               "Exact redirect URIs (https; http only for loopback).",
+                               default=[]),
+        "post_logout_redirect_uris": Field(
+            List(Str(convert=redirect_uri("post_logout_redirect_uris"), max_length=2048,
+                     describe="URI")),
+            "Exact URIs allowed after sign-out.", default=[],
+        ),
+        "grant_types": Field(List(Enum(GRANT_TYPES), min_items=1), "Grants the client may use.",
+                             default=["authorization_code", "refresh_token"]),
+        "scope": Field(Str(pattern=SCOPE, pattern_hint="space-separated scope names",
+                           max_length=1024, describe="scopes"),
+                       "Scopes the client may ask for.",
+                       default="openid profile email offline_access"),
+        "audience": Field(Nullable(Str(max_length=512)),
+                          "Default `aud` of access tokens (default: the issuer)."),
+        "id_token_alg": Field(Enum(ID_TOKEN_ALGS), "Signing algorithm of ID tokens.",
+                              default="RS256"),
+        "organization_usage": Field(Enum(ORGANIZATION_USAGES),
+                                    "`deny`: never sign in to an organization; `require`: "
+                                    "always; `allow`: either.",
+                                    default="allow"),
+    },
+    describe="mapping (client)",
+)
+
+MEMBERSHIP = Record(
+    {
+        "name": Field(slug("organization name"), "The organization.", required=True),
+        "roles": Field(List(Str(pattern=ROLE, pattern_hint="a role name", max_length=64,
+                                describe="role")),
+                       "Roles in the organization.", default=[]),
+    },
+    describe="mapping (membership)",
+)
+
+USER = Record(
+    {
+        "connection": Field(slug("connection name"), "The connection that holds the user.",
+                            required=True),
+        "email": Field(Nullable(Str(convert=email_address, max_length=320,
+                                    describe="email address")),
+                       "Email address; with `username`, identifies the user."),
+        "username": Field(Nullable(Str(max_length=128)), "Username, when there is no email."),
+        "name": Field(Nullable(Str()), "Full name."),
+        "given_name": Field(Nullable(Str()), "Given name."),
+        "family_name": Field(Nullable(Str()), "Family name."),
+        "locale": Field(Nullable(Enum(SUPPORTED_LOCALES)), "Preferred language."),
+        "email_verified": Field(Bool(), "The email address is known to be the user's.",
+                                default=False),
+        "blocked": Field(Bool(), "The user may not sign in.", default=False),
+        "password": Field(Str(max_length=128, describe="`${VARIABLE}`"),
+                          "Password, only as a `${VARIABLE}` reference; hashed on apply. "
+                          "When absent (and no `password_hash`), the password is kept.",
+                          secret=True, reference_only=True, managed_when_absent=False),
+        "password_hash": Field(Str(pattern=ARGON2ID, pattern_hint="an argon2id hash",
+                                   max_length=512, describe="argon2id hash"),
+                               "Password as an argon2id hash (`$argon2id$...`).",
+                               secret=True, managed_when_absent=False),
+        "organizations": Field(List(MEMBERSHIP),
+                               "Memberships (shared-pool users), mirrored in "
+                               "`app_metadata.organizations`; exactly these are kept.",
+                               default=[]),
+    },
+    describe="mapping (user)",
+)
+
+FILE = Record(
+    {
+        "version": Field(Int(VERSION, VERSION), "Format version: `1`.", required=True),
+        "tenant": Field(TENANT, "The tenant (created when missing).", required=True),
+        "connections": Field(List(CONNECTION), "The tenant's connections.", default=[]),
+        "organizations": Field(List(ORGANIZATION), "The tenant's organizations.", default=[]),
+        "clients": Field(List(CLIENT), "Applications (OIDC clients).", default=[]),
+        "users": Field(List(USER), "Initial users (never deleted, never exported).",
+                       default=[]),
+    },
+    describe="mapping (file)",
+)
+"""The whole file."""
+
+
+def read_spec(source: Source) -> tuple[dict[str, t.Any], Reader]:
+    """Check the file against :data:`FILE`; returns the values with defaults filled in.
+
+    :raises ConfigInvalid: with every problem found.
+    """
+    reader = Reader(source)
+    spec = FILE.read(reader, source.root, "")
+    if reader.problems or spec is INVALID:
+        raise ConfigInvalid(reader.problems)
+    return t.cast(dict[str, t.Any], spec), reader
+
+
+SECTIONS: tuple[tuple[str, Record], ...] = (
+    ("file", FILE),
+    ("tenant", TENANT),
+    ("tenant.branding, organizations[].branding", BRANDING),
+    ("connections[]", CONNECTION),
+    ("organizations[]", ORGANIZATION),
+    ("organizations[].email_domains[]", EMAIL_DOMAIN),
+    ("clients[]", CLIENT),
+    ("users[]", USER),
+    ("users[].organizations[]", MEMBERSHIP),
+)
+
+
+def reference() -> str:
+    """Markdown tables of every field, from the declarations above (``docs/config.md``)."""
+    out: list[str] = []
+    for title, record in SECTIONS:
+        out += [f"#### `{title}`", "", "| field | value | default | meaning |",
+                "| --- | --- | --- | --- |"]
+        for name, field in record.fields.items():
+            out.append(
+                f"| `{name}` | {_describe(field.type)} | {_default(field)} | {field.doc} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def _describe(kind: Type) -> str:
+    return kind.describe.replace("|", "\\|")
+
+
+def _default(field: Field) -> str:
+    if field.required:
+        return "required"
+    if not field.managed_when_absent:
+        return "kept"
+    if field.default in (None, {}, []):
+        return "" if field.default is None else f"`{field.default}`"
+    if isinstance(field.default, bool):
+        return f"`{str(field.default).lower()}`"
+    if isinstance(field.default, list):
+        return "`[" + ", ".join(field.default) + "]`"
+    return f"`{field.default}`"

@@ -1,0 +1,101 @@
+"""Seeding the demo tenant from ``demo.yaml`` with ``foyer apply``'s own code (dogfooding).
+
+The file takes the ports, the demo application's secret and the demo accounts' password from
+variables this module provides; applying it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import typing as t
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import _read_or_create
+
+DEMO_FILE = Path(__file__).resolve().parent / "demo.yaml"
+DEMO_PASSWORD = "foyer-demo-pass"
+"""Password of every demo account (demo only: these accounts exist nowhere else)."""
+CLIENT_ID = "demo-app"
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """A demo account as printed on start."""
+
+    email: str
+    name: str
+    organization: str
+    connection: str
+    roles: tuple[str, ...] = ()
+    shared: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    """What ``foyer demo`` prints and hands to the demo application."""
+
+    foyer_url: str
+    rp_url: str
+    client_id: str
+    client_secret: str
+    accounts: tuple[Account, ...]
+    organizations: tuple[tuple[str, str], ...]
+    """(name, display name) of each organization, for the application's buttons."""
+    changes: str
+    """The plan that was applied ("no changes" from the second start on)."""
+
+
+def variables(app: Flask, port: int, rp_port: int) -> dict[str, str]:
+    """The ``${...}`` values ``demo.yaml`` refers to."""
+    instance = app.extensions["foyer.settings"].instance
+    secret = _read_or_create(instance / "demo_client_secret", lambda: secrets.token_urlsafe(32))
+    return {
+        "FOYER_DEMO_PORT": str(port),
+        "FOYER_DEMO_RP_PORT": str(rp_port),
+        "FOYER_DEMO_CLIENT_SECRET": secret,
+        "FOYER_DEMO_PASSWORD": DEMO_PASSWORD,
+    }
+
+
+def seed(app: Flask, port: int = 5000, rp_port: int = 5001) -> Demo:
+    """Apply ``demo.yaml`` (inside ``app``'s context); idempotent.
+
+    :raises ConfigInvalid: only if the shipped file is broken.
+    """
+    from app.configfile.apply import Result
+    from app.configfile.cli import apply_text
+    from app.configfile.cli import load_file
+
+    env = variables(app, port, rp_port)
+    text = DEMO_FILE.read_text(encoding="utf-8")
+    result = apply_text(text, str(DEMO_FILE), env=env)
+    assert isinstance(result, Result)
+    spec, _ = load_file(text, str(DEMO_FILE), env)
+    return Demo(
+        foyer_url=f"http://localhost:{port}",
+        rp_url=f"http://localhost:{rp_port}",
+        client_id=CLIENT_ID,
+        client_secret=env["FOYER_DEMO_CLIENT_SECRET"],
+        accounts=tuple(accounts(spec)),
+        organizations=tuple((o["name"], o["display_name"]) for o in spec["organizations"]),
+        changes=result.plan.render(),
+    )
+
+
+def accounts(spec: dict[str, t.Any]) -> t.Iterator[Account]:
+    """The file's users with the organization each one signs in to: shared-pool users by
+    membership, isolated users by their email domain."""
+    names = {o["name"]: o["display_name"] for o in spec["organizations"]}
+    by_domain = {d["domain"]: o["name"] for o in spec["organizations"] for d in o["email_domains"]}
+    for user in spec["users"]:
+        for membership in user["organizations"]:
+            yield Account(
+                user["email"], user["name"] or "", names[membership["name"]], user["connection"],
+                tuple(membership["roles"]), shared=True,
+            )
+        if not user["organizations"]:
+            org = by_domain.get(user["email"].rpartition("@")[2], "")
+            yield Account(user["email"], user["name"] or "", names.get(org, ""), user["connection"])

@@ -1,0 +1,112 @@
+"""The demo end to end without a browser: sign in and out of the demo application.
+
+One test runs Foyer and the demo application in threads; the other starts ``foyer demo``
+itself (two gunicorn processes) and stops it with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app.demo.rp import create_rp_app
+from app.demo.seed import DEMO_PASSWORD
+from app.demo.seed import seed
+
+from .browser import Browser
+from .conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def claims_on(page) -> dict:
+    assert 'id="claims"' in page.text, page.text[:2000]
+    start = page.text.index('<code id="claims">') + len('<code id="claims">')
+    text = page.text[start:page.text.index("</code>", start)]
+    return json.loads(text.replace("&#34;", '"').replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def test_sign_in_shows_claims_and_sign_out_ends_the_session(foyer_app, serve):
+    port, rp_port = free_port(), free_port()
+    demo = seed(foyer_app, port, rp_port)
+    serve(foyer_app, port)
+    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret,
+                        organizations=demo.organizations), rp_port)
+    browser = Browser()
+
+    page = browser.sign_in(demo.rp_url, "alice@acme.example", DEMO_PASSWORD)
+
+    assert page.url == f"{demo.rp_url}/"
+    claims = claims_on(page)
+    assert claims["iss"] == demo.foyer_url
+    assert claims["aud"] == demo.client_id
+    assert claims["email"] == "alice@acme.example"
+    assert claims["name"] == "Alice Anderson"
+    assert 'id="userinfo"' in page.text
+
+    signed_out = browser.sign_out(page)
+    assert signed_out.url == f"{demo.rp_url}/?signed_out=1"
+    assert 'id="signed-out"' in signed_out.text
+    # Foyer's session ended too: signing in again asks for the identifier
+    again = browser.http.get(demo.rp_url, timeout=10)
+    login = browser.submit(again, {})
+    assert "/login" in login.url and 'name="identifier"' in login.text
+
+
+def test_a_wrong_password_keeps_the_user_on_foyer(foyer_app, serve):
+    port, rp_port = free_port(), free_port()
+    demo = seed(foyer_app, port, rp_port)
+    serve(foyer_app, port)
+    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret), rp_port)
+    page = Browser().sign_in(demo.rp_url, "alice@acme.example", "not the demo password")
+    assert page.url.startswith(demo.foyer_url)
+    assert 'id="claims"' not in page.text
+
+
+def _wait_for(url: str, process: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"{url} did not come up")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+def test_foyer_demo_serves_both_and_ctrl_c_stops_them(tmp_path):
+    port, rp_port = free_port(), free_port()
+    env = {**os.environ, "FOYER_PLUGINS_DIR": str(tmp_path / "plugins")}
+    env.pop("FOYER_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "demo",
+         "--port", str(port), "--rp-port", str(rp_port), "--instance", str(tmp_path / "i")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        _wait_for(f"http://localhost:{rp_port}/", process, deadline)
+        _wait_for(f"http://localhost:{port}/.well-known/openid-configuration", process, deadline)
+        page = Browser().sign_in(f"http://localhost:{rp_port}", "peter@initech.example",
+                                 DEMO_PASSWORD)
+        assert claims_on(page)["email"] == "peter@initech.example"
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert "Demo accounts (password for every one" in output
+    assert "stopping the demo" in output
+    for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{rp_port}/"):
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
