@@ -83,13 +83,13 @@ def set_connections(org: Organization, connections: t.Sequence[Connection]) -> N
             org.connection_links.remove(link)
     links = {link.connection_id: link for link in org.connection_links}
     for position, connection_id in enumerate(wanted):
-        link = links.get(connection_id)
-        if link is None:
+        existing = links.get(connection_id)
+        if existing is None:
             org.connection_links.append(
                 OrganizationConnection(connection_id=connection_id, position=position)
             )
         else:
-            link.position = position
+            existing.position = position
     session.flush()
     session.expire(org, ["connections"])
 
@@ -107,12 +107,12 @@ def set_email_domains(
     session.flush()
     rows = {row.domain: row for row in org.email_domains}
     for domain, (include_subdomains, connection_id) in wanted.items():
-        row = rows.get(domain)
-        if row is None:
-            row = OrgDomain(tenant_id=org.tenant_id, domain=domain)
-            org.email_domains.append(row)
-        row.include_subdomains = include_subdomains
-        row.connection_id = connection_id
+        kept = rows.get(domain)
+        if kept is None:
+            kept = OrgDomain(tenant_id=org.tenant_id, domain=domain)
+            org.email_domains.append(kept)
+        kept.include_subdomains = include_subdomains
+        kept.connection_id = connection_id
     session.flush()
 
 
