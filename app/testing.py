@@ -8,6 +8,7 @@ Rows are deleted after each test, so tests do not see each other's data.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import typing as t
@@ -486,41 +487,6 @@ def recorded_events(foyer_app: Flask) -> t.Callable[..., list[t.Any]]:
     return query
 
 
-def decode_jwt(browser: FlaskClient, token: str) -> dict[str, t.Any]:
-    """Verify a JWT against the tenant's published JWKS, as an application would; its claims."""
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
-    keyset = KeySet.import_key_set(browser.get("/.well-known/jwks.json").get_json())
-    return dict(jwt.decode(token, keyset, algorithms=["RS256", "ES256"]).claims)
-
-
-KEPT_REQUEST_GLOBALS = frozenset({"db_session"})
-"""What a test-client request keeps of ``flask.g``: the session shared with the test."""
-
-
-@pytest.fixture(autouse=True)
-def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
-    """Give every test-client request a clean ``flask.g``, as a real server does.
-
-    ``foyer_app`` keeps one app context open for the whole test and Flask reuses it for
-    test-client requests, so ``g`` would carry the tenant, the signed-in user, CSRF state
-    (Flask-WTF's ``csrf_valid``) and the locale from one request, or one browser, into the
-    next. Only the database session shared with the test is kept.
-    """
-    if "foyer_app" not in request.fixturenames:
-        return
-    from flask import g
-
-    app: Flask = request.getfixturevalue("foyer_app")
-
-    def clear_request_globals() -> None:
-        for key in [key for key in g if key not in KEPT_REQUEST_GLOBALS]:
-            g.pop(key, None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, clear_request_globals)
-
-
 # --- Driving the hosted login pages -------------------------------------------------------
 
 
@@ -587,3 +553,161 @@ def login(browser: FlaskClient, email: str, password: str, tx: str | None = None
     if page.status_code != 200:
         return page
     return submit_form(browser, page, "login-password-form", password=password)
+
+
+@pytest.fixture
+def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Callable[..., str]:
+    """Start a login transaction in ``client``'s session, as ``/authorize`` does; its id.
+
+    ``make_login_tx(params={"login_hint": "a@b.test", "ui_locales": "fr"}, force_login=True)``
+    then ``login(client, email, password, tx=...)``. With ``app_client`` the sign-in is for
+    that application and ends at ``oidc.authorize_resume``; ``created_at`` backdates it.
+    """
+    from flask import session as cookie
+
+    from app.login import flow
+
+    def make(
+        params: dict[str, str] | None = None,
+        organization: Organization | None = None,
+        app_client: Client | None = None,
+        force_login: bool = False,
+        created_at: float | None = None,
+    ) -> str:
+        base_url = getattr(client, "host_url", f"https://{TENANT_HOST}")
+        with foyer_app.test_request_context("/authorize", base_url=base_url):
+            tx = flow.begin(tenant, params=params, client=app_client,
+                            organization=organization, force_login=force_login)
+            if created_at is not None:
+                tx.created_at = created_at
+                flow.save(tx)
+            started = cookie[flow.COOKIE_KEY]
+        with client.session_transaction() as sess:
+            sess[flow.COOKIE_KEY] = {**sess.get(flow.COOKIE_KEY, {}), **started}
+        return tx.id
+
+    return make
+
+
+def decode_jwt(browser: FlaskClient, token: str) -> dict[str, t.Any]:
+    """Verify a JWT against the tenant's published JWKS, as an application would; its claims."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    keyset = KeySet.import_key_set(browser.get("/.well-known/jwks.json").get_json())
+    return dict(jwt.decode(token, keyset, algorithms=["RS256", "ES256"]).claims)
+
+
+KEPT_REQUEST_GLOBALS = frozenset({"db_session"})
+"""What a test-client request keeps of ``flask.g``: the session shared with the test."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
+    """Give every test-client request a clean ``flask.g``, as a real server does.
+
+    ``foyer_app`` keeps one app context open for the whole test and Flask reuses it for
+    test-client requests, so ``g`` would carry the tenant, the signed-in user, CSRF state
+    (Flask-WTF's ``csrf_valid``) and the locale from one request, or one browser, into the
+    next. Only the database session shared with the test is kept.
+    """
+    if "foyer_app" not in request.fixturenames:
+        return
+    from flask import g
+
+    app: Flask = request.getfixturevalue("foyer_app")
+
+    def clear_request_globals() -> None:
+        for key in [key for key in g if key not in KEPT_REQUEST_GLOBALS]:
+            g.pop(key, None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_request_globals)
+
+
+# --- The whole authorization code flow, without a browser -----------------------------------
+
+
+class FlowStopped(AssertionError):
+    """The flow did not reach the application: ``response`` is the page the user saw."""
+
+    def __init__(self, message: str, response: t.Any) -> None:
+        super().__init__(f"{message}: {response.status_code}")
+        self.response = response
+
+
+@dataclasses.dataclass
+class FlowResult:
+    """What an application gets at the end of the flow, decoded and verified."""
+
+    tokens: dict[str, t.Any]
+    """The token endpoint's JSON answer (raw ``id_token``, ``access_token``...)."""
+    id_token: dict[str, t.Any]
+    """The ID token's claims, verified against the tenant's JWKS."""
+    access_token: dict[str, t.Any]
+    """The access token's claims (Foyer's access tokens are JWTs)."""
+    userinfo: dict[str, t.Any]
+    """The userinfo endpoint's answer for the access token."""
+
+
+def run_authorization_code_flow(
+    browser: FlaskClient,
+    client: Client,
+    secret: str | None,
+    email: str,
+    password: str,
+    *,
+    scope: str = "openid profile email",
+    **params: t.Any,
+) -> FlowResult:
+    """Sign in through ``/authorize``, the hosted login pages and ``/oauth/token``.
+
+    Like an application with a user at the keyboard: PKCE, state and nonce are checked;
+    when the browser already has a session the login pages are skipped. Extra ``params`` go
+    to ``/authorize`` (``organization``, ``prompt``, ``ui_locales``...).
+
+    :raises FlowStopped: when the flow ends anywhere but at the application with a code
+        (wrong password, a login rule's denial, an error page); ``.response`` is that page.
+    """
+    import secrets
+    from urllib.parse import parse_qsl
+    from urllib.parse import urlsplit
+
+    verifier, challenge = pkce_pair()
+    redirect_uri = params.pop("redirect_uri", client.redirect_uris[0])
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    query = {
+        "response_type": "code", "client_id": client.client_id, "redirect_uri": redirect_uri,
+        "scope": scope, "state": state, "nonce": nonce,
+        "code_challenge": challenge, "code_challenge_method": "S256", **params,
+    }
+    response = browser.get("/authorize", query_string=query)
+    location = response.headers.get("Location", "")
+    if response.status_code in (302, 303) and not location.startswith(redirect_uri):
+        tx = dict(parse_qsl(urlsplit(location).query)).get("tx")
+        response = login(browser, email, password, tx=tx)
+        if response.status_code != 303:
+            raise FlowStopped("the login pages did not finish the sign-in", response)
+        response = browser.get(response.headers["Location"])
+        location = response.headers.get("Location", "")
+    if response.status_code not in (302, 303) or not location.startswith(redirect_uri):
+        raise FlowStopped("the flow did not return to the application", response)
+    answer = dict(parse_qsl(urlsplit(location).query))
+    if "code" not in answer:
+        raise FlowStopped(f"the application got an error: {answer.get('error')}", response)
+    assert answer.get("state") == state, "state was not returned unchanged"
+    result = {"code": answer["code"], "redirect_uri": redirect_uri, "verifier": verifier}
+    token_response = exchange_code(browser, client, result, secret)
+    if token_response.status_code != 200:
+        raise FlowStopped("the token endpoint refused the code", token_response)
+    tokens = t.cast(dict[str, t.Any], token_response.get_json())
+    id_token = decode_jwt(browser, tokens["id_token"])
+    assert id_token.get("nonce") == nonce, "the ID token's nonce does not match"
+    userinfo = browser.get(
+        "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    return FlowResult(
+        tokens=tokens,
+        id_token=id_token,
+        access_token=decode_jwt(browser, tokens["access_token"]),
+        userinfo=t.cast(dict[str, t.Any], userinfo.get_json()),
+    )
