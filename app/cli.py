@@ -9,7 +9,9 @@ import typing as t
 import click
 from flask import Flask
 
-COMMAND_MODULES: tuple[str, ...] = ("app.configfile.cli", "app.demo.cli", "app.oidc.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.configfile.cli", "app.demo.cli", "app.oidc.cli", "app.plugin_commands"
+)
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 
 

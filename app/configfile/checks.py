@@ -23,6 +23,7 @@ from app.oidc.services import ClientInvalid
 from app.oidc.services import validate_client
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
+from app.plugins import validate_plugin_settings
 from app.tenancy.models import TenantDomain
 from app.tenancy.services import find_tenant
 from app.tenancy.services import parse_domain
@@ -117,10 +118,13 @@ class _Checker:
     def plugins(self, path: str, plugins: dict[str, t.Any]) -> None:
         pm = current_app.extensions["foyer.pm"]
         names = [name for name, _ in pm.list_name_plugin()]
-        for name in plugins:
+        for name, settings in plugins.items():
             if pm.get_plugin(name) is None:
                 self.problem(f"{path}.{name}", f"no plugin named {name!r} is installed"
                              + did_you_mean(name, names))
+                continue
+            for error in validate_plugin_settings(name, settings):
+                self.problem(f"{path}.{name}", error.removeprefix(f"{name}: "))
 
     def theme(self, path: str, name: str | None) -> None:
         themes = current_app.extensions["foyer.themes"]
