@@ -180,8 +180,7 @@ def _print_accounts(demo: Demo) -> None:
     width = max(len(a.email) for a in demo.accounts)
     for account in demo.accounts:
         kind = "shared pool" if account.shared else "own connection"
-        roles = f", roles: {', '.join(account.roles)}" if account.roles else ""
         click.echo(
-            f"    {account.email:<{width}}  {account.organization}  "
-            f"({kind} {account.connection}{roles})"
+            f"    {account.email:<{width}}  {'; '.join(account.organizations)}"
+            f"  [{kind} {account.connection}]"
         )

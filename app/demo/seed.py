@@ -27,10 +27,11 @@ class Account:
 
     email: str
     name: str
-    organization: str
     connection: str
-    roles: tuple[str, ...] = ()
+    organizations: tuple[str, ...]
+    """Where the account signs in: display names, with roles for shared-pool members."""
     shared: bool = False
+    """A shared-pool user (memberships), else an isolated one (its own connection)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +87,17 @@ def seed(app: Flask, port: int = 5000, rp_port: int = 5001) -> Demo:
 
 
 def accounts(spec: dict[str, t.Any]) -> t.Iterator[Account]:
-    """The file's users with the organization each one signs in to: shared-pool users by
+    """The file's users with the organizations they sign in to: shared-pool users by
     membership, isolated users by their email domain."""
     names = {o["name"]: o["display_name"] for o in spec["organizations"]}
     by_domain = {d["domain"]: o["name"] for o in spec["organizations"] for d in o["email_domains"]}
     for user in spec["users"]:
-        for membership in user["organizations"]:
-            yield Account(
-                user["email"], user["name"] or "", names[membership["name"]], user["connection"],
-                tuple(membership["roles"]), shared=True,
-            )
-        if not user["organizations"]:
-            org = by_domain.get(user["email"].rpartition("@")[2], "")
-            yield Account(user["email"], user["name"] or "", names.get(org, ""), user["connection"])
+        memberships = tuple(
+            f"{names[m['name']]} ({', '.join(m['roles'])})" if m["roles"] else names[m["name"]]
+            for m in user["organizations"]
+        )
+        if not memberships:
+            org = by_domain.get(user["email"].rpartition("@")[2])
+            memberships = (names[org],) if org else ()
+        yield Account(user["email"], user["name"] or "", user["connection"], memberships,
+                      shared=bool(user["organizations"]))

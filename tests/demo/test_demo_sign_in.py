@@ -110,3 +110,18 @@ def test_foyer_demo_serves_both_and_ctrl_c_stops_them(tmp_path):
     for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{rp_port}/"):
         with pytest.raises(OSError):
             urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+
+
+def test_a_shared_pool_member_signs_in_through_an_organization_button(foyer_app, serve):
+    """Globex offers its own connection and the shared pool: HRD finds the consultant."""
+    port, rp_port = free_port(), free_port()
+    demo = seed(foyer_app, port, rp_port)
+    serve(foyer_app, port)
+    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret,
+                        organizations=demo.organizations), rp_port)
+
+    page = Browser().sign_in(demo.rp_url, "carla@consultants.example", DEMO_PASSWORD,
+                             organization="globex")
+
+    assert page.url == f"{demo.rp_url}/"
+    assert claims_on(page)["email"] == "carla@consultants.example"

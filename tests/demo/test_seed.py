@@ -49,30 +49,36 @@ def test_isolated_and_shared_organizations(foyer_app):
     orgs = {o.name: o for o in session.scalars(sa.select(Organization))}
     assert set(orgs) == {"acme", "globex", "initech"}
     assert [c.name for c in orgs["acme"].connections] == ["acme-staff"]
-    assert [c.name for c in orgs["globex"].connections] == ["globex-staff"]
+    assert [c.name for c in orgs["globex"].connections] == ["globex-staff", "shared-pool"]
     assert [c.name for c in orgs["initech"].connections] == ["shared-pool"]
     assert all(o.branding["colors"]["primary"].startswith("#") for o in orgs.values())
 
     shared = session.scalars(sa.select(Connection).where(Connection.name == "shared-pool")).one()
-    members = session.scalars(sa.select(User).where(User.connection_id == shared.id)).all()
-    assert len(members) == 2
-    for user in members:
-        assert user.app_metadata["organizations"] == ["initech"]
-        membership = session.get(Membership, (user.id, orgs["initech"].id))
-        assert membership.roles in (["admin"], ["member"])
+    members = {
+        u.email: u for u in session.scalars(sa.select(User).where(User.connection_id == shared.id))
+    }
+    assert set(members) == {
+        "peter@initech.example", "milton@initech.example", "carla@consultants.example"
+    }
+    assert members["peter@initech.example"].app_metadata["organizations"] == ["initech"]
+    carla = members["carla@consultants.example"]
+    assert carla.app_metadata["organizations"] == ["initech", "globex"]
+    assert session.get(Membership, (carla.id, orgs["globex"].id)).roles == ["contractor"]
+    assert session.get(Membership, (members["peter@initech.example"].id,
+                                    orgs["initech"].id)).roles == ["admin"]
 
 
 def test_every_demo_account_signs_in_with_the_printed_password(foyer_app):
     demo = seed(foyer_app)
     assert len(DEMO_PASSWORD) >= 12
-    assert len(demo.accounts) >= 6
+    assert len(demo.accounts) == 7
     for account in demo.accounts:
         user = session.scalars(sa.select(User).where(User.email == account.email)).one()
         assert verify_password(user.password_hash, DEMO_PASSWORD)[0]
-        assert account.organization
-    assert {a.organization for a in demo.accounts} == {
-        "Acme Corporation", "Globex Corporation", "Initech"
-    }
+        assert account.organizations
+    carla = next(a for a in demo.accounts if a.email == "carla@consultants.example")
+    assert carla.shared
+    assert carla.organizations == ("Initech (consultant)", "Globex Corporation (contractor)")
 
 
 def test_demo_seed_only_prints_the_accounts(tmp_path):
