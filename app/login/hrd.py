@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from app.connections.models import Connection
 from app.db import session
 from app.login import flow
+from app.login.home_realm import HomeRealm
+from app.login.home_realm import realm_from_plugins
 from app.strategies.registry import strategy_for
 
 if t.TYPE_CHECKING:
@@ -60,6 +62,13 @@ def choose_connection(
 
     :raises NoConnection: when no password connection is available.
     """
+    realm = _realm_from_plugins(tenant, tx, identifier, organization)
+    if realm is not None:
+        tx.connection_id = realm.connection.id
+        if realm.organization is not None:
+            tx.organization_id = realm.organization.id
+        flow.add_trace(tx, "plugin", realm.detail or realm.connection.name)
+        return realm.connection
     candidates = password_connections(tenant, organization)
     if not candidates:
         raise NoConnection(tenant.name)
@@ -74,6 +83,28 @@ def choose_connection(
     tx.connection_id = chosen.id
     flow.add_trace(tx, method, chosen.name)
     return chosen
+
+
+def _realm_from_plugins(
+    tenant: Tenant, tx: LoginTransaction, identifier: str, organization: Organization | None
+) -> HomeRealm | None:
+    """A ``home_realm_for_identifier`` plugin's answer, if it names a password connection."""
+    from app.oidc.models import Client
+
+    client = None
+    if tx.client_id:
+        client = session.scalar(
+            sa.select(Client).where(Client.client_id == tx.client_id, Client.tenant_id == tenant.id)
+        )
+    realm = realm_from_plugins(identifier, tenant, organization, client)
+    if realm is None:
+        return None
+    try:
+        if strategy_for(realm.connection).kind != "password":
+            return None  # the pages after this one ask for a password
+    except LookupError:
+        return None
+    return realm
 
 
 def connection_of(tenant: Tenant, connection_id: str | None) -> Connection | None:
