@@ -219,9 +219,10 @@ def check_password(
     :param email: The email address of the user or of the sign-up, if any.
     :returns: None, or the reason the password is refused.
 
-    Called by: app/accounts/services.py (check_password_policy), once per new password:
-    sign-up, reset, change and users created with a password. Organization-scoped. A raising
-    rule refuses the password change with the plugin-failure error page.
+    Called by: app/accounts/services.py (check_password_policy), once per new password set
+    through Foyer's services (users created with a password, password changes). Only when
+    the tenant is known. Organization-scoped. A raising rule refuses the password with the
+    plugin-failure error page.
     """
 
 
