@@ -75,7 +75,7 @@ class ThemeLoader(BaseLoader):
         return sorted(names)
 
 
-class ThemedCache(LRUCache):  # type: ignore[misc]
+class ThemedCache(LRUCache):
     """Jinja's template cache with the request's theme added to every key."""
 
     @staticmethod
@@ -117,8 +117,9 @@ def init_templates(app: Flask) -> None:
 
     themes = load_registry(theme_folders(app))
     app.extensions["foyer.themes"] = themes
-    app.jinja_loader = ThemeLoader(themes)  # type: ignore[assignment]
-    app.jinja_env.cache = ThemedCache(400)
+    loader = ThemeLoader(themes)
+    app.jinja_loader = loader
+    app.jinja_env.cache = ThemedCache(400)  # type: ignore[assignment]
     app.register_blueprint(bp)
 
     @app.context_processor
@@ -131,6 +132,4 @@ def init_templates(app: Flask) -> None:
         }
 
     def _considered() -> list[str]:
-        return [f"{name}:" for name in app.jinja_loader.search_path()] + [  # type: ignore[union-attr]
-            f"{CORE_PREFIX}:"
-        ]
+        return [f"{name}:" for name in loader.search_path()] + [f"{CORE_PREFIX}:"]

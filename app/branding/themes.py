@@ -46,7 +46,7 @@ class Theme:
     label: str
     parent: str | None
     styles: tuple[str, ...] = ()
-    """Stylesheets of this theme only (paths under ``static/``); see :meth:`ThemeRegistry.styles`."""
+    """This theme's own stylesheets (under ``static/``); see :meth:`ThemeRegistry.styles`."""
     scripts: tuple[str, ...] = ()
     colors: dict[str, str] = dataclasses.field(default_factory=dict)
     logo: str | None = None
@@ -81,7 +81,7 @@ class ThemeRegistry:
         return self.themes.get(name) if name else None
 
     def chain(self, name: str) -> tuple[Theme, ...]:
-        """The theme and its ancestors, most specific first (``acme``, ``corporate``, ``default``)."""
+        """The theme and its ancestors, most specific first (``acme``, ..., ``default``)."""
         return self._chains[name]
 
     def styles(self, name: str) -> list[tuple[Theme, str]]:
@@ -158,7 +158,8 @@ def read_theme(path: Path) -> Theme:
         raise ThemeError(f"theme {name!r}: cannot read theme.toml: {exc}") from exc
     unknown = set(manifest) - MANIFEST_KEYS
     if unknown:
-        raise ThemeError(f"theme {name!r}: unknown keys in theme.toml: {', '.join(sorted(unknown))}")
+        keys = ", ".join(sorted(unknown))
+        raise ThemeError(f"theme {name!r}: unknown keys in theme.toml: {keys}")
     default_parent = None if name == DEFAULT_THEME else DEFAULT_THEME
     parent = manifest.get("parent", default_parent)
     if name == DEFAULT_THEME and parent is not None:

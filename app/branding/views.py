@@ -85,9 +85,15 @@ def colors() -> Response:
         if key not in COLOR_KEYS or not COLOR.match(color):
             abort(404)
         values[key] = color.lower()
-    lines = [f"  --foyer-{key.replace('_', '-')}: {value};" for key, value in sorted(values.items())]
+    lines = [f"  --foyer-{key.replace('_', '-')}: {value};"
+             for key, value in sorted(values.items())]
     if "primary" in values:
-        lines.append(f"  --foyer-on-primary: {readable_on(values['primary'])};")
+        primary = values["primary"]
+        lines.append(f"  --foyer-on-primary: {readable_on(primary)};")
+        # links and the monogram use the primary color on the surface: keep them readable
+        surface = values.get("surface", "#ffffff")
+        if contrast_ratio(primary, surface) < 4.5:
+            lines.append(f"  --foyer-link: {readable_on(surface)};")
     body = ":root {\n" + "\n".join(lines) + "\n}\n"
     response = Response(body, mimetype="text/css")
     response.cache_control.public = True
@@ -101,7 +107,7 @@ def readable_on(background: str) -> str:
     lum = relative_luminance(background)
     on_white = (1.05) / (lum + 0.05)
     on_black = (lum + 0.05) / 0.05
-    return "#ffffff" if on_white >= on_black else "#111111"
+    return "#ffffff" if on_white >= on_black else "#000000"
 
 
 def relative_luminance(color: str) -> float:

@@ -34,7 +34,7 @@ def test_too_many_attempts_get_the_branded_429_with_retry_after(
     limited = answers[-1]
     body = limited.get_data(as_text=True)
     assert 'id="error-title">Too many attempts' in body
-    assert 'id="brand-name">Acme Inc.<' in body
+    assert 'id="brand-name" dir="auto">Acme Inc.<' in body
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert recorded_events("rate_limited")
 

@@ -31,7 +31,7 @@ def test_sign_in_without_application_ends_on_signed_in_page(client, user, record
     assert done.headers["Location"] == "/login/done"
     page = client.get("/login/done")
     assert page.status_code == 200
-    assert "You are signed in as <strong>alice@example.com</strong>" in text(page)
+    assert "You are signed in as <strong><bdi>alice@example.com</bdi></strong>" in text(page)
     assert read_form(text(page), "logout-form").action == "/logout"
     sso = session.scalar(sa.select(SsoSession).where(SsoSession.user_id == user.id))
     assert sso is not None and sso.ended_at is None
@@ -60,14 +60,14 @@ def test_email_is_matched_case_insensitively(client, user):
     assert login(client, "  ALICE@Example.com ", USER_PASSWORD).status_code == 303
 
 
-def test_login_hint_prefills_the_identifier(client, tenant, make_tx):
-    tx = make_tx(params={"login_hint": "bob@example.com"})
+def test_login_hint_prefills_the_identifier(client, tenant, make_login_tx):
+    tx = make_login_tx(params={"login_hint": "bob@example.com"})
     page = client.get(f"/login?tx={tx}")
     assert read_form(text(page), "login-identifier-form").fields["identifier"] == "bob@example.com"
 
 
-def test_not_you_link_goes_back_to_the_identifier_page(client, user, make_tx):
-    tx = make_tx()
+def test_not_you_link_goes_back_to_the_identifier_page(client, user, make_login_tx):
+    tx = make_login_tx()
     page = client.get(f"/login?tx={tx}")
     step = submit_form(client, page, "login-identifier-form", identifier="alice@example.com")
     page = client.get(step.headers["Location"])
@@ -94,9 +94,9 @@ def test_unknown_transaction_shows_login_expired(client, tenant):
         assert "Your sign-in expired" in text(answer)
 
 
-def test_expired_transaction_shows_login_expired(client, foyer_app, user, make_tx):
+def test_expired_transaction_shows_login_expired(client, foyer_app, user, make_login_tx):
     lifetime = foyer_app.extensions["foyer.settings"].login_transaction_lifetime
-    tx = make_tx(created_at=time.time() - lifetime - 1)
+    tx = make_login_tx(created_at=time.time() - lifetime - 1)
     answer = client.get(f"/login?tx={tx}")
     assert answer.status_code == 400
     assert 'id="error-title">Your sign-in expired' in text(answer)
@@ -110,8 +110,8 @@ def test_post_without_transaction_shows_login_expired(client, tenant):
     assert "Your sign-in expired" in text(answer)
 
 
-def test_password_page_before_identifier_goes_back_to_page_one(client, make_tx, tenant):
-    tx = make_tx()
+def test_password_page_before_identifier_goes_back_to_page_one(client, make_login_tx, tenant):
+    tx = make_login_tx()
     answer = client.get(f"/login/password?tx={tx}")
     assert answer.status_code == 303
     assert answer.headers["Location"] == f"/login?tx={tx}"
@@ -124,9 +124,9 @@ def test_signed_in_browser_visiting_login_sees_signed_in_page(client, user):
     assert answer.headers["Location"] == "/login/done"
 
 
-def test_forced_login_asks_for_credentials_even_when_signed_in(client, user, make_tx):
+def test_forced_login_asks_for_credentials_even_when_signed_in(client, user, make_login_tx):
     login(client, "alice@example.com", USER_PASSWORD)
-    tx = make_tx(force_login=True)
+    tx = make_login_tx(force_login=True)
     page = client.get(f"/login?tx={tx}")
     assert page.status_code == 200
     assert 'id="login-identifier-form"' in text(page)
@@ -173,26 +173,26 @@ def test_raising_login_rule_shows_plugin_failure_page(client, user, register_plu
 
 
 def test_organization_without_password_connection_says_sign_in_is_not_set_up(
-    client, make_organization, make_tx
+    client, make_organization, make_login_tx
 ):
     org = make_organization("initech", "Initech", connections=[])
-    tx = make_tx(organization=org)
+    tx = make_login_tx(organization=org)
     page = client.get(f"/login?tx={tx}")
     answer = submit_form(client, page, "login-identifier-form", identifier="a@initech.test")
     assert answer.status_code == 503
     assert "Sign-in is not set up here" in text(answer)
 
 
-def test_organization_of_the_transaction_brands_the_page(client, make_organization, make_tx):
+def test_organization_of_the_transaction_brands_the_page(client, make_organization, make_login_tx):
     org = make_organization("globex", "Globex Corporation")
-    tx = make_tx(organization=org)
+    tx = make_login_tx(organization=org)
     page = text(client.get(f"/login?tx={tx}"))
-    assert 'id="brand-name">Globex Corporation<' in page
+    assert 'id="brand-name" dir="auto">Globex Corporation<' in page
     assert "<title>Sign in · Globex Corporation</title>" in page
 
 
-def test_application_name_is_shown_and_escaped(client, tenant, make_client, make_tx):
+def test_application_name_is_shown_and_escaped(client, tenant, make_client, make_login_tx):
     app_client, _secret = make_client(name="<b>Demo</b> app")
-    tx = make_tx(app_client=app_client)
+    tx = make_login_tx(app_client=app_client)
     page = text(client.get(f"/login?tx={tx}"))
-    assert "to continue to <strong>&lt;b&gt;Demo&lt;/b&gt; app</strong>" in page
+    assert "to continue to <strong><bdi>&lt;b&gt;Demo&lt;/b&gt; app</bdi></strong>" in page

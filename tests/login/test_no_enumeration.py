@@ -49,8 +49,8 @@ def attempt(client, tx: str, identifier: str, password: str):
     return submit_form(client, page, "login-password-form", password=password)
 
 
-def test_unknown_email_and_wrong_password_get_the_same_answer(client, user, make_tx):
-    tx = make_tx()
+def test_unknown_email_and_wrong_password_get_the_same_answer(client, user, make_login_tx):
+    tx = make_login_tx()
     wrong_password = attempt(client, tx, "alice@example.com", WRONG)
     unknown_user = attempt(client, tx, "nobody@example.com", WRONG)
 
@@ -62,8 +62,8 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(client, user, make
     assert 'id="form-error" role="alert"' in wrong_password.get_data(as_text=True)
 
 
-def test_unknown_user_still_spends_one_hash(client, user, make_tx, hash_checks):
-    tx = make_tx()
+def test_unknown_user_still_spends_one_hash(client, user, make_login_tx, hash_checks):
+    tx = make_login_tx()
     attempt(client, tx, "nobody@example.com", WRONG)
     assert len(hash_checks) == 1
     attempt(client, tx, "alice@example.com", WRONG)
@@ -72,8 +72,8 @@ def test_unknown_user_still_spends_one_hash(client, user, make_tx, hash_checks):
     assert hash_checks[0] != user.password_hash
 
 
-def test_identifier_page_answers_the_same_for_known_and_unknown_users(client, user, make_tx):
-    tx = make_tx()
+def test_identifier_page_answers_the_same_for_known_and_unknown_users(client, user, make_login_tx):
+    tx = make_login_tx()
     known = submit_form(client, client.get(f"/login?tx={tx}"), "login-identifier-form",
                         identifier="alice@example.com")
     unknown = submit_form(client, client.get(f"/login?tx={tx}"), "login-identifier-form",
@@ -83,11 +83,11 @@ def test_identifier_page_answers_the_same_for_known_and_unknown_users(client, us
 
 
 def test_blocked_user_gets_the_generic_failure_and_a_login_blocked_event(
-    client, user, make_tx, recorded_events
+    client, user, make_login_tx, recorded_events
 ):
     user.blocked = True
     session.commit()
-    tx = make_tx()
+    tx = make_login_tx()
     blocked = attempt(client, tx, "alice@example.com", USER_PASSWORD)
     other = attempt(client, tx, "nobody@example.com", USER_PASSWORD)
 
