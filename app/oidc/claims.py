@@ -25,8 +25,25 @@ TARGETS = ("id_token", "access_token", "userinfo")
 
 PROTECTED_CLAIMS = frozenset(
     {
-        "iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "auth_time", "at_hash",
-        "c_hash", "jti", "sid", "scope", "client_id", "org_id", "org_name", "acr", "amr",
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "nonce",
+        "azp",
+        "auth_time",
+        "at_hash",
+        "c_hash",
+        "jti",
+        "sid",
+        "scope",
+        "client_id",
+        "org_id",
+        "org_name",
+        "acr",
+        "amr",
         "grant_id",
     }
 )

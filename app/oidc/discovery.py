@@ -16,9 +16,27 @@ from app.oidc.tokens import DEFAULT_ACR
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
 CLAIMS_SUPPORTED = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-    "at_hash", "name", "given_name", "family_name", "preferred_username", "locale", "email",
-    "email_verified", "org_id", "org_name",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "locale",
+    "email",
+    "email_verified",
+    "org_id",
+    "org_name",
 ]
 MAX_CACHED_ISSUERS = 256
 CACHE_MAX_AGE = 300

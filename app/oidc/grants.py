@@ -58,19 +58,19 @@ MAX_LENGTHS = {
 """Caps on request values (they travel in the login transaction cookie and in events)."""
 
 
-class RequestNotSupportedError(OAuth2Error):
+class RequestNotSupportedError(OAuth2Error):  # type: ignore[misc]
     error = "request_not_supported"
 
 
-class RequestUriNotSupportedError(OAuth2Error):
+class RequestUriNotSupportedError(OAuth2Error):  # type: ignore[misc]
     error = "request_uri_not_supported"
 
 
-class RegistrationNotSupportedError(OAuth2Error):
+class RegistrationNotSupportedError(OAuth2Error):  # type: ignore[misc]
     error = "registration_not_supported"
 
 
-class InvalidTargetError(OAuth2Error):
+class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
     """RFC 8707: the requested audience is not one the client may ask for."""
 
     error = "invalid_target"
@@ -298,7 +298,7 @@ def validate_extra_parameters(request: OAuth2Request) -> None:
         raise InvalidRequestError("'prompt=none' cannot be combined with other values.")
 
 
-class PKCE(CodeChallenge):
+class PKCE(CodeChallenge):  # type: ignore[misc]
     """PKCE with S256 only: required for public clients, accepted from confidential ones."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
@@ -314,7 +314,7 @@ class PKCE(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def validate_authorization_request(self) -> str:
@@ -386,7 +386,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):
 # --- Refresh token grant ---------------------------------------------------------------------
 
 
-class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):
+class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -455,7 +455,7 @@ def machine_audience(client: Client, requested: str | None, issuer: str) -> str:
     return audiences[0] if audiences else issuer
 
 
-class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(IssuesTokens, grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
     def validate_token_request(self) -> None:
@@ -497,14 +497,14 @@ class IssuesIDTokens:
         )
 
 
-class OpenIDCode(IssuesIDTokens, oidc_grants.OpenIDCode):
+class OpenIDCode(IssuesIDTokens, oidc_grants.OpenIDCode):  # type: ignore[misc]
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         """Nonce replay is checked by the relying party, which keeps the nonce it sent; the
         provider only binds it to the code and echoes it in the ID token."""
         return False
 
 
-class OpenIDRefresh(IssuesIDTokens, oidc_grants.OpenIDToken):
+class OpenIDRefresh(IssuesIDTokens, oidc_grants.OpenIDToken):  # type: ignore[misc]
     """A fresh ID token on refresh (OpenID Connect Core §12.2), without ``nonce``."""
 
 
@@ -532,7 +532,7 @@ class UserAccessToken:
         return self.grant is None or not tokens.grant_is_active(self.grant)
 
 
-class AccessTokenValidator(BearerTokenValidator):
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     """Accepts the tenant's user access tokens whose family is still active."""
 
     def authenticate_token(self, token_string: str) -> UserAccessToken | None:

@@ -188,7 +188,7 @@ def ensure_keys(tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> None:
 
 
 def _generate(alg: str) -> Key:
-    parameters: dict[str, t.Any] = {"alg": alg, "use": "sig"}
+    parameters: t.Any = {"alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(RSA_KEY_SIZE, parameters=parameters, auto_kid=True)
     if alg == "ES256":
@@ -222,7 +222,7 @@ def longest_token_lifetime(tenant_id: str) -> int:
             value = (client_settings or {}).get("access_token_lifetime")
             if isinstance(value, int):
                 longest = max(longest, value)
-    return longest
+    return int(longest)
 
 
 def rotate_keys(tenant_id: str, *, force: bool = False) -> list[SigningKey]:

@@ -46,7 +46,7 @@ if t.TYPE_CHECKING:
     from app.login.models import SsoSession
 
 
-class StoredAuthorizationRequest(OAuth2Request):
+class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
     """An authorization request replayed from stored parameters (after the hosted login)."""
 
     def __init__(self, params: t.Mapping[str, str]) -> None:
@@ -62,14 +62,14 @@ class StoredAuthorizationRequest(OAuth2Request):
         return {}
 
 
-class FoyerIssuerParameter(IssuerParameter):
+class FoyerIssuerParameter(IssuerParameter):  # type: ignore[misc]
     """RFC 9207: ``iss`` on every authorization response, this host's issuer."""
 
     def get_issuer(self) -> str:
         return request_issuer()
 
 
-class FoyerRevocationEndpoint(RevocationEndpoint):
+class FoyerRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009. Revoking a refresh token or a user's access token revokes its family.
 
     A machine (client_credentials) token is self-contained: it cannot be revoked and simply
@@ -128,7 +128,7 @@ class RevocableToken(t.NamedTuple):
         return self.client_id == client.client_id
 
 
-class FoyerEndSessionEndpoint(EndSessionEndpoint):
+class FoyerEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
     """RP-initiated logout; the hint is verified with the tenant's keys and alg allow-list."""
 
     def get_server_jwks(self) -> KeySet:
@@ -191,7 +191,9 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
     ) -> grants.OAuthClient:
         try:
-            return t.cast(grants.OAuthClient, super().authenticate_client(request, methods, endpoint))
+            return t.cast(
+                grants.OAuthClient, super().authenticate_client(request, methods, endpoint)
+            )
         except InvalidClientError:
             client_id, _secret = extract_basic_authorization(request.headers)
             client_id = client_id or request.payload.data.get("client_id") or ""

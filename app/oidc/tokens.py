@@ -174,7 +174,9 @@ def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
 
 
 def find_refresh_token(value: str) -> RefreshToken | None:
-    return session.scalar(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(value)))
+    return session.scalar(
+        sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(value))
+    )
 
 
 def claim_refresh_token(token: RefreshToken) -> bool:

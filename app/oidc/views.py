@@ -15,6 +15,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
+from flask import Flask
 from flask import g
 from flask import jsonify
 from flask import redirect
@@ -53,9 +54,21 @@ if t.TYPE_CHECKING:
 bp = Blueprint("oidc", __name__)
 
 TRANSACTION_PARAMS = (
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-    "code_challenge_method", "prompt", "max_age", "login_hint", "ui_locales", "acr_values",
-    "organization", "connection",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "acr_values",
+    "organization",
+    "connection",
 )
 """Authorization parameters kept in the login transaction and replayed after the login."""
 CORS_ENDPOINTS = frozenset(
@@ -63,6 +76,7 @@ CORS_ENDPOINTS = frozenset(
 )
 """Endpoints browsers may call from another origin (never authorize or logout)."""
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CACHEABLE = {"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"}
 
 
 @bp.before_request
@@ -91,18 +105,20 @@ def _rate_limited(exc: TooManyRequests) -> Response | tuple[Response, int, dict[
     return jsonify(body), 429, {"Retry-After": "60", **NO_STORE}
 
 
-def _json(body: bytes | dict[str, t.Any], status: int = 200, **headers: str) -> Response:
-    response = jsonify(body) if isinstance(body, dict) else Response(body, status=status)
+def _json(
+    body: bytes | dict[str, t.Any], status: int = 200, headers: t.Mapping[str, str] | None = None
+) -> Response:
+    response = jsonify(body) if isinstance(body, dict) else Response(body)
     response.status_code = status
     response.mimetype = "application/json"
-    response.headers.update(headers)
+    response.headers.update(headers or {})
     return response
 
 
 def _server_error() -> Response:
     session.rollback()
     body = {"error": "server_error", "error_description": "A claims rule failed."}
-    return _json(body, 500, **NO_STORE)
+    return _json(body, 500, NO_STORE)
 
 
 # --- Discovery ----------------------------------------------------------------------------
@@ -110,7 +126,7 @@ def _server_error() -> Response:
 
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Response:
-    return _json(metadata_json(request_issuer()), **{"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"})
+    return _json(metadata_json(request_issuer()), headers=CACHEABLE)
 
 
 @bp.route("/.well-known/jwks.json")
@@ -118,7 +134,7 @@ def jwks() -> Response:
     tenant = current_tenant()
     keys.ensure_keys(tenant.id)  # a new tenant publishes keys before it signs anything
     ring = keys.keyring(tenant.id)
-    response = _json(ring.jwks_json, **{"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"})
+    response = _json(ring.jwks_json, headers=CACHEABLE)
     response.mimetype = "application/jwk-set+json"
     return response
 
@@ -307,7 +323,9 @@ def userinfo() -> Response:
         return server.error_response(InvalidTokenError())
     from app.orgs.models import Organization
 
-    organization = session.get(Organization, grant.organization_id) if grant.organization_id else None
+    organization = (
+        session.get(Organization, grant.organization_id) if grant.organization_id else None
+    )
     try:
         claims = extra_claims(
             "userinfo",
@@ -320,7 +338,7 @@ def userinfo() -> Response:
     except PluginError:
         return _server_error()
     claims["sub"] = user.id
-    return _json(claims, **NO_STORE)
+    return _json(claims, headers=NO_STORE)
 
 
 # --- Revocation ---------------------------------------------------------------------------
@@ -380,7 +398,7 @@ def _confirm_logout() -> Response:
 
 def _setup(state: BlueprintSetupState) -> None:
     """Per app: the authorization server, caches, and rate limits on credential checks."""
-    app = state.app
+    app = t.cast(Flask, state.app)
     init_server(app)
     keys.init_keys(app)
     init_discovery(app)

@@ -73,7 +73,9 @@ def issue_tokens(
     from app.testing import authorize
     from app.testing import exchange_code
 
-    def issue(scope: str = "openid profile email offline_access", **params: t.Any) -> dict[str, t.Any]:
+    def issue(
+        scope: str = "openid profile email offline_access", **params: t.Any
+    ) -> dict[str, t.Any]:
         model, secret = oidc_client
         result = authorize(client, model, scope=scope, **params)
         response = exchange_code(client, model, result, secret)

@@ -363,8 +363,14 @@ def completed_transaction(tenant, model, user, **fields):
     verifier, challenge = pkce_pair()
     params = authorize_query(model, code_challenge=challenge)
     tx = LoginTransaction(
-        id="tx-1", tenant_id=tenant.id, created_at=time.time(), params=params,
-        client_id=model.client_id, user_id=user.id, amr=["pwd"], completed=True,
+        id="tx-1",
+        tenant_id=tenant.id,
+        created_at=time.time(),
+        params=params,
+        client_id=model.client_id,
+        user_id=user.id,
+        amr=["pwd"],
+        completed=True,
     )
     for key, value in fields.items():
         setattr(tx, key, value)
@@ -454,7 +460,12 @@ def test_code_reuse_is_refused_and_revokes_the_tokens_it_issued(
     model, secret = oidc_client
     result = authorize(client, model, scope="openid profile offline_access")
     first = exchange_code(client, model, result, secret).get_json()
-    assert client.get("/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"}).status_code == 200
+    assert (
+        client.get(
+            "/userinfo", headers={"Authorization": f"Bearer {first['access_token']}"}
+        ).status_code
+        == 200
+    )
 
     again = exchange_code(client, model, result, secret)
     assert again.status_code == 400
@@ -525,8 +536,9 @@ def test_code_is_bound_to_its_redirect_uri(client, make_client, signed_in):
     assert response.get_json()["error"] == "invalid_grant"
 
 
-def test_bad_client_secret_answers_401_with_www_authenticate(client, oidc_client, signed_in,
-                                                              recorded_events):
+def test_bad_client_secret_answers_401_with_www_authenticate(
+    client, oidc_client, signed_in, recorded_events
+):
     model, secret = oidc_client
     result = authorize(client, model)
     response = exchange_code(client, model, result, "x" * 43)
@@ -547,8 +559,10 @@ def test_confidential_client_cannot_skip_authentication(client, oidc_client, sig
     response = client.post(
         "/oauth/token",
         data={
-            "grant_type": "authorization_code", "code": result["code"],
-            "redirect_uri": REDIRECT_URI, "code_verifier": result["verifier"],
+            "grant_type": "authorization_code",
+            "code": result["code"],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": result["verifier"],
             "client_id": model.client_id,
         },
     )
@@ -558,7 +572,9 @@ def test_confidential_client_cannot_skip_authentication(client, oidc_client, sig
 
 def test_unsupported_grant_type_is_refused(client, oidc_client):
     model, secret = oidc_client
-    response = token_request(client, model, secret, grant_type="password", username="a", password="b")
+    response = token_request(
+        client, model, secret, grant_type="password", username="a", password="b"
+    )
     assert response.get_json()["error"] == "unsupported_grant_type"
 
 

@@ -29,7 +29,9 @@ def test_plugin_claims_reach_every_target(client, issue_tokens, register_plugin,
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     ).get_json()
     assert (id_token["target"], access["target"], info["target"]) == (
-        "id_token", "access_token", "userinfo"
+        "id_token",
+        "access_token",
+        "userinfo",
     )
     for claims in (id_token, access, info):
         assert claims["https://acme.test/roles"] == ["admin"]
@@ -52,13 +54,16 @@ def test_protected_claims_are_dropped_and_the_plugin_is_named(
     assert access["grant_id"] != "forged"
     rejected = recorded_events("claim_rejected")
     assert {(e.data["plugin"], e.data["claim"]) for e in rejected} == {
-        ("roles", "sub"), ("roles", "org_id"), ("roles", "grant_id")
+        ("roles", "sub"),
+        ("roles", "org_id"),
+        ("roles", "grant_id"),
     }
     assert {e.data["target"] for e in rejected} == {"id_token", "access_token"}
 
 
-def test_claims_that_are_not_json_are_dropped(issue_tokens, register_plugin, decode,
-                                              recorded_events):
+def test_claims_that_are_not_json_are_dropped(
+    issue_tokens, register_plugin, decode, recorded_events
+):
     class Bad:
         @hookimpl
         def extra_token_claims(self, target):
@@ -107,12 +112,16 @@ def test_scoped_claims_rule_runs_only_where_enabled(
     register_plugin(Tier(), name="tier")
     model, secret = oidc_client
     sign_in(client, user)
-    claims = decode(exchange_code(client, model, authorize(client, model), secret).get_json()["id_token"]).claims
+    claims = decode(
+        exchange_code(client, model, authorize(client, model), secret).get_json()["id_token"]
+    ).claims
     assert "tier" not in claims
 
     org = make_organization("globex")
     enable_plugin("tier", organization=org)
     sign_in(client, user, organization=org)
-    claims = decode(exchange_code(client, model, authorize(client, model), secret).get_json()["id_token"]).claims
+    claims = decode(
+        exchange_code(client, model, authorize(client, model), secret).get_json()["id_token"]
+    ).claims
     assert claims["tier"] == "gold"
     assert claims["org_name"] == "globex"

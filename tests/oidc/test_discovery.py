@@ -29,10 +29,14 @@ def test_metadata_advertises_what_the_provider_supports(client, tenant):
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert set(meta["grant_types_supported"]) == {
-        "authorization_code", "refresh_token", "client_credentials"
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
     }
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "none"
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
     }
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert {"sub", "email", "org_id", "org_name"} <= set(meta["claims_supported"])

@@ -111,7 +111,9 @@ def test_hint_with_alg_none_is_refused(client, issue_tokens, signed_in):
     header, payload, _sig = issue_tokens()["id_token"].split(".")
     none = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
     forged = f"{none}.{payload}."
-    assert_confirmation_page(logout(client, id_token_hint=forged, post_logout_redirect_uri=SIGNED_OUT))
+    assert_confirmation_page(
+        logout(client, id_token_hint=forged, post_logout_redirect_uri=SIGNED_OUT)
+    )
     assert not sso_ended(signed_in)
 
 
@@ -122,7 +124,9 @@ def test_hint_signed_by_a_foreign_key_is_refused(client, issue_tokens, signed_in
     claims = jwt.decode(issue_tokens()["id_token"], keys.keyring(tenant.id).public_keyset).claims
     foreign = RSAKey.generate_key(2048, auto_kid=True)
     forged = jwt.encode({"alg": "RS256", "kid": foreign.kid}, claims, foreign)
-    assert_confirmation_page(logout(client, id_token_hint=forged, post_logout_redirect_uri=SIGNED_OUT))
+    assert_confirmation_page(
+        logout(client, id_token_hint=forged, post_logout_redirect_uri=SIGNED_OUT)
+    )
     assert not sso_ended(signed_in)
 
 

@@ -18,7 +18,9 @@ from app.testing import exchange_code
 
 def states(tenant):
     rows = session.scalars(
-        sa.select(SigningKey).where(SigningKey.tenant_id == tenant.id).order_by(SigningKey.created_at)
+        sa.select(SigningKey)
+        .where(SigningKey.tenant_id == tenant.id)
+        .order_by(SigningKey.created_at)
     ).all()
     for row in rows:
         session.refresh(row)
@@ -113,8 +115,16 @@ def test_cache_notices_a_rotation_made_by_another_process(tenant, monkeypatch):
     # another process rotates: this process's cache is not told
     nxt = session.scalar(sa.select(SigningKey).where(SigningKey.state == "next"))
     now = utcnow()
-    session.execute(sa.update(SigningKey).where(SigningKey.kid == old.kid).values(state="previous", rotated_at=now))
-    session.execute(sa.update(SigningKey).where(SigningKey.kid == nxt.kid).values(state="current", rotated_at=now))
+    session.execute(
+        sa.update(SigningKey)
+        .where(SigningKey.kid == old.kid)
+        .values(state="previous", rotated_at=now)
+    )
+    session.execute(
+        sa.update(SigningKey)
+        .where(SigningKey.kid == nxt.kid)
+        .values(state="current", rotated_at=now)
+    )
     session.commit()
     assert keys.signing_key(tenant.id).kid == old.kid  # cached within CHECK_INTERVAL
     monkeypatch.setattr(keys, "CHECK_INTERVAL", 0.0)

@@ -55,7 +55,9 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
     assert replay.status_code == 400
     assert replay.get_json()["error"] == "invalid_grant"
     # the legitimate holder's newer tokens die with the family
-    assert refresh(client, oidc_client, second["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert (
+        refresh(client, oidc_client, second["refresh_token"]).get_json()["error"] == "invalid_grant"
+    )
     assert userinfo_status(client, second["access_token"]) == 401
     grant = session.scalar(sa.select(TokenGrant))
     session.refresh(grant)
@@ -107,14 +109,18 @@ def test_refresh_never_extends_past_the_family_expiry(client, oidc_client, issue
     assert decode(body["access_token"]).claims["exp"] <= int(ends.timestamp())
     session.execute(sa.update(TokenGrant).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     session.commit()
-    assert refresh(client, oidc_client, body["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert (
+        refresh(client, oidc_client, body["refresh_token"]).get_json()["error"] == "invalid_grant"
+    )
 
 
 def test_blocked_user_cannot_refresh(client, oidc_client, issue_tokens, user):
     tokens = issue_tokens()
     user.blocked = True
     session.commit()
-    assert refresh(client, oidc_client, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert (
+        refresh(client, oidc_client, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    )
 
 
 def test_unknown_refresh_token_is_invalid_grant(client, oidc_client):

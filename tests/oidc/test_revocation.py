@@ -21,8 +21,9 @@ def userinfo_status(client, token):
     return client.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
-def test_revoking_a_refresh_token_revokes_its_family(client, oidc_client, issue_tokens,
-                                                     recorded_events):
+def test_revoking_a_refresh_token_revokes_its_family(
+    client, oidc_client, issue_tokens, recorded_events
+):
     model, secret = oidc_client
     tokens = issue_tokens()
     response = revoke(client, model, secret, tokens["refresh_token"], "refresh_token")

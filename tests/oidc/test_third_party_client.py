@@ -137,8 +137,9 @@ def test_third_party_relying_party_full_session(
     token = rp.fetch_token(
         meta["token_endpoint"], authorization_response=location, code_verifier=verifier
     )
-    id_token = validated_id_token(meta, token["id_token"], model.client_id, nonce,
-                                  token["access_token"])
+    id_token = validated_id_token(
+        meta, token["id_token"], model.client_id, nonce, token["access_token"]
+    )
     assert id_token["sub"] == user.id
 
     # userinfo with the same subject

@@ -127,7 +127,10 @@ def test_api_audience_tokens_with_openid_also_work_at_userinfo(
 
     model, secret = make_client(audience="https://api.test/orders")
     tokens = exchange_code(client, model, authorize(client, model), secret).get_json()
-    assert decode(tokens["access_token"]).claims["aud"] == ["https://api.test/orders", "https://login.test"]
+    assert decode(tokens["access_token"]).claims["aud"] == [
+        "https://api.test/orders",
+        "https://login.test",
+    ]
     assert userinfo(client, tokens["access_token"]).status_code == 200
     api_only = exchange_code(
         client, model, authorize(client, model, scope="profile"), secret
