@@ -158,7 +158,9 @@ class Bool(Type):
 class Int(Type):
     def __init__(self, minimum: int, maximum: int) -> None:
         self.minimum, self.maximum = minimum, maximum
-        self.describe = f"integer from {minimum} to {maximum}"
+        self.describe = (
+            f"`{minimum}`" if minimum == maximum else f"integer from {minimum} to {maximum}"
+        )
 
     def check(self, reader: Reader, node: yaml.Node, path: str) -> t.Any:
         if not _scalar(node, "int"):

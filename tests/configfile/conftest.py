@@ -80,8 +80,10 @@ class Foyer:
         session.expire_all()
         return result
 
-    def apply(self, text: str, *args: str, env: dict[str, str] | None = None) -> Result:
-        return self.run("apply", self.write(text), *args, env=env)
+    def apply(
+        self, text: str, *args: str, env: dict[str, str] | None = None, name: str = "tenant.yaml"
+    ) -> Result:
+        return self.run("apply", self.write(text, name), *args, env=env)
 
 
 @pytest.fixture

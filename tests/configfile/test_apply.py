@@ -315,3 +315,15 @@ users:
     assert user.password_hash == hashed
     assert verify_password(user.password_hash, "hashed password here")[0]
     assert hashed not in result.output
+
+
+def test_apply_creates_signing_keys_for_the_algorithms_in_use(foyer):
+    from app.oidc.keys import list_keys
+
+    text = BASE.replace("    secret: ${PORTAL_SECRET}\n",
+                        "    secret: ${PORTAL_SECRET}\n    id_token_alg: ES256\n")
+    assert foyer.apply(text).exit_code == 0
+    keys = list_keys(find_tenant("acme").id)
+    assert {(k.alg, k.state) for k in keys} == {
+        ("RS256", "current"), ("RS256", "next"), ("ES256", "current"), ("ES256", "next")
+    }
