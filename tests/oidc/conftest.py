@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 import pytest
+import requests
+from werkzeug.serving import make_server
 
+from app.db import session
+from app.tenancy.models import TenantDomain
 from app.testing import sign_in
 
 if t.TYPE_CHECKING:
@@ -83,3 +88,30 @@ def issue_tokens(
         return t.cast(dict[str, t.Any], response.get_json())
 
     return issue
+
+
+@pytest.fixture
+def live_server(foyer_app: t.Any, tenant: t.Any) -> t.Iterator[str]:
+    """Serve the test app on 127.0.0.1:<free port>, a domain of the tenant."""
+    server = make_server("127.0.0.1", 0, foyer_app, threaded=True)
+    tenant.domains.append(TenantDomain(hostname="127.0.0.1", scheme="http", port=server.port))
+    session.commit()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser(foyer_app: t.Any, live_server: str, user: t.Any, client: t.Any) -> requests.Session:
+    """A browser holding the session cookie of a signed-in ``user``."""
+    sso = sign_in(client, user)
+    cookie = foyer_app.session_interface.get_signing_serializer(foyer_app).dumps(
+        {"_user_id": sso.sid, "_fresh": True, "_permanent": True}
+    )
+    browser = requests.Session()
+    browser.cookies.set(foyer_app.config["SESSION_COOKIE_NAME"], cookie, domain="127.0.0.1")
+    return browser

@@ -11,7 +11,6 @@ cookie a sign-in would have set.
 from __future__ import annotations
 
 import secrets
-import threading
 import typing as t
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -26,11 +25,6 @@ from authlib.oidc.core import CodeIDToken
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
-
-from app.db import session
-from app.tenancy.models import TenantDomain
-from app.testing import sign_in
 
 REDIRECT_URI = "https://app.test/callback"
 SIGNED_OUT = "https://app.test/signed-out"
@@ -39,33 +33,6 @@ SIGNED_OUT = "https://app.test/signed-out"
 @pytest.fixture
 def foyer_config(foyer_config: dict[str, t.Any]) -> dict[str, t.Any]:
     return {**foyer_config, "secure_cookies": False}  # plain http on loopback
-
-
-@pytest.fixture
-def live_server(foyer_app: t.Any, tenant: t.Any) -> t.Iterator[str]:
-    """Serve the test app on 127.0.0.1:<free port>, a domain of the tenant."""
-    server = make_server("127.0.0.1", 0, foyer_app, threaded=True)
-    tenant.domains.append(TenantDomain(hostname="127.0.0.1", scheme="http", port=server.port))
-    session.commit()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser(foyer_app: t.Any, live_server: str, user: t.Any, client: t.Any) -> requests.Session:
-    """A browser holding the session cookie of a signed-in ``user``."""
-    sso = sign_in(client, user)
-    cookie = foyer_app.session_interface.get_signing_serializer(foyer_app).dumps(
-        {"_user_id": sso.sid, "_fresh": True, "_permanent": True}
-    )
-    browser = requests.Session()
-    browser.cookies.set(foyer_app.config["SESSION_COOKIE_NAME"], cookie, domain="127.0.0.1")
-    return browser
 
 
 def discover(base: str) -> dict[str, t.Any]:
