@@ -83,17 +83,16 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
     except BaseException:
         session.rollback()
         raise
+    if not plan.empty:
+        record_event(
+            "config_applied", tenant=result.tenant,
+            data={**plan.counts(), "source": source, "prune": plan.prune},
+        )
     tenant = result.tenant or plan.tenant
     if tenant is not None:
         # after the commit: keys are written in their own session (one SQLite writer)
         algs = {DEFAULT_ALG} | {client["id_token_alg"] for client in spec["clients"]}
         ensure_keys(tenant.id, sorted(algs))
-    if not plan.empty:
-        counts = plan.counts()
-        record_event(
-            "config_applied", tenant=result.tenant,
-            data={**counts, "source": source, "prune": plan.prune},
-        )
     return result
 
 

@@ -16,7 +16,6 @@ import os
 import secrets
 import typing as t
 from pathlib import Path
-from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Flask
@@ -27,6 +26,7 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import Babel
+from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent.parent / "translations"
@@ -102,11 +102,14 @@ def create_rp_app(
             return redirect(url_for("home", error=request.args["error"][:100]), 303)
         metadata_ = foyer.load_server_metadata()
         if "iss" in request.args and request.args["iss"] != metadata_["issuer"]:
-            abort(400)  # RFC 9207: the response comes from another provider (mix-up)
+            # RFC 9207: the response comes from another provider (mix-up attack)
+            return redirect(url_for("home", error="issuer_mismatch"), 303)
         try:
             token = foyer.authorize_access_token()
         except OAuthError as exc:
             return redirect(url_for("home", error=exc.error or "login_failed"), 303)
+        except JoseError:  # the ID token did not verify (signature, iss, aud, nonce...)
+            return redirect(url_for("home", error="invalid_id_token"), 303)
         claims = dict(token.get("userinfo") or {})
         userinfo = dict(foyer.userinfo(token=token))
         session.clear()
@@ -123,16 +126,13 @@ def create_rp_app(
         signed_in = session.pop("signed_in", None)
         if not signed_in:
             return redirect(url_for("home"), 303)
-        state = secrets.token_urlsafe(16)
-        session["logout_state"] = state
-        endpoint = foyer.load_server_metadata()["end_session_endpoint"]
-        query = urlencode({
-            "id_token_hint": signed_in["id_token"],
-            "post_logout_redirect_uri": url_for("signed_out", _external=True),
-            "client_id": client_id,
-            "state": state,
-        })
-        return redirect(f"{endpoint}?{query}", 303)
+        logout = foyer.create_logout_url(
+            post_logout_redirect_uri=url_for("signed_out", _external=True),
+            id_token_hint=signed_in["id_token"],
+            client_id=client_id,
+        )
+        session["logout_state"] = logout["state"]
+        return redirect(logout["url"], 303)
 
     @app.get("/signed-out")
     def signed_out() -> Response:

@@ -132,3 +132,9 @@ def test_a_callback_without_a_pending_sign_in_fails_cleanly(rp):
     response = rp.get("/callback?code=abc&state=forged")
     assert response.status_code == 303
     assert "error=" in response.headers["Location"]
+
+
+def test_a_response_from_another_issuer_is_refused(rp):
+    """RFC 9207: an ``iss`` that is not Foyer's means a mix-up; no code is redeemed."""
+    response = rp.get("/callback?code=abc&state=x&iss=https://evil.test")
+    assert response.headers["Location"].endswith("error=issuer_mismatch")
