@@ -179,9 +179,9 @@ def extra_token_claims(
 
     Protected claims (``iss``, ``sub``, ``aud``, ``exp``, ``iat``, ``nbf``, ``nonce``,
     ``azp``, ``auth_time``, ``at_hash``, ``c_hash``, ``jti``, ``sid``, ``scope``,
-    ``client_id``, ``org_id``, ``org_name``) are never overwritten: an attempt is dropped and
-    logged as a ``claim_rejected`` event naming the plugin. Custom claims should be
-    namespaced URLs (``https://login.example.com/claims/roles``).
+    ``client_id``, ``org_id``, ``org_name``, ``acr``, ``amr``, ``grant_id``) are never
+    overwritten: an attempt is dropped and logged as a ``claim_rejected`` event naming the
+    plugin. Custom claims should be namespaced URLs (``https://login.example.com/claims/roles``).
 
     :param target: ``"id_token"``, ``"access_token"`` or ``"userinfo"``.
     :param user: The user the token is for.
@@ -194,7 +194,9 @@ def extra_token_claims(
     Called by: app/oidc/claims.py, once per target per token issued. Organization-scoped.
     A raising rule fails the token request (``server_error``) rather than issuing a token
     without the claims the application expects.
-    Builtin: app.oidc.default_claims (profile, email, organization claims).
+    Not called for client_credentials tokens, which have no user.
+    Builtin: app.oidc.default_claims (profile and email claims); Foyer itself sets
+    ``org_id`` and ``org_name``.
     """
 
 

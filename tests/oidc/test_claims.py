@@ -125,3 +125,14 @@ def test_scoped_claims_rule_runs_only_where_enabled(
     ).claims
     assert claims["tier"] == "gold"
     assert claims["org_name"] == "globex"
+
+
+def test_hookspec_documents_exactly_the_protected_claims():
+    import re
+
+    from app import hookspecs
+    from app.oidc.claims import PROTECTED_CLAIMS
+
+    doc = hookspecs.extra_token_claims.__doc__
+    listed = re.search(r"Protected claims \((.*?)\) are never", doc, re.S).group(1)
+    assert set(re.findall(r"``(\w+)``", listed)) == PROTECTED_CLAIMS
