@@ -17,7 +17,10 @@ import subprocess
 import sys
 import time
 import typing as t
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,7 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
     if seeded.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
     accounts = json.loads(seeded.stdout)
+    applications = _start_application_stub(rp_port)
     log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
@@ -109,6 +113,28 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+        applications.shutdown()
+
+
+class _ApplicationPage(BaseHTTPRequestHandler):
+    """Stands in for the applications' redirect_uri pages: a plain "Back at the app"."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = b"<!doctype html><title>App</title><h1>Back at the app</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: t.Any) -> None:
+        pass
+
+
+def _start_application_stub(port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _ApplicationPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def _wait_until_up(url: str, server: subprocess.Popen[bytes], workdir: Path) -> None:

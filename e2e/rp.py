@@ -1,7 +1,8 @@
 """A relying party for e2e scenarios: authlib's client, with the browser's redirect caught.
 
-The redirect to the application's redirect_uri is intercepted by Playwright (``page.route``),
-so no application server is needed and the suite runs against any deployment.
+The browser's visits to the application are recorded from Playwright's request events, so
+the suite needs no application code: the local harness answers them with a plain page
+(``e2e/conftest.py``), and against another deployment any page at the redirect_uri will do.
 """
 
 from __future__ import annotations
@@ -44,16 +45,23 @@ class RelyingParty:
         return str(url)
 
     def catch_redirects(self, page: t.Any) -> None:
-        """Answer the browser's visits to the application with a plain page, recording them."""
+        """Record every request the browser makes to the application's origin."""
         parts = urlsplit(self.client["redirect_uri"])
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = f"{parts.scheme}://{parts.netloc}/"
 
-        def handle(route: t.Any) -> None:
-            self.landed.append(route.request.url)
-            route.fulfill(status=200, content_type="text/html",
-                          body="<!doctype html><title>App</title><h1>Back at the app</h1>")
+        def record(request: t.Any) -> None:
+            if request.url.startswith(origin):
+                self.landed.append(request.url)
 
-        page.route(f"{origin}/**", handle)
+        page.on("request", record)
+
+    def wait_until_back(self, page: t.Any, count: int = 1) -> None:
+        """Wait until the browser has come back to the application ``count`` times."""
+        deadline = 100
+        while len(self.landed) < count and deadline:
+            page.wait_for_timeout(100)
+            deadline -= 1
+        assert len(self.landed) >= count, "the browser never came back to the application"
 
     def callback_params(self) -> dict[str, str]:
         assert self.landed, "the browser never came back to the application"
