@@ -107,6 +107,8 @@ def available_locales() -> list[tuple[str, str]]:
 
 def lang_url(code: str) -> str:
     """This page's URL with ``lang`` set (path and query only: never another host)."""
+    if not has_request_context():
+        return f"?{urlencode([('lang', code)])}"
     args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
     args.append(("lang", code))
     return f"{request.path}?{urlencode(args)}"

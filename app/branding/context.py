@@ -174,6 +174,8 @@ def asset_url(theme: Theme, path: str) -> str:
     version = asset_version(theme, path)
     if base:
         return f"{base}/{theme.name}/{path}?v={version}"
+    if not has_request_context():  # emails and commands: no request to build a URL from
+        return f"/assets/{theme.name}/{path}?v={version}"
     return url_for("branding.asset", theme=theme.name, filename=path, v=version)
 
 
@@ -184,7 +186,8 @@ def colors_url(colors: t.Mapping[str, str]) -> str:
     same for every tenant with the same colors and can be cached for good.
     """
     query = urlencode(sorted((key, value.lstrip("#")) for key, value in colors.items()))
-    return f"{url_for('branding.colors')}?{query}"
+    path = url_for("branding.colors") if has_request_context() else "/branding/colors.css"
+    return f"{path}?{query}"
 
 
 def safe_url(value: object) -> str | None:

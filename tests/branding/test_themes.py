@@ -220,3 +220,11 @@ def test_plugin_theme_folders_are_loaded(tmp_path, foyer_config):
     app = create_app(foyer_config, plugins=[ShipsATheme()])
     assert "shipped" in app.extensions["foyer.themes"]
     app.extensions["foyer.db"].dispose()
+
+
+def test_templates_render_outside_a_request(foyer_app):
+    from flask import render_template_string
+
+    html = render_template_string('{% extends "layout.html" %}{% block content %}x{% endblock %}')
+    assert 'href="/assets/default/css/foyer.css?v=' in html
+    assert '<html lang="en" dir="ltr">' in html

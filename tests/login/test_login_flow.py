@@ -196,3 +196,15 @@ def test_application_name_is_shown_and_escaped(client, tenant, make_client, make
     tx = make_login_tx(app_client=app_client)
     page = text(client.get(f"/login?tx={tx}"))
     assert "to continue to <strong><bdi>&lt;b&gt;Demo&lt;/b&gt; app</bdi></strong>" in page
+
+
+def test_sign_in_for_an_application_hands_over_to_authorize_resume(
+    client, user, make_client, make_login_tx
+):
+    app_client, _secret = make_client(name="Demo app")
+    tx = make_login_tx(app_client=app_client, params={"client_id": app_client.client_id})
+    page = client.get(f"/login?tx={tx}")
+    assert "to continue to <strong><bdi>Demo app</bdi></strong>" in text(page)
+    answer = login(client, "alice@example.com", USER_PASSWORD, tx=tx)
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/authorize/resume?tx={tx}"
