@@ -8,6 +8,7 @@ import typing as t
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.cli import AppContext
 from app.cli import pass_app
@@ -91,6 +92,10 @@ def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> Non
         outcome = run(spec, reader, name, dry_run=dry_run, prune=prune)
     except ConfigInvalid as exc:
         _fail([str(p) for p in exc.problems])
+    except (SQLAlchemyError, ValueError) as exc:
+        # e.g. another apply created the same name meanwhile; the transaction was rolled back
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        _fail([f"{name}: the database refused the changes ({reason}); nothing was applied"])
     if isinstance(outcome, Result):
         click.echo(outcome.plan.render())
         if not outcome.plan.empty:

@@ -37,7 +37,10 @@ def _branding(value: t.Mapping[str, t.Any] | None) -> State:
 
 
 def _domain(row: TenantDomain) -> str:
-    return canonical_domain(row.base_url)
+    try:
+        return canonical_domain(row.base_url)
+    except ValueError:  # stored by other means in a form files cannot write
+        return row.base_url
 
 
 def _tenant_domains(primary_first: list[str]) -> list[str]:

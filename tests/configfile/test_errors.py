@@ -227,3 +227,19 @@ def test_a_failure_while_writing_rolls_everything_back(foyer, monkeypatch):
     assert session.scalars(
         sa.select(Organization.display_name).where(Organization.name == "north")
     ).one() == "North Division"
+
+
+def test_a_database_refusal_is_reported_without_a_traceback(foyer, monkeypatch):
+    """Another apply may win a race for a unique name: the error is short, nothing is kept."""
+    import sqlalchemy.exc
+
+    import app.configfile.apply as applying
+
+    def conflicting_create_client(*args, **kwargs):
+        raise sqlalchemy.exc.IntegrityError("INSERT INTO client ...", {}, Exception("dup"))
+
+    monkeypatch.setattr(applying, "create_client", conflicting_create_client)
+    [error] = errors(foyer.apply(BASE))
+    assert "the database refused the changes (Exception); nothing was applied" in error
+    assert "INSERT" not in error
+    assert find_tenant("acme") is None
