@@ -327,3 +327,15 @@ def test_apply_creates_signing_keys_for_the_algorithms_in_use(foyer):
     assert {(k.alg, k.state) for k in keys} == {
         ("RS256", "current"), ("RS256", "next"), ("ES256", "current"), ("ES256", "next")
     }
+
+
+def test_the_file_may_come_from_standard_input(foyer):
+    from click.testing import CliRunner
+
+    from app.cli import AppContext
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["apply", "-", "--dry-run"], input=BASE,
+                                obj=AppContext(foyer.app), env=foyer.env)
+    assert result.exit_code == 0, result.output
+    assert "+ create tenant acme" in result.stdout
