@@ -111,7 +111,9 @@ def lang_url(code: str) -> str:
         return f"?{urlencode([('lang', code)])}"
     args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
     args.append(("lang", code))
-    return f"{request.path}?{urlencode(args)}"
+    # "//evil.test/x" would be a link to another host: keep a single leading slash
+    path = "/" + request.path.lstrip("/\\")
+    return f"{path}?{urlencode(args)}"
 
 
 def init_i18n(app: Flask) -> None:

@@ -158,3 +158,10 @@ def test_every_error_code_has_a_complete_message():
         assert 400 <= kind.status < 600, code
         for part in (kind.title, kind.message, kind.next_step):
             assert str(part).strip(), code
+
+
+def test_language_links_on_a_404_never_point_to_another_host(client, tenant):
+    for path in ("//evil.test/path", "/\\evil.test/path", "/\\/evil.test/path"):
+        body = text(client.get("/", environ_overrides={"PATH_INFO": path}))
+        assert 'href="/evil.test/path?lang=fr"' in body, path
+        assert "\\" not in body and 'href="//' not in body

@@ -218,7 +218,10 @@ def check_password(
         "connection_id": connection.id,
     }
     if user is None:
-        known = strategy.find_user(tx.identifier)
+        try:  # only to name the account in the log; the answer is the same either way
+            known = strategy.find_user(tx.identifier)
+        except StrategyUnavailable:
+            known = None
         record_event(
             "login_failed",
             user_id=known.id if known is not None and known.tenant_id == tenant.id else None,
