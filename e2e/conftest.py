@@ -102,6 +102,7 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
     log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--no-control-socket",
          "app.wsgi:app"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
