@@ -14,6 +14,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749 import UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -68,6 +69,13 @@ class RequestUriNotSupportedError(OAuth2Error):  # type: ignore[misc]
 
 class RegistrationNotSupportedError(OAuth2Error):  # type: ignore[misc]
     error = "registration_not_supported"
+
+
+class CodeOnlyError(UnsupportedResponseTypeError):  # type: ignore[misc]
+    """Any response_type but ``code`` (never quoted back: it is whatever the caller sent)."""
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        super().__init__("code", description="Only response_type=code is supported.", **kwargs)
 
 
 class InvalidTargetError(OAuth2Error):  # type: ignore[misc]

@@ -213,10 +213,17 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def validate_authorization(
         self, user: User | None, params: t.Mapping[str, str] | None = None
     ) -> t.Any:
-        """Validate an authorization request (the current one, or stored ``params``).
+        """Validate an authorization request (the current one, or stored ``params``) whose
+        client and redirect_uri the caller has already checked.
 
         :raises OAuth2Error: with ``redirect_uri`` set when the error may go to the client.
         """
+        data = params if params is not None else flask_request.values
+        if data.get("response_type") != "code":
+            # here, not in authlib: it quotes the value and fails on non-ASCII descriptions
+            raise grants.CodeOnlyError(
+                redirect_uri=data.get("redirect_uri"), state=data.get("state")
+            )
         return self.get_consent_grant(request=params, end_user=user)
 
     def issue_code(

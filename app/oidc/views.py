@@ -8,7 +8,8 @@ with ``error``, ``state`` and ``iss``. The blueprint is CSRF-exempt (relying par
 
 from __future__ import annotations
 
-import datetime as dt
+import base64
+import binascii
 import typing as t
 
 from authlib.oauth2 import OAuth2Error
@@ -115,6 +116,20 @@ def _json(
     return response
 
 
+def _malformed_client_credentials() -> Response | None:
+    """A 401 for Basic credentials that do not decode (authlib would raise on them)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        base64.b64decode(value.strip(), validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        body = {"error": "invalid_client", "error_description": "Malformed Basic credentials."}
+        return _json(body, 401, {**NO_STORE, "WWW-Authenticate": 'Basic error="invalid_client"'})
+    return None
+
+
 def _server_error() -> Response:
     session.rollback()
     body = {"error": "server_error", "error_description": "A claims rule failed."}
@@ -219,9 +234,9 @@ def _session_satisfies(
     if "login" in (params.get("prompt") or "").split():
         return False
     max_age = params.get("max_age") or ""
-    if max_age.isdigit():
-        elapsed = utcnow() - sso.auth_time
-        if int(max_age) == 0 or elapsed > dt.timedelta(seconds=int(max_age)):
+    if max_age.isdigit() and len(max_age) <= 10:  # longer values are refused as invalid
+        elapsed = (utcnow() - sso.auth_time).total_seconds()
+        if int(max_age) == 0 or elapsed > int(max_age):
             return False
     wanted = params.get("organization")
     if wanted:
@@ -258,6 +273,9 @@ def _clip(value: str | None, length: int = 200) -> str | None:
 @bp.route("/oauth/token", methods=["POST"])
 def token() -> Response:
     tenant = current_tenant()
+    malformed = _malformed_client_credentials()
+    if malformed is not None:
+        return malformed
     server = oauth_server()
     keys.ensure_keys(tenant.id, _algorithms_for(_presented_client_id()))
     grant_type = request.form.get("grant_type")
@@ -347,6 +365,9 @@ def userinfo() -> Response:
 @bp.route("/oauth/revoke", methods=["POST"])
 def revoke() -> Response:
     tenant = current_tenant()
+    malformed = _malformed_client_credentials()
+    if malformed is not None:
+        return malformed
     response = t.cast(Response, oauth_server().create_endpoint_response("revocation"))
     if response.status_code != 200:
         session.rollback()

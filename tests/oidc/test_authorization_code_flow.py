@@ -584,3 +584,22 @@ def test_blocked_user_cannot_redeem_a_code(client, oidc_client, signed_in, user)
     user.blocked = True
     session.commit()
     assert exchange_code(client, model, result, secret).get_json()["error"] == "invalid_grant"
+
+
+def test_any_response_type_but_code_is_refused_without_echoing_it(client, oidc_client, signed_in):
+    model, _secret = oidc_client
+    for response_type in ("é", "code\x00", "code id_token"):
+        response = client.get(
+            "/authorize", query_string=authorize_query(model, response_type=response_type)
+        )
+        got = redirect_params(response)
+        assert got["error"] == "unsupported_response_type"
+        assert response_type not in got.get("error_description", "")
+
+
+def test_huge_max_age_is_refused_not_a_crash(client, oidc_client, signed_in):
+    model, _secret = oidc_client
+    query = authorize_query(model, max_age="9" * 30)
+    assert redirect_params(client.get("/authorize", query_string=query))["error"] == (
+        "invalid_request"
+    )

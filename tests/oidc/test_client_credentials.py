@@ -121,3 +121,16 @@ def test_token_endpoint_is_rate_limited_with_a_json_answer(client, machine_clien
     assert response.status_code == 429
     assert response.get_json()["error"] == "slow_down"
     assert response.headers["Retry-After"]
+
+
+def test_undecodable_basic_credentials_answer_invalid_client(client, machine_client):
+    import base64
+
+    header = "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()
+    for path, data in (
+        ("/oauth/token", {"grant_type": "client_credentials"}),
+        ("/oauth/revoke", {"token": "x"}),
+    ):
+        response = client.post(path, data=data, headers={"Authorization": header})
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "invalid_client"
