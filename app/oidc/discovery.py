@@ -12,6 +12,7 @@ from flask import url_for
 from app.i18n import SUPPORTED_LOCALES
 from app.oidc import keys
 from app.oidc.grants import AUTH_METHODS
+from app.oidc.grants import CONFIDENTIAL_AUTH_METHODS
 from app.oidc.tokens import DEFAULT_ACR
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
@@ -60,6 +61,7 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
         "userinfo_endpoint": endpoint("oidc.userinfo"),
         "jwks_uri": endpoint("oidc.jwks"),
         "revocation_endpoint": endpoint("oidc.revoke"),
+        "introspection_endpoint": endpoint("oidc.introspect"),
         "end_session_endpoint": endpoint("oidc.end_session"),
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
@@ -69,6 +71,7 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
         "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "acr_values_supported": [DEFAULT_ACR],

@@ -8,6 +8,7 @@ Views call the small methods here; all authlib plumbing stays in this module and
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 import sqlalchemy as sa
@@ -15,11 +16,13 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749 import ResourceProtector
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
@@ -44,6 +47,7 @@ if t.TYPE_CHECKING:
 
     from app.accounts.models import User
     from app.login.models import SsoSession
+    from app.oidc.models import TokenGrant
 
 
 class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
@@ -80,8 +84,6 @@ class FoyerRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
 
     def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
         if not request.form.get("token"):
-            from authlib.oauth2.rfc6749 import InvalidRequestError
-
             raise InvalidRequestError("Missing 'token' in request.")
         # an unknown token_type_hint is ignored: every supported type is searched (§2.1)
 
@@ -116,6 +118,130 @@ class FoyerRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
     def revoke_token(self, token: RevocableToken, request: OAuth2Request) -> None:
         tokens.revoke_grant(token.grant_id, "revoked")
         g.oidc_revoked = token
+
+
+INTROSPECTED_CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "org_id",
+    "org_name",
+)
+"""Access token claims an introspection answer repeats (plugin claims stay in the JWT)."""
+
+
+class IntrospectedToken:
+    """A token found for introspection: a verified access token, or a stored refresh token."""
+
+    def __init__(
+        self,
+        kind: str,
+        claims: dict[str, t.Any],
+        expires_at: int,
+        family: TokenGrant | None = None,
+        spent: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.claims = claims
+        self.expires_at = expires_at
+        self.family = family
+        self.spent = spent
+        """A refresh token already rotated or revoked."""
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims.get("client_id"))
+
+    @property
+    def audiences(self) -> list[str]:
+        aud = self.claims.get("aud")
+        return [aud] if isinstance(aud, str) else list(aud or [])
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= int(time.time())
+
+    def is_revoked(self) -> bool:
+        if self.spent:
+            return True
+        if self.kind == "refresh_token" or self.claims.get("grant_id"):
+            return self.family is None or not tokens.grant_is_active(self.family)
+        return False  # a machine token cannot be revoked; it expires
+
+
+class FoyerIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662, for resource servers: a client may introspect the tokens issued to it and
+    the access tokens meant for one of its audiences. Anything else is ``active: false``."""
+
+    CLIENT_AUTH_METHODS = grants.CONFIDENTIAL_AUTH_METHODS
+
+    def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token' in request.")
+
+    def query_token(
+        self, token_string: str, token_type_hint: str | None
+    ) -> IntrospectedToken | None:
+        finders = [self._access_token, self._refresh_token]
+        if token_type_hint == "refresh_token":
+            finders.reverse()
+        for find in finders:
+            found = find(token_string)
+            if found is not None:
+                return found
+        return None
+
+    def _access_token(self, value: str) -> IntrospectedToken | None:
+        token = tokens.decode_access_token(value, current_tenant())
+        if token is None:
+            return None
+        family = tokens.find_grant(token.grant_id) if token.grant_id else None
+        if family is not None and family.tenant_id != current_tenant().id:
+            family = None
+        exp = token.claims.get("exp")
+        return IntrospectedToken(
+            "access_token", token.claims, exp if isinstance(exp, int) else 0, family
+        )
+
+    def _refresh_token(self, value: str) -> IntrospectedToken | None:
+        row = tokens.find_refresh_token(value)
+        if row is None:
+            return None
+        family = tokens.find_grant(row.grant_id)
+        if family is None or family.tenant_id != current_tenant().id:
+            return None
+        claims = {
+            "iss": family.issuer,
+            "sub": family.user_id,
+            "client_id": family.client_id,
+            "scope": row.scope,
+        }
+        spent = row.used_at is not None or row.revoked_at is not None
+        return IntrospectedToken(
+            "refresh_token", claims, int(row.expires_at.timestamp()), family, spent
+        )
+
+    def check_permission(
+        self, token: IntrospectedToken, client: grants.OAuthClient, request: OAuth2Request
+    ) -> bool:
+        if token.client_id == client.client_id:
+            return True
+        if token.kind != "access_token":
+            return False
+        return bool(set(token.audiences) & set(tokens.client_audiences(client.model)))
+
+    def introspect_token(self, token: IntrospectedToken) -> dict[str, t.Any]:
+        if token.kind == "refresh_token":
+            return {**token.claims, "exp": token.expires_at}
+        payload: dict[str, t.Any] = {
+            key: token.claims[key] for key in INTROSPECTED_CLAIMS if key in token.claims
+        }
+        payload["token_type"] = "Bearer"
+        return payload
 
 
 class RevocableToken(t.NamedTuple):
@@ -265,6 +391,7 @@ def init_server(app: Flask) -> FoyerAuthorizationServer:
     server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_endpoint(FoyerRevocationEndpoint)
+    server.register_endpoint(FoyerIntrospectionEndpoint)
     server.register_endpoint(FoyerEndSessionEndpoint)
     server.register_extension(server.issuer_parameter)
     app.extensions["foyer.oidc.server"] = server

@@ -1,4 +1,5 @@
-"""The provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke, logout.
+"""The provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke,
+introspect, logout.
 
 Every endpoint serves the tenant of the request's host (unknown hosts get a 404). The
 authorization endpoint checks the client and its redirect_uri before anything else and never
@@ -99,7 +100,7 @@ def _cors(response: Response) -> Response:
 
 @bp.errorhandler(TooManyRequests)
 def _rate_limited(exc: TooManyRequests) -> Response | tuple[Response, int, dict[str, str]]:
-    if request.endpoint not in ("oidc.token", "oidc.revoke"):
+    if request.endpoint not in ("oidc.token", "oidc.revoke", "oidc.introspect"):
         return error_page("rate_limited", 429, headers={"Retry-After": "60"})
     record_event("rate_limited", tenant=current_tenant(), data={"endpoint": request.endpoint})
     body = {"error": "slow_down", "error_description": "Too many requests; retry later."}
@@ -385,6 +386,22 @@ def revoke() -> Response:
     return response
 
 
+# --- Introspection ------------------------------------------------------------------------
+
+
+@bp.route("/oauth/introspect", methods=["POST"])
+def introspect() -> Response:
+    """RFC 7662 for resource servers that want revocation-aware answers (JWT checks cannot
+    see a revoked family)."""
+    current_tenant()
+    malformed = _malformed_client_credentials()
+    if malformed is not None:
+        return malformed
+    response = t.cast(Response, oauth_server().create_endpoint_response("introspection"))
+    session.rollback()  # read only
+    return response
+
+
 # --- RP-initiated logout ------------------------------------------------------------------
 
 
@@ -424,7 +441,7 @@ def _setup(state: BlueprintSetupState) -> None:
     keys.init_keys(app)
     init_discovery(app)
     limiter = app.extensions["foyer.limiter"]
-    for endpoint in ("oidc.token", "oidc.revoke"):
+    for endpoint in ("oidc.token", "oidc.revoke", "oidc.introspect"):
         app.view_functions[endpoint] = limiter.limit(limit("rate_limit_token"))(
             app.view_functions[endpoint]
         )

@@ -17,6 +17,7 @@ def test_metadata_names_this_host_as_issuer_and_every_endpoint(client, tenant):
         "userinfo_endpoint": "/userinfo",
         "jwks_uri": "/.well-known/jwks.json",
         "revocation_endpoint": "/oauth/revoke",
+        "introspection_endpoint": "/oauth/introspect",
         "end_session_endpoint": "/oidc/logout",
     }.items():
         assert meta[name] == "https://login.test" + path
