@@ -109,6 +109,25 @@ class Settings:
     default_locale: str = "en"
     """Locale used when nothing else chooses one."""
 
+    reset_token_lifetime: int = 30 * 60
+    """How long a password reset link works, in seconds (at most an hour is advised)."""
+
+    verify_token_lifetime: int = 24 * 3600
+    """How long an email verification link works, in seconds."""
+
+    invitation_lifetime: int = 7 * 24 * 3600
+    """How long an organization invitation works, in seconds (at most 30 days)."""
+
+    reset_emails_per_hour: int = 5
+    """At most this many reset (or verification) emails per account and hour; more requests
+    get the same answer and send nothing."""
+
+    rate_limit_account_email: str = "10 per hour"
+    """Rate limit per client address on pages that send emails (reset, sign-up, resend)."""
+
+    rate_limit_mfa: str = "10 per hour"
+    """Attempts at a one-time code (authenticator or recovery code) per user."""
+
     @classmethod
     def load(cls, overrides: t.Mapping[str, t.Any] | None = None) -> Settings:
         """Build settings from the file named by FOYER_CONFIG, then env, then ``overrides``."""

@@ -89,4 +89,37 @@ class OneTimeToken(Base):
     data: Mapped[JSONDict] = mapped_column(default=dict)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    """Set when the token is used, or when it is invalidated (a newer token, a password
+    change): a token whose ``used_at`` is set never works again."""
+    created_at: Mapped[created_at]
+
+
+class TotpFactor(Base):
+    """A user's TOTP authenticator (RFC 6238); the secret is encrypted at rest."""
+
+    __tablename__ = "totp_factor"
+
+    id: Mapped[pk]
+    user_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(sa.Text)
+    """The base32 secret, a Fernet token (``app.security.crypto.encrypt``)."""
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    """None while enrolling: the factor counts only once a code from it was accepted."""
+    last_used_step: Mapped[int | None] = mapped_column(sa.BigInteger, default=None)
+    """The last 30-second time step whose code was accepted: a code is good once."""
+    created_at: Mapped[created_at]
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code for a user who lost their authenticator, stored hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[pk]
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """SHA-256 of the code (80 random bits, so a plain hash resists guessing)."""
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[created_at]

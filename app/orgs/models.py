@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -79,3 +81,35 @@ class Membership(Base):
     )
     roles: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[created_at]
+
+
+class Invitation(Base):
+    """An email address invited into an organization, with the roles it will get.
+
+    The link's secret is a :class:`app.accounts.models.OneTimeToken` (purpose ``invitation``)
+    naming this row; accepting consumes both, so an invitation is accepted at most once.
+    """
+
+    __tablename__ = "invitation"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    organization_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(sa.String(320))
+    email_normalized: Mapped[str] = mapped_column(sa.String(320))
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    invited_by: Mapped[str | None] = mapped_column(default=None)
+    """Who sent it (an admin's name or ``cli``), for the log and the email."""
+    locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    """Language of the email and the acceptance page, when the inviter knows it."""
+    expires_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    accepted_user_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[created_at]
+
+    organization: Mapped[Organization] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:10:06.020816
+Create Date: 2026-11-30 02:44:05.536109
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
@@ -209,6 +209,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_authorization_code')),
     sa.UniqueConstraint('code_hash', name=op.f('uq_authorization_code_code_hash'))
     )
+    op.create_table('consent',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('granted_at', app.db.TZDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_consent_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_consent_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent')),
+    sa.UniqueConstraint('user_id', 'client_id', name=op.f('uq_consent_user_id_client_id'))
+    )
     op.create_table('identity',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -223,6 +235,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('identity', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_user_id'), ['user_id'], unique=False)
+
+    op.create_table('invitation',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('email_normalized', sa.String(length=320), nullable=False),
+    sa.Column('roles', sa.JSON(), nullable=False),
+    sa.Column('invited_by', sa.String(length=255), nullable=True),
+    sa.Column('locale', sa.String(length=16), nullable=True),
+    sa.Column('expires_at', app.db.TZDateTime(), nullable=False),
+    sa.Column('accepted_at', app.db.TZDateTime(), nullable=True),
+    sa.Column('accepted_user_id', sa.String(length=40), nullable=True),
+    sa.Column('revoked_at', app.db.TZDateTime(), nullable=True),
+    sa.Column('created_at', app.db.TZDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['accepted_user_id'], ['user.id'], name=op.f('fk_invitation_accepted_user_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_invitation_organization_id_organization'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_invitation_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation'))
+    )
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitation_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('membership',
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -253,6 +287,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('one_time_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_one_time_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('recovery_code',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('used_at', app.db.TZDateTime(), nullable=True),
+    sa.Column('created_at', app.db.TZDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_recovery_code_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_recovery_code_code_hash'))
+    )
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_code_user_id'), ['user_id'], unique=False)
 
     op.create_table('sso_session',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -299,6 +346,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_token_grant_sso_session_id'), ['sso_session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_token_grant_user_id'), ['user_id'], unique=False)
 
+    op.create_table('totp_factor',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('secret_encrypted', sa.Text(), nullable=False),
+    sa.Column('confirmed_at', app.db.TZDateTime(), nullable=True),
+    sa.Column('last_used_step', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', app.db.TZDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_totp_factor_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_totp_factor')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_totp_factor_user_id'))
+    )
     op.create_table('refresh_token',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('grant_id', sa.String(length=40), nullable=False),
@@ -324,6 +382,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refresh_token_grant_id'))
 
     op.drop_table('refresh_token')
+    op.drop_table('totp_factor')
     with op.batch_alter_table('token_grant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_token_grant_user_id'))
         batch_op.drop_index(batch_op.f('ix_token_grant_sso_session_id'))
@@ -334,6 +393,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sso_session_user_id'))
 
     op.drop_table('sso_session')
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_code_user_id'))
+
+    op.drop_table('recovery_code')
     with op.batch_alter_table('one_time_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_one_time_token_user_id'))
 
@@ -342,10 +405,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_membership_organization_id'))
 
     op.drop_table('membership')
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitation_organization_id'))
+
+    op.drop_table('invitation')
     with op.batch_alter_table('identity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_user_id'))
 
     op.drop_table('identity')
+    op.drop_table('consent')
     op.drop_table('authorization_code')
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_email_normalized'))
