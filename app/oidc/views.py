@@ -160,6 +160,8 @@ def jwks() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Response:
+    """Check client and redirect_uri (error page), then the request (errors to the client);
+    answer from the SSO session when it satisfies the request, else start the login."""
     tenant = current_tenant()
     params = request.values
     g.locale_candidates = [params.get("ui_locales")]
