@@ -10,7 +10,8 @@ import click
 from flask import Flask
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "app.configfile.cli", "app.demo.cli", "app.oidc.cli", "app.plugin_commands", "app.mail.cli"
+    "app.configfile.cli", "app.demo.cli", "app.oidc.cli", "app.plugin_commands", "app.mail.cli",
+    "app.branding.cli",
 )
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 

@@ -57,6 +57,11 @@ class Settings:
     """When set, static assets are loaded from this base URL (a CDN holding the layout
     written by ``foyer themes build``)."""
 
+    theme_development: bool = False
+    """Theme designers' mode: theme files are re-read when they change (edits show on
+    reload) and every page can be previewed with fake data under ``/_themes/``. Flask's
+    debug mode does the first too. Never on in production."""
+
     trusted_proxies: int = 0
     """How many reverse proxies in front of Foyer set X-Forwarded-For/Proto/Host. 0 trusts
     none, so a client cannot spoof its address or scheme."""

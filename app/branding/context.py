@@ -1,43 +1,48 @@
 """The look of the current request: which theme, and the brand data pages show.
 
-The theme is chosen per request (organization's theme, else the tenant's ``theme`` setting,
-else ``default``), so the template loader and the stylesheet links follow the organization
-a sign-in belongs to. Branding set by admins (display name, logo URL, colors, support
-contacts, legal links) is *data*: validated here, escaped by the templates, never code.
+Branding is layered, the most specific layer winning: the theme's defaults, then the
+tenant (``settings.branding`` and ``settings.support_*``), then the application being
+signed in to (``client.settings["branding"]``), then the organization
+(``organization.branding``). The theme is chosen the same way: the organization's, else the
+application's, else the tenant's, else ``default``. So the template loader, the stylesheets
+and the wording follow the organization a sign-in belongs to.
+
+Branding set by admins is *data* (:mod:`app.branding.data`): cleaned again here, escaped
+by the templates, never code.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import typing as t
 from urllib.parse import urlencode
-from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import g
 from flask import has_request_context
 from flask import url_for
 
+from app.branding.data import LINK_KEYS
+from app.branding.data import clean_branding
+from app.branding.data import safe_email as safe_email
+from app.branding.data import safe_url as safe_url
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
-from app.branding.themes import validate_colors
 
 if t.TYPE_CHECKING:
+    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"^[^@\s<>\"'(),;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-LINK_KEYS = ("support_url", "privacy_url", "terms_url")
-
 
 @dataclasses.dataclass(frozen=True)
 class Brand:
-    """What the layout shows for the current tenant or organization (a stable theme API)."""
+    """What the layout shows for the current tenant, application or organization (a stable
+    theme API: templates read these attributes)."""
 
     name: str
     """Display name in the header: the organization's, else the tenant's."""
@@ -48,14 +53,27 @@ class Brand:
     support_url: str | None = None
     privacy_url: str | None = None
     terms_url: str | None = None
+    email_sender_name: str | None = None
+    """Name on the From line of emails (default: the display name)."""
+    email_reply_to: str | None = None
     colors: dict[str, str] = dataclasses.field(default_factory=dict)
-    """Theme colors with tenant and organization overrides applied."""
+    """Theme colors with tenant, application and organization overrides applied."""
     stylesheets: tuple[str, ...] = ()
     scripts: tuple[str, ...] = ()
+    layout: str = "card"
+    """``card`` or ``split`` (theme.toml ``[layout] style``)."""
+    panel_image_url: str | None = None
+    """Image of the brand panel of the split layout (None: the panel shows the logo)."""
+    is_organization: bool = False
+    """The page belongs to an organization (headings say "Sign in to <name>")."""
 
     @property
     def has_support(self) -> bool:
         return bool(self.support_email or self.support_url)
+
+    @property
+    def sender_name(self) -> str:
+        return self.email_sender_name or self.name
 
 
 def registry() -> ThemeRegistry:
@@ -78,22 +96,63 @@ def current_organization() -> Organization | None:
     return domain.organization if domain is not None else None
 
 
-def theme_name_for(tenant: Tenant | None, organization: Organization | None) -> str:
-    """The organization's theme, else the tenant's ``theme`` setting, else ``default``.
+def current_client() -> Client | None:
+    """The application this page is for: ``g.client`` when a view set it, else the client
+    of the login transaction (``g.login_tx``), looked up once per request."""
+    if not has_request_context():
+        return None
+    if "client" in g:
+        return t.cast("Client | None", g.client)
+    if "foyer_client" in g:
+        return t.cast("Client | None", g.foyer_client)
+    client = None
+    tx = g.get("login_tx")
+    tenant = current_tenant_or_none()
+    client_id = getattr(tx, "client_id", None)
+    if client_id and tenant is not None:
+        import sqlalchemy as sa
 
-    A theme that is no longer installed falls back to ``default`` (logged), so removing a
-    folder never takes sign-in down.
+        from app.db import session
+        from app.oidc.models import Client
+
+        try:
+            client = session.scalar(
+                sa.select(Client).where(Client.client_id == client_id,
+                                        Client.tenant_id == tenant.id)
+            )
+        except Exception:  # branding must never be what breaks a page
+            log.exception("could not look up the client of the page")
+    g.foyer_client = client
+    return client
+
+
+def client_branding(client: Client | None) -> dict[str, t.Any]:
+    if client is None:
+        return {}
+    return clean_branding((client.settings or {}).get("branding"), allow_theme=True)
+
+
+def theme_name_for(
+    tenant: Tenant | None, organization: Organization | None, client: Client | None = None
+) -> str:
+    """The organization's theme, else the application's, else the tenant's ``theme``
+    setting, else ``default``.
+
+    A theme named in data that is no longer installed falls back to the next layer
+    (logged), so removing a folder never takes sign-in down; ``foyer apply`` refuses such
+    names up front.
     """
     themes = registry()
     for name in (
         organization.theme if organization is not None else None,
+        client_branding(client).get("theme"),
         (tenant.settings or {}).get("theme") if tenant is not None else None,
     ):
         if not name:
             continue
         if name in themes:
             return t.cast(str, name)
-        log.warning("theme %r is not installed; using %r", name, DEFAULT_THEME)
+        log.warning("theme %r is not installed; using the next choice", name)
     return DEFAULT_THEME
 
 
@@ -103,7 +162,8 @@ def current_theme_name() -> str:
         return DEFAULT_THEME
     name = g.get("foyer_theme")
     if name is None:
-        name = theme_name_for(current_tenant_or_none(), current_organization())
+        name = theme_name_for(current_tenant_or_none(), current_organization(),
+                              current_client())
         g.foyer_theme = name
     return t.cast(str, name)
 
@@ -112,71 +172,85 @@ def current_brand() -> Brand:
     """The brand of this request, built once per request."""
     if has_request_context() and "foyer_brand" in g:
         return t.cast(Brand, g.foyer_brand)
-    brand = build_brand(current_tenant_or_none(), current_organization(), current_theme_name())
+    brand = build_brand(current_tenant_or_none(), current_organization(), current_theme_name(),
+                        current_client())
     if has_request_context():
         g.foyer_brand = brand
     return brand
 
 
-def build_brand(tenant: Tenant | None, organization: Organization | None, theme_name: str) -> Brand:
-    """Merge theme defaults, tenant branding and organization branding (most specific wins)."""
-    themes = registry()
-    theme = themes[theme_name]
-    data: dict[str, t.Any] = {}
-    colors = dict(themes.colors(theme_name))
-    sources: list[dict[str, t.Any]] = []
+def branding_layers(
+    tenant: Tenant | None, organization: Organization | None, client: Client | None = None
+) -> dict[str, t.Any]:
+    """Tenant, then application, then organization branding, cleaned and merged (colors
+    merged key by key)."""
+    layers: list[dict[str, t.Any]] = []
     if tenant is not None:
         settings = tenant.settings or {}
         # support contacts may sit at the top level of tenant settings or under "branding"
-        sources.append({k: settings[k] for k in ("support_email", "support_url") if k in settings})
-        sources.append(settings.get("branding") or {})
+        layers.append(clean_branding(
+            {k: settings[k] for k in ("support_email", "support_url") if k in settings}
+        ))
+        layers.append(clean_branding(settings.get("branding")))
+    layers.append({k: v for k, v in client_branding(client).items() if k != "theme"})
     if organization is not None:
-        sources.append(organization.branding or {})
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
-        data.update({k: v for k, v in source.items() if k != "colors"})
-        colors.update(validate_colors(source.get("colors", {}), "branding", strict=False))
+        layers.append(clean_branding(organization.branding))
+    data: dict[str, t.Any] = {"colors": {}}
+    for layer in layers:
+        data["colors"].update(layer.get("colors", {}))
+        data.update({k: v for k, v in layer.items() if k != "colors"})
+    return data
+
+
+def build_brand(
+    tenant: Tenant | None,
+    organization: Organization | None,
+    theme_name: str,
+    client: Client | None = None,
+) -> Brand:
+    """Merge theme defaults and the branding layers (most specific wins)."""
+    from app.branding.assets import asset_href
+    from app.branding.assets import asset_index
+
+    themes = registry()
+    theme = themes[theme_name]
+    data = branding_layers(tenant, organization, client)
+    colors = {**themes.colors(theme_name), **data["colors"]}
 
     name = tenant.display_name if tenant is not None else ""
     if organization is not None:
         name = organization.display_name
-    display_name = data.get("display_name")
-    if isinstance(display_name, str) and display_name.strip():
-        name = display_name.strip()[:120]
+    name = data.get("display_name") or name
 
-    logo = safe_url(data.get("logo_url"))
-    if logo is None:
-        found = themes.first(theme_name, "logo")
-        logo = asset_url(*found) if found else None
-    favicon = themes.first(theme_name, "favicon")
+    index = asset_index()
+
+    def theme_file(found: tuple[Theme, str] | None) -> str | None:
+        if found is None:
+            return None
+        key = index.static_key(theme_name, found[1])
+        return asset_href(key) if key else None
+
+    bundles = index.bundles.get(theme_name)
+    stylesheets = [asset_href(bundles.css)] if bundles and bundles.css else []
+    if colors:
+        stylesheets.append(colors_url(colors))
+    layout = themes.layout(theme_name)
     return Brand(
         name=name,
         theme=theme,
-        logo_url=logo,
-        favicon_url=asset_url(*favicon) if favicon else None,
-        support_email=safe_email(data.get("support_email")),
+        logo_url=data.get("logo_url") or theme_file(themes.first(theme_name, "logo")),
+        favicon_url=theme_file(themes.first(theme_name, "favicon")),
+        support_email=data.get("support_email"),
+        email_sender_name=data.get("email_sender_name"),
+        email_reply_to=data.get("email_reply_to"),
         colors=colors,
-        stylesheets=tuple(
-            [asset_url(owner, path) for owner, path in themes.styles(theme_name)]
-            + ([colors_url(colors)] if colors else [])
-        ),
-        scripts=tuple(asset_url(owner, path) for owner, path in themes.scripts(theme_name)),
-        **{key: safe_url(data.get(key)) for key in LINK_KEYS},
+        stylesheets=tuple(stylesheets),
+        scripts=(asset_href(bundles.js),) if bundles and bundles.js else (),
+        layout=layout["style"],
+        panel_image_url=theme_file(layout["panel_image"]),
+        is_organization=organization is not None,
+        **{key: data.get(key) for key in LINK_KEYS},
     )
-
-
-def asset_url(theme: Theme, path: str) -> str:
-    """URL of a theme's static file: the CDN when ``asset_base_url`` is set, else Foyer."""
-    from app.branding.views import asset_version
-
-    base = current_app.extensions["foyer.settings"].asset_base_url.rstrip("/")
-    version = asset_version(theme, path)
-    if base:
-        return f"{base}/{theme.name}/{path}?v={version}"
-    if not has_request_context():  # emails and commands: no request to build a URL from
-        return f"/assets/{theme.name}/{path}?v={version}"
-    return url_for("branding.asset", theme=theme.name, filename=path, v=version)
 
 
 def colors_url(colors: t.Mapping[str, str]) -> str:
@@ -188,23 +262,3 @@ def colors_url(colors: t.Mapping[str, str]) -> str:
     query = urlencode(sorted((key, value.lstrip("#")) for key, value in colors.items()))
     path = url_for("branding.colors") if has_request_context() else "/branding/colors.css"
     return f"{path}?{query}"
-
-
-def safe_url(value: object) -> str | None:
-    """An admin-provided link or image URL, kept only if it is plain ``https://``."""
-    if not isinstance(value, str) or len(value) > 2048:
-        return None
-    value = value.strip()
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-        return None
-    return value
-
-
-def safe_email(value: object) -> str | None:
-    if not isinstance(value, str) or len(value) > 320:
-        return None
-    value = value.strip()
-    return value if EMAIL.match(value) else None

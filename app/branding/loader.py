@@ -5,10 +5,16 @@ theme chain; ``{% extends "core:login/password.html" %}`` reaches the core templ
 overrides (and ``"<theme>:name"`` a given theme's own copy). The theme is chosen per request
 (:func:`app.branding.context.current_theme_name`), so Jinja's compiled-template cache is
 keyed by theme as well as by name: two organizations with two themes never share a page.
+
+A theme template that does not compile is skipped (logged once per file version): the page
+is rendered with the parent theme's template, so a designer's typo never breaks sign-in.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import typing as t
 from pathlib import Path
 
@@ -17,13 +23,17 @@ from jinja2 import BaseLoader
 from jinja2 import Environment
 from jinja2 import FileSystemLoader
 from jinja2 import TemplateNotFound
+from jinja2 import TemplateSyntaxError
 from jinja2.utils import LRUCache
 
 from app.branding.context import current_brand
 from app.branding.context import current_theme_name
 from app.branding.themes import BUILTIN_THEMES_DIR
+from app.branding.themes import ThemeError
 from app.branding.themes import ThemeRegistry
 from app.branding.themes import load_registry
+
+log = logging.getLogger(__name__)
 
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CORE_PREFIX = "core"
@@ -33,13 +43,14 @@ class ThemeLoader(BaseLoader):
     """Finds a template in the current theme chain, then in the core templates."""
 
     def __init__(self, themes: ThemeRegistry, core_dir: Path = CORE_TEMPLATES) -> None:
-        self.themes = themes
         self.core = FileSystemLoader(str(core_dir))
-        self.theme_loaders = {
-            name: FileSystemLoader(str(theme.templates_dir))
-            for name, theme in themes.themes.items()
-            if theme.templates_dir.is_dir()
-        }
+        self._compiles: dict[tuple[str, int], TemplateSyntaxError | None] = {}
+        self._lock = threading.Lock()
+        self.use(themes)
+
+    def use(self, themes: ThemeRegistry) -> None:
+        """Serve templates from ``themes`` (a reloaded registry in development)."""
+        self.themes = themes
 
     def get_source(
         self, environment: Environment, template: str
@@ -49,20 +60,42 @@ class ThemeLoader(BaseLoader):
             if prefix == CORE_PREFIX:
                 return self.core.get_source(environment, rest)
             if prefix in self.themes:
-                loader = self.theme_loaders.get(prefix)
-                if loader is None:
+                found = self._file(self.themes[prefix].templates_dir, rest)
+                if found is None:
                     raise TemplateNotFound(template)
-                return loader.get_source(environment, rest)
+                return self._source(found, [])
             raise TemplateNotFound(template)
+        considered: list[Path] = []
         for name in self.search_path():
-            loader = self.theme_loaders.get(name)
-            if loader is None:
+            path = self._file(self.themes[name].templates_dir, template)
+            if path is None:
+                considered.append(self.themes[name].templates_dir / template)
                 continue
-            try:
-                return loader.get_source(environment, template)
-            except TemplateNotFound:
-                continue
-        return self.core.get_source(environment, template)
+            source = path.read_text(encoding="utf-8")
+            if self.compile_error(environment, path, source, template) is None:
+                return self._source(path, considered, source)
+            considered.append(path)  # broken: fall back to the parent's
+        source, filename, uptodate = self.core.get_source(environment, template)
+        return source, filename, _also_unchanged(considered, uptodate)
+
+    def compile_error(
+        self, environment: Environment, path: Path, source: str, name: str
+    ) -> TemplateSyntaxError | None:
+        """The syntax error of a theme template, if any (checked once per file version)."""
+        key = (str(path), _mtime(path))
+        with self._lock:
+            if key in self._compiles:
+                return self._compiles[key]
+        try:
+            environment.parse(source, name, str(path))
+            error = None
+        except TemplateSyntaxError as exc:
+            error = exc
+            log.error("%s:%s: template error, using the parent theme's template: %s",
+                      path, exc.lineno, exc.message)
+        with self._lock:
+            self._compiles[key] = error
+        return error
 
     def search_path(self) -> list[str]:
         """Theme names searched for this request, most specific first."""
@@ -70,9 +103,48 @@ class ThemeLoader(BaseLoader):
 
     def list_templates(self) -> list[str]:
         names = set(self.core.list_templates())
-        for loader in self.theme_loaders.values():
-            names.update(loader.list_templates())
+        for theme in self.themes:
+            if theme.templates_dir.is_dir():
+                names.update(FileSystemLoader(str(theme.templates_dir)).list_templates())
         return sorted(names)
+
+    @staticmethod
+    def _file(folder: Path, template: str) -> Path | None:
+        pieces = [piece for piece in template.split("/") if piece]
+        if any(piece in (".", "..") or os.sep in piece for piece in pieces):
+            raise TemplateNotFound(template)
+        path = folder.joinpath(*pieces)
+        return path if path.is_file() else None
+
+    @staticmethod
+    def _source(
+        path: Path, considered: list[Path], source: str | None = None
+    ) -> tuple[str, str, t.Callable[[], bool]]:
+        if source is None:
+            source = path.read_text(encoding="utf-8")
+        return source, str(path), _also_unchanged([*considered, path], None)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _also_unchanged(
+    paths: list[Path], uptodate: t.Callable[[], bool] | None
+) -> t.Callable[[], bool]:
+    """Up to date while the chosen file and every more specific candidate are unchanged
+    (a fixed or newly added theme template shows on reload in development)."""
+    stamps = [(path, _mtime(path)) for path in paths]
+
+    def check() -> bool:
+        if uptodate is not None and not uptodate():
+            return False
+        return all(_mtime(path) == stamp for path, stamp in stamps)
+
+    return check
 
 
 class ThemedCache(LRUCache):
@@ -112,24 +184,81 @@ def theme_folders(app: Flask) -> list[Path]:
 
 
 def init_templates(app: Flask) -> None:
-    """Load the theme registry (a broken theme stops start-up) and install the loader."""
+    """Load the theme registry (a broken manifest stops start-up), log template and wording
+    problems, build the assets and install the loader and the themed wording."""
+    from app.branding.assets import AssetIndex
+    from app.branding.assets import live_reload
+    from app.branding.assets import tree_signature
+    from app.branding.checks import soft_problems
+    from app.branding.preview import init_preview
+    from app.branding.translations import install_themed_domain
     from app.branding.views import bp
 
-    themes = load_registry(theme_folders(app))
+    folders = theme_folders(app)
+    themes = load_registry(folders)
+    for problem in soft_problems(themes):
+        log.error("%s", problem)
+    app.extensions["foyer.theme_folders"] = folders
     app.extensions["foyer.themes"] = themes
+    app.extensions["foyer.assets"] = AssetIndex(themes)
+    app.extensions["foyer.theme_signature"] = tree_signature(folders, themes)
+    if app.extensions["foyer.settings"].theme_development:
+        app.config["TEMPLATES_AUTO_RELOAD"] = True
     loader = ThemeLoader(themes)
-    app.jinja_loader = loader
+    app.jinja_loader = loader  # type: ignore[assignment]
     app.jinja_env.cache = ThemedCache(400)  # type: ignore[assignment]
+    install_themed_domain(app)
     app.register_blueprint(bp)
+    init_preview(app)
+
+    @app.before_request
+    def _live_reload() -> None:
+        if live_reload(app):
+            reload_themes_if_changed(app)
 
     @app.context_processor
     def _brand_context() -> dict[str, t.Any]:
+        from app.branding.assets import theme_asset_url
+
         brand = current_brand()
         return {
             "brand": brand,
             "theme": brand.theme,
+            "theme_asset": lambda path: theme_asset_url(brand.theme.name, path),
             "templates_considered": _considered if app.debug else None,
         }
 
     def _considered() -> list[str]:
         return [f"{name}:" for name in loader.search_path()] + [f"{CORE_PREFIX}:"]
+
+
+_reload_lock = threading.Lock()
+
+
+def reload_themes_if_changed(app: Flask) -> None:
+    """Development: re-read themes and rebuild assets when a theme file changed.
+
+    A manifest broken while editing is logged and the previous themes are kept.
+    """
+    from app.branding.assets import AssetIndex
+    from app.branding.assets import tree_signature
+
+    with _reload_lock:
+        themes: ThemeRegistry = app.extensions["foyer.themes"]
+        folders = app.extensions["foyer.theme_folders"]
+        signature = tree_signature(folders, themes)
+        if signature == app.extensions.get("foyer.theme_signature"):
+            return
+        try:
+            fresh = load_registry(folders)
+            index = AssetIndex(fresh)
+        except (ThemeError, OSError) as exc:
+            log.error("themes changed but cannot be reloaded; keeping the previous ones:\n%s",
+                      exc)
+            app.extensions["foyer.theme_signature"] = signature
+            return
+        app.extensions["foyer.themes"] = fresh
+        app.extensions["foyer.assets"] = index
+        app.extensions["foyer.theme_signature"] = tree_signature(folders, fresh)
+        t.cast(ThemeLoader, app.jinja_loader).use(fresh)
+        app.jinja_env.cache.clear()  # type: ignore[union-attr]

@@ -1,9 +1,20 @@
-"""The theme registry: drop-in folders with a ``theme.toml``, templates and static files.
+"""The theme registry: drop-in folders with a ``theme.toml``, templates, static files and
+wording overrides.
 
 A theme inherits everything it does not override from its parent (``default`` unless it
-names another); only ``default`` has no parent. Styles and scripts listed in ``theme.toml``
-*add to* the parent's. A broken manifest, an unknown parent or a cycle stops start-up with
-a message naming the theme, so a typo never surfaces as a half-styled login page.
+names another); only ``default`` has no parent, and chains may be as deep as needed
+(organization theme -> brand theme -> default). Styles and scripts listed in ``theme.toml``
+*add to* the parent's, never replace them.
+
+What stops start-up and what falls back (the rule, also in docs/themes.md):
+
+- a broken manifest, an unknown parent, a parent cycle or two themes with one name stop
+  start-up (:class:`ThemeError` listing every problem): these are mistakes in a folder the
+  operator just deployed, and a half-styled login page would hide them;
+- a template that does not compile or a wording file that does not parse is *logged* at
+  start-up and reported by ``foyer themes check``; at run time the page is rendered with
+  the parent theme's template (or the core wording), so a designer's typo never takes
+  sign-in down.
 """
 
 from __future__ import annotations
@@ -16,11 +27,12 @@ from pathlib import Path
 
 DEFAULT_THEME = "default"
 BUILTIN_THEMES_DIR = Path(__file__).resolve().parent.parent.parent / "themes"
-"""The themes shipped with Foyer (``default``); always loaded, whatever ``themes_dir`` says."""
+"""The themes shipped with Foyer (``default`` and the examples); always loaded."""
 
 THEME_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
 COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 ASSET_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_./-]+$")
+FONT_STACK = re.compile(r"""^[A-Za-z0-9 ,'"._-]{1,300}$""")
 
 COLOR_KEYS = frozenset(
     {"primary", "primary_hover", "background", "surface", "text", "muted", "border",
@@ -28,13 +40,45 @@ COLOR_KEYS = frozenset(
 )
 """Colors a theme or an organization's branding may set (CSS ``--foyer-<key>``)."""
 
+FONT_KEYS = frozenset({"body", "heading"})
+"""Font stacks a theme may set (CSS ``--foyer-font`` and ``--foyer-heading-font``)."""
+
+LAYOUT_STYLES = ("card", "split")
+"""``card``: a centered card; ``split``: the card beside a brand panel (image or color)."""
+
 MANIFEST_KEYS = frozenset(
-    {"label", "description", "parent", "styles", "scripts", "colors", "logo", "favicon"}
+    {"label", "description", "parent", "styles", "scripts", "colors", "fonts", "logo",
+     "favicon", "layout"}
 )
+LAYOUT_KEYS = frozenset({"style", "panel_image"})
 
 
 class ThemeError(ValueError):
-    """A theme folder or manifest is invalid; raised at start-up."""
+    """One or more themes are unusable; raised at start-up with every problem listed."""
+
+    def __init__(self, problems: t.Sequence[ThemeProblem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [ThemeProblem("", None, None, problems)]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class ThemeProblem:
+    """Something wrong in a theme folder, with the file and line to look at."""
+
+    theme: str
+    file: Path | None
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = str(self.file) if self.file else ""
+        if where and self.line:
+            where += f":{self.line}"
+        prefix = f"{where}: " if where else ""
+        about = f"theme {self.theme!r}: " if self.theme else ""
+        return f"{prefix}{about}{self.message}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +93,11 @@ class Theme:
     """This theme's own stylesheets (under ``static/``); see :meth:`ThemeRegistry.styles`."""
     scripts: tuple[str, ...] = ()
     colors: dict[str, str] = dataclasses.field(default_factory=dict)
+    fonts: dict[str, str] = dataclasses.field(default_factory=dict)
     logo: str | None = None
     favicon: str | None = None
+    layout: dict[str, str] = dataclasses.field(default_factory=dict)
+    """``style`` (card or split) and ``panel_image``, as set by this theme only."""
     description: str = ""
 
     @property
@@ -61,14 +108,23 @@ class Theme:
     def static_dir(self) -> Path:
         return self.path / "static"
 
+    @property
+    def translations_dir(self) -> Path:
+        return self.path / "translations"
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "theme.toml"
+
 
 class ThemeRegistry:
     """Every known theme by name, with the inheritance chain of each."""
 
     def __init__(self, themes: t.Mapping[str, Theme]) -> None:
         self.themes = dict(themes)
-        if DEFAULT_THEME not in self.themes:
-            raise ThemeError("the default theme is missing (themes/default/theme.toml)")
+        problems = chain_problems(self.themes)
+        if problems:
+            raise ThemeError(problems)
         self._chains = {name: self._build_chain(name) for name in self.themes}
 
     def __contains__(self, name: object) -> bool:
@@ -76,6 +132,9 @@ class ThemeRegistry:
 
     def __getitem__(self, name: str) -> Theme:
         return self.themes[name]
+
+    def __iter__(self) -> t.Iterator[Theme]:
+        return iter(sorted(self.themes.values(), key=lambda theme: theme.name))
 
     def get(self, name: str | None) -> Theme | None:
         return self.themes.get(name) if name else None
@@ -93,9 +152,19 @@ class ThemeRegistry:
 
     def colors(self, name: str) -> dict[str, str]:
         """Colors of the chain merged, the most specific theme winning."""
-        merged: dict[str, str] = {}
+        return self._merged(name, "colors")
+
+    def fonts(self, name: str) -> dict[str, str]:
+        return self._merged(name, "fonts")
+
+    def layout(self, name: str) -> dict[str, t.Any]:
+        """Layout options of the chain merged; ``panel_image`` as ``(theme, path)``."""
+        merged: dict[str, t.Any] = {"style": "card", "panel_image": None}
         for theme in reversed(self.chain(name)):
-            merged.update(theme.colors)
+            if "style" in theme.layout:
+                merged["style"] = theme.layout["style"]
+            if theme.layout.get("panel_image"):
+                merged["panel_image"] = (theme, theme.layout["panel_image"])
         return merged
 
     def first(self, name: str, attribute: str) -> tuple[Theme, str] | None:
@@ -106,78 +175,169 @@ class ThemeRegistry:
                 return theme, value
         return None
 
+    def find_static(self, name: str, path: str) -> tuple[Theme, Path] | None:
+        """The file ``static/<path>`` of the nearest theme in the chain that has it."""
+        if not ASSET_PATH.match(path):
+            return None
+        for theme in self.chain(name):
+            full = theme.static_dir / path
+            if full.is_file():
+                return theme, full
+        return None
+
+    def _merged(self, name: str, attribute: str) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for theme in reversed(self.chain(name)):
+            merged.update(getattr(theme, attribute))
+        return merged
+
     def _build_chain(self, name: str) -> tuple[Theme, ...]:
         chain: list[Theme] = []
-        seen: set[str] = set()
         current: str | None = name
         while current is not None:
-            if current in seen:
-                raise ThemeError(f"theme {name!r}: parent cycle through {current!r}")
-            seen.add(current)
-            theme = self.themes.get(current)
-            if theme is None:
-                raise ThemeError(f"theme {chain[-1].name!r}: unknown parent theme {current!r}")
+            theme = self.themes[current]
             chain.append(theme)
             current = theme.parent
         return tuple(chain)
 
 
-def load_registry(folders: t.Iterable[Path]) -> ThemeRegistry:
+def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
+    """Unknown parents and parent cycles, each reported once on the theme that causes it."""
+    problems: list[ThemeProblem] = []
+    if DEFAULT_THEME not in themes:
+        problems.append(ThemeProblem(DEFAULT_THEME, None, None,
+                                     "the default theme is missing (themes/default/theme.toml)"))
+    reported: set[str] = set()
+    for name in sorted(themes):
+        seen: list[str] = []
+        current: str | None = name
+        while current is not None:
+            if current in seen:
+                cycle = seen[seen.index(current):] + [current]
+                if not reported & set(cycle):
+                    theme = themes[current]
+                    problems.append(ThemeProblem(
+                        current, theme.manifest, _line_of(theme.manifest, "parent"),
+                        "parent cycle: " + " -> ".join(cycle),
+                    ))
+                reported.update(cycle)
+                break
+            seen.append(current)
+            theme = themes.get(current)
+            if theme is None:
+                child = themes[seen[-2]]
+                if child.name not in reported:
+                    problems.append(ThemeProblem(
+                        child.name, child.manifest, _line_of(child.manifest, "parent"),
+                        f"unknown parent theme {current!r}",
+                    ))
+                    reported.add(child.name)
+                break
+            current = theme.parent
+    return problems
+
+
+def scan_themes(folders: t.Iterable[Path]) -> tuple[dict[str, Theme], list[ThemeProblem]]:
     """Read every theme folder (a directory holding ``theme.toml``) under ``folders``.
 
-    The same folder reached twice is read once; two different folders with one name are an
-    error, so which theme serves a page is never a matter of scan order.
+    Returns the themes whose manifest is valid and every problem found. The same folder
+    reached twice is read once; two different folders with one name are a problem, so which
+    theme serves a page is never a matter of scan order.
     """
     themes: dict[str, Theme] = {}
+    problems: list[ThemeProblem] = []
     seen_dirs: set[Path] = set()
     for folder in folders:
-        folder = folder.resolve()
+        folder = Path(folder).resolve()
         if folder in seen_dirs or not folder.is_dir():
             continue
         seen_dirs.add(folder)
         for path in sorted(folder.iterdir()):
             if not (path / "theme.toml").is_file():
                 continue
-            theme = read_theme(path)
+            try:
+                theme = read_theme(path)
+            except ThemeError as exc:
+                problems.extend(exc.problems)
+                continue
             other = themes.get(theme.name)
             if other is not None and other.path != theme.path:
-                raise ThemeError(f"two themes named {theme.name!r}: {other.path} and {theme.path}")
+                problems.append(ThemeProblem(
+                    theme.name, theme.manifest, None,
+                    f"two themes named {theme.name!r}: {other.path} and {theme.path}",
+                ))
+                continue
             themes[theme.name] = theme
+    return themes, problems
+
+
+def load_registry(folders: t.Iterable[Path]) -> ThemeRegistry:
+    """The registry of every theme under ``folders``; raises :class:`ThemeError` listing
+    every manifest and inheritance problem (start-up stops on them)."""
+    themes, problems = scan_themes(folders)
+    problems += chain_problems(themes)
+    if problems:
+        raise ThemeError(problems)
     return ThemeRegistry(themes)
 
 
 def read_theme(path: Path) -> Theme:
     """Read and validate ``<path>/theme.toml``; the folder name is the theme name."""
     name = path.name
+    manifest_file = (path / "theme.toml").resolve()
+
+    def fail(message: str, key: str | None = None) -> t.NoReturn:
+        line = _line_of(manifest_file, key) if key else None
+        raise ThemeError([ThemeProblem(name, manifest_file, line, message)])
+
     if not THEME_NAME.match(name):
-        raise ThemeError(f"theme folder {path}: use lower-case letters, digits, - and _")
+        fail(f"folder name {name!r}: use lower-case letters, digits, - and _")
     try:
-        with (path / "theme.toml").open("rb") as fh:
+        with manifest_file.open("rb") as fh:
             manifest = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ThemeError(f"theme {name!r}: cannot read theme.toml: {exc}") from exc
+    except OSError as exc:
+        fail(f"cannot read theme.toml: {exc}")
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise ThemeError([ThemeProblem(
+            name, manifest_file, int(found.group(1)) if found else None,
+            f"cannot read theme.toml: {exc}",
+        )]) from exc
     unknown = set(manifest) - MANIFEST_KEYS
     if unknown:
-        keys = ", ".join(sorted(unknown))
-        raise ThemeError(f"theme {name!r}: unknown keys in theme.toml: {keys}")
+        first = sorted(unknown)[0]
+        fail(f"unknown keys in theme.toml: {', '.join(sorted(unknown))} "
+             f"(known: {', '.join(sorted(MANIFEST_KEYS))})", first)
     default_parent = None if name == DEFAULT_THEME else DEFAULT_THEME
     parent = manifest.get("parent", default_parent)
     if name == DEFAULT_THEME and parent is not None:
-        raise ThemeError("the default theme cannot have a parent")
+        fail("the default theme cannot have a parent", "parent")
     if parent is not None and (not isinstance(parent, str) or not THEME_NAME.match(parent)):
-        raise ThemeError(f"theme {name!r}: parent must be a theme name")
-    return Theme(
-        name=name,
-        path=path.resolve(),
-        label=_string(manifest, "label", name, name),
-        description=_string(manifest, "description", "", name),
-        parent=parent,
-        styles=_assets(manifest, "styles", path),
-        scripts=_assets(manifest, "scripts", path),
-        colors=validate_colors(manifest.get("colors", {}), f"theme {name!r}"),
-        logo=_asset(manifest.get("logo"), "logo", path),
-        favicon=_asset(manifest.get("favicon"), "favicon", path),
-    )
+        fail("parent must be a theme name", "parent")
+    try:
+        return Theme(
+            name=name,
+            path=path.resolve(),
+            label=_string(manifest, "label", name),
+            description=_string(manifest, "description", ""),
+            parent=parent,
+            styles=_assets(manifest, "styles", path),
+            scripts=_assets(manifest, "scripts", path),
+            colors=validate_colors(manifest.get("colors", {}), "colors"),
+            fonts=_fonts(manifest.get("fonts", {})),
+            logo=_asset(manifest.get("logo"), "logo", path),
+            favicon=_asset(manifest.get("favicon"), "favicon", path),
+            layout=_layout(manifest.get("layout", {}), path),
+        )
+    except _ManifestError as exc:
+        fail(exc.message, exc.key)
+
+
+class _ManifestError(Exception):
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
 
 
 def validate_colors(value: object, where: str, strict: bool = True) -> dict[str, str]:
@@ -188,29 +348,65 @@ def validate_colors(value: object, where: str, strict: bool = True) -> dict[str,
     """
     if not isinstance(value, dict):
         if strict:
-            raise ThemeError(f"{where}: colors must be a table")
+            raise _ManifestError(f"{where} must be a table", "colors")
         return {}
     colors: dict[str, str] = {}
     for key, color in value.items():
         if key in COLOR_KEYS and isinstance(color, str) and COLOR.match(color):
             colors[key] = color.lower()
         elif strict:
-            raise ThemeError(f"{where}: color {key!r} must be one of {sorted(COLOR_KEYS)} "
-                             "with a #rrggbb value")
+            raise _ManifestError(
+                f"color {key!r} must be one of {sorted(COLOR_KEYS)} with a #rrggbb value", key
+            )
     return colors
 
 
-def _string(manifest: dict[str, t.Any], key: str, default: str, name: str) -> str:
+def _fonts(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _ManifestError("fonts must be a table (body, heading)", "fonts")
+    fonts: dict[str, str] = {}
+    for key, stack in value.items():
+        if key not in FONT_KEYS:
+            raise _ManifestError(f"fonts: unknown key {key!r} (known: body, heading)", key)
+        if not isinstance(stack, str) or not FONT_STACK.match(stack):
+            raise _ManifestError(
+                f"fonts.{key} must be a CSS font stack (letters, digits, spaces, quotes, "
+                "commas, dots and dashes)", key,
+            )
+        fonts[key] = stack
+    return fonts
+
+
+def _layout(value: object, path: Path) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _ManifestError("layout must be a table (style, panel_image)", "layout")
+    unknown = set(value) - LAYOUT_KEYS
+    if unknown:
+        raise _ManifestError(f"layout: unknown keys {', '.join(sorted(unknown))}",
+                             sorted(unknown)[0])
+    layout: dict[str, str] = {}
+    if "style" in value:
+        if value["style"] not in LAYOUT_STYLES:
+            raise _ManifestError(f"layout.style must be one of {', '.join(LAYOUT_STYLES)}",
+                                 "style")
+        layout["style"] = value["style"]
+    panel = _asset(value.get("panel_image"), "panel_image", path)
+    if panel:
+        layout["panel_image"] = panel
+    return layout
+
+
+def _string(manifest: dict[str, t.Any], key: str, default: str) -> str:
     value = manifest.get(key, default)
-    if not isinstance(value, str):
-        raise ThemeError(f"theme {name!r}: {key} must be a string")
+    if not isinstance(value, str) or len(value) > 200:
+        raise _ManifestError(f"{key} must be a string (at most 200 characters)", key)
     return value
 
 
 def _assets(manifest: dict[str, t.Any], key: str, path: Path) -> tuple[str, ...]:
     value = manifest.get(key, [])
     if not isinstance(value, list):
-        raise ThemeError(f"theme {path.name!r}: {key} must be a list of paths under static/")
+        raise _ManifestError(f"{key} must be a list of paths under static/", key)
     return tuple(t.cast(str, _asset(item, key, path)) for item in value)
 
 
@@ -219,7 +415,22 @@ def _asset(value: object, key: str, path: Path) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not ASSET_PATH.match(value):
-        raise ThemeError(f"theme {path.name!r}: {key} must be a relative path under static/")
+        raise _ManifestError(f"{key} must be a relative path under static/", key)
     if not (path / "static" / value).is_file():
-        raise ThemeError(f"theme {path.name!r}: {key} names a missing file static/{value}")
+        raise _ManifestError(f"{key} names a missing file static/{value}", key)
     return value
+
+
+def _line_of(manifest: Path, key: str | None) -> int | None:
+    """The first line of ``manifest`` that sets or opens ``key`` (for messages)."""
+    if not key:
+        return None
+    try:
+        lines = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    pattern = re.compile(rf"^\s*(?:\[\s*{re.escape(key)}\s*\]|[\"']?{re.escape(key)}[\"']?\s*=)")
+    for number, line in enumerate(lines, start=1):
+        if pattern.match(line):
+            return number
+    return None

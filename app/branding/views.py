@@ -1,29 +1,26 @@
-"""Theme static files and the brand-colors stylesheet.
+"""Theme assets and the brand-colors stylesheet.
 
-``/assets/<theme>/<path>`` serves a theme's file, falling back through its parents, so a
-child theme only ships what it changes. Paths are joined with ``safe_join`` (no traversal).
-URLs carry ``?v=<content hash>``; such a URL always names the same bytes, so it may be
-cached for good. Content-hashed file names and a CDN layout come with asset bundling.
+``/assets/<digest>/<name>`` serves the content-addressed layout built by
+:mod:`app.branding.assets` with ``Cache-Control: public, max-age=31536000, immutable``.
+``/assets/<theme>/<path>`` serves a theme's file by its plain path (falling back through
+its parents), for designers and hand-written links, with a short cache. Paths are looked
+up, never joined from the request (no traversal).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import typing as t
 
 from flask import Blueprint
 from flask import abort
 from flask import current_app
 from flask import request
-from flask import send_from_directory
-from werkzeug.exceptions import NotFound
-from werkzeug.security import safe_join
+from flask import send_file
 from werkzeug.wrappers import Response
 
+from app.branding.assets import asset_index
 from app.branding.themes import COLOR
 from app.branding.themes import COLOR_KEYS
-from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
 
 bp = Blueprint("branding", __name__)
@@ -32,48 +29,27 @@ LONG_CACHE = 365 * 24 * 3600
 SHORT_CACHE = 300
 
 
-def asset_version(theme: Theme, path: str) -> str:
-    """A short hash of the file the URL serves (cached per app, per file and mtime)."""
+@bp.route("/assets/<first>/<path:rest>")
+def asset(first: str, rest: str) -> Response:
+    """A hashed asset (``<digest>/<name>``), else a theme's file (``<theme>/<path>``)."""
+    index = asset_index()
+    found = index.assets.get(f"{first}/{rest}")
+    if found is not None:
+        response = Response(found.read(), mimetype=found.mimetype)
+        response.cache_control.public = True
+        response.cache_control.max_age = LONG_CACHE
+        response.cache_control.immutable = True
+        response.headers["Access-Control-Allow-Origin"] = "*"  # fonts from a CDN origin
+        response.set_etag(found.digest)
+        return response.make_conditional(request)
     themes = t.cast(ThemeRegistry, current_app.extensions["foyer.themes"])
-    for owner in themes.chain(theme.name):
-        full = safe_join(str(owner.static_dir), path)
-        if full is None:
-            return "0"
-        try:
-            stat_key = (full, int(_mtime(full)))
-        except OSError:
-            continue
-        cache: dict[tuple[str, int], str] = current_app.extensions.setdefault(
-            "foyer.asset_versions", {}
-        )
-        if stat_key not in cache:
-            with open(full, "rb") as fh:
-                cache[stat_key] = hashlib.sha256(fh.read()).hexdigest()[:12]
-        return cache[stat_key]
-    return "0"
-
-
-def _mtime(path: str) -> int:
-    return os.stat(path).st_mtime_ns
-
-
-@bp.route("/assets/<theme>/<path:filename>")
-def asset(theme: str, filename: str) -> Response:
-    """A theme's static file, or its nearest ancestor's."""
-    themes = t.cast(ThemeRegistry, current_app.extensions["foyer.themes"])
-    if theme not in themes:
+    if first not in themes:
         abort(404)
-    for owner in themes.chain(theme):
-        try:
-            response = send_from_directory(owner.static_dir, filename, max_age=SHORT_CACHE)
-        except NotFound:
-            continue
-        if request.args.get("v"):
-            response.cache_control.max_age = LONG_CACHE
-            response.cache_control.public = True
-            response.cache_control.immutable = True
-        return response
-    abort(404)
+    located = themes.find_static(first, rest)
+    if located is None:
+        abort(404)
+    response = send_file(located[1], max_age=SHORT_CACHE, conditional=True)
+    return response
 
 
 @bp.route("/branding/colors.css")

@@ -25,6 +25,8 @@ def init_headers(app: Flask) -> None:
         if asset_base:
             csp = csp.replace("style-src 'self'", f"style-src 'self' {asset_base}")
             csp = csp.replace("script-src 'self'", f"script-src 'self' {asset_base}")
+            csp = csp.replace("img-src 'self'", f"img-src 'self' {asset_base}")
+            csp = csp.replace("font-src 'self'", f"font-src 'self' {asset_base}")
         h.setdefault("Content-Security-Policy", csp)
         h.setdefault("X-Frame-Options", "SAMEORIGIN")
         h.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,0 +1,200 @@
+"""Theme preview for designers: every hosted page and email of a theme, with fake data.
+
+``/_themes/`` lists the themes, pages and languages; ``/_themes/<theme>/<page>?lang=ar``
+renders one page (``login/identifier``, ``errors/error``...) as the theme shows it. Pages
+are found in the template folders (core and themes), so a new page appears without any
+change here. Only with ``FOYER_THEME_DEVELOPMENT=1`` or Flask debug mode: elsewhere these
+URLs do not exist (404).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from types import SimpleNamespace
+
+from flask import Blueprint
+from flask import Flask
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+from flask_babel import lazy_gettext as _l
+from jinja2 import ChainableUndefined
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from app.branding.themes import ThemeRegistry
+from app.i18n import SUPPORTED_LOCALES
+
+bp = Blueprint("theme_preview", __name__, url_prefix="/_themes")
+
+SKIPPED = ("layout.html", "macros/", "themes/", "mail/layout")
+PASSWORD_WORDS = ("password", "secret")
+
+
+def enabled(app: Flask) -> bool:
+    return bool(app.debug or app.extensions["foyer.settings"].theme_development)
+
+
+def template_names() -> tuple[list[str], list[str]]:
+    """(pages, emails): the templates a theme can restyle, from the template folders."""
+    names = current_app.jinja_loader.list_templates()  # type: ignore[union-attr]
+    pages, emails = [], []
+    for name in names:
+        if not name.endswith(".html") or name.startswith(SKIPPED) or name in SKIPPED:
+            continue
+        (emails if name.startswith("mail/") else pages).append(name.removesuffix(".html"))
+    return pages, emails
+
+
+class FakeField:
+    """Stands in for a WTForms field: renders a labelled input named after the field."""
+
+    def __init__(self, name: str) -> None:
+        self.name = self.id = name
+        self.errors: list[str] = []
+        self.data = ""
+        self.type = "StringField"
+        self.description = ""
+        self.flags = SimpleNamespace(required=True)
+
+    @property
+    def label(self) -> t.Callable[..., Markup]:
+        text = self.name.replace("_", " ").capitalize()
+
+        def render(text_: str | None = None, **attrs: t.Any) -> Markup:
+            return Markup("<label for=\"{}\"{}>{}</label>").format(
+                self.id, _attrs(attrs), text_ or text
+            )
+
+        render.text = text  # type: ignore[attr-defined]
+        return render
+
+    def __call__(self, **attrs: t.Any) -> Markup:
+        kind = "password" if any(w in self.name for w in PASSWORD_WORDS) else (
+            "email" if "email" in self.name else "text")
+        attrs.pop("autofocus", None)  # several previews on one screen: no focus stealing
+        return Markup('<input id="{}" name="{}" type="{}"{}>').format(
+            self.id, self.name, kind, _attrs(attrs)
+        )
+
+    def __str__(self) -> str:
+        return str(self())
+
+    def __html__(self) -> str:
+        return str(self())
+
+
+class FakeForm:
+    """Any attribute is a :class:`FakeField`; enough for the core form macros."""
+
+    errors: dict[str, list[str]] = {}
+
+    def __getattr__(self, name: str) -> FakeField:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        field = FakeField(name)
+        setattr(self, name, field)
+        return field
+
+    @property
+    def csrf_token(self) -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="preview">')
+
+    def hidden_tag(self) -> Markup:
+        return self.csrf_token
+
+    def __iter__(self) -> t.Iterator[FakeField]:
+        return iter(())
+
+
+def _attrs(attrs: dict[str, t.Any]) -> Markup:
+    parts = []
+    for key, value in attrs.items():
+        key = key.rstrip("_").replace("_", "-")
+        if value is True:
+            parts.append(Markup(" {}").format(key))
+        elif value not in (None, False):
+            parts.append(Markup(' {}="{}"').format(key, value))
+    return Markup("").join(parts)
+
+
+def fake_context(page: str) -> dict[str, t.Any]:
+    """Plausible values for the context every core template documents."""
+    from app.errors import ERRORS
+
+    code = request.args.get("code", "login_expired")
+    kind = ERRORS.get(code) or ERRORS["login_expired"]
+    organization = g.organization
+    return {
+        "form": FakeForm(),
+        "errors": [],
+        "tx": SimpleNamespace(id="preview", client_id=None, completed=False),
+        "client": SimpleNamespace(name=_l("Example application"), client_id="preview"),
+        "organization": organization,
+        "tenant": None,
+        "identifier": "alex@example.com",
+        "user": SimpleNamespace(name="Alex Example", email="alex@example.com"),
+        "recipient": "alex@example.com",
+        "error_code": code,
+        "error_title": kind.title,
+        "error_message": kind.message,
+        "error_next_step": kind.next_step,
+        "error_detail": None,
+        "reference": "0190c3a2-preview",
+        "link": "https://login.example.com/preview",
+        "base_url": "https://login.example.com",
+        "preview": True,
+    }
+
+
+def _setup(theme: str) -> None:
+    """Make this request look like a page of a fake organization using ``theme``."""
+    from app.orgs.models import Organization
+
+    if not enabled(current_app):
+        abort(404)
+    themes: ThemeRegistry = current_app.extensions["foyer.themes"]
+    if theme not in themes:
+        abort(404)
+    g.organization = Organization(
+        name="example", display_name=str(_l("Example Corporation")), theme=theme, branding={}
+    )
+    g.foyer_theme = theme
+    g.locale_candidates = [request.args.get("lang")]
+
+
+@bp.route("/")
+def index() -> str:
+    if not enabled(current_app):
+        abort(404)
+    themes: ThemeRegistry = current_app.extensions["foyer.themes"]
+    pages, emails = template_names()
+    return render_template(
+        "themes/preview.html", themes=list(themes), pages=pages, emails=emails,
+        locales=SUPPORTED_LOCALES,
+    )
+
+
+@bp.route("/<theme>/<path:page>")
+def page(theme: str, page: str) -> Response:
+    _setup(theme)
+    pages, emails = template_names()
+    if page not in pages and page not in emails:
+        abort(404)
+    env = current_app.jinja_env.overlay(undefined=ChainableUndefined, cache_size=0)
+    context = fake_context(page)
+    current_app.update_template_context(context)
+    template = env.get_template(f"{page}.html")
+    body = template.render(context)
+    if page in emails:
+        # emails are full documents with their own styles: shown as they are sent
+        return Response(body, mimetype="text/html", headers={
+            "Content-Security-Policy": "default-src 'none'; img-src * data:; "
+                                       "style-src 'unsafe-inline'"})
+    return Response(body, mimetype="text/html")
+
+
+def init_preview(app: Flask) -> None:
+    app.register_blueprint(bp)
