@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:44:05.536109
+Create Date: 2026-11-30 02:48:59.514976
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
@@ -116,6 +116,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('signing_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_signing_key_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('identifier_route',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('tenant_id', sa.String(length=40), nullable=False),
+    sa.Column('identifier', sa.String(length=320), nullable=False),
+    sa.Column('is_pattern', sa.Boolean(), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=True),
+    sa.Column('connection_id', sa.String(length=40), nullable=True),
+    sa.Column('created_at', app.db.TZDateTime(), nullable=False),
+    sa.CheckConstraint('organization_id IS NOT NULL OR connection_id IS NOT NULL', name=op.f('ck_identifier_route_realm')),
+    sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], name=op.f('fk_identifier_route_connection_id_connection'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_identifier_route_organization_id_organization'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_identifier_route_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identifier_route')),
+    sa.UniqueConstraint('tenant_id', 'identifier', name=op.f('uq_identifier_route_tenant_id_identifier'))
+    )
+    with op.batch_alter_table('identifier_route', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identifier_route_connection_id'), ['connection_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identifier_route_organization_id'), ['organization_id'], unique=False)
 
     op.create_table('org_domain',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -425,6 +444,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_org_domain_organization_id'))
 
     op.drop_table('org_domain')
+    with op.batch_alter_table('identifier_route', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_identifier_route_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_identifier_route_connection_id'))
+
+    op.drop_table('identifier_route')
     with op.batch_alter_table('signing_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_signing_key_tenant_id'))
 
