@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 02:48:59.514976
+Create Date: 2026-11-30 02:49:35.845808
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
@@ -160,6 +160,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], name=op.f('fk_organization_connection_organization_id_organization'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('organization_id', 'connection_id', name=op.f('pk_organization_connection'))
     )
+    with op.batch_alter_table('organization_connection', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_organization_connection_connection_id'), ['connection_id'], unique=False)
+
     op.create_table('tenant_domain',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
@@ -439,6 +442,9 @@ def downgrade() -> None:
 
     op.drop_table('user')
     op.drop_table('tenant_domain')
+    with op.batch_alter_table('organization_connection', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organization_connection_connection_id'))
+
     op.drop_table('organization_connection')
     with op.batch_alter_table('org_domain', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_org_domain_organization_id'))
