@@ -1,0 +1,416 @@
+"""``python -m bench``: seed a throwaway Foyer, serve it with gunicorn, drive it, print figures.
+
+See bench/README.md. Every figure is printed as a JSON line when measured; the table, the
+ceilings and the peer ratios follow at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+from bench import ceilings as ceilings_mod
+from bench import load
+from bench import machine
+from bench import peers
+from bench import report
+from bench import scenarios
+from bench import seed
+from bench.server import Server
+from bench.server import free_port
+from bench.server import start_foyer
+from bench.server import wait_for_workers
+
+SCENARIOS = (
+    "full_sign_in", "sso_sign_in", "sso_sign_in_es256", "client_credentials",
+    "client_credentials_es256", "refresh_rotation", "discovery", "jwks", "login_page",
+    "hrd_lookup", "bulk_import", "peers",
+)
+UNLIMITED = "100000000 per minute"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL server URL (postgresql+psycopg://user@host/db): a "
+                             "throwaway database is created beside DB and dropped at the "
+                             "end. Default: SQLite in a temporary folder.")
+    parser.add_argument("--redis-url", default="", help="Redis for rate limits (optional).")
+    parser.add_argument("--quick", action="store_true",
+                        help="A short smoke run (about a minute): fewer operations, "
+                             "HRD at 10 and 1,000 organizations.")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="gunicorn sync workers (default: one per core).")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="Load generator threads (default: 2 per worker).")
+    parser.add_argument("--seconds", type=float, default=0,
+                        help="Time per scenario (default 8, --quick 1.5).")
+    parser.add_argument("--only", default="",
+                        help="Comma-separated scenarios to run: " + ", ".join(SCENARIOS))
+    parser.add_argument("--hrd-sizes", default="",
+                        help="Organization counts for HRD (default 10,10000,100000).")
+    parser.add_argument("--import-rows", type=int, default=0,
+                        help="Users in the bulk import (default 20000, --quick 2000).")
+    parser.add_argument("--json", type=Path, default=None, help="Also write the JSON lines here.")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (1.5 if args.quick else 8.0)
+    args.concurrency = args.concurrency or 2 * args.workers
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    sizes = args.hrd_sizes or ("10,1000" if args.quick else "10,10000,100000")
+    args.hrd_sizes = [int(n) for n in sizes.split(",")]
+    args.import_rows = args.import_rows or (2000 if args.quick else 20000)
+    return args
+
+
+@contextlib.contextmanager
+def throwaway_database(url: str) -> t.Iterator[str]:
+    """SQLite in the work folder, or a fresh PostgreSQL database dropped afterwards."""
+    if not url:
+        yield ""
+        return
+    import sqlalchemy as sa
+
+    base = sa.make_url(url)
+    name = f"foyer_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path, database_url: str) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.database = "postgresql" if database_url else "sqlite"
+        self.records: list[dict[str, t.Any]] = []
+        self.out = args.json.open("w") if args.json else None
+        (workdir / "plugins").mkdir()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("FOYER_")},
+            "FOYER_INSTANCE_PATH": str(workdir / "instance"),
+            "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
+            "FOYER_THEMES_DIR": str(seed.BENCH_DIR / "themes"),
+            # as deployed: TLS ends at a reverse proxy that sets X-Forwarded-Proto/For
+            "FOYER_TRUSTED_PROXIES": "1",
+            # one client address sends everything: per-address limits would stop the run
+            "FOYER_RATE_LIMIT_LOGIN": UNLIMITED,
+            "FOYER_RATE_LIMIT_TOKEN": UNLIMITED,
+        }
+        if database_url:
+            self.env["FOYER_DATABASE_URL"] = database_url
+        if args.redis_url:
+            self.env["FOYER_REDIS_URL"] = args.redis_url
+        self.port = free_port()
+        self.ceilings: ceilings_mod.Ceilings | None = None
+
+    # -- output --------------------------------------------------------------------------
+
+    def emit(self, record: dict[str, t.Any]) -> None:
+        self.records.append(record)
+        report.emit(record, self.out)
+
+    def info(self, message: str) -> None:
+        print(f"# {message}", file=sys.stderr, flush=True)
+
+    # -- server --------------------------------------------------------------------------
+
+    def start(self) -> Server:
+        server = start_foyer(self.env, self.args.workers, self.port, self.workdir)
+        server.wait_until_up(
+            f"http://127.0.0.1:{self.port}/.well-known/openid-configuration",
+            f"localhost:{self.port}",
+        )
+        wait_for_workers(server, self.args.workers)
+        return server
+
+    def target(self, secret: str) -> scenarios.Target:
+        return scenarios.Target(
+            name="foyer", port=self.port, host=f"localhost:{self.port}", client_secret=secret,
+            login=scenarios.foyer_login(seed.USERS[0], seed.PASSWORD),
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"},
+        )
+
+    def measure(
+        self,
+        name: str,
+        server: Server,
+        setup_step: tuple[t.Any, t.Any],
+        *,
+        server_name: str = "foyer",
+        max_ops: int = 100_000,
+        warmup: int = 3,
+        ceiling: tuple[float, str] | None = None,
+        note: str | None = None,
+        concurrency: int | None = None,
+        extra: dict[str, t.Any] | None = None,
+    ) -> dict[str, t.Any]:
+        setup, step = setup_step
+        result = load.run(
+            name, server, setup, step,
+            concurrency=concurrency or self.args.concurrency,
+            seconds=self.args.seconds, max_ops=max_ops, warmup_ops=warmup,
+        )
+        result.extra.update(extra or {})
+        record = report.figure(
+            result, server=server_name, database=self.database if server_name == "foyer"
+            else "in-process memory",
+            ceiling=ceiling[0] if ceiling else None, ceiling_basis=ceiling[1] if ceiling else None,
+            note=note,
+        )
+        self.emit(record)
+        return record
+
+    # -- ceilings ------------------------------------------------------------------------
+
+    def per_core(self, argon2: int = 0, rs256: int = 0, es256: int = 0) -> tuple[float, str]:
+        c = self.ceilings
+        assert c is not None
+        seconds = argon2 * c.argon2_seconds + rs256 * c.rs256_seconds + es256 * c.es256_seconds
+        parts = [f"{n} {what}" for n, what in ((argon2, "argon2id verification"),
+                                                 (rs256, "RS256 signature"),
+                                                 (es256, "ES256 signature")) if n]
+        return 1 / seconds, " + ".join(parts) + " per operation"
+
+    # -- scenarios -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        args = self.args
+        wanted = set(args.only)
+        self.info("measuring the ceilings (argon2id, RS256, ES256) ...")
+        self.ceilings = ceilings_mod.measure(args.quick)
+        self.emit({"scenario": "ceilings", **self.ceilings.as_dict()})
+
+        self.info("seeding with foyer apply bench/bench.yaml ...")
+        variables = seed.apply_bench_tenant(self.env, self.port)
+        secret = variables["BENCH_CLIENT_SECRET"]
+        target = self.target(secret)
+        quick = args.quick
+
+        server = self.start()
+        try:
+            if "full_sign_in" in wanted:
+                self.measure("full_sign_in", server, scenarios.full_sign_in(target),
+                             max_ops=60 if quick else 2000, warmup=1,
+                             ceiling=self.per_core(argon2=1, rs256=2),
+                             note="7 requests: authorize, identifier page+post, password "
+                                  "page+post, resume, token")
+            if "sso_sign_in" in wanted:
+                self.measure("sso_sign_in", server, scenarios.sso_sign_in(target),
+                             ceiling=self.per_core(rs256=2),
+                             note="authorize (live session) -> code -> token (RS256 ID token)")
+            if "sso_sign_in_es256" in wanted:
+                self.measure("sso_sign_in_es256", server,
+                             scenarios.sso_sign_in(target, "bench-rp-es256"),
+                             ceiling=self.per_core(rs256=1, es256=1),
+                             note="ES256 ID token, RS256 access token")
+            if "client_credentials" in wanted:
+                self.measure("client_credentials", server, scenarios.client_credentials(target),
+                             ceiling=self.per_core(rs256=1))
+            if "client_credentials_es256" in wanted:
+                self.measure("client_credentials_es256", server,
+                             scenarios.client_credentials(target, "bench-m2m-es256"),
+                             ceiling=self.per_core(rs256=1),
+                             note="an ES256 client: its ID token algorithm; access tokens are "
+                                  "signed with the tenant's RS256 key")
+            if "refresh_rotation" in wanted:
+                self.measure("refresh_rotation", server, scenarios.refresh_rotation(target),
+                             ceiling=self.per_core(rs256=2),
+                             note="refresh_token grant: new access, ID and refresh token")
+            if "discovery" in wanted:
+                self.measure("discovery", server, scenarios.fetch(target, target.discovery_path))
+            if "jwks" in wanted:
+                self.measure("jwks", server, scenarios.fetch(target, target.jwks_path))
+            if "login_page" in wanted:
+                self.measure("login_page", server,
+                             scenarios.login_page(target, f"acme.localhost:{self.port}", "fr"),
+                             concurrency=args.workers,
+                             note="identifier page of an organization: child theme, brand "
+                                  "colors, French; concurrency = workers")
+        finally:
+            server.stop()
+        if "hrd_lookup" in wanted:
+            self.hrd(target)
+        if "bulk_import" in wanted:
+            self.bulk_import(variables)
+        if "peers" in wanted:
+            self.peers(secret)
+
+    def hrd(self, target: scenarios.Target) -> None:
+        baseline = None
+        for size in self.args.hrd_sizes:
+            seconds = seed.add_organizations(self.env, size)
+            self.info(f"HRD tenant has {size:,} organizations (seeded in {seconds:.1f}s)")
+            server = self.start()  # a fresh process: no cache warmed by the smaller run
+            try:
+                record = self.measure(
+                    f"hrd_lookup_{size}", server,
+                    scenarios.hrd_lookup(target, f"{seed.HRD_HOST}:{self.port}", size),
+                    max_ops=50 if self.args.quick else 5000,
+                    note="GET /login (new sign-in) + POST identifier routed by email domain",
+                    extra={"organizations": size},
+                )
+            finally:
+                server.stop()
+            if baseline is None:
+                baseline = record
+            elif baseline["server_cpu_ms_per_op"]:
+                ratio = record["server_cpu_ms_per_op"] / baseline["server_cpu_ms_per_op"]
+                record["cost_ratio_vs_smallest"] = round(ratio, 2)
+                self.info(f"HRD cost at {size:,} / at {self.args.hrd_sizes[0]:,}: {ratio:.2f}")
+
+    def bulk_import(self, variables: dict[str, str]) -> None:
+        """Pre-hashed users through the bulk path (``foyer users import``), rows per second."""
+        import json
+
+        rows = self.args.import_rows
+        path = self.workdir / "users.jsonl"
+        with path.open("w") as fh:
+            for n in range(rows):
+                fh.write(json.dumps({
+                    "email": f"user{n}@import.example", "name": f"Imported User {n}",
+                    "email_verified": True, "password_hash": variables["BENCH_PASSWORD_HASH"],
+                }) + "\n")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        output = seed.foyer(self.env, "users", "import", "--tenant", "bench",
+                            "--connection", "staff", str(path))
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        self.emit({
+            "scenario": "bulk_import", "server": "foyer users import", "database": self.database,
+            "unit": "row", "ops": rows, "wall_s": round(wall, 3),
+            "ops_per_s": round(rows / wall, 1), "server_cpu_s": round(cpu, 3),
+            "ops_per_core_s": round(rows / cpu, 1) if cpu else None,
+            "peak_rss_mib_per_worker": round(after.ru_maxrss / 1024, 1),
+            "note": "pre-hashed argon2id users from JSON lines, whole command (start-up "
+                    "included); " + output.strip().splitlines()[-1][:120],
+        })
+
+    def peers(self, secret: str) -> None:
+        why = peers.oidc_provider_available()
+        if why is not None:
+            self.info(f"oidc-provider skipped: {why}")
+            return
+        port = free_port()
+        version = peers.oidc_provider_version()
+        server, target = peers.start_oidc_provider(port, secret, self.workdir)
+        name = f"oidc-provider {version}"
+        try:
+            self.measure("sso_sign_in", server, scenarios.sso_sign_in(target), server_name=name,
+                         ceiling=self.per_core(rs256=2))
+            self.measure("client_credentials", server, scenarios.client_credentials(target),
+                         server_name=name, ceiling=self.per_core(rs256=1))
+        finally:
+            server.stop()
+
+    # -- summary -------------------------------------------------------------------------
+
+    def summary(self, info: dict[str, t.Any]) -> None:
+        rows = [r for r in self.records if "ops_per_core_s" in r]
+        for scenario in ("sso_sign_in", "client_credentials"):
+            quoted = peers.quoted_canaille(scenario)
+            if quoted:
+                rows.append(quoted)
+        print()
+        print("Machine: " + ", ".join(f"{k}: {v}" for k, v in info.items()))
+        if self.ceilings is not None:
+            c = self.ceilings.as_dict()
+            print(
+                f"Ceilings (one core): argon2id ({c['argon2id_params']}) "
+                f"{c['argon2id_verify_ms']} ms = {c['argon2id_verifications_per_core_s']}/s; "
+                f"RS256 sign {c['rs256_sign_ms']} ms = {c['rs256_signatures_per_core_s']}/s; "
+                f"ES256 sign {c['es256_sign_ms']} ms = {c['es256_signatures_per_core_s']}/s"
+            )
+        print(f"Foyer: gunicorn, {self.args.workers} sync workers, {self.database}; load "
+              f"generator: {self.args.concurrency} threads on the same machine")
+        print()
+        report.table(rows)
+        self.ratios()
+
+    def ratios(self) -> None:
+        def find(scenario: str, server_prefix: str) -> dict[str, t.Any] | None:
+            for record in self.records:
+                if record.get("scenario") == scenario and str(record.get("server", "")
+                                                              ).startswith(server_prefix):
+                    return record
+            return None
+
+        lines = []
+        for scenario in ("sso_sign_in", "client_credentials"):
+            foyer = find(scenario, "foyer")
+            if foyer is None:
+                continue
+            peer = find(scenario, "oidc-provider")
+            if peer and peer["ops_per_core_s"]:
+                ratio = foyer["ops_per_core_s"] / peer["ops_per_core_s"]
+                lines.append(f"{scenario}: Foyer / {peer['server']} per core = {ratio:.2f}x "
+                             f"(target >= 0.5x)")
+                self.emit({"scenario": scenario, "ratio": "foyer/oidc-provider",
+                           "value": round(ratio, 3)})
+            canaille = peers.CANAILLE_QUOTED[scenario]
+            ratio = foyer["ops_per_core_s"] / canaille
+            lines.append(f"{scenario}: Foyer / Canaille (quoted {canaille:.0f}/core-s) = "
+                         f"{ratio:.1f}x (target >= 5x)")
+        hrd = [r for r in self.records if "cost_ratio_vs_smallest" in r]
+        for record in hrd:
+            lines.append(f"{record['scenario']}: CPU per lookup / at the smallest size = "
+                         f"{record['cost_ratio_vs_smallest']:.2f} (target < 1.2)")
+        page = find("login_page", "foyer")
+        if page:
+            lines.append(f"login_page: {page['server_cpu_ms_per_op']:.2f} ms server CPU per page, "
+                         f"p50 {page['p50_ms']:.2f} ms (target p50 < 5 ms)")
+        full = find("full_sign_in", "foyer")
+        if full and "fraction_of_ceiling" in full:
+            lines.append(f"full_sign_in: {full['fraction_of_ceiling']:.0%} of its ceiling per core "
+                         f"(target >= 85%)")
+        bulk = find("bulk_import", "foyer")
+        if bulk:
+            lines.append(f"bulk_import: {bulk['ops_per_s']:,.0f} rows/s (target >= 2,000)")
+        if lines:
+            print()
+            print("Against targets:")
+            for line in lines:
+                print("  " + line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="foyer-bench-"))
+    try:
+        with throwaway_database(args.database_url) as database_url:
+            info = machine.describe(database_url, args.redis_url)
+            bench = Bench(args, workdir, database_url)
+            bench.emit({"scenario": "machine", **info, "workers": args.workers,
+                        "concurrency": args.concurrency})
+            bench.run()
+            bench.summary(info)
+    finally:
+        if args.keep:
+            print(f"# kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Peers measured in the same run: npm's ``oidc-provider``, and Canaille's quoted figures.
+
+``oidc-provider`` is installed under ``bench/peers/node_modules`` by ``npm install`` (see
+bench/README.md) and started as one Node.js process (Node serves on one core; its figures
+per busy core are what the comparison uses).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+from bench.scenarios import Target
+from bench.scenarios import oidc_provider_login
+from bench.server import Server
+
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+
+CANAILLE_QUOTED = {
+    "sso_sign_in": 30.0,
+    "client_credentials": 250.0,
+}
+"""Canaille (Flask + authlib) per busy core on the reference 2-core machine, as quoted in
+the issue that asked for these benchmarks; not measured by this run."""
+
+
+def oidc_provider_available() -> str | None:
+    """Why oidc-provider cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (PEERS_DIR / "node_modules" / "oidc-provider").is_dir():
+        return "run `npm install` in bench/peers first"
+    return None
+
+
+def oidc_provider_version() -> str:
+    import json
+
+    package = PEERS_DIR / "node_modules" / "oidc-provider" / "package.json"
+    return str(json.loads(package.read_text())["version"])
+
+
+def start_oidc_provider(port: int, secret: str, workdir: Path) -> tuple[Server, Target]:
+    log = workdir / f"oidc-provider-{port}.log"
+    process = subprocess.Popen(
+        ["node", str(PEERS_DIR / "oidc_provider.mjs"), str(port), secret],
+        cwd=PEERS_DIR, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "NODE_ENV": "production"},
+    )
+    server = Server(process, port, log)
+    server.name = "oidc-provider"
+    target = Target(
+        name="oidc-provider",
+        port=port,
+        host=f"localhost:{port}",
+        client_secret=secret,
+        authorize_path="/auth",
+        token_path="/token",
+        jwks_path="/jwks",
+        sso_scope="openid profile email api.read",
+        login=oidc_provider_login("ada@bench.example"),
+    )
+    server.wait_until_up(f"http://127.0.0.1:{port}/.well-known/openid-configuration", target.host)
+    return server, target
+
+
+def quoted_canaille(scenario: str) -> dict[str, t.Any] | None:
+    figure = CANAILLE_QUOTED.get(scenario)
+    if figure is None:
+        return None
+    return {
+        "scenario": scenario,
+        "server": "canaille",
+        "ops_per_core_s": figure,
+        "note": "quoted from the issue (reference machine), not measured in this run",
+    }

@@ -1,0 +1,316 @@
+"""The scenarios: what one operation is, as a browser or a machine client would do it.
+
+Every step checks the answer (status, redirect target, token fields), so a scenario that
+silently failed cannot look fast. The same functions drive Foyer and the peers; a
+:class:`Target` says where each endpoint lives and how a browser gets its first session.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import random
+import secrets
+import typing as t
+
+from bench.http import Client
+from bench.http import UnexpectedResponse
+from bench.http import basic_auth
+from bench.http import expect
+
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+
+@dataclasses.dataclass
+class Target:
+    """An OpenID provider under test and the clients registered with it."""
+
+    name: str
+    port: int
+    host: str
+    """Host header of the tenant (``localhost:PORT``)."""
+    client_secret: str
+    authorize_path: str = "/authorize"
+    token_path: str = "/oauth/token"
+    discovery_path: str = "/.well-known/openid-configuration"
+    jwks_path: str = "/.well-known/jwks.json"
+    web_client: str = "bench-rp"
+    machine_client: str = "bench-m2m"
+    sso_scope: str = "openid profile email"
+    login: t.Callable[[Client, str, str], Client] | None = None
+    """Turns an authorization redirect into a signed-in browser; returns the client."""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Sent with every request: Foyer is measured behind a TLS-terminating proxy."""
+
+    def client(self, host: str | None = None) -> Client:
+        return Client(("127.0.0.1", self.port), host or self.host, self.headers)
+
+
+# --- The authorization code flow ------------------------------------------------------------
+
+
+class Pkce(t.NamedTuple):
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> Pkce:
+        verifier = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
+
+
+def authorization_params(client_id: str, scope: str, pkce: Pkce, **extra: str) -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": secrets.token_urlsafe(12),
+        "nonce": secrets.token_urlsafe(12),
+        "code_challenge": pkce.challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
+def code_from(response: t.Any, state: str) -> str:
+    if response.status not in (302, 303) or not response.location.startswith(REDIRECT_URI):
+        raise UnexpectedResponse("no redirect back to the application", response)
+    query = response.query()
+    if query.get("state") != state or "code" not in query:
+        raise UnexpectedResponse(f"the redirect carries no code ({query})", response)
+    return query["code"]
+
+
+def exchange(target: Target, browser: Client, client_id: str, code: str, pkce: Pkce) -> dict:
+    response = expect(
+        browser.post(
+            target.token_path,
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+             "code_verifier": pkce.verifier},
+            headers=basic_auth(client_id, target.client_secret),
+        ),
+        200,
+        "token exchange",
+    )
+    token = json.loads(response.body)
+    if "id_token" not in token or "access_token" not in token:
+        raise UnexpectedResponse("the token response lacks a token", response)
+    return t.cast(dict, token)
+
+
+def foyer_login(email: str, password: str) -> t.Callable[[Client, str, str], Client]:
+    """Foyer's hosted pages: identifier page, password page, then back to /authorize."""
+
+    def login(browser: Client, location: str, _state: str) -> Client:
+        page = expect(browser.get(location), 200, "identifier page")
+        sent = browser.post(location, {"csrf_token": page.csrf_token(), "identifier": email})
+        if sent.status != 303:
+            raise UnexpectedResponse("identifier not accepted", sent)
+        page = expect(browser.get(sent.location), 200, "password page")
+        done = browser.post(sent.location, {"csrf_token": page.csrf_token(),
+                                            "password": password})
+        if done.status != 303 or "/authorize/resume" not in done.location:
+            raise UnexpectedResponse("password not accepted", done)
+        browser.resume = done.location  # type: ignore[attr-defined]
+        return browser
+
+    return login
+
+
+def oidc_provider_login(account: str) -> t.Callable[[Client, str, str], Client]:
+    """oidc-provider's development interactions: a login form, then a consent form."""
+
+    def login(browser: Client, location: str, _state: str) -> Client:
+        while "/interaction/" in location:
+            page = expect(browser.get(location), 200, "interaction page")
+            prompt = "consent" if b'value="consent"' in page.body else "login"
+            form = {"prompt": prompt}
+            if prompt == "login":
+                form |= {"login": account, "password": "any"}
+            sent = browser.post(location, form)
+            if sent.status not in (302, 303):
+                raise UnexpectedResponse("interaction not accepted", sent)
+            resumed = browser.get(sent.location)
+            location = resumed.location
+            browser.resume_response = resumed  # type: ignore[attr-defined]
+        return browser
+
+    return login
+
+
+def sign_in(target: Target, browser: Client, client_id: str | None = None,
+            scope: str | None = None) -> dict:
+    """A whole interactive sign-in in ``browser``; returns the token response."""
+    client_id = client_id or target.web_client
+    pkce = Pkce.new()
+    params = authorization_params(client_id, scope or target.sso_scope, pkce)
+    started = browser.get(target.authorize_path, params)
+    if started.status not in (302, 303):
+        raise UnexpectedResponse("authorize did not redirect", started)
+    assert target.login is not None
+    target.login(browser, started.location, params["state"])
+    if hasattr(browser, "resume"):  # Foyer: the code is issued by /authorize/resume
+        final = browser.get(browser.resume)
+        del browser.resume
+    else:
+        final = browser.resume_response  # type: ignore[attr-defined]
+    return exchange(target, browser, client_id, code_from(final, params["state"]), pkce)
+
+
+# --- Steps (one operation each; they return how many HTTP requests they made) --------------
+
+
+def full_sign_in(target: Target) -> tuple[t.Callable[[int], t.Any], t.Callable[[t.Any], int]]:
+    """A new browser each time: authorize -> identifier -> password -> code -> token."""
+
+    def setup(_i: int) -> Holder:
+        return Holder()
+
+    def step(holder: Holder) -> int:
+        before = len(holder.latencies)
+        browser = target.client()
+        browser.latencies = holder.latencies
+        sign_in(target, browser)
+        return len(holder.latencies) - before
+
+    return setup, step
+
+
+class Holder:
+    """Per-thread state that outlives the browsers a scenario makes (request latencies)."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+
+def sso_sign_in(target: Target, client_id: str | None = None) -> tuple[t.Any, t.Any]:
+    """A signed-in browser comes back: authorize -> code at once -> token."""
+    client_id = client_id or target.web_client
+
+    def setup(_i: int) -> Client:
+        browser = target.client()
+        sign_in(target, browser, client_id)
+        return browser
+
+    def step(browser: Client) -> int:
+        pkce = Pkce.new()
+        params = authorization_params(client_id, target.sso_scope, pkce)
+        code = code_from(browser.get(target.authorize_path, params), params["state"])
+        exchange(target, browser, client_id, code, pkce)
+        return 2
+
+    return setup, step
+
+
+def client_credentials(target: Target, client_id: str | None = None) -> tuple[t.Any, t.Any]:
+    client_id = client_id or target.machine_client
+    headers = basic_auth(client_id, target.client_secret)
+
+    def setup(_i: int) -> Client:
+        return target.client()
+
+    def step(client: Client) -> int:
+        response = expect(
+            client.post(target.token_path,
+                        {"grant_type": "client_credentials", "scope": "api.read"},
+                        headers=headers),
+            200, "client_credentials",
+        )
+        if b'"access_token"' not in response.body:
+            raise UnexpectedResponse("no access token", response)
+        return 1
+
+    return setup, step
+
+
+def refresh_rotation(target: Target) -> tuple[t.Any, t.Any]:
+    """Use the refresh token, keep the new one (the old one is now spent)."""
+    headers = basic_auth(target.web_client, target.client_secret)
+
+    def setup(_i: int) -> Client:
+        browser = target.client()
+        token = sign_in(target, browser, scope="openid profile email offline_access")
+        browser.refresh_token = token["refresh_token"]  # type: ignore[attr-defined]
+        return browser
+
+    def step(browser: t.Any) -> int:
+        response = expect(
+            browser.post(target.token_path,
+                         {"grant_type": "refresh_token", "refresh_token": browser.refresh_token},
+                         headers=headers),
+            200, "refresh",
+        )
+        token = json.loads(response.body)
+        if token.get("refresh_token") in (None, browser.refresh_token):
+            raise UnexpectedResponse("the refresh token was not rotated", response)
+        browser.refresh_token = token["refresh_token"]
+        return 1
+
+    return setup, step
+
+
+def fetch(target: Target, path: str) -> tuple[t.Any, t.Any]:
+    def setup(_i: int) -> Client:
+        return target.client()
+
+    def step(client: Client) -> int:
+        expect(client.get(path), 200, path)
+        return 1
+
+    return setup, step
+
+
+def login_page(target: Target, host: str, locale: str) -> tuple[t.Any, t.Any]:
+    """The identifier page of an organization's vanity host, in its theme and language."""
+
+    def setup(_i: int) -> Client:
+        browser = target.client(host)
+        pkce = Pkce.new()
+        params = authorization_params(target.web_client, target.sso_scope, pkce,
+                                      ui_locales=locale)
+        started = browser.get(target.authorize_path, params)
+        if started.status != 302:
+            raise UnexpectedResponse("authorize did not redirect to the login page", started)
+        browser.page = started.location  # type: ignore[attr-defined]
+        page = expect(browser.get(started.location), 200, "login page")
+        if f'lang="{locale}"'.encode() not in page.body or b"theme-bench-brand" not in page.body:
+            raise UnexpectedResponse(f"the page is not themed and in {locale}", page)
+        return browser
+
+    def step(browser: t.Any) -> int:
+        expect(browser.get(browser.page), 200, "login page")
+        return 1
+
+    return setup, step
+
+
+def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.Any]:
+    """Type an email on the identifier page; HRD routes it to its organization's connection.
+
+    Each lookup starts a sign-in (``GET /login`` answers with a redirect, no page) and posts
+    the identifier of a random organization's domain.
+    """
+    from bench.seed import hrd_domain
+
+    def setup(_i: int) -> Client:
+        browser = target.client(host)
+        started = browser.get("/login")
+        page = expect(browser.get(started.location), 200, "identifier page")
+        browser.csrf = page.csrf_token()  # type: ignore[attr-defined]
+        return browser
+
+    def step(browser: t.Any) -> int:
+        started = browser.get("/login")
+        if started.status != 302:
+            raise UnexpectedResponse("no sign-in started", started)
+        email = f"someone@{hrd_domain(random.randrange(organizations))}"
+        sent = browser.post(started.location, {"csrf_token": browser.csrf, "identifier": email})
+        if sent.status != 303 or "/login/password" not in sent.location:
+            raise UnexpectedResponse("the identifier was not routed", sent)
+        return 2
+
+    return setup, step

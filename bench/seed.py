@@ -1,0 +1,136 @@
+"""Seeding the throwaway instance: ``foyer apply bench/bench.yaml``, then bulk rows for HRD.
+
+The tenant the scenarios use comes from the config-as-code file, applied by the real
+``foyer apply`` command. The home realm discovery tenant needs up to 100,000 organizations;
+those rows (organization, its own database connection, the link between them and an email
+domain routed to that connection: the isolated-users layout) are inserted in batches
+straight into the tables, since the bench measures the lookup, not the seeding.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from app.config import Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PASSWORD = "bench password that is long enough"
+USERS = ("ada@bench.example", "alan@bench.example", "grace@bench.example", "linus@bench.example")
+HRD_HOST = "hrd.localhost"
+
+
+def password_hash() -> str:
+    """An argon2id hash at Foyer's default parameters (OWASP: m=19 MiB, t=2, p=1)."""
+    s = Settings()
+    ph = PasswordHasher(
+        time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_cost,
+        parallelism=s.argon2_parallelism,
+    )
+    return ph.hash(PASSWORD)
+
+
+def foyer(env: t.Mapping[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run a ``foyer`` command in the bench instance; returns its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", *args],
+        env=dict(env), cwd=ROOT, input=stdin, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"foyer {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def apply_bench_tenant(env: dict[str, str], port: int) -> dict[str, str]:
+    """``foyer apply bench/bench.yaml``; returns the variables it was given."""
+    variables = {
+        "BENCH_PORT": str(port),
+        "BENCH_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "BENCH_PASSWORD_HASH": password_hash(),
+    }
+    foyer({**env, **variables}, "apply", str(BENCH_DIR / "bench.yaml"))
+    hrd_file = (
+        "version: 1\n"
+        "tenant:\n"
+        "  name: hrd\n"
+        "  display_name: HRD Corp\n"
+        f"  domains: ['https://{HRD_HOST}:{port}']\n"
+        "connections:\n"
+        "  - {name: fallback, strategy: database}\n"
+    )
+    foyer(env, "apply", "-", stdin=hrd_file)
+    return variables
+
+
+def add_organizations(env: t.Mapping[str, str], total: int) -> float:
+    """Grow the HRD tenant to ``total`` organizations; returns the seconds it took."""
+    import time
+
+    started = time.perf_counter()
+    code = f"from bench.seed import _insert_organizations; _insert_organizations({total})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=dict(env), cwd=ROOT, capture_output=True, text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding organizations failed:\n{done.stderr}")
+    return time.perf_counter() - started
+
+
+def hrd_domain(index: int) -> str:
+    return f"org-{index}.example"
+
+
+def _insert_organizations(total: int) -> None:
+    """Insert organizations ``org-<n>`` up to ``total`` (each with a connection and domain)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from app import create_app
+    from app.connections.models import Connection
+    from app.connections.models import OrganizationConnection
+    from app.db import new_id
+    from app.db import session
+    from app.orgs.models import Organization
+    from app.orgs.models import OrgDomain
+    from app.tenancy.services import find_tenant
+
+    app = create_app()
+    with app.app_context():
+        tenant = find_tenant("hrd")
+        assert tenant is not None
+        present = session.scalar(
+            sa.select(sa.func.count(Organization.id)).where(Organization.tenant_id == tenant.id)
+        ) or 0
+        now = dt.datetime.now(dt.UTC)
+        batch = 5000
+        for start in range(present, total, batch):
+            orgs, connections, links, domains = [], [], [], []
+            for n in range(start, min(start + batch, total)):
+                org_id, connection_id = new_id(), new_id()
+                orgs.append({"id": org_id, "tenant_id": tenant.id, "name": f"org-{n}",
+                             "display_name": f"Organization {n}", "branding": {},
+                             "metadata_": {}, "plugins": {}, "created_at": now})
+                connections.append({"id": connection_id, "tenant_id": tenant.id,
+                                    "name": f"org-{n}-users", "display_name": f"Org {n}",
+                                    "strategy": "database", "options": {},
+                                    "signup_enabled": False, "created_at": now})
+                links.append({"organization_id": org_id, "connection_id": connection_id,
+                              "position": 0})
+                domains.append({"id": new_id(), "tenant_id": tenant.id,
+                                "organization_id": org_id, "domain": hrd_domain(n),
+                                "include_subdomains": False, "connection_id": connection_id})
+            session.execute(sa.insert(Organization), orgs)
+            session.execute(sa.insert(Connection), connections)
+            session.execute(sa.insert(OrganizationConnection), links)
+            session.execute(sa.insert(OrgDomain), domains)
+            session.commit()
+        session.execute(sa.text("ANALYZE"))  # fresh planner statistics, as a DBA would
+        session.commit()
