@@ -107,12 +107,16 @@ def setup_templates(app: Flask) -> None:
 
 
 def setup_blueprints(app: Flask) -> None:
+    from app.accounts.views import bp as accounts_bp
     from app.login.views import bp as login_bp
     from app.oidc.views import bp as oidc_bp
+    from app.orgs.views import bp as orgs_bp
 
     app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
     app.register_blueprint(oidc_bp)
     app.register_blueprint(login_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(orgs_bp)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

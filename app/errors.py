@@ -95,6 +95,11 @@ ERRORS: dict[str, ErrorKind] = {
         _l("There is no way to sign in with a password on this page yet."),
         _l("Contact support with the reference below."),
     ),
+    "signup_disabled": ErrorKind(
+        403, _l("You cannot create an account here"),
+        _l("New accounts are not open on this page."),
+        _l("Ask your organization's administrator for an invitation, or sign in."),
+    ),
     "plugin_failed": ErrorKind(
         502, _l("Sign-in could not be completed"),
         _l("Part of the sign-in process failed on our side. Nothing was changed."),

@@ -97,8 +97,16 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
     with app.app_context():
         yield app
         db_session.rollback()
+    _finish_background_work(app)
     _delete_all_rows(app)
     app.extensions["foyer.db"].dispose()
+
+
+def _finish_background_work(app: Flask) -> None:
+    """Let emails queued by the test's requests finish before their rows are deleted."""
+    from app.accounts.background import wait_for_background
+
+    wait_for_background(app, timeout=60)
 
 
 def _delete_all_rows(app: Flask) -> None:

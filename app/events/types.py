@@ -30,6 +30,30 @@ EVENT_TYPES: dict[str, str] = {
     "plugin_failed": "A plugin raised in a hook",
     "claim_rejected": "A plugin tried to set a protected claim",
     "error_shown": "An error page was shown",
+    "password_reset_requested": "A password reset link was emailed to a user",
+    "password_reset_limited": "A reset or verification email was not sent: the account's "
+    "hourly limit was reached",
+    "password_reset_completed": "A user chose a new password with a reset link; their "
+    "sessions and refresh tokens ended",
+    "password_changed": "A signed-in user changed their password",
+    "password_change_failed": "A password change gave a wrong current password",
+    "link_rejected": "An emailed link (reset, verification, invitation) was unknown, expired "
+    "or already used",
+    "email_verification_sent": "An email verification link was emailed to a user",
+    "email_verified": "A user confirmed their email address",
+    "email_failed": "An email could not be delivered after retries",
+    "signup_existing_email": "Someone signed up with the address of an existing account "
+    "(its owner was told)",
+    "invitation_created": "Someone was invited into an organization",
+    "invitation_accepted": "An invitation was accepted",
+    "invitation_revoked": "An invitation was revoked",
+    "invitation_failed": "An invitation acceptance gave a wrong password",
+    "mfa_enrolled": "A user set up two-step verification",
+    "mfa_disabled": "A user turned two-step verification off",
+    "mfa_failed": "A two-step verification code was wrong or over the attempt limit",
+    "recovery_code_used": "A user signed in with a recovery code",
+    "consent_granted": "A user allowed a third-party application",
+    "consent_denied": "A user refused a third-party application",
 }
 """Every type code with its meaning. Codes never change once released."""
 

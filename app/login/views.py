@@ -237,6 +237,11 @@ def check_password(
             **event,
         )
         return wrong_credentials(tx)
+    from app.accounts.mfa_views import second_step
+
+    step = second_step(tx, user, connection, result.amr)  # two-step verification, if set up
+    if step is not None:
+        return step
     try:
         return flow.complete(tx, user, connection, result.amr, tenant, organization, client)
     except flow.LoginDenied as denied:

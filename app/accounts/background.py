@@ -1,0 +1,94 @@
+"""Work done after the answer: looking up accounts and sending their emails off the request.
+
+Pages that take an email address (reset request, sign-up, resend verification) must answer
+the same way, in the same time, whether or not an account exists. So the request only
+validates the form and hands the address to a worker thread; the worker finds the account,
+issues the token and delivers the email (retrying a failed delivery with backoff), in its
+own app context and database session. A process that stops drops what it had queued, as
+a lost email would be; the user asks again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+import typing as t
+
+from flask import Flask
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "foyer.accounts.background"
+RETRY_DELAYS = (1.0, 5.0)
+"""Seconds to wait before the second and third delivery attempts."""
+
+
+class BackgroundWork:
+    """A worker thread whose jobs run one at a time, in order, inside an app context.
+
+    One at a time: two reset requests for one account never race to issue tokens.
+    """
+
+    def __init__(self, app: Flask, workers: int = 1) -> None:
+        self.app = app
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="foyer-accounts"
+        )
+        self.pending: set[concurrent.futures.Future[None]] = set()
+        self.lock = threading.Lock()
+
+    def submit(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
+        future = self.executor.submit(self._run, fn, args, kwargs)
+        with self.lock:
+            self.pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: concurrent.futures.Future[None]) -> None:
+        with self.lock:
+            self.pending.discard(future)
+
+    def _run(
+        self, fn: t.Callable[..., t.Any], args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+    ) -> None:
+        with self.app.app_context():
+            from app.db import session
+
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+                session.rollback()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Wait for every queued job (tests, commands); True when none is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                pending = set(self.pending)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            concurrent.futures.wait(pending, timeout=left)
+
+
+def init_background(app: Flask) -> None:
+    if EXTENSION not in app.extensions:
+        app.extensions[EXTENSION] = BackgroundWork(app)
+
+
+def later(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
+    """Run ``fn(*args, **kwargs)`` after this request, in a worker. Pass ids and strings,
+    never database objects (the worker has its own session)."""
+    t.cast(BackgroundWork, current_app.extensions[EXTENSION]).submit(fn, *args, **kwargs)
+
+
+def wait_for_background(app: Flask | None = None, timeout: float = 30.0) -> bool:
+    """Wait until the app's queued jobs are done."""
+    target = app or current_app
+    work = target.extensions.get(EXTENSION)
+    return True if work is None else t.cast(BackgroundWork, work).wait(timeout)

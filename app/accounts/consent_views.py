@@ -1,0 +1,117 @@
+"""The consent page, and the one function the authorization endpoint asks before a code.
+
+``/authorize`` (a live session) and ``/authorize/resume`` (after the hosted login) call
+:func:`consent_step` once the request is valid: it returns None when no consent is needed,
+else sends the browser to ``/consent`` (or, with ``prompt=none``, back to the client with
+``consent_required``). Allowing continues at ``oidc.authorize_resume``; denying sends
+``access_denied`` to the client's registered redirect_uri.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import g
+from flask import redirect
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from app.accounts import consent
+from app.accounts.forms import ConsentForm
+from app.accounts.views import bp
+from app.accounts.views import page
+from app.db import session
+from app.errors import error_page
+from app.events.record import record_event
+from app.login import flow
+from app.security.sessions import current_sso
+from app.tenancy.resolve import current_tenant
+
+if t.TYPE_CHECKING:
+    from app.login.flow import LoginTransaction
+    from app.login.models import SsoSession
+    from app.oidc.models import Client
+    from app.tenancy.models import Tenant
+
+
+def consent_step(
+    tenant: Tenant,
+    client: Client,
+    sso: SsoSession,
+    params: t.Mapping[str, str],
+    tx: LoginTransaction | None = None,
+) -> Response | None:
+    """None when ``client`` may have a code now; else the response asking the user."""
+    prompt = (params.get("prompt") or (tx.params.get("prompt") if tx else "") or "").split()
+    started = tx.created_at if tx is not None else time.time()
+    asked_since = started if "consent" in prompt else None
+    if not consent.needs_consent(sso.user, client, params.get("scope"), asked_since):
+        return None
+    if "none" in prompt:
+        from app.oidc.server import oauth_server
+
+        error = ConsentRequiredError(redirect_uri=params.get("redirect_uri"),
+                                     state=params.get("state"))
+        return oauth_server().authorization_error(error)
+    if tx is None:
+        from app.oidc.views import TRANSACTION_PARAMS
+
+        tx = flow.begin(
+            tenant, {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)}, client
+        )
+        tx.organization_id = sso.organization_id
+    tx.user_id = sso.user_id
+    tx.amr = list(sso.amr or [])
+    tx.completed = True
+    flow.save(tx)
+    return redirect(url_for("accounts.consent_page", tx=tx.id), code=303)
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+def consent_page() -> Response | tuple[str, int]:
+    """The scopes an application asks for; Allow continues the sign-in, Deny refuses it."""
+    from app.login.views import client_for
+
+    tenant = current_tenant()
+    tx: LoginTransaction | None = g.login_tx
+    sso = current_sso()
+    if tx is None or not tx.completed or not tx.client_id or sso is None or sso.user_id != tx.user_id:
+        return error_page("login_expired")
+    client = client_for(tenant, tx)
+    if client is None:
+        return error_page("unknown_client")
+    scope = tx.params.get("scope")
+    form = ConsentForm()
+    if request.method == "POST" and form.validate():
+        decision = request.form.get("decision")
+        if decision == "allow":
+            consent.remember(sso.user, client, scope)
+            session.commit()
+            record_event("consent_granted", tenant=tenant, user_id=sso.user_id,
+                         client_id=client.client_id, data={"scope": scope or ""})
+            return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
+        if decision == "deny":
+            return _deny(tenant, client, tx)
+    return page("account/consent.html", form=form, scopes=consent.describe(scope),
+                user=sso.user, consent_client=client)
+
+
+def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
+    """``access_denied`` to the registered redirect_uri (checked again), else an error page."""
+    from app.oidc.server import oauth_server
+
+    flow.discard(tx)
+    record_event("consent_denied", tenant=tenant, user_id=tx.user_id, client_id=client.client_id,
+                 data={"scope": tx.params.get("scope", "")})
+    redirect_uri = tx.params.get("redirect_uri", "")
+    oauth_client = oauth_server().query_client(client.client_id)
+    if oauth_client is None or not oauth_client.check_redirect_uri(redirect_uri):
+        return error_page("access_denied")
+    error = AccessDeniedError(redirect_uri=redirect_uri, state=tx.params.get("state"))
+    response = oauth_server().authorization_error(error)
+    response.status_code = 303
+    return response

@@ -1,0 +1,65 @@
+"""Setting a new password and what must follow it (no Flask request needed).
+
+A new password voids the user's outstanding reset and verification links (L-06); after a
+reset every session and refresh-token family of the user ends, after a change those of the
+other browsers end when the user asks for it (L-05, P-12).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+
+from app.accounts import tokens
+from app.db import session
+from app.db import utcnow
+from app.login.models import SsoSession
+from app.oidc.models import TokenGrant
+from app.oidc.tokens import revoke_grant
+from app.strategies.registry import strategy_for
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
+
+
+def set_new_password(user: User, password: str) -> None:
+    """Store ``password`` (already checked by the policy) and void the user's links."""
+    strategy_for(user.connection).set_password(user, password)
+    tokens.invalidate(user, tokens.PASSWORD_RESET, tokens.EMAIL_VERIFICATION)
+
+
+def end_sessions(user: User, keep: SsoSession | None = None) -> int:
+    """End the user's SSO sessions (all but ``keep``); returns how many ended."""
+    stmt = sa.update(SsoSession).where(
+        SsoSession.user_id == user.id, SsoSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        stmt = stmt.where(SsoSession.id != keep.id)
+    result = session.execute(
+        stmt.values(ended_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)
+
+
+def revoke_grants(user: User, reason: str, keep: SsoSession | None = None) -> int:
+    """Revoke the user's refresh-token families (all but those of session ``keep``)."""
+    stmt = sa.select(TokenGrant.id).where(
+        TokenGrant.user_id == user.id, TokenGrant.revoked_at.is_(None)
+    )
+    if keep is not None:
+        stmt = stmt.where(
+            sa.or_(TokenGrant.sso_session_id.is_(None), TokenGrant.sso_session_id != keep.id)
+        )
+    grant_ids = list(session.scalars(stmt))
+    for grant_id in grant_ids:
+        revoke_grant(grant_id, reason)
+    return len(grant_ids)
+
+
+def sign_out_everywhere(user: User, reason: str, keep: SsoSession | None = None) -> dict[str, int]:
+    """End sessions and refresh tokens (except ``keep``'s); counts for the event."""
+    return {
+        "sessions_ended": end_sessions(user, keep),
+        "grants_revoked": revoke_grants(user, reason, keep),
+    }

@@ -1,0 +1,188 @@
+"""The account emails: what each says, the link it carries, and how it is delivered.
+
+Links are built from the tenant's configured domains (the organization's vanity host when
+it has one), never from the request's Host or X-Forwarded-Host. Rendering goes through
+:mod:`app.mail.render` (theme loader, recipient's language, organization's brand).
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from app.accounts import tokens
+from app.db import session
+from app.events.record import record_event
+from app.mail.delivery import send_email
+from app.mail.render import render_email
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.mail.message import EmailMessage
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
+
+
+def base_url_for(tenant: Tenant, organization: Organization | None = None) -> str:
+    """The canonical URL links should use: the organization's vanity host, else the
+    tenant's primary domain (both configured by admins, never taken from a request)."""
+    if organization is not None:
+        for domain in tenant.domains:
+            if domain.organization_id == organization.id:
+                return domain.base_url
+    return tenant.base_url
+
+
+def tenant_url(
+    tenant: Tenant, endpoint: str, organization: Organization | None = None, **values: t.Any
+) -> str:
+    """An absolute URL of ``endpoint`` on the tenant's canonical domain."""
+    parts = urlsplit(base_url_for(tenant, organization))
+    adapter = current_app.url_map.bind(parts.netloc, url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def deliver(message: EmailMessage, tenant: Tenant, organization: Organization | None) -> bool:
+    """Send, retrying with backoff when no plugin delivered it (a mail server down); the
+    last failure is recorded as ``email_failed``. Blocks: call it from background work or
+    commands, not on a request that must answer uniformly."""
+    from app.accounts.background import RETRY_DELAYS
+
+    for delay in (0.0, *RETRY_DELAYS):
+        if delay:
+            time.sleep(delay)
+        if send_email(message, tenant, organization):
+            return True
+    record_event(
+        "email_failed", tenant=tenant, organization=organization,
+        data={"purpose": message.purpose},
+    )
+    return False
+
+
+def user_name(user: User) -> str | None:
+    return user.given_name or user.name or None
+
+
+def _organization(user: User, organization: Organization | None) -> Organization | None:
+    return organization if organization is not None and organization.tenant_id == user.tenant_id else None
+
+
+def _tenant(user: User) -> Tenant:
+    from app.tenancy.models import Tenant
+
+    tenant = session.get(Tenant, user.tenant_id)
+    assert tenant is not None
+    return tenant
+
+
+def send_password_reset(user: User, organization: Organization | None = None) -> bool:
+    """Issue a reset token (voiding older ones), commit, email the link."""
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    issued = tokens.issue(
+        tokens.PASSWORD_RESET, tenant_id=tenant.id, user=user,
+        data={"organization_id": organization.id if organization else None},
+    )
+    session.commit()
+    settings = current_app.extensions["foyer.settings"]
+    message = render_email(
+        "password_reset",
+        to=t.cast(str, user.email),
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        reset_url=tenant_url(tenant, "accounts.reset_form", organization, token=issued.value),
+        minutes=max(1, settings.reset_token_lifetime // 60),
+        user_name=user_name(user),
+    )
+    record_event(
+        "password_reset_requested", tenant=tenant, organization=organization, user_id=user.id,
+        connection_id=user.connection_id,
+    )
+    return deliver(message, tenant, organization)
+
+
+def send_verification(user: User, organization: Organization | None = None) -> bool:
+    """Issue an email verification token (voiding older ones), commit, email the link."""
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    issued = tokens.issue(
+        tokens.EMAIL_VERIFICATION, tenant_id=tenant.id, user=user,
+        data={"email": user.email_normalized,
+              "organization_id": organization.id if organization else None},
+    )
+    session.commit()
+    settings = current_app.extensions["foyer.settings"]
+    message = render_email(
+        "verify_email",
+        to=t.cast(str, user.email),
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        verify_url=tenant_url(tenant, "accounts.verify_email", organization, token=issued.value),
+        hours=max(1, settings.verify_token_lifetime // 3600),
+        user_name=user_name(user),
+    )
+    record_event(
+        "email_verification_sent", tenant=tenant, organization=organization, user_id=user.id,
+        connection_id=user.connection_id,
+    )
+    return deliver(message, tenant, organization)
+
+
+def send_password_changed(user: User, how: str, organization: Organization | None = None) -> bool:
+    """Tell the user their password changed (``how``: ``reset`` or ``change``)."""
+    if not user.email:
+        return False
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    message = render_email(
+        "password_changed",
+        to=user.email,
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        reset_url=tenant_url(tenant, "accounts.reset_request", organization),
+        how=how,
+        user_name=user_name(user),
+    )
+    return deliver(message, tenant, organization)
+
+
+def send_signup_attempt(user: User, organization: Organization | None = None) -> bool:
+    """Tell an existing account that someone signed up with its address."""
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    message = render_email(
+        "signup_attempt",
+        to=t.cast(str, user.email),
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        login_url=tenant_url(tenant, "login.identifier", organization),
+        reset_url=tenant_url(tenant, "accounts.reset_request", organization),
+        user_name=user_name(user),
+    )
+    return deliver(message, tenant, organization)
+
+
+def send_account_blocked(user: User, organization: Organization | None = None) -> bool:
+    """Tell the user their account was blocked (who to contact is in the footer)."""
+    if not user.email:
+        return False
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    message = render_email(
+        "account_blocked",
+        to=user.email,
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        reset_url=tenant_url(tenant, "accounts.reset_request", organization),
+        user_name=user_name(user),
+    )
+    return deliver(message, tenant, organization)

@@ -1,0 +1,520 @@
+"""The account pages: password reset, change password, email verification, sign-up.
+
+Pages that take an email address answer the same way, in the same time, whether or not an
+account exists: the request validates the form and queues the work
+(:mod:`app.accounts.background`), which finds the account and sends its email. Links in
+emails come from the tenant's configured domain (:mod:`app.accounts.emails`). Credential
+POSTs are rate limited and answer with 303 redirects; no page signs anyone in by itself.
+The two-step verification pages live in :mod:`app.accounts.mfa_views`, consent in
+:mod:`app.accounts.consent_views`, on this blueprint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import sqlalchemy as sa
+from flask import Blueprint
+from flask import current_app
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from app.accounts import tokens
+from app.accounts.background import init_background
+from app.accounts.background import later
+from app.accounts.credentials import set_new_password
+from app.accounts.credentials import sign_out_everywhere
+from app.accounts.forms import ChangePasswordForm
+from app.accounts.forms import EmailForm
+from app.accounts.forms import ResetPasswordForm
+from app.accounts.forms import SignupForm
+from app.accounts.forms import TokenForm
+from app.accounts.models import User
+from app.accounts.services import PasswordRejected
+from app.accounts.services import check_password_policy
+from app.db import session
+from app.db import utcnow
+from app.errors import error_page
+from app.events.record import record_event
+from app.i18n import locale_tag
+from app.login import flow
+from app.login import hrd
+from app.login.views import client_for
+from app.login.views import locale_candidates
+from app.login.views import organization_for
+from app.login.views import user_label
+from app.orgs.models import Organization
+from app.security.limits import limit
+from app.security.limits import limiter
+from app.security.sessions import current_sso
+from app.strategies.base import StrategyUnavailable
+from app.strategies.registry import strategy_for
+from app.tenancy.resolve import current_tenant
+
+if t.TYPE_CHECKING:
+    from app.connections.models import Connection
+    from app.login.flow import LoginTransaction
+    from app.tenancy.models import Tenant
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    init_background(state.app)
+
+
+# --- Request set-up and helpers ------------------------------------------------------------
+
+
+@bp.before_request
+def load_context() -> None:
+    """Tenant (404 for unknown hosts), the sign-in this page belongs to, organization, locale."""
+    tenant = current_tenant()
+    tx = flow.load(request.args.get("tx"))
+    g.login_tx = tx
+    organization = organization_for(tenant, tx)
+    g.organization = organization
+    g.locale_candidates = locale_candidates(tx)
+    g.locale_defaults = [
+        organization.default_locale if organization is not None else None,
+        tenant.default_locale,
+    ]
+
+
+def use_organization(organization_id: str | None) -> Organization | None:
+    """Brand this page for the organization a link was sent for (same tenant only)."""
+    if not organization_id:
+        return t.cast("Organization | None", g.organization)
+    org = session.get(Organization, organization_id)
+    if org is not None and org.tenant_id == current_tenant().id:
+        g.organization = org
+        g.locale_defaults = [org.default_locale, current_tenant().default_locale]
+    return t.cast("Organization | None", g.organization)
+
+
+def page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
+    tenant = current_tenant()
+    tx: LoginTransaction | None = g.login_tx
+    context.setdefault("errors", [])
+    return (
+        render_template(
+            template,
+            tenant=tenant,
+            organization=g.organization,
+            client=client_for(tenant, tx),
+            tx=tx,
+            **context,
+        ),
+        status,
+    )
+
+
+def tx_id() -> str | None:
+    tx: LoginTransaction | None = g.login_tx
+    return tx.id if tx is not None else None
+
+
+def rate_limit(setting: str, scope: str) -> None:
+    """Count one submission against the client address (429 page when over)."""
+    with limiter().shared_limit(limit(setting), scope=scope):
+        pass
+
+
+def link_invalid(purpose: str) -> tuple[str, int]:
+    """The branded page for a link that is unknown, expired or already used."""
+    record_event("link_rejected", tenant=current_tenant(), data={"purpose": purpose})
+    return page("account/link_invalid.html", 400, purpose=purpose, form=EmailForm(formdata=None))
+
+
+def signup_connection(tenant: Tenant, organization: Organization | None) -> Connection | None:
+    """The first password connection of this page that allows sign-up, or None."""
+    for connection in hrd.password_connections(tenant, organization):
+        if connection.signup_enabled:
+            return connection
+    return None
+
+
+def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list[User]:
+    """The tenant's users with this email among the password connections of the page."""
+    from app.tenancy.models import Tenant
+
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return []
+    organization = session.get(Organization, organization_id) if organization_id else None
+    found = []
+    for connection in hrd.password_connections(tenant, organization):
+        try:
+            user = strategy_for(connection).find_user(email)
+        except StrategyUnavailable:
+            continue
+        if user is not None and user.tenant_id == tenant.id and user.email:
+            found.append(user)
+    return found
+
+
+@bp.app_context_processor
+def _account_links() -> dict[str, t.Any]:
+    """``account_links()`` for the login pages: where "Forgot password?" and "Create an
+    account" lead, keeping the sign-in (``tx``); ``signup`` is None where sign-up is off."""
+
+    def account_links() -> dict[str, str | None]:
+        tx: LoginTransaction | None = g.get("login_tx")
+        tenant = current_tenant()
+        args = {"tx": tx.id} if tx is not None else {}
+        signup = None
+        if signup_connection(tenant, g.get("organization")) is not None:
+            signup = url_for("accounts.signup", **args)
+        return {"reset": url_for("accounts.reset_request", **args), "signup": signup}
+
+    settings = current_app.extensions["foyer.settings"]
+    return {"account_links": account_links, "password_min_length": settings.password_min_length}
+
+
+# --- Password reset ------------------------------------------------------------------------
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset_request() -> Response | tuple[str, int]:
+    """Ask for a reset link. Every address gets the same answer; only accounts get mail."""
+    form = EmailForm()
+    if request.method == "POST":
+        rate_limit("rate_limit_account_email", "account_email")
+        if form.validate():
+            organization = g.organization
+            later(
+                send_reset_emails,
+                current_tenant().id,
+                organization.id if organization is not None else None,
+                form.email.data,
+            )
+            return redirect(url_for(".reset_sent", tx=tx_id()), code=303)
+        return page("account/reset_request.html", 400, form=form)
+    tx: LoginTransaction | None = g.login_tx
+    if tx is not None and tx.identifier and "@" in tx.identifier:
+        form.email.data = tx.identifier
+    return page("account/reset_request.html", form=form)
+
+
+def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
+    """Background: email a reset link to each active account with this address, at most
+    ``reset_emails_per_hour`` per account (more requests send nothing, L-09)."""
+    from app.accounts.emails import send_password_reset
+
+    settings = current_app.extensions["foyer.settings"]
+    since = utcnow() - dt.timedelta(hours=1)
+    organization = session.get(Organization, organization_id) if organization_id else None
+    for user in _find_users(tenant_id, organization_id, email):
+        if user.blocked:
+            continue
+        if tokens.issued_since(user, tokens.PASSWORD_RESET, since) >= settings.reset_emails_per_hour:
+            record_event("password_reset_limited", tenant_id=tenant_id, user_id=user.id,
+                         connection_id=user.connection_id)
+            continue
+        send_password_reset(user, organization)
+
+
+@bp.route("/password/reset/sent")
+def reset_sent() -> tuple[str, int]:
+    return page("account/reset_sent.html")
+
+
+@bp.route("/password/reset/new", methods=["GET", "POST"])
+def reset_form() -> Response | tuple[str, int]:
+    """The page a reset link opens: choose a new password. No sign-in follows (L-08)."""
+    tenant = current_tenant()
+    if request.method == "POST":
+        rate_limit("rate_limit_login", "login")
+    value = request.form.get("token") if request.method == "POST" else request.args.get("token")
+    row = tokens.peek(value, tokens.PASSWORD_RESET, tenant.id)
+    user = session.get(User, row.user_id) if row is not None and row.user_id else None
+    if row is None or user is None or user.tenant_id != tenant.id:
+        return link_invalid(tokens.PASSWORD_RESET)
+    organization = use_organization(row.data.get("organization_id"))
+    form = ResetPasswordForm()
+    if request.method == "POST" and form.validate():
+        password = form.new_password.data
+        try:
+            check_password_policy(password, tenant=tenant, organization=organization, user=user)
+        except PasswordRejected as rejected:
+            form.new_password.errors.append(str(rejected))
+        else:
+            if tokens.consume(value, tokens.PASSWORD_RESET, tenant.id) is None:
+                return link_invalid(tokens.PASSWORD_RESET)
+            set_new_password(user, password)
+            if row.data.get("email") and row.data.get("email") == user.email_normalized:
+                user.email_verified = True  # the link reached this address
+            counts = sign_out_everywhere(user, "password_reset")
+            session.commit()
+            record_event(
+                "password_reset_completed", tenant=tenant, organization=organization,
+                user_id=user.id, connection_id=user.connection_id, data=counts,
+            )
+            later(notify_password_changed, user.id, "reset",
+                  organization.id if organization is not None else None)
+            return redirect(url_for(".reset_done"), code=303)
+    form.token.data = value
+    status = 400 if request.method == "POST" else 200
+    return page("account/reset_form.html", status, form=form, user=user,
+                user_label=user_label(user))
+
+
+@bp.route("/password/reset/done")
+def reset_done() -> tuple[str, int]:
+    return page("account/reset_done.html")
+
+
+def notify_password_changed(user_id: str, how: str, organization_id: str | None) -> None:
+    """Background: the "your password was changed" email."""
+    from app.accounts.emails import send_password_changed
+
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    organization = session.get(Organization, organization_id) if organization_id else None
+    send_password_changed(user, how, organization)
+
+
+# --- Account overview and change password --------------------------------------------------
+
+
+def signed_in_user() -> User | None:
+    sso = current_sso()
+    return sso.user if sso is not None else None
+
+
+def sign_in_first() -> Response:
+    """Send a visitor who is not signed in to the sign-in page."""
+    return redirect(url_for("login.identifier"))
+
+
+@bp.route("/account")
+def account() -> Response | tuple[str, int]:
+    """Who is signed in, whether their email is verified, and what they can change."""
+    from app.accounts import mfa
+
+    user = signed_in_user()
+    if user is None:
+        return sign_in_first()
+    return page(
+        "account/account.html", user=user, user_label=user_label(user),
+        mfa_enabled=mfa.has_totp(user), done=request.args.get("done", "")[:20],
+        resend_form=EmailForm(formdata=None, email=user.email),
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> Response | tuple[str, int]:
+    """Change the password: the current one is required (L-05); the user is notified."""
+    sso = current_sso()
+    if sso is None:
+        return sign_in_first()
+    user = sso.user
+    tenant = current_tenant()
+    form = ChangePasswordForm()
+    if request.method == "POST":
+        rate_limit("rate_limit_login", "login")
+        if form.validate():
+            if not password_is_current(user, form.current_password.data):
+                record_event("password_change_failed", tenant=tenant, user_id=user.id,
+                             connection_id=user.connection_id)
+                form.current_password.errors.append(_("This is not your current password."))
+                return page("account/change_password.html", 400, form=form, user=user)
+            try:
+                check_password_policy(form.new_password.data, tenant=tenant,
+                                      organization=g.organization, user=user)
+            except PasswordRejected as rejected:
+                form.new_password.errors.append(str(rejected))
+                return page("account/change_password.html", 400, form=form, user=user)
+            set_new_password(user, form.new_password.data)
+            counts = {"sessions_ended": 0, "grants_revoked": 0}
+            if form.sign_out_others.data:
+                counts = sign_out_everywhere(user, "password_changed", keep=sso)
+            session.commit()
+            record_event("password_changed", tenant=tenant, organization=g.organization,
+                         user_id=user.id, connection_id=user.connection_id, data=counts)
+            organization = g.organization
+            later(notify_password_changed, user.id, "change",
+                  organization.id if organization is not None else None)
+            return redirect(url_for(".account", done="password"), code=303)
+        return page("account/change_password.html", 400, form=form, user=user)
+    return page("account/change_password.html", form=form, user=user)
+
+
+def password_is_current(user: User, password: str) -> bool:
+    """Check the user's password through their connection's strategy (one hash either way)."""
+    identifier = user.email or user.username
+    if not identifier:
+        return False
+    try:
+        result = strategy_for(user.connection).authenticate(identifier, password)
+    except StrategyUnavailable:
+        return False
+    return result.user is not None and result.user.id == user.id
+
+
+# --- Email verification --------------------------------------------------------------------
+
+
+@bp.route("/email/verify", methods=["GET", "POST"])
+def verify_email() -> Response | tuple[str, int]:
+    """GET shows a button (mail scanners follow links, they do not press buttons); the POST
+    uses the token and marks the address verified."""
+    tenant = current_tenant()
+    value = request.form.get("token") if request.method == "POST" else request.args.get("token")
+    row = tokens.peek(value, tokens.EMAIL_VERIFICATION, tenant.id)
+    user = session.get(User, row.user_id) if row is not None and row.user_id else None
+    if (
+        row is None or user is None or user.tenant_id != tenant.id
+        or row.data.get("email") != user.email_normalized
+    ):
+        return link_invalid(tokens.EMAIL_VERIFICATION)
+    organization = use_organization(row.data.get("organization_id"))
+    form = TokenForm()
+    if request.method == "POST" and form.validate():
+        if tokens.consume(value, tokens.EMAIL_VERIFICATION, tenant.id) is None:
+            return link_invalid(tokens.EMAIL_VERIFICATION)
+        user.email_verified = True
+        session.commit()
+        record_event("email_verified", tenant=tenant, organization=organization,
+                     user_id=user.id, connection_id=user.connection_id)
+        return redirect(url_for(".email_verified"), code=303)
+    form.token.data = value
+    return page("account/verify_email.html", form=form, user=user, user_label=user_label(user))
+
+
+@bp.route("/email/verified")
+def email_verified() -> tuple[str, int]:
+    return page("account/email_verified.html", signed_in=current_sso() is not None)
+
+
+@bp.route("/email/verify/resend", methods=["GET", "POST"])
+def resend_verification() -> Response | tuple[str, int]:
+    """Send the verification email again (same answer for every address)."""
+    form = EmailForm()
+    if request.method == "POST":
+        rate_limit("rate_limit_account_email", "account_email")
+        if form.validate():
+            organization = g.organization
+            later(send_verification_emails, current_tenant().id,
+                  organization.id if organization is not None else None, form.email.data)
+            return redirect(url_for(".verification_sent", tx=tx_id()), code=303)
+        return page("account/resend_verification.html", 400, form=form)
+    user = signed_in_user()
+    if user is not None:
+        form.email.data = user.email
+    return page("account/resend_verification.html", form=form)
+
+
+def send_verification_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
+    """Background: a verification link to each unverified account with this address."""
+    from app.accounts.emails import send_verification
+
+    settings = current_app.extensions["foyer.settings"]
+    since = utcnow() - dt.timedelta(hours=1)
+    organization = session.get(Organization, organization_id) if organization_id else None
+    for user in _find_users(tenant_id, organization_id, email):
+        if user.email_verified or user.blocked:
+            continue
+        sent = tokens.issued_since(user, tokens.EMAIL_VERIFICATION, since)
+        if sent >= settings.reset_emails_per_hour:
+            continue
+        send_verification(user, organization)
+
+
+@bp.route("/email/verify/sent")
+def verification_sent() -> tuple[str, int]:
+    return page("account/check_email.html", reason="verification")
+
+
+# --- Sign-up -------------------------------------------------------------------------------
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response | tuple[str, int]:
+    """Create an account, where a connection of this page allows it (checked here, not only
+    hidden in the page: L-14). An address that already has an account gets the same answer
+    here, and its owner an email saying someone tried."""
+    tenant = current_tenant()
+    organization = g.organization
+    connection = signup_connection(tenant, organization)
+    if connection is None:
+        return error_page("signup_disabled")
+    form = SignupForm()
+    if request.method == "POST":
+        rate_limit("rate_limit_account_email", "account_email")
+        if form.validate():
+            try:
+                check_password_policy(form.password.data, tenant=tenant,
+                                      organization=organization, email=form.email.data)
+            except PasswordRejected as rejected:
+                form.password.errors.append(str(rejected))
+                return page("account/signup.html", 400, form=form, connection=connection)
+            later(
+                create_account, tenant.id, organization.id if organization is not None else None,
+                connection.id, form.email.data, form.name.data or None,
+                form.password.data, locale_tag(),
+            )
+            return redirect(url_for(".signup_sent", tx=tx_id()), code=303)
+        return page("account/signup.html", 400, form=form, connection=connection)
+    return page("account/signup.html", form=form, connection=connection)
+
+
+def create_account(
+    tenant_id: str,
+    organization_id: str | None,
+    connection_id: str,
+    email: str,
+    name: str | None,
+    password: str,
+    locale: str | None,
+) -> None:
+    """Background: create the user and send the verification email, or tell the owner of
+    an existing account that someone tried to sign up with their address."""
+    from app.accounts.emails import send_signup_attempt
+    from app.accounts.emails import send_verification
+    from app.accounts.services import create_user
+    from app.connections.models import Connection
+    from app.tenancy.models import Tenant
+
+    tenant = session.get(Tenant, tenant_id)
+    connection = session.get(Connection, connection_id)
+    if tenant is None or connection is None or not connection.signup_enabled:
+        return
+    organization = session.get(Organization, organization_id) if organization_id else None
+    existing = strategy_for(connection).find_user(email)
+    if existing is None:
+        try:
+            user = create_user(connection, email=email, password=password, name=name,
+                               organization=organization, locale=locale)
+            session.commit()
+        except sa.exc.IntegrityError:  # the same address signed up twice at once
+            session.rollback()
+            existing = strategy_for(connection).find_user(email)
+        else:
+            record_event("user_created", tenant=tenant, organization=organization,
+                         user_id=user.id, connection_id=connection.id,
+                         data={"via": "signup"})
+            send_verification(user, organization)
+            return
+    if existing is not None and existing.email:
+        record_event("signup_existing_email", tenant=tenant, organization=organization,
+                     user_id=existing.id, connection_id=connection.id)
+        send_signup_attempt(existing, organization)
+
+
+@bp.route("/signup/sent")
+def signup_sent() -> tuple[str, int]:
+    return page("account/check_email.html", reason="signup")
+
+
+from app.accounts import consent_views  # noqa: E402,F401 - routes on this blueprint
+from app.accounts import mfa_views  # noqa: E402,F401 - routes on this blueprint
