@@ -17,6 +17,7 @@ from jinja2 import Environment
 from jinja2 import TemplateSyntaxError
 from jinja2 import meta
 
+from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import Theme
 from app.branding.themes import ThemeProblem
 from app.branding.themes import ThemeRegistry
@@ -32,13 +33,25 @@ def check_folders(folders: t.Iterable[Path]) -> list[ThemeProblem]:
     """Every problem of the themes under ``folders`` (what ``foyer themes check`` prints)."""
     themes, problems = scan_themes(folders)
     problems += chain_problems(themes)
-    registry = None
-    if not problems:
-        registry = ThemeRegistry(themes)
+    registry = _usable_registry(themes)
     for theme in sorted(themes.values(), key=lambda item: item.name):
         problems += template_problems(theme, registry)
         problems += translation_problems(theme, core_msgids())
     return problems
+
+
+def _usable_registry(themes: dict[str, Theme]) -> ThemeRegistry | None:
+    """A registry of the themes whose chain is sound (to check the others' templates)."""
+    usable = dict(themes)
+    while usable:
+        broken = {problem.theme for problem in chain_problems(usable)}
+        if not broken:
+            return ThemeRegistry(usable)
+        if DEFAULT_THEME in broken:
+            return None
+        for name in broken:
+            usable.pop(name, None)
+    return None
 
 
 def soft_problems(themes: ThemeRegistry) -> list[ThemeProblem]:
@@ -83,7 +96,7 @@ def template_problems(theme: Theme, registry: ThemeRegistry | None) -> list[Them
                 "template until it is fixed)",
             ))
             continue
-        if registry is None:
+        if registry is None or theme.name not in registry:
             continue
         for name in meta.find_referenced_templates(tree):
             if name is not None and not template_exists(registry, theme.name, name):

@@ -61,7 +61,7 @@ class FakeField:
 
     @property
     def label(self) -> t.Callable[..., Markup]:
-        text = self.name.replace("_", " ").capitalize()
+        text = known_labels().get(self.name) or self.name.replace("_", " ").capitalize()
 
         def render(text_: str | None = None, **attrs: t.Any) -> Markup:
             return Markup("<label for=\"{}\"{}>{}</label>").format(
@@ -84,6 +84,25 @@ class FakeField:
 
     def __html__(self) -> str:
         return str(self())
+
+
+def known_labels() -> dict[str, t.Any]:
+    """Field labels of the app's real forms by field name (translated), so a preview reads
+    like the page: "Email or username", not "Identifier"."""
+    from flask_wtf import FlaskForm
+
+    labels: dict[str, t.Any] = {}
+    pending = list(FlaskForm.__subclasses__())
+    while pending:
+        form = pending.pop()
+        pending.extend(form.__subclasses__())
+        for name, unbound in vars(form).items():
+            if not hasattr(unbound, "field_class"):  # not a field
+                continue
+            label = unbound.kwargs.get("label") or (unbound.args[0] if unbound.args else None)
+            if label:
+                labels.setdefault(name, label)
+    return labels
 
 
 class FakeForm:

@@ -13,6 +13,7 @@ from flask import current_app
 
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
+from app.branding.data import validate_branding
 from app.configfile.problems import ConfigInvalid
 from app.configfile.problems import did_you_mean
 from app.configfile.schema import Reader
@@ -132,9 +133,16 @@ class _Checker:
             self.problem(path, f"no theme named {name!r} is installed"
                          + did_you_mean(name, list(themes.themes)))
 
+    def branding(self, path: str, data: dict[str, t.Any]) -> None:
+        """The branding rules pages and admin tools share (app.branding.data)."""
+        _clean, problems = validate_branding(data)
+        for problem in problems:
+            self.problem(f"{path}.{problem.field}", problem.message)
+
     def tenant_plugins_and_theme(self) -> None:
         self.plugins("tenant.plugins", self.spec["tenant"]["plugins"])
         self.theme("tenant.theme", self.spec["tenant"]["theme"])
+        self.branding("tenant.branding", self.spec["tenant"]["branding"])
 
     def connections(self) -> None:
         registry = current_app.extensions["foyer.strategies"]
@@ -163,6 +171,7 @@ class _Checker:
             path = f"organizations[{index}]"
             self.plugins(f"{path}.plugins", org["plugins"])
             self.theme(f"{path}.theme", org["theme"])
+            self.branding(f"{path}.branding", org["branding"])
             seen: set[str] = set()
             for position, name in enumerate(org["connections"]):
                 if name in seen:

@@ -10,6 +10,10 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from app.branding.data import FIELDS as BRANDING_FIELDS
+from app.branding.data import MAX_NAME
+from app.branding.data import MAX_SENDER_NAME
+from app.branding.data import check_color
 from app.branding.themes import COLOR
 from app.branding.themes import COLOR_KEYS
 from app.configfile.problems import ConfigInvalid
@@ -100,34 +104,34 @@ def plugins_field(doc: str) -> Field:
     )
 
 
-BRANDING = Record(
-    {
-        "logo_url": Field(Nullable(Str(convert=https_url, max_length=2048, describe="https URL")),
-                          "Logo shown on the hosted pages (empty: the theme's logo)."),
-        "colors": Field(
-            MapOf(Str(pattern=re.compile("|".join(sorted(COLOR_KEYS))),
-                      pattern_hint="one of " + ", ".join(sorted(COLOR_KEYS)),
-                      describe="color name"),
-                  Str(convert=color, describe="#rrggbb")),
-            "Brand colors overriding the theme's: "
-            + ", ".join(f"`{k}`" for k in sorted(COLOR_KEYS)) + ".",
-            default={},
-        ),
-        "support_email": Field(Nullable(Str(convert=email_address, max_length=320,
-                                            describe="email address")),
-                               "Support contact shown on error pages."),
-        "support_url": Field(Nullable(Str(convert=https_url, max_length=2048,
-                                          describe="https URL")),
-                             "Support page linked from error pages."),
-        "privacy_url": Field(Nullable(Str(convert=https_url, max_length=2048,
-                                          describe="https URL")),
-                             "Privacy policy linked in the page footer."),
-        "terms_url": Field(Nullable(Str(convert=https_url, max_length=2048,
-                                        describe="https URL")),
-                           "Terms of use linked in the page footer."),
-    },
-    describe="mapping (branding)",
-)
+def _branding_fields() -> dict[str, Field]:
+    """The branding fields, checked by :mod:`app.branding.data` (the same checks pages and
+    admin tools use), documented from there."""
+    fields: dict[str, Field] = {}
+    lengths = {"display_name": MAX_NAME, "email_sender_name": MAX_SENDER_NAME,
+               "support_email": 320, "email_reply_to": 320}
+    for name, (check, doc) in BRANDING_FIELDS.items():
+        if name == "colors":
+            fields[name] = Field(
+                MapOf(Str(pattern=re.compile("|".join(sorted(COLOR_KEYS))),
+                          pattern_hint="one of " + ", ".join(sorted(COLOR_KEYS)),
+                          describe="color name"),
+                      Str(convert=check_color, describe="#rrggbb")),
+                doc + " Keys: " + ", ".join(f"`{k}`" for k in sorted(COLOR_KEYS)) + ".",
+                default={},
+            )
+            continue
+        describe = ("https URL" if name.endswith("_url") else
+                    "email address" if "email" in name and name != "email_sender_name" else
+                    "text")
+        fields[name] = Field(
+            Nullable(Str(convert=check, max_length=lengths.get(name, 2048), describe=describe)),
+            doc,
+        )
+    return fields
+
+
+BRANDING = Record(_branding_fields(), describe="mapping (branding)")
 
 TENANT = Record(
     {

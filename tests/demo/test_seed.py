@@ -51,7 +51,11 @@ def test_isolated_and_shared_organizations(foyer_app):
     assert [c.name for c in orgs["acme"].connections] == ["acme-staff"]
     assert [c.name for c in orgs["globex"].connections] == ["globex-staff", "shared-pool"]
     assert [c.name for c in orgs["initech"].connections] == ["shared-pool"]
-    assert all(o.branding["colors"]["primary"].startswith("#") for o in orgs.values())
+    # each organization shows one of the example themes (themes/ember, nocturne, harbor)
+    assert {o.name: o.theme for o in orgs.values()} == {
+        "acme": "ember", "globex": "nocturne", "initech": "harbor"
+    }
+    assert all(o.theme in foyer_app.extensions["foyer.themes"] for o in orgs.values())
 
     shared = session.scalars(sa.select(Connection).where(Connection.name == "shared-pool")).one()
     members = {
