@@ -187,6 +187,11 @@ def authorize() -> Response:
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
     if user is not None and sso is not None and grant.prompt != "login":
+        from app.accounts.consent_views import consent_step
+
+        asked = consent_step(tenant, client.model, sso, params)  # a third-party client asks
+        if asked is not None:
+            return asked
         response = server.issue_code(grant, user, sso, sso.organization_id)
         session.commit()
         return response
@@ -225,6 +230,11 @@ def authorize_resume() -> Response:
         grant = server.validate_authorization(sso.user, params)
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
+    from app.accounts.consent_views import consent_step
+
+    asked = consent_step(tenant, client.model, sso, params, tx)  # a third-party client asks
+    if asked is not None:
+        return asked
     response = server.issue_code(grant, sso.user, sso, tx.organization_id or sso.organization_id)
     session.commit()
     return response

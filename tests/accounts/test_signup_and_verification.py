@@ -1,0 +1,155 @@
+"""Sign-up where a connection allows it (enforced by the server), without enumeration, and
+email verification by a single-use link behind a button."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.db import session
+from app.testing import sign_in
+from app.testing import submit_form
+from tests.accounts.conftest import link_in
+from tests.accounts.conftest import path_of
+
+PASSWORD = "a sign-up passphrase long enough"
+
+
+@pytest.fixture
+def open_signup(connection):
+    connection.signup_enabled = True
+    session.commit()
+    return connection
+
+
+def signup(client, email: str, password: str = PASSWORD, name: str = "Bob"):
+    page = client.get("/signup")
+    assert page.status_code == 200
+    return submit_form(client, page, "signup-form", email=email, name=name, password=password)
+
+
+def test_signup_is_refused_on_the_server_where_it_is_off(client, connection, user):
+    assert client.get("/signup").status_code == 403
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                     client.get("/password/reset").get_data(as_text=True)).group(1)
+    posted = client.post("/signup", data={"csrf_token": csrf, "email": "x@example.com",
+                                          "password": PASSWORD})
+    assert posted.status_code == 403
+    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+    identifier = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    assert 'id="signup-link"' not in identifier
+
+
+def test_signup_link_shows_where_signup_is_on(client, open_signup):
+    page = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    assert 'id="signup-link"' in page and 'id="forgot-password"' not in page
+
+
+def test_new_address_gets_an_account_and_a_verification_link(client, open_signup, mails,
+                                                             recorded_events):
+    response = signup(client, "bob@example.com")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/signup/sent")
+    (message,) = mails()
+    assert message.purpose == "verify_email" and message.to == "bob@example.com"
+    created = session.scalar(sa.select(User).where(User.email_normalized == "bob@example.com"))
+    assert created is not None and not created.email_verified and created.name == "Bob"
+    assert recorded_events("user_created")[0].data == {"via": "signup"}
+    link = link_in(message)
+    page = client.get(path_of(link))
+    assert page.status_code == 200 and 'id="verify-email-form"' in page.get_data(as_text=True)
+    session.expire_all()
+    assert not session.get(User, created.id).email_verified  # a GET never verifies
+    done = submit_form(client, page, "verify-email-form")
+    assert done.status_code == 303
+    session.expire_all()
+    assert session.get(User, created.id).email_verified
+    assert client.get(path_of(link)).status_code == 400  # used
+
+
+def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(client, open_signup,
+                                                                      user, mails):
+    new = signup(client, "carol@example.com")
+    existing = signup(client, "alice@example.com")
+    assert new.status_code == existing.status_code == 303
+    assert new.headers["Location"] == existing.headers["Location"]
+    purposes = {m.to: m.purpose for m in mails()}
+    assert purposes == {"carol@example.com": "verify_email",
+                        "alice@example.com": "signup_attempt"}
+    notice = [m for m in mails() if m.to == "alice@example.com"][0]
+    assert "already have one" in notice.text
+    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
+
+
+def test_signup_checks_the_password_policy_and_hook(client, open_signup, register_plugin, mails):
+    from app.hookspecs import hookimpl
+
+    class NoSeasons:
+        @hookimpl
+        def check_password(self, password):
+            return "No seasons, please." if "summer" in password else None
+
+    register_plugin(NoSeasons(), name="no-seasons")
+    short = signup(client, "dan@example.com", "short")
+    assert short.status_code == 400 and "at least 12 characters" in short.get_data(as_text=True)
+    seasonal = signup(client, "dan@example.com", "summer summer summer")
+    assert seasonal.status_code == 400 and "No seasons, please." in seasonal.get_data(as_text=True)
+    assert mails() == []
+
+
+def test_prepare_user_hook_runs_for_signups(client, open_signup, register_plugin, mails):
+    from app.hookspecs import hookimpl
+
+    class Tag:
+        @hookimpl
+        def prepare_user(self, user):
+            user.app_metadata = {"source": "signup"}
+
+    register_plugin(Tag(), name="tag")
+    signup(client, "erin@example.com")
+    mails()
+    created = session.scalar(sa.select(User).where(User.email_normalized == "erin@example.com"))
+    assert created.app_metadata == {"source": "signup"}
+
+
+def test_resend_answers_the_same_and_mails_only_unverified_accounts(client, open_signup, user,
+                                                                   make_user, mails):
+    make_user(email="frank@example.com")
+    answers = []
+    for email in ("frank@example.com", "alice@example.com", "nobody@example.com"):
+        page = client.get("/email/verify/resend")
+        answers.append(submit_form(client, page, "resend-verification-form", email=email))
+    assert {a.status_code for a in answers} == {303}
+    assert len({a.headers["Location"] for a in answers}) == 1
+    assert [m.to for m in mails()] == ["frank@example.com"]
+
+
+def test_account_page_offers_resend_to_an_unverified_user(client, make_user, mails):
+    frank = make_user(email="frank@example.com")
+    sign_in(client, frank)
+    page = client.get("/account")
+    body = page.get_data(as_text=True)
+    assert "Not confirmed yet" in body
+    submit_form(client, page, "resend-verification-form")
+    assert [m.to for m in mails()] == ["frank@example.com"]
+
+
+def test_stale_verification_link_offers_a_new_one(client, make_user, mails):
+    frank = make_user(email="frank@example.com")
+    sign_in(client, frank)
+    submit_form(client, client.get("/account"), "resend-verification-form")
+    submit_form(client, client.get("/account"), "resend-verification-form")
+    first, second = (link_in(m) for m in mails())
+    stale = client.get(path_of(first))
+    assert stale.status_code == 400
+    assert 'id="resend-verification-form"' in stale.get_data(as_text=True)
+    assert client.get(path_of(second)).status_code == 200
+
+
+def test_signup_page_fields_are_labelled(client, open_signup):
+    body = client.get("/signup").get_data(as_text=True)
+    for field in ("email", "name", "password"):
+        assert re.search(rf'<label class="field__label" for="{field}">', body)
+    assert 'autocomplete="new-password"' in body and 'autocomplete="email"' in body
