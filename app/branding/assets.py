@@ -121,11 +121,18 @@ class AssetIndex:
             self.files[(theme.name, rel)] = self._add(full.name, path=full)
 
     def _bundle(self, theme: Theme) -> ThemeAssets:
+        """For each theme of the chain, parents first: its ``theme.toml`` colors and fonts
+        as custom properties, then its stylesheets. So a theme's CSS overrides what its
+        parents declare, and its manifest overrides its parents' CSS."""
         out = ThemeAssets()
-        styles = [(owner, owner.static_dir / path) for owner, path in
-                  self.themes.styles(theme.name)]
-        css = _run_bundle(styles, [_RewriteUrls(self, theme.name), _minifier("rcssmin")])
-        css += font_variables(self.themes.fonts(theme.name))
+        parts = []
+        rewrite = _RewriteUrls(self, theme.name)
+        for owner in reversed(self.themes.chain(theme.name)):
+            parts.append(theme_variables(owner))
+            styles = [(owner, owner.static_dir / path) for path in owner.styles]
+            parts.append(_run_bundle(styles, [rewrite, _minifier("rcssmin")]))
+        parts.append(link_variable(self.themes.colors(theme.name)))
+        css = "".join(part for part in parts if part)
         if css.strip():
             out.css = self._add(f"{theme.name}.css", data=css.encode("utf-8"))
         scripts = [(owner, owner.static_dir / path) for owner, path in
@@ -154,11 +161,30 @@ class AssetIndex:
         return written
 
 
-def font_variables(fonts: t.Mapping[str, str]) -> str:
-    """``:root`` custom properties for the theme's font stacks (validated in theme.toml)."""
+def theme_variables(theme: Theme) -> str:
+    """``:root`` custom properties from a theme's manifest colors and fonts (validated in
+    theme.toml), with readable text on its primary color."""
+    from app.branding.views import readable_on
+
     names = {"body": "--foyer-font", "heading": "--foyer-heading-font"}
-    lines = [f"{names[key]}:{fonts[key]}" for key in sorted(FONT_KEYS) if key in fonts]
+    lines = [f"--foyer-{key.replace('_', '-')}:{value}" for key, value in
+             sorted(theme.colors.items())]
+    if "primary" in theme.colors:
+        lines.append(f"--foyer-on-primary:{readable_on(theme.colors['primary'])}")
+    lines += [f"{names[key]}:{theme.fonts[key]}" for key in sorted(FONT_KEYS)
+              if key in theme.fonts]
     return ":root{" + ";".join(lines) + "}\n" if lines else ""
+
+
+def link_variable(colors: t.Mapping[str, str]) -> str:
+    """Links use the primary color on the surface: a readable color when it is too light."""
+    from app.branding.views import contrast_ratio
+    from app.branding.views import readable_on
+
+    primary, surface = colors.get("primary"), colors.get("surface", "#ffffff")
+    if primary and contrast_ratio(primary, surface) < 4.5:
+        return f":root{{--foyer-link:{readable_on(surface)}}}\n"
+    return ""
 
 
 class _RewriteUrls(Filter):  # type: ignore[misc]

@@ -232,8 +232,8 @@ def build_brand(
 
     bundles = index.bundles.get(theme_name)
     stylesheets = [asset_href(bundles.css)] if bundles and bundles.css else []
-    if colors:
-        stylesheets.append(colors_url(colors))
+    if data["colors"]:  # the theme's own colors are in its bundle
+        stylesheets.append(colors_url(data["colors"], colors.get("surface")))
     layout = themes.layout(theme_name)
     return Brand(
         name=name,
@@ -253,12 +253,17 @@ def build_brand(
     )
 
 
-def colors_url(colors: t.Mapping[str, str]) -> str:
-    """URL of the stylesheet that sets the brand colors as CSS custom properties.
+def colors_url(colors: t.Mapping[str, str], surface: str | None = None) -> str:
+    """URL of the stylesheet that sets branding-data colors as CSS custom properties, over
+    the theme's (it is linked after the theme's bundle).
 
     The colors travel in the URL (validated again when served), so the stylesheet is the
-    same for every tenant with the same colors and can be cached for good.
+    same for every tenant with the same colors and can be cached for good. ``surface`` is
+    the page's card color, used only to keep links readable.
     """
-    query = urlencode(sorted((key, value.lstrip("#")) for key, value in colors.items()))
+    pairs = sorted((key, value.lstrip("#")) for key, value in colors.items())
+    if surface and "surface" not in colors:
+        pairs.append(("on_surface", surface.lstrip("#")))
+    query = urlencode(pairs)
     path = url_for("branding.colors") if has_request_context() else "/branding/colors.css"
     return f"{path}?{query}"

@@ -56,10 +56,14 @@ def asset(first: str, rest: str) -> Response:
 def colors() -> Response:
     """``:root`` custom properties from validated ``?<key>=<hex>`` pairs (see colors_url)."""
     values: dict[str, str] = {}
+    surface = "#ffffff"
     for key, raw in request.args.items():
         color = f"#{raw}"
-        if key not in COLOR_KEYS or not COLOR.match(color):
+        if key not in COLOR_KEYS | {"on_surface"} or not COLOR.match(color):
             abort(404)
+        if key == "on_surface":  # the theme's card color, for link contrast only
+            surface = color.lower()
+            continue
         values[key] = color.lower()
     lines = [f"  --foyer-{key.replace('_', '-')}: {value};"
              for key, value in sorted(values.items())]
@@ -67,7 +71,7 @@ def colors() -> Response:
         primary = values["primary"]
         lines.append(f"  --foyer-on-primary: {readable_on(primary)};")
         # links and the monogram use the primary color on the surface: keep them readable
-        surface = values.get("surface", "#ffffff")
+        surface = values.get("surface", surface)
         if contrast_ratio(primary, surface) < 4.5:
             lines.append(f"  --foyer-link: {readable_on(surface)};")
     body = ":root {\n" + "\n".join(lines) + "\n}\n"

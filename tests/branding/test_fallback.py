@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -72,7 +73,8 @@ def test_password_page_falls_back_to_the_parent_theme(
     assert "<title>Brand password · Globex</title>" in body  # the parent's template
     assert 'id="login-password-form"' in body and 'id="password"' in body
     # and the broken theme keeps its brand: the chain's colors still apply
-    assert "primary=0b5cad" in body
+    bundle = re.search(r'href="(/assets/[0-9a-f]{16}/org\.css)"', body).group(1)
+    assert "--foyer-primary:#0b5cad" in client.get(bundle).get_data(as_text=True)
 
 
 def test_a_new_template_shows_on_reload_in_development(foyer_app, themes_dir):

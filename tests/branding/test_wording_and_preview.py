@@ -120,8 +120,9 @@ def test_preview_renders_every_page_of_every_theme_in_every_locale(foyer_app, cl
                     assert answer.status_code == 200, (theme, page, lang)
         identifier = client.get("/_themes/harbor/login/identifier?lang=ar").get_data(
             as_text=True)
-        assert '<html lang="ar" dir="rtl">' in identifier
-        assert "Example Corporation" in identifier and 'id="sign-in-notice"' in identifier
+        assert '<html lang="ar" dir="rtl">' in identifier and 'id="sign-in-notice"' in identifier
+        english = client.get("/_themes/harbor/login/identifier?lang=en").get_data(as_text=True)
+        assert "Sign in to <bdi>Example Corporation</bdi>" in english
         assert client.get("/_themes/harbor/login/nope").status_code == 404
         assert client.get("/_themes/nope/login/identifier").status_code == 404
         assert client.get("/_themes/default/layout").status_code == 404
