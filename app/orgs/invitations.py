@@ -245,7 +245,9 @@ def existing_user(invitation: Invitation) -> User | None:
     return user if user is not None and user.tenant_id == invitation.tenant_id else None
 
 
-def _claim(tenant: Tenant, value: str, invitation: Invitation, user_id: str | None) -> bool:
+def _claim(
+    tenant: Tenant, value: str, invitation: Invitation, user_id: str | None = None
+) -> bool:
     """Use the token and mark the invitation accepted, both conditionally (uncommitted)."""
     if tokens.consume(value, tokens.INVITATION, tenant.id) is None:
         return False
@@ -280,12 +282,16 @@ def accept_as_new_user(
     if connection is None:
         return None
     try:
+        if not _claim(tenant, value, invitation):  # first: of two accepts one gets here
+            session.rollback()
+            return None
         user = create_user(connection, email=invitation.email, password=password, name=name,
                            email_verified=True, organization=organization,
                            locale=invitation.locale)
-        if not _claim(tenant, value, invitation, user.id):
-            session.rollback()
-            return None
+        session.execute(
+            sa.update(Invitation).where(Invitation.id == invitation.id)
+            .values(accepted_user_id=user.id).execution_options(synchronize_session=False)
+        )
         _grant_membership(invitation, user, connection)
         session.commit()
     except sa.exc.IntegrityError:  # the address got an account meanwhile
