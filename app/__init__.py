@@ -32,6 +32,7 @@ def create_app(config: t.Mapping[str, t.Any] | None = None, plugins: t.Iterable[
     setup_i18n(app)
     setup_templates(app)
     setup_blueprints(app)
+    setup_organization_paths(app)
     setup_errors(app)
     return app
 
@@ -120,6 +121,13 @@ def setup_blueprints(app: Flask) -> None:
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)
+
+
+def setup_organization_paths(app: Flask) -> None:
+    """Serve ``/o/<organization>/...`` (login pages, authorize, discovery) for each org."""
+    from app.hrd.paths import init_organization_paths
+
+    init_organization_paths(app)
 
 
 def setup_errors(app: Flask) -> None:

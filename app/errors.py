@@ -47,6 +47,10 @@ ERRORS: dict[str, ErrorKind] = {
         405, _l("This action is not available"), _l("The page cannot be used this way."),
         _l("Go back to the application you came from and start again."),
     ),
+    "unknown_organization": ErrorKind(
+        404, _l("Unknown organization"), _l("No organization signs in at this address."),
+        _l("Check the address, or go back to the application you came from."),
+    ),
     "invalid_request": ErrorKind(
         400, _l("The request is not valid"),
         _l("The application sent a sign-in request that Foyer cannot accept."),

@@ -33,6 +33,7 @@ if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
     from app.events.types import EventRecord
+    from app.hrd.method import HomeRealmMethod
     from app.login.home_realm import HomeRealm
     from app.login.rules import LoginContext
     from app.login.rules import LoginDecision
@@ -79,6 +80,30 @@ def register_legacy_stores() -> list[type[LegacyStore]]:
     (a sign-in that reaches the old store, ``foyer users migrate``). Not scoped: the
     connection's ``options.store`` chooses the class. A raising implementation makes the
     sign-in fail with an error page naming no secrets.
+    """
+
+
+@hookspec
+def register_home_realm_methods() -> list[HomeRealmMethod]:
+    """Return home realm discovery methods, each a way to find a sign-in's realm.
+
+    A realm is the organization and connection a sign-in belongs to. Each method has a unique ``name``, the ``stages`` it runs in (``request``: when the
+    sign-in starts, from the application's parameters, the host or the path;
+    ``identifier``: once the user has typed an identifier), ``public`` (True only when its
+    answer never depends on whether an account exists, so the public lookup endpoint may
+    ask it) and ``resolve(context)``, which returns a :class:`app.login.home_realm.HomeRealm`
+    or None. A tenant tries the methods named in its ``hrd.order`` setting, in that order;
+    a method a plugin adds runs only where a tenant lists it.
+
+    :returns: A list of objects implementing :class:`app.hrd.method.HomeRealmMethod`.
+
+    Called by: app/hrd/chain.py, when the set of plugins changes (in practice once per
+    process). Not scoped: the tenant's ``hrd.order`` chooses the methods. A raising
+    implementation fails the sign-in with the plugin-failure error page.
+    Builtin: app.hrd.by_parameter (``organization_parameter``, ``connection_parameter``),
+    app.hrd.by_host (``vanity_host``, ``vanity_path``), app.hrd.by_plugin (``plugin``),
+    app.hrd.by_identifier_map (``identifier_map``), app.hrd.by_email_domain
+    (``email_domain``), app.hrd.by_user_lookup (``user_lookup``).
     """
 
 
@@ -132,16 +157,22 @@ def home_realm_for_identifier(
     organization: Organization | None,
     client: Client | None,
 ) -> HomeRealm | None:
-    """Choose the connection (and organization) for the identifier a user typed.
+    """Choose the connection and/or organization for the identifier a user typed.
 
-    Stops at the first non-None result. Return None to let other plugins, then Foyer's own
-    rules (email domains of organizations, the organization's connections), decide.
+    Stops at the first non-None result. Return None to let other plugins, then the next
+    discovery methods of the tenant's ``hrd.order`` (by default the identifier map, email
+    domains, then the account lookup), decide. This hook is the builtin ``plugin`` method,
+    asked on the login pages only (never by the public lookup endpoint, since a plugin may
+    look at accounts). An answer naming another organization than the one the
+    application, host, path or user already chose, or a connection that organization does
+    not enable, is ignored and traced.
 
     :param identifier: What the user typed: an email address or a username (trimmed).
     :param tenant: The tenant of the request.
-    :param organization: Set when the application, host or path already chose one.
+    :param organization: Set when the application, host, path or user already chose one.
     :param client: The application that started the sign-in, or None.
-    :returns: A :class:`app.login.hrd.HomeRealm`, or None.
+    :returns: A :class:`app.login.home_realm.HomeRealm` (a connection, an organization or
+        both, and a ``detail`` for the trace), or None.
 
     Called by: app/login/home_realm.py (realm_from_plugins), once per identifier submitted.
     Organization-scoped. A raising implementation shows the plugin-failure error page.

@@ -41,6 +41,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.legacy",
     "app.oidc.default_claims",
     "app.login.membership_rule",
+    "app.hrd.by_parameter",
+    "app.hrd.by_host",
+    "app.hrd.by_plugin",
+    "app.hrd.by_identifier_map",
+    "app.hrd.by_email_domain",
+    "app.hrd.by_user_lookup",
     "app.mail.default_smtp",
     "app.events.default_sinks",
 )

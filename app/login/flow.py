@@ -54,6 +54,13 @@ class LoginTransaction:
     """``prompt=login`` or ``max_age`` exceeded: an existing SSO session may not be reused."""
     organization_id: str | None = None
     connection_id: str | None = None
+    fixed_organization_id: str | None = None
+    """Chosen before any identifier (application, host, path, or the user on the picker):
+    what the identifier may not change. Discovery starts from it at each identifier."""
+    fixed_connection_id: str | None = None
+    """Chosen by the application (``connection=``): the identifier may not change it."""
+    organization_from_request: bool = False
+    """The application, host or path chose the organization: the picker may not change it."""
     identifier: str | None = None
     hrd: list[dict[str, str]] = dataclasses.field(default_factory=list)
     """Why the sign-in was routed where it went: [{method, detail, organization, connection}]."""
@@ -86,6 +93,7 @@ def begin(
         client_id=client.client_id if client else None,
         force_login=force_login,
         organization_id=organization.id if organization else None,
+        fixed_organization_id=organization.id if organization else None,
     )
     save(tx)
     return tx
@@ -201,6 +209,12 @@ def complete(
     tx.completed = True
     if not tx.client_id:
         discard(tx)
-        return redirect(url_for("login.signed_in"), code=303)
-    save(tx)
-    return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
+        response = redirect(url_for("login.signed_in"), code=303)
+    else:
+        save(tx)
+        response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
+    if organization is not None:  # offered first by the organization picker next time
+        from app.hrd.last_organization import remember
+
+        remember(response, organization)
+    return response

@@ -1,8 +1,11 @@
 """What a home realm discovery answer is, and asking plugins for one.
 
-:func:`realm_from_plugins` runs the ``home_realm_for_identifier`` hook and checks the answer
-(the connection must belong to the tenant and, when an organization is already chosen, be
-enabled for it), so a plugin cannot route a user into another tenant or organization.
+:class:`HomeRealm` is what every discovery method returns (:mod:`app.hrd`).
+:func:`realm_from_plugins` runs the ``home_realm_for_identifier`` hook and keeps only an
+answer within the tenant; the discovery chain then checks it against what is already
+decided (a connection must be enabled for the organization, an organization chosen by the
+application, host or path cannot be changed), so a plugin cannot route a user into another
+tenant or organization.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class HomeRealm:
-    """Where an identifier belongs: a connection, and maybe the organization it signs in to."""
+    """Where a sign-in belongs: a connection, an organization, or both.
 
-    connection: Connection
+    With only an organization, the organization's connections then decide (its email
+    domains, the account lookup); with only a connection, an organization it is dedicated
+    to (enabled for it alone) is chosen with it.
+    """
+
+    connection: Connection | None = None
     organization: Organization | None = None
-    """Set to choose the organization too; must be None or the one already chosen."""
     detail: str = ""
     """Why, in a few words, for the sign-in's discovery trace (never shown to the user)."""
 
@@ -39,7 +46,7 @@ def realm_from_plugins(
     organization: Organization | None,
     client: Client | None,
 ) -> HomeRealm | None:
-    """The first plugin answer that is valid for this tenant and organization, or None.
+    """The first plugin answer, if it stays within the tenant; else None.
 
     :raises app.plugins.PluginError: when a plugin raises (the plugin-failure page).
     """
@@ -53,18 +60,11 @@ def realm_from_plugins(
     if not answers:
         return None
     realm = answers[0]
-    if not isinstance(realm, HomeRealm) or realm.connection.tenant_id != tenant.id:
-        log.warning("ignored a home realm answer outside tenant %s", tenant.name)
+    if not isinstance(realm, HomeRealm) or not (realm.connection or realm.organization):
+        log.warning("ignored a home realm answer that is not a HomeRealm naming a realm")
         return None
-    chosen = realm.organization or organization
-    if organization is not None and chosen is not organization and chosen.id != organization.id:
-        log.warning("ignored a home realm answer that changes the organization")
-        return None
-    if chosen is not None:
-        if chosen.tenant_id != tenant.id:
+    for part in (realm.connection, realm.organization):
+        if part is not None and part.tenant_id != tenant.id:
+            log.warning("ignored a home realm answer outside tenant %s", tenant.name)
             return None
-        if realm.connection.id not in {c.id for c in chosen.connections}:
-            log.warning("ignored a home realm answer naming a connection %s does not enable",
-                        chosen.name)
-            return None
-    return HomeRealm(realm.connection, chosen, realm.detail)
+    return realm

@@ -1,9 +1,10 @@
-"""Home realm discovery: which connection serves the identifier typed on the first page.
+"""Home realm discovery on the login pages: the identifier stage of :mod:`app.hrd`.
 
-For now the candidates are the password connections of the sign-in's organization (or of
-the tenant when there is none); the user is looked up in each and the first that knows
-them wins, else the first candidate serves the password page anyway, so the answer never
-reveals whether an account exists. The choice is recorded in the transaction (``tx.hrd``).
+Each identifier submitted starts again from what was fixed before it (the application,
+host, path, or the user's choice on the picker: ``tx.fixed_*``), runs the tenant's
+identifier methods in order and records the decisions in the transaction (``tx.hrd``).
+The answer is a connection, which is a password page or a redirect to the upstream IdP;
+or :class:`OrganizationNeeded` (the picker asks); or :class:`NoConnection`.
 """
 
 from __future__ import annotations
@@ -14,42 +15,81 @@ import sqlalchemy as sa
 
 from app.connections.models import Connection
 from app.db import session
-from app.login import flow
-from app.login.home_realm import HomeRealm
-from app.login.home_realm import realm_from_plugins
-from app.strategies.registry import strategy_for
+from app.hrd import chain
+from app.hrd import trace
+from app.hrd.by_user_lookup import kind_of
+from app.hrd.method import IDENTIFIER
+from app.hrd.method import HrdContext
+from app.hrd.request_stage import organizations_allowed
+from app.orgs.models import Organization
 
 if t.TYPE_CHECKING:
     from app.login.flow import LoginTransaction
-    from app.orgs.models import Organization
+    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 
 class NoConnection(LookupError):
-    """Nothing can check a password here: the tenant or organization has no such connection."""
+    """Nothing can sign this identifier in here: no connection serves it."""
+
+
+class OrganizationNeeded(LookupError):
+    """The identifier did not say which organization, and one is needed: the application
+    requires one, or only organizations' own connections could serve it."""
 
 
 def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Connections whose strategy takes a password on Foyer's page, in a stable order."""
+    """Connections whose strategy takes a password on Foyer's page, in a stable order: the
+    organization's, or every connection of the tenant."""
     if organization is not None:
-        candidates = list(organization.connections)
+        pool = list(organization.connections)
     else:
-        candidates = list(
+        pool = list(
             session.scalars(
                 sa.select(Connection)
                 .where(Connection.tenant_id == tenant.id)
                 .order_by(Connection.created_at, Connection.name)
             )
         )
-    found = []
-    for connection in candidates:
-        try:
-            strategy = strategy_for(connection)
-        except LookupError:
-            continue  # its plugin is not installed here; skip rather than fail the page
-        if strategy.kind == "password":
-            found.append(connection)
-    return found
+    return [connection for connection in pool if kind_of(connection) == "password"]
+
+
+def redirect_connections(organization: Organization | None) -> list[Connection]:
+    """The organization's connections that send the browser to an upstream IdP (one
+    button each on its login page)."""
+    if organization is None:
+        return []
+    return [c for c in organization.connections if kind_of(c) == "redirect"]
+
+
+def client_of(tenant: Tenant, tx: LoginTransaction) -> Client | None:
+    from app.oidc.models import Client
+
+    if not tx.client_id:
+        return None
+    return session.scalar(
+        sa.select(Client).where(Client.client_id == tx.client_id, Client.tenant_id == tenant.id)
+    )
+
+
+def organization_required(tenant: Tenant, tx: LoginTransaction) -> bool:
+    """The application requires an organization and the sign-in has none yet."""
+    client = client_of(tenant, tx)
+    return client is not None and client.organization_usage == "require" and not tx.organization_id
+
+
+def organization_prompt(tenant: Tenant, tx: LoginTransaction) -> str:
+    """How to ask for a required organization: ``picker`` first, or ``identifier_first``
+    (email domain and identifier map, the picker only when they do not tell)."""
+    client = client_of(tenant, tx)
+    prompt = (client.settings or {}).get("organization_prompt") if client is not None else None
+    return "identifier_first" if prompt == "identifier_first" else "picker"
+
+
+def has_organizations(tenant: Tenant) -> bool:
+    return session.scalar(
+        sa.select(sa.exists().where(Organization.tenant_id == tenant.id))
+    ) is True
 
 
 def choose_connection(
@@ -58,53 +98,51 @@ def choose_connection(
     identifier: str,
     organization: Organization | None = None,
 ) -> Connection:
-    """Pick the connection for ``identifier`` and record why in ``tx`` (not saved here).
+    """Run the identifier stage for ``identifier`` and record why in ``tx`` (not saved).
 
-    :raises NoConnection: when no password connection is available.
+    :param organization: Unused: the transaction's fixed organization bounds the choice.
+    :raises OrganizationNeeded: when the picker must ask which organization.
+    :raises NoConnection: when no connection can serve the identifier.
+    :raises app.strategies.base.StrategyUnavailable: when a store cannot be reached.
+    :raises app.plugins.PluginError: when a ``home_realm_for_identifier`` plugin raises.
     """
-    realm = _realm_from_plugins(tenant, tx, identifier, organization)
-    if realm is not None:
-        tx.connection_id = realm.connection.id
-        if realm.organization is not None:
-            tx.organization_id = realm.organization.id
-        flow.add_trace(tx, "plugin", realm.detail or realm.connection.name)
-        return realm.connection
-    candidates = password_connections(tenant, organization)
-    if not candidates:
+    client = client_of(tenant, tx)
+    fixed_org = organization_of(tenant, tx.fixed_organization_id)
+    fixed_connection = connection_of(tenant, tx.fixed_connection_id)
+    tx.organization_id = fixed_org.id if fixed_org is not None else None
+    tx.connection_id = fixed_connection.id if fixed_connection is not None else None
+    context = HrdContext(
+        tenant=tenant,
+        client=client,
+        params=tx.params,
+        identifier=identifier.strip(),
+        organization=fixed_org,
+        connection=fixed_connection,
+        organizations_allowed=organizations_allowed(client),
+    )
+    resolution = chain.run(IDENTIFIER, context)
+    trace.record(tx, resolution.decisions)
+    tx.organization_id = resolution.organization.id if resolution.organization else None
+    tx.connection_id = resolution.connection.id if resolution.connection else None
+    if organization_required(tenant, tx):
+        tx.connection_id = None
+        raise OrganizationNeeded(tenant.name)
+    if resolution.connection is None:
+        choosable = context.organizations_allowed and has_organizations(tenant)
+        if resolution.organization is None and choosable:
+            raise OrganizationNeeded(tenant.name)
         raise NoConnection(tenant.name)
-    chosen = None
-    method = "user_lookup"
-    for connection in candidates:  # every candidate, so timing does not depend on which
-        if strategy_for(connection).find_user(identifier) is not None and chosen is None:
-            chosen = connection
-    if chosen is None:
-        chosen = candidates[0]
-        method = "first_password_connection"
-    tx.connection_id = chosen.id
-    flow.add_trace(tx, method, chosen.name)
-    return chosen
+    return resolution.connection
 
 
-def _realm_from_plugins(
-    tenant: Tenant, tx: LoginTransaction, identifier: str, organization: Organization | None
-) -> HomeRealm | None:
-    """A ``home_realm_for_identifier`` plugin's answer, if it names a password connection."""
-    from app.oidc.models import Client
-
-    client = None
-    if tx.client_id:
-        client = session.scalar(
-            sa.select(Client).where(Client.client_id == tx.client_id, Client.tenant_id == tenant.id)
-        )
-    realm = realm_from_plugins(identifier, tenant, organization, client)
-    if realm is None:
+def organization_of(tenant: Tenant, organization_id: str | None) -> Organization | None:
+    """An organization of the transaction, only if it still belongs to this tenant."""
+    if not organization_id:
         return None
-    try:
-        if strategy_for(realm.connection).kind != "password":
-            return None  # the pages after this one ask for a password
-    except LookupError:
+    organization = session.get(Organization, organization_id)
+    if organization is None or organization.tenant_id != tenant.id:
         return None
-    return realm
+    return organization
 
 
 def connection_of(tenant: Tenant, connection_id: str | None) -> Connection | None:

@@ -25,6 +25,10 @@ from werkzeug.wrappers import Response
 from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
+from app.hrd.by_user_lookup import kind_of
+from app.hrd.request_stage import begin_login
+from app.hrd.request_stage import organizations_allowed
+from app.hrd.request_stage import resolve_request
 from app.i18n import page_choice
 from app.i18n import page_choice_time
 from app.login import flow
@@ -145,7 +149,7 @@ def identifier() -> Response | tuple[str, int]:
             return error_page("login_expired")
         if current_sso() is not None:
             return redirect(url_for(".signed_in"))
-        tx = flow.begin(tenant, organization=vanity_organization())
+        tx = begin_login(tenant, resolve_request(tenant, None, {}))  # host and path only
         return redirect(url_for(".identifier", tx=tx.id))
     if tx.completed:
         return error_page("login_expired")
@@ -155,22 +159,71 @@ def identifier() -> Response | tuple[str, int]:
         rate_limit_credentials()
         if form.validate():
             return submit_identifier(tenant, tx, form.identifier.data)
-        return page("login/identifier.html", 400, form=form)
+        return identifier_page(tenant, tx, form, 400)
+    fixed_connection = hrd.connection_of(tenant, tx.fixed_connection_id)
+    if fixed_connection is not None and kind_of(fixed_connection) == "redirect":
+        return upstream.start(tenant, tx, fixed_connection)  # the application chose the IdP
+    if hrd.organization_required(tenant, tx) and hrd.organization_prompt(tenant, tx) == "picker":
+        return redirect(url_for(".organization", tx=tx.id))
+    if (tx.organization_id, tx.connection_id) != (tx.fixed_organization_id, tx.fixed_connection_id):
+        # back from a later page ("Not you?"): the last identifier's choice no longer holds
+        tx.organization_id, tx.connection_id = tx.fixed_organization_id, tx.fixed_connection_id
+        flow.save(tx)
+        g.organization = organization_for(tenant, tx)
     hint = tx.login_hint
     if hint and len(hint) <= LOGIN_HINT_MAX_LENGTH:
         form.identifier.data = hint
-    return page("login/identifier.html", form=form)
+    return identifier_page(tenant, tx, form)
 
 
-def submit_identifier(tenant: Tenant, tx: LoginTransaction, value: str) -> Response:
+def identifier_page(
+    tenant: Tenant, tx: LoginTransaction, form: IdentifierForm, status: int = 200,
+    errors: list[str] | None = None,
+) -> tuple[str, int]:
+    """Page 1, with a button per upstream IdP of the organization, and a link to the
+    organization picker when the organization is still the user's to choose."""
+    client = client_for(tenant, tx)
+    choosable = (
+        not tx.organization_from_request
+        and organizations_allowed(client)
+        and hrd.has_organizations(tenant)
+    )
+    return page(
+        "login/identifier.html", status, form=form, errors=errors or [],
+        upstream_connections=hrd.redirect_connections(g.organization),
+        organization_picker_url=url_for(".organization", tx=tx.id) if choosable else None,
+    )
+
+
+def submit_identifier(
+    tenant: Tenant, tx: LoginTransaction, value: str
+) -> Response | tuple[str, int]:
+    """Route the identifier (home realm discovery), then continue where it leads."""
+    tx.identifier = value
     try:
-        hrd.choose_connection(tenant, tx, value, g.organization)
+        connection = hrd.choose_connection(tenant, tx, value, g.organization)
+    except hrd.OrganizationNeeded:
+        flow.save(tx)
+        return redirect(url_for(".organization", tx=tx.id, needed=1), code=303)
     except hrd.NoConnection:
+        flow.save(tx)
+        g.organization = organization_for(tenant, tx)
+        if hrd.redirect_connections(g.organization):
+            return identifier_page(
+                tenant, tx, IdentifierForm(formdata=None, identifier=value), 400,
+                errors=[_("Choose how to sign in: use one of the buttons below.")],
+            )
         return error_page("no_connection")
     except StrategyUnavailable:
         return error_page("service_unavailable")
-    tx.identifier = value
     flow.save(tx)
+    return continue_with(tenant, tx, connection)
+
+
+def continue_with(tenant: Tenant, tx: LoginTransaction, connection: Connection) -> Response:
+    """After discovery: the password page, or the upstream IdP of a redirecting connection."""
+    if kind_of(connection) == "redirect":
+        return upstream.start(tenant, tx, connection)
     return redirect(url_for(".password", tx=tx.id), code=303)
 
 
@@ -295,3 +348,9 @@ def logout() -> Response | tuple[str, int]:
         return page("login/signed_out.html")
     return page("login/logout.html", form=LogoutForm(), user=sso.user,
                 user_label=user_label(sso.user))
+
+
+# --- Pages of home realm discovery, on this blueprint ---------------------------------------
+
+from app.login import organization_picker  # noqa: E402,F401  (the organization picker)
+from app.login import upstream  # noqa: E402  (a redirecting connection: the upstream IdP)

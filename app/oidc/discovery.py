@@ -7,6 +7,7 @@ import typing as t
 
 from flask import Flask
 from flask import current_app
+from flask import request
 from flask import url_for
 
 from app.i18n import SUPPORTED_LOCALES
@@ -52,7 +53,8 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
     """The metadata of ``issuer`` (scheme and host of the request, already validated)."""
 
     def endpoint(name: str) -> str:
-        return issuer + url_for(name)
+        # url_for keeps an /o/<name> path (app.hrd.paths), which the issuer already ends with
+        return issuer.removesuffix(request.script_root) + url_for(name)
 
     return {
         "issuer": issuer,

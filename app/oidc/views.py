@@ -14,6 +14,7 @@ import binascii
 import typing as t
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -31,6 +32,12 @@ from app.db import session
 from app.db import utcnow
 from app.errors import error_page
 from app.events.record import record_event
+from app.hrd.method import HrdRefused
+from app.hrd.request_stage import begin_login
+from app.hrd.request_stage import resolve_request
+from app.hrd.sso import SessionAnswer
+from app.hrd.sso import code_organization
+from app.hrd.sso import session_answer
 from app.login import flow
 from app.oidc import keys
 from app.oidc import tokens
@@ -40,13 +47,11 @@ from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
-from app.orgs.services import find_organization
 from app.plugins import PluginError
 from app.security.limits import limit
 from app.security.sessions import current_sso
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
-from app.tenancy.resolve import vanity_organization
 
 if t.TYPE_CHECKING:
     from app.login.models import SsoSession
@@ -178,8 +183,16 @@ def authorize() -> Response:
         return error_page("invalid_redirect_uri", client_id=client.client_id)
     # keys this sign-in will need, made now rather than while the token request writes
     keys.ensure_keys(tenant.id, {keys.DEFAULT_ALG, client.id_token_signed_response_alg})
+    try:  # home realm discovery from the parameters, host and path (app.hrd)
+        realm = resolve_request(tenant, client.model, params)
+    except HrdRefused as refused:
+        return _authorization_error(tenant, client, InvalidRequestError(
+            refused.description, redirect_uri=redirect_uri, state=params.get("state")))
     sso = current_sso()
-    user = sso.user if sso is not None and _session_satisfies(tenant, client, sso, params) else None
+    answer = SessionAnswer(False)
+    if sso is not None and _session_satisfies(tenant, client, sso, params):
+        answer = session_answer(tenant, client.model, sso, realm)
+    user = sso.user if sso is not None and answer.serves else None
     try:
         grant = server.validate_authorization(user)
         if user is None and "none" in (params.get("prompt") or "").split():
@@ -192,14 +205,14 @@ def authorize() -> Response:
         asked = consent_step(tenant, client.model, sso, params)  # a third-party client asks
         if asked is not None:
             return asked
-        response = server.issue_code(grant, user, sso, sso.organization_id)
+        response = server.issue_code(grant, user, sso, answer.organization_id)
         session.commit()
         return response
-    tx = flow.begin(
+    tx = begin_login(
         tenant,
+        realm,
         {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)},
         client.model,
-        organization=None,
         force_login=sso is not None,  # a session exists but may not be reused for this request
     )
     return redirect(url_for("login.identifier", tx=tx.id))
@@ -235,7 +248,8 @@ def authorize_resume() -> Response:
     asked = consent_step(tenant, client.model, sso, params, tx)  # a third-party client asks
     if asked is not None:
         return asked
-    response = server.issue_code(grant, sso.user, sso, tx.organization_id or sso.organization_id)
+    organization_id = code_organization(client.model, tx.organization_id, sso)
+    response = server.issue_code(grant, sso.user, sso, organization_id)
     session.commit()
     return response
 
@@ -243,7 +257,8 @@ def authorize_resume() -> Response:
 def _session_satisfies(
     tenant: Tenant, client: OAuthClient, sso: SsoSession, params: t.Mapping[str, str]
 ) -> bool:
-    """May this SSO session answer the request without a login page?"""
+    """May this SSO session answer the request without a login page (prompt and max_age;
+    its organization is decided by app.hrd.sso)?"""
     if "login" in (params.get("prompt") or "").split():
         return False
     max_age = params.get("max_age") or ""
@@ -251,16 +266,6 @@ def _session_satisfies(
         elapsed = (utcnow() - sso.auth_time).total_seconds()
         if int(max_age) == 0 or elapsed > int(max_age):
             return False
-    wanted = params.get("organization")
-    if wanted:
-        organization = find_organization(tenant, wanted[:100])
-        if organization is None or organization.id != sso.organization_id:
-            return False
-    vanity = vanity_organization()
-    if vanity is not None and vanity.id != sso.organization_id:
-        return False
-    if client.model.organization_usage == "require" and not sso.organization_id:
-        return False
     return True
 
 

@@ -8,6 +8,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.orgs.models import Organization
 
 
 class StrategyUnavailable(Exception):
@@ -45,4 +46,32 @@ class ConnectionStrategy(t.Protocol):
 
     def set_password(self, user: User, password: str) -> None:
         """Store a new password for the user."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class UpstreamLogin:
+    """What a redirecting strategy is told when home realm discovery sends a sign-in to it."""
+
+    transaction_id: str
+    """The login transaction; bind the upstream answer (``state``) to it."""
+    login_hint: str | None
+    """The identifier the user typed (or the application's ``login_hint``), if any."""
+    organization: Organization | None
+    """The organization signing in, if any."""
+    locale: str | None
+    """The language of the page the user came from."""
+
+
+@t.runtime_checkable
+class RedirectStrategy(t.Protocol):
+    """What a strategy of ``kind = "redirect"`` adds: where to send the browser.
+
+    Home realm discovery calls :meth:`start_login` when an identifier, the application's
+    ``connection`` parameter or a button on the organization's login page chooses the
+    connection; the browser is then redirected (303) to the URL returned.
+    """
+
+    def start_login(self, login: UpstreamLogin) -> str:
+        """The upstream IdP's URL for this sign-in (an absolute ``https://`` URL)."""
         ...

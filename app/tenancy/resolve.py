@@ -44,12 +44,19 @@ def current_tenant() -> Tenant:
 
 
 def vanity_organization() -> Organization | None:
-    """The organization preselected by a vanity hostname, if any."""
-    return current_domain().organization
+    """The organization preselected by a vanity hostname or an ``/o/<name>/`` path, if any
+    (:mod:`app.hrd.paths` refuses a path contradicting the host before any view runs)."""
+    organization = current_domain().organization
+    if organization is not None:
+        return organization
+    from app.hrd.paths import path_organization
+
+    return path_organization()
 
 
 def request_issuer() -> str:
-    """Issuer for this request: scheme and host as the client used them (host validated)."""
+    """Issuer for this request: scheme and host as the client used them (host validated),
+    and the ``/o/<name>`` path when the request came through one (:mod:`app.hrd.paths`)."""
     current_domain()
-    return f"{request.scheme}://{request.host.lower()}"
+    return f"{request.scheme}://{request.host.lower()}{request.script_root}"
 

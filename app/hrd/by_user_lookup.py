@@ -1,0 +1,91 @@
+"""Builtin HRD method ``user_lookup``, the last resort: among the password connections that
+may serve this sign-in, the one that knows the identifier, else the first of them.
+
+Every candidate is asked, whichever knows the user, so the time taken does not tell; and
+the answer is a password page either way, so nothing reveals whether an account exists.
+
+Candidates are the organization's password connections when one is chosen. Without an
+organization they are only the connections *not* dedicated to one organization (shared
+pools and connections of no organization): isolated users are found inside their
+organization (by the application, host, path, email domain, identifier map or the
+picker), so two people with the same email in two organizations are never mixed up.
+An organization whose only connection redirects (an enterprise IdP) is routed there.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import sqlalchemy as sa
+
+from app.connections.models import Connection
+from app.connections.models import OrganizationConnection
+from app.db import session
+from app.hookspecs import hookimpl
+from app.hrd.method import IDENTIFIER
+from app.hrd.method import HrdContext
+from app.login.home_realm import HomeRealm
+from app.strategies.registry import strategy_for
+
+if t.TYPE_CHECKING:
+    from app.hrd.method import HomeRealmMethod
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
+
+
+def kind_of(connection: Connection) -> str | None:
+    """``password`` or ``redirect``; None when the connection's strategy is not installed."""
+    try:
+        return strategy_for(connection).kind
+    except LookupError:
+        return None
+
+
+def candidates(tenant: Tenant, organization: Organization | None) -> list[Connection]:
+    """Password connections that may serve a sign-in to ``organization`` (or to none)."""
+    if organization is not None:
+        pool = list(organization.connections)
+    else:
+        dedicated = (
+            sa.select(OrganizationConnection.connection_id)
+            .join(Connection, Connection.id == OrganizationConnection.connection_id)
+            .where(Connection.tenant_id == tenant.id)
+            .group_by(OrganizationConnection.connection_id)
+            .having(sa.func.count() == 1)
+        )
+        pool = list(
+            session.scalars(
+                sa.select(Connection)
+                .where(Connection.tenant_id == tenant.id, Connection.id.not_in(dedicated))
+                .order_by(Connection.created_at, Connection.name)
+            )
+        )
+    return [c for c in pool if kind_of(c) == "password"]
+
+
+class UserLookup:
+    name = "user_lookup"
+    stages = (IDENTIFIER,)
+    public = False
+
+    def resolve(self, context: HrdContext) -> HomeRealm | None:
+        """:raises app.strategies.base.StrategyUnavailable: when a store cannot be reached."""
+        if not context.identifier:
+            return None
+        pool = candidates(context.tenant, context.organization)
+        if not pool:
+            organization = context.organization
+            if organization is not None and len(organization.connections) == 1:
+                only = organization.connections[0]
+                return HomeRealm(only, detail=f"the organization's only connection, {only.name}")
+            return None
+        known = [c for c in pool if strategy_for(c).find_user(context.identifier) is not None]
+        if known:
+            return HomeRealm(known[0], detail=f"account found in {known[0].name}")
+        first = pool[0]
+        return HomeRealm(first, detail=f"no account found: first password connection {first.name}")
+
+
+@hookimpl
+def register_home_realm_methods() -> list[HomeRealmMethod]:
+    return [UserLookup()]

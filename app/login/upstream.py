@@ -1,0 +1,95 @@
+"""Sending a sign-in to an upstream IdP: a connection whose strategy is ``kind = "redirect"``.
+
+Home realm discovery gets here three ways: the application's ``connection`` parameter, an
+identifier whose email domain (or identifier map entry) names such a connection, or a
+button on the organization's login page (``POST /login/connection``). The choice is traced
+and logged (``login_redirected``) before the browser leaves. Finishing the upstream sign-in
+is the strategy's own callback.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit
+
+from flask import g
+from flask import redirect
+from flask import request
+from werkzeug.wrappers import Response
+
+from app.errors import error_page
+from app.events.record import record_event
+from app.hrd import last_organization
+from app.hrd.chain import CHOSE
+from app.hrd.chain import Step
+from app.hrd.trace import record
+from app.i18n import locale_tag
+from app.login import flow
+from app.login import hrd
+from app.login.views import bp
+from app.login.views import client_for
+from app.login.views import organization_for
+from app.strategies.base import RedirectStrategy
+from app.strategies.base import StrategyUnavailable
+from app.strategies.base import UpstreamLogin
+from app.strategies.registry import strategy_for
+from app.tenancy.resolve import current_tenant
+
+if t.TYPE_CHECKING:
+    from app.connections.models import Connection
+    from app.login.flow import LoginTransaction
+    from app.tenancy.models import Tenant
+
+
+@bp.route("/login/connection", methods=["POST"])
+def connection_choice() -> Response:
+    """A button of the organization's login page: sign in with that IdP."""
+    tenant = current_tenant()
+    tx: LoginTransaction | None = g.login_tx
+    if tx is None or tx.completed:
+        return error_page("login_expired")
+    name = (request.form.get("connection") or "")[:100]
+    organization = hrd.organization_of(tenant, tx.fixed_organization_id)
+    offered = {c.name: c for c in hrd.redirect_connections(organization)}
+    connection = offered.get(name)
+    fixed = tx.fixed_connection_id
+    if connection is None or (fixed is not None and fixed != connection.id):
+        return error_page("invalid_request", reason="connection_not_offered")
+    record(tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)])
+    return start(tenant, tx, connection)
+
+
+def start(tenant: Tenant, tx: LoginTransaction, connection: Connection) -> Response:
+    """Send the browser to the connection's upstream IdP (303), logging why."""
+    strategy = strategy_for(connection)
+    if not isinstance(strategy, RedirectStrategy):
+        return error_page("no_connection", connection=connection.name)
+    organization = organization_for(tenant, tx)
+    client = client_for(tenant, tx)
+    tx.connection_id = connection.id
+    try:
+        url = strategy.start_login(
+            UpstreamLogin(
+                transaction_id=tx.id,
+                login_hint=tx.identifier or tx.login_hint,
+                organization=organization,
+                locale=locale_tag(),
+            )
+        )
+    except StrategyUnavailable:
+        return error_page("service_unavailable", connection=connection.name)
+    if urlsplit(url).scheme not in ("https", "http"):
+        return error_page("no_connection", connection=connection.name, reason="bad_upstream_url")
+    flow.save(tx)
+    record_event(
+        "login_redirected",
+        tenant=tenant,
+        organization=organization,
+        client_id=client.client_id if client else None,
+        connection_id=connection.id,
+        data={"hrd": tx.hrd},
+    )
+    response = redirect(url, code=303)
+    if organization is not None:
+        last_organization.remember(response, organization)
+    return response
