@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import io
 import json
 import logging
@@ -191,7 +192,7 @@ class _RewriteUrls(Filter):  # type: ignore[misc]
     """Point ``url(relative)`` at the hashed URL of the file, found along the theme chain
     of the bundle (so a child theme may replace an image its parent's CSS uses)."""
 
-    name = "foyer_rewrite_urls"
+    name = "foyer_rewrite_urls"  # type: ignore[assignment]
 
     def __init__(self, index: AssetIndex, theme_name: str) -> None:
         super().__init__()
@@ -224,10 +225,11 @@ class _RewriteUrls(Filter):  # type: ignore[misc]
 
 
 def _minifier(name: str) -> Filter | None:
-    try:
-        return get_filter(name)
-    except (ImportError, EnvironmentError, ValueError):  # rcssmin/rjsmin not installed
+    """webassets' pure-Python minifier filter, or None when the package is not installed
+    (bundles are then only concatenated)."""
+    if importlib.util.find_spec(name) is None:
         return None
+    return get_filter(name)
 
 
 def _run_bundle(files: list[tuple[Theme, Path]], filters: list[Filter | None]) -> str:
@@ -253,7 +255,7 @@ def _run_bundle(files: list[tuple[Theme, Path]], filters: list[Filter | None]) -
 class _OwnerAware(Filter):  # type: ignore[misc]
     """Passes the source file's theme to :class:`_RewriteUrls`."""
 
-    name = "foyer_owner_aware"
+    name = "foyer_owner_aware"  # type: ignore[assignment]
 
     def __init__(self, inner: _RewriteUrls, owner: Theme) -> None:
         super().__init__()

@@ -112,14 +112,18 @@ def check_theme_name(value: object) -> str:
 
 
 FIELDS: dict[str, tuple[t.Callable[[object], t.Any], str]] = {
-    "display_name": (check_text, "Name shown in the page header and headings (default: the display name)."),
+    "display_name": (
+        check_text, "Name shown in the page header and headings (default: the display name)."
+    ),
     "logo_url": (check_https_url, "Logo shown on the hosted pages (empty: the theme's logo)."),
     "colors": (check_colors, "Brand colors overriding the theme's."),
     "support_email": (check_email, "Support contact shown on error pages."),
     "support_url": (check_https_url, "Support page linked from error pages."),
     "privacy_url": (check_https_url, "Privacy policy linked in the page footer."),
     "terms_url": (check_https_url, "Terms of use linked in the page footer."),
-    "email_sender_name": (check_sender_name, "Name on the From line of emails (default: the shown name)."),
+    "email_sender_name": (
+        check_sender_name, "Name on the From line of emails (default: the shown name)."
+    ),
     "email_reply_to": (check_email, "Reply-To address of emails."),
 }
 """Every branding field, its check and what it does."""

@@ -40,7 +40,8 @@ def enabled(app: Flask) -> bool:
 def template_names() -> tuple[list[str], list[str]]:
     """(pages, emails): the templates a theme can restyle, from the template folders."""
     names = current_app.jinja_loader.list_templates()  # type: ignore[union-attr]
-    pages, emails = [], []
+    pages: list[str] = []
+    emails: list[str] = []
     for name in names:
         if not name.endswith(".html") or name.startswith(SKIPPED) or name in SKIPPED:
             continue

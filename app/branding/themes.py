@@ -223,8 +223,8 @@ def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
                 reported.update(cycle)
                 break
             seen.append(current)
-            theme = themes.get(current)
-            if theme is None:
+            found = themes.get(current)
+            if found is None:
                 child = themes[seen[-2]]
                 if child.name not in reported:
                     problems.append(ThemeProblem(
@@ -233,7 +233,7 @@ def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
                     ))
                     reported.add(child.name)
                 break
-            current = theme.parent
+            current = found.parent
     return problems
 
 

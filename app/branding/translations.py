@@ -34,6 +34,9 @@ from app.branding.themes import ThemeProblem
 
 log = logging.getLogger(__name__)
 
+_Stamps = tuple[tuple[str, int], ...]
+"""(path, mtime) of each wording file merged, parents first."""
+
 
 def catalog_path(theme: Theme, locale: str) -> Path:
     return theme.translations_dir / locale / "LC_MESSAGES" / "messages.po"
@@ -54,8 +57,7 @@ class ThemedDomain(Domain):  # type: ignore[misc]
 
     def __init__(self, translation_directories: list[str] | None = None) -> None:
         super().__init__(translation_directories=translation_directories)
-        self._themed: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], Translations]]
-        self._themed = {}
+        self._themed: dict[tuple[str, str], tuple[_Stamps, Translations | NullTranslations]] = {}
         self._broken_logged: set[tuple[str, int]] = set()
 
     def get_translations(self) -> Translations | NullTranslations:
@@ -72,7 +74,7 @@ class ThemedDomain(Domain):  # type: ignore[misc]
         per_request: dict[tuple[str, str], t.Any] = g.setdefault("_foyer_wording", {})
         if key in per_request:  # one lookup per request, not per message
             return t.cast(Translations, per_request[key])
-        cached = self._themed.get(key)
+        cached: tuple[_Stamps, Translations | NullTranslations] | None = self._themed.get(key)
         if cached is None or live_reload(current_app):
             themes = current_app.extensions["foyer.themes"]
             files = tuple(
@@ -84,16 +86,17 @@ class ThemedDomain(Domain):  # type: ignore[misc]
             if cached is None or cached[0] != files:
                 cached = (files, self._merge(core, files))
                 self._themed[key] = cached
+        assert cached is not None
         per_request[key] = cached[1]
         return cached[1]
 
     def _merge(
-        self, core: Translations | NullTranslations, files: tuple[tuple[str, int], ...]
+        self, core: Translations | NullTranslations, files: _Stamps
     ) -> Translations | NullTranslations:
         if not files:
             return core
         merged = Translations()
-        merged.merge(core)
+        merged.merge(t.cast(Translations, core))
         if hasattr(core, "plural"):
             merged.plural = core.plural
         for path, mtime in files:
