@@ -79,7 +79,10 @@ def consent_page() -> Response | tuple[str, int]:
     tenant = current_tenant()
     tx: LoginTransaction | None = g.login_tx
     sso = current_sso()
-    if tx is None or not tx.completed or not tx.client_id or sso is None or sso.user_id != tx.user_id:
+    if (
+        tx is None or not tx.completed or not tx.client_id
+        or sso is None or sso.user_id != tx.user_id
+    ):
         return error_page("login_expired")
     client = client_for(tenant, tx)
     if client is None:

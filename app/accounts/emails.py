@@ -36,12 +36,22 @@ def base_url_for(tenant: Tenant, organization: Organization | None = None) -> st
     return tenant.base_url
 
 
+def has_vanity_host(tenant: Tenant, organization: Organization) -> bool:
+    return any(domain.organization_id == organization.id for domain in tenant.domains)
+
+
 def tenant_url(
     tenant: Tenant, endpoint: str, organization: Organization | None = None, **values: t.Any
 ) -> str:
-    """An absolute URL of ``endpoint`` on the tenant's canonical domain."""
+    """An absolute URL of ``endpoint`` on the tenant's canonical domain; for an organization,
+    on its vanity host, else under its ``/o/<name>/`` path, so the page is the
+    organization's (brand, connections) wherever the link is opened."""
     parts = urlsplit(base_url_for(tenant, organization))
-    adapter = current_app.url_map.bind(parts.netloc, url_scheme=parts.scheme)
+    script_name = None
+    if organization is not None and not has_vanity_host(tenant, organization):
+        script_name = f"/o/{organization.name}"
+    adapter = current_app.url_map.bind(parts.netloc, script_name=script_name,
+                                       url_scheme=parts.scheme)
     return adapter.build(endpoint, values, force_external=True)
 
 
@@ -68,7 +78,9 @@ def user_name(user: User) -> str | None:
 
 
 def _organization(user: User, organization: Organization | None) -> Organization | None:
-    return organization if organization is not None and organization.tenant_id == user.tenant_id else None
+    if organization is not None and organization.tenant_id == user.tenant_id:
+        return organization
+    return None
 
 
 def _tenant(user: User) -> Tenant:
@@ -182,7 +194,6 @@ def send_account_blocked(user: User, organization: Organization | None = None) -
         tenant=tenant,
         organization=organization,
         locale=user.locale,
-        reset_url=tenant_url(tenant, "accounts.reset_request", organization),
         user_name=user_name(user),
     )
     return deliver(message, tenant, organization)

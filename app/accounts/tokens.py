@@ -149,11 +149,9 @@ def issued_since(user: User, purpose: str, since: dt.datetime) -> int:
 def _find(value: str | None, purpose: str, tenant_id: str) -> OneTimeToken | None:
     if not value or len(value) > MAX_TOKEN_LENGTH:
         return None
-    row = session.scalar(select_by_hash(token_hash(value)))
+    row = session.scalar(
+        sa.select(OneTimeToken).where(OneTimeToken.token_hash == token_hash(value))
+    )
     if row is None or row.purpose != purpose or row.tenant_id != tenant_id:
         return None
     return row
-
-
-def select_by_hash(digest: str) -> sa.Select[tuple[OneTimeToken]]:
-    return sa.select(OneTimeToken).where(OneTimeToken.token_hash == digest)

@@ -59,6 +59,8 @@ from app.strategies.registry import strategy_for
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
+    from flask import Flask
+
     from app.connections.models import Connection
     from app.login.flow import LoginTransaction
     from app.tenancy.models import Tenant
@@ -68,7 +70,7 @@ bp = Blueprint("accounts", __name__)
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    init_background(state.app)
+    init_background(t.cast("Flask", state.app))
 
 
 # --- Request set-up and helpers ------------------------------------------------------------
@@ -169,7 +171,7 @@ def _account_links() -> dict[str, t.Any]:
     def account_links() -> dict[str, str | None]:
         tx: LoginTransaction | None = g.get("login_tx")
         tenant = current_tenant()
-        args = {"tx": tx.id} if tx is not None else {}
+        args: dict[str, t.Any] = {"tx": tx.id} if tx is not None else {}
         signup = None
         if signup_connection(tenant, g.get("organization")) is not None:
             signup = url_for("accounts.signup", **args)
@@ -215,7 +217,8 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
     for user in _find_users(tenant_id, organization_id, email):
         if user.blocked:
             continue
-        if tokens.issued_since(user, tokens.PASSWORD_RESET, since) >= settings.reset_emails_per_hour:
+        sent = tokens.issued_since(user, tokens.PASSWORD_RESET, since)
+        if sent >= settings.reset_emails_per_hour:
             record_event("password_reset_limited", tenant_id=tenant_id, user_id=user.id,
                          connection_id=user.connection_id)
             continue

@@ -73,7 +73,8 @@ def test_setup_needs_the_password_and_a_right_code(client, user):
     sign_in(client, user)
     page = client.get("/account/mfa/setup")
     secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page.get_data(as_text=True)).group(1)
-    wrong_pw = submit_form(client, page, "mfa-setup-form", code=pyotp.TOTP(secret).at(mfa.time.time()),
+    code = pyotp.TOTP(secret).at(mfa.time.time())
+    wrong_pw = submit_form(client, page, "mfa-setup-form", code=code,
                            current_password="wrong password here")
     assert wrong_pw.status_code == 400
     wrong_code = submit_form(client, page, "mfa-setup-form", code="000000",

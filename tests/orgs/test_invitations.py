@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 import socket
 import threading
 from urllib.parse import parse_qsl
@@ -96,7 +97,7 @@ def test_invitation_email_goes_through_smtp_in_the_org_brand(foyer_app, acme_org
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert sent.link in text and sent.link in html
-    assert sent.link.startswith("https://login.test/invitation?token=")
+    assert sent.link.startswith("https://login.test/o/initech/invitation?token=")
     assert "Olivia Admin" in text and "help@initech.example" in html
     assert 'lang="fr"' in html
 
@@ -119,7 +120,14 @@ def test_new_user_accepts_and_gets_an_account_in_the_org_connection(client, acme
     assert recorded_events("invitation_accepted")[0].data["new_user"] is True
     assert client.get(path_of(sent.link)).status_code == 400  # used
     assert client.get("/account").status_code == 302  # no sign-in without the login pages
-    assert login(client, "new.hire@example.com", PASSWORD).status_code == 303
+    welcome = client.get(done.headers["Location"])
+    assert done.headers["Location"].startswith("/o/initech/")
+    sign_in_link = re.search(r'id="sign-in" href="([^"]+)"', welcome.get_data(as_text=True))
+    assert sign_in_link.group(1) == "/o/initech/login"
+    page = client.get("/o/initech/login", follow_redirects=True)
+    step = submit_form(client, page, "login-identifier-form", identifier="new.hire@example.com")
+    page = client.get(step.headers["Location"])
+    assert submit_form(client, page, "login-password-form", password=PASSWORD).status_code == 303
 
 
 def test_existing_user_joins_a_shared_pool_with_their_password(client, tenant, connection, user,
@@ -198,8 +206,8 @@ def test_expired_invitation_no_longer_works(client, acme_org, outbox):
 
 def test_invitation_is_bound_to_its_tenant_and_default_lifetime_is_7_days(
         foyer_app, client, acme_org, outbox):
-    from app.testing import host_client
     from app.tenancy.services import create_tenant
+    from app.testing import host_client
 
     sent, _ = invite(acme_org, outbox)
     lifetime = sent.invitation.expires_at - sent.invitation.created_at
@@ -207,7 +215,8 @@ def test_invitation_is_bound_to_its_tenant_and_default_lifetime_is_7_days(
     create_tenant("other", "Other", ["https://other.test"])
     session.commit()
     other = host_client(foyer_app, host="other.test")
-    assert other.get(path_of(sent.link)).status_code == 400
+    assert other.get(path_of(sent.link)).status_code == 404  # no such organization there
+    assert other.get(f"/invitation?token={token_of(sent.link)}").status_code == 400
 
 
 def test_inviting_again_revokes_the_older_invitation(client, acme_org, outbox):
