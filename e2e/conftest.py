@@ -65,6 +65,10 @@ class Deployment(t.NamedTuple):
     accounts: dict[str, t.Any]
     """{"client": {client_id, client_secret, redirect_uri, post_logout_redirect_uri},
         "users": {"alice": {"email", "password"}, "blocked": {...}}}"""
+    mailbox: t.Any = None
+    """The local run's SMTP server (e2e/mailbox.py), or None against another deployment."""
+    env: dict[str, str] | None = None
+    """Environment to run ``foyer`` commands against the local run (None elsewhere)."""
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +95,11 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
         "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
     }
     env.pop("FOYER_DATABASE_URL", None)
+    from e2e.mailbox import Mailbox
+
+    mailbox = Mailbox()
+    mailbox.start(free_port())
+    env["FOYER_SMTP_URL"] = f"smtp://127.0.0.1:{mailbox.port}"
     seeded = subprocess.run(
         [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
         env=env, cwd=ROOT, capture_output=True, text=True, check=False,
@@ -109,12 +118,13 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
     base_url = f"http://localhost:{port}"
     try:
         _wait_until_up(f"{base_url}/.well-known/openid-configuration", server, workdir)
-        yield Deployment(base_url, accounts)
+        yield Deployment(base_url, accounts, mailbox, env)
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
         applications.shutdown()
+        mailbox.stop()
 
 
 class _ApplicationPage(BaseHTTPRequestHandler):

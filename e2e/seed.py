@@ -14,6 +14,7 @@ from app.connections.services import create_connection
 from app.db import session
 from app.oidc.services import create_client
 from app.tenancy.services import create_tenant
+from seed_accounts import seed_account_flows  # e2e/, next to this script
 from seed_branding import seed_themed_organizations  # e2e/, next to this script
 
 PASSWORD = "e2e password that is long"
@@ -28,6 +29,7 @@ def main(port: int, rp_port: int) -> None:
                     email_verified=True)
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
         organizations = seed_themed_organizations(tenant, connection, port)
+        account_flows = seed_account_flows(tenant, connection, PASSWORD)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
@@ -47,7 +49,9 @@ def main(port: int, rp_port: int) -> None:
         "users": {
             "alice": {"email": "alice@e2e.test", "password": PASSWORD, "name": "Alice E2E"},
             "blocked": {"email": "blocked@e2e.test", "password": PASSWORD},
+            **account_flows["users"],
         },
+        "invitations": account_flows["invitations"],
     }
     print(json.dumps(accounts))
 
