@@ -25,10 +25,10 @@ def main(port: int, rp_port: int) -> None:
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
         connection = create_connection(tenant, "users", "database", "E2E users")
-        create_user(connection, email="alice@e2e.test", password=PASSWORD, name="Alice E2E",
-                    email_verified=True)
+        alice = create_user(connection, email="alice@e2e.test", password=PASSWORD,
+                            name="Alice E2E", email_verified=True)
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
-        organizations = seed_themed_organizations(tenant, connection, port)
+        organizations = seed_themed_organizations(tenant, connection, port, [alice])
         account_flows = seed_account_flows(tenant, connection, PASSWORD)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import typing as t
 
+from app.orgs.services import add_member
 from app.orgs.services import create_organization
 from app.tenancy.services import set_domains
 
 if t.TYPE_CHECKING:
+    from app.accounts.models import User
     from app.connections.models import Connection
     from app.tenancy.models import Tenant
 
@@ -25,9 +27,10 @@ THEMED_ORGANIZATIONS = {
 
 
 def seed_themed_organizations(
-    tenant: Tenant, connection: Connection, port: int
+    tenant: Tenant, connection: Connection, port: int, members: t.Sequence[User] = ()
 ) -> dict[str, dict[str, str]]:
-    """Create the organizations; returns the accounts file's ``organizations`` entry."""
+    """Create the organizations (``members`` may sign in to each); returns the accounts
+    file's ``organizations`` entry."""
     organizations: dict[str, dict[str, str]] = {}
     wanted = [(domain.base_url, domain.organization_id) for domain in tenant.domains]
     for theme, (name, display_name) in THEMED_ORGANIZATIONS.items():
@@ -37,6 +40,8 @@ def seed_themed_organizations(
                       "support_url": f"https://help.{name}.example/",
                       "privacy_url": f"https://{name}.example/privacy"},
         )
+        for user in members:
+            add_member(org, user)
         url = f"http://{theme}.localhost:{port}"
         wanted.append((url, org.id))
         organizations[theme] = {"name": name, "display_name": display_name, "url": url}

@@ -1,15 +1,20 @@
 """Each example theme in a real browser: screenshots and an accessibility scan.
 
-Screenshots of the sign-in, password and error pages of every organization theme, in
-English and Arabic (right to left), at desktop and mobile widths, are kept under
-``e2e-artifacts/screenshots/``. axe-core scans the same pages: no serious or critical
-violation is allowed. The organizations come from the accounts file (``organizations``:
-theme -> {name, display_name, url}); e2e/seed_branding.py seeds them locally.
+For every organization theme, the sign-in, password, change-password and error pages are
+shot in English and Arabic (right to left), at desktop and mobile widths, into
+``e2e-artifacts/screenshots/<theme>-<page>-<locale>-<width>.png``; axe-core scans each page
+(desktop) and no serious or critical violation is allowed. The organizations come from the
+accounts file (``organizations``: theme -> {name, display_name, url}); e2e/seed_branding.py
+seeds them locally. One browser context per theme keeps credential posts few (the sign-in
+forms are rate limited per address).
 """
 
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -20,6 +25,7 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 820}, "mobile": {"width": 390, "height": 844}}
 LOCALES = ("en", "ar")
 THEMES = ("ember", "nocturne", "harbor")
+LAYOUTS = {"ember": "split", "nocturne": "card", "harbor": "card"}
 BLOCKING = frozenset({"serious", "critical"})
 
 
@@ -30,82 +36,88 @@ def organization(deployment: t.Any, theme: str) -> dict[str, str]:
     return t.cast(dict[str, str], organizations[theme])
 
 
-def open_pages(page: t.Any, org: dict[str, str], locale: str) -> t.Iterator[str]:
-    """Visit the sign-in, password and error pages in turn; yields each page's name."""
-    page.goto(f"{org['url']}/login?lang={locale}")
-    expect(page.locator("html")).to_have_attribute("lang", locale)
-    expect(page.locator("html")).to_have_attribute("dir", "rtl" if locale == "ar" else "ltr")
-    expect(page.locator("#page-title")).to_contain_text(org["display_name"])
-    yield "sign-in"
-    page.locator("#identifier").fill("someone@example.test")
-    page.locator("#submit").click()
-    expect(page.locator("#password")).to_be_visible()
-    yield "password"
-    page.goto(f"{org['url']}/login?tx=expired-sign-in&lang={locale}")
-    expect(page.locator("#error-title")).to_be_visible()
-    expect(page.locator("#error-reference")).to_be_visible()
-    yield "error"
+def with_lang(url: str, locale: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("lang="))
+    query = "&".join(filter(None, [query, urlencode({"lang": locale})]))
+    return urlunsplit(parts._replace(query=query))
 
 
-@pytest.fixture
-def themed_page(browser: t.Any, request: pytest.FixtureRequest) -> t.Iterator[t.Callable]:
-    contexts = []
+class Shooter:
+    """Screenshots and axe results of one theme's pages."""
 
-    def make(viewport: str, locale: str) -> t.Any:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], locale=locale,
-                                      reduced_motion="reduce")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
+    def __init__(self, page: t.Any, theme: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
 
-    yield make
-    for context in contexts:
-        context.close()
+        self.page = page
+        self.theme = theme
+        self.axe = Axe()
+        self.violations: list[str] = []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-
-@pytest.mark.parametrize("theme", THEMES)
-def test_screenshots_of_each_theme(themed_page, deployment, theme):
-    org = organization(deployment, theme)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for viewport in VIEWPORTS:
+    def each_locale(self, name: str, url: str) -> None:
         for locale in LOCALES:
-            page = themed_page(viewport, locale)
-            for name in open_pages(page, org, locale):
-                expect(page.locator("body")).to_have_class(f"theme-{theme} layout-"
-                                                           + ("split" if theme == "ember"
-                                                              else "card"))
-                page.evaluate("document.fonts.ready")
-                page.screenshot(path=str(SCREENSHOTS / f"{theme}-{name}-{locale}-{viewport}.png"),
-                                full_page=True)
-            page.close()
-    assert len(list(SCREENSHOTS.glob(f"{theme}-*.png"))) >= 12
-
-
-@pytest.mark.parametrize("theme", THEMES)
-def test_no_serious_accessibility_violation(themed_page, deployment, theme):
-    from axe_playwright_python.sync_playwright import Axe
-
-    org = organization(deployment, theme)
-    axe = Axe()
-    found: list[str] = []
-    for locale in LOCALES:
-        page = themed_page("desktop", locale)
-        for name in open_pages(page, org, locale):
-            results = axe.run(page)
-            for violation in results.response["violations"]:
+            self.page.goto(with_lang(url, locale))
+            html = self.page.locator("html")
+            expect(html).to_have_attribute("lang", locale)
+            expect(html).to_have_attribute("dir", "rtl" if locale == "ar" else "ltr")
+            expect(self.page.locator("body")).to_have_class(
+                f"theme-{self.theme} layout-{LAYOUTS[self.theme]}")
+            self.page.evaluate("document.fonts.ready")
+            for viewport, size in VIEWPORTS.items():
+                self.page.set_viewport_size(size)
+                self.page.screenshot(
+                    path=str(SCREENSHOTS / f"{self.theme}-{name}-{locale}-{viewport}.png"),
+                    full_page=True)
+            self.page.set_viewport_size(VIEWPORTS["desktop"])
+            for violation in self.axe.run(self.page).response["violations"]:
                 if violation.get("impact") in BLOCKING:
                     targets = [node["target"] for node in violation["nodes"]]
-                    found.append(f"{theme} {name} {locale}: {violation['id']} "
-                                 f"({violation['impact']}) {violation['help']} {targets}")
-        page.close()
-    assert found == []
+                    self.violations.append(f"{name} {locale}: {violation['id']} "
+                                           f"({violation['impact']}) {violation['help']} "
+                                           f"{targets}")
 
 
 @pytest.mark.parametrize("theme", THEMES)
-def test_keyboard_reaches_the_form_with_a_visible_focus(themed_page, deployment, theme):
+def test_theme_pages_screenshots_and_accessibility(browser, deployment, theme):
     org = organization(deployment, theme)
-    page = themed_page("desktop", "en")
+    alice = deployment.accounts["users"]["alice"]
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="en-US",
+                                  reduced_motion="reduce")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    shooter = Shooter(page, theme)
+    try:
+        page.goto(f"{org['url']}/login")
+        expect(page.locator("#page-title")).to_contain_text(org["display_name"])
+        shooter.each_locale("sign-in", page.url)
+
+        page.goto(with_lang(page.url, "en"))
+        page.locator("#identifier").fill(alice["email"])
+        page.locator("#submit").click()
+        expect(page.locator("#password")).to_be_visible()
+        shooter.each_locale("password", page.url)
+
+        page.goto(with_lang(page.url, "en"))
+        page.locator("#password").fill(alice["password"])
+        page.locator("#submit").click()
+        page.wait_for_url(lambda url: "/login/password" not in url)
+        page.goto(f"{org['url']}/account/password")
+        expect(page.locator("#current_password")).to_be_visible()
+        shooter.each_locale("change-password", page.url)
+
+        page.goto(f"{org['url']}/login?tx=expired-sign-in")
+        expect(page.locator("#error-reference")).to_be_visible()
+        shooter.each_locale("error", page.url)
+    finally:
+        context.close()
+    assert len(list(SCREENSHOTS.glob(f"{theme}-*.png"))) >= 16
+    assert shooter.violations == []
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_keyboard_reaches_the_form_with_a_visible_focus(page, deployment, theme):
+    org = organization(deployment, theme)
     page.goto(f"{org['url']}/login")
     expect(page.locator("#identifier")).to_be_focused()  # autofocus
     page.keyboard.press("Tab")
