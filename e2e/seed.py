@@ -29,7 +29,7 @@ def main(port: int, rp_port: int) -> None:
                             name="Alice E2E", email_verified=True)
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
         organizations = seed_themed_organizations(tenant, connection, port, [alice])
-        account_flows = seed_account_flows(tenant, connection, PASSWORD)
+        account_flows = seed_account_flows(tenant, connection, PASSWORD, rp_port)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
@@ -52,6 +52,8 @@ def main(port: int, rp_port: int) -> None:
             **account_flows["users"],
         },
         "invitations": account_flows["invitations"],
+        "signup": account_flows["signup"],
+        "partner": account_flows["partner"],
     }
     print(json.dumps(accounts))
 

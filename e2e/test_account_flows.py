@@ -219,3 +219,75 @@ def test_two_step_verification_setup_and_sign_in(page, deployment):
     page.locator("#mfa-form #submit").click()
     expect(page.locator("#signed-in-as")).to_contain_text(morgan["email"])
     assert visit.problems == []
+
+
+def test_sign_up_and_confirm_the_email(page, deployment):
+    mailbox = needs_mailbox(deployment)
+    community = deployment.accounts.get("signup")
+    if not community:
+        pytest.skip("the accounts file names no organization open to sign-up")
+    base = f"{deployment.base_url}/o/{community['organization']}"
+    visit = Visit(page, "signup")
+    page.goto(f"{base}/login")
+    page.locator("#signup-link").click()
+    expect(page.locator("#page-title")).to_have_text("Create your account")
+    visit("form")
+    page.locator("#email").fill("newcomer@e2e.test")
+    page.locator("#name").fill("Nia Newcomer")
+    page.locator("#password").fill(NEW_PASSWORD)
+    page.locator("#signup-form #submit").click()
+    expect(page.locator("#page-title")).to_have_text("Check your email")
+    visit("check-email")
+    link = link_in(mailbox.wait_for("newcomer@e2e.test", "Confirm your email"))
+    page.goto(link)
+    expect(page.locator("#account-label")).to_contain_text("newcomer@e2e.test")
+    visit("verify")
+    page.locator("#verify-email-form #submit").click()
+    expect(page.locator("#page-title")).to_have_text("Your email address is confirmed")
+    visit("verified")
+    page.goto(link)
+    expect(page.locator("#resend-verification-form")).to_be_visible()
+    visit("link-used")
+    # the same address again: the same answer, and its owner is told
+    page.goto(f"{base}/signup")
+    page.locator("#email").fill("newcomer@e2e.test")
+    page.locator("#password").fill(NEW_PASSWORD)
+    page.locator("#signup-form #submit").click()
+    expect(page.locator("#page-title")).to_have_text("Check your email")
+    assert "already have one" in text_of(mailbox.wait_for("newcomer@e2e.test", "tried to"))
+    assert visit.problems == []
+
+
+def test_third_party_application_asks_for_consent(page, deployment):
+    from e2e.rp import RelyingParty
+
+    partner = deployment.accounts.get("partner")
+    if not partner:
+        pytest.skip("the accounts file names no third-party client")
+    alice = user(deployment, "alice")
+    visit = Visit(page, "consent")
+    rp = RelyingParty(deployment.base_url, partner)
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url())
+    page.locator("#identifier").fill(alice["email"])
+    page.locator("#submit").click()
+    page.locator("#password").fill(alice["password"])
+    page.locator("#submit").click()
+    expect(page.locator("#consent-scopes li")).to_have_count(4)
+    expect(page.locator("#page-title")).to_contain_text("Partner analytics")
+    visit("ask")
+    page.locator("#deny").click()
+    rp.wait_until_back(page)
+    assert rp.callback_params()["error"] == "access_denied"
+    rp = RelyingParty(deployment.base_url, partner)
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url())
+    page.locator("#allow").click()
+    rp.wait_until_back(page)
+    assert "id_token" in rp.exchange()
+    rp = RelyingParty(deployment.base_url, partner)  # remembered: no question this time
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url())
+    rp.wait_until_back(page)
+    assert "code" in rp.callback_params()
+    assert visit.problems == []
