@@ -13,4 +13,5 @@ log = logging.getLogger("foyer.events")
 
 @hookimpl(trylast=True)
 def track_event(event: EventRecord) -> None:
-    log.info(json.dumps(event.as_dict(), sort_keys=True, default=str))
+    if log.isEnabledFor(logging.INFO):  # the copy and the JSON are costly; skip when unused
+        log.info(json.dumps(event.as_dict(), sort_keys=True, default=str))
