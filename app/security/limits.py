@@ -19,7 +19,7 @@ SWEEP_INTERVAL = 5.0
 """Seconds between two sweeps of expired entries in the in-process rate-limit storage."""
 
 
-class SweepingMemoryStorage(MemoryStorage):  # type: ignore[misc]
+class SweepingMemoryStorage(MemoryStorage):
     """limits' in-process storage, sweeping expired entries every :data:`SWEEP_INTERVAL`.
 
     The stock storage sweeps every 10 ms from a background thread; with traffic from many
@@ -33,7 +33,8 @@ class SweepingMemoryStorage(MemoryStorage):  # type: ignore[misc]
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # the stock storage's hook
         if not self.timer.is_alive():
-            self.timer = threading.Timer(SWEEP_INTERVAL, self._MemoryStorage__expire_events)
+            sweep = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+            self.timer = threading.Timer(SWEEP_INTERVAL, sweep)
             self.timer.daemon = True  # never keeps a command or a test run from exiting
             self.timer.start()
 
