@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import typing as t
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -135,6 +136,45 @@ def users_create(
         fail(f"could not create user: {type(exc).__name__}")
     record_event("user_created", tenant=tenant, user_id=user.id, connection_id=connection.id)
     click.echo(user.id)
+
+
+@users.command("import")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--connection", "connection_name", required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def users_import(ctx: AppContext, tenant_name: str, connection_name: str, file: Path) -> None:
+    """Import users with pre-hashed passwords from FILE (JSON Lines, one user per line).
+
+    Each line: {"email": ..., "password_hash": "$argon2id$...", "name": ...}; also
+    username, given_name, family_name, locale, email_verified, blocked, user_metadata,
+    app_metadata. Every line is checked first: a wrong line imports nothing. Users the
+    connection already has are skipped, so an interrupted import can be run again.
+    """
+    from app.accounts.bulk import ImportInvalid
+    from app.accounts.bulk import check_file
+    from app.accounts.bulk import import_users
+    from app.connections.services import find_connection
+    from app.plugins import PluginError
+
+    ctx.app  # noqa: B018
+    tenant = _tenant_or_fail(tenant_name)
+    connection = find_connection(tenant, connection_name)
+    if connection is None:
+        fail(f"tenant {tenant_name} has no connection {connection_name!r}")
+    try:
+        total = check_file(file)
+    except ImportInvalid as exc:
+        for line, message in exc.problems[:50]:
+            click.echo(f"{file}:{line}: {message}", err=True)
+        fail(f"{len(exc.problems)} invalid lines; nothing was imported")
+    try:
+        result = import_users(file, tenant, connection)
+    except PluginError as exc:
+        fail(f"plugin {exc.plugin} failed in {exc.hook}; users before it were imported, "
+             "run the import again once it is fixed")
+    click.echo(f"{total} users read: {result.imported} imported, {result.skipped} already "
+               "there (left unchanged)")
 
 
 @cli.group()

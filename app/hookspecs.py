@@ -275,7 +275,8 @@ def prepare_user(user: User, connection: Connection, organization: Organization 
     :returns: None.
 
     Called by: app/accounts/services.py (create_user), once per user created (sign-up,
-    invitation, upstream first sign-in, lazy migration, admin and CLI). Organization-scoped.
+    invitation, upstream first sign-in, lazy migration, admin and CLI), and
+    app/accounts/bulk.py, once per user a ``foyer users import`` adds. Organization-scoped.
     A raising implementation stops the creation: no user is stored.
     """
 

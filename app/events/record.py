@@ -71,6 +71,34 @@ def record_event(
     return record
 
 
+def record_events(
+    type_: str, *, tenant: Tenant, entries: t.Iterable[t.Mapping[str, t.Any]]
+) -> list[EventRecord]:
+    """Store many events of one type with one INSERT, then send each to the sinks.
+
+    For bulk commands (``foyer users import``): one event per user, without one transaction
+    per event. Each entry may set ``user_id``, ``client_id``, ``connection_id`` and ``data``.
+    """
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    from app.plugins import call_hook
+
+    now = utcnow()
+    records = [
+        EventRecord(
+            id=new_id(), type=type_, created_at=now, tenant_id=tenant.id,
+            user_id=entry.get("user_id"), client_id=entry.get("client_id"),
+            connection_id=entry.get("connection_id"), data=dict(entry.get("data") or {}),
+        )
+        for entry in entries
+    ]
+    if records:
+        _write(records)
+    for record in records:
+        call_hook("track_event", tenant=tenant, contain=True, event=record)
+    return records
+
+
 def _store(record: EventRecord) -> None:
     """Write the event in its own transaction, now or, on SQLite, once the request's open
     write transaction ends (SQLite has one writer: waiting for it here would deadlock)."""
