@@ -125,12 +125,13 @@ def send_invitation(invitation: Invitation, link: str) -> bool:
     lifetime = invitation.expires_at - utcnow()
     settings = current_app.extensions["foyer.settings"]
     days = max(1, round(lifetime.total_seconds() / 86400)) if lifetime.total_seconds() > 0 else 0
+    known = existing_user(invitation)
     message = render_email(
         "invitation",
         to=invitation.email,
         tenant=tenant,
         organization=organization,
-        locale=invitation.locale,
+        locale=invitation.locale or (known.locale if known is not None else None),
         purpose="invitation",
         accept_url=link,
         organization_name=display_name(organization),

@@ -13,14 +13,18 @@ from app.accounts.background import wait_for_background
 
 
 @pytest.fixture
-def mails(foyer_app, outbox) -> t.Callable[[], list[t.Any]]:
-    """``mails()``: every email sent so far, once the queued background work is done."""
+def mails(foyer_app, outbox) -> t.Iterator[t.Callable[[], list[t.Any]]]:
+    """``mails()``: every email sent so far, once the queued background work is done.
+
+    Work still queued when the test ends is finished while the outbox still listens.
+    """
 
     def read() -> list[t.Any]:
         assert wait_for_background(foyer_app, timeout=30), "background work did not finish"
         return list(outbox)
 
-    return read
+    yield read
+    wait_for_background(foyer_app, timeout=30)
 
 
 def link_in(message: t.Any) -> str:

@@ -277,3 +277,11 @@ def test_cli_invites_lists_and_revokes(foyer_app, tenant, acme_org, outbox):
                                   "--email", "x@example.com"], obj=AppContext(foyer_app))
     assert unknown.exit_code == 1
     wait_for_background(foyer_app)
+
+
+def test_existing_users_language_is_used_when_the_inviter_gives_none(connection, make_user,
+                                                                     make_organization, outbox):
+    make_user(email="jp@example.com", locale="ja")
+    org = make_organization("globex", "Globex", connections=[connection])
+    _sent, message = invite(org, outbox, "jp@example.com")
+    assert 'lang="ja"' in message.html
