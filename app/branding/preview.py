@@ -30,6 +30,7 @@ from app.i18n import SUPPORTED_LOCALES
 bp = Blueprint("theme_preview", __name__, url_prefix="/_themes")
 
 SKIPPED = ("layout.html", "macros/", "themes/", "mail/layout")
+"""Templates that are building blocks, not pages (also any ``*/macros.html``)."""
 PASSWORD_WORDS = ("password", "secret")
 
 
@@ -43,7 +44,8 @@ def template_names() -> tuple[list[str], list[str]]:
     pages: list[str] = []
     emails: list[str] = []
     for name in names:
-        if not name.endswith(".html") or name.startswith(SKIPPED) or name in SKIPPED:
+        if (not name.endswith(".html") or name.startswith(SKIPPED) or name in SKIPPED
+                or name.endswith("/macros.html")):
             continue
         (emails if name.startswith("mail/") else pages).append(name.removesuffix(".html"))
     return pages, emails
@@ -206,6 +208,10 @@ def page(theme: str, page: str) -> Response:
     env = current_app.jinja_env.overlay(undefined=ChainableUndefined, cache_size=0)
     context = fake_context(page)
     current_app.update_template_context(context)
+    if page in emails and request.args.get("part") == "text":
+        # the plain-text part of the email, as sent
+        text = env.get_template(f"{page}.txt").render(context)
+        return Response(text, mimetype="text/plain")
     template = env.get_template(f"{page}.html")
     body = template.render(context)
     if page in emails:

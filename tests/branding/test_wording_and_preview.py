@@ -123,6 +123,12 @@ def test_preview_renders_every_page_of_every_theme_in_every_locale(foyer_app, cl
         assert '<html lang="ar" dir="rtl">' in identifier and 'id="sign-in-notice"' in identifier
         english = client.get("/_themes/harbor/login/identifier?lang=en").get_data(as_text=True)
         assert "Sign in to <bdi>Example Corporation</bdi>" in english
+        emails = sorted(set(re.findall(r'href="/_themes/default/(mail/[^"?]+)\?part=text"',
+                                       index)))
+        for email in emails:  # each email's text part, when the theme has emails
+            answer = client.get(f"/_themes/ember/{email}?part=text&lang=ar")
+            assert answer.status_code == 200 and answer.mimetype == "text/plain"
+        assert not any(page.endswith("/macros") for page in pages)
         assert client.get("/_themes/harbor/login/nope").status_code == 404
         assert client.get("/_themes/nope/login/identifier").status_code == 404
         assert client.get("/_themes/default/layout").status_code == 404
