@@ -111,6 +111,15 @@ class Settings:
     rate_limit_token: str = "300 per minute"
     """Rate limit per client address on the token endpoint."""
 
+    rate_limit_hrd_lookup: str = "30 per minute"
+    """Rate limit per client address on the public home realm discovery lookup
+    (``POST /hrd/lookup``)."""
+
+    hrd_debug_token: str = ""
+    """Support token that opens the home realm discovery debug page (``/hrd/explain``) on
+    every tenant host; empty (the default) leaves the page off. Use a long random value;
+    ``foyer hrd explain`` needs none."""
+
     default_locale: str = "en"
     """Locale used when nothing else chooses one."""
 

@@ -47,6 +47,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.by_identifier_map",
     "app.hrd.by_email_domain",
     "app.hrd.by_user_lookup",
+    "app.hrd.cli",
+    "app.hrd.lookup_view",
+    "app.hrd.explain_view",
     "app.mail.default_smtp",
     "app.events.default_sinks",
 )

@@ -127,9 +127,10 @@ def current_client() -> Client | None:
 
 
 def client_branding(client: Client | None) -> dict[str, t.Any]:
-    if client is None:
+    settings = getattr(client, "settings", None)
+    if not isinstance(settings, dict):
         return {}
-    return clean_branding((client.settings or {}).get("branding"), allow_theme=True)
+    return clean_branding(settings.get("branding"), allow_theme=True)
 
 
 def theme_name_for(

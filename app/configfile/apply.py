@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.accounts.services import create_user
 from app.configfile.checks import check_spec
+from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
 from app.configfile.plan import build_plan
 from app.configfile.snapshot import TENANT_SETTINGS
@@ -26,6 +27,8 @@ from app.configfile.snapshot import find_user
 from app.configfile.snapshot import organizations as stored_organizations
 from app.connections.services import create_connection
 from app.db import session
+from app.hrd.identifier_map import remove_route
+from app.hrd.identifier_map import set_route
 from app.oidc.keys import DEFAULT_ALG
 from app.oidc.keys import ensure_keys
 from app.oidc.services import create_client
@@ -44,6 +47,7 @@ from app.tenancy.services import set_domains
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
+    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 State = dict[str, t.Any]
@@ -103,6 +107,7 @@ def _execute(plan: Plan, spec: State, result: Result) -> Tenant:
     organizations = _organizations(plan, spec, tenant, connections)
     _domains(spec, tenant, organizations)
     _clients(plan, tenant, result)
+    _identifier_map(plan, tenant, organizations, connections)
     _users(plan, tenant, connections)
     session.flush()
     return tenant
@@ -244,6 +249,7 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
             )
             if secret and "secret" not in item:
                 result.generated_secrets[client.client_id] = secret
+            _client_settings(client, item)
             continue
         client.name = item["name"]
         client.token_endpoint_auth_method = item["auth_method"]
@@ -257,6 +263,33 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
             secret = secrets.token_urlsafe(32)
             client.secret_hash = hash_client_secret(secret)
             result.generated_secrets[client.client_id] = secret
+        _client_settings(client, item)
+    session.flush()
+
+
+def _client_settings(client: Client, item: State) -> None:
+    """File fields kept in ``Client.settings`` (other keys there are left as they are)."""
+    prompt = item["organization_prompt"]
+    client.settings = {**(client.settings or {}), "organization_prompt": prompt}
+
+
+def _identifier_map(
+    plan: Plan,
+    tenant: Tenant,
+    organizations: dict[str, Organization],
+    connections: dict[str, Connection],
+) -> None:
+    for change in plan.of(ROUTE):
+        item = change.desired
+        if item is None:
+            remove_route(tenant, change.name)
+            continue
+        set_route(
+            tenant,
+            item["identifier"],
+            organizations[item["organization"]] if item["organization"] else None,
+            connections[item["connection"]] if item["connection"] else None,
+        )
     session.flush()
 
 

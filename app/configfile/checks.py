@@ -79,12 +79,16 @@ class _Checker:
             "user",
             "email",
         )
+        self.unique("identifier_map", lambda r: r["identifier"], "identifier map entry",
+                    "identifier")
         self.tenant_plugins_and_theme()
+        self.hrd_order()
         self.connections()
         self.organizations()
         self.email_domains()
         self.domains()
         self.clients()
+        self.identifier_map()
         self.users()
 
     # -- names -----------------------------------------------------------------------------
@@ -224,6 +228,47 @@ class _Checker:
                     f"email domain {domain} is claimed by organization {org_name!r}, which "
                     "this file does not list (remove it there, or use prune)",
                 )
+
+    # -- home realm discovery ---------------------------------------------------------------
+
+    def hrd_order(self) -> None:
+        from app.hrd.chain import registered_methods
+
+        order = (self.spec["tenant"]["hrd"] or {}).get("order") or []
+        installed = registered_methods()
+        seen: set[str] = set()
+        for position, name in enumerate(order):
+            path = f"tenant.hrd.order[{position}]"
+            if name in seen:
+                self.problem(path, f"{name!r} is listed twice")
+            seen.add(name)
+            if name not in installed:
+                self.problem(path, f"no discovery method named {name!r} is installed"
+                             + did_you_mean(name, list(installed)))
+
+    def identifier_map(self) -> None:
+        connections = self.known_connections()
+        organizations = self.known_organizations()
+        enabled = {o["name"]: set(o["connections"]) for o in self.spec["organizations"]}
+        for name, org in self.stored_orgs.items():
+            if name not in enabled:
+                enabled[name] = {c.name for c in org.connections}
+        for index, route in enumerate(self.spec["identifier_map"]):
+            path = f"identifier_map[{index}]"
+            organization, connection = route["organization"], route["connection"]
+            if organization is None and connection is None:
+                self.problem(path, "give an organization, a connection or both")
+            if organization is not None and organization not in organizations:
+                self.problem(f"{path}.organization", f"no organization named {organization!r}"
+                             + did_you_mean(organization, organizations))
+            if connection is not None and connection not in connections:
+                self.problem(f"{path}.connection", f"no connection named {connection!r}"
+                             + did_you_mean(connection, connections))
+            elif organization in enabled and connection is not None and (
+                connection not in enabled[organization]
+            ):
+                self.problem(f"{path}.connection", f"connection {connection!r} is not enabled "
+                             f"for organization {organization!r}")
 
     # -- host names -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from app.configfile.schema import List
 from app.configfile.schema import Record
 from app.configfile.spec import CLIENT
 from app.configfile.spec import CONNECTION
+from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import ORGANIZATION
 from app.configfile.spec import TENANT
 from app.configfile.spec import VERSION
@@ -61,9 +62,14 @@ def export_tenant(tenant: Tenant) -> tuple[State, list[str]]:
         _compact(snapshot.client_state(client), CLIENT)
         for client in snapshot.clients(tenant).values()
     ]
+    identifier_map = [
+        _compact(snapshot.route_state(route), IDENTIFIER_ROUTE)
+        for route in snapshot.identifier_routes(tenant).values()
+    ]
     data: State = {"version": VERSION, "tenant": _compact(tenant_state, TENANT)}
     for key, items in (
-        ("connections", connections), ("organizations", organizations), ("clients", clients)
+        ("connections", connections), ("organizations", organizations), ("clients", clients),
+        ("identifier_map", identifier_map),
     ):
         if items:
             data[key] = items

@@ -17,6 +17,7 @@ from app.configfile import snapshot
 from app.configfile.schema import Record
 from app.configfile.spec import CLIENT
 from app.configfile.spec import CONNECTION
+from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import ORGANIZATION
 from app.configfile.spec import TENANT
 from app.configfile.spec import USER
@@ -30,7 +31,8 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 State = dict[str, t.Any]
-KINDS = ("tenant", "connection", "organization", "client", "user")
+KINDS = ("tenant", "connection", "organization", "client", "identifier map entry", "user")
+ROUTE = "identifier map entry"
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 
@@ -136,6 +138,7 @@ def build_plan(spec: State, prune: bool = False) -> Plan:
     _connections(plan, spec, tenant)
     _organizations(plan, spec, tenant)
     _clients(plan, spec, tenant)
+    _identifier_map(plan, spec, tenant)
     _users(plan, spec, tenant)
     return plan
 
@@ -223,6 +226,19 @@ def _clients(plan: Plan, spec: State, tenant: Tenant | None) -> None:
             action = "create" if current is None else "update"
             plan.changes.append(Change(action, "client", item["client_id"], fields, item))
     _deletions(plan, "client", stored, {c["client_id"] for c in spec["clients"]})
+
+
+def _identifier_map(plan: Plan, spec: State, tenant: Tenant | None) -> None:
+    stored = snapshot.identifier_routes(tenant) if tenant else {}
+    for item in spec["identifier_map"]:
+        desired = snapshot.desired_route(item)
+        current = stored.get(item["identifier"])
+        old = snapshot.route_state(current) if current is not None else None
+        fields = diff(old, desired, IDENTIFIER_ROUTE)
+        if fields or current is None:
+            action = "create" if current is None else "update"
+            plan.changes.append(Change(action, ROUTE, item["identifier"], fields, item))
+    _deletions(plan, ROUTE, stored, {item["identifier"] for item in spec["identifier_map"]})
 
 
 def _users(plan: Plan, spec: State, tenant: Tenant | None) -> None:

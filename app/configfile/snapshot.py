@@ -13,9 +13,12 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.configfile.spec import CLIENT
+from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import USER
 from app.connections.models import Connection
 from app.db import session
+from app.hrd.identifier_map import routes as hrd_routes
+from app.hrd.models import IdentifierRoute
 from app.oidc.models import Client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
@@ -28,7 +31,7 @@ if t.TYPE_CHECKING:
 
 State = dict[str, t.Any]
 
-TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "plugins")
+TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "hrd", "plugins")
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
 
 
@@ -62,6 +65,7 @@ def desired_tenant(spec: State) -> State:
         "support_url": tenant["support_url"],
         "theme": tenant["theme"],
         "branding": _branding(tenant["branding"]),
+        "hrd": tenant["hrd"],
         "plugins": tenant["plugins"],
     }
 
@@ -123,6 +127,7 @@ def tenant_state(tenant: Tenant) -> State:
         "support_url": settings.get("support_url"),
         "theme": settings.get("theme"),
         "branding": _branding(settings.get("branding")),
+        "hrd": settings.get("hrd") or {},
         "plugins": settings.get("plugins") or {},
     }
 
@@ -193,6 +198,7 @@ def client_state(client: Client) -> State:
         "audience": client.audience,
         "id_token_alg": client.id_token_signed_response_alg,
         "organization_usage": client.organization_usage,
+        "organization_prompt": (client.settings or {}).get("organization_prompt", "picker"),
     }
 
 
@@ -225,4 +231,22 @@ def user_state(user: User, connection: Connection) -> State:
         "organizations": [
             {"name": name, "roles": sorted(set(roles or []))} for name, roles in memberships
         ],
+    }
+
+
+def desired_route(item: State) -> State:
+    return {k: item[k] for k in IDENTIFIER_ROUTE.fields}
+
+
+def identifier_routes(tenant: Tenant) -> dict[str, IdentifierRoute]:
+    return {route.identifier: route for route in hrd_routes(tenant)}
+
+
+def route_state(route: IdentifierRoute) -> State:
+    organization = session.get(Organization, route.organization_id or "")
+    connection = session.get(Connection, route.connection_id or "")
+    return {
+        "identifier": route.identifier,
+        "organization": organization.name if organization is not None else None,
+        "connection": connection.name if connection is not None else None,
     }

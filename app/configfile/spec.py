@@ -31,6 +31,7 @@ from app.configfile.schema import Record
 from app.configfile.schema import Str
 from app.configfile.schema import Type
 from app.configfile.source import Source
+from app.hrd.chain import DEFAULT_ORDER
 from app.i18n import SUPPORTED_LOCALES
 from app.oidc.services import AUTH_METHODS
 from app.oidc.services import GRANT_TYPES
@@ -52,6 +53,8 @@ ARGON2ID = re.compile(r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A
 EMAIL = re.compile(r"[^@\s<>\"'(),;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 ID_TOKEN_ALGS = ("RS256", "ES256")
 ORGANIZATION_USAGES = ("deny", "allow", "require")
+ORGANIZATION_PROMPTS = ("picker", "identifier_first")
+PICKER_MODES = ("name", "list")
 
 
 def https_url(value: str) -> str:
@@ -133,6 +136,32 @@ def _branding_fields() -> dict[str, Field]:
 
 BRANDING = Record(_branding_fields(), describe="mapping (branding)")
 
+def identifier_or_pattern(value: str) -> str:
+    from app.hrd.identifier_map import normalize_entry
+
+    return normalize_entry(value)[0]
+
+
+HRD = Record(
+    {
+        "order": Field(
+            Nullable(List(Str(pattern=re.compile(r"[a-z0-9_]{1,63}"),
+                              pattern_hint="a discovery method name", describe="method"))),
+            "Discovery methods to try, in order (empty: Foyer's order, "
+            + ", ".join(f"`{name}`" for name in DEFAULT_ORDER)
+            + "). Leave one out to turn it off; plugins add methods of their own.",
+        ),
+        "organization_picker": Field(
+            Enum(PICKER_MODES),
+            "How users choose their organization when nothing else tells it: `name` (they "
+            "type its name; the list of customers stays private) or `list` (a searchable "
+            "list).",
+            default="name",
+        ),
+    },
+    describe="mapping (home realm discovery)",
+)
+
 TENANT = Record(
     {
         "name": Field(slug(), "The tenant's slug: `foyer export NAME` and the CLI use it.",
@@ -156,6 +185,8 @@ TENANT = Record(
         "theme": Field(Nullable(slug("theme name")),
                        "Theme of the tenant's pages (organizations may choose their own)."),
         "branding": Field(BRANDING, "Branding of the tenant's pages (see below).", default={}),
+        "hrd": Field(HRD, "Home realm discovery: method order and organization picker "
+                          "(see below).", default={}),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
         ),
@@ -268,8 +299,34 @@ CLIENT = Record(
                                     "`deny`: never sign in to an organization; `require`: "
                                     "always; `allow`: either.",
                                     default="allow"),
+        "organization_prompt": Field(
+            Enum(ORGANIZATION_PROMPTS),
+            "With `organization_usage: require`, when the application names no organization: "
+            "`picker` asks for it first; `identifier_first` asks for the email address and "
+            "finds the organization from its domain or the identifier map (the picker only "
+            "when they do not tell).",
+            default="picker",
+        ),
     },
     describe="mapping (client)",
+)
+
+IDENTIFIER_ROUTE = Record(
+    {
+        "identifier": Field(
+            Str(convert=identifier_or_pattern, max_length=320, describe="identifier or pattern"),
+            "An identifier (email address or username, any case) or a pattern: `*` matches "
+            "any run of characters, `?` one (`*@contractors.example`). Exact entries win, "
+            "then the pattern with the most literal characters.",
+            required=True,
+        ),
+        "organization": Field(Nullable(slug("organization name")),
+                              "The organization these identifiers sign in to."),
+        "connection": Field(Nullable(slug("connection name")),
+                            "The connection that serves them (enabled for the organization, "
+                            "when both are given). Give an organization, a connection or both."),
+    },
+    describe="mapping (identifier map entry)",
 )
 
 MEMBERSHIP = Record(
@@ -320,6 +377,9 @@ FILE = Record(
         "connections": Field(List(CONNECTION), "The tenant's connections.", default=[]),
         "organizations": Field(List(ORGANIZATION), "The tenant's organizations.", default=[]),
         "clients": Field(List(CLIENT), "Applications (OIDC clients).", default=[]),
+        "identifier_map": Field(List(IDENTIFIER_ROUTE),
+                                "Identifiers and patterns routed to a realm by home realm "
+                                "discovery.", default=[]),
         "users": Field(List(USER), "Initial users (never deleted, never exported).",
                        default=[]),
     },
@@ -344,10 +404,12 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("file", FILE),
     ("tenant", TENANT),
     ("tenant.branding, organizations[].branding", BRANDING),
+    ("tenant.hrd", HRD),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),
     ("clients[]", CLIENT),
+    ("identifier_map[]", IDENTIFIER_ROUTE),
     ("users[]", USER),
     ("users[].organizations[]", MEMBERSHIP),
 )

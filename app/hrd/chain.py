@@ -168,8 +168,11 @@ def _merge(stage: str, name: str, context: HrdContext, answer: HomeRealm) -> Ste
             raise HrdRefused(
                 "organization_not_allowed", "This application does not sign in to organizations."
             )
-        detail = _join(detail, f"organization {organization.name} left out: the application "
-                               "does not use organizations")
+        detail = _join(
+            detail,
+            f"organization {organization.name} left out: the application "
+            "does not use organizations",
+        )
         organization = None
         if connection is None:
             return Step(name, IGNORED, detail)
@@ -178,17 +181,20 @@ def _merge(stage: str, name: str, context: HrdContext, answer: HomeRealm) -> Ste
         if stage == REQUEST:
             raise HrdRefused(
                 "organization_conflict",
-                f"The request names organization '{organization.name}', but "
-                f"'{chosen.name}' is already chosen for it.",
+                f"The request names two organizations: '{chosen.name}' and '{organization.name}'.",
             )
-        return Step(name, IGNORED, _join(detail, f"names organization {organization.name}, "
-                                                 f"but {chosen.name} is chosen"), organization)
+        return Step(
+            name,
+            IGNORED,
+            _join(detail, f"names organization {organization.name}, but {chosen.name} is chosen"),
+            organization,
+        )
     if connection is not None and context.connection is not None:
         if connection.id != context.connection.id:
             raise HrdRefused(
                 "connection_conflict",
-                f"The request names connection '{connection.name}', but "
-                f"'{context.connection.name}' is already chosen for it.",
+                f"The request names two connections: '{context.connection.name}' and "
+                f"'{connection.name}'.",
             )
     organization = organization or chosen
     connection = connection or context.connection
@@ -199,9 +205,13 @@ def _merge(stage: str, name: str, context: HrdContext, answer: HomeRealm) -> Ste
                 f"Connection '{connection.name}' is not enabled for organization "
                 f"'{organization.name}'.",
             )
-        return Step(name, IGNORED, _join(detail, f"connection {connection.name} is not enabled "
-                                                 f"for {organization.name}"),
-                    organization, connection)
+        return Step(
+            name,
+            IGNORED,
+            _join(detail, f"connection {connection.name} is not enabled for {organization.name}"),
+            organization,
+            connection,
+        )
     context.organization, context.connection = organization, connection
     return Step(name, CHOSE, detail, organization, connection)
 
@@ -216,8 +226,15 @@ def _dedicated_organization(stage: str, context: HrdContext, steps: list[Step]) 
     organization = dedicated_organization(connection)
     if organization is not None:
         context.organization = organization
-        steps.append(Step(DEDICATED, CHOSE, f"connection {connection.name} serves "
-                                            f"{organization.name} alone", organization, connection))
+        steps.append(
+            Step(
+                DEDICATED,
+                CHOSE,
+                f"connection {connection.name} serves {organization.name} alone",
+                organization,
+                connection,
+            )
+        )
 
 
 def enables(organization: Organization, connection: Connection) -> bool:

@@ -27,8 +27,10 @@ def check_pattern(pattern: str) -> str:
     if any(ch.isspace() or ord(ch) < 32 for ch in pattern):
         raise ValueError("a pattern has no spaces or control characters")
     if not any(ch not in WILDCARDS for ch in pattern):
-        raise ValueError("a pattern needs at least one literal character (a catch-all is "
-                         "what the other discovery methods are for)")
+        raise ValueError(
+            "a pattern needs at least one literal character (a catch-all is "
+            "what the other discovery methods are for)"
+        )
     return pattern
 
 

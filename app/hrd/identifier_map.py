@@ -225,7 +225,8 @@ def pattern_index(tenant: Tenant) -> PatternIndex:
             return cached[1]
     rows = session.execute(
         sa.select(
-            IdentifierRoute.identifier, IdentifierRoute.organization_id,
+            IdentifierRoute.identifier,
+            IdentifierRoute.organization_id,
             IdentifierRoute.connection_id,
         ).where(IdentifierRoute.tenant_id == tenant.id, IdentifierRoute.is_pattern.is_(True))
     ).all()

@@ -72,13 +72,21 @@ class HrdRefused(Exception):
 class HomeRealmMethod(t.Protocol):
     """A way of discovering the home realm, tried in the tenant's configured order."""
 
-    name: str
-    """Stable name: tenants list it in ``hrd.order``, traces and events record it."""
-    stages: tuple[str, ...]
-    """``request`` and/or ``identifier``: when the method runs."""
-    public: bool
-    """True when the answer never depends on whether an account exists, so the public
-    lookup endpoint may ask it."""
+    @property
+    def name(self) -> str:
+        """Stable name: tenants list it in ``hrd.order``, traces and events record it."""
+        ...
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """``request`` and/or ``identifier``: when the method runs."""
+        ...
+
+    @property
+    def public(self) -> bool:
+        """True when the answer never depends on whether an account exists, so the public
+        lookup endpoint may ask it."""
+        ...
 
     def resolve(self, context: HrdContext) -> HomeRealm | None:
         """Answer with a realm (organization, connection or both), or None to pass.

@@ -64,8 +64,9 @@ def begin_login(
     force_login: bool = False,
 ) -> LoginTransaction:
     """Start the login transaction from the request stage's decisions (and trace them)."""
-    tx = flow.begin(tenant, params, client, organization=resolution.organization,
-                    force_login=force_login)
+    tx = flow.begin(
+        tenant, params, client, organization=resolution.organization, force_login=force_login
+    )
     trace.record(tx, resolution.decisions)
     tx.fixed_organization_id = tx.organization_id
     tx.fixed_connection_id = tx.connection_id

@@ -87,9 +87,7 @@ def organization_prompt(tenant: Tenant, tx: LoginTransaction) -> str:
 
 
 def has_organizations(tenant: Tenant) -> bool:
-    return session.scalar(
-        sa.select(sa.exists().where(Organization.tenant_id == tenant.id))
-    ) is True
+    return session.scalar(sa.select(sa.exists().where(Organization.tenant_id == tenant.id))) is True
 
 
 def choose_connection(

@@ -142,8 +142,9 @@ def organization() -> Response | tuple[str, int]:
         else:
             chosen = find_by_name(tenant, form.organization_name.data)
         if chosen is None:
-            errors = [_("We could not find that organization. Check its name, or ask your "
-                        "administrator.")]
+            errors = [
+                _("We could not find that organization. Check its name, or ask your administrator.")
+            ]
             return picker_page(tenant, tx, form, mode, 400, errors)
         return choose(tenant, tx, chosen, how)
     return picker_page(tenant, tx, form, mode)
@@ -180,10 +181,14 @@ def choose(
     """Bind the sign-in to ``chosen``; continue with the identifier already typed, if any."""
     fixed_connection = hrd.connection_of(tenant, tx.fixed_connection_id)
     if fixed_connection is not None and not enables(chosen, fixed_connection):
-        return error_page("access_denied", detail=_(
-            "%(organization)s does not sign in through this application's connection.",
-            organization=chosen.display_name,
-        ), reason="connection_not_enabled")
+        return error_page(
+            "access_denied",
+            detail=_(
+                "%(organization)s does not sign in through this application's connection.",
+                organization=chosen.display_name,
+            ),
+            reason="connection_not_enabled",
+        )
     tx.fixed_organization_id = chosen.id
     record(tx, [Step("user_choice", CHOSE, f"picker ({how})", chosen, fixed_connection)])
     g.organization = chosen

@@ -31,7 +31,9 @@ def find_organization(tenant: Tenant, name_or_id: str) -> Organization | None:
 def find_organization_by_name(tenant: Tenant, name: str) -> Organization | None:
     """By name (slug) only: the form of ``/o/<name>/`` paths, one per organization."""
     return session.scalar(
-        sa.select(Organization).where(Organization.tenant_id == tenant.id, Organization.name == name)
+        sa.select(Organization).where(
+            Organization.tenant_id == tenant.id, Organization.name == name
+        )
     )
 
 
