@@ -41,7 +41,8 @@ RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 """31 symbols without look-alikes (no 0/o, 1/l/i); 16 of them carry about 79 bits."""
 RECOVERY_LENGTH = 16
-TOTP_CODE = re.compile(r"^\d{6}$")
+TOTP_CODE = re.compile(r"^[0-9]{6}$")
+"""ASCII digits only (``\\d`` would take other scripts' digits, which compare_digest refuses)."""
 AMR = ["otp", "mfa"]
 """Added to ``pwd`` once the second step passed (RFC 8176)."""
 

@@ -239,7 +239,7 @@ def reset_form() -> Response | tuple[str, int]:
     value = request.form.get("token") if request.method == "POST" else request.args.get("token")
     row = tokens.peek(value, tokens.PASSWORD_RESET, tenant.id)
     user = session.get(User, row.user_id) if row is not None and row.user_id else None
-    if row is None or user is None or user.tenant_id != tenant.id:
+    if row is None or user is None or user.tenant_id != tenant.id or user.blocked:
         return link_invalid(tokens.PASSWORD_RESET)
     organization = use_organization(row.data.get("organization_id"))
     form = ResetPasswordForm()
