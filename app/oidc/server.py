@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import time
 import typing as t
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -50,11 +53,24 @@ if t.TYPE_CHECKING:
     from app.oidc.models import TokenGrant
 
 
+def transport_checked_url(url: str) -> str:
+    """The URL authlib checks for https: a ``*.localhost`` name (a vanity host in
+    development) is loopback like ``localhost`` itself (RFC 6761 §6.3), so it is checked
+    as ``localhost``; every other host keeps authlib's rule."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and (parts.hostname or "").endswith(".localhost"):
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=f"localhost{port}"))
+    return url
+
+
 class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
     """An authorization request replayed from stored parameters (after the hosted login)."""
 
     def __init__(self, params: t.Mapping[str, str]) -> None:
-        super().__init__("GET", flask_request.url, headers=flask_request.headers)
+        super().__init__("GET", transport_checked_url(flask_request.url),
+                         headers=flask_request.headers)
+        self.uri = flask_request.url
         self.payload = BasicOAuth2Payload(dict(params))
 
     @property
@@ -64,6 +80,17 @@ class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
     @property
     def form(self) -> t.Mapping[str, str]:
         return {}
+
+
+class FoyerFlaskRequest(FlaskOAuth2Request):  # type: ignore[misc]
+    """The current request, transport-checked with :func:`transport_checked_url`."""
+
+    def __init__(self, request: t.Any) -> None:
+        OAuth2Request.__init__(self, request.method, transport_checked_url(request.url),
+                               headers=request.headers)
+        self.uri = request.url
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
 
 
 class FoyerIssuerParameter(IssuerParameter):  # type: ignore[misc]
@@ -311,7 +338,7 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return request
         if isinstance(request, t.Mapping):
             return StoredAuthorizationRequest(request)
-        return FlaskOAuth2Request(flask_request)
+        return FoyerFlaskRequest(flask_request)
 
     def authenticate_client(
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
