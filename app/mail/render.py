@@ -116,7 +116,7 @@ def render_email(
         text = render_template(f"mail/{name}.txt", **values)
         html = render_template(f"mail/{name}.html", **values)
         subject = _subject(f"mail/{name}.txt", values)
-    sender_name, reply_to = sender_for(tenant, organization, brand.name)
+    sender_name, reply_to = sender_for(brand)
     return EmailMessage(
         to=to,
         subject=subject,
@@ -153,27 +153,17 @@ def _absolute(base_url: str, url: str | None) -> str | None:
     return urljoin(base_url + "/", url)
 
 
-def sender_for(
-    tenant: Tenant, organization: Organization | None, brand_name: str
-) -> tuple[str | None, str | None]:
-    """(From header, Reply-To) from branding data: ``email_sender_name`` (default: the
-    brand's name) on the configured address, and ``email_reply_to`` when it is an address.
+def sender_for(brand: Brand) -> tuple[str | None, str | None]:
+    """(From header, Reply-To) from the brand: its ``email_sender_name`` (default: its
+    name) on the configured address, and ``email_reply_to`` when it is an address.
 
-    Both are data set by admins: line breaks are removed and the address validated, so
-    nothing reaches the mail headers but one name and one address.
+    Both are data set by admins: line breaks are removed and the address validated again
+    here, so nothing reaches the mail headers but one name and one address.
     """
     from app.branding.context import safe_email
 
-    data: dict[str, t.Any] = {}
-    for source in (
-        (tenant.settings or {}).get("branding") or {},
-        organization.branding if organization is not None else {},
-    ):
-        if isinstance(source, dict):
-            data.update({k: v for k, v in source.items() if v})
-    name = data.get("email_sender_name") or brand_name
-    name = " ".join(str(name).split())[:SENDER_NAME_MAX] if name else ""
+    name = " ".join(str(brand.sender_name or "").split())[:SENDER_NAME_MAX]
     configured = current_app.extensions["foyer.settings"].mail_from
     _configured_name, address = email.utils.parseaddr(configured)
     sender = email.utils.formataddr((name, address)) if name and address else None
-    return sender, safe_email(data.get("email_reply_to"))
+    return sender, safe_email(brand.email_reply_to)

@@ -9,7 +9,6 @@ from app.accounts import emails
 from app.db import session
 from app.mail.render import recipient_locale
 from app.mail.render import render_email
-from app.mail.render import sender_for
 
 MESSAGES = {
     "password_reset": {"reset_url": "https://login.test/r?token=x", "minutes": 30},
@@ -82,17 +81,21 @@ def test_branding_data_is_escaped_in_html_and_kept_out_of_headers(tenant, make_o
                            **{**MESSAGES["invitation"], "organization_name": org.display_name})
     assert "<script>alert(1)</script>" not in message.html
     assert "&lt;script&gt;" in message.html
-    assert "\n" not in (message.sender or "") and message.reply_to is None
+    assert message.sender == '"<script>alert(1)</script>" <no-reply@localhost>'
+    assert message.reply_to is None
     assert "url(x)" not in message.html
 
 
 def test_sender_name_and_reply_to_from_branding(tenant, make_organization):
     org = make_organization("globex", "Globex", branding={
         "email_sender_name": "Globex Security", "email_reply_to": "security@globex.example"})
-    sender, reply_to = sender_for(tenant, org, "Globex")
-    assert sender == "Globex Security <no-reply@localhost>"
-    assert reply_to == "security@globex.example"
-    assert sender_for(tenant, None, "Acme Inc.") == ('"Acme Inc." <no-reply@localhost>', None)
+    message = render_email("password_reset", to="a@example.com", tenant=tenant,
+                           organization=org, **MESSAGES["password_reset"])
+    assert message.sender == "Globex Security <no-reply@localhost>"
+    assert message.reply_to == "security@globex.example"
+    plain = render_email("password_reset", to="a@example.com", tenant=tenant,
+                         **MESSAGES["password_reset"])
+    assert (plain.sender, plain.reply_to) == ('"Acme Inc." <no-reply@localhost>', None)
 
 
 def test_links_use_the_organizations_vanity_host(tenant, make_organization):
