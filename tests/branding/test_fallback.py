@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from app import create_app
 from app.branding.checks import check_folders
+from app.branding.cli import register
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import ThemeError
 from app.branding.themes import load_registry
-from app.branding.cli import register
 from app.cli import cli
 from app.db import session
 from app.testing import submit_form
