@@ -141,6 +141,12 @@ def test_change_password(page, deployment):
     sign_out(page, deployment.base_url)
     sign_in(page, deployment.base_url, charlie["email"], NEW_PASSWORD)
     expect(page.locator("#signed-in-as")).to_contain_text(charlie["email"])
+    # put the account back as it was, so the scenario runs again on the same deployment
+    page.goto(f"{deployment.base_url}/account/password")
+    page.locator("#current_password").fill(NEW_PASSWORD)
+    page.locator("#new_password").fill(charlie["password"])
+    page.locator("#change-password-form #submit").click()
+    expect(page.locator("#status-message")).to_be_visible()
     assert visit.problems == []
 
 
@@ -218,6 +224,12 @@ def test_two_step_verification_setup_and_sign_in(page, deployment):
     page.locator("#code").fill(recovery)
     page.locator("#mfa-form #submit").click()
     expect(page.locator("#signed-in-as")).to_contain_text(morgan["email"])
+    # turn it off again (the password is asked), leaving the account as it was
+    page.goto(f"{deployment.base_url}/account/mfa")
+    visit("settings")
+    page.locator("#mfa-disable-form #current_password").fill(morgan["password"])
+    page.locator("#disable-mfa").click()
+    expect(page.locator("#mfa-status")).to_have_text("Off")
     assert visit.problems == []
 
 
