@@ -12,7 +12,7 @@ from flask import Flask
 
 COMMAND_MODULES: tuple[str, ...] = (
     "app.configfile.cli", "app.demo.cli", "app.oidc.cli", "app.plugin_commands", "app.mail.cli",
-    "app.branding.cli", "app.orgs.cli",
+    "app.branding.cli", "app.orgs.cli", "app.accounts.cli",
 )
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 

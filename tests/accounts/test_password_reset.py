@@ -207,3 +207,42 @@ def test_tokens_are_stored_hashed(client, user, mails):
     assert rows[0].purpose == tokens.PASSWORD_RESET
     lifetime = rows[0].expires_at - rows[0].created_at
     assert dt.timedelta(minutes=29) < lifetime <= dt.timedelta(minutes=60)
+
+
+def test_mail_server_down_changes_nothing_the_user_sees(foyer_app, client, user,
+                                                        recorded_events):
+    import socket
+
+    from app.accounts.background import wait_for_background
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    foyer_app.extensions["foyer.settings"].smtp_url = f"smtp://127.0.0.1:{port}"
+    down = request_reset(client, "alice@example.com")
+    unknown = request_reset(client, "nobody@example.com")
+    assert down.status_code == unknown.status_code == 303
+    assert down.headers["Location"] == unknown.headers["Location"]
+    wait_for_background(foyer_app)
+    assert recorded_events("email_failed")[0].data == {"purpose": "password_reset"}
+    assert len(recorded_events("plugin_failed")) == 3  # three delivery attempts
+
+
+def test_admin_starts_a_reset_from_the_command_line(foyer_app, user, outbox):
+    from click.testing import CliRunner
+
+    from app.accounts.cli import register
+    from app.cli import AppContext
+    from app.cli import cli
+
+    if "send-reset" not in cli.commands["users"].commands:
+        register(cli)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["users", "send-reset", "--tenant", "acme",
+                                 "--email", "Alice@Example.com"], obj=AppContext(foyer_app))
+    assert result.exit_code == 0, result.output
+    assert USER_PASSWORD not in result.output and "token" not in result.output
+    assert [m.purpose for m in outbox] == ["password_reset"]
+    missing = runner.invoke(cli, ["users", "send-reset", "--tenant", "acme",
+                                  "--email", "nobody@example.com"], obj=AppContext(foyer_app))
+    assert missing.exit_code == 1
