@@ -131,6 +131,7 @@ def send_verification(user: User, organization: Organization | None = None) -> b
     settings = current_app.extensions["foyer.settings"]
     message = render_email(
         "verify_email",
+        purpose="email_verification",
         to=t.cast(str, user.email),
         tenant=tenant,
         organization=organization,

@@ -53,7 +53,7 @@ def test_new_address_gets_an_account_and_a_verification_link(client, open_signup
     response = signup(client, "bob@example.com")
     assert response.status_code == 303 and response.headers["Location"].endswith("/signup/sent")
     (message,) = mails()
-    assert message.purpose == "verify_email" and message.to == "bob@example.com"
+    assert message.purpose == "email_verification" and message.to == "bob@example.com"
     created = session.scalar(sa.select(User).where(User.email_normalized == "bob@example.com"))
     assert created is not None and not created.email_verified and created.name == "Bob"
     assert recorded_events("user_created")[0].data == {"via": "signup"}
@@ -76,7 +76,7 @@ def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(client, op
     assert new.status_code == existing.status_code == 303
     assert new.headers["Location"] == existing.headers["Location"]
     purposes = {m.to: m.purpose for m in mails()}
-    assert purposes == {"carol@example.com": "verify_email",
+    assert purposes == {"carol@example.com": "email_verification",
                         "alice@example.com": "signup_attempt"}
     notice = [m for m in mails() if m.to == "alice@example.com"][0]
     assert "already have one" in notice.text
