@@ -25,7 +25,6 @@ from app.orgs import invitations
 from app.orgs.models import Invitation
 from app.orgs.models import Membership
 from app.testing import USER_PASSWORD
-from app.testing import login
 from app.testing import submit_form
 
 PASSWORD = "an invited person's passphrase"
