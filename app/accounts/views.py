@@ -137,11 +137,27 @@ def link_invalid(purpose: str) -> tuple[str, int]:
 
 
 def signup_connection(tenant: Tenant, organization: Organization | None) -> Connection | None:
-    """The first password connection of this page that allows sign-up, or None."""
+    """The first password connection of this page that allows sign-up, or None.
+
+    Without an organization, a connection that belongs to one organization only (its
+    isolated users) is left out: people sign up to it on that organization's pages.
+    """
     for connection in hrd.password_connections(tenant, organization):
-        if connection.signup_enabled:
-            return connection
+        if not connection.signup_enabled:
+            continue
+        if organization is None and _owning_organizations(connection) == 1:
+            continue
+        return connection
     return None
+
+
+def _owning_organizations(connection: Connection) -> int:
+    from app.connections.models import OrganizationConnection
+
+    return int(session.scalar(
+        sa.select(sa.func.count()).select_from(OrganizationConnection)
+        .where(OrganizationConnection.connection_id == connection.id)
+    ) or 0)
 
 
 def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list[User]:

@@ -153,3 +153,16 @@ def test_signup_page_fields_are_labelled(client, open_signup):
     for field in ("email", "name", "password"):
         assert re.search(rf'<label class="field__label" for="{field}">', body)
     assert 'autocomplete="new-password"' in body and 'autocomplete="email"' in body
+
+
+def test_an_organizations_own_connection_takes_sign_ups_only_on_its_pages(
+        client, connection, make_connection, make_organization, mails):
+    own = make_connection("open-users", signup_enabled=True)
+    make_organization("open", "Open Community", connections=[own])
+    assert client.get("/signup").status_code == 403  # not on the tenant's pages
+    page = client.get("/o/open/signup")
+    assert page.status_code == 200
+    submit_form(client, page, "signup-form", email="gus@example.com", password=PASSWORD)
+    mails()
+    created = session.scalar(sa.select(User).where(User.email_normalized == "gus@example.com"))
+    assert created.connection_id == own.id
