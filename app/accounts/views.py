@@ -151,6 +151,18 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     return None
 
 
+def home_organization(user: User) -> Organization | None:
+    """The organization whose own connection holds the user (isolated users), if any: its
+    brand and pages are the user's when a page without an organization emails them."""
+    from app.connections.models import OrganizationConnection
+
+    org_ids = list(session.scalars(
+        sa.select(OrganizationConnection.organization_id)
+        .where(OrganizationConnection.connection_id == user.connection_id).limit(2)
+    ))
+    return session.get(Organization, org_ids[0]) if len(org_ids) == 1 else None
+
+
 def _owning_organizations(connection: Connection) -> int:
     from app.connections.models import OrganizationConnection
 
@@ -238,7 +250,7 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
             record_event("password_reset_limited", tenant_id=tenant_id, user_id=user.id,
                          connection_id=user.connection_id)
             continue
-        send_password_reset(user, organization)
+        send_password_reset(user, organization or home_organization(user))
 
 
 @bp.route("/password/reset/sent")
@@ -446,7 +458,7 @@ def send_verification_emails(tenant_id: str, organization_id: str | None, email:
         sent = tokens.issued_since(user, tokens.EMAIL_VERIFICATION, since)
         if sent >= settings.reset_emails_per_hour:
             continue
-        send_verification(user, organization)
+        send_verification(user, organization or home_organization(user))
 
 
 @bp.route("/email/verify/sent")

@@ -246,3 +246,17 @@ def test_admin_starts_a_reset_from_the_command_line(foyer_app, user, outbox):
     missing = runner.invoke(cli, ["users", "send-reset", "--tenant", "acme",
                                   "--email", "nobody@example.com"], obj=AppContext(foyer_app))
     assert missing.exit_code == 1
+
+
+def test_isolated_users_get_their_organizations_link_and_brand(client, make_connection,
+                                                               make_organization, make_user,
+                                                               mails):
+    own = make_connection("initech-users")
+    make_organization("initech", "Initech", connections=[own])
+    make_user(email="milton@initech.example", connection_=own)
+    request_reset(client, "milton@initech.example")  # from the tenant's page
+    (message,) = mails()
+    assert link_in(message).startswith("https://login.test/o/initech/password/reset/new?")
+    assert "Initech" in message.subject
+    form = client.get(path_of(link_in(message)))
+    assert form.status_code == 200 and "Initech" in form.get_data(as_text=True)
