@@ -606,6 +606,53 @@ def decode_jwt(browser: FlaskClient, token: str) -> dict[str, t.Any]:
     return dict(jwt.decode(token, keyset, algorithms=["RS256", "ES256"]).claims)
 
 
+class SigningKeyPool:
+    """Signing keys recycled from test to test, each key used at most once per test.
+
+    Making an RSA-2048 key takes about 0.1 s and most tests sign tokens for a fresh tenant,
+    so generating its keys was the largest single cost of the suite. A test still gets keys
+    no other key of the same test shares, and the rows of one test are deleted before the
+    next, so no test can tell a recycled key from a new one.
+    """
+
+    def __init__(self, generate: t.Callable[[str], t.Any]) -> None:
+        self.generate = generate
+        self.keys: dict[str, list[t.Any]] = {}
+
+    def for_one_test(self) -> t.Callable[[str], t.Any]:
+        taken: dict[str, int] = {}
+
+        def generate(alg: str) -> t.Any:
+            pool = self.keys.setdefault(alg, [])
+            n = taken.get(alg, 0)
+            if n == len(pool):
+                pool.append(self.generate(alg))
+            taken[alg] = n + 1
+            return pool[n]
+
+        return generate
+
+
+@pytest.fixture(scope="session")
+def _signing_key_pool() -> SigningKeyPool:
+    from app.oidc import keys
+
+    return SigningKeyPool(keys._generate)
+
+
+@pytest.fixture(autouse=True)
+def _recycled_signing_keys(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests with an app draw tenant signing keys from :class:`SigningKeyPool`."""
+    if "foyer_app" not in request.fixturenames:
+        return
+    from app.oidc import keys
+
+    pool: SigningKeyPool = request.getfixturevalue("_signing_key_pool")
+    monkeypatch.setattr(keys, "_generate", pool.for_one_test())
+
+
 KEPT_REQUEST_GLOBALS = frozenset({"db_session"})
 """What a test-client request keeps of ``flask.g``: the session shared with the test."""
 
