@@ -6,7 +6,10 @@ Usage: ``python e2e/seed.py PORT RP_PORT`` with FOYER_INSTANCE_PATH set.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from app import create_app
 from app.accounts.services import create_user
@@ -16,11 +19,23 @@ from app.oidc.services import create_client
 from app.tenancy.services import create_tenant
 from seed_accounts import seed_account_flows  # e2e/, next to this script
 from seed_branding import seed_themed_organizations  # e2e/, next to this script
+from seed_hrd import seed_hrd  # e2e/, next to this script
 
 PASSWORD = "e2e password that is long"
 
 
+def install_upstream_plugin() -> bool:
+    """Put the stub upstream IdP strategy in the deployment's plugins folder, if it has one."""
+    folder = os.environ.get("FOYER_PLUGINS_DIR")
+    if not folder:
+        return False
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).with_name("upstream_idp.py"), Path(folder) / "e2e_upstream.py")
+    return True
+
+
 def main(port: int, rp_port: int) -> None:
+    upstream = install_upstream_plugin()
     app = create_app()
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
@@ -30,6 +45,7 @@ def main(port: int, rp_port: int) -> None:
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
         organizations = seed_themed_organizations(tenant, connection, port, [alice])
         account_flows = seed_account_flows(tenant, connection, PASSWORD, rp_port)
+        hrd = seed_hrd(tenant, port, rp_port, upstream)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
@@ -54,6 +70,7 @@ def main(port: int, rp_port: int) -> None:
         "invitations": account_flows["invitations"],
         "signup": account_flows["signup"],
         "partner": account_flows["partner"],
+        "hrd": hrd,
     }
     print(json.dumps(accounts))
 

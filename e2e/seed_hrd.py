@@ -1,0 +1,74 @@
+"""Seed the e2e tenant with organizations for every home realm discovery method.
+
+Called by ``e2e/seed.py``:
+
+- Northwind (isolated users, ``northwind.e2e.test``, vanity host ``northwind.localhost``);
+- Contoso (its own staff plus the shared partner pool, ``contoso.e2e.test``);
+- Fabrikam (the shared partner pool only; ``*@partners.e2e.test`` is routed there by the
+  identifier map);
+- Umbrella (an upstream identity provider for ``umbrella.e2e.test``, when the
+  ``e2e-upstream`` strategy plugin is installed).
+
+The tenant lists its organizations on the picker (``hrd.organization_picker: list``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from app.accounts.services import create_user
+from app.connections.services import create_connection
+from app.hrd.identifier_map import set_route
+from app.orgs.services import add_member
+from app.orgs.services import create_organization
+from app.orgs.services import set_email_domains
+from app.tenancy.services import set_domains
+
+if t.TYPE_CHECKING:
+    from app.tenancy.models import Tenant
+
+PASSWORD = "hrd e2e password that is long"
+
+
+def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: bool) -> dict[str, t.Any]:
+    """Create the organizations and their users; returns the accounts file's ``hrd`` entry."""
+    tenant.settings = {**(tenant.settings or {}), "hrd": {"organization_picker": "list"}}
+    northwind_staff = create_connection(tenant, "northwind-staff", "database", "Northwind staff")
+    contoso_staff = create_connection(tenant, "contoso-staff", "database", "Contoso staff")
+    partners = create_connection(tenant, "partners", "database", "Partner accounts")
+    northwind = create_organization(tenant, "northwind", "Northwind Traders",
+                                    connections=[northwind_staff])
+    contoso = create_organization(tenant, "contoso", "Contoso", connections=[contoso_staff,
+                                                                             partners])
+    fabrikam = create_organization(tenant, "fabrikam", "Fabrikam", connections=[partners])
+    set_email_domains(northwind, [("northwind.e2e.test", True, northwind_staff.id)])
+    set_email_domains(contoso, [("contoso.e2e.test", False, contoso_staff.id)])
+    set_route(tenant, "*@partners.e2e.test", fabrikam)
+    host = f"http://northwind.localhost:{port}"
+    set_domains(tenant, [(d.base_url, d.organization_id) for d in tenant.domains]
+                + [(host, northwind.id)])
+    users = {
+        "nina": ("nina@northwind.e2e.test", "Nina Northwind", northwind_staff, "northwind"),
+        "carl": ("carl@contoso.e2e.test", "Carl Contoso", contoso_staff, "contoso"),
+        "pia": ("pia@partners.e2e.test", "Pia Partner", partners, "fabrikam"),
+    }
+    accounts: dict[str, t.Any] = {"users": {}, "organizations": {}}
+    for key, (email, name, connection, organization) in users.items():
+        user = create_user(connection, email=email, password=PASSWORD, name=name,
+                           email_verified=True)
+        if connection is partners:
+            add_member(fabrikam, user)
+        accounts["users"][key] = {"email": email, "password": PASSWORD, "name": name,
+                                  "organization": organization}
+    for org in (northwind, contoso, fabrikam):
+        accounts["organizations"][org.name] = {"name": org.name,
+                                               "display_name": org.display_name}
+    accounts["organizations"]["northwind"]["host"] = host
+    if upstream:
+        idp = f"http://127.0.0.1:{rp_port}/idp/authorize"
+        sso = create_connection(tenant, "umbrella-sso", "e2e-upstream", "Umbrella SSO",
+                                options={"authorize_url": idp})
+        umbrella = create_organization(tenant, "umbrella", "Umbrella", connections=[sso])
+        set_email_domains(umbrella, [("umbrella.e2e.test", False, sso.id)])
+        accounts["upstream"] = {"email": "una@umbrella.e2e.test", "idp": idp}
+    return accounts
