@@ -227,7 +227,7 @@ def test_two_step_verification_setup_and_sign_in(page, deployment):
     # turn it off again (the password is asked), leaving the account as it was
     page.goto(f"{deployment.base_url}/account/mfa")
     visit("settings")
-    page.locator("#mfa-disable-form #current_password").fill(morgan["password"])
+    page.locator("#mfa-settings-form #current_password").fill(morgan["password"])
     page.locator("#disable-mfa").click()
     expect(page.locator("#mfa-status")).to_have_text("Off")
     assert visit.problems == []

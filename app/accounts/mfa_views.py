@@ -200,6 +200,28 @@ def mfa_recovery_codes() -> Response | tuple[str, int]:
     return page("account/mfa_recovery_codes.html", codes=codes, user=user)
 
 
+@bp.route("/account/mfa/recovery-codes/new", methods=["POST"])
+def mfa_new_recovery_codes() -> Response | tuple[str, int]:
+    """Replace the recovery codes (the old ones stop working): asks for the password."""
+    user = _user()
+    if user is None:
+        return sign_in_first()
+    if not mfa.has_totp(user):
+        return redirect(url_for(".mfa_setup"))
+    form = PasswordConfirmForm()
+    rate_limit("rate_limit_login", "login")
+    if form.validate() and password_is_current(user, form.current_password.data):
+        cookie[CODES_KEY] = mfa.new_recovery_codes(user)
+        session.commit()
+        record_event("recovery_codes_renewed", tenant=current_tenant(), user_id=user.id,
+                     connection_id=user.connection_id)
+        return redirect(url_for(".mfa_recovery_codes"), code=303)
+    if not form.errors:
+        form.current_password.errors.append(_("This is not your current password."))
+    return page("account/mfa_settings.html", 400, user=user, form=form,
+                codes_left=mfa.recovery_codes_left(user), done="")
+
+
 @bp.route("/account/mfa/disable", methods=["POST"])
 def mfa_disable() -> Response | tuple[str, int]:
     """Turn two-step verification off: asks for the password again."""

@@ -55,6 +55,7 @@ EVENT_TYPES: dict[str, str] = {
     "mfa_disabled": "A user turned two-step verification off",
     "mfa_failed": "A two-step verification code was wrong or over the attempt limit",
     "recovery_code_used": "A user signed in with a recovery code",
+    "recovery_codes_renewed": "A user replaced their recovery codes",
     "consent_granted": "A user allowed a third-party application",
     "consent_denied": "A user refused a third-party application",
 }

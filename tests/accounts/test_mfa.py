@@ -172,9 +172,9 @@ def test_turning_it_off_needs_the_password(client, user):
     sign_in(client, user)
     page = client.get("/account/mfa")
     assert page.status_code == 200 and 'id="codes-left"' in page.get_data(as_text=True)
-    wrong = submit_form(client, page, "mfa-disable-form", current_password="nope nope nope")
+    wrong = submit_form(client, page, "mfa-settings-form", current_password="nope nope nope")
     assert wrong.status_code == 400 and mfa.has_totp(user)
-    off = submit_form(client, page, "mfa-disable-form", current_password=USER_PASSWORD)
+    off = submit_form(client, page, "mfa-settings-form", current_password=USER_PASSWORD)
     assert off.status_code == 303
     session.expire_all()
     assert not mfa.has_totp(user)
@@ -194,3 +194,26 @@ def test_secret_is_encrypted_at_rest(client, user):
     totp, _codes = enroll(client, user)
     row = session.scalar(sa.select(TotpFactor))
     assert totp.secret not in row.secret_encrypted
+
+
+def test_new_recovery_codes_replace_the_old_ones(client, foyer_app, user):
+    from app.testing import host_client
+
+    _totp, old_codes = enroll(client, user)
+    sign_in(client, user)
+    page = client.get("/account/mfa")
+    form = re.search(r'formaction="([^"]+)"', page.get_data(as_text=True)).group(1)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                     page.get_data(as_text=True)).group(1)
+    wrong = client.post(form, data={"csrf_token": csrf, "current_password": "not it at all"})
+    assert wrong.status_code == 400
+    renewed = client.post(form, data={"csrf_token": csrf, "current_password": USER_PASSWORD})
+    assert renewed.status_code == 303
+    new_codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>",
+                           client.get(renewed.headers["Location"]).get_data(as_text=True))
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    browser = host_client(foyer_app)
+    step = login(browser, "alice@example.com", USER_PASSWORD)
+    page = browser.get(step.headers["Location"])
+    assert submit_form(browser, page, "mfa-form", code=old_codes[0]).status_code == 400
+    assert submit_form(browser, page, "mfa-form", code=new_codes[0]).status_code == 303
