@@ -270,6 +270,7 @@ def reset_form() -> Response | tuple[str, int]:
     if row is None or user is None or user.tenant_id != tenant.id or user.blocked:
         return link_invalid(tokens.PASSWORD_RESET)
     organization = use_organization(row.data.get("organization_id"))
+    g.locale_candidates = [*g.locale_candidates, user.locale]  # the email's language
     form = ResetPasswordForm()
     if request.method == "POST" and form.validate():
         password = form.new_password.data
@@ -409,6 +410,7 @@ def verify_email() -> Response | tuple[str, int]:
     ):
         return link_invalid(tokens.EMAIL_VERIFICATION)
     organization = use_organization(row.data.get("organization_id"))
+    g.locale_candidates = [*g.locale_candidates, user.locale]  # the email's language
     form = TokenForm()
     if request.method == "POST" and form.validate():
         if tokens.consume(value, tokens.EMAIL_VERIFICATION, tenant.id) is None:

@@ -260,3 +260,12 @@ def test_isolated_users_get_their_organizations_link_and_brand(client, make_conn
     assert "Initech" in message.subject
     form = client.get(path_of(link_in(message)))
     assert form.status_code == 200 and "Initech" in form.get_data(as_text=True)
+
+
+def test_reset_page_speaks_the_users_language(client, make_user, mails):
+    make_user(email="ines@example.com", locale="fr")
+    request_reset(client, "ines@example.com")
+    (message,) = mails()
+    assert 'lang="fr"' in message.html
+    page = client.get(path_of(link_in(message)), headers={"Accept-Language": "de"})
+    assert '<html lang="fr"' in page.get_data(as_text=True)
