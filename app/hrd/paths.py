@@ -82,8 +82,21 @@ def check_organization_path() -> Response | None:
     if organization is None or (
         host_organization is not None and host_organization.id != organization.id
     ):
+        _serve_from_root()  # the page's own links (styles, languages) must exist
         return error_page("unknown_organization", 404)
     return None
+
+
+def _serve_from_root() -> None:
+    """Build this request's URLs without the ``/o/<name>`` prefix."""
+    from flask import current_app
+    from flask.globals import request_ctx
+
+    name = path_organization_name()
+    root = request.environ.get("SCRIPT_NAME", "").removesuffix(f"/o/{name}")
+    request.environ["SCRIPT_NAME"] = root
+    request.root_path = root
+    request_ctx.url_adapter = current_app.create_url_adapter(request)
 
 
 def init_organization_paths(app: Flask) -> None:

@@ -146,3 +146,13 @@ def test_plain_http_is_only_for_loopback_names(foyer_app, world, tenant, app_cli
         assert "Acme Corporation" in text(page)
     else:
         assert page.status_code == 400  # insecure transport, never a redirect
+
+
+def test_the_unknown_organization_page_links_to_assets_that_exist(client, world):
+    import re
+
+    page = text(client.get("/o/nope/login"))
+    stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert stylesheets and all(not href.startswith("/o/") for href in stylesheets)
+    for href in stylesheets:
+        assert client.get(href).status_code == 200
