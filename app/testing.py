@@ -104,9 +104,9 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
 
 def _finish_background_work(app: Flask) -> None:
     """Let emails queued by the test's requests finish before their rows are deleted."""
-    from app.accounts.background import wait_for_background
+    from app.accounts.background import shutdown_background
 
-    wait_for_background(app, timeout=60)
+    shutdown_background(app)
 
 
 def _delete_all_rows(app: Flask) -> None:

@@ -87,6 +87,14 @@ def later(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
     t.cast(BackgroundWork, current_app.extensions[EXTENSION]).submit(fn, *args, **kwargs)
 
 
+def shutdown_background(app: Flask, timeout: float = 60.0) -> None:
+    """Finish the queued jobs and stop the worker thread (tests, before their app goes)."""
+    work = app.extensions.pop(EXTENSION, None)
+    if work is not None:
+        t.cast(BackgroundWork, work).wait(timeout)
+        t.cast(BackgroundWork, work).executor.shutdown(wait=True)
+
+
 def wait_for_background(app: Flask | None = None, timeout: float = 30.0) -> bool:
     """Wait until the app's queued jobs are done."""
     target = app or current_app

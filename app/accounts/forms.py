@@ -33,9 +33,19 @@ def _strip(value: t.Any) -> t.Any:
     return value.strip() if isinstance(value, str) else value
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def looks_like_email(form: FlaskForm, field: t.Any) -> None:
-    if field.data and not EMAIL_SHAPE.match(field.data):
+    if field.data and (not EMAIL_SHAPE.match(field.data)
+                       or CONTROL_CHARACTERS.search(field.data)):
         raise ValidationError(_l("Enter an email address like name@example.com."))
+
+
+def one_line(form: FlaskForm, field: t.Any) -> None:
+    """Names are one line of text: no control characters (they also break databases)."""
+    if field.data and CONTROL_CHARACTERS.search(field.data):
+        raise ValidationError(_l("Use letters, digits, spaces and punctuation only."))
 
 
 def _email_field() -> StringField:
@@ -94,7 +104,8 @@ class SignupForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         _l("Full name"),
         validators=[Optional(), Length(max=NAME_MAX_LENGTH,
-                                       message=_l("Use at most %(max)d characters."))],
+                                       message=_l("Use at most %(max)d characters.")),
+                    one_line],
         filters=[_strip],
     )
     password = _new_password_field(_l("Password"))
@@ -143,7 +154,8 @@ class AcceptInvitationForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         _l("Full name"),
         validators=[Optional(), Length(max=NAME_MAX_LENGTH,
-                                       message=_l("Use at most %(max)d characters."))],
+                                       message=_l("Use at most %(max)d characters.")),
+                    one_line],
         filters=[_strip],
     )
     new_password = _new_password_field(_l("Choose a password"))

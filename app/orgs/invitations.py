@@ -67,7 +67,7 @@ def invite(
     :raises InvitationError: for a malformed address or role, or a lifetime over 30 days.
     """
     email = email.strip()
-    if len(email) > 320 or not EMAIL_SHAPE.match(email):
+    if len(email) > 320 or not EMAIL_SHAPE.match(email) or not email.isprintable():
         raise InvitationError(f"{email!r} is not an email address")
     bad = [role for role in roles if not ROLE_SHAPE.match(role)]
     if bad:

@@ -33,6 +33,7 @@ from app.events.record import record_event
 from app.orgs import invitations
 from app.orgs.models import Organization
 from app.tenancy.resolve import current_tenant
+from app.tenancy.services import SLUG
 
 bp = Blueprint("orgs", __name__)
 bp.before_request(load_context)
@@ -109,8 +110,8 @@ def invitation_accepted() -> tuple[str, int]:
     from app.orgs.services import find_organization
 
     tenant = current_tenant()
-    name = (request.args.get("org") or "")[:63]
-    organization = find_organization(tenant, name) if name else None
+    name = request.args.get("org") or ""
+    organization = find_organization(tenant, name) if SLUG.match(name) else None
     if organization is not None:
         g.organization = organization
     return page("orgs/invitation_accepted.html")

@@ -76,6 +76,20 @@ def test_code_step_never_fails(foyer_app, client, user):
         assert client.post(path, data={"csrf_token": token, "code": value}).status_code < 500
 
 
+def test_control_characters_never_reach_the_database(client, connection, mails, recorded_events):
+    connection.signup_enabled = True
+    token = csrf(client)
+    for value in ("a\x00@example.com", "b@example.com\x00", "c\x1f@example.com"):
+        for path in ("/password/reset", "/signup", "/email/verify/resend"):
+            response = client.post(path, data={"csrf_token": token, "email": value,
+                                               "password": "long enough password"})
+            assert response.status_code in (400, 429), (path, value)
+    named = client.post("/signup", data={"csrf_token": token, "email": "d@example.com",
+                                         "name": "Dee\x00", "password": "long enough password"})
+    assert named.status_code == 400
+    assert mails() == []
+
+
 def test_query_strings_never_fail(client, user):
     for path in ["/password/reset/new", "/email/verify", "/invitation", "/consent", "/login/mfa",
                  "/account", "/email/verified", "/signup/sent", "/invitation/accepted"]:
