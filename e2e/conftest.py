@@ -111,7 +111,7 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
     log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket",
+         "--no-control-socket", "--graceful-timeout", "5",
          "app.wsgi:app"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -120,8 +120,7 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
         _wait_until_up(f"{base_url}/.well-known/openid-configuration", server, workdir)
         yield Deployment(base_url, accounts, mailbox, env)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        _stop(server)
         log.close()
         applications.shutdown()
         mailbox.stop()
@@ -146,6 +145,16 @@ def _start_application_stub(port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", port), _ApplicationPage)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn's graceful stop), then SIGKILL if it is still there after 10 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
 
 
 def _wait_until_up(url: str, server: subprocess.Popen[bytes], workdir: Path) -> None:
