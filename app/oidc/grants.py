@@ -386,9 +386,8 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
         return user
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
-        if not tokens.claim_code(authorization_code.model):
+        if not tokens.claim_code(authorization_code.model, self.request.token_grant.id):
             raise InvalidGrantError("Invalid 'code' in request.")
-        authorization_code.model.grant_id = self.request.token_grant.id
 
 
 # --- Refresh token grant ---------------------------------------------------------------------

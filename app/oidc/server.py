@@ -302,6 +302,12 @@ class FoyerEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
             )
 
 
+CLIENT_OF_TENANT = sa.select(Client).where(
+    Client.client_id == sa.bindparam("client_id"), Client.tenant_id == sa.bindparam("tenant_id")
+)
+"""Built once (authorize and token requests run it; building cost more than running)."""
+
+
 class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """One server for every tenant: lookups go through the request's tenant."""
 
@@ -320,9 +326,7 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         cache: dict[str, grants.OAuthClient | None] = g.setdefault("oidc_clients", {})
         if client_id not in cache:
             model = session.scalar(
-                sa.select(Client).where(
-                    Client.client_id == client_id, Client.tenant_id == current_tenant().id
-                )
+                CLIENT_OF_TENANT, {"client_id": client_id, "tenant_id": current_tenant().id}
             )
             cache[client_id] = grants.OAuthClient(model) if model is not None else None
         return cache[client_id]

@@ -23,6 +23,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.db import session
@@ -97,20 +98,40 @@ def create_code(
     )
 
 
+# The statements of the token endpoint are built once: composing one costs more than
+# running it (SQLAlchemy caches the SQL, not the Python that builds the statement).
+CODE_BY_HASH = sa.select(AuthorizationCode).where(
+    AuthorizationCode.code_hash == sa.bindparam("code_hash")
+)
+CLAIM_CODE = (
+    sa.update(AuthorizationCode)
+    .where(AuthorizationCode.id == sa.bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("new_grant_id"))
+)
+REFRESH_TOKEN_BY_HASH = sa.select(RefreshToken).where(
+    RefreshToken.token_hash == sa.bindparam("hash")
+)
+CLAIM_REFRESH_TOKEN = (
+    sa.update(RefreshToken)
+    .where(RefreshToken.id == sa.bindparam("token_id"), RefreshToken.used_at.is_(None))
+    .values(used_at=sa.bindparam("now"))
+)
+
+
 def find_code(value: str) -> AuthorizationCode | None:
-    return session.scalar(
-        sa.select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(value))
-    )
+    return session.scalar(CODE_BY_HASH, {"code_hash": token_hash(value)})
 
 
-def claim_code(code: AuthorizationCode) -> bool:
-    """Mark the code used; False when another request used it first."""
+def claim_code(code: AuthorizationCode, grant_id: str) -> bool:
+    """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
+    when another request used it first."""
     result = session.execute(
-        sa.update(AuthorizationCode)
-        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow())
+        CLAIM_CODE, {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id}
     )
-    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+    if t.cast(sa.CursorResult[t.Any], result).rowcount != 1:
+        return False
+    set_committed_value(code, "grant_id", grant_id)  # as stored: nothing left to flush
+    return True
 
 
 # --- Token families --------------------------------------------------------------------------
@@ -174,18 +195,12 @@ def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
 
 
 def find_refresh_token(value: str) -> RefreshToken | None:
-    return session.scalar(
-        sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(value))
-    )
+    return session.scalar(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)})
 
 
 def claim_refresh_token(token: RefreshToken) -> bool:
     """Mark the refresh token rotated; False when another request rotated it first."""
-    result = session.execute(
-        sa.update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    result = session.execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
     return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
 
 

@@ -30,6 +30,8 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
 
 LAST_SEEN_GRANULARITY = dt.timedelta(seconds=60)
+SESSION_BY_SID = sa.select(SsoSession).where(SsoSession.sid == sa.bindparam("sid"))
+"""Built once: every request of a signed-in browser runs it."""
 
 
 class SessionUser(UserMixin):  # type: ignore[misc]
@@ -56,7 +58,7 @@ def init_login_manager(app: Flask) -> None:
 def _load_session(sid: str) -> SessionUser | None:
     from app.tenancy.resolve import current_tenant
 
-    sso = session.scalar(sa.select(SsoSession).where(SsoSession.sid == sid))
+    sso = session.scalar(SESSION_BY_SID, {"sid": sid})
     if sso is None or not is_active(sso) or sso.tenant_id != current_tenant().id:
         return None
     if sso.user.blocked:
