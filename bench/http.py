@@ -76,6 +76,7 @@ class Client:
         target: str,
         form: t.Mapping[str, str] | None = None,
         headers: t.Mapping[str, str] | None = None,
+        body: bytes | None = None,
     ) -> Response:
         if target.startswith(("http://", "https://")):
             parts = urlsplit(target)
@@ -85,7 +86,6 @@ class Client:
             send["X-Forwarded-For"] = client_address()
         if self.cookies:
             send["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
         if form is not None:
             body = urlencode(form).encode()
             send["Content-Type"] = "application/x-www-form-urlencoded"

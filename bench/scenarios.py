@@ -288,27 +288,48 @@ def login_page(target: Target, host: str, locale: str) -> tuple[t.Any, t.Any]:
     return setup, step
 
 
-def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.Any]:
-    """Type an email on the identifier page; HRD routes it to its organization's connection.
+HRD_KINDS = ("email_domain", "identifier_map", "pattern")
 
-    Each lookup starts a sign-in (``GET /login`` answers with a redirect, no page) and posts
-    the identifier of a random organization's domain.
+
+def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.Any]:
+    """Where does this identifier sign in? Asked of ``POST /hrd/lookup`` (JSON) when the
+    server has that endpoint, else by typing it on the identifier page.
+
+    The identifiers cycle through an email domain, an exact identifier-map entry and a
+    pattern entry of a random organization among ``organizations``.
     """
-    from bench.seed import hrd_domain
+    from bench.seed import hrd_identifier
+
+    def identifier(state: t.Any) -> str:
+        state.turn = (state.turn + 1) % len(HRD_KINDS)
+        return hrd_identifier(HRD_KINDS[state.turn], random.randrange(organizations))
 
     def setup(_i: int) -> Client:
         browser = target.client(host)
-        started = browser.get("/login")
-        page = expect(browser.get(started.location), 200, "identifier page")
-        browser.csrf = page.csrf_token()  # type: ignore[attr-defined]
+        browser.turn = 0  # type: ignore[attr-defined]
+        probe = browser.request("POST", "/hrd/lookup", headers={"Content-Type": "application/json"},
+                                body=b'{"identifier": "someone@org-0.example"}')
+        browser.endpoint = probe.status == 200  # type: ignore[attr-defined]
+        if not browser.endpoint:  # type: ignore[attr-defined]
+            started = browser.get("/login")
+            page = expect(browser.get(started.location), 200, "identifier page")
+            browser.csrf = page.csrf_token()  # type: ignore[attr-defined]
         return browser
 
     def step(browser: t.Any) -> int:
+        if browser.endpoint:
+            body = json.dumps({"identifier": identifier(browser)}).encode()
+            answer = expect(browser.request("POST", "/hrd/lookup", body=body,
+                                            headers={"Content-Type": "application/json"}),
+                            200, "HRD lookup")
+            if json.loads(answer.body).get("organization") is None:
+                raise UnexpectedResponse("the identifier found no organization", answer)
+            return 1
         started = browser.get("/login")
         if started.status != 302:
             raise UnexpectedResponse("no sign-in started", started)
-        email = f"someone@{hrd_domain(random.randrange(organizations))}"
-        sent = browser.post(started.location, {"csrf_token": browser.csrf, "identifier": email})
+        sent = browser.post(started.location, {"csrf_token": browser.csrf,
+                                               "identifier": identifier(browser)})
         if sent.status != 303 or "/login/password" not in sent.location:
             raise UnexpectedResponse("the identifier was not routed", sent)
         return 2

@@ -2,9 +2,11 @@
 
 The tenant the scenarios use comes from the config-as-code file, applied by the real
 ``foyer apply`` command. The home realm discovery tenant needs up to 100,000 organizations;
-those rows (organization, its own database connection, the link between them and an email
-domain routed to that connection: the isolated-users layout) are inserted in batches
-straight into the tables, since the bench measures the lookup, not the seeding.
+those rows are inserted in batches straight into the tables, since the bench measures the
+lookup, not the seeding. Organization ``org-<n>`` has its own database connection (the
+isolated-users layout), the email domain ``org-<n>.example`` routed to it, an exact entry
+``partner-<n>@partners.example`` in the identifier map and, for one organization in a
+hundred, the pattern ``*@team-<n>.example``.
 """
 
 from __future__ import annotations
@@ -83,8 +85,22 @@ def add_organizations(env: t.Mapping[str, str], total: int) -> float:
     return time.perf_counter() - started
 
 
+PATTERN_EVERY = 100
+"""One organization in this many has a pattern entry in the identifier map."""
+
+
 def hrd_domain(index: int) -> str:
     return f"org-{index}.example"
+
+
+def hrd_identifier(kind: str, index: int) -> str:
+    """An identifier HRD routes to organization ``index`` by ``kind``: its email domain, its
+    exact entry in the identifier map, or its pattern entry."""
+    if kind == "email_domain":
+        return f"someone@{hrd_domain(index)}"
+    if kind == "identifier_map":
+        return f"partner-{index}@partners.example"
+    return f"someone@team-{index - index % PATTERN_EVERY}.example"
 
 
 def _insert_organizations(total: int) -> None:
@@ -98,6 +114,7 @@ def _insert_organizations(total: int) -> None:
     from app.connections.models import OrganizationConnection
     from app.db import new_id
     from app.db import session
+    from app.hrd.models import IdentifierRoute
     from app.orgs.models import Organization
     from app.orgs.models import OrgDomain
     from app.tenancy.services import find_tenant
@@ -112,7 +129,7 @@ def _insert_organizations(total: int) -> None:
         now = dt.datetime.now(dt.UTC)
         batch = 5000
         for start in range(present, total, batch):
-            orgs, connections, links, domains = [], [], [], []
+            orgs, connections, links, domains, routes = [], [], [], [], []
             for n in range(start, min(start + batch, total)):
                 org_id, connection_id = new_id(), new_id()
                 orgs.append({"id": org_id, "tenant_id": tenant.id, "name": f"org-{n}",
@@ -127,10 +144,20 @@ def _insert_organizations(total: int) -> None:
                 domains.append({"id": new_id(), "tenant_id": tenant.id,
                                 "organization_id": org_id, "domain": hrd_domain(n),
                                 "include_subdomains": False, "connection_id": connection_id})
+                routes.append({"id": new_id(), "tenant_id": tenant.id,
+                               "identifier": hrd_identifier("identifier_map", n),
+                               "is_pattern": False, "organization_id": org_id,
+                               "connection_id": connection_id, "created_at": now})
+                if n % PATTERN_EVERY == 0:
+                    routes.append({"id": new_id(), "tenant_id": tenant.id,
+                                   "identifier": f"*@team-{n}.example", "is_pattern": True,
+                                   "organization_id": org_id, "connection_id": connection_id,
+                                   "created_at": now})
             session.execute(sa.insert(Organization), orgs)
             session.execute(sa.insert(Connection), connections)
             session.execute(sa.insert(OrganizationConnection), links)
             session.execute(sa.insert(OrgDomain), domains)
+            session.execute(sa.insert(IdentifierRoute), routes)
             session.commit()
         session.execute(sa.text("ANALYZE"))  # fresh planner statistics, as a DBA would
         session.commit()
