@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import g
 from flask import redirect
@@ -102,11 +101,15 @@ def locale_candidates(tx: LoginTransaction | None) -> list[str | None]:
 
 
 def client_for(tenant: Tenant, tx: LoginTransaction | None) -> Client | None:
+    """The application of the sign-in, looked up once per request (pages ask several times)."""
     if tx is None or not tx.client_id:
         return None
-    return session.scalar(
-        sa.select(Client).where(Client.client_id == tx.client_id, Client.tenant_id == tenant.id)
-    )
+    from app.oidc.server import oauth_server
+
+    found = oauth_server().query_client(tx.client_id)
+    if found is None or found.model.tenant_id != tenant.id:
+        return None
+    return found.model
 
 
 def rate_limit_credentials() -> None:
