@@ -53,7 +53,7 @@ ERRORS: dict[str, ErrorKind] = {
     ),
     "invalid_request": ErrorKind(
         400, _l("The request is not valid"),
-        _l("The application sent a sign-in request that Foyer cannot accept."),
+        _l("The application sent a sign-in request that cannot be accepted."),
         _l("Go back to the application and try again. If it keeps happening, contact support."),
     ),
     "unknown_client": ErrorKind(
