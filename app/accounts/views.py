@@ -19,7 +19,6 @@ from flask import Blueprint
 from flask import current_app
 from flask import g
 from flask import redirect
-from flask import render_template
 from flask import request
 from flask import url_for
 from flask.blueprints import BlueprintSetupState
@@ -46,9 +45,9 @@ from app.events.record import record_event
 from app.i18n import locale_tag
 from app.login import flow
 from app.login import hrd
-from app.login.views import client_for
 from app.login.views import locale_candidates
 from app.login.views import organization_for
+from app.login.views import page
 from app.login.views import user_label
 from app.orgs.models import Organization
 from app.security.limits import limit
@@ -100,23 +99,6 @@ def use_organization(organization_id: str | None) -> Organization | None:
         g.organization = org
         g.locale_defaults = [org.default_locale, current_tenant().default_locale]
     return t.cast("Organization | None", g.organization)
-
-
-def page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
-    context.setdefault("errors", [])
-    return (
-        render_template(
-            template,
-            tenant=tenant,
-            organization=g.organization,
-            client=client_for(tenant, tx),
-            tx=tx,
-            **context,
-        ),
-        status,
-    )
 
 
 def tx_id() -> str | None:
