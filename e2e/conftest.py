@@ -42,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("foyer-e2e")
     group.addoption("--base-url", default=None, help="run e2e against this Foyer deployment")
     group.addoption(
+        "--theme", default=None,
+        help="the local deployment's tenant uses this theme (the suite must pass on every theme)",
+    )
+    group.addoption(
         "--accounts", default=None, help="JSON file of test accounts and a client (see docs/qa.md)"
     )
 
@@ -82,10 +86,10 @@ def deployment(
             raise pytest.UsageError("--base-url needs --accounts FILE")
         yield Deployment(base_url.rstrip("/"), json.loads(Path(accounts_file).read_text()))
         return
-    yield from _local_deployment(tmp_path_factory.mktemp("e2e"))
+    yield from _local_deployment(tmp_path_factory.mktemp("e2e"), request.config.getoption("--theme"))
 
 
-def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
+def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Deployment]:
     port = free_port()
     rp_port = free_port()
     env = {
@@ -93,8 +97,12 @@ def _local_deployment(workdir: Path) -> t.Iterator[Deployment]:
         "FOYER_INSTANCE_PATH": str(workdir / "instance"),
         "FOYER_SECURE_COOKIES": "false",
         "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
+        # every scenario signs in from 127.0.0.1: the limits are tested in tests/login
+        "FOYER_RATE_LIMIT_LOGIN": "600 per minute",
     }
     env.pop("FOYER_DATABASE_URL", None)
+    if theme:
+        env["FOYER_E2E_THEME"] = theme
     from e2e.mailbox import Mailbox
 
     mailbox = Mailbox()

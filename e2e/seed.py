@@ -39,6 +39,8 @@ def main(port: int, rp_port: int) -> None:
     app = create_app()
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
+        if os.environ.get("FOYER_E2E_THEME"):  # the whole suite on another theme
+            tenant.settings = {**tenant.settings, "theme": os.environ["FOYER_E2E_THEME"]}
         connection = create_connection(tenant, "users", "database", "E2E users")
         alice = create_user(connection, email="alice@e2e.test", password=PASSWORD,
                             name="Alice E2E", email_verified=True)
