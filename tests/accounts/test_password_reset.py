@@ -269,3 +269,36 @@ def test_reset_page_speaks_the_users_language(client, make_user, mails):
     assert 'lang="fr"' in message.html
     page = client.get(path_of(link_in(message)), headers={"Accept-Language": "de"})
     assert '<html lang="fr"' in page.get_data(as_text=True)
+
+
+def test_admin_blocks_a_user_who_is_told_and_loses_sessions_and_tokens(
+    foyer_app, client, user, oidc_client, outbox
+):
+    from click.testing import CliRunner
+
+    from app.accounts.cli import register
+    from app.cli import AppContext
+    from app.cli import cli
+    from app.testing import authorize
+    from app.testing import exchange_code
+
+    if "block" not in cli.commands["users"].commands:
+        register(cli)
+    model, secret = oidc_client
+    sign_in(client, user)
+    exchange_code(client, model, authorize(client, model), secret)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["users", "block", "--tenant", "acme", "--email",
+                                 "alice@example.com"], obj=AppContext(foyer_app))
+    assert result.exit_code == 0, result.output
+    assert [m.purpose for m in outbox] == ["account_blocked"]
+    session.expire_all()
+    assert session.get(type(user), user.id).blocked
+    grants = session.scalars(sa.select(TokenGrant)).all()
+    assert grants and all(g.revoked_at is not None for g in grants)
+    assert all(s.ended_at is not None for s in session.scalars(sa.select(SsoSession)))
+    result = runner.invoke(cli, ["users", "unblock", "--tenant", "acme", "--email",
+                                 "alice@example.com"], obj=AppContext(foyer_app))
+    assert result.exit_code == 0
+    session.expire_all()
+    assert not session.get(type(user), user.id).blocked
