@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask import g
 from flask import request
+from sqlalchemy.orm import joinedload
 
 from app.db import session
 from app.tenancy.models import TenantDomain
@@ -25,11 +26,14 @@ def hostname_of(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-DOMAIN_BY_HOSTNAME = sa.select(TenantDomain).where(
-    TenantDomain.hostname == sa.bindparam("hostname")
+DOMAIN_BY_HOSTNAME = (
+    sa.select(TenantDomain)
+    .where(TenantDomain.hostname == sa.bindparam("hostname"))
+    .options(joinedload(TenantDomain.tenant, innerjoin=True))
 )
 """Every request runs it: built once, as composing a statement costs more than running it
-(SQLAlchemy caches the SQL, not the Python that builds the statement)."""
+(SQLAlchemy caches the SQL, not the Python that builds the statement). The tenant comes in
+the same query: every endpoint but discovery needs it."""
 
 
 def find_domain(host: str) -> TenantDomain | None:
