@@ -143,7 +143,8 @@ def extra_theme_dirs() -> list[str | Path]:
 
     Called by: app/branding/loader.py, once at start-up, after the builtin and the
     deployment's ``themes/`` folders. Not scoped: a theme is chosen per organization.
-    A raising implementation (or a broken theme) stops start-up.
+    A raising implementation, or a theme with a broken manifest or parent chain, stops
+    start-up; a theme template or wording file that fails is logged and the parent serves.
     """
 
 
