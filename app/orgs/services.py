@@ -37,6 +37,19 @@ def find_organization_by_name(tenant: Tenant, name: str) -> Organization | None:
     )
 
 
+def checked_branding(value: object) -> dict[str, t.Any]:
+    """Branding data as stored: validated (colors, https URLs, emails, lengths) or refused.
+
+    :raises ValueError: naming every bad field.
+    """
+    from app.branding.data import validate_branding
+
+    clean, problems = validate_branding(value)
+    if problems:
+        raise ValueError("; ".join(f"branding.{problem}" for problem in problems))
+    return clean
+
+
 def create_organization(
     tenant: Tenant,
     name: str,
@@ -47,6 +60,8 @@ def create_organization(
 ) -> Organization:
     if not SLUG.match(name):
         raise ValueError("an organization name is lower-case letters, digits and dashes")
+    if fields.get("branding"):
+        fields["branding"] = checked_branding(fields["branding"])
     org = Organization(tenant_id=tenant.id, name=name, display_name=display_name, **fields)
     session.add(org)
     session.flush()
