@@ -168,6 +168,9 @@ def fake_context(page: str) -> dict[str, t.Any]:
         "reference": "0190c3a2-preview",
         "link": "https://login.example.com/preview",
         "base_url": "https://login.example.com",
+        "minutes": 30,  # link lifetimes of the emails (plural messages need numbers)
+        "hours": 24,
+        "days": 7,
         "preview": True,
     }
 

@@ -90,14 +90,17 @@ def test_stored_bad_entries_are_dropped_not_shown():
 def test_hostile_stored_branding_never_reaches_the_page_as_code(
     client, tenant, make_organization, make_login_tx
 ):
-    org = make_organization("evil", "Evil", branding={
+    org = make_organization("evil", "Evil")
+    # stored as is: data from before validation, or edited in the database
+    org.branding = {
         "display_name": HOSTILE_NAME,
         "logo_url": "javascript:alert(1)",
         "colors": {"primary": "red;}body{display:none", "text": "#fff;}</style>"},
         "support_url": "javascript:alert(2)",
         "privacy_url": "data:text/html,<script>alert(3)</script>",
         "support_email": "x@y.example\"><script>",
-    })
+    }
+    session.commit()
     page = body(client.get(f"/login?tx={make_login_tx(organization=org)}"))
     assert "<script>" not in page and "<style>" not in page and "</title><" not in page
     assert "javascript:" not in page and "data:text/html" not in page

@@ -170,11 +170,11 @@ def test_support_contact_and_legal_links_from_tenant_settings(client, tenant, ma
 
 
 def test_organization_logo_and_colors(client, make_organization, make_login_tx):
-    org = make_organization(
-        "globex", "Globex",
-        branding={"logo_url": "https://cdn.globex.test/logo.png",
-                  "colors": {"primary": "#0f766e", "text": "red; }"}},
-    )
+    org = make_organization("globex", "Globex")
+    # stored as is: data from before validation, or edited in the database
+    org.branding = {"logo_url": "https://cdn.globex.test/logo.png",
+                  "colors": {"primary": "#0f766e", "text": "red; }"}}
+    session.commit()
     page = text(client.get(f"/login?tx={make_login_tx(organization=org)}"))
     assert ('<img class="brand__logo" id="brand-logo" src="https://cdn.globex.test/logo.png"'
             ' alt="Globex">') in page
