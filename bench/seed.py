@@ -56,6 +56,7 @@ def apply_bench_tenant(env: dict[str, str], port: int) -> dict[str, str]:
         "BENCH_CLIENT_SECRET": secrets.token_urlsafe(32),
         "BENCH_PASSWORD_HASH": password_hash(),
     }
+    foyer(env, "db", "upgrade")  # as an operator does first (only SQLite upgrades itself)
     foyer({**env, **variables}, "apply", str(BENCH_DIR / "bench.yaml"))
     hrd_file = (
         "version: 1\n"
