@@ -38,18 +38,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("foyer-e2e")
-    group.addoption("--base-url", default=None, help="run e2e against this Foyer deployment")
-    group.addoption(
-        "--theme", default=None,
-        help="the local deployment's tenant uses this theme (the suite must pass on every theme)",
-    )
-    group.addoption(
-        "--accounts", default=None, help="JSON file of test accounts and a client (see docs/qa.md)"
-    )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(ROOT / "e2e"):
