@@ -15,9 +15,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import typing as t
-import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -74,7 +74,8 @@ def deployment(
             raise pytest.UsageError("--base-url needs --accounts FILE")
         yield Deployment(base_url.rstrip("/"), json.loads(Path(accounts_file).read_text()))
         return
-    yield from _local_deployment(tmp_path_factory.mktemp("e2e"), request.config.getoption("--theme"))
+    theme = request.config.getoption("--theme")
+    yield from _local_deployment(tmp_path_factory.mktemp("e2e"), theme)
 
 
 def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Deployment]:
