@@ -84,10 +84,11 @@ def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
 
 
 def setup_security(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
     from app.security.headers import init_headers
     from app.security.limits import init_limiter
     from app.security.sessions import init_login_manager
-    from flask_wtf.csrf import CSRFProtect
 
     CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
     init_headers(app)

@@ -16,7 +16,6 @@ from flask import current_app
 from flask import g
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import sessionmaker

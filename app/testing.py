@@ -29,6 +29,7 @@ from app.migrate import upgrade
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.login.models import SsoSession
     from app.mail.message import EmailMessage
     from app.oidc.models import Client
     from app.orgs.models import Organization

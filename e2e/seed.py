@@ -11,15 +11,16 @@ import shutil
 import sys
 from pathlib import Path
 
+from seed_accounts import seed_account_flows  # e2e/, next to this script
+from seed_branding import seed_themed_organizations  # e2e/, next to this script
+from seed_hrd import seed_hrd  # e2e/, next to this script
+
 from app import create_app
 from app.accounts.services import create_user
 from app.connections.services import create_connection
 from app.db import session
 from app.oidc.services import create_client
 from app.tenancy.services import create_tenant
-from seed_accounts import seed_account_flows  # e2e/, next to this script
-from seed_branding import seed_themed_organizations  # e2e/, next to this script
-from seed_hrd import seed_hrd  # e2e/, next to this script
 
 PASSWORD = "e2e password that is long"
 
