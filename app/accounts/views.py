@@ -43,10 +43,8 @@ from app.db import utcnow
 from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
-from app.login import flow
 from app.login import hrd
-from app.login.views import locale_candidates
-from app.login.views import organization_for
+from app.login.views import load_context
 from app.login.views import page
 from app.login.views import user_label
 from app.orgs.models import Organization
@@ -75,19 +73,7 @@ def _setup(state: BlueprintSetupState) -> None:
 # --- Request set-up and helpers ------------------------------------------------------------
 
 
-@bp.before_request
-def load_context() -> None:
-    """Tenant (404 for unknown hosts), the sign-in this page belongs to, organization, locale."""
-    tenant = current_tenant()
-    tx = flow.load(request.args.get("tx"))
-    g.login_tx = tx
-    organization = organization_for(tenant, tx)
-    g.organization = organization
-    g.locale_candidates = locale_candidates(tx)
-    g.locale_defaults = [
-        organization.default_locale if organization is not None else None,
-        tenant.default_locale,
-    ]
+bp.before_request(load_context)  # the same context as the login pages
 
 
 def use_organization(organization_id: str | None) -> Organization | None:
