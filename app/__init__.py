@@ -65,11 +65,16 @@ def setup_database(app: Flask) -> None:
     from app.db import Database
     from app.db import close_session
     from app.migrate import upgrade_if_needed
+    from app.oidc.models import Client
+    from app.rowcache import init_row_cache
+    from app.tenancy.models import Tenant
+    from app.tenancy.models import TenantDomain
 
     database = Database(app.extensions["foyer.settings"].database_url)
     app.extensions["foyer.db"] = database
     app.teardown_appcontext(close_session)
     upgrade_if_needed(database)
+    init_row_cache(app, Tenant, TenantDomain, Client)
 
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:

@@ -69,6 +69,11 @@ class Settings:
     secure_cookies: bool = True
     """Send cookies with the Secure flag. Turned off by ``foyer demo`` on plain-http localhost."""
 
+    cache_seconds: int = 5
+    """How long a worker trusts its copy of a tenant's domains and client registrations
+    (read by nearly every request). Changes made by the same process apply at once; other
+    workers and hosts see them within this time. 0 reads them on every request."""
+
     session_lifetime: int = 8 * 3600
     """Absolute lifetime of an SSO session, in seconds."""
 

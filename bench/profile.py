@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 spy = subprocess.Popen(
                     [py_spy, "record", "--pid", str(worker), "--rate", "400", "--format", "raw",
                      "--output", str(raw), "--duration", str(int(options.seconds) + 1),
-                     "--nonblocking"],
+                     "--nonblocking", "--nolineno"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )
                 time.sleep(0.5)

@@ -25,7 +25,7 @@ class Client(Base):
     """Public identifier, globally unique so a token request names one tenant."""
     name: Mapped[str]
     secret_hash: Mapped[str | None] = mapped_column(sa.String(255), default=None)
-    """argon2id hash of the client secret; None for public clients."""
+    """SHA-256 of the client secret (a 256-bit random value); None for public clients."""
     token_endpoint_auth_method: Mapped[str] = mapped_column(
         sa.String(32), default="client_secret_basic"
     )

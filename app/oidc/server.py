@@ -36,6 +36,7 @@ from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
 from app.db import session
+from app.rowcache import row_cache
 from app.events.record import record_event
 from app.oidc import grants
 from app.oidc import keys
@@ -325,8 +326,12 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return None
         cache: dict[str, grants.OAuthClient | None] = g.setdefault("oidc_clients", {})
         if client_id not in cache:
-            model = session.scalar(
-                CLIENT_OF_TENANT, {"client_id": client_id, "tenant_id": current_tenant().id}
+            tenant_id = current_tenant().id
+            model = row_cache().get(
+                ("client", tenant_id, client_id),
+                lambda s: s.scalar(
+                    CLIENT_OF_TENANT, {"client_id": client_id, "tenant_id": tenant_id}
+                ),
             )
             cache[client_id] = grants.OAuthClient(model) if model is not None else None
         return cache[client_id]

@@ -10,7 +10,7 @@ from flask import g
 from flask import request
 from sqlalchemy.orm import joinedload
 
-from app.db import session
+from app.rowcache import row_cache
 from app.tenancy.models import TenantDomain
 
 if t.TYPE_CHECKING:
@@ -37,7 +37,11 @@ the same query: every endpoint but discovery needs it."""
 
 
 def find_domain(host: str) -> TenantDomain | None:
-    return session.scalar(DOMAIN_BY_HOSTNAME, {"hostname": hostname_of(host)})
+    """The domain (and its tenant) of ``host``, from the worker's row cache."""
+    hostname = hostname_of(host)
+    return row_cache().get(
+        ("domain", hostname), lambda s: s.scalar(DOMAIN_BY_HOSTNAME, {"hostname": hostname})
+    )
 
 
 def current_domain() -> TenantDomain:
