@@ -35,13 +35,12 @@ from flask import request as flask_request
 from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
-from app.db import session
-from app.rowcache import row_cache
 from app.events.record import record_event
 from app.oidc import grants
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.models import Client
+from app.rowcache import row_cache
 from app.security.sessions import end_sso_session
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
