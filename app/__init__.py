@@ -47,6 +47,9 @@ def setup_flask_config(app: Flask, settings: t.Any) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=settings.session_lifetime),
+        # The cookie is set when signing in, with the session's absolute lifetime; the
+        # server row keeps the idle timeout, so re-signing it on every request adds nothing.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=False,
@@ -91,11 +94,13 @@ def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
 def setup_security(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
+    from app.security.cookie_session import init_cookie_session
     from app.security.headers import init_headers
     from app.security.limits import init_limiter
     from app.security.sessions import init_login_manager
 
     CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
+    init_cookie_session(app)
     init_headers(app)
     init_limiter(app)
     init_login_manager(app)

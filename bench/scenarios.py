@@ -86,8 +86,11 @@ def code_from(response: t.Any, state: str) -> str:
 
 
 def exchange(target: Target, browser: Client, client_id: str, code: str, pkce: Pkce) -> dict:
+    """The application's back end redeems the code: its own connection, no browser cookie."""
+    backend = target.client()
+    backend.latencies = browser.latencies
     response = expect(
-        browser.post(
+        backend.post(
             target.token_path,
             {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
              "code_verifier": pkce.verifier},

@@ -24,7 +24,8 @@ class SsoSession(Base):
     tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    """Public session id (the ``sid`` claim)."""
+    """The browser's reference to its session, kept in the signed cookie and nowhere else
+    (never logged, never in a token). The ``sid`` claim of ID tokens is ``id``."""
     auth_time: Mapped[dt.datetime]
     amr: Mapped[list[str]] = mapped_column(default=list)
     organization_id: Mapped[str | None] = mapped_column(default=None)

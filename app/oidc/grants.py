@@ -487,10 +487,6 @@ class IssuesIDTokens:
     def encode_id_token(self, token: dict[str, t.Any], request: OAuth2Request) -> str:
         grant: TokenGrant = request.token_grant
         code: IssuedCode | None = request.authorization_code
-        sid = None
-        if grant.sso_session_id:
-            sso = session.get(SsoSession, grant.sso_session_id)
-            sid = sso.sid if sso is not None else None
         return tokens.create_id_token(
             tenant=current_tenant(),
             client=t.cast(OAuthClient, request.client).model,
@@ -499,7 +495,7 @@ class IssuesIDTokens:
             scope=token["scope"],
             access_token=token.get("access_token"),
             nonce=code.get_nonce() if code is not None else None,
-            sid=sid,
+            sid=grant.sso_session_id,
             organization=_organization(request, grant),
         )
 

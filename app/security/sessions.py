@@ -8,6 +8,7 @@ cookie was copied.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import typing as t
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from flask_login import UserMixin
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
+from sqlalchemy.orm import joinedload
 
 from app.db import session
 from app.db import utcnow
@@ -30,8 +32,18 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
 
 LAST_SEEN_GRANULARITY = dt.timedelta(seconds=60)
-SESSION_BY_SID = sa.select(SsoSession).where(SsoSession.sid == sa.bindparam("sid"))
-"""Built once: every request of a signed-in browser runs it."""
+
+
+@functools.cache
+def session_by_sid() -> sa.Select[tuple[SsoSession]]:
+    """Built once (on first use: the mappers must all be known): every request of a
+    signed-in browser runs it; the user, checked for a block at once, comes in the same
+    query."""
+    return (
+        sa.select(SsoSession)
+        .where(SsoSession.sid == sa.bindparam("sid"))
+        .options(joinedload(SsoSession.user, innerjoin=True))
+    )
 
 
 class SessionUser(UserMixin):  # type: ignore[misc]
@@ -58,7 +70,7 @@ def init_login_manager(app: Flask) -> None:
 def _load_session(sid: str) -> SessionUser | None:
     from app.tenancy.resolve import current_tenant
 
-    sso = session.scalar(SESSION_BY_SID, {"sid": sid})
+    sso = session.scalar(session_by_sid(), {"sid": sid})
     if sso is None or not is_active(sso) or sso.tenant_id != current_tenant().id:
         return None
     if sso.user.blocked:

@@ -80,7 +80,8 @@ def test_code_exchange_returns_validated_id_token_and_jwt_access_token(
     assert claims["azp"] == model.client_id
     assert claims["sub"] == user.id
     assert claims["nonce"] == result["nonce"]
-    assert claims["sid"] == signed_in.sid
+    assert claims["sid"] == signed_in.id  # the row's id: the cookie's reference stays secret
+    assert signed_in.sid not in str(claims)
     assert claims["auth_time"] == int(signed_in.auth_time.timestamp())
     assert claims["acr"] == "1"
     assert claims["amr"] == ["pwd"]
