@@ -110,16 +110,10 @@ def current_client() -> Client | None:
     tenant = current_tenant_or_none()
     client_id = getattr(tx, "client_id", None)
     if client_id and tenant is not None:
-        import sqlalchemy as sa
-
-        from app.db import session
-        from app.oidc.models import Client
+        from app.oidc.services import tenant_client
 
         try:
-            client = session.scalar(
-                sa.select(Client).where(Client.client_id == client_id,
-                                        Client.tenant_id == tenant.id)
-            )
+            client = tenant_client(tenant.id, client_id)
         except Exception:  # branding must never be what breaks a page
             log.exception("could not look up the client of the page")
     g.foyer_client = client

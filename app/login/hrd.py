@@ -63,13 +63,11 @@ def redirect_connections(organization: Organization | None) -> list[Connection]:
 
 
 def client_of(tenant: Tenant, tx: LoginTransaction) -> Client | None:
-    from app.oidc.models import Client
+    from app.oidc.services import tenant_client
 
     if not tx.client_id:
         return None
-    return session.scalar(
-        sa.select(Client).where(Client.client_id == tx.client_id, Client.tenant_id == tenant.id)
-    )
+    return tenant_client(tenant.id, tx.client_id)
 
 
 def organization_required(tenant: Tenant, tx: LoginTransaction) -> bool:

@@ -13,7 +13,6 @@ import typing as t
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
@@ -39,8 +38,7 @@ from app.events.record import record_event
 from app.oidc import grants
 from app.oidc import keys
 from app.oidc import tokens
-from app.oidc.models import Client
-from app.rowcache import row_cache
+from app.oidc.services import tenant_client
 from app.security.sessions import end_sso_session
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
@@ -302,10 +300,6 @@ class FoyerEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
             )
 
 
-CLIENT_OF_TENANT = sa.select(Client).where(
-    Client.client_id == sa.bindparam("client_id"), Client.tenant_id == sa.bindparam("tenant_id")
-)
-"""Built once (authorize and token requests run it; building cost more than running)."""
 
 
 class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
@@ -325,13 +319,7 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return None
         cache: dict[str, grants.OAuthClient | None] = g.setdefault("oidc_clients", {})
         if client_id not in cache:
-            tenant_id = current_tenant().id
-            model = row_cache().get(
-                ("client", tenant_id, client_id),
-                lambda s: s.scalar(
-                    CLIENT_OF_TENANT, {"client_id": client_id, "tenant_id": tenant_id}
-                ),
-            )
+            model = tenant_client(current_tenant().id, client_id)
             cache[client_id] = grants.OAuthClient(model) if model is not None else None
         return cache[client_id]
 
