@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey
-from authlib.jose import jwt
-from authlib.oidc.core import CodeIDToken
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
 
 
 class RelyingParty:
@@ -80,11 +81,15 @@ class RelyingParty:
 
     def validate_id_token(self, id_token: str, access_token: str) -> dict[str, t.Any]:
         jwks = requests.get(self.metadata["jwks_uri"], timeout=10).json()
-        claims = jwt.decode(
-            id_token, JsonWebKey.import_key_set(jwks), claims_cls=CodeIDToken,
-            claims_options={"iss": {"essential": True, "value": self.metadata["issuer"]},
-                            "aud": {"essential": True, "value": self.client["client_id"]}},
-            claims_params={"nonce": self.nonce, "access_token": access_token},
-        )
-        claims.validate(leeway=60)
-        return dict(claims)
+        token = jwt.decode(id_token, KeySet.import_key_set(jwks),
+                           algorithms=self.metadata["id_token_signing_alg_values_supported"])
+        JWTClaimsRegistry(
+            leeway=60,
+            iss={"essential": True, "value": self.metadata["issuer"]},
+            aud={"essential": True, "value": self.client["client_id"]},
+            sub={"essential": True},
+            nonce={"essential": True, "value": self.nonce},
+        ).validate(token.claims)
+        at_hash = create_half_hash(access_token, token.header["alg"])
+        assert at_hash is not None and token.claims.get("at_hash") == at_hash.decode()
+        return dict(token.claims)
