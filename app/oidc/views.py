@@ -48,7 +48,7 @@ from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
 from app.plugins import PluginError
-from app.security.limits import limit
+from app.security.limits import counted
 from app.security.sessions import current_sso
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
@@ -457,9 +457,8 @@ def _setup(state: BlueprintSetupState) -> None:
     init_server(app)
     keys.init_keys(app)
     init_discovery(app)
-    limiter = app.extensions["foyer.limiter"]
     for endpoint in ("oidc.token", "oidc.revoke", "oidc.introspect"):
-        app.view_functions[endpoint] = limiter.limit(limit("rate_limit_token"))(
+        app.view_functions[endpoint] = counted("rate_limit_token", endpoint)(
             app.view_functions[endpoint]
         )
 

@@ -6,6 +6,7 @@ may rewrite, so a spoofed X-Forwarded-For neither bypasses nor shifts a limit.
 
 from __future__ import annotations
 
+import functools
 import threading
 import typing as t
 
@@ -13,7 +14,12 @@ from flask import Flask
 from flask import current_app
 from flask import request
 from flask_limiter import Limiter
+from limits import RateLimitItem
+from limits import parse
 from limits.storage import MemoryStorage
+from werkzeug.exceptions import TooManyRequests
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 SWEEP_INTERVAL = 5.0
 """Seconds between two sweeps of expired entries in the in-process rate-limit storage."""
@@ -67,3 +73,33 @@ def limiter() -> Limiter:
 def limit(setting: str) -> t.Callable[[], str]:
     """A limit string read from settings at request time (``limit("rate_limit_login")``)."""
     return lambda: getattr(current_app.extensions["foyer.settings"], setting)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(value: str) -> RateLimitItem:
+    return parse(value)
+
+
+def counted(setting: str, scope: str) -> t.Callable[[F], F]:
+    """Count each call of a view against the client address; over the limit, raise 429.
+
+    For the protocol endpoints (token, revocation, introspection) that applications call
+    thousands of times a second: it hits the limiter's storage directly (same storage,
+    strategy and key prefix), where Flask-Limiter's route decorator spends more resolving
+    which limits apply than counting. No X-RateLimit headers: clients get ``Retry-After``
+    with the 429.
+    """
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            app = current_app
+            item = _parsed(getattr(app.extensions["foyer.settings"], setting))
+            prefix = app.extensions["foyer.settings"].instance_path
+            if not limiter().limiter.hit(item, f"foyer:{prefix}", scope, client_address()):
+                raise TooManyRequests()
+            return view(*args, **kwargs)
+
+        return t.cast(F, wrapper)
+
+    return decorate

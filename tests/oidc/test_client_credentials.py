@@ -123,6 +123,25 @@ def test_token_endpoint_is_rate_limited_with_a_json_answer(client, machine_clien
     assert response.headers["Retry-After"]
 
 
+def test_token_limit_counts_per_address_and_per_endpoint(client, machine_client):
+    model, secret = machine_client
+    for _ in range(3):
+        assert machine_token(client, machine_client).status_code == 200
+    assert machine_token(client, machine_client).status_code == 429
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.7"  # another address has its own budget
+    assert machine_token(client, machine_client).status_code == 200
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    revoked = client.post("/oauth/revoke", data={"token": "x"},
+                          headers={"Authorization": _basic(model.client_id, secret)})
+    assert revoked.status_code == 200  # revocation keeps a budget of its own
+
+
+def _basic(client_id: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
 def test_undecodable_basic_credentials_answer_invalid_client(client, machine_client):
     import base64
 
