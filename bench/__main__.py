@@ -12,6 +12,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -59,10 +60,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Organization counts for HRD (default 10,10000,100000).")
     parser.add_argument("--import-rows", type=int, default=0,
                         help="Users in the bulk import (default 20000, --quick 2000).")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="Rounds of the comparison with the peer, Foyer and peer taking "
+                             "turns; the ratio is the median of the rounds' ratios "
+                             "(default 3, --quick 1).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the JSON lines here.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (1.5 if args.quick else 8.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.concurrency = args.concurrency or 2 * args.workers
     args.only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
     unknown = set(args.only) - set(SCENARIOS)
@@ -248,7 +254,7 @@ class Bench:
         if "bulk_import" in wanted:
             self.bulk_import(variables)
         if "peers" in wanted:
-            self.peers(secret)
+            self.peers(target)
 
     def hrd(self, target: scenarios.Target) -> None:
         baseline = None
@@ -307,27 +313,39 @@ class Bench:
                     "included); " + output.strip().splitlines()[-1][:120],
         })
 
-    def peers(self, secret: str) -> None:
+    def peers(self, foyer: scenarios.Target) -> None:
+        """Foyer and oidc-provider take turns on the same scenarios, ``--rounds`` times.
+
+        On a shared machine the load of other work drifts within a run; measuring the two
+        servers back to back, round after round, and keeping the median of the rounds'
+        ratios leaves that drift out of the comparison.
+        """
         why = peers.oidc_provider_available()
         if why is not None:
             self.info(f"oidc-provider skipped: {why}")
             return
-        port = free_port()
         version = peers.oidc_provider_version()
-        server, target = peers.start_oidc_provider(port, secret, self.workdir)
+        peer, target = peers.start_oidc_provider(free_port(), foyer.client_secret, self.workdir)
         name = f"oidc-provider {version}"
+        server = self.start()
+        compared = (("sso_sign_in", scenarios.sso_sign_in, self.per_core(rs256=2)),
+                    ("client_credentials", scenarios.client_credentials, self.per_core(rs256=1)))
         try:
-            self.measure("sso_sign_in", server, scenarios.sso_sign_in(target), server_name=name,
-                         ceiling=self.per_core(rs256=2))
-            self.measure("client_credentials", server, scenarios.client_credentials(target),
-                         server_name=name, ceiling=self.per_core(rs256=1))
+            for round_ in range(1, self.args.rounds + 1):
+                self.info(f"comparison round {round_} of {self.args.rounds} ...")
+                for scenario, make, ceiling in compared:
+                    for who, srv, tgt in (("foyer", server, foyer), (name, peer, target)):
+                        self.measure(scenario, srv, make(tgt), server_name=who, ceiling=ceiling,
+                                     extra={"round": round_})
         finally:
             server.stop()
+            peer.stop()
 
     # -- summary -------------------------------------------------------------------------
 
     def summary(self, info: dict[str, t.Any]) -> None:
-        rows = [r for r in self.records if "ops_per_core_s" in r]
+        rows = [r for r in self.records if "ops_per_core_s" in r and "round" not in r]
+        rows += self.round_medians()
         for scenario in ("sso_sign_in", "client_credentials"):
             quoted = peers.quoted_canaille(scenario)
             if quoted:
@@ -348,6 +366,23 @@ class Bench:
         report.table(rows)
         self.ratios()
 
+    def rounds_of(self, scenario: str, server_prefix: str) -> list[dict[str, t.Any]]:
+        return [r for r in self.records if r.get("scenario") == scenario and "round" in r
+                and str(r.get("server", "")).startswith(server_prefix)]
+
+    def round_medians(self) -> list[dict[str, t.Any]]:
+        """One row per scenario and server of the comparison: its median round."""
+        rows = []
+        for scenario in ("sso_sign_in", "client_credentials"):
+            for prefix in ("foyer", "oidc-provider"):
+                measured = sorted(self.rounds_of(scenario, prefix),
+                                  key=lambda r: r["ops_per_core_s"] or 0)
+                if measured:
+                    median = dict(measured[len(measured) // 2])
+                    median["scenario"] = f"{scenario} (median of {len(measured)})"
+                    rows.append(median)
+        return rows
+
     def ratios(self) -> None:
         def find(scenario: str, server_prefix: str) -> dict[str, t.Any] | None:
             for record in self.records:
@@ -361,14 +396,20 @@ class Bench:
             foyer = find(scenario, "foyer")
             if foyer is None:
                 continue
-            peer = find(scenario, "oidc-provider")
-            if peer and peer["ops_per_core_s"]:
-                ratio = foyer["ops_per_core_s"] / peer["ops_per_core_s"]
-                lines.append(f"{scenario}: Foyer / {peer['server']} per core = {ratio:.2f}x "
+            ours, theirs = self.rounds_of(scenario, "foyer"), self.rounds_of(scenario, "oidc")
+            each = [a["ops_per_core_s"] / b["ops_per_core_s"]
+                    for a, b in zip(ours, theirs, strict=True) if b["ops_per_core_s"]]
+            if each:
+                ratio = statistics.median(each)
+                spread = ", ".join(f"{r:.2f}" for r in each)
+                lines.append(f"{scenario}: Foyer / {theirs[0]['server']} per core = "
+                             f"{ratio:.2f}x, median of {len(each)} rounds ({spread}) "
                              f"(target >= 0.5x)")
                 self.emit({"scenario": scenario, "ratio": "foyer/oidc-provider",
-                           "value": round(ratio, 3)})
+                           "value": round(ratio, 3), "rounds": [round(r, 3) for r in each]})
             canaille = peers.CANAILLE_QUOTED[scenario]
+            if ours:
+                foyer = sorted(ours, key=lambda r: r["ops_per_core_s"])[len(ours) // 2]
             ratio = foyer["ops_per_core_s"] / canaille
             lines.append(f"{scenario}: Foyer / Canaille (quoted {canaille:.0f}/core-s) = "
                          f"{ratio:.1f}x (target >= 5x)")
