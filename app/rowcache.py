@@ -39,9 +39,8 @@ load again, and a bounded size matters more than a clever eviction)."""
 class RowCache:
     """Detached rows by key, each trusted for ``ttl`` seconds after it was loaded."""
 
-    def __init__(self, ttl: float, watched: tuple[type[Base], ...]) -> None:
+    def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self.watched = watched
         self._rows: dict[t.Hashable, tuple[Base, float]] = {}
         self._lock = threading.Lock()
 
@@ -76,7 +75,7 @@ class RowCache:
 def init_row_cache(app: Flask, *watched: type[Base]) -> None:
     """Create the app's cache; flushes and bulk statements touching ``watched`` clear it."""
     settings = app.extensions["foyer.settings"]
-    cache = RowCache(float(settings.cache_seconds), watched)
+    cache = RowCache(float(settings.cache_seconds))
     app.extensions["foyer.rowcache"] = cache
     sessionmaker = app.extensions["foyer.db"].sessionmaker
 
