@@ -128,19 +128,25 @@ def build_plan(spec: State, prune: bool = False) -> Plan:
     tenant = find_tenant(spec["tenant"]["name"])
     plan = Plan(spec["tenant"]["name"], tenant, prune)
     desired = snapshot.desired_tenant(spec)
-    if tenant is None:
-        plan.changes.append(Change("create", "tenant", desired["name"], diff(None, desired, TENANT),
-                                   desired))
-    else:
-        fields = diff(snapshot.tenant_state(tenant), desired, TENANT)
-        if fields:
-            plan.changes.append(Change("update", "tenant", tenant.name, fields, desired))
+    old = snapshot.tenant_state(tenant) if tenant is not None else None
+    _create_or_update(plan, "tenant", desired["name"], tenant, diff(old, desired, TENANT), desired)
     _connections(plan, spec, tenant)
     _organizations(plan, spec, tenant)
     _clients(plan, spec, tenant)
     _identifier_map(plan, spec, tenant)
     _users(plan, spec, tenant)
     return plan
+
+
+def _create_or_update(
+    plan: Plan, kind: str, name: str, current: object | None, fields: list[FieldChange],
+    item: t.Any,
+) -> None:
+    """A create when nothing is stored yet, an update when a field differs, else nothing."""
+    if current is None:
+        plan.changes.append(Change("create", kind, name, fields, item))
+    elif fields:
+        plan.changes.append(Change("update", kind, name, fields, item))
 
 
 def _deletions(plan: Plan, kind: str, stored: t.Iterable[str], listed: set[str]) -> None:
@@ -159,9 +165,7 @@ def _connections(plan: Plan, spec: State, tenant: Tenant | None) -> None:
         fields = diff(snapshot.connection_state(current) if current else None, desired, CONNECTION)
         if "secrets" in item:
             fields += _secret_changes(current.get_secrets() if current else {}, item["secrets"])
-        action = "create" if current is None else "update"
-        if fields or current is None:
-            plan.changes.append(Change(action, "connection", item["name"], fields, item))
+        _create_or_update(plan, "connection", item["name"], current, fields, item)
     listed = {c["name"] for c in spec["connections"]}
     before = len(plan.changes)
     _deletions(plan, "connection", stored, listed)
@@ -199,9 +203,7 @@ def _organizations(plan: Plan, spec: State, tenant: Tenant | None) -> None:
         assert tenant is not None or current is None
         old = snapshot.organization_state(current, tenant) if current and tenant else None
         fields = diff(old, desired, ORGANIZATION)
-        if fields or current is None:
-            action = "create" if current is None else "update"
-            plan.changes.append(Change(action, "organization", item["name"], fields, item))
+        _create_or_update(plan, "organization", item["name"], current, fields, item)
     _deletions(plan, "organization", stored, {o["name"] for o in spec["organizations"]})
 
 
@@ -222,9 +224,7 @@ def _clients(plan: Plan, spec: State, tenant: Tenant | None) -> None:
             fields.append(FieldChange("secret", None, "(generated, printed once)", secret=True))
         elif public and current is not None and current.secret_hash:
             fields.append(FieldChange("secret", None, "(removed)", secret=True))
-        if fields or current is None:
-            action = "create" if current is None else "update"
-            plan.changes.append(Change(action, "client", item["client_id"], fields, item))
+        _create_or_update(plan, "client", item["client_id"], current, fields, item)
     _deletions(plan, "client", stored, {c["client_id"] for c in spec["clients"]})
 
 
@@ -235,9 +235,7 @@ def _identifier_map(plan: Plan, spec: State, tenant: Tenant | None) -> None:
         current = stored.get(item["identifier"])
         old = snapshot.route_state(current) if current is not None else None
         fields = diff(old, desired, IDENTIFIER_ROUTE)
-        if fields or current is None:
-            action = "create" if current is None else "update"
-            plan.changes.append(Change(action, ROUTE, item["identifier"], fields, item))
+        _create_or_update(plan, ROUTE, item["identifier"], current, fields, item)
     _deletions(plan, ROUTE, stored, {item["identifier"] for item in spec["identifier_map"]})
 
 
@@ -254,10 +252,8 @@ def _users(plan: Plan, spec: State, tenant: Tenant | None) -> None:
         password = _password_change(user, item)
         if password:
             fields.append(FieldChange("password", None, password, secret=True))
-        if fields or user is None:
-            action = "create" if user is None else "update"
-            name = f"{item['email'] or item['username']} ({item['connection']})"
-            plan.changes.append(Change(action, "user", name, fields, item))
+        name = f"{item['email'] or item['username']} ({item['connection']})"
+        _create_or_update(plan, "user", name, user, fields, item)
 
 
 def _password_change(user: User | None, item: State) -> str | None:
