@@ -98,7 +98,37 @@ class FoyerIssuerParameter(IssuerParameter):  # type: ignore[misc]
         return request_issuer()
 
 
-class FoyerRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
+class SearchesBothTokenTypes:
+    """What revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1) share: a ``token``
+    is required, every supported type is searched and the hint only says which first; a
+    token found must belong to a family of this tenant."""
+
+    SEARCHED_FIRST = "refresh_token"
+    _refresh_token: t.Callable[[str], t.Any]  # each endpoint builds its own answer
+    _access_token: t.Callable[[str], t.Any]
+
+    def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token' in request.")
+        # an unknown token_type_hint is ignored: every supported type is searched
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> t.Any:
+        finders = {"refresh_token": self._refresh_token, "access_token": self._access_token}
+        first = token_type_hint if token_type_hint in finders else self.SEARCHED_FIRST
+        for kind in (first, *(k for k in finders if k != first)):
+            found = finders[kind](token_string)
+            if found is not None:
+                return found
+        return None
+
+
+def family_in_tenant(grant_id: str | None) -> TokenGrant | None:
+    """The token family, when it exists and is this tenant's."""
+    family = tokens.find_grant(grant_id) if grant_id else None
+    return family if family is not None and family.tenant_id == current_tenant().id else None
+
+
+class FoyerRevocationEndpoint(SearchesBothTokenTypes, RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009. Revoking a refresh token or a user's access token revokes its family.
 
     A machine (client_credentials) token is self-contained: it cannot be revoked and simply
@@ -107,36 +137,17 @@ class FoyerRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS = grants.AUTH_METHODS
 
-    def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
-        if not request.form.get("token"):
-            raise InvalidRequestError("Missing 'token' in request.")
-        # an unknown token_type_hint is ignored: every supported type is searched (§2.1)
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> RevocableToken | None:
-        finders = [self._refresh_token, self._access_token]
-        if token_type_hint == "access_token":
-            finders.reverse()
-        for find in finders:
-            found = find(token_string)
-            if found is not None:
-                return found
-        return None
-
     def _refresh_token(self, value: str) -> RevocableToken | None:
         row = tokens.find_refresh_token(value)
-        if row is None:
-            return None
-        grant = tokens.find_grant(row.grant_id)
-        if grant is None or grant.tenant_id != current_tenant().id:
+        grant = family_in_tenant(row.grant_id) if row is not None else None
+        if grant is None:
             return None
         return RevocableToken(grant.id, grant.client_id, grant.user_id, "refresh_token")
 
     def _access_token(self, value: str) -> RevocableToken | None:
         token = tokens.decode_access_token(value, current_tenant())
-        if token is None or token.grant_id is None:
-            return None
-        grant = tokens.find_grant(token.grant_id)
-        if grant is None or grant.tenant_id != current_tenant().id:
+        grant = family_in_tenant(token.grant_id) if token is not None else None
+        if grant is None:
             return None
         return RevocableToken(grant.id, grant.client_id, grant.user_id, "access_token")
 
@@ -198,35 +209,20 @@ class IntrospectedToken:
         return False  # a machine token cannot be revoked; it expires
 
 
-class FoyerIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
+class FoyerIntrospectionEndpoint(  # type: ignore[misc]
+    SearchesBothTokenTypes, IntrospectionEndpoint
+):
     """RFC 7662, for resource servers: a client may introspect the tokens issued to it and
     the access tokens meant for one of its audiences. Anything else is ``active: false``."""
 
     CLIENT_AUTH_METHODS = grants.CONFIDENTIAL_AUTH_METHODS
-
-    def check_params(self, request: OAuth2Request, client: grants.OAuthClient) -> None:
-        if not request.form.get("token"):
-            raise InvalidRequestError("Missing 'token' in request.")
-
-    def query_token(
-        self, token_string: str, token_type_hint: str | None
-    ) -> IntrospectedToken | None:
-        finders = [self._access_token, self._refresh_token]
-        if token_type_hint == "refresh_token":
-            finders.reverse()
-        for find in finders:
-            found = find(token_string)
-            if found is not None:
-                return found
-        return None
+    SEARCHED_FIRST = "access_token"
 
     def _access_token(self, value: str) -> IntrospectedToken | None:
         token = tokens.decode_access_token(value, current_tenant())
         if token is None:
             return None
-        family = tokens.find_grant(token.grant_id) if token.grant_id else None
-        if family is not None and family.tenant_id != current_tenant().id:
-            family = None
+        family = family_in_tenant(token.grant_id)
         exp = token.claims.get("exp")
         return IntrospectedToken(
             "access_token", token.claims, exp if isinstance(exp, int) else 0, family
@@ -234,10 +230,8 @@ class FoyerIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
 
     def _refresh_token(self, value: str) -> IntrospectedToken | None:
         row = tokens.find_refresh_token(value)
-        if row is None:
-            return None
-        family = tokens.find_grant(row.grant_id)
-        if family is None or family.tenant_id != current_tenant().id:
+        family = family_in_tenant(row.grant_id) if row is not None else None
+        if row is None or family is None:
             return None
         claims = {
             "iss": family.issuer,
