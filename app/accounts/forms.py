@@ -60,6 +60,17 @@ def _email_field() -> StringField:
     )
 
 
+def _name_field() -> StringField:
+    """An optional full name, on one line."""
+    return StringField(
+        _l("Full name"),
+        validators=[Optional(), Length(max=NAME_MAX_LENGTH,
+                                       message=_l("Use at most %(max)d characters.")),
+                    one_line],
+        filters=[_strip],
+    )
+
+
 def _new_password_field(label: t.Any = None) -> PasswordField:
     return PasswordField(
         label or _l("New password"),
@@ -101,13 +112,7 @@ class SignupForm(FlaskForm):  # type: ignore[misc]
     """Create an account: email, name (optional) and password."""
 
     email = _email_field()
-    name = StringField(
-        _l("Full name"),
-        validators=[Optional(), Length(max=NAME_MAX_LENGTH,
-                                       message=_l("Use at most %(max)d characters.")),
-                    one_line],
-        filters=[_strip],
-    )
+    name = _name_field()
     password = _new_password_field(_l("Password"))
 
 
@@ -151,13 +156,7 @@ class AcceptInvitationForm(FlaskForm):  # type: ignore[misc]
     """Accept an invitation as a new user: a name and a password."""
 
     token = HiddenField()
-    name = StringField(
-        _l("Full name"),
-        validators=[Optional(), Length(max=NAME_MAX_LENGTH,
-                                       message=_l("Use at most %(max)d characters.")),
-                    one_line],
-        filters=[_strip],
-    )
+    name = _name_field()
     new_password = _new_password_field(_l("Choose a password"))
 
 
