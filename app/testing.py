@@ -257,26 +257,11 @@ def sign_in(
     :param auth_time: When the user authenticated (default: now); set it in the past to
         test ``max_age``.
     """
-    from flask import current_app
     from flask import g
 
-    from app.db import utcnow
-    from app.login.models import SsoSession
-    from app.security.crypto import new_token
+    from app.security.sessions import new_sso_session
 
-    now = utcnow()
-    settings = current_app.extensions["foyer.settings"]
-    sso = SsoSession(
-        tenant_id=user.tenant_id,
-        user_id=user.id,
-        sid=new_token(24),
-        auth_time=auth_time or now,
-        amr=list(amr),
-        organization_id=organization.id if organization is not None else None,
-        last_seen_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.session_lifetime),
-    )
-    db_session.add(sso)
+    sso = new_sso_session(user, amr, organization, auth_time)
     db_session.commit()
     with browser.session_transaction() as cookie:
         cookie["_user_id"] = sso.sid

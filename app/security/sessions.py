@@ -99,24 +99,36 @@ def current_sso() -> SsoSession | None:
     return None
 
 
-def start_sso_session(
-    user: User, amr: list[str], organization: Organization | None = None
+def new_sso_session(
+    user: User,
+    amr: t.Sequence[str],
+    organization: Organization | None = None,
+    auth_time: dt.datetime | None = None,
 ) -> SsoSession:
-    """End any current session of this browser and start a new one for ``user``."""
-    end_sso_session()
+    """Add a session row for ``user`` (not committed), authenticated at ``auth_time``
+    (default: now); it ends ``session_lifetime`` from now."""
     now = utcnow()
     settings = current_app.extensions["foyer.settings"]
     sso = SsoSession(
         tenant_id=user.tenant_id,
         user_id=user.id,
         sid=new_token(24),
-        auth_time=now,
-        amr=amr,
+        auth_time=auth_time or now,
+        amr=list(amr),
         organization_id=organization.id if organization else None,
         last_seen_at=now,
         expires_at=now + dt.timedelta(seconds=settings.session_lifetime),
     )
     session.add(sso)
+    return sso
+
+
+def start_sso_session(
+    user: User, amr: list[str], organization: Organization | None = None
+) -> SsoSession:
+    """End any current session of this browser and start a new one for ``user``."""
+    end_sso_session()
+    sso = new_sso_session(user, amr, organization)
     session.commit()
     cookie.permanent = True
     login_user(SessionUser(sso))
