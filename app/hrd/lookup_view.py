@@ -25,6 +25,7 @@ from app.events.record import record_event
 from app.hookspecs import hookimpl
 from app.hrd.lookup import MAX_IDENTIFIER_LENGTH
 from app.hrd.lookup import lookup_realm
+from app.security.headers import allow_any_origin
 from app.security.limits import limit
 from app.security.limits import limiter
 from app.tenancy.resolve import current_tenant
@@ -59,11 +60,7 @@ def lookup() -> Response:
 @bp.after_request
 def _cors(response: Response) -> Response:
     if request.endpoint == "hrd.lookup":
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "POST"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
+        return allow_any_origin(response, "POST", "Content-Type")
     return response
 
 

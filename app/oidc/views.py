@@ -48,6 +48,7 @@ from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
 from app.plugins import PluginError
+from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.security.sessions import current_sso
 from app.tenancy.resolve import current_tenant
@@ -95,11 +96,7 @@ def _fresh_state() -> None:
 @bp.after_request
 def _cors(response: Response) -> Response:
     if request.endpoint in CORS_ENDPOINTS:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
+        return allow_any_origin(response, "GET, POST", "Authorization, Content-Type")
     return response
 
 

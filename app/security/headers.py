@@ -37,3 +37,15 @@ def init_headers(app: Flask) -> None:
         if response.mimetype == "text/html":
             h.setdefault("Cache-Control", "no-store")
         return response
+
+
+def allow_any_origin(response: Response, methods: str, headers: str) -> Response:
+    """CORS for an endpoint browsers may call from any site (discovery, token, HRD lookup):
+    its answer never depends on a cookie (and a wildcard origin forbids credentialed calls),
+    so any origin may read it; preflights are cached for ten minutes."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = methods
+        response.headers["Access-Control-Allow-Headers"] = headers
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
