@@ -131,6 +131,19 @@ session: Session = t.cast(Session, LocalProxy(_get_session))
 """The current app context's session; closed when the context ends."""
 
 
+def core_execute(
+    statement: sa.Executable, params: t.Mapping[str, t.Any] | None = None
+) -> sa.CursorResult[t.Any]:
+    """Run a Core statement in the current transaction, without the ORM.
+
+    For the token endpoint's rows that no object in the session holds (codes, token
+    families, refresh tokens, events): there the ORM's work around a statement (bulk-insert
+    bookkeeping, UPDATE synchronization, loading instances) costs several times the SQL.
+    Pending ORM changes are not flushed first; nothing on those paths depends on them.
+    """
+    return session.connection().execute(statement, params)
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     s = g.pop("db_session", None)
     if s is not None:

@@ -44,11 +44,50 @@ def record_event(
     The event is written in a separate session and committed at once, so a failing
     request (rolled back) still leaves its trace. Never put secrets or passwords in ``data``.
     """
+    record = _new_record(type_, tenant, tenant_id, organization, user_id, client_id,
+                         connection_id, data)
+    _store(record)
+    _send(record, tenant, organization)
+    return record
+
+
+def commit_with_event(
+    type_: str,
+    *,
+    tenant: Tenant,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    data: dict[str, t.Any] | None = None,
+) -> EventRecord:
+    """Commit the request's transaction with this event written in it, then send the event
+    to the sinks.
+
+    For a success that is the request's own work (a token issued): one commit instead of
+    the two of :func:`record_event`, and the event exists exactly when the work does.
+    """
+    from app.db import core_execute
+    from app.db import session
+
+    record = _new_record(type_, tenant, None, None, user_id, client_id, None, data)
+    core_execute(INSERT_EVENT, _row(record))
+    session.commit()
+    _send(record, tenant, None)
+    return record
+
+
+def _new_record(
+    type_: str,
+    tenant: Tenant | None,
+    tenant_id: str | None,
+    organization: Organization | None,
+    user_id: str | None,
+    client_id: str | None,
+    connection_id: str | None,
+    data: dict[str, t.Any] | None,
+) -> EventRecord:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
-    from app.plugins import call_hook
-
-    record = EventRecord(
+    return EventRecord(
         id=new_id(),
         type=type_,
         created_at=utcnow(),
@@ -60,7 +99,11 @@ def record_event(
         ip=request.remote_addr if has_request_context() else None,
         data=dict(data or {}),
     )
-    _store(record)
+
+
+def _send(record: EventRecord, tenant: Tenant | None, organization: Organization | None) -> None:
+    from app.plugins import call_hook
+
     call_hook(
         "track_event",
         tenant=tenant if tenant is not None else _tenant_by_id(record.tenant_id),
@@ -68,7 +111,6 @@ def record_event(
         contain=True,
         event=record,
     )
-    return record
 
 
 def record_events(
@@ -123,12 +165,16 @@ def _write(records: list[EventRecord]) -> None:
     A plain INSERT: events are append-only, so the ORM's unit of work (half the cost of
     an event on the token endpoint) has nothing to track.
     """
-    rows = [{f.name: getattr(record, f.name) for f in RECORD_FIELDS} for record in records]
     with get_database().engine.begin() as connection:
-        connection.execute(sa.insert(Event), rows)
+        connection.execute(INSERT_EVENT, [_row(record) for record in records])
+
+
+def _row(record: EventRecord) -> dict[str, t.Any]:
+    return {f.name: getattr(record, f.name) for f in RECORD_FIELDS}
 
 
 RECORD_FIELDS = dataclasses.fields(EventRecord)
+INSERT_EVENT = t.cast(sa.Table, Event.__table__).insert()
 
 
 def _holds_sqlite_write_lock(main: Session) -> bool:

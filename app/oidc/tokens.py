@@ -23,9 +23,9 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
+from app.db import core_execute
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
@@ -75,15 +75,13 @@ def create_code(
     sso_session_id: str | None,
     issuer: str,
 ) -> None:
-    """Store a new code (hashed), valid ``code_lifetime`` seconds.
-
-    A plain INSERT in the request's transaction: nothing reads the row back in this request,
-    so the unit of work (a third of an SSO authorize's database time) has nothing to track.
-    """
+    """Store a new code (hashed), valid ``code_lifetime`` seconds, in the request's
+    transaction (nothing reads it back in this request)."""
     now = utcnow()
-    session.execute(
+    core_execute(
         INSERT_CODE,
         dict(
+            id=new_id(),
             tenant_id=tenant_id,
             code_hash=token_hash(value),
             client_id=client_id,
@@ -96,50 +94,62 @@ def create_code(
             auth_time=auth_time,
             amr=list(amr),
             acr=DEFAULT_ACR,
+            extra_claims={},
             organization_id=organization_id,
             sso_session_id=sso_session_id,
             issuer=issuer,
             expires_at=now + dt.timedelta(seconds=_settings().code_lifetime),
+            used_at=None,
+            grant_id=None,
+            created_at=now,
         ),
     )
 
 
-INSERT_CODE = sa.insert(AuthorizationCode)
-
-
-# The statements of the token endpoint are built once: composing one costs more than
-# running it (SQLAlchemy caches the SQL, not the Python that builds the statement).
-CODE_BY_HASH = sa.select(AuthorizationCode).where(
-    AuthorizationCode.code_hash == sa.bindparam("code_hash")
-)
+# The statements of the code, token and refresh paths are built once (composing one costs
+# more than running it) and run with Core (:func:`~app.db.core_execute`): the rows they
+# read come back as transient model objects, outside the session.
+CODES = t.cast(sa.Table, AuthorizationCode.__table__)
+GRANTS = t.cast(sa.Table, TokenGrant.__table__)
+REFRESH_TOKENS = t.cast(sa.Table, RefreshToken.__table__)
+INSERT_CODE = CODES.insert()
+CODE_BY_HASH = CODES.select().where(CODES.c.code_hash == sa.bindparam("code_hash"))
 CLAIM_CODE = (
-    sa.update(AuthorizationCode)
-    .where(AuthorizationCode.id == sa.bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    CODES.update()
+    .where(CODES.c.id == sa.bindparam("code_id"), CODES.c.used_at.is_(None))
     .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("new_grant_id"))
 )
-REFRESH_TOKEN_BY_HASH = sa.select(RefreshToken).where(
-    RefreshToken.token_hash == sa.bindparam("hash")
+INSERT_GRANT = GRANTS.insert()
+INSERT_REFRESH_TOKEN = REFRESH_TOKENS.insert()
+REFRESH_TOKEN_BY_HASH = REFRESH_TOKENS.select().where(
+    REFRESH_TOKENS.c.token_hash == sa.bindparam("hash")
 )
 CLAIM_REFRESH_TOKEN = (
-    sa.update(RefreshToken)
-    .where(RefreshToken.id == sa.bindparam("token_id"), RefreshToken.used_at.is_(None))
+    REFRESH_TOKENS.update()
+    .where(REFRESH_TOKENS.c.id == sa.bindparam("token_id"), REFRESH_TOKENS.c.used_at.is_(None))
     .values(used_at=sa.bindparam("now"))
 )
 
+_Row = t.TypeVar("_Row", AuthorizationCode, RefreshToken)
+
+
+def _first(model: type[_Row], statement: sa.Executable, params: dict[str, t.Any]) -> _Row | None:
+    """The first row of a Core query as a transient ``model`` object (read-only use)."""
+    row = core_execute(statement, params).first()
+    return model(**row._mapping) if row is not None else None
+
 
 def find_code(value: str) -> AuthorizationCode | None:
-    return session.scalar(CODE_BY_HASH, {"code_hash": token_hash(value)})
+    return _first(AuthorizationCode, CODE_BY_HASH, {"code_hash": token_hash(value)})
 
 
 def claim_code(code: AuthorizationCode, grant_id: str) -> bool:
     """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
     when another request used it first."""
-    result = session.execute(
-        CLAIM_CODE, {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id}
-    )
-    if t.cast(sa.CursorResult[t.Any], result).rowcount != 1:
+    result = core_execute(CLAIM_CODE, {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id})
+    if result.rowcount != 1:
         return False
-    set_committed_value(code, "grant_id", grant_id)  # as stored: nothing left to flush
+    code.grant_id = grant_id
     return True
 
 
@@ -149,9 +159,8 @@ def claim_code(code: AuthorizationCode, grant_id: str) -> bool:
 def start_grant(code: AuthorizationCode) -> TokenGrant:
     """The family of tokens issued from a code; it ends ``refresh_token_lifetime`` from now.
 
-    Written with a plain INSERT in the request's transaction, every column set here: the
-    returned object stays outside the session (the request only reads it), so the unit of
-    work has nothing to track on the token endpoint's hot path.
+    Written with Core in the request's transaction; the returned object stays outside the
+    session (the request only reads it).
     """
     now = utcnow()
     grant = TokenGrant(
@@ -171,12 +180,8 @@ def start_grant(code: AuthorizationCode) -> TokenGrant:
         revoked_reason=None,
         created_at=now,
     )
-    session.execute(INSERT_GRANT, {c.key: getattr(grant, c.key) for c in GRANT_COLUMNS})
+    core_execute(INSERT_GRANT, {c.key: getattr(grant, c.key) for c in GRANTS.columns})
     return grant
-
-
-INSERT_GRANT = sa.insert(TokenGrant)
-GRANT_COLUMNS = tuple(TokenGrant.__table__.columns)
 
 
 def find_grant(grant_id: str) -> TokenGrant | None:
@@ -207,24 +212,29 @@ def revoke_grant(grant_id: str, reason: str) -> None:
 
 def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
     """Store a new refresh token of the family (hashed); it never outlives the family."""
-    session.add(
-        RefreshToken(
+    core_execute(
+        INSERT_REFRESH_TOKEN,
+        dict(
+            id=new_id(),
             grant_id=grant.id,
             token_hash=token_hash(value),
             scope=scope,
             expires_at=grant.expires_at,
-        )
+            used_at=None,
+            revoked_at=None,
+            created_at=utcnow(),
+        ),
     )
 
 
 def find_refresh_token(value: str) -> RefreshToken | None:
-    return session.scalar(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)})
+    return _first(RefreshToken, REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)})
 
 
 def claim_refresh_token(token: RefreshToken) -> bool:
     """Mark the refresh token rotated; False when another request rotated it first."""
-    result = session.execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
-    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+    result = core_execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
+    return result.rowcount == 1
 
 
 # --- Access tokens ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from app.db import session
 from app.db import utcnow
 from app.errors import error_page
+from app.events.record import commit_with_event
 from app.events.record import record_event
 from app.hrd.method import HrdRefused
 from app.hrd.request_stage import begin_login
@@ -301,8 +302,7 @@ def token() -> Response:
     issued = g.pop("oidc_issued", None)
     if response.status_code == 200:
         if grant_type != "client_credentials":  # machine tokens write nothing
-            session.commit()
-            record_event(
+            commit_with_event(
                 "token_issued",
                 tenant=tenant,
                 user_id=issued and issued["user_id"],
