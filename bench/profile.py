@@ -43,7 +43,7 @@ def summarize(raw: Path, top: int) -> str:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        if not stack or not count.isdigit():  # a frame name py-spy broke across lines
             continue
         n = int(count)
         total += n

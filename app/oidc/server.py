@@ -372,13 +372,25 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def issue_code(
         self, grant: t.Any, user: User, sso: SsoSession, organization_id: str | None
     ) -> Response:
-        """Issue a code for a validated request: redirect to the client with code, state, iss."""
+        """Issue a code for a request :meth:`validate_authorization` accepted in this same
+        request: redirect to the client with code, state and iss.
+
+        authlib's ``create_authorization_response`` would validate the request a second time
+        (a tenth of an SSO authorize); this runs the rest of it: the code, the response and
+        the response hooks (RFC 9207 ``iss``).
+        """
         grant.request.sso = sso
         grant.request.organization_id = organization_id
-        return t.cast(
-            Response,
-            self.create_authorization_response(request=grant.request, grant_user=user, grant=grant),
-        )
+        try:
+            response = self.handle_response(
+                *grant.create_authorization_response(grant.redirect_uri, user)
+            )
+        except OAuth2Error as error:
+            error.state = grant.request.payload.state
+            response = self.handle_error_response(grant.request, error)
+        grant.execute_hook("after_authorization_response", response)
+        self.execute_hook("after_create_authorization_response", response)
+        return t.cast(Response, response)
 
     def authorization_error(self, error: OAuth2Error) -> Response:
         """The error response of an authorization request (a redirect to the client, with iss)."""
