@@ -84,9 +84,10 @@ class FoyerFlaskRequest(FlaskOAuth2Request):  # type: ignore[misc]
     """The current request, transport-checked with :func:`transport_checked_url`."""
 
     def __init__(self, request: t.Any) -> None:
-        OAuth2Request.__init__(self, request.method, transport_checked_url(request.url),
+        url = request.url  # Werkzeug builds it again on every read
+        OAuth2Request.__init__(self, request.method, transport_checked_url(url),
                                headers=request.headers)
-        self.uri = request.url
+        self.uri = url
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
 
@@ -328,7 +329,8 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return request
         if isinstance(request, t.Mapping):
             return StoredAuthorizationRequest(request)
-        return FoyerFlaskRequest(flask_request)
+        # the request itself, not the proxy: authlib reads it dozens of times
+        return FoyerFlaskRequest(flask_request._get_current_object())  # type: ignore[attr-defined]
 
     def authenticate_client(
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
