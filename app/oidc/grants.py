@@ -36,9 +36,7 @@ if t.TYPE_CHECKING:
     from authlib.oauth2.rfc6749 import OAuth2Request
 
     from app.accounts.models import User
-    from app.oidc.models import AuthorizationCode
     from app.oidc.models import Client
-    from app.oidc.models import RefreshToken
     from app.oidc.models import TokenGrant
     from app.orgs.models import Organization
 
@@ -146,7 +144,7 @@ class OAuthClient:
 class IssuedCode:
     """A stored authorization code as authlib sees it."""
 
-    def __init__(self, model: AuthorizationCode) -> None:
+    def __init__(self, model: tokens.StoredRow) -> None:
         self.model = model
 
     @property
@@ -179,7 +177,7 @@ class IssuedCode:
 class IssuedRefreshToken:
     """A stored refresh token (and its family) as authlib sees it."""
 
-    def __init__(self, model: RefreshToken, grant: TokenGrant) -> None:
+    def __init__(self, model: tokens.StoredRow, grant: TokenGrant) -> None:
         self.model = model
         self.grant = grant
 

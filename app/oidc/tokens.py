@@ -107,8 +107,7 @@ def create_code(
 
 
 # The statements of the code, token and refresh paths are built once (composing one costs
-# more than running it) and run with Core (:func:`~app.db.core_execute`): the rows they
-# read come back as transient model objects, outside the session.
+# more than running it) and run with Core (:func:`~app.db.core_execute`).
 CODES = t.cast(sa.Table, AuthorizationCode.__table__)
 GRANTS = t.cast(sa.Table, TokenGrant.__table__)
 REFRESH_TOKENS = t.cast(sa.Table, RefreshToken.__table__)
@@ -130,33 +129,27 @@ CLAIM_REFRESH_TOKEN = (
     .values(used_at=sa.bindparam("now"))
 )
 
-_Row = t.TypeVar("_Row", AuthorizationCode, RefreshToken)
+StoredRow = sa.Row[t.Any]
+"""A code or refresh token as read: its table's columns as attributes, read-only (the
+token endpoint only reads them; building model objects from them cost as much as the
+query)."""
 
 
-def _first(model: type[_Row], statement: sa.Executable, params: dict[str, t.Any]) -> _Row | None:
-    """The first row of a Core query as a transient ``model`` object (read-only use)."""
-    row = core_execute(statement, params).first()
-    return model(**row._mapping) if row is not None else None
+def find_code(value: str) -> StoredRow | None:
+    return core_execute(CODE_BY_HASH, {"code_hash": token_hash(value)}).first()
 
 
-def find_code(value: str) -> AuthorizationCode | None:
-    return _first(AuthorizationCode, CODE_BY_HASH, {"code_hash": token_hash(value)})
-
-
-def claim_code(code: AuthorizationCode, grant_id: str) -> bool:
+def claim_code(code: StoredRow, grant_id: str) -> bool:
     """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
     when another request used it first."""
     result = core_execute(CLAIM_CODE, {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id})
-    if result.rowcount != 1:
-        return False
-    code.grant_id = grant_id
-    return True
+    return result.rowcount == 1
 
 
 # --- Token families --------------------------------------------------------------------------
 
 
-def start_grant(code: AuthorizationCode) -> TokenGrant:
+def start_grant(code: StoredRow) -> TokenGrant:
     """The family of tokens issued from a code; it ends ``refresh_token_lifetime`` from now.
 
     Written with Core in the request's transaction; the returned object stays outside the
@@ -230,11 +223,11 @@ def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
     )
 
 
-def find_refresh_token(value: str) -> RefreshToken | None:
-    return _first(RefreshToken, REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)})
+def find_refresh_token(value: str) -> StoredRow | None:
+    return core_execute(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)}).first()
 
 
-def claim_refresh_token(token: RefreshToken) -> bool:
+def claim_refresh_token(token: StoredRow) -> bool:
     """Mark the refresh token rotated; False when another request rotated it first."""
     result = core_execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
     return result.rowcount == 1
