@@ -68,7 +68,10 @@ def setup_database(app: Flask) -> None:
     from app.db import Database
     from app.db import close_session
     from app.migrate import upgrade_if_needed
+    from app.connections.models import Connection
+    from app.connections.models import OrganizationConnection
     from app.oidc.models import Client
+    from app.orgs.models import Organization
     from app.rowcache import init_row_cache
     from app.tenancy.models import Tenant
     from app.tenancy.models import TenantDomain
@@ -77,7 +80,10 @@ def setup_database(app: Flask) -> None:
     app.extensions["foyer.db"] = database
     app.teardown_appcontext(close_session)
     upgrade_if_needed(database)
-    init_row_cache(app, Tenant, TenantDomain, Client)
+    # a domain's copy holds its tenant and, for a vanity host, its organization's connections
+    init_row_cache(
+        app, Tenant, TenantDomain, Organization, OrganizationConnection, Connection, Client
+    )
 
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:

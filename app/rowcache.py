@@ -1,4 +1,5 @@
-"""Per-process copies of the rows nearly every request reads: tenant domains and clients.
+"""Per-process copies of the rows nearly every request reads: tenant domains (with their
+tenant, and a vanity host's organization and connections) and clients.
 
 Every request resolves its host to a tenant, and every authorize and token request loads a
 client. These rows change a few times a day, yet loading them through the ORM costs about

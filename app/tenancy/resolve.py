@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 import sqlalchemy as sa
@@ -26,21 +27,29 @@ def hostname_of(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-DOMAIN_BY_HOSTNAME = (
-    sa.select(TenantDomain)
-    .where(TenantDomain.hostname == sa.bindparam("hostname"))
-    .options(joinedload(TenantDomain.tenant, innerjoin=True))
-)
-"""Every request runs it: built once, as composing a statement costs more than running it
-(SQLAlchemy caches the SQL, not the Python that builds the statement). The tenant comes in
-the same query: every endpoint but discovery needs it."""
+@functools.cache
+def domain_by_hostname() -> sa.Select[tuple[TenantDomain]]:
+    """Built once (on first use: the mappers must all be known), as composing a statement
+    costs more than running it. The tenant comes in the same query (every endpoint but
+    discovery needs it); a vanity host's organization and its connections come too, for
+    its login pages."""
+    from app.orgs.models import Organization
+
+    return (
+        sa.select(TenantDomain)
+        .where(TenantDomain.hostname == sa.bindparam("hostname"))
+        .options(
+            joinedload(TenantDomain.tenant, innerjoin=True),
+            joinedload(TenantDomain.organization).selectinload(Organization.connections),
+        )
+    )
 
 
 def find_domain(host: str) -> TenantDomain | None:
     """The domain (and its tenant) of ``host``, from the worker's row cache."""
     hostname = hostname_of(host)
     return row_cache().get(
-        ("domain", hostname), lambda s: s.scalar(DOMAIN_BY_HOSTNAME, {"hostname": hostname})
+        ("domain", hostname), lambda s: s.scalar(domain_by_hostname(), {"hostname": hostname})
     )
 
 

@@ -100,3 +100,44 @@ def test_cache_seconds_zero_reads_every_time(client, machine_client, statements)
     for _ in range(2):
         assert machine_token(client, machine_client).status_code == 200
     assert sum("FROM client" in s for s in statements) == 2
+
+
+
+@pytest.fixture
+def vanity_page(foyer_app, tenant, make_organization, oidc_client):
+    """A browser on Globex's vanity host, and the URL of its login page."""
+    from app.testing import host_client
+
+    org = make_organization("globex", "Globex")
+    tenant.domains.append(TenantDomain(hostname="globex.login.test", organization_id=org.id))
+    session.commit()
+    browser = host_client(foyer_app, "globex.login.test")
+    model, _secret = oidc_client
+    started = browser.get("/authorize", query_string={
+        "response_type": "code", "client_id": model.client_id,
+        "redirect_uri": model.redirect_uris[0], "scope": "openid",
+        "code_challenge": "x" * 43, "code_challenge_method": "S256",
+    })
+    assert started.status_code == 302, started.status_code
+    return org, browser, started.headers["Location"]
+
+
+def test_a_vanity_login_page_reads_its_organization_once(vanity_page, statements):
+    org, browser, page = vanity_page
+    assert browser.get(page).status_code == 200
+    session.close()  # as a new request starts: nothing loaded yet (the test shares its session)
+    statements.clear()
+    shown = browser.get(page)
+    assert shown.status_code == 200 and b"Globex" in shown.data
+    assert not any(
+        "FROM organization" in s or "FROM connection" in s or "FROM tenant_domain" in s
+        for s in statements
+    ), statements
+
+
+def test_a_change_to_the_vanity_organization_applies_at_once(vanity_page):
+    org, browser, page = vanity_page
+    assert b"Globex" in browser.get(page).data
+    org.display_name = "Globex Corporation"
+    session.commit()
+    assert b"Globex Corporation" in browser.get(page).data
