@@ -14,8 +14,10 @@ from flask import request
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 
+from app.db import core_execute
 from app.db import get_database
 from app.db import new_id
+from app.db import session
 from app.db import utcnow
 from app.events.models import Event
 from app.events.types import EVENT_TYPES
@@ -65,9 +67,6 @@ def commit_with_event(
     For a success that is the request's own work (a token issued): one commit instead of
     the two of :func:`record_event`, and the event exists exactly when the work does.
     """
-    from app.db import core_execute
-    from app.db import session
-
     record = _new_record(type_, tenant, None, None, user_id, client_id, None, data)
     core_execute(INSERT_EVENT, _row(record))
     session.commit()
@@ -204,7 +203,6 @@ def _tenant_by_id(tenant_id: str | None) -> Tenant | None:
     """The tenant, so scoped sinks see the events of tenants that enable them."""
     if tenant_id is None:
         return None
-    from app.db import session
     from app.tenancy.models import Tenant
 
     try:
