@@ -65,11 +65,11 @@ def setup_flask_config(app: Flask, settings: t.Any) -> None:
 
 def setup_database(app: Flask) -> None:
     """Open the database and bring its schema to the newest migration."""
+    from app.connections.models import Connection
+    from app.connections.models import OrganizationConnection
     from app.db import Database
     from app.db import close_session
     from app.migrate import upgrade_if_needed
-    from app.connections.models import Connection
-    from app.connections.models import OrganizationConnection
     from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.rowcache import init_row_cache
