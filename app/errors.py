@@ -211,9 +211,24 @@ def _request_domain() -> tuple[TenantDomain | None, bool]:
     return domain, False
 
 
+def _load_page_context(app: Flask) -> None:
+    """Run the page's own ``before_request`` functions, which the CSRF check pre-empts.
+
+    The check runs before the blueprint loads the page's context: the sign-in's
+    organization (``?tx=``) and its languages. Without that context the error page would
+    carry the tenant's brand. This is best effort: the error page is shown either way.
+    """
+    for load in app.before_request_funcs.get(request.blueprint or "", ()):
+        try:
+            load()
+        except Exception:  # noqa: BLE001 - an unknown transaction or host: plainer page
+            log.debug("page context not loaded for the CSRF error page", exc_info=True)
+
+
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:
+        _load_page_context(app)
         return error_page("csrf_failed", 400, reason=exc.description)
 
     @app.errorhandler(HTTPException)

@@ -208,3 +208,26 @@ def test_config_as_code_applies_the_new_branding_fields(foyer):
     assert org.branding["email_sender_name"] == "North IT"
     assert org.branding["email_reply_to"] == "it@north.acme.test"
     assert org.branding["display_name"] == "North (EU)"
+
+
+def test_a_form_expired_during_an_organizations_sign_in_keeps_its_brand(
+    foyer_app, tenant, make_organization, oidc_client
+):
+    """The CSRF check runs before the page loads its sign-in: the error page still finds
+    the organization of ``?tx=``, its theme and its language."""
+    from app.testing import host_client
+
+    make_organization("north", "North", theme="harbor", default_locale="fr")
+    model, _secret = oidc_client
+    browser = host_client(foyer_app)
+    started = browser.get("/authorize", query_string={
+        "response_type": "code", "client_id": model.client_id,
+        "redirect_uri": model.redirect_uris[0], "scope": "openid", "organization": "north",
+        "code_challenge": "x" * 43, "code_challenge_method": "S256",
+    })
+    assert started.status_code == 302 and "tx=" in started.headers["Location"]
+    page = browser.post(started.headers["Location"], data={"identifier": "a@north.test"})
+    assert page.status_code == 400
+    html = body(page)
+    assert "theme-harbor" in html and 'lang="fr"' in html
+    assert "· North</title>" in html
