@@ -142,8 +142,8 @@ def find_code(value: str) -> StoredRow | None:
 def claim_code(code: StoredRow, grant_id: str) -> bool:
     """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
     when another request used it first."""
-    result = core_execute(CLAIM_CODE, {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id})
-    return result.rowcount == 1
+    params = {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id}
+    return core_execute(CLAIM_CODE, params).rowcount == 1
 
 
 # --- Token families --------------------------------------------------------------------------
