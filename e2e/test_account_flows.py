@@ -19,35 +19,13 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from e2e.conftest import ARTIFACTS
 from e2e.conftest import ROOT
 from e2e.mailbox import link_in
 from e2e.mailbox import text_of
+from e2e.pages import Visit
 
-SHOTS = ARTIFACTS / "account-pages"
-BLOCKING = frozenset({"serious", "critical"})
+FOLDER = "account-pages"
 NEW_PASSWORD = "a completely new e2e passphrase"
-
-
-class Visit:
-    """Screenshots and an accessibility scan of each page a scenario reaches."""
-
-    def __init__(self, page: t.Any, scenario: str) -> None:
-        from axe_playwright_python.sync_playwright import Axe
-
-        self.page = page
-        self.scenario = scenario
-        self.axe = Axe()
-        self.problems: list[str] = []
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, name: str) -> None:
-        self.page.wait_for_load_state("load")
-        self.page.screenshot(path=str(SHOTS / f"{self.scenario}-{name}.png"), full_page=True)
-        for violation in self.axe.run(self.page).response["violations"]:
-            if violation.get("impact") in BLOCKING:
-                self.problems.append(f"{name}: {violation['id']} {violation['help']} "
-                                     f"{[node['target'] for node in violation['nodes']]}")
 
 
 def needs_mailbox(deployment: t.Any) -> t.Any:
@@ -80,7 +58,7 @@ def sign_out(page: t.Any, base_url: str) -> None:
 def test_password_reset_by_email(page, deployment):
     mailbox = needs_mailbox(deployment)
     robin = user(deployment, "resetter")
-    visit = Visit(page, "reset")
+    visit = Visit(page, "reset", FOLDER)
     page.goto(f"{deployment.base_url}/login")
     page.locator("#identifier").fill(robin["email"])
     page.locator("#submit").click()
@@ -117,7 +95,7 @@ def test_password_reset_by_email(page, deployment):
 def test_change_password(page, deployment):
     mailbox = needs_mailbox(deployment)
     charlie = user(deployment, "changer")
-    visit = Visit(page, "change")
+    visit = Visit(page, "change", FOLDER)
     sign_in(page, deployment.base_url, charlie["email"], charlie["password"])
     page.goto(f"{deployment.base_url}/account")
     expect(page.locator("#account-email")).to_contain_text(charlie["email"])
@@ -163,7 +141,7 @@ def test_invitation_acceptance(page, deployment):
         env=deployment.env, cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert sent.returncode == 0, sent.stderr
-    visit = Visit(page, "invitation")
+    visit = Visit(page, "invitation", FOLDER)
     message = mailbox.wait_for(invitee, team["display_name"])
     assert "Olivia Owner" in text_of(message)
     link = link_in(message)
@@ -190,7 +168,7 @@ def test_invitation_acceptance(page, deployment):
 
 def test_two_step_verification_setup_and_sign_in(page, deployment):
     morgan = user(deployment, "mfa")
-    visit = Visit(page, "mfa")
+    visit = Visit(page, "mfa", FOLDER)
     sign_in(page, deployment.base_url, morgan["email"], morgan["password"])
     page.goto(f"{deployment.base_url}/account/mfa")
     expect(page.locator("#totp-qr")).to_be_visible()
@@ -239,7 +217,7 @@ def test_sign_up_and_confirm_the_email(page, deployment):
     if not community:
         pytest.skip("the accounts file names no organization open to sign-up")
     base = f"{deployment.base_url}/o/{community['organization']}"
-    visit = Visit(page, "signup")
+    visit = Visit(page, "signup", FOLDER)
     page.goto(f"{base}/login")
     page.locator("#signup-link").click()
     expect(page.locator("#page-title")).to_have_text("Create your account")
@@ -277,7 +255,7 @@ def test_third_party_application_asks_for_consent(page, deployment):
     if not partner:
         pytest.skip("the accounts file names no third-party client")
     alice = user(deployment, "alice")
-    visit = Visit(page, "consent")
+    visit = Visit(page, "consent", FOLDER)
     rp = RelyingParty(deployment.base_url, partner)
     rp.catch_redirects(page)
     page.goto(rp.authorization_url())

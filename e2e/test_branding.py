@@ -20,13 +20,13 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import ARTIFACTS
+from e2e.pages import BLOCKING
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 820}, "mobile": {"width": 390, "height": 844}}
 LOCALES = ("en", "ar")
 THEMES = ("ember", "nocturne", "harbor")
 LAYOUTS = {"ember": "split", "nocturne": "card", "harbor": "card"}
-BLOCKING = frozenset({"serious", "critical"})
 
 
 def organization(deployment: t.Any, theme: str) -> dict[str, str]:

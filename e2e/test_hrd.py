@@ -2,6 +2,8 @@
 the user's own choice, ending with tokens an application validates.
 
 Accounts come from the ``hrd`` entry of the accounts file (``e2e/seed_hrd.py`` locally).
+The organization picker and the refusal page are kept under ``e2e-artifacts/hrd-pages/``
+and scanned with axe-core (:mod:`e2e.pages`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from e2e.pages import Visit
 from e2e.rp import RelyingParty
+
+FOLDER = "hrd-pages"
 
 
 @pytest.fixture
@@ -124,12 +129,15 @@ def test_user_choice_on_the_picker_then_remembered(page, deployment, hrd):
     rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
     rp.catch_redirects(page)
     carl = hrd["users"]["carl"]
+    visit = Visit(page, "picker", FOLDER)
     page.goto(rp.authorization_url())
     page.locator("#choose-organization").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose your organization")
+    visit("list")
     page.get_by_label("Search organizations").fill("conto")
     page.locator("#organization-search-submit").click()
     expect(page.locator("#organization-northwind")).to_have_count(0)
+    visit("search")
     page.locator("#organization-contoso").click()
     expect_brand(page, "Contoso")
     sign_in(page, carl["email"], carl["password"])
@@ -140,6 +148,8 @@ def test_user_choice_on_the_picker_then_remembered(page, deployment, hrd):
     page.goto(again.authorization_url(prompt="login"))
     page.locator("#choose-organization").click()
     expect(page.locator("#organization-last")).to_have_text("Continue with Contoso")
+    visit("remembered")
+    assert visit.problems == []
 
 
 def test_redirecting_connection_goes_upstream(page, deployment, hrd):
@@ -165,4 +175,7 @@ def test_user_of_one_organization_cannot_enter_another(page, deployment, hrd):
     sign_in(page, pia["email"], pia["password"])
     expect(page.get_by_role("heading", level=1)).to_have_text("You cannot sign in here")
     expect(page.locator("main")).to_contain_text("not a member of Contoso")
+    visit = Visit(page, "refused", FOLDER)
+    visit("not-a-member")
     assert not rp.landed
+    assert visit.problems == []

@@ -1,4 +1,8 @@
-"""Sign-in through the hosted pages in a real browser, with tokens checked like an app would."""
+"""Sign-in through the hosted pages in a real browser, with tokens checked like an app would.
+
+Every page a scenario reaches is kept under ``e2e-artifacts/sign-in-pages/`` and scanned
+with axe-core (:mod:`e2e.pages`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ import re
 import requests
 from playwright.sync_api import expect
 
+from e2e.pages import Visit
 from e2e.rp import RelyingParty
+
+FOLDER = "sign-in-pages"
 
 
 def sign_in(page, email: str, password: str) -> None:
@@ -21,11 +28,14 @@ def test_sign_in_with_password_returns_valid_tokens(page, deployment):
     rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
     rp.catch_redirects(page)
     alice = deployment.accounts["users"]["alice"]
+    visit = Visit(page, "sign-in", FOLDER)
     page.goto(rp.authorization_url())
     expect(page.locator("#identifier")).to_have_attribute("autocomplete", "username")
+    visit("identifier")
     page.locator("#identifier").fill(alice["email"])
     page.locator("#submit").click()
     expect(page.locator("#password")).to_have_attribute("autocomplete", "current-password")
+    visit("password")
     page.locator("#password").fill(alice["password"])
     page.locator("#submit").click()
     rp.wait_until_back(page)
@@ -37,30 +47,37 @@ def test_sign_in_with_password_returns_valid_tokens(page, deployment):
     ).json()
     assert userinfo["sub"] == claims["sub"]
     assert userinfo["email"] == alice["email"]
+    assert visit.problems == []
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(page, deployment):
     rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
     rp.catch_redirects(page)
     alice = deployment.accounts["users"]["alice"]
+    visit = Visit(page, "wrong-password", FOLDER)
     page.goto(rp.authorization_url())
     sign_in(page, alice["email"], "not the right password")
     wrong_password = page.get_by_role("alert").inner_text()
+    visit("refused")
     page.goto(rp.authorization_url())
     sign_in(page, "nobody-here@e2e.test", "not the right password")
     unknown_email = page.get_by_role("alert").inner_text()
     assert wrong_password == unknown_email
     assert not rp.landed
+    assert visit.problems == []
 
 
 def test_blocked_user_cannot_sign_in(page, deployment):
     rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
     rp.catch_redirects(page)
     blocked = deployment.accounts["users"]["blocked"]
+    visit = Visit(page, "blocked", FOLDER)
     page.goto(rp.authorization_url())
     sign_in(page, blocked["email"], blocked["password"])
     expect(page.get_by_role("alert")).to_be_visible()
+    visit("refused")
     assert not rp.landed
+    assert visit.problems == []
 
 
 def test_second_application_signs_in_without_a_prompt(page, deployment):
@@ -97,3 +114,22 @@ def test_sign_out_ends_the_session(page, deployment):
     page.goto(rp.authorization_url(prompt="none"))
     rp.wait_until_back(page, 3)
     assert re.search(r"error=login_required", rp.landed[-1])
+
+
+def test_sign_in_and_out_on_foyers_own_pages(page, deployment):
+    """Without an application: the signed-in page, the sign-out question, the signed-out page."""
+    alice = deployment.accounts["users"]["alice"]
+    visit = Visit(page, "own-pages", FOLDER)
+    page.goto(f"{deployment.base_url}/login")
+    sign_in(page, alice["email"], alice["password"])
+    expect(page.locator("#signed-in-as")).to_contain_text(alice["email"])
+    visit("signed-in")
+    page.goto(f"{deployment.base_url}/logout")
+    expect(page.locator("#logout-form #submit")).to_be_visible()
+    visit("sign-out")
+    page.locator("#logout-form #submit").click()
+    expect(page.locator("#sign-in-again")).to_be_visible()
+    visit("signed-out")
+    page.goto(f"{deployment.base_url}/login/done")
+    expect(page.locator("#identifier")).to_be_visible()  # the session is gone
+    assert visit.problems == []
