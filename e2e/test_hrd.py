@@ -46,7 +46,8 @@ def loopback_names(monkeypatch):
 def expect_brand(page, name: str) -> None:
     """The page header names the organization, as text or as its logo's alt (any theme)."""
     banner = page.get_by_role("banner")
-    expect(banner.get_by_text(name, exact=True).or_(banner.get_by_role("img", name=name))).to_be_visible()
+    named = banner.get_by_text(name, exact=True).or_(banner.get_by_role("img", name=name))
+    expect(named).to_be_visible()
 
 
 def sign_in(page, email: str, password: str) -> None:
