@@ -46,8 +46,9 @@ def record_event(
     The event is written in a separate session and committed at once, so a failing
     request (rolled back) still leaves its trace. Never put secrets or passwords in ``data``.
     """
-    record = _new_record(type_, tenant, tenant_id, organization, user_id, client_id,
-                         connection_id, data)
+    record = _new_record(type_, tenant=tenant, tenant_id=tenant_id, organization=organization,
+                         user_id=user_id, client_id=client_id, connection_id=connection_id,
+                         data=data)
     _store(record)
     _send(record, tenant, organization)
     return record
@@ -67,7 +68,7 @@ def commit_with_event(
     For a success that is the request's own work (a token issued): one commit instead of
     the two of :func:`record_event`, and the event exists exactly when the work does.
     """
-    record = _new_record(type_, tenant, None, None, user_id, client_id, None, data)
+    record = _new_record(type_, tenant=tenant, user_id=user_id, client_id=client_id, data=data)
     core_execute(INSERT_EVENT, _row(record))
     session.commit()
     _send(record, tenant, None)
@@ -76,13 +77,14 @@ def commit_with_event(
 
 def _new_record(
     type_: str,
+    *,
     tenant: Tenant | None,
-    tenant_id: str | None,
-    organization: Organization | None,
-    user_id: str | None,
-    client_id: str | None,
-    connection_id: str | None,
-    data: dict[str, t.Any] | None,
+    tenant_id: str | None = None,
+    organization: Organization | None = None,
+    user_id: str | None = None,
+    client_id: str | None = None,
+    connection_id: str | None = None,
+    data: dict[str, t.Any] | None = None,
 ) -> EventRecord:
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
