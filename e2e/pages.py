@@ -28,7 +28,14 @@ class Visit:
         self.page.wait_for_load_state("load")
         self.page.screenshot(path=str(self.shots / f"{self.scenario}-{name}.png"),
                              full_page=True)
-        for violation in self.axe.run(self.page).response["violations"]:
-            if violation.get("impact") in BLOCKING:
-                self.problems.append(f"{name}: {violation['id']} {violation['help']} "
-                                     f"{[node['target'] for node in violation['nodes']]}")
+        self.problems += [f"{name}: {problem}" for problem in blocking(self.axe, self.page)]
+
+
+def blocking(axe: t.Any, page: t.Any) -> list[str]:
+    """The serious and critical axe-core violations of the page, one line each."""
+    return [
+        f"{violation['id']} ({violation['impact']}) {violation['help']} "
+        f"{[node['target'] for node in violation['nodes']]}"
+        for violation in axe.run(page).response["violations"]
+        if violation.get("impact") in BLOCKING
+    ]

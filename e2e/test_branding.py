@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import ARTIFACTS
-from e2e.pages import BLOCKING
+from e2e.pages import blocking
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 820}, "mobile": {"width": 390, "height": 844}}
@@ -70,12 +70,8 @@ class Shooter:
                     path=str(SCREENSHOTS / f"{self.theme}-{name}-{locale}-{viewport}.png"),
                     full_page=True)
             self.page.set_viewport_size(VIEWPORTS["desktop"])
-            for violation in self.axe.run(self.page).response["violations"]:
-                if violation.get("impact") in BLOCKING:
-                    targets = [node["target"] for node in violation["nodes"]]
-                    self.violations.append(f"{name} {locale}: {violation['id']} "
-                                           f"({violation['impact']}) {violation['help']} "
-                                           f"{targets}")
+            self.violations += [f"{name} {locale}: {problem}"
+                                for problem in blocking(self.axe, self.page)]
 
 
 @pytest.mark.parametrize("theme", THEMES)
