@@ -10,7 +10,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("foyer-e2e")
     group.addoption("--base-url", default=None, help="run e2e against this Foyer deployment")
     group.addoption(
-        "--theme", default=None,
+        "--theme",
+        default=None,
         help="the local deployment's tenant uses this theme (the suite must pass on every theme)",
     )
     group.addoption(

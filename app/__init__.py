@@ -14,7 +14,9 @@ from app.hookspecs import hookimpl
 __all__ = ["create_app", "hookimpl"]
 
 
-def create_app(config: t.Mapping[str, t.Any] | None = None, plugins: t.Iterable[object] = ()) -> Flask:
+def create_app(
+    config: t.Mapping[str, t.Any] | None = None, plugins: t.Iterable[object] = ()
+) -> Flask:
     """Build the Foyer application.
 
     :param config: Settings overrides (names of :class:`app.config.Settings` fields).

@@ -1,4 +1,5 @@
-"""The ``foyer`` command line: run, db, users, clients, and commands added by domains and plugins."""
+"""The ``foyer`` command line: run, db, users, clients, and commands that domains and
+plugins add."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ import click
 from flask import Flask
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "app.configfile.cli", "app.demo.cli", "app.oidc.cli", "app.plugin_commands", "app.mail.cli",
-    "app.branding.cli", "app.orgs.cli", "app.accounts.cli",
+    "app.configfile.cli",
+    "app.demo.cli",
+    "app.oidc.cli",
+    "app.plugin_commands",
+    "app.mail.cli",
+    "app.branding.cli",
+    "app.orgs.cli",
+    "app.accounts.cli",
 )
 """Domain modules that add commands: each has ``register(cli: click.Group) -> None``."""
 
@@ -63,8 +70,16 @@ def run(host: str, port: int, workers: int) -> None:
 
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-         "--bind", f"{host}:{port}", "app.wsgi:app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{host}:{port}",
+            "app.wsgi:app",
+        ],
     )
 
 
@@ -171,10 +186,14 @@ def users_import(ctx: AppContext, tenant_name: str, connection_name: str, file: 
     try:
         result = import_users(file, tenant, connection)
     except PluginError as exc:
-        fail(f"plugin {exc.plugin} failed in {exc.hook}; users before it were imported, "
-             "run the import again once it is fixed")
-    click.echo(f"{total} users read: {result.imported} imported, {result.skipped} already "
-               "there (left unchanged)")
+        fail(
+            f"plugin {exc.plugin} failed in {exc.hook}; users before it were imported, "
+            "run the import again once it is fixed"
+        )
+    click.echo(
+        f"{total} users read: {result.imported} imported, {result.skipped} already "
+        "there (left unchanged)"
+    )
 
 
 @cli.group()
@@ -194,7 +213,9 @@ def clients() -> None:
     show_default=True,
 )
 @click.option(
-    "--grant-type", "grant_types", multiple=True,
+    "--grant-type",
+    "grant_types",
+    multiple=True,
     type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
 )
 @click.option("--scope", default=None)
@@ -227,8 +248,11 @@ def clients_create(
         fields["scope"] = scope
     try:
         client, secret = create_client(
-            tenant, name, token_endpoint_auth_method=auth_method,
-            redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris,
+            tenant,
+            name,
+            token_endpoint_auth_method=auth_method,
+            redirect_uris=redirect_uris,
+            post_logout_redirect_uris=post_logout_redirect_uris,
             **fields,
         )
         session.commit()

@@ -40,84 +40,114 @@ class ErrorKind:
 
 ERRORS: dict[str, ErrorKind] = {
     "not_found": ErrorKind(
-        404, _l("Page not found"), _l("There is nothing at this address."),
+        404,
+        _l("Page not found"),
+        _l("There is nothing at this address."),
         _l("Check the address, or go back to the application you came from."),
     ),
     "method_not_allowed": ErrorKind(
-        405, _l("This action is not available"), _l("The page cannot be used this way."),
+        405,
+        _l("This action is not available"),
+        _l("The page cannot be used this way."),
         _l("Go back to the application you came from and start again."),
     ),
     "unknown_organization": ErrorKind(
-        404, _l("Unknown organization"), _l("No organization signs in at this address."),
+        404,
+        _l("Unknown organization"),
+        _l("No organization signs in at this address."),
         _l("Check the address, or go back to the application you came from."),
     ),
     "invalid_request": ErrorKind(
-        400, _l("The request is not valid"),
+        400,
+        _l("The request is not valid"),
         _l("The application sent a sign-in request that cannot be accepted."),
         _l("Go back to the application and try again. If it keeps happening, contact support."),
     ),
     "unknown_client": ErrorKind(
-        400, _l("Unknown application"),
+        400,
+        _l("Unknown application"),
         _l("The application that sent you here is not registered."),
         _l("Contact the application's support team with the reference below."),
     ),
     "invalid_redirect_uri": ErrorKind(
-        400, _l("The application's return address is not allowed"),
-        _l("For your safety you were not sent back to an address the application has not "
-           "registered."),
+        400,
+        _l("The application's return address is not allowed"),
+        _l(
+            "For your safety you were not sent back to an address the application has not "
+            "registered."
+        ),
         _l("Contact the application's support team with the reference below."),
     ),
     "csrf_failed": ErrorKind(
-        400, _l("Your form expired"),
+        400,
+        _l("Your form expired"),
         _l("The page was open too long or was sent from elsewhere, so it was not accepted."),
         _l("Go back, reload the page and try again."),
     ),
     "login_expired": ErrorKind(
-        400, _l("Your sign-in expired"),
+        400,
+        _l("Your sign-in expired"),
         _l("The sign-in took too long or was already finished."),
         _l("Go back to the application and sign in again."),
     ),
     "access_denied": ErrorKind(
-        403, _l("You cannot sign in here"), _l("Your sign-in was refused."),
+        403,
+        _l("You cannot sign in here"),
+        _l("Your sign-in was refused."),
         _l("If you think this is a mistake, contact support with the reference below."),
     ),
     "rate_limited": ErrorKind(
-        429, _l("Too many attempts"), _l("There were too many attempts from your network."),
+        429,
+        _l("Too many attempts"),
+        _l("There were too many attempts from your network."),
         _l("Wait a few minutes, then try again."),
     ),
     "request_too_large": ErrorKind(
-        413, _l("The request is too large"), _l("The form sent more data than allowed."),
+        413,
+        _l("The request is too large"),
+        _l("The form sent more data than allowed."),
         _l("Go back and try again with shorter values."),
     ),
     "service_unavailable": ErrorKind(
-        503, _l("Sign-in is unavailable right now"),
+        503,
+        _l("Sign-in is unavailable right now"),
         _l("A service needed to sign you in cannot be reached."),
         _l("Try again in a few minutes."),
     ),
     "no_connection": ErrorKind(
-        503, _l("Sign-in is not set up here"),
+        503,
+        _l("Sign-in is not set up here"),
         _l("There is no way to sign in with a password on this page yet."),
         _l("Contact support with the reference below."),
     ),
     "signup_disabled": ErrorKind(
-        403, _l("You cannot create an account here"),
+        403,
+        _l("You cannot create an account here"),
         _l("New accounts are not open on this page."),
         _l("Ask your organization's administrator for an invitation, or sign in."),
     ),
     "plugin_failed": ErrorKind(
-        502, _l("Sign-in could not be completed"),
+        502,
+        _l("Sign-in could not be completed"),
         _l("Part of the sign-in process failed on our side. Nothing was changed."),
         _l("Try again in a few minutes. If it keeps happening, contact support."),
     ),
     "server_error": ErrorKind(
-        500, _l("Something went wrong"), _l("An unexpected error stopped this page."),
+        500,
+        _l("Something went wrong"),
+        _l("An unexpected error stopped this page."),
         _l("Try again. If it keeps happening, contact support with the reference below."),
     ),
 }
 
 HTTP_CODES = {
-    400: "invalid_request", 403: "access_denied", 404: "not_found", 405: "method_not_allowed",
-    413: "request_too_large", 429: "rate_limited", 503: "service_unavailable",
+    400: "invalid_request",
+    403: "access_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    429: "rate_limited",
+    503: "service_unavailable",
 }
 
 
@@ -150,7 +180,7 @@ def error_page(
 
 
 _MINIMAL_PAGE = (
-    "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Error</title>"
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error</title>'
     "<h1>Something went wrong</h1><p>Please try again in a few minutes.</p></html>"
 )
 
@@ -163,8 +193,9 @@ def _render_error(
     domain, lookup_failed = _request_domain()
     if domain is None and not lookup_failed:
         # no tenant: a plain page that repeats nothing from the Host header
-        return Response("Unknown host\n", status=404 if status == 404 else status,
-                        mimetype="text/plain")
+        return Response(
+            "Unknown host\n", status=404 if status == 404 else status, mimetype="text/plain"
+        )
     tenant = domain.tenant if domain is not None else None
     if tenant is not None and "locale_defaults" not in g:
         g.locale_defaults = [tenant.default_locale]
@@ -189,8 +220,10 @@ def _render_error(
     except Exception:
         log.exception("error template failed")
         title = escape(str(kind.title))
-        body = (f"<!doctype html><meta charset=\"utf-8\"><title>{title}</title><h1>{title}</h1>"
-                f"<p>{escape(reference or '')}</p>")
+        body = (
+            f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1>'
+            f"<p>{escape(reference or '')}</p>"
+        )
     return Response(body, status=status, mimetype="text/html")
 
 

@@ -95,7 +95,7 @@ def _markdown_body(docstring: str) -> str:
             continue
         for label in ("Called by:", "Builtin:"):
             if line.startswith(label):
-                line = f"**{label}**{line[len(label):]}"
+                line = f"**{label}**{line[len(label) :]}"
         out.append(line)
     text = "\n".join(out)
     text = re.sub(r"\n+(?=\*\*(Called by|Builtin):)", "\n\n", text)

@@ -87,7 +87,8 @@ def register_legacy_stores() -> list[type[LegacyStore]]:
 def register_home_realm_methods() -> list[HomeRealmMethod]:
     """Return home realm discovery methods, each a way to find a sign-in's realm.
 
-    A realm is the organization and connection a sign-in belongs to. Each method has a unique ``name``, the ``stages`` it runs in (``request``: when the
+    A realm is the organization and connection a sign-in belongs to. Each method has a
+    unique ``name``, the ``stages`` it runs in (``request``: when the
     sign-in starts, from the application's parameters, the host or the path;
     ``identifier``: once the user has typed an identifier), ``public`` (True only when its
     answer never depends on whether an account exists, so the public lookup endpoint may

@@ -33,8 +33,13 @@ def register(cli: click.Group) -> None:
             click.echo(describe(pm, name, plugin, enabled.get(name, [])))
 
     @plugins.command("hooks")
-    @click.option("--write", "path", type=click.Path(dir_okay=False, path_type=Path),
-                  default=None, help="Write the Markdown reference to PATH (docs/hooks.md).")
+    @click.option(
+        "--write",
+        "path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write the Markdown reference to PATH (docs/hooks.md).",
+    )
     def plugins_hooks(path: Path | None) -> None:
         """Print (or write) the hook reference generated from app/hookspecs.py."""
         from app.hookdocs import render_hooks_markdown
@@ -83,7 +88,8 @@ def _enabled_where(tenant_name: str | None) -> dict[str, list[str]]:
         for name in (tenant.settings or {}).get("plugins") or {}:
             where.setdefault(name, []).append(f"tenant {tenant.name}")
         orgs = session.scalars(
-            sa.select(Organization).where(Organization.tenant_id == tenant.id)
+            sa.select(Organization)
+            .where(Organization.tenant_id == tenant.id)
             .order_by(Organization.name)
         )
         for org in orgs:

@@ -317,9 +317,7 @@ def authorize(browser: FlaskClient, client: Client, **params: t.Any) -> dict[str
             f"/authorize did not return to the client: {response.status_code} {location!r}"
         )
     result = dict(parse_qsl(urlsplit(location).query))
-    result.update(
-        verifier=verifier, nonce=query.get("nonce", ""), redirect_uri=redirect_uri
-    )
+    result.update(verifier=verifier, nonce=query.get("nonce", ""), redirect_uri=redirect_uri)
     return result
 
 
@@ -570,8 +568,13 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
     ) -> str:
         base_url = getattr(client, "host_url", f"https://{TENANT_HOST}")
         with foyer_app.test_request_context("/authorize", base_url=base_url):
-            tx = flow.begin(tenant, params=params, client=app_client,
-                            organization=organization, force_login=force_login)
+            tx = flow.begin(
+                tenant,
+                params=params,
+                client=app_client,
+                organization=organization,
+                force_login=force_login,
+            )
             if created_at is not None:
                 tx.created_at = created_at
                 flow.save(tx)
@@ -627,9 +630,7 @@ def _signing_key_pool() -> SigningKeyPool:
 
 
 @pytest.fixture(autouse=True)
-def _recycled_signing_keys(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _recycled_signing_keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests with an app draw tenant signing keys from :class:`SigningKeyPool`."""
     if "foyer_app" not in request.fixturenames:
         return
@@ -717,9 +718,15 @@ def run_authorization_code_flow(
     redirect_uri = params.pop("redirect_uri", client.redirect_uris[0])
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     query = {
-        "response_type": "code", "client_id": client.client_id, "redirect_uri": redirect_uri,
-        "scope": scope, "state": state, "nonce": nonce,
-        "code_challenge": challenge, "code_challenge_method": "S256", **params,
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **params,
     }
     response = browser.get("/authorize", query_string=query)
     location = response.headers.get("Location", "")

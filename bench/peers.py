@@ -46,7 +46,9 @@ def start_oidc_provider(port: int, secret: str, workdir: Path) -> tuple[Server, 
     log = workdir / f"oidc-provider-{port}.log"
     process = subprocess.Popen(
         ["node", str(PEERS_DIR / "oidc_provider.mjs"), str(port), secret],
-        cwd=PEERS_DIR, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=PEERS_DIR,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "NODE_ENV": "production"},
     )
     server = Server(process, port, log)

@@ -74,16 +74,29 @@ def summarize(raw: Path, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("scenarios", nargs="*", default=["sso_sign_in", "client_credentials",
-                                                         "login_page", "jwks", "discovery"])
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        default=["sso_sign_in", "client_credentials", "login_page", "jwks", "discovery"],
+    )
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="Keep the collapsed stacks.")
     parser.add_argument("--database-url", default="")
     options = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    args = parse_args(["--workers", "1", "--concurrency", "2", "--seconds",
-                       str(options.seconds), "--database-url", options.database_url])
+    args = parse_args(
+        [
+            "--workers",
+            "1",
+            "--concurrency",
+            "2",
+            "--seconds",
+            str(options.seconds),
+            "--database-url",
+            options.database_url,
+        ]
+    )
     workdir = Path(tempfile.mkdtemp(prefix="foyer-profile-"))
     try:
         bench = Bench(args, workdir, options.database_url)
@@ -99,17 +112,40 @@ def main(argv: list[str] | None = None) -> int:
                     step(state)
                 raw = workdir / f"{name}.txt"
                 spy = subprocess.Popen(
-                    [py_spy, "record", "--pid", str(worker), "--rate", "400", "--format", "raw",
-                     "--output", str(raw), "--duration", str(int(options.seconds) + 1),
-                     "--nonblocking", "--nolineno"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        py_spy,
+                        "record",
+                        "--pid",
+                        str(worker),
+                        "--rate",
+                        "400",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(raw),
+                        "--duration",
+                        str(int(options.seconds) + 1),
+                        "--nonblocking",
+                        "--nolineno",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
                 time.sleep(0.5)
-                result = load.run(name, server, lambda i, s=states: s[i], step,  # type: ignore[misc]
-                                  concurrency=2, seconds=options.seconds, max_ops=10**6)
+                result = load.run(
+                    name,
+                    server,
+                    lambda i, s=states: s[i],
+                    step,  # type: ignore[misc]
+                    concurrency=2,
+                    seconds=options.seconds,
+                    max_ops=10**6,
+                )
                 spy.wait()
-                print(f"\n=== {name}: {result.ops} ops, {result.server_ms_per_op:.2f} ms server "
-                      f"CPU per op ===")
+                print(
+                    f"\n=== {name}: {result.ops} ops, {result.server_ms_per_op:.2f} ms server "
+                    f"CPU per op ==="
+                )
                 print(summarize(raw, options.top))
                 if options.keep:
                     print(f"(collapsed stacks: {raw}; flamegraph.pl or speedscope read them)")

@@ -92,8 +92,12 @@ def exchange(target: Target, browser: Client, client_id: str, code: str, pkce: P
     response = expect(
         backend.post(
             target.token_path,
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-             "code_verifier": pkce.verifier},
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": pkce.verifier,
+            },
             headers=basic_auth(client_id, target.client_secret),
         ),
         200,
@@ -114,8 +118,7 @@ def foyer_login(email: str, password: str) -> t.Callable[[Client, str, str], Cli
         if sent.status != 303:
             raise UnexpectedResponse("identifier not accepted", sent)
         page = expect(browser.get(sent.location), 200, "password page")
-        done = browser.post(sent.location, {"csrf_token": page.csrf_token(),
-                                            "password": password})
+        done = browser.post(sent.location, {"csrf_token": page.csrf_token(), "password": password})
         if done.status != 303 or "/authorize/resume" not in done.location:
             raise UnexpectedResponse("password not accepted", done)
         browser.resume = done.location  # type: ignore[attr-defined]
@@ -145,8 +148,9 @@ def oidc_provider_login(account: str) -> t.Callable[[Client, str, str], Client]:
     return login
 
 
-def sign_in(target: Target, browser: Client, client_id: str | None = None,
-            scope: str | None = None) -> dict:
+def sign_in(
+    target: Target, browser: Client, client_id: str | None = None, scope: str | None = None
+) -> dict:
     """A whole interactive sign-in in ``browser``; returns the token response."""
     client_id = client_id or target.web_client
     pkce = Pkce.new()
@@ -218,10 +222,13 @@ def client_credentials(target: Target, client_id: str | None = None) -> tuple[t.
 
     def step(client: Client) -> int:
         response = expect(
-            client.post(target.token_path,
-                        {"grant_type": "client_credentials", "scope": "api.read"},
-                        headers=headers),
-            200, "client_credentials",
+            client.post(
+                target.token_path,
+                {"grant_type": "client_credentials", "scope": "api.read"},
+                headers=headers,
+            ),
+            200,
+            "client_credentials",
         )
         if b'"access_token"' not in response.body:
             raise UnexpectedResponse("no access token", response)
@@ -242,10 +249,13 @@ def refresh_rotation(target: Target) -> tuple[t.Any, t.Any]:
 
     def step(browser: t.Any) -> int:
         response = expect(
-            browser.post(target.token_path,
-                         {"grant_type": "refresh_token", "refresh_token": browser.refresh_token},
-                         headers=headers),
-            200, "refresh",
+            browser.post(
+                target.token_path,
+                {"grant_type": "refresh_token", "refresh_token": browser.refresh_token},
+                headers=headers,
+            ),
+            200,
+            "refresh",
         )
         token = json.loads(response.body)
         if token.get("refresh_token") in (None, browser.refresh_token):
@@ -273,8 +283,7 @@ def login_page(target: Target, host: str, locale: str) -> tuple[t.Any, t.Any]:
     def setup(_i: int) -> Client:
         browser = target.client(host)
         pkce = Pkce.new()
-        params = authorization_params(target.web_client, target.sso_scope, pkce,
-                                      ui_locales=locale)
+        params = authorization_params(target.web_client, target.sso_scope, pkce, ui_locales=locale)
         started = browser.get(target.authorize_path, params)
         if started.status != 302:
             raise UnexpectedResponse("authorize did not redirect to the login page", started)
@@ -310,8 +319,12 @@ def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.
     def setup(_i: int) -> Client:
         browser = target.client(host)
         browser.turn = 0  # type: ignore[attr-defined]
-        probe = browser.request("POST", "/hrd/lookup", headers={"Content-Type": "application/json"},
-                                body=b'{"identifier": "someone@org-0.example"}')
+        probe = browser.request(
+            "POST",
+            "/hrd/lookup",
+            headers={"Content-Type": "application/json"},
+            body=b'{"identifier": "someone@org-0.example"}',
+        )
         browser.endpoint = probe.status == 200  # type: ignore[attr-defined]
         if not browser.endpoint:  # type: ignore[attr-defined]
             started = browser.get("/login")
@@ -322,17 +335,22 @@ def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.
     def step(browser: t.Any) -> int:
         if browser.endpoint:
             body = json.dumps({"identifier": identifier(browser)}).encode()
-            answer = expect(browser.request("POST", "/hrd/lookup", body=body,
-                                            headers={"Content-Type": "application/json"}),
-                            200, "HRD lookup")
+            answer = expect(
+                browser.request(
+                    "POST", "/hrd/lookup", body=body, headers={"Content-Type": "application/json"}
+                ),
+                200,
+                "HRD lookup",
+            )
             if json.loads(answer.body).get("organization") is None:
                 raise UnexpectedResponse("the identifier found no organization", answer)
             return 1
         started = browser.get("/login")
         if started.status != 302:
             raise UnexpectedResponse("no sign-in started", started)
-        sent = browser.post(started.location, {"csrf_token": browser.csrf,
-                                               "identifier": identifier(browser)})
+        sent = browser.post(
+            started.location, {"csrf_token": browser.csrf, "identifier": identifier(browser)}
+        )
         if sent.status != 303 or "/login/password" not in sent.location:
             raise UnexpectedResponse("the identifier was not routed", sent)
         return 2

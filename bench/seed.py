@@ -32,7 +32,8 @@ def password_hash() -> str:
     """An argon2id hash at Foyer's default parameters (OWASP: m=19 MiB, t=2, p=1)."""
     s = Settings()
     ph = PasswordHasher(
-        time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_cost,
+        time_cost=s.argon2_time_cost,
+        memory_cost=s.argon2_memory_cost,
         parallelism=s.argon2_parallelism,
     )
     return ph.hash(PASSWORD)
@@ -42,7 +43,12 @@ def foyer(env: t.Mapping[str, str], *args: str, stdin: str | None = None) -> str
     """Run a ``foyer`` command in the bench instance; returns its standard output."""
     done = subprocess.run(
         [sys.executable, "-c", "from app.cli import main; main()", *args],
-        env=dict(env), cwd=ROOT, input=stdin, capture_output=True, text=True, check=False,
+        env=dict(env),
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"foyer {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -78,7 +84,11 @@ def add_organizations(env: t.Mapping[str, str], total: int) -> float:
     started = time.perf_counter()
     code = f"from bench.seed import _insert_organizations; _insert_organizations({total})"
     done = subprocess.run(
-        [sys.executable, "-c", code], env=dict(env), cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env=dict(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=False,
     )
     if done.returncode != 0:
@@ -124,36 +134,78 @@ def _insert_organizations(total: int) -> None:
     with app.app_context():
         tenant = find_tenant("hrd")
         assert tenant is not None
-        present = session.scalar(
-            sa.select(sa.func.count(Organization.id)).where(Organization.tenant_id == tenant.id)
-        ) or 0
+        present = (
+            session.scalar(
+                sa.select(sa.func.count(Organization.id)).where(Organization.tenant_id == tenant.id)
+            )
+            or 0
+        )
         now = dt.datetime.now(dt.UTC)
         batch = 5000
         for start in range(present, total, batch):
             orgs, connections, links, domains, routes = [], [], [], [], []
             for n in range(start, min(start + batch, total)):
                 org_id, connection_id = new_id(), new_id()
-                orgs.append({"id": org_id, "tenant_id": tenant.id, "name": f"org-{n}",
-                             "display_name": f"Organization {n}", "branding": {},
-                             "metadata_": {}, "plugins": {}, "created_at": now})
-                connections.append({"id": connection_id, "tenant_id": tenant.id,
-                                    "name": f"org-{n}-users", "display_name": f"Org {n}",
-                                    "strategy": "database", "options": {},
-                                    "signup_enabled": False, "created_at": now})
-                links.append({"organization_id": org_id, "connection_id": connection_id,
-                              "position": 0})
-                domains.append({"id": new_id(), "tenant_id": tenant.id,
-                                "organization_id": org_id, "domain": hrd_domain(n),
-                                "include_subdomains": False, "connection_id": connection_id})
-                routes.append({"id": new_id(), "tenant_id": tenant.id,
-                               "identifier": hrd_identifier("identifier_map", n),
-                               "is_pattern": False, "organization_id": org_id,
-                               "connection_id": connection_id, "created_at": now})
+                orgs.append(
+                    {
+                        "id": org_id,
+                        "tenant_id": tenant.id,
+                        "name": f"org-{n}",
+                        "display_name": f"Organization {n}",
+                        "branding": {},
+                        "metadata_": {},
+                        "plugins": {},
+                        "created_at": now,
+                    }
+                )
+                connections.append(
+                    {
+                        "id": connection_id,
+                        "tenant_id": tenant.id,
+                        "name": f"org-{n}-users",
+                        "display_name": f"Org {n}",
+                        "strategy": "database",
+                        "options": {},
+                        "signup_enabled": False,
+                        "created_at": now,
+                    }
+                )
+                links.append(
+                    {"organization_id": org_id, "connection_id": connection_id, "position": 0}
+                )
+                domains.append(
+                    {
+                        "id": new_id(),
+                        "tenant_id": tenant.id,
+                        "organization_id": org_id,
+                        "domain": hrd_domain(n),
+                        "include_subdomains": False,
+                        "connection_id": connection_id,
+                    }
+                )
+                routes.append(
+                    {
+                        "id": new_id(),
+                        "tenant_id": tenant.id,
+                        "identifier": hrd_identifier("identifier_map", n),
+                        "is_pattern": False,
+                        "organization_id": org_id,
+                        "connection_id": connection_id,
+                        "created_at": now,
+                    }
+                )
                 if n % PATTERN_EVERY == 0:
-                    routes.append({"id": new_id(), "tenant_id": tenant.id,
-                                   "identifier": f"*@team-{n}.example", "is_pattern": True,
-                                   "organization_id": org_id, "connection_id": connection_id,
-                                   "created_at": now})
+                    routes.append(
+                        {
+                            "id": new_id(),
+                            "tenant_id": tenant.id,
+                            "identifier": f"*@team-{n}.example",
+                            "is_pattern": True,
+                            "organization_id": org_id,
+                            "connection_id": connection_id,
+                            "created_at": now,
+                        }
+                    )
             session.execute(sa.insert(Organization), orgs)
             session.execute(sa.insert(Connection), connections)
             session.execute(sa.insert(OrganizationConnection), links)

@@ -120,10 +120,27 @@ def start_foyer(env: t.Mapping[str, str], workers: int, port: int, workdir: Path
     """gunicorn with ``workers`` sync workers, as ``foyer run`` starts it."""
     log = workdir / f"gunicorn-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
-         "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--timeout", "120",
-         "--backlog", "2048", "app.wsgi:app"],
-        env=dict(env), cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--timeout",
+            "120",
+            "--backlog",
+            "2048",
+            "app.wsgi:app",
+        ],
+        env=dict(env),
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     server = Server(process, port, log)
     server.name = "foyer"

@@ -99,7 +99,11 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
     env["FOYER_SMTP_URL"] = f"smtp://127.0.0.1:{mailbox.port}"
     seeded = subprocess.run(
         [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if seeded.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
@@ -107,10 +111,23 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
     applications = _start_application_stub(rp_port)
     log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket", "--graceful-timeout", "5",
-         "app.wsgi:app"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--graceful-timeout",
+            "5",
+            "app.wsgi:app",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base_url = f"http://localhost:{port}"
     try:

@@ -26,8 +26,7 @@ class Visit:
 
     def __call__(self, name: str) -> None:
         self.page.wait_for_load_state("load")
-        self.page.screenshot(path=str(self.shots / f"{self.scenario}-{name}.png"),
-                             full_page=True)
+        self.page.screenshot(path=str(self.shots / f"{self.scenario}-{name}.png"), full_page=True)
         self.problems += [f"{name}: {problem}" for problem in blocking(self.axe, self.page)]
 
 

@@ -28,7 +28,8 @@ class RelyingParty:
             f"{base_url}/.well-known/openid-configuration", timeout=10
         ).json()
         self.session = OAuth2Session(
-            client["client_id"], client["client_secret"],
+            client["client_id"],
+            client["client_secret"],
             scope="openid profile email offline_access",
             redirect_uri=client["redirect_uri"],
             code_challenge_method="S256",
@@ -40,8 +41,10 @@ class RelyingParty:
 
     def authorization_url(self, **params: str) -> str:
         url, self.state = self.session.create_authorization_url(
-            self.metadata["authorization_endpoint"], code_verifier=self.verifier,
-            nonce=self.nonce, **params,
+            self.metadata["authorization_endpoint"],
+            code_verifier=self.verifier,
+            nonce=self.nonce,
+            **params,
         )
         return str(url)
 
@@ -74,15 +77,20 @@ class RelyingParty:
         assert params.get("state") == self.state
         assert params.get("iss") == self.metadata["issuer"]
         token = self.session.fetch_token(
-            self.metadata["token_endpoint"], code=params["code"],
-            code_verifier=self.verifier, grant_type="authorization_code",
+            self.metadata["token_endpoint"],
+            code=params["code"],
+            code_verifier=self.verifier,
+            grant_type="authorization_code",
         )
         return dict(token)
 
     def validate_id_token(self, id_token: str, access_token: str) -> dict[str, t.Any]:
         jwks = requests.get(self.metadata["jwks_uri"], timeout=10).json()
-        token = jwt.decode(id_token, KeySet.import_key_set(jwks),
-                           algorithms=self.metadata["id_token_signing_alg_values_supported"])
+        token = jwt.decode(
+            id_token,
+            KeySet.import_key_set(jwks),
+            algorithms=self.metadata["id_token_signing_alg_values_supported"],
+        )
         JWTClaimsRegistry(
             leeway=60,
             iss={"essential": True, "value": self.metadata["issuer"]},

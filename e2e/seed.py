@@ -43,8 +43,13 @@ def main(port: int, rp_port: int) -> None:
         if os.environ.get("FOYER_E2E_THEME"):  # the whole suite on another theme
             tenant.settings = {**tenant.settings, "theme": os.environ["FOYER_E2E_THEME"]}
         connection = create_connection(tenant, "users", "database", "E2E users")
-        alice = create_user(connection, email="alice@e2e.test", password=PASSWORD,
-                            name="Alice E2E", email_verified=True)
+        alice = create_user(
+            connection,
+            email="alice@e2e.test",
+            password=PASSWORD,
+            name="Alice E2E",
+            email_verified=True,
+        )
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
         organizations = seed_themed_organizations(tenant, connection, port, [alice])
         account_flows = seed_account_flows(tenant, connection, PASSWORD, rp_port)
@@ -53,11 +58,14 @@ def main(port: int, rp_port: int) -> None:
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
             client, secret = create_client(
-                tenant, name, redirect_uris=[redirect_uri],
+                tenant,
+                name,
+                redirect_uris=[redirect_uri],
                 post_logout_redirect_uris=[f"http://127.0.0.1:{rp_port}/{key}/signed-out"],
             )
             clients[key] = {
-                "client_id": client.client_id, "client_secret": secret,
+                "client_id": client.client_id,
+                "client_secret": secret,
                 "redirect_uri": redirect_uri,
                 "post_logout_redirect_uri": client.post_logout_redirect_uris[0],
             }

@@ -43,14 +43,18 @@ def seed_account_flows(
     create_organization(tenant, open_name, open_display_name, connections=[open_connection])
     redirect_uri = f"http://127.0.0.1:{rp_port}/partner/callback"
     partner, secret = create_client(
-        tenant, "Partner analytics", redirect_uris=[redirect_uri],
+        tenant,
+        "Partner analytics",
+        redirect_uris=[redirect_uri],
         settings={"require_consent": True},
     )
     return {
         "users": users,
-        "invitations": {"tenant": tenant.name, "organization": name,
-                        "display_name": display_name},
+        "invitations": {"tenant": tenant.name, "organization": name, "display_name": display_name},
         "signup": {"organization": open_name, "display_name": open_display_name},
-        "partner": {"client_id": partner.client_id, "client_secret": secret,
-                    "redirect_uri": redirect_uri},
+        "partner": {
+            "client_id": partner.client_id,
+            "client_secret": secret,
+            "redirect_uri": redirect_uri,
+        },
     }

@@ -35,10 +35,16 @@ def seed_themed_organizations(
     wanted = [(domain.base_url, domain.organization_id) for domain in tenant.domains]
     for theme, (name, display_name) in THEMED_ORGANIZATIONS.items():
         org = create_organization(
-            tenant, name, display_name, connections=[connection], theme=theme,
-            branding={"support_email": f"help@{name}.example",
-                      "support_url": f"https://help.{name}.example/",
-                      "privacy_url": f"https://{name}.example/privacy"},
+            tenant,
+            name,
+            display_name,
+            connections=[connection],
+            theme=theme,
+            branding={
+                "support_email": f"help@{name}.example",
+                "support_url": f"https://help.{name}.example/",
+                "privacy_url": f"https://{name}.example/privacy",
+            },
         )
         for user in members:
             add_member(org, user)

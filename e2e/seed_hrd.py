@@ -36,17 +36,20 @@ def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: bool) -> dict[st
     northwind_staff = create_connection(tenant, "northwind-staff", "database", "Northwind staff")
     contoso_staff = create_connection(tenant, "contoso-staff", "database", "Contoso staff")
     partners = create_connection(tenant, "partners", "database", "Partner accounts")
-    northwind = create_organization(tenant, "northwind", "Northwind Traders",
-                                    connections=[northwind_staff])
-    contoso = create_organization(tenant, "contoso", "Contoso", connections=[contoso_staff,
-                                                                             partners])
+    northwind = create_organization(
+        tenant, "northwind", "Northwind Traders", connections=[northwind_staff]
+    )
+    contoso = create_organization(
+        tenant, "contoso", "Contoso", connections=[contoso_staff, partners]
+    )
     fabrikam = create_organization(tenant, "fabrikam", "Fabrikam", connections=[partners])
     set_email_domains(northwind, [("northwind.e2e.test", True, northwind_staff.id)])
     set_email_domains(contoso, [("contoso.e2e.test", False, contoso_staff.id)])
     set_route(tenant, "*@partners.e2e.test", fabrikam)
     host = f"http://northwind.localhost:{port}"
-    set_domains(tenant, [(d.base_url, d.organization_id) for d in tenant.domains]
-                + [(host, northwind.id)])
+    set_domains(
+        tenant, [(d.base_url, d.organization_id) for d in tenant.domains] + [(host, northwind.id)]
+    )
     users = {
         "nina": ("nina@northwind.e2e.test", "Nina Northwind", northwind_staff, "northwind"),
         "carl": ("carl@contoso.e2e.test", "Carl Contoso", contoso_staff, "contoso"),
@@ -54,20 +57,25 @@ def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: bool) -> dict[st
     }
     accounts: dict[str, t.Any] = {"users": {}, "organizations": {}}
     for key, (email, name, connection, organization) in users.items():
-        user = create_user(connection, email=email, password=PASSWORD, name=name,
-                           email_verified=True)
+        user = create_user(
+            connection, email=email, password=PASSWORD, name=name, email_verified=True
+        )
         if connection is partners:
             add_member(fabrikam, user)
-        accounts["users"][key] = {"email": email, "password": PASSWORD, "name": name,
-                                  "organization": organization}
+        accounts["users"][key] = {
+            "email": email,
+            "password": PASSWORD,
+            "name": name,
+            "organization": organization,
+        }
     for org in (northwind, contoso, fabrikam):
-        accounts["organizations"][org.name] = {"name": org.name,
-                                               "display_name": org.display_name}
+        accounts["organizations"][org.name] = {"name": org.name, "display_name": org.display_name}
     accounts["organizations"]["northwind"]["host"] = host
     if upstream:
         idp = f"http://127.0.0.1:{rp_port}/idp/authorize"
-        sso = create_connection(tenant, "umbrella-sso", "e2e-upstream", "Umbrella SSO",
-                                options={"authorize_url": idp})
+        sso = create_connection(
+            tenant, "umbrella-sso", "e2e-upstream", "Umbrella SSO", options={"authorize_url": idp}
+        )
         umbrella = create_organization(tenant, "umbrella", "Umbrella", connections=[sso])
         set_email_domains(umbrella, [("umbrella.e2e.test", False, sso.id)])
         accounts["upstream"] = {"email": "una@umbrella.e2e.test", "idp": idp}

@@ -101,8 +101,7 @@ def test_change_password(page, deployment):
     expect(page.locator("#account-email")).to_contain_text(charlie["email"])
     visit("account")
     page.locator("#change-password").click()
-    expect(page.locator("#current_password")).to_have_attribute("autocomplete",
-                                                                "current-password")
+    expect(page.locator("#current_password")).to_have_attribute("autocomplete", "current-password")
     visit("form")
     page.locator("#current_password").fill("not my password at all")
     page.locator("#new_password").fill(NEW_PASSWORD)
@@ -135,10 +134,28 @@ def test_invitation_acceptance(page, deployment):
     team = deployment.accounts["invitations"]
     invitee = "new.colleague@e2e.test"
     sent = subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "orgs", "invite",
-         "--tenant", team["tenant"], "--org", team["organization"], "--email", invitee,
-         "--roles", "member", "--invited-by", "Olivia Owner"],
-        env=deployment.env, cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "orgs",
+            "invite",
+            "--tenant",
+            team["tenant"],
+            "--org",
+            team["organization"],
+            "--email",
+            invitee,
+            "--roles",
+            "member",
+            "--invited-by",
+            "Olivia Owner",
+        ],
+        env=deployment.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert sent.returncode == 0, sent.stderr
     visit = Visit(page, "invitation", FOLDER)

@@ -62,24 +62,28 @@ class Shooter:
             expect(html).to_have_attribute("lang", locale)
             expect(html).to_have_attribute("dir", "rtl" if locale == "ar" else "ltr")
             expect(self.page.locator("body")).to_have_class(
-                f"theme-{self.theme} layout-{LAYOUTS[self.theme]}")
+                f"theme-{self.theme} layout-{LAYOUTS[self.theme]}"
+            )
             self.page.evaluate("document.fonts.ready")
             for viewport, size in VIEWPORTS.items():
                 self.page.set_viewport_size(size)
                 self.page.screenshot(
                     path=str(SCREENSHOTS / f"{self.theme}-{name}-{locale}-{viewport}.png"),
-                    full_page=True)
+                    full_page=True,
+                )
             self.page.set_viewport_size(VIEWPORTS["desktop"])
-            self.violations += [f"{name} {locale}: {problem}"
-                                for problem in blocking(self.axe, self.page)]
+            self.violations += [
+                f"{name} {locale}: {problem}" for problem in blocking(self.axe, self.page)
+            ]
 
 
 @pytest.mark.parametrize("theme", THEMES)
 def test_theme_pages_screenshots_and_accessibility(browser, deployment, theme):
     org = organization(deployment, theme)
     alice = deployment.accounts["users"]["alice"]
-    context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="en-US",
-                                  reduced_motion="reduce")
+    context = browser.new_context(
+        viewport=VIEWPORTS["desktop"], locale="en-US", reduced_motion="reduce"
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     shooter = Shooter(page, theme)
@@ -119,5 +123,6 @@ def test_keyboard_reaches_the_form_with_a_visible_focus(page, deployment, theme)
     page.keyboard.press("Tab")
     expect(page.locator("#submit")).to_be_focused()
     outline = page.locator("#submit").evaluate(
-        "el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+        "el => getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth"
+    )
     assert outline.split()[0] != "none" and outline.split()[1] != "0px", outline

@@ -43,7 +43,8 @@ def test_sign_in_with_password_returns_valid_tokens(page, deployment):
     claims = rp.validate_id_token(token["id_token"], token["access_token"])
     userinfo = requests.get(
         rp.metadata["userinfo_endpoint"],
-        headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10,
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
     ).json()
     assert userinfo["sub"] == claims["sub"]
     assert userinfo["email"] == alice["email"]

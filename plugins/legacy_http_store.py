@@ -64,8 +64,12 @@ class HTTPStore:
         timeout = time_left(self.timeout)
         try:
             return requests.request(
-                method, url, headers=self.headers, timeout=(timeout, timeout),
-                allow_redirects=False, **kwargs,
+                method,
+                url,
+                headers=self.headers,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+                **kwargs,
             )
         except requests.RequestException as exc:  # refused, reset, DNS, timed out
             raise StrategyUnavailable(f"legacy HTTP store: {type(exc).__name__}") from exc

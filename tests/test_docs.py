@@ -12,7 +12,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_operating_doc_lists_every_setting_as_in_the_code():
     text = (DOCS / "operating.md").read_text()
-    match = re.search(r"<!-- settings-reference:.*?-->\n(.*?)<!-- end settings-reference -->", text, re.S)
+    match = re.search(
+        r"<!-- settings-reference:.*?-->\n(.*?)<!-- end settings-reference -->", text, re.S
+    )
     assert match, "docs/operating.md lost its settings reference markers"
     assert match.group(1) == settings_reference(), (
         "docs/operating.md is stale: paste app.config.settings_reference() between the markers"

@@ -40,8 +40,9 @@ def test_unknown_path_is_a_branded_404_with_a_reference(client, tenant, recorded
 
 
 def test_wrong_method_is_a_branded_405_with_allow_header(client, tenant):
-    token = read_form(text(client.get("/login", follow_redirects=True)),
-                      "login-identifier-form").fields["csrf_token"]
+    token = read_form(
+        text(client.get("/login", follow_redirects=True)), "login-identifier-form"
+    ).fields["csrf_token"]
     answer = client.post("/login/done", data={"csrf_token": token})
     assert_branded(answer, 405, "This action is not available")
     assert "GET" in answer.headers["Allow"]
@@ -67,16 +68,18 @@ def test_forged_csrf_token_is_a_branded_400(client, user):
     assert_branded(answer, 400, "Your form expired")
 
 
-def test_raising_plugin_is_a_branded_502_naming_nothing_secret(client, user, register_plugin,
-                                                                  recorded_events):
+def test_raising_plugin_is_a_branded_502_naming_nothing_secret(
+    client, user, register_plugin, recorded_events
+):
     class Exploding:
         @hookimpl
         def check_login(self, context):
             raise RuntimeError("database password is hunter2")
 
     register_plugin(Exploding(), name="exploding")
-    body = assert_branded(login(client, "alice@example.com", USER_PASSWORD), 502,
-                          "Sign-in could not be completed")
+    body = assert_branded(
+        login(client, "alice@example.com", USER_PASSWORD), 502, "Sign-in could not be completed"
+    )
     assert "hunter2" not in body
     assert recorded_events("plugin_failed")[-1].data["plugin"] == "exploding"
 
@@ -137,11 +140,11 @@ def test_support_contact_of_the_tenant_is_on_the_error_page(client, tenant):
     assert 'id="support-contact"' not in body  # shown once, in the card
 
 
-def test_organization_branding_gives_its_own_support_contact(client, make_organization,
-                                                            make_login_tx, tenant):
+def test_organization_branding_gives_its_own_support_contact(
+    client, make_organization, make_login_tx, tenant
+):
     tenant.settings = {"support_email": "help@acme.test"}
-    org = make_organization("globex", "Globex",
-                            branding={"support_email": "it@globex.test"})
+    org = make_organization("globex", "Globex", branding={"support_email": "it@globex.test"})
     tx = make_login_tx(organization=org)
     org.connection_links.clear()
     session.commit()

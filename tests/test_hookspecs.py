@@ -21,7 +21,8 @@ IDS = [hook.name for hook in HOOKS]
 
 def test_every_hookspec_in_the_module_is_collected():
     specs = {
-        name for name, func in vars(hookspecs).items()
+        name
+        for name, func in vars(hookspecs).items()
         if callable(func) and getattr(func, "foyer_spec", None) is not None
     }
     assert specs == set(IDS)

@@ -28,10 +28,12 @@ def test_downgrade_to_base_and_upgrade_again_keeps_working(tmp_path):
     upgrade(database)
     assert current_revision(database) == head_revision(database)
     with database.engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO tenant (id, name, display_name, default_locale, settings, created_at)"
-            " VALUES ('t1', 'acme', 'Acme', 'en', '{}', '2026-01-01 00:00:00')"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO tenant (id, name, display_name, default_locale, settings, created_at)"
+                " VALUES ('t1', 'acme', 'Acme', 'en', '{}', '2026-01-01 00:00:00')"
+            )
+        )
     downgrade(database, "base")
     assert "tenant" not in sa.inspect(database.engine).get_table_names()
     upgrade(database)

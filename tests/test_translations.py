@@ -86,7 +86,10 @@ def test_messages_pot_is_what_extraction_writes(tmp_path):
     fresh = tmp_path / "messages.pot"
     subprocess.run(
         [str(ROOT / "scripts" / "translations"), "extract", str(fresh)],
-        cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHON": sys.executable},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHON": sys.executable},
     )
     committed = keys(load(TRANSLATIONS / "messages.pot"))
     current = keys(load(fresh))
@@ -117,8 +120,10 @@ def test_catalog_translates_every_message(locale):
     assert catalog.plural_expr == plural.plural_expr, "Plural-Forms header: use Babel's"
     assert not catalog.fuzzy
     untranslated = [
-        message.id for message in messages(catalog)
-        if message.fuzzy or not all(form.strip() for form in forms(message))
+        message.id
+        for message in messages(catalog)
+        if message.fuzzy
+        or not all(form.strip() for form in forms(message))
         or (message.pluralizable and len(forms(message)) != plural.num_plurals)
     ]
     assert untranslated == [], f"{locale}: translate these (no fuzzy entries)"
@@ -196,6 +201,12 @@ def test_sign_in_page_speaks_each_language(
 
 def test_login_pages_strings_are_extracted():
     template = {message.id for message in messages(load(TRANSLATIONS / "messages.pot"))}
-    for message in ("Email or username", "Wrong email or password.", "Sign out?",
-                    "You are signed out", "Skip to content", "Your form expired"):
+    for message in (
+        "Email or username",
+        "Wrong email or password.",
+        "Sign out?",
+        "You are signed out",
+        "Skip to content",
+        "Your form expired",
+    ):
         assert message in template

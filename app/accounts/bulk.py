@@ -197,12 +197,19 @@ def _import_batch(
         if any(key in existing for key in _keys(values)):
             result.skipped += 1
             continue
-        row = dict(NEW_USER, id=new_id(), tenant_id=tenant.id, connection_id=connection.id,
-                   created_at=now, **values)
+        row = dict(
+            NEW_USER,
+            id=new_id(),
+            tenant_id=tenant.id,
+            connection_id=connection.id,
+            created_at=now,
+            **values,
+        )
         if plugins:
             user = User(**row)
-            call_hook("prepare_user", tenant=tenant, organization=None, user=user,
-                      connection=connection)
+            call_hook(
+                "prepare_user", tenant=tenant, organization=None, user=user, connection=connection
+            )
             row = {key: getattr(user, key) for key in COLUMNS}
         rows.append(row)
     if rows:
@@ -211,7 +218,9 @@ def _import_batch(
         record_events(
             "user_created",
             tenant=tenant,
-            entries=[{"user_id": row["id"], "connection_id": connection.id,
-                      "data": {"via": "import"}} for row in rows],
+            entries=[
+                {"user_id": row["id"], "connection_id": connection.id, "data": {"via": "import"}}
+                for row in rows
+            ],
         )
     result.imported += len(rows)

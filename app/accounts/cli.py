@@ -22,8 +22,12 @@ def register(cli: click.Group) -> None:
     @users.command("send-reset")
     @click.option("--tenant", "tenant_name", required=True)
     @click.option("--email", required=True, help="The user's email address.")
-    @click.option("--connection", "connection_name", default=None,
-                  help="Only this connection's user (default: every password connection).")
+    @click.option(
+        "--connection",
+        "connection_name",
+        default=None,
+        help="Only this connection's user (default: every password connection).",
+    )
     @pass_app
     def send_reset(
         ctx: AppContext, tenant_name: str, email: str, connection_name: str | None
@@ -37,17 +41,24 @@ def register(cli: click.Group) -> None:
             if user.blocked:
                 fail(f"user {user.id} is blocked: unblock it first")
             if not send_password_reset(user):
-                fail("no email was delivered: set FOYER_SMTP_URL or install a "
-                     "deliver_email plugin")
+                fail("no email was delivered: set FOYER_SMTP_URL or install a deliver_email plugin")
             click.echo(f"sent a reset link to {user.email} (user {user.id})")
 
     @users.command("block")
     @click.option("--tenant", "tenant_name", required=True)
     @click.option("--email", required=True, help="The user's email address.")
-    @click.option("--connection", "connection_name", default=None,
-                  help="Only this connection's user (default: every password connection).")
-    @click.option("--notify/--no-notify", default=True, show_default=True,
-                  help="Email the user that their account is blocked.")
+    @click.option(
+        "--connection",
+        "connection_name",
+        default=None,
+        help="Only this connection's user (default: every password connection).",
+    )
+    @click.option(
+        "--notify/--no-notify",
+        default=True,
+        show_default=True,
+        help="Email the user that their account is blocked.",
+    )
     @pass_app
     def block(
         ctx: AppContext, tenant_name: str, email: str, connection_name: str | None, notify: bool
@@ -87,10 +98,14 @@ def register(cli: click.Group) -> None:
         tenant = find_tenant(tenant_name)
         if tenant is None:
             fail(f"no tenant named {tenant_name!r}")
-        connections = [c for c in password_connections(tenant, None)
-                       if connection_name in (None, c.name)]
-        found = [u for u in (strategy_for(c).find_user(email) for c in connections)
-                 if u is not None and u.email]
+        connections = [
+            c for c in password_connections(tenant, None) if connection_name in (None, c.name)
+        ]
+        found = [
+            u
+            for u in (strategy_for(c).find_user(email) for c in connections)
+            if u is not None and u.email
+        ]
         if not found:
             fail(f"tenant {tenant_name} has no user with the address {email!r}")
         return found

@@ -72,8 +72,13 @@ def remember(user: User, client: Client, scope: str | None) -> Consent:
     """Record that the user allowed ``scope`` (added to what they allowed before)."""
     found = find_consent(user, client)
     if found is None:
-        found = Consent(tenant_id=user.tenant_id, user_id=user.id, client_id=client.client_id,
-                        scopes=[], granted_at=utcnow())
+        found = Consent(
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            client_id=client.client_id,
+            scopes=[],
+            granted_at=utcnow(),
+        )
         session.add(found)
     found.scopes = sorted(set(found.scopes or []) | set(scopes_of(scope)))
     found.granted_at = utcnow()

@@ -54,8 +54,9 @@ def consent_step(
     if "none" in prompt:
         from app.oidc.server import oauth_server
 
-        error = ConsentRequiredError(redirect_uri=params.get("redirect_uri"),
-                                     state=params.get("state"))
+        error = ConsentRequiredError(
+            redirect_uri=params.get("redirect_uri"), state=params.get("state")
+        )
         return oauth_server().authorization_error(error)
     if tx is None:
         from app.oidc.views import TRANSACTION_PARAMS
@@ -80,8 +81,11 @@ def consent_page() -> Response | tuple[str, int]:
     tx: LoginTransaction | None = g.login_tx
     sso = current_sso()
     if (
-        tx is None or not tx.completed or not tx.client_id
-        or sso is None or sso.user_id != tx.user_id
+        tx is None
+        or not tx.completed
+        or not tx.client_id
+        or sso is None
+        or sso.user_id != tx.user_id
     ):
         return error_page("login_expired")
     client = client_for(tenant, tx)
@@ -94,13 +98,23 @@ def consent_page() -> Response | tuple[str, int]:
         if decision == "allow":
             consent.remember(sso.user, client, scope)
             session.commit()
-            record_event("consent_granted", tenant=tenant, user_id=sso.user_id,
-                         client_id=client.client_id, data={"scope": scope or ""})
+            record_event(
+                "consent_granted",
+                tenant=tenant,
+                user_id=sso.user_id,
+                client_id=client.client_id,
+                data={"scope": scope or ""},
+            )
             return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
         if decision == "deny":
             return _deny(tenant, client, tx)
-    return page("account/consent.html", form=form, scopes=consent.describe(scope),
-                user=sso.user, consent_client=client)
+    return page(
+        "account/consent.html",
+        form=form,
+        scopes=consent.describe(scope),
+        user=sso.user,
+        consent_client=client,
+    )
 
 
 def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
@@ -108,8 +122,13 @@ def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
     from app.oidc.server import oauth_server
 
     flow.discard(tx)
-    record_event("consent_denied", tenant=tenant, user_id=tx.user_id, client_id=client.client_id,
-                 data={"scope": tx.params.get("scope", "")})
+    record_event(
+        "consent_denied",
+        tenant=tenant,
+        user_id=tx.user_id,
+        client_id=client.client_id,
+        data={"scope": tx.params.get("scope", "")},
+    )
     redirect_uri = tx.params.get("redirect_uri", "")
     oauth_client = oauth_server().query_client(client.client_id)
     if oauth_client is None or not oauth_client.check_redirect_uri(redirect_uri):

@@ -31,9 +31,7 @@ def set_new_password(user: User, password: str) -> None:
 
 def end_sessions(user: User, keep: SsoSession | None = None) -> int:
     """End the user's SSO sessions (all but ``keep``); returns how many ended."""
-    stmt = sa.update(SsoSession).where(
-        SsoSession.user_id == user.id, SsoSession.ended_at.is_(None)
-    )
+    stmt = sa.update(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(SsoSession.id != keep.id)
     result = session.execute(

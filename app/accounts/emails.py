@@ -50,8 +50,9 @@ def tenant_url(
     script_name = None
     if organization is not None and not has_vanity_host(tenant, organization):
         script_name = f"/o/{organization.name}"
-    adapter = current_app.url_map.bind(parts.netloc, script_name=script_name,
-                                       url_scheme=parts.scheme)
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=script_name, url_scheme=parts.scheme
+    )
     return adapter.build(endpoint, values, force_external=True)
 
 
@@ -67,7 +68,9 @@ def deliver(message: EmailMessage, tenant: Tenant, organization: Organization | 
         if send_email(message, tenant, organization):
             return True
     record_event(
-        "email_failed", tenant=tenant, organization=organization,
+        "email_failed",
+        tenant=tenant,
+        organization=organization,
         data={"purpose": message.purpose},
     )
     return False
@@ -96,7 +99,9 @@ def send_password_reset(user: User, organization: Organization | None = None) ->
     tenant = _tenant(user)
     organization = _organization(user, organization)
     issued = tokens.issue(
-        tokens.PASSWORD_RESET, tenant_id=tenant.id, user=user,
+        tokens.PASSWORD_RESET,
+        tenant_id=tenant.id,
+        user=user,
         data={"organization_id": organization.id if organization else None},
     )
     session.commit()
@@ -112,7 +117,10 @@ def send_password_reset(user: User, organization: Organization | None = None) ->
         user_name=user_name(user),
     )
     record_event(
-        "password_reset_requested", tenant=tenant, organization=organization, user_id=user.id,
+        "password_reset_requested",
+        tenant=tenant,
+        organization=organization,
+        user_id=user.id,
         connection_id=user.connection_id,
     )
     return deliver(message, tenant, organization)
@@ -123,9 +131,13 @@ def send_verification(user: User, organization: Organization | None = None) -> b
     tenant = _tenant(user)
     organization = _organization(user, organization)
     issued = tokens.issue(
-        tokens.EMAIL_VERIFICATION, tenant_id=tenant.id, user=user,
-        data={"email": user.email_normalized,
-              "organization_id": organization.id if organization else None},
+        tokens.EMAIL_VERIFICATION,
+        tenant_id=tenant.id,
+        user=user,
+        data={
+            "email": user.email_normalized,
+            "organization_id": organization.id if organization else None,
+        },
     )
     session.commit()
     settings = current_app.extensions["foyer.settings"]
@@ -141,7 +153,10 @@ def send_verification(user: User, organization: Organization | None = None) -> b
         user_name=user_name(user),
     )
     record_event(
-        "email_verification_sent", tenant=tenant, organization=organization, user_id=user.id,
+        "email_verification_sent",
+        tenant=tenant,
+        organization=organization,
+        user_id=user.id,
         connection_id=user.connection_id,
     )
     return deliver(message, tenant, organization)

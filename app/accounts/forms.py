@@ -37,8 +37,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def looks_like_email(form: FlaskForm, field: t.Any) -> None:
-    if field.data and (not EMAIL_SHAPE.match(field.data)
-                       or CONTROL_CHARACTERS.search(field.data)):
+    if field.data and (not EMAIL_SHAPE.match(field.data) or CONTROL_CHARACTERS.search(field.data)):
         raise ValidationError(_l("Enter an email address like name@example.com."))
 
 
@@ -64,9 +63,11 @@ def _name_field() -> StringField:
     """An optional full name, on one line."""
     return StringField(
         _l("Full name"),
-        validators=[Optional(), Length(max=NAME_MAX_LENGTH,
-                                       message=_l("Use at most %(max)d characters.")),
-                    one_line],
+        validators=[
+            Optional(),
+            Length(max=NAME_MAX_LENGTH, message=_l("Use at most %(max)d characters.")),
+            one_line,
+        ],
         filters=[_strip],
     )
 
@@ -81,8 +82,10 @@ def _new_password_field(label: t.Any = None) -> PasswordField:
 def _current_password_field() -> PasswordField:
     return PasswordField(
         _l("Current password"),
-        validators=[InputRequired(message=_l("Enter your current password.")),
-                    password_not_too_long],
+        validators=[
+            InputRequired(message=_l("Enter your current password.")),
+            password_not_too_long,
+        ],
     )
 
 
@@ -104,8 +107,9 @@ class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
 
     current_password = _current_password_field()
     new_password = _new_password_field()
-    sign_out_others = BooleanField(_l("Sign out of every other browser and application"),
-                                   default=True)
+    sign_out_others = BooleanField(
+        _l("Sign out of every other browser and application"), default=True
+    )
 
 
 class SignupForm(FlaskForm):  # type: ignore[misc]
@@ -128,8 +132,10 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
 
     code = StringField(
         _l("Code"),
-        validators=[DataRequired(message=_l("Enter the code.")),
-                    Length(max=CODE_MAX_LENGTH, message=_l("Use at most %(max)d characters."))],
+        validators=[
+            DataRequired(message=_l("Enter the code.")),
+            Length(max=CODE_MAX_LENGTH, message=_l("Use at most %(max)d characters.")),
+        ],
         filters=[_strip],
     )
 
@@ -139,8 +145,10 @@ class EnrollTotpForm(FlaskForm):  # type: ignore[misc]
 
     code = StringField(
         _l("Code from the app"),
-        validators=[DataRequired(message=_l("Enter the 6-digit code the app shows.")),
-                    Length(max=CODE_MAX_LENGTH, message=_l("Use at most %(max)d characters."))],
+        validators=[
+            DataRequired(message=_l("Enter the 6-digit code the app shows.")),
+            Length(max=CODE_MAX_LENGTH, message=_l("Use at most %(max)d characters.")),
+        ],
         filters=[_strip],
     )
     current_password = _current_password_field()

@@ -62,8 +62,12 @@ def second_step(
         return None
     pending = dict(cookie.get(PENDING_KEY, {}))
     pending = {k: v for k, v in pending.items() if time.time() - v.get("at", 0) < _lifetime()}
-    pending[tx.id] = {"user_id": user.id, "connection_id": connection.id, "amr": list(amr),
-                      "at": time.time()}
+    pending[tx.id] = {
+        "user_id": user.id,
+        "connection_id": connection.id,
+        "amr": list(amr),
+        "at": time.time(),
+    }
     cookie[PENDING_KEY] = pending
     return redirect(url_for("accounts.mfa_challenge", tx=tx.id), code=303)
 
@@ -108,31 +112,47 @@ def mfa_challenge() -> Response | tuple[str, int]:
             try:
                 method = mfa.verify(user, form.code.data)
             except mfa.TooManyAttempts:
-                record_event("mfa_failed", tenant=tenant, user_id=user.id,
-                             data={"reason": "rate_limited"})
+                record_event(
+                    "mfa_failed", tenant=tenant, user_id=user.id, data={"reason": "rate_limited"}
+                )
                 return error_page("rate_limited", 429, headers={"Retry-After": "300"})
             if method is None:
                 session.rollback()
-                record_event("mfa_failed", tenant=tenant, organization=g.organization,
-                             user_id=user.id, connection_id=connection.id,
-                             data={"reason": "wrong_code"})
-                return page("account/mfa_challenge.html", 400, form=CodeForm(formdata=None),
-                            errors=[_("That code is not right. Try the newest code.")])
+                record_event(
+                    "mfa_failed",
+                    tenant=tenant,
+                    organization=g.organization,
+                    user_id=user.id,
+                    connection_id=connection.id,
+                    data={"reason": "wrong_code"},
+                )
+                return page(
+                    "account/mfa_challenge.html",
+                    400,
+                    form=CodeForm(formdata=None),
+                    errors=[_("That code is not right. Try the newest code.")],
+                )
             if user.blocked:
                 session.rollback()
                 return error_page("access_denied")
             session.commit()
             if method == "recovery":
-                record_event("recovery_code_used", tenant=tenant, user_id=user.id,
-                             data={"left": mfa.recovery_codes_left(user)})
+                record_event(
+                    "recovery_code_used",
+                    tenant=tenant,
+                    user_id=user.id,
+                    data={"left": mfa.recovery_codes_left(user)},
+                )
             _unpark(tx)
             amr = [*entry.get("amr", ["pwd"]), *mfa.AMR]
             try:
-                return flow.complete(tx, user, connection, amr, tenant, g.organization,
-                                     client_for(tenant, tx))
+                return flow.complete(
+                    tx, user, connection, amr, tenant, g.organization, client_for(tenant, tx)
+                )
             except flow.LoginDenied as denied:
-                return error_page("access_denied", detail=denied.decision.reason,
-                                  rule=denied.decision.code)
+                return error_page(
+                    "access_denied", detail=denied.decision.reason, rule=denied.decision.code
+                )
         return page("account/mfa_challenge.html", 400, form=form)
     return page("account/mfa_challenge.html", form=form)
 
@@ -148,9 +168,13 @@ def mfa_settings() -> Response | tuple[str, int]:
         return sign_in_first()
     if not mfa.has_totp(user):
         return redirect(url_for(".mfa_setup"))
-    return page("account/mfa_settings.html", user=user, form=PasswordConfirmForm(),
-                codes_left=mfa.recovery_codes_left(user),
-                done=request.args.get("done", "")[:20])
+    return page(
+        "account/mfa_settings.html",
+        user=user,
+        form=PasswordConfirmForm(),
+        codes_left=mfa.recovery_codes_left(user),
+        done=request.args.get("done", "")[:20],
+    )
 
 
 @bp.route("/account/mfa/setup", methods=["GET", "POST"])
@@ -177,13 +201,22 @@ def mfa_setup() -> Response | tuple[str, int]:
                 codes = mfa.confirm_enrollment(user, form.code.data)
                 if codes is not None:
                     session.commit()
-                    record_event("mfa_enrolled", tenant=current_tenant(), user_id=user.id,
-                                 connection_id=user.connection_id, data={"factor": "totp"})
+                    record_event(
+                        "mfa_enrolled",
+                        tenant=current_tenant(),
+                        user_id=user.id,
+                        connection_id=user.connection_id,
+                        data={"factor": "totp"},
+                    )
                     cookie[CODES_KEY] = codes
                     return redirect(url_for(".mfa_recovery_codes"), code=303)
                 session.rollback()
-                form.code.errors.append(_("That code is not right. Check the time on your "
-                                          "phone and try the newest code."))
+                form.code.errors.append(
+                    _(
+                        "That code is not right. Check the time on your "
+                        "phone and try the newest code."
+                    )
+                )
         return page("account/mfa_setup.html", 400, form=form, enrollment=enrollment, user=user)
     return page("account/mfa_setup.html", form=form, enrollment=enrollment, user=user)
 
@@ -213,13 +246,23 @@ def mfa_new_recovery_codes() -> Response | tuple[str, int]:
     if form.validate() and password_is_current(user, form.current_password.data):
         cookie[CODES_KEY] = mfa.new_recovery_codes(user)
         session.commit()
-        record_event("recovery_codes_renewed", tenant=current_tenant(), user_id=user.id,
-                     connection_id=user.connection_id)
+        record_event(
+            "recovery_codes_renewed",
+            tenant=current_tenant(),
+            user_id=user.id,
+            connection_id=user.connection_id,
+        )
         return redirect(url_for(".mfa_recovery_codes"), code=303)
     if not form.errors:
         form.current_password.errors.append(_("This is not your current password."))
-    return page("account/mfa_settings.html", 400, user=user, form=form,
-                codes_left=mfa.recovery_codes_left(user), done="")
+    return page(
+        "account/mfa_settings.html",
+        400,
+        user=user,
+        form=form,
+        codes_left=mfa.recovery_codes_left(user),
+        done="",
+    )
 
 
 @bp.route("/account/mfa/disable", methods=["POST"])
@@ -233,16 +276,25 @@ def mfa_disable() -> Response | tuple[str, int]:
     if form.validate() and password_is_current(user, form.current_password.data):
         mfa.disable(user)
         session.commit()
-        record_event("mfa_disabled", tenant=current_tenant(), user_id=user.id,
-                     connection_id=user.connection_id)
+        record_event(
+            "mfa_disabled",
+            tenant=current_tenant(),
+            user_id=user.id,
+            connection_id=user.connection_id,
+        )
         return redirect(url_for(".account", done="mfa_off"), code=303)
     if not form.errors:
         form.current_password.errors.append(_("This is not your current password."))
-    return page("account/mfa_settings.html", 400, user=user, form=form,
-                codes_left=mfa.recovery_codes_left(user), done="")
+    return page(
+        "account/mfa_settings.html",
+        400,
+        user=user,
+        form=form,
+        codes_left=mfa.recovery_codes_left(user),
+        done="",
+    )
 
 
 def _user() -> User | None:
     sso = current_sso()
     return sso.user if sso is not None else None
-

@@ -100,9 +100,7 @@ class TotpFactor(Base):
     __tablename__ = "totp_factor"
 
     id: Mapped[pk]
-    user_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True
-    )
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True)
     secret_encrypted: Mapped[str] = mapped_column(sa.Text)
     """The base32 secret, a Fernet token (``app.security.crypto.encrypt``)."""
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -95,9 +95,7 @@ def create_user(
     )
     tenant = session.get(Tenant, connection.tenant_id)
     if password is not None:
-        check_password_policy(
-            password, tenant=tenant, organization=organization, email=user.email
-        )
+        check_password_policy(password, tenant=tenant, organization=organization, email=user.email)
         strategy_for(connection).set_password(user, password)
     call_hook(
         "prepare_user",
@@ -124,8 +122,11 @@ def set_blocked(user: User, blocked: bool = True) -> None:
         end_user_sessions(user)
     session.commit()
     record_event(
-        "user_blocked", tenant_id=user.tenant_id, user_id=user.id,
-        connection_id=user.connection_id, data={"blocked": blocked},
+        "user_blocked",
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        connection_id=user.connection_id,
+        data={"blocked": blocked},
     )
 
 
@@ -139,6 +140,4 @@ def delete_user(user: User) -> None:
     tenant_id, user_id, connection_id = user.tenant_id, user.id, user.connection_id
     session.delete(user)
     session.commit()
-    record_event(
-        "user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id
-    )
+    record_event("user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id)

@@ -124,20 +124,27 @@ def home_organization(user: User) -> Organization | None:
     brand and pages are the user's when a page without an organization emails them."""
     from app.connections.models import OrganizationConnection
 
-    org_ids = list(session.scalars(
-        sa.select(OrganizationConnection.organization_id)
-        .where(OrganizationConnection.connection_id == user.connection_id).limit(2)
-    ))
+    org_ids = list(
+        session.scalars(
+            sa.select(OrganizationConnection.organization_id)
+            .where(OrganizationConnection.connection_id == user.connection_id)
+            .limit(2)
+        )
+    )
     return session.get(Organization, org_ids[0]) if len(org_ids) == 1 else None
 
 
 def _owning_organizations(connection: Connection) -> int:
     from app.connections.models import OrganizationConnection
 
-    return int(session.scalar(
-        sa.select(sa.func.count()).select_from(OrganizationConnection)
-        .where(OrganizationConnection.connection_id == connection.id)
-    ) or 0)
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OrganizationConnection)
+            .where(OrganizationConnection.connection_id == connection.id)
+        )
+        or 0
+    )
 
 
 def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list[User]:
@@ -215,8 +222,12 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
             continue
         sent = tokens.issued_since(user, tokens.PASSWORD_RESET, since)
         if sent >= settings.reset_emails_per_hour:
-            record_event("password_reset_limited", tenant_id=tenant_id, user_id=user.id,
-                         connection_id=user.connection_id)
+            record_event(
+                "password_reset_limited",
+                tenant_id=tenant_id,
+                user_id=user.id,
+                connection_id=user.connection_id,
+            )
             continue
         send_password_reset(user, organization or home_organization(user))
 
@@ -255,16 +266,25 @@ def reset_form() -> Response | tuple[str, int]:
             counts = sign_out_everywhere(user, "password_reset")
             session.commit()
             record_event(
-                "password_reset_completed", tenant=tenant, organization=organization,
-                user_id=user.id, connection_id=user.connection_id, data=counts,
+                "password_reset_completed",
+                tenant=tenant,
+                organization=organization,
+                user_id=user.id,
+                connection_id=user.connection_id,
+                data=counts,
             )
-            later(notify_password_changed, user.id, "reset",
-                  organization.id if organization is not None else None)
+            later(
+                notify_password_changed,
+                user.id,
+                "reset",
+                organization.id if organization is not None else None,
+            )
             return redirect(url_for(".reset_done"), code=303)
     form.token.data = value
     status = 400 if request.method == "POST" else 200
-    return page("account/reset_form.html", status, form=form, user=user,
-                user_label=user_label(user))
+    return page(
+        "account/reset_form.html", status, form=form, user=user, user_label=user_label(user)
+    )
 
 
 @bp.route("/password/reset/done")
@@ -305,8 +325,11 @@ def account() -> Response | tuple[str, int]:
     if user is None:
         return sign_in_first()
     return page(
-        "account/account.html", user=user, user_label=user_label(user),
-        mfa_enabled=mfa.has_totp(user), done=request.args.get("done", "")[:20],
+        "account/account.html",
+        user=user,
+        user_label=user_label(user),
+        mfa_enabled=mfa.has_totp(user),
+        done=request.args.get("done", "")[:20],
         resend_form=EmailForm(formdata=None, email=user.email),
     )
 
@@ -324,13 +347,18 @@ def change_password() -> Response | tuple[str, int]:
         rate_limit("rate_limit_login", "login")
         if form.validate():
             if not password_is_current(user, form.current_password.data):
-                record_event("password_change_failed", tenant=tenant, user_id=user.id,
-                             connection_id=user.connection_id)
+                record_event(
+                    "password_change_failed",
+                    tenant=tenant,
+                    user_id=user.id,
+                    connection_id=user.connection_id,
+                )
                 form.current_password.errors.append(_("This is not your current password."))
                 return page("account/change_password.html", 400, form=form, user=user)
             try:
-                check_password_policy(form.new_password.data, tenant=tenant,
-                                      organization=g.organization, user=user)
+                check_password_policy(
+                    form.new_password.data, tenant=tenant, organization=g.organization, user=user
+                )
             except PasswordRejected as rejected:
                 form.new_password.errors.append(str(rejected))
                 return page("account/change_password.html", 400, form=form, user=user)
@@ -339,11 +367,21 @@ def change_password() -> Response | tuple[str, int]:
             if form.sign_out_others.data:
                 counts = sign_out_everywhere(user, "password_changed", keep=sso)
             session.commit()
-            record_event("password_changed", tenant=tenant, organization=g.organization,
-                         user_id=user.id, connection_id=user.connection_id, data=counts)
+            record_event(
+                "password_changed",
+                tenant=tenant,
+                organization=g.organization,
+                user_id=user.id,
+                connection_id=user.connection_id,
+                data=counts,
+            )
             organization = g.organization
-            later(notify_password_changed, user.id, "change",
-                  organization.id if organization is not None else None)
+            later(
+                notify_password_changed,
+                user.id,
+                "change",
+                organization.id if organization is not None else None,
+            )
             return redirect(url_for(".account", done="password"), code=303)
         return page("account/change_password.html", 400, form=form, user=user)
     return page("account/change_password.html", form=form, user=user)
@@ -373,7 +411,9 @@ def verify_email() -> Response | tuple[str, int]:
     row = tokens.peek(value, tokens.EMAIL_VERIFICATION, tenant.id)
     user = session.get(User, row.user_id) if row is not None and row.user_id else None
     if (
-        row is None or user is None or user.tenant_id != tenant.id
+        row is None
+        or user is None
+        or user.tenant_id != tenant.id
         or row.data.get("email") != user.email_normalized
     ):
         return link_invalid(tokens.EMAIL_VERIFICATION)
@@ -385,8 +425,13 @@ def verify_email() -> Response | tuple[str, int]:
             return link_invalid(tokens.EMAIL_VERIFICATION)
         user.email_verified = True
         session.commit()
-        record_event("email_verified", tenant=tenant, organization=organization,
-                     user_id=user.id, connection_id=user.connection_id)
+        record_event(
+            "email_verified",
+            tenant=tenant,
+            organization=organization,
+            user_id=user.id,
+            connection_id=user.connection_id,
+        )
         return redirect(url_for(".email_verified"), code=303)
     form.token.data = value
     return page("account/verify_email.html", form=form, user=user, user_label=user_label(user))
@@ -405,8 +450,12 @@ def resend_verification() -> Response | tuple[str, int]:
         rate_limit("rate_limit_account_email", "account_email")
         if form.validate():
             organization = g.organization
-            later(send_verification_emails, current_tenant().id,
-                  organization.id if organization is not None else None, form.email.data)
+            later(
+                send_verification_emails,
+                current_tenant().id,
+                organization.id if organization is not None else None,
+                form.email.data,
+            )
             return redirect(url_for(".verification_sent", tx=tx_id()), code=303)
         return page("account/resend_verification.html", 400, form=form)
     user = signed_in_user()
@@ -454,15 +503,24 @@ def signup() -> Response | tuple[str, int]:
         rate_limit("rate_limit_account_email", "account_email")
         if form.validate():
             try:
-                check_password_policy(form.password.data, tenant=tenant,
-                                      organization=organization, email=form.email.data)
+                check_password_policy(
+                    form.password.data,
+                    tenant=tenant,
+                    organization=organization,
+                    email=form.email.data,
+                )
             except PasswordRejected as rejected:
                 form.password.errors.append(str(rejected))
                 return page("account/signup.html", 400, form=form, connection=connection)
             later(
-                create_account, tenant.id, organization.id if organization is not None else None,
-                connection.id, form.email.data, form.name.data or None,
-                form.password.data, locale_tag(),
+                create_account,
+                tenant.id,
+                organization.id if organization is not None else None,
+                connection.id,
+                form.email.data,
+                form.name.data or None,
+                form.password.data,
+                locale_tag(),
             )
             return redirect(url_for(".signup_sent", tx=tx_id()), code=303)
         return page("account/signup.html", 400, form=form, connection=connection)
@@ -494,21 +552,37 @@ def create_account(
     existing = strategy_for(connection).find_user(email)
     if existing is None:
         try:
-            user = create_user(connection, email=email, password=password, name=name,
-                               organization=organization, locale=locale)
+            user = create_user(
+                connection,
+                email=email,
+                password=password,
+                name=name,
+                organization=organization,
+                locale=locale,
+            )
             session.commit()
         except sa.exc.IntegrityError:  # the same address signed up twice at once
             session.rollback()
             existing = strategy_for(connection).find_user(email)
         else:
-            record_event("user_created", tenant=tenant, organization=organization,
-                         user_id=user.id, connection_id=connection.id,
-                         data={"via": "signup"})
+            record_event(
+                "user_created",
+                tenant=tenant,
+                organization=organization,
+                user_id=user.id,
+                connection_id=connection.id,
+                data={"via": "signup"},
+            )
             send_verification(user, organization)
             return
     if existing is not None and existing.email:
-        record_event("signup_existing_email", tenant=tenant, organization=organization,
-                     user_id=existing.id, connection_id=connection.id)
+        record_event(
+            "signup_existing_email",
+            tenant=tenant,
+            organization=organization,
+            user_id=existing.id,
+            connection_id=connection.id,
+        )
         send_signup_attempt(existing, organization)
 
 

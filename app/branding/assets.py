@@ -136,8 +136,9 @@ class AssetIndex:
         css = "".join(part for part in parts if part)
         if css.strip():
             out.css = self._add(f"{theme.name}.css", data=css.encode("utf-8"))
-        scripts = [(owner, owner.static_dir / path) for owner, path in
-                   self.themes.scripts(theme.name)]
+        scripts = [
+            (owner, owner.static_dir / path) for owner, path in self.themes.scripts(theme.name)
+        ]
         if scripts:
             js = _run_bundle(scripts, [_minifier("rjsmin")])
             out.js = self._add(f"{theme.name}.js", data=js.encode("utf-8"))
@@ -152,8 +153,9 @@ class AssetIndex:
             target.write_bytes(asset.read())
             written.append(target)
         manifest = {
-            "themes": {name: dataclasses.asdict(bundle)
-                       for name, bundle in sorted(self.bundles.items())},
+            "themes": {
+                name: dataclasses.asdict(bundle) for name, bundle in sorted(self.bundles.items())
+            },
             "files": {f"{owner}/{path}": key for (owner, path), key in sorted(self.files.items())},
         }
         target = folder / "manifest.json"
@@ -168,12 +170,12 @@ def theme_variables(theme: Theme) -> str:
     from app.branding.views import readable_on
 
     names = {"body": "--foyer-font", "heading": "--foyer-heading-font"}
-    lines = [f"--foyer-{key.replace('_', '-')}:{value}" for key, value in
-             sorted(theme.colors.items())]
+    lines = [
+        f"--foyer-{key.replace('_', '-')}:{value}" for key, value in sorted(theme.colors.items())
+    ]
     if "primary" in theme.colors:
         lines.append(f"--foyer-on-primary:{readable_on(theme.colors['primary'])}")
-    lines += [f"{names[key]}:{theme.fonts[key]}" for key in sorted(FONT_KEYS)
-              if key in theme.fonts]
+    lines += [f"{names[key]}:{theme.fonts[key]}" for key in sorted(FONT_KEYS) if key in theme.fonts]
     return ":root{" + ";".join(lines) + "}\n" if lines else ""
 
 
@@ -215,10 +217,9 @@ class _RewriteUrls(Filter):  # type: ignore[misc]
             resolved = posixpath.normpath(posixpath.join(base, bare))
             key = self.index.static_key(self.theme_name, resolved)
             if key is None:
-                log.warning("%s: url(%s) names no file of theme %r", source, ref,
-                            self.theme_name)
+                log.warning("%s: url(%s) names no file of theme %r", source, ref, self.theme_name)
                 return match.group(0)
-            fragment = ref[len(bare):]
+            fragment = ref[len(bare) :]
             return f'url("../{key}{fragment}")'
 
         out.write(CSS_URL.sub(replace, _in.read()))
@@ -239,12 +240,22 @@ def _run_bundle(files: list[tuple[Theme, Path]], filters: list[Filter | None]) -
     active = [f for f in filters if f is not None]
     parts = []
     # one bundle per source file, so the url rewriting knows which theme owns the file
-    env = Environment(directory=str(files[0][1].parent), url="/assets", cache=False,
-                      manifest=False, auto_build=False, url_expire=False)
+    env = Environment(
+        directory=str(files[0][1].parent),
+        url="/assets",
+        cache=False,
+        manifest=False,
+        auto_build=False,
+        url_expire=False,
+    )
     for owner, path in files:
-        bundle = Bundle(str(path), output=f"{owner.name}.out", filters=[
-            _OwnerAware(flt, owner) if isinstance(flt, _RewriteUrls) else flt for flt in active
-        ])
+        bundle = Bundle(
+            str(path),
+            output=f"{owner.name}.out",
+            filters=[
+                _OwnerAware(flt, owner) if isinstance(flt, _RewriteUrls) else flt for flt in active
+            ],
+        )
         bundle.env = env
         buffer = io.StringIO()
         bundle.build(output=buffer, force=True)

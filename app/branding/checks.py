@@ -78,8 +78,10 @@ def template_problems(theme: Theme, registry: ThemeRegistry | None) -> list[Them
     env = Environment(extensions=["jinja2.ext.i18n", "jinja2.ext.do"], autoescape=True)
     problems: list[ThemeProblem] = []
     for path in sorted(theme.templates_dir.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or path.suffix not in (
-            ".html", ".txt", ".xml", ".svg", ".j2", ".jinja"
+        if (
+            not path.is_file()
+            or path.name.startswith(".")
+            or path.suffix not in (".html", ".txt", ".xml", ".svg", ".j2", ".jinja")
         ):
             continue
         try:
@@ -90,20 +92,28 @@ def template_problems(theme: Theme, registry: ThemeRegistry | None) -> list[Them
         try:
             tree = env.parse(source, path.name, str(path))
         except TemplateSyntaxError as exc:
-            problems.append(ThemeProblem(
-                theme.name, path, exc.lineno,
-                f"template syntax error: {exc.message} (pages use the parent theme's "
-                "template until it is fixed)",
-            ))
+            problems.append(
+                ThemeProblem(
+                    theme.name,
+                    path,
+                    exc.lineno,
+                    f"template syntax error: {exc.message} (pages use the parent theme's "
+                    "template until it is fixed)",
+                )
+            )
             continue
         if registry is None or theme.name not in registry:
             continue
         for name in meta.find_referenced_templates(tree):
             if name is not None and not template_exists(registry, theme.name, name):
-                problems.append(ThemeProblem(
-                    theme.name, path, _line_of(source, name),
-                    f"names the template {name!r}, which does not exist",
-                ))
+                problems.append(
+                    ThemeProblem(
+                        theme.name,
+                        path,
+                        _line_of(source, name),
+                        f"names the template {name!r}, which does not exist",
+                    )
+                )
     return problems
 
 
@@ -123,4 +133,3 @@ def _line_of(source: str, needle: str) -> int | None:
         if needle in line:
             return number
     return None
-

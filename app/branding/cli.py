@@ -140,11 +140,15 @@ TEMPLATES_README = """\
 
 @themes.command("new")
 @click.argument("name")
-@click.option("--parent", default=DEFAULT_THEME, show_default=True,
-              help="Theme to inherit from.")
+@click.option("--parent", default=DEFAULT_THEME, show_default=True, help="Theme to inherit from.")
 @click.option("--label", default=None, help="Human name (default: from NAME).")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Where to create it (default: FOYER_THEMES_DIR).")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to create it (default: FOYER_THEMES_DIR).",
+)
 def new(name: str, parent: str, label: str | None, folder: Path | None) -> None:
     """Create a theme folder NAME ready to edit (theme.toml, CSS, templates/)."""
     from app.branding.themes import scan_themes
@@ -157,8 +161,7 @@ def new(name: str, parent: str, label: str | None, folder: Path | None) -> None:
     if name in found:
         fail(f"a theme named {name!r} already exists: {found[name].path}")
     if parent not in found:
-        fail(f"no theme named {parent!r} to inherit from (installed: "
-             f"{', '.join(sorted(found))})")
+        fail(f"no theme named {parent!r} to inherit from (installed: {', '.join(sorted(found))})")
     root = folder if folder is not None else Path(Settings.load().themes_dir)
     target = root / name
     if target.exists():
@@ -171,8 +174,10 @@ def new(name: str, parent: str, label: str | None, folder: Path | None) -> None:
     (target / "static" / "css" / "theme.css").write_text(THEME_CSS.format(label=label))
     (target / "templates" / "README.html").write_text(TEMPLATES_README.format(name=name))
     click.echo(f"created {target}")
-    click.echo(f"edit {target / 'static' / 'css' / 'theme.css'}, then preview it with "
-               f"`foyer themes preview` at /_themes/{name}/login/identifier")
+    click.echo(
+        f"edit {target / 'static' / 'css' / 'theme.css'}, then preview it with "
+        f"`foyer themes preview` at /_themes/{name}/login/identifier"
+    )
 
 
 @themes.command("build")

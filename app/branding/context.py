@@ -157,8 +157,7 @@ def current_theme_name() -> str:
         return DEFAULT_THEME
     name = g.get("foyer_theme")
     if name is None:
-        name = theme_name_for(current_tenant_or_none(), current_organization(),
-                              current_client())
+        name = theme_name_for(current_tenant_or_none(), current_organization(), current_client())
         g.foyer_theme = name
     return t.cast(str, name)
 
@@ -167,8 +166,9 @@ def current_brand() -> Brand:
     """The brand of this request, built once per request."""
     if has_request_context() and "foyer_brand" in g:
         return t.cast(Brand, g.foyer_brand)
-    brand = build_brand(current_tenant_or_none(), current_organization(), current_theme_name(),
-                        current_client())
+    brand = build_brand(
+        current_tenant_or_none(), current_organization(), current_theme_name(), current_client()
+    )
     if has_request_context():
         g.foyer_brand = brand
     return brand
@@ -183,9 +183,11 @@ def branding_layers(
     if tenant is not None:
         settings = tenant.settings or {}
         # support contacts may sit at the top level of tenant settings or under "branding"
-        layers.append(clean_branding(
-            {k: settings[k] for k in ("support_email", "support_url") if k in settings}
-        ))
+        layers.append(
+            clean_branding(
+                {k: settings[k] for k in ("support_email", "support_url") if k in settings}
+            )
+        )
         layers.append(clean_branding(settings.get("branding")))
     layers.append({k: v for k, v in client_branding(client).items() if k != "theme"})
     if organization is not None:

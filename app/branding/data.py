@@ -27,8 +27,9 @@ MAX_URL = 2048
 MAX_EMAIL = 320
 MAX_NAME = 120
 MAX_SENDER_NAME = 80
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                          "\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 """Characters that reorder text around them: a display name could make "Acme" read as
 another name, so they are refused (pages isolate names with ``<bdi>`` instead)."""
 
@@ -87,7 +88,7 @@ def check_sender_name(value: object) -> str:
     never pass for an address ("IT <ceo@example.com>")."""
     value = check_text(value, MAX_SENDER_NAME)
     if any(ch in value for ch in '<>@"\\'):
-        raise ValueError("must not contain < > @ \" or \\")
+        raise ValueError('must not contain < > @ " or \\')
     return value
 
 
@@ -113,7 +114,8 @@ def check_theme_name(value: object) -> str:
 
 FIELDS: dict[str, tuple[t.Callable[[object], t.Any], str]] = {
     "display_name": (
-        check_text, "Name shown in the page header and headings (default: the display name)."
+        check_text,
+        "Name shown in the page header and headings (default: the display name).",
     ),
     "logo_url": (check_https_url, "Logo shown on the hosted pages (empty: the theme's logo)."),
     "colors": (check_colors, "Brand colors overriding the theme's."),
@@ -122,7 +124,8 @@ FIELDS: dict[str, tuple[t.Callable[[object], t.Any], str]] = {
     "privacy_url": (check_https_url, "Privacy policy linked in the page footer."),
     "terms_url": (check_https_url, "Terms of use linked in the page footer."),
     "email_sender_name": (
-        check_sender_name, "Name on the From line of emails (default: the shown name)."
+        check_sender_name,
+        "Name on the From line of emails (default: the shown name).",
     ),
     "email_reply_to": (check_email, "Reply-To address of emails."),
 }
@@ -163,9 +166,9 @@ def validate_branding(
     problems: list[BrandingProblem] = []
     for key, item in value.items():
         if key not in fields:
-            problems.append(BrandingProblem(
-                str(key), f"unknown field (known: {', '.join(sorted(fields))})"
-            ))
+            problems.append(
+                BrandingProblem(str(key), f"unknown field (known: {', '.join(sorted(fields))})")
+            )
             continue
         if item is None or item == "" or item == {}:
             continue

@@ -91,8 +91,12 @@ class ThemeLoader(BaseLoader):
             error = None
         except TemplateSyntaxError as exc:
             error = exc
-            log.error("%s:%s: template error, using the parent theme's template: %s",
-                      path, exc.lineno, exc.message)
+            log.error(
+                "%s:%s: template error, using the parent theme's template: %s",
+                path,
+                exc.lineno,
+                exc.message,
+            )
         with self._lock:
             self._compiles[key] = error
         return error
@@ -253,8 +257,7 @@ def reload_themes_if_changed(app: Flask) -> None:
             fresh = load_registry(folders)
             index = AssetIndex(fresh)
         except (ThemeError, OSError) as exc:
-            log.error("themes changed but cannot be reloaded; keeping the previous ones:\n%s",
-                      exc)
+            log.error("themes changed but cannot be reloaded; keeping the previous ones:\n%s", exc)
             app.extensions["foyer.theme_signature"] = signature
             return
         app.extensions["foyer.themes"] = fresh

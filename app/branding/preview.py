@@ -45,8 +45,12 @@ def template_names() -> tuple[list[str], list[str]]:
     pages: list[str] = []
     emails: list[str] = []
     for name in names:
-        if (not name.endswith(".html") or name.startswith(SKIPPED) or name in SKIPPED
-                or name.endswith("/macros.html")):
+        if (
+            not name.endswith(".html")
+            or name.startswith(SKIPPED)
+            or name in SKIPPED
+            or name.endswith("/macros.html")
+        ):
             continue
         (emails if name.startswith("mail/") else pages).append(name.removesuffix(".html"))
     return pages, emails
@@ -68,7 +72,7 @@ class FakeField:
         text = known_labels().get(self.name) or self.name.replace("_", " ").capitalize()
 
         def render(text_: str | None = None, **attrs: t.Any) -> Markup:
-            return Markup("<label for=\"{}\"{}>{}</label>").format(
+            return Markup('<label for="{}"{}>{}</label>').format(
                 self.id, _attrs(attrs), text_ or text
             )
 
@@ -76,8 +80,11 @@ class FakeField:
         return render
 
     def __call__(self, **attrs: t.Any) -> Markup:
-        kind = "password" if any(w in self.name for w in PASSWORD_WORDS) else (
-            "email" if "email" in self.name else "text")
+        kind = (
+            "password"
+            if any(w in self.name for w in PASSWORD_WORDS)
+            else ("email" if "email" in self.name else "text")
+        )
         attrs.pop("autofocus", None)  # several previews on one screen: no focus stealing
         return Markup('<input id="{}" name="{}" type="{}"{}>').format(
             self.id, self.name, kind, _attrs(attrs)
@@ -198,7 +205,10 @@ def index() -> str:
     themes: ThemeRegistry = current_app.extensions["foyer.themes"]
     pages, emails = template_names()
     return render_template(
-        "themes/preview.html", themes=list(themes), pages=pages, emails=emails,
+        "themes/preview.html",
+        themes=list(themes),
+        pages=pages,
+        emails=emails,
         locales=SUPPORTED_LOCALES,
     )
 
@@ -220,9 +230,14 @@ def page(theme: str, page: str) -> Response:
     body = template.render(context)
     if page in emails:
         # emails are full documents with their own styles: shown as they are sent
-        return Response(body, mimetype="text/html", headers={
-            "Content-Security-Policy": "default-src 'none'; img-src * data:; "
-                                       "style-src 'unsafe-inline'"})
+        return Response(
+            body,
+            mimetype="text/html",
+            headers={
+                "Content-Security-Policy": "default-src 'none'; img-src * data:; "
+                "style-src 'unsafe-inline'"
+            },
+        )
     return Response(body, mimetype="text/html")
 
 

@@ -35,8 +35,17 @@ ASSET_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_./-]+$")
 FONT_STACK = re.compile(r"""^[A-Za-z0-9 ,'"._-]{1,300}$""")
 
 COLOR_KEYS = frozenset(
-    {"primary", "primary_hover", "background", "surface", "text", "muted", "border",
-     "danger", "focus"}
+    {
+        "primary",
+        "primary_hover",
+        "background",
+        "surface",
+        "text",
+        "muted",
+        "border",
+        "danger",
+        "focus",
+    }
 )
 """Colors a theme or an organization's branding may set (CSS ``--foyer-<key>``)."""
 
@@ -47,8 +56,18 @@ LAYOUT_STYLES = ("card", "split")
 """``card``: a centered card; ``split``: the card beside a brand panel (image or color)."""
 
 MANIFEST_KEYS = frozenset(
-    {"label", "description", "parent", "styles", "scripts", "colors", "fonts", "logo",
-     "favicon", "layout"}
+    {
+        "label",
+        "description",
+        "parent",
+        "styles",
+        "scripts",
+        "colors",
+        "fonts",
+        "logo",
+        "favicon",
+        "layout",
+    }
 )
 LAYOUT_KEYS = frozenset({"style", "panel_image"})
 
@@ -205,21 +224,31 @@ def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
     """Unknown parents and parent cycles, each reported once on the theme that causes it."""
     problems: list[ThemeProblem] = []
     if DEFAULT_THEME not in themes:
-        problems.append(ThemeProblem(DEFAULT_THEME, None, None,
-                                     "the default theme is missing (themes/default/theme.toml)"))
+        problems.append(
+            ThemeProblem(
+                DEFAULT_THEME,
+                None,
+                None,
+                "the default theme is missing (themes/default/theme.toml)",
+            )
+        )
     reported: set[str] = set()
     for name in sorted(themes):
         seen: list[str] = []
         current: str | None = name
         while current is not None:
             if current in seen:
-                cycle = seen[seen.index(current):] + [current]
+                cycle = seen[seen.index(current) :] + [current]
                 if not reported & set(cycle):
                     theme = themes[current]
-                    problems.append(ThemeProblem(
-                        current, theme.manifest, _line_of(theme.manifest, "parent"),
-                        "parent cycle: " + " -> ".join(cycle),
-                    ))
+                    problems.append(
+                        ThemeProblem(
+                            current,
+                            theme.manifest,
+                            _line_of(theme.manifest, "parent"),
+                            "parent cycle: " + " -> ".join(cycle),
+                        )
+                    )
                 reported.update(cycle)
                 break
             seen.append(current)
@@ -227,10 +256,14 @@ def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
             if found is None:
                 child = themes[seen[-2]]
                 if child.name not in reported:
-                    problems.append(ThemeProblem(
-                        child.name, child.manifest, _line_of(child.manifest, "parent"),
-                        f"unknown parent theme {current!r}",
-                    ))
+                    problems.append(
+                        ThemeProblem(
+                            child.name,
+                            child.manifest,
+                            _line_of(child.manifest, "parent"),
+                            f"unknown parent theme {current!r}",
+                        )
+                    )
                     reported.add(child.name)
                 break
             current = found.parent
@@ -262,10 +295,14 @@ def scan_themes(folders: t.Iterable[Path]) -> tuple[dict[str, Theme], list[Theme
                 continue
             other = themes.get(theme.name)
             if other is not None and other.path != theme.path:
-                problems.append(ThemeProblem(
-                    theme.name, theme.manifest, None,
-                    f"two themes named {theme.name!r}: {other.path} and {theme.path}",
-                ))
+                problems.append(
+                    ThemeProblem(
+                        theme.name,
+                        theme.manifest,
+                        None,
+                        f"two themes named {theme.name!r}: {other.path} and {theme.path}",
+                    )
+                )
                 continue
             themes[theme.name] = theme
     return themes, problems
@@ -299,15 +336,24 @@ def read_theme(path: Path) -> Theme:
         fail(f"cannot read theme.toml: {exc}")
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        raise ThemeError([ThemeProblem(
-            name, manifest_file, int(found.group(1)) if found else None,
-            f"cannot read theme.toml: {exc}",
-        )]) from exc
+        raise ThemeError(
+            [
+                ThemeProblem(
+                    name,
+                    manifest_file,
+                    int(found.group(1)) if found else None,
+                    f"cannot read theme.toml: {exc}",
+                )
+            ]
+        ) from exc
     unknown = set(manifest) - MANIFEST_KEYS
     if unknown:
         first = sorted(unknown)[0]
-        fail(f"unknown keys in theme.toml: {', '.join(sorted(unknown))} "
-             f"(known: {', '.join(sorted(MANIFEST_KEYS))})", first)
+        fail(
+            f"unknown keys in theme.toml: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(MANIFEST_KEYS))})",
+            first,
+        )
     default_parent = None if name == DEFAULT_THEME else DEFAULT_THEME
     parent = manifest.get("parent", default_parent)
     if name == DEFAULT_THEME and parent is not None:
@@ -371,7 +417,8 @@ def _fonts(value: object) -> dict[str, str]:
         if not isinstance(stack, str) or not FONT_STACK.match(stack):
             raise _ManifestError(
                 f"fonts.{key} must be a CSS font stack (letters, digits, spaces, quotes, "
-                "commas, dots and dashes)", key,
+                "commas, dots and dashes)",
+                key,
             )
         fonts[key] = stack
     return fonts
@@ -382,13 +429,13 @@ def _layout(value: object, path: Path) -> dict[str, str]:
         raise _ManifestError("layout must be a table (style, panel_image)", "layout")
     unknown = set(value) - LAYOUT_KEYS
     if unknown:
-        raise _ManifestError(f"layout: unknown keys {', '.join(sorted(unknown))}",
-                             sorted(unknown)[0])
+        raise _ManifestError(
+            f"layout: unknown keys {', '.join(sorted(unknown))}", sorted(unknown)[0]
+        )
     layout: dict[str, str] = {}
     if "style" in value:
         if value["style"] not in LAYOUT_STYLES:
-            raise _ManifestError(f"layout.style must be one of {', '.join(LAYOUT_STYLES)}",
-                                 "style")
+            raise _ManifestError(f"layout.style must be one of {', '.join(LAYOUT_STYLES)}", "style")
         layout["style"] = value["style"]
     panel = _asset(value.get("panel_image"), "panel_image", path)
     if panel:

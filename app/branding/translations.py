@@ -133,25 +133,40 @@ def translation_problems(theme: Theme, known_msgids: t.Container[str] | None) ->
             with path.open("rb") as fh:
                 catalog = read_po(fh, abort_invalid=True)
         except PoFileError as exc:
-            problems.append(ThemeProblem(theme.name, path, getattr(exc, "lineno", None),
-                                         f"cannot read wording overrides: {exc}"))
+            problems.append(
+                ThemeProblem(
+                    theme.name,
+                    path,
+                    getattr(exc, "lineno", None),
+                    f"cannot read wording overrides: {exc}",
+                )
+            )
             continue
         except (OSError, ValueError) as exc:
-            problems.append(ThemeProblem(theme.name, path, None,
-                                         f"cannot read wording overrides: {exc}"))
+            problems.append(
+                ThemeProblem(theme.name, path, None, f"cannot read wording overrides: {exc}")
+            )
             continue
         if path.name != "messages.po":
-            problems.append(ThemeProblem(theme.name, path, None,
-                                         "only messages.po is read; rename this file"))
+            problems.append(
+                ThemeProblem(theme.name, path, None, "only messages.po is read; rename this file")
+            )
         if known_msgids is None:
             continue
         for message in catalog:
-            if message.id and str(message.id if isinstance(message.id, str)
-                                   else message.id[0]) not in known_msgids:
+            if (
+                message.id
+                and str(message.id if isinstance(message.id, str) else message.id[0])
+                not in known_msgids
+            ):
                 line = message.lineno if message.lineno else None
-                problems.append(ThemeProblem(
-                    theme.name, path, line,
-                    f"msgid {str(message.id)!r} is not a Foyer message (check its spelling "
-                    "against translations/messages.pot)",
-                ))
+                problems.append(
+                    ThemeProblem(
+                        theme.name,
+                        path,
+                        line,
+                        f"msgid {str(message.id)!r} is not a Foyer message (check its spelling "
+                        "against translations/messages.pot)",
+                    )
+                )
     return problems

@@ -65,8 +65,9 @@ def colors() -> Response:
             surface = color.lower()
             continue
         values[key] = color.lower()
-    lines = [f"  --foyer-{key.replace('_', '-')}: {value};"
-             for key, value in sorted(values.items())]
+    lines = [
+        f"  --foyer-{key.replace('_', '-')}: {value};" for key, value in sorted(values.items())
+    ]
     if "primary" in values:
         primary = values["primary"]
         lines.append(f"  --foyer-on-primary: {readable_on(primary)};")

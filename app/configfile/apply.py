@@ -89,7 +89,8 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
         raise
     if not plan.empty:
         record_event(
-            "config_applied", tenant=result.tenant,
+            "config_applied",
+            tenant=result.tenant,
             data={**plan.counts(), "source": source, "prune": plan.prune},
         )
     tenant = result.tenant or plan.tenant
@@ -117,8 +118,9 @@ def _tenant(plan: Plan, spec: State) -> Tenant:
     desired = desired_tenant(spec)
     tenant = plan.tenant
     if tenant is None:
-        tenant = create_tenant(desired["name"], desired["display_name"], [],
-                               desired["default_locale"])
+        tenant = create_tenant(
+            desired["name"], desired["display_name"], [], desired["default_locale"]
+        )
     tenant.display_name = desired["display_name"]
     tenant.default_locale = desired["default_locale"]
     settings = {k: v for k, v in (tenant.settings or {}).items() if k not in TENANT_SETTINGS}
@@ -134,7 +136,8 @@ def _prune(plan: Plan, tenant: Tenant) -> None:
     """Delete what the file no longer lists (only with prune), before names are reused."""
     deleted = False
     for kind, stored in (
-        ("client", stored_clients), ("organization", stored_organizations),
+        ("client", stored_clients),
+        ("organization", stored_organizations),
         ("connection", stored_connections),
     ):
         objects = stored(tenant)
@@ -155,8 +158,12 @@ def _connections(plan: Plan, tenant: Tenant) -> dict[str, Connection]:
         connection = stored.get(item["name"])
         if connection is None:
             connection = create_connection(
-                tenant, item["name"], item["strategy"], item["display_name"] or item["name"],
-                item["options"], item.get("secrets"),
+                tenant,
+                item["name"],
+                item["strategy"],
+                item["display_name"] or item["name"],
+                item["options"],
+                item.get("secrets"),
             )
             stored[item["name"]] = connection
         else:
@@ -178,8 +185,10 @@ def _organizations(
         if item["name"] not in changed:
             continue
         fields = {
-            "theme": item["theme"], "branding": _clean(item["branding"]),
-            "metadata_": item["metadata"], "default_locale": item["default_locale"],
+            "theme": item["theme"],
+            "branding": _clean(item["branding"]),
+            "metadata_": item["metadata"],
+            "default_locale": item["default_locale"],
             "plugins": item["plugins"],
         }
         org = stored.get(item["name"])
@@ -194,8 +203,11 @@ def _organizations(
     # email domains: first let every organization drop what it loses, then add
     wanted = {
         item["name"]: [
-            (d["domain"], d["include_subdomains"],
-             connections[d["connection"]].id if d["connection"] else None)
+            (
+                d["domain"],
+                d["include_subdomains"],
+                connections[d["connection"]].id if d["connection"] else None,
+            )
             for d in item["email_domains"]
         ]
         for item in spec["organizations"]
@@ -244,8 +256,12 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
         client = stored.get(item["client_id"])
         if client is None:
             client, secret = create_client(
-                tenant, item["name"], client_id=item["client_id"], secret=item.get("secret"),
-                token_endpoint_auth_method=item["auth_method"], **fields,
+                tenant,
+                item["name"],
+                client_id=item["client_id"],
+                secret=item.get("secret"),
+                token_endpoint_auth_method=item["auth_method"],
+                **fields,
             )
             if secret and "secret" not in item:
                 result.generated_secrets[client.client_id] = secret
@@ -306,8 +322,11 @@ def _users(plan: Plan, tenant: Tenant, connections: dict[str, Connection]) -> No
         profile = {key: item[key] for key in PROFILE}
         if user is None:
             user = create_user(
-                connection, email=item["email"], username=item["username"],
-                password=item.get("password"), password_hash=item.get("password_hash"),
+                connection,
+                email=item["email"],
+                username=item["username"],
+                password=item.get("password"),
+                password_hash=item.get("password_hash"),
                 **profile,
             )
         else:

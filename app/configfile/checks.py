@@ -79,8 +79,9 @@ class _Checker:
             "user",
             "email",
         )
-        self.unique("identifier_map", lambda r: r["identifier"], "identifier map entry",
-                    "identifier")
+        self.unique(
+            "identifier_map", lambda r: r["identifier"], "identifier map entry", "identifier"
+        )
         self.tenant_plugins_and_theme()
         self.hrd_order()
         self.connections()
@@ -93,9 +94,7 @@ class _Checker:
 
     # -- names -----------------------------------------------------------------------------
 
-    def unique(
-        self, section: str, key: t.Callable[[Spec], t.Any], what: str, field: str
-    ) -> None:
+    def unique(self, section: str, key: t.Callable[[Spec], t.Any], what: str, field: str) -> None:
         seen: dict[t.Any, int] = {}
         for index, item in enumerate(self.spec[section]):
             value = key(item)
@@ -125,8 +124,10 @@ class _Checker:
         names = [name for name, _ in pm.list_name_plugin()]
         for name, settings in plugins.items():
             if pm.get_plugin(name) is None:
-                self.problem(f"{path}.{name}", f"no plugin named {name!r} is installed"
-                             + did_you_mean(name, names))
+                self.problem(
+                    f"{path}.{name}",
+                    f"no plugin named {name!r} is installed" + did_you_mean(name, names),
+                )
                 continue
             for error in validate_plugin_settings(name, settings):
                 self.problem(f"{path}.{name}", error.removeprefix(f"{name}: "))
@@ -134,8 +135,10 @@ class _Checker:
     def theme(self, path: str, name: str | None) -> None:
         themes = current_app.extensions["foyer.themes"]
         if name is not None and name not in themes:
-            self.problem(path, f"no theme named {name!r} is installed"
-                         + did_you_mean(name, list(themes.themes)))
+            self.problem(
+                path,
+                f"no theme named {name!r} is installed" + did_you_mean(name, list(themes.themes)),
+            )
 
     def branding(self, path: str, data: dict[str, t.Any]) -> None:
         """The branding rules pages and admin tools share (app.branding.data)."""
@@ -208,7 +211,8 @@ class _Checker:
                     line = f" at line {node.start_mark.line + 1}" if node else ""
                     where = "this organization" if other == org["name"] else repr(other)
                     self.problem(
-                        path, f"email domain {domain} is already claimed by {where}{line}; "
+                        path,
+                        f"email domain {domain} is already claimed by {where}{line}; "
                         "an email domain belongs to one organization",
                     )
                 else:
@@ -243,8 +247,11 @@ class _Checker:
                 self.problem(path, f"{name!r} is listed twice")
             seen.add(name)
             if name not in installed:
-                self.problem(path, f"no discovery method named {name!r} is installed"
-                             + did_you_mean(name, list(installed)))
+                self.problem(
+                    path,
+                    f"no discovery method named {name!r} is installed"
+                    + did_you_mean(name, list(installed)),
+                )
 
     def identifier_map(self) -> None:
         connections = self.known_connections()
@@ -259,16 +266,25 @@ class _Checker:
             if organization is None and connection is None:
                 self.problem(path, "give an organization, a connection or both")
             if organization is not None and organization not in organizations:
-                self.problem(f"{path}.organization", f"no organization named {organization!r}"
-                             + did_you_mean(organization, organizations))
+                self.problem(
+                    f"{path}.organization",
+                    f"no organization named {organization!r}"
+                    + did_you_mean(organization, organizations),
+                )
             if connection is not None and connection not in connections:
-                self.problem(f"{path}.connection", f"no connection named {connection!r}"
-                             + did_you_mean(connection, connections))
-            elif organization in enabled and connection is not None and (
-                connection not in enabled[organization]
+                self.problem(
+                    f"{path}.connection",
+                    f"no connection named {connection!r}" + did_you_mean(connection, connections),
+                )
+            elif (
+                organization in enabled
+                and connection is not None
+                and (connection not in enabled[organization])
             ):
-                self.problem(f"{path}.connection", f"connection {connection!r} is not enabled "
-                             f"for organization {organization!r}")
+                self.problem(
+                    f"{path}.connection",
+                    f"connection {connection!r} is not enabled for organization {organization!r}",
+                )
 
     # -- host names -------------------------------------------------------------------------
 
@@ -304,7 +320,9 @@ class _Checker:
             path = f"clients[{index}]"
             try:
                 validate_client(
-                    client["auth_method"], client["grant_types"], client["redirect_uris"],
+                    client["auth_method"],
+                    client["grant_types"],
+                    client["redirect_uris"],
                     client["post_logout_redirect_uris"],
                 )
             except ClientInvalid as exc:
@@ -337,8 +355,10 @@ class _Checker:
             path = f"users[{index}]"
             connection = user["connection"]
             if connection not in strategies:
-                self.problem(f"{path}.connection", f"no connection named {connection!r}"
-                             + did_you_mean(connection, strategies))
+                self.problem(
+                    f"{path}.connection",
+                    f"no connection named {connection!r}" + did_you_mean(connection, strategies),
+                )
             elif "password" in user or "password_hash" in user:
                 strategy = registry.get(strategies[connection])
                 if strategy is not None and getattr(strategy, "kind", "") != "password":
@@ -358,6 +378,7 @@ class _Checker:
             for position, membership in enumerate(user["organizations"]):
                 name = membership["name"]
                 if name not in organizations:
-                    self.problem(f"{path}.organizations[{position}].name",
-                                 f"no organization named {name!r}"
-                                 + did_you_mean(name, organizations))
+                    self.problem(
+                        f"{path}.organizations[{position}].name",
+                        f"no organization named {name!r}" + did_you_mean(name, organizations),
+                    )

@@ -68,8 +68,11 @@ def run(
 @click.command("apply")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
-@click.option("--prune", is_flag=True,
-              help="Delete connections, organizations and clients the file does not list.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete connections, organizations and clients the file does not list.",
+)
 @pass_app
 def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> None:
     """Create or update a tenant from a YAML FILE (`-` reads standard input).
@@ -115,8 +118,13 @@ def _fail(lines: list[str]) -> t.NoReturn:
 
 @click.command("export")
 @click.argument("tenant_name", metavar="TENANT")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
-              help="Write to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write to this file instead of standard output.",
+)
 @pass_app
 def export_command(ctx: AppContext, tenant_name: str, output: str) -> None:
     """Write TENANT's configuration in the format `foyer apply` reads (no secrets)."""

@@ -68,7 +68,9 @@ def export_tenant(tenant: Tenant) -> tuple[State, list[str]]:
     ]
     data: State = {"version": VERSION, "tenant": _compact(tenant_state, TENANT)}
     for key, items in (
-        ("connections", connections), ("organizations", organizations), ("clients", clients),
+        ("connections", connections),
+        ("organizations", organizations),
+        ("clients", clients),
         ("identifier_map", identifier_map),
     ):
         if items:
@@ -123,6 +125,9 @@ def dump(tenant: Tenant) -> str:
     if variables:
         header.append("# Set these environment variables before applying:")
         header += [f"#   {name}" for name in variables]
-    body = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
-                              default_flow_style=False, width=100))
+    body = str(
+        yaml.safe_dump(
+            data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+        )
+    )
     return "\n".join(header) + "\n" + body

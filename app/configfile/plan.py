@@ -139,7 +139,11 @@ def build_plan(spec: State, prune: bool = False) -> Plan:
 
 
 def _create_or_update(
-    plan: Plan, kind: str, name: str, current: object | None, fields: list[FieldChange],
+    plan: Plan,
+    kind: str,
+    name: str,
+    current: object | None,
+    fields: list[FieldChange],
     item: t.Any,
 ) -> None:
     """A create when nothing is stored yet, an update when a field differs, else nothing."""
@@ -178,9 +182,12 @@ def _connections(plan: Plan, spec: State, tenant: Tenant | None) -> None:
 def _user_count(connection: Connection) -> int:
     from app.db import session
 
-    return int(session.scalar(
-        sa.select(sa.func.count()).select_from(User).where(User.connection_id == connection.id)
-    ) or 0)
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.connection_id == connection.id)
+        )
+        or 0
+    )
 
 
 def _secret_changes(old: dict[str, t.Any], new: dict[str, t.Any]) -> list[FieldChange]:

@@ -26,9 +26,18 @@ INVALID: t.Any = type("Invalid", (), {"__repr__": lambda self: "INVALID"})()
 
 TAG = "tag:yaml.org,2002:"
 KIND_OF_TAG = {
-    "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-    "null": "null", "timestamp": "a date", "binary": "binary data", "map": "a mapping",
-    "seq": "a list", "omap": "a mapping", "set": "a set", "pairs": "a list",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "timestamp": "a date",
+    "binary": "binary data",
+    "map": "a mapping",
+    "seq": "a list",
+    "omap": "a mapping",
+    "set": "a set",
+    "pairs": "a list",
 }
 
 
@@ -139,7 +148,8 @@ class Enum(Type):
             return reader.fail(node, path, f"expected a string, got {kind_of(node)}")
         if node.value not in self.choices:
             return reader.fail(
-                node, path,
+                node,
+                path,
                 f"{node.value!r} is not one of {', '.join(self.choices)}"
                 + did_you_mean(node.value, self.choices),
             )
@@ -274,14 +284,16 @@ class Record(Type):
             field_path = join(path, key)
             if field is None:
                 reader.fail(
-                    key_node, field_path,
+                    key_node,
+                    field_path,
                     f"unknown field {key!r}" + did_you_mean(key, self.fields),
                 )
                 ok = False
                 continue
             if field.reference_only and id(value_node) not in reader.source.whole_references:
                 reader.fail(
-                    value_node, field_path,
+                    value_node,
+                    field_path,
                     "write this as an environment variable reference like ${NAME}, "
                     "never in clear in the file",
                 )
@@ -290,7 +302,8 @@ class Record(Type):
             if field.secret and not _references_everywhere(reader, value_node):
                 reader.warnings.append(
                     reader.source.problem(
-                        value_node, field_path,
+                        value_node,
+                        field_path,
                         "secret written in clear; prefer an environment variable like ${NAME}",
                     )
                 )

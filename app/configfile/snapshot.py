@@ -149,7 +149,8 @@ def connection_state(connection: Connection) -> State:
 
 def organizations(tenant: Tenant) -> dict[str, Organization]:
     query = (
-        sa.select(Organization).where(Organization.tenant_id == tenant.id)
+        sa.select(Organization)
+        .where(Organization.tenant_id == tenant.id)
         .order_by(Organization.name)
     )
     return {o.name: o for o in session.scalars(query)}

@@ -158,8 +158,11 @@ def expand(text: str, env: t.Mapping[str, str]) -> tuple[str, list[str], list[tu
             name = text[j + 2 : end] if end >= 0 else ""
             if end < 0 or not VARIABLE_NAME.fullmatch(name):
                 errors.append(
-                    (j, "invalid variable reference: write ${NAME} (letters, digits, _) "
-                        "or $${ for a literal ${")
+                    (
+                        j,
+                        "invalid variable reference: write ${NAME} (letters, digits, _) "
+                        "or $${ for a literal ${",
+                    )
                 )
                 out.append("${")
                 i = j + 2

@@ -101,9 +101,12 @@ def slug(describe: str = "slug") -> Str:
 
 def plugins_field(doc: str) -> Field:
     return Field(
-        MapOf(Str(pattern=PLUGIN_NAME, pattern_hint="a plugin name", describe="plugin name"),
-              Json("settings")),
-        doc, default={},
+        MapOf(
+            Str(pattern=PLUGIN_NAME, pattern_hint="a plugin name", describe="plugin name"),
+            Json("settings"),
+        ),
+        doc,
+        default={},
     )
 
 
@@ -111,22 +114,34 @@ def _branding_fields() -> dict[str, Field]:
     """The branding fields, checked by :mod:`app.branding.data` (the same checks pages and
     admin tools use), documented from there."""
     fields: dict[str, Field] = {}
-    lengths = {"display_name": MAX_NAME, "email_sender_name": MAX_SENDER_NAME,
-               "support_email": 320, "email_reply_to": 320}
+    lengths = {
+        "display_name": MAX_NAME,
+        "email_sender_name": MAX_SENDER_NAME,
+        "support_email": 320,
+        "email_reply_to": 320,
+    }
     for name, (check, doc) in BRANDING_FIELDS.items():
         if name == "colors":
             fields[name] = Field(
-                MapOf(Str(pattern=re.compile("|".join(sorted(COLOR_KEYS))),
-                          pattern_hint="one of " + ", ".join(sorted(COLOR_KEYS)),
-                          describe="color name"),
-                      Str(convert=check_color, describe="#rrggbb")),
+                MapOf(
+                    Str(
+                        pattern=re.compile("|".join(sorted(COLOR_KEYS))),
+                        pattern_hint="one of " + ", ".join(sorted(COLOR_KEYS)),
+                        describe="color name",
+                    ),
+                    Str(convert=check_color, describe="#rrggbb"),
+                ),
                 doc + " Keys: " + ", ".join(f"`{k}`" for k in sorted(COLOR_KEYS)) + ".",
                 default={},
             )
             continue
-        describe = ("https URL" if name.endswith("_url") else
-                    "email address" if "email" in name and name != "email_sender_name" else
-                    "text")
+        describe = (
+            "https URL"
+            if name.endswith("_url")
+            else "email address"
+            if "email" in name and name != "email_sender_name"
+            else "text"
+        )
         fields[name] = Field(
             Nullable(Str(convert=check, max_length=lengths.get(name, 2048), describe=describe)),
             doc,
@@ -135,6 +150,7 @@ def _branding_fields() -> dict[str, Field]:
 
 
 BRANDING = Record(_branding_fields(), describe="mapping (branding)")
+
 
 def identifier_or_pattern(value: str) -> str:
     from app.hrd.identifier_map import normalize_entry
@@ -145,8 +161,15 @@ def identifier_or_pattern(value: str) -> str:
 HRD = Record(
     {
         "order": Field(
-            Nullable(List(Str(pattern=re.compile(r"[a-z0-9_]{1,63}"),
-                              pattern_hint="a discovery method name", describe="method"))),
+            Nullable(
+                List(
+                    Str(
+                        pattern=re.compile(r"[a-z0-9_]{1,63}"),
+                        pattern_hint="a discovery method name",
+                        describe="method",
+                    )
+                )
+            ),
             "Discovery methods to try, in order (empty: Foyer's order, "
             + ", ".join(f"`{name}`" for name in DEFAULT_ORDER)
             + "). Leave one out to turn it off; plugins add methods of their own.",
@@ -164,8 +187,9 @@ HRD = Record(
 
 TENANT = Record(
     {
-        "name": Field(slug(), "The tenant's slug: `foyer export NAME` and the CLI use it.",
-                      required=True),
+        "name": Field(
+            slug(), "The tenant's slug: `foyer export NAME` and the CLI use it.", required=True
+        ),
         "display_name": Field(Str(), "Shown on the hosted pages.", required=True),
         "domains": Field(
             List(Str(convert=canonical_domain, describe="[scheme://]host[:port]"), min_items=1),
@@ -173,51 +197,69 @@ TENANT = Record(
             "first is primary: the issuer of tokens and links in emails use it.",
             required=True,
         ),
-        "default_locale": Field(Enum(SUPPORTED_LOCALES),
-                                "Language of the pages when nothing else chooses one.",
-                                default="en"),
-        "support_email": Field(Nullable(Str(convert=email_address, max_length=320,
-                                            describe="email address")),
-                               "Support contact on error pages (organizations may override)."),
-        "support_url": Field(Nullable(Str(convert=https_url, max_length=2048,
-                                          describe="https URL")),
-                             "Support page linked from error pages."),
-        "theme": Field(Nullable(slug("theme name")),
-                       "Theme of the tenant's pages (organizations may choose their own)."),
+        "default_locale": Field(
+            Enum(SUPPORTED_LOCALES),
+            "Language of the pages when nothing else chooses one.",
+            default="en",
+        ),
+        "support_email": Field(
+            Nullable(Str(convert=email_address, max_length=320, describe="email address")),
+            "Support contact on error pages (organizations may override).",
+        ),
+        "support_url": Field(
+            Nullable(Str(convert=https_url, max_length=2048, describe="https URL")),
+            "Support page linked from error pages.",
+        ),
+        "theme": Field(
+            Nullable(slug("theme name")),
+            "Theme of the tenant's pages (organizations may choose their own).",
+        ),
         "branding": Field(BRANDING, "Branding of the tenant's pages (see below).", default={}),
-        "hrd": Field(HRD, "Home realm discovery: method order and organization picker "
-                          "(see below).", default={}),
+        "hrd": Field(
+            HRD,
+            "Home realm discovery: method order and organization picker (see below).",
+            default={},
+        ),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
         ),
-        "prune": Field(Bool(), "Delete connections, organizations and applications that this "
-                               "file does not list (`--prune` does the same once).",
-                       default=False),
+        "prune": Field(
+            Bool(),
+            "Delete connections, organizations and applications that this "
+            "file does not list (`--prune` does the same once).",
+            default=False,
+        ),
     },
     describe="mapping (tenant)",
 )
 
 CONNECTION = Record(
     {
-        "name": Field(slug(), "Unique in the tenant; organizations and users refer to it.",
-                      required=True),
-        "strategy": Field(Str(pattern=re.compile(r"[a-z0-9_-]{1,63}"),
-                              pattern_hint="a connection strategy name",
-                              describe="strategy name"),
-                          "Connection strategy (`database` is built in; plugins add more). "
-                          "It cannot change once the connection exists.",
-                          default="database"),
+        "name": Field(
+            slug(), "Unique in the tenant; organizations and users refer to it.", required=True
+        ),
+        "strategy": Field(
+            Str(
+                pattern=re.compile(r"[a-z0-9_-]{1,63}"),
+                pattern_hint="a connection strategy name",
+                describe="strategy name",
+            ),
+            "Connection strategy (`database` is built in; plugins add more). "
+            "It cannot change once the connection exists.",
+            default="database",
+        ),
         "display_name": Field(Nullable(Str()), "Shown on the login page (default: the name)."),
         "signup": Field(Bool(), "Users may create their own account.", default=False),
-        "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).",
-                         default={}),
+        "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).", default={}),
         "secrets": Field(
-            MapOf(Str(pattern=SECRET_KEY, pattern_hint="letters, digits and _",
-                      describe="name"),
-                  Str(max_length=8192, describe="string")),
+            MapOf(
+                Str(pattern=SECRET_KEY, pattern_hint="letters, digits and _", describe="name"),
+                Str(max_length=8192, describe="string"),
+            ),
             "Strategy secrets, stored encrypted; write `${VARIABLE}` references. When "
             "absent, the stored secrets are kept.",
-            secret=True, managed_when_absent=False,
+            secret=True,
+            managed_when_absent=False,
         ),
     },
     describe="mapping (connection)",
@@ -225,37 +267,47 @@ CONNECTION = Record(
 
 EMAIL_DOMAIN = Record(
     {
-        "domain": Field(Str(convert=normalize_email_domain, max_length=253,
-                            describe="domain"),
-                        "Email domain (Unicode or punycode); unique in the tenant.",
-                        required=True),
+        "domain": Field(
+            Str(convert=normalize_email_domain, max_length=253, describe="domain"),
+            "Email domain (Unicode or punycode); unique in the tenant.",
+            required=True,
+        ),
         "include_subdomains": Field(Bool(), "Also match `*.domain`.", default=False),
-        "connection": Field(Nullable(slug("connection name")),
-                            "Connection to route these users to; it must be enabled for "
-                            "the organization (default: its first connection)."),
+        "connection": Field(
+            Nullable(slug("connection name")),
+            "Connection to route these users to; it must be enabled for "
+            "the organization (default: its first connection).",
+        ),
     },
     describe="mapping (email domain)",
 )
 
 ORGANIZATION = Record(
     {
-        "name": Field(slug(), "Slug used in URLs and the `organization` parameter.",
-                      required=True),
+        "name": Field(slug(), "Slug used in URLs and the `organization` parameter.", required=True),
         "display_name": Field(Str(), "Shown on the organization's pages.", required=True),
         "theme": Field(Nullable(slug("theme name")), "Theme of the organization's pages."),
-        "default_locale": Field(Nullable(Enum(SUPPORTED_LOCALES)),
-                                "Language when the user's is unknown (default: the tenant's)."),
+        "default_locale": Field(
+            Nullable(Enum(SUPPORTED_LOCALES)),
+            "Language when the user's is unknown (default: the tenant's).",
+        ),
         "branding": Field(BRANDING, "Branding data (see below).", default={}),
-        "metadata": Field(Json("mapping (free-form)"),
-                          "Free-form data for plugins and applications.", default={}),
-        "connections": Field(List(slug("connection name")),
-                             "Connections enabled for the organization, in login page order.",
-                             default=[]),
-        "email_domains": Field(List(EMAIL_DOMAIN),
-                               "Email domains whose users belong to the organization.",
-                               default=[]),
-        "domains": Field(List(Str(convert=canonical_domain, describe="[scheme://]host[:port]")),
-                         "Vanity host names that preselect the organization.", default=[]),
+        "metadata": Field(
+            Json("mapping (free-form)"), "Free-form data for plugins and applications.", default={}
+        ),
+        "connections": Field(
+            List(slug("connection name")),
+            "Connections enabled for the organization, in login page order.",
+            default=[],
+        ),
+        "email_domains": Field(
+            List(EMAIL_DOMAIN), "Email domains whose users belong to the organization.", default=[]
+        ),
+        "domains": Field(
+            List(Str(convert=canonical_domain, describe="[scheme://]host[:port]")),
+            "Vanity host names that preselect the organization.",
+            default=[],
+        ),
         "plugins": plugins_field("Scoped plugins enabled for this organization, with settings."),
     },
     describe="mapping (organization)",
@@ -263,42 +315,73 @@ ORGANIZATION = Record(
 
 CLIENT = Record(
     {
-        "client_id": Field(Str(pattern=CLIENT_ID, pattern_hint="letters, digits, . _ -",
-                               max_length=64, describe="identifier"),
-                           "Public identifier, unique across the deployment.", required=True),
-        "name": Field(Str(), "Application name shown to users.", required=True),
-        "auth_method": Field(Enum(AUTH_METHODS),
-                             "How the client authenticates at the token endpoint (`none`: a "
-                             "public client that must use PKCE).",
-                             default="client_secret_basic"),
-        "secret": Field(Str(convert=client_secret, max_length=512, describe="string"),
-                        "Client secret, stored hashed; write a `${VARIABLE}` reference. When "
-                        "absent, the stored secret is kept (a new client gets a generated "
-                        "one, printed once).",
-                        secret=True, managed_when_absent=False),
-        "redirect_uris": Field(List(Str(convert=redirect_uri("redirect_uris"),
-                                        max_length=2048, describe="URI")),
-                               "Exact redirect URIs (https; http only for loopback).",
-                               default=[]),
-        "post_logout_redirect_uris": Field(
-            List(Str(convert=redirect_uri("post_logout_redirect_uris"), max_length=2048,
-                     describe="URI")),
-            "Exact URIs allowed after sign-out.", default=[],
+        "client_id": Field(
+            Str(
+                pattern=CLIENT_ID,
+                pattern_hint="letters, digits, . _ -",
+                max_length=64,
+                describe="identifier",
+            ),
+            "Public identifier, unique across the deployment.",
+            required=True,
         ),
-        "grant_types": Field(List(Enum(GRANT_TYPES), min_items=1), "Grants the client may use.",
-                             default=["authorization_code", "refresh_token"]),
-        "scope": Field(Str(pattern=SCOPE, pattern_hint="space-separated scope names",
-                           max_length=1024, describe="scopes"),
-                       "Scopes the client may ask for.",
-                       default="openid profile email offline_access"),
-        "audience": Field(Nullable(Str(max_length=512)),
-                          "Default `aud` of access tokens (default: the issuer)."),
-        "id_token_alg": Field(Enum(ID_TOKEN_ALGS), "Signing algorithm of ID tokens.",
-                              default="RS256"),
-        "organization_usage": Field(Enum(ORGANIZATION_USAGES),
-                                    "`deny`: never sign in to an organization; `require`: "
-                                    "always; `allow`: either.",
-                                    default="allow"),
+        "name": Field(Str(), "Application name shown to users.", required=True),
+        "auth_method": Field(
+            Enum(AUTH_METHODS),
+            "How the client authenticates at the token endpoint (`none`: a "
+            "public client that must use PKCE).",
+            default="client_secret_basic",
+        ),
+        "secret": Field(
+            Str(convert=client_secret, max_length=512, describe="string"),
+            "Client secret, stored hashed; write a `${VARIABLE}` reference. When "
+            "absent, the stored secret is kept (a new client gets a generated "
+            "one, printed once).",
+            secret=True,
+            managed_when_absent=False,
+        ),
+        "redirect_uris": Field(
+            List(Str(convert=redirect_uri("redirect_uris"), max_length=2048, describe="URI")),
+            "Exact redirect URIs (https; http only for loopback).",
+            default=[],
+        ),
+        "post_logout_redirect_uris": Field(
+            List(
+                Str(
+                    convert=redirect_uri("post_logout_redirect_uris"),
+                    max_length=2048,
+                    describe="URI",
+                )
+            ),
+            "Exact URIs allowed after sign-out.",
+            default=[],
+        ),
+        "grant_types": Field(
+            List(Enum(GRANT_TYPES), min_items=1),
+            "Grants the client may use.",
+            default=["authorization_code", "refresh_token"],
+        ),
+        "scope": Field(
+            Str(
+                pattern=SCOPE,
+                pattern_hint="space-separated scope names",
+                max_length=1024,
+                describe="scopes",
+            ),
+            "Scopes the client may ask for.",
+            default="openid profile email offline_access",
+        ),
+        "audience": Field(
+            Nullable(Str(max_length=512)), "Default `aud` of access tokens (default: the issuer)."
+        ),
+        "id_token_alg": Field(
+            Enum(ID_TOKEN_ALGS), "Signing algorithm of ID tokens.", default="RS256"
+        ),
+        "organization_usage": Field(
+            Enum(ORGANIZATION_USAGES),
+            "`deny`: never sign in to an organization; `require`: always; `allow`: either.",
+            default="allow",
+        ),
         "organization_prompt": Field(
             Enum(ORGANIZATION_PROMPTS),
             "With `organization_usage: require`, when the application names no organization: "
@@ -320,11 +403,14 @@ IDENTIFIER_ROUTE = Record(
             "then the pattern with the most literal characters.",
             required=True,
         ),
-        "organization": Field(Nullable(slug("organization name")),
-                              "The organization these identifiers sign in to."),
-        "connection": Field(Nullable(slug("connection name")),
-                            "The connection that serves them (enabled for the organization, "
-                            "when both are given). Give an organization, a connection or both."),
+        "organization": Field(
+            Nullable(slug("organization name")), "The organization these identifiers sign in to."
+        ),
+        "connection": Field(
+            Nullable(slug("connection name")),
+            "The connection that serves them (enabled for the organization, "
+            "when both are given). Give an organization, a connection or both.",
+        ),
     },
     describe="mapping (identifier map entry)",
 )
@@ -332,40 +418,58 @@ IDENTIFIER_ROUTE = Record(
 MEMBERSHIP = Record(
     {
         "name": Field(slug("organization name"), "The organization.", required=True),
-        "roles": Field(List(Str(pattern=ROLE, pattern_hint="a role name", max_length=64,
-                                describe="role")),
-                       "Roles in the organization.", default=[]),
+        "roles": Field(
+            List(Str(pattern=ROLE, pattern_hint="a role name", max_length=64, describe="role")),
+            "Roles in the organization.",
+            default=[],
+        ),
     },
     describe="mapping (membership)",
 )
 
 USER = Record(
     {
-        "connection": Field(slug("connection name"), "The connection that holds the user.",
-                            required=True),
-        "email": Field(Nullable(Str(convert=email_address, max_length=320,
-                                    describe="email address")),
-                       "Email address; with `username`, identifies the user."),
+        "connection": Field(
+            slug("connection name"), "The connection that holds the user.", required=True
+        ),
+        "email": Field(
+            Nullable(Str(convert=email_address, max_length=320, describe="email address")),
+            "Email address; with `username`, identifies the user.",
+        ),
         "username": Field(Nullable(Str(max_length=128)), "Username, when there is no email."),
         "name": Field(Nullable(Str()), "Full name."),
         "given_name": Field(Nullable(Str()), "Given name."),
         "family_name": Field(Nullable(Str()), "Family name."),
         "locale": Field(Nullable(Enum(SUPPORTED_LOCALES)), "Preferred language."),
-        "email_verified": Field(Bool(), "The email address is known to be the user's.",
-                                default=False),
+        "email_verified": Field(
+            Bool(), "The email address is known to be the user's.", default=False
+        ),
         "blocked": Field(Bool(), "The user may not sign in.", default=False),
-        "password": Field(Str(max_length=128, describe="`${VARIABLE}`"),
-                          "Password, only as a `${VARIABLE}` reference; hashed on apply. "
-                          "When absent (and no `password_hash`), the password is kept.",
-                          secret=True, reference_only=True, managed_when_absent=False),
-        "password_hash": Field(Str(pattern=ARGON2ID, pattern_hint="an argon2id hash",
-                                   max_length=512, describe="argon2id hash"),
-                               "Password as an argon2id hash (`$argon2id$...`).",
-                               secret=True, managed_when_absent=False),
-        "organizations": Field(List(MEMBERSHIP),
-                               "Memberships (shared-pool users), mirrored in "
-                               "`app_metadata.organizations`; exactly these are kept.",
-                               default=[]),
+        "password": Field(
+            Str(max_length=128, describe="`${VARIABLE}`"),
+            "Password, only as a `${VARIABLE}` reference; hashed on apply. "
+            "When absent (and no `password_hash`), the password is kept.",
+            secret=True,
+            reference_only=True,
+            managed_when_absent=False,
+        ),
+        "password_hash": Field(
+            Str(
+                pattern=ARGON2ID,
+                pattern_hint="an argon2id hash",
+                max_length=512,
+                describe="argon2id hash",
+            ),
+            "Password as an argon2id hash (`$argon2id$...`).",
+            secret=True,
+            managed_when_absent=False,
+        ),
+        "organizations": Field(
+            List(MEMBERSHIP),
+            "Memberships (shared-pool users), mirrored in "
+            "`app_metadata.organizations`; exactly these are kept.",
+            default=[],
+        ),
     },
     describe="mapping (user)",
 )
@@ -377,11 +481,12 @@ FILE = Record(
         "connections": Field(List(CONNECTION), "The tenant's connections.", default=[]),
         "organizations": Field(List(ORGANIZATION), "The tenant's organizations.", default=[]),
         "clients": Field(List(CLIENT), "Applications (OIDC clients).", default=[]),
-        "identifier_map": Field(List(IDENTIFIER_ROUTE),
-                                "Identifiers and patterns routed to a realm by home realm "
-                                "discovery.", default=[]),
-        "users": Field(List(USER), "Initial users (never deleted, never exported).",
-                       default=[]),
+        "identifier_map": Field(
+            List(IDENTIFIER_ROUTE),
+            "Identifiers and patterns routed to a realm by home realm discovery.",
+            default=[],
+        ),
+        "users": Field(List(USER), "Initial users (never deleted, never exported).", default=[]),
     },
     describe="mapping (file)",
 )
@@ -419,12 +524,14 @@ def reference() -> str:
     """Markdown tables of every field, from the declarations above (``docs/config.md``)."""
     out: list[str] = []
     for title, record in SECTIONS:
-        out += [f"#### `{title}`", "", "| field | value | default | meaning |",
-                "| --- | --- | --- | --- |"]
+        out += [
+            f"#### `{title}`",
+            "",
+            "| field | value | default | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, field in record.fields.items():
-            out.append(
-                f"| `{name}` | {_describe(field.type)} | {_default(field)} | {field.doc} |"
-            )
+            out.append(f"| `{name}` | {_describe(field.type)} | {_default(field)} | {field.doc} |")
         out.append("")
     return "\n".join(out)
 

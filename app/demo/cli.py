@@ -35,25 +35,41 @@ def register(cli: click.Group) -> None:
 
 def demo_settings(instance_path: str) -> dict[str, t.Any]:
     """Settings for plain-http localhost (``create_app`` overrides)."""
-    return {"instance_path": os.path.abspath(instance_path), "secure_cookies": False,
-            "demo": True}
+    return {"instance_path": os.path.abspath(instance_path), "secure_cookies": False, "demo": True}
 
 
 def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
     """The same settings as ``FOYER_*`` variables, for the gunicorn processes."""
-    return {f"FOYER_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in settings.items()}
+    return {
+        f"FOYER_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in settings.items()
+    }
 
 
 @click.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address both servers listen on (the URLs stay http://localhost).")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
-              help="Foyer's port.")
-@click.option("--rp-port", default=5001, show_default=True, type=click.IntRange(1, 65535),
-              help="The demo application's port.")
-@click.option("--instance", "instance_path", default="instance", show_default=True,
-              help="Instance folder (SQLite database and generated secrets).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address both servers listen on (the URLs stay http://localhost).",
+)
+@click.option(
+    "--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Foyer's port."
+)
+@click.option(
+    "--rp-port",
+    default=5001,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The demo application's port.",
+)
+@click.option(
+    "--instance",
+    "instance_path",
+    default="instance",
+    show_default=True,
+    help="Instance folder (SQLite database and generated secrets).",
+)
 @click.option("--seed-only", is_flag=True, help="Seed the demo tenant, print the accounts, exit.")
 def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_only: bool) -> None:
     """Seed the demo tenant and serve Foyer with a demo application (Ctrl-C stops both)."""
@@ -101,10 +117,13 @@ def run_servers(demo: Demo, env: dict[str, str], host: str, port: int, rp_port: 
     ]
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
-                       processes, host="localhost", port=port)
-        _wait_until_up(f"http://127.0.0.1:{rp_port}/", processes, host="localhost",
-                       port=rp_port)
+        _wait_until_up(
+            f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+            processes,
+            host="localhost",
+            port=port,
+        )
+        _wait_until_up(f"http://127.0.0.1:{rp_port}/", processes, host="localhost", port=rp_port)
         _print_banner(demo)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -125,8 +144,18 @@ def _gunicorn(
     target: str, host: str, port: int, env: dict[str, str], workers: int
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-         f"{host}:{port}", "--graceful-timeout", "5", target],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{host}:{port}",
+            "--graceful-timeout",
+            "5",
+            target,
+        ],
         env=env,
     )
 

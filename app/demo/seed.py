@@ -99,5 +99,10 @@ def accounts(spec: dict[str, t.Any]) -> t.Iterator[Account]:
         if not memberships:
             org = by_domain.get(user["email"].rpartition("@")[2])
             memberships = (names[org],) if org else ()
-        yield Account(user["email"], user["name"] or "", user["connection"], memberships,
-                      shared=bool(user["organizations"]))
+        yield Account(
+            user["email"],
+            user["name"] or "",
+            user["connection"],
+            memberships,
+            shared=bool(user["organizations"]),
+        )

@@ -46,9 +46,16 @@ def record_event(
     The event is written in a separate session and committed at once, so a failing
     request (rolled back) still leaves its trace. Never put secrets or passwords in ``data``.
     """
-    record = _new_record(type_, tenant=tenant, tenant_id=tenant_id, organization=organization,
-                         user_id=user_id, client_id=client_id, connection_id=connection_id,
-                         data=data)
+    record = _new_record(
+        type_,
+        tenant=tenant,
+        tenant_id=tenant_id,
+        organization=organization,
+        user_id=user_id,
+        client_id=client_id,
+        connection_id=connection_id,
+        data=data,
+    )
     _store(record)
     _send(record, tenant, organization)
     return record
@@ -129,9 +136,14 @@ def record_events(
     now = utcnow()
     records = [
         EventRecord(
-            id=new_id(), type=type_, created_at=now, tenant_id=tenant.id,
-            user_id=entry.get("user_id"), client_id=entry.get("client_id"),
-            connection_id=entry.get("connection_id"), data=dict(entry.get("data") or {}),
+            id=new_id(),
+            type=type_,
+            created_at=now,
+            tenant_id=tenant.id,
+            user_id=entry.get("user_id"),
+            client_id=entry.get("client_id"),
+            connection_id=entry.get("connection_id"),
+            data=dict(entry.get("data") or {}),
         )
         for entry in entries
     ]

@@ -30,8 +30,7 @@ EVENT_TYPES: dict[str, str] = {
     "plugin_failed": "A plugin raised in a hook",
     "claim_rejected": "A plugin tried to set a protected claim",
     "error_shown": "An error page was shown",
-    "login_redirected": "A sign-in was sent to an upstream identity provider (data.hrd says "
-    "why)",
+    "login_redirected": "A sign-in was sent to an upstream identity provider (data.hrd says why)",
     "hrd_explained": "Support staff asked why a sign-in would be routed where it goes",
     "password_reset_requested": "A password reset link was emailed to a user",
     "password_reset_limited": "A reset or verification email was not sent: the account's "

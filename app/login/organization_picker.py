@@ -172,7 +172,8 @@ def picker_page(
         last=last_organization.recall(tenant),
         needed=bool(request.args.get("needed")),
         identifier=tx.identifier,
-        back_url=None if tx.identifier or hrd.organization_required(tenant, tx)
+        back_url=None
+        if tx.identifier or hrd.organization_required(tenant, tx)
         else url_for(".identifier", tx=tx.id),
     )
 

@@ -180,7 +180,10 @@ def identifier() -> Response | tuple[str, int]:
 
 
 def identifier_page(
-    tenant: Tenant, tx: LoginTransaction, form: IdentifierForm, status: int = 200,
+    tenant: Tenant,
+    tx: LoginTransaction,
+    form: IdentifierForm,
+    status: int = 200,
     errors: list[str] | None = None,
 ) -> tuple[str, int]:
     """Page 1, with a button per upstream IdP of the organization, and a link to the
@@ -192,7 +195,10 @@ def identifier_page(
         and hrd.has_organizations(tenant)
     )
     return page(
-        "login/identifier.html", status, form=form, errors=errors or [],
+        "login/identifier.html",
+        status,
+        form=form,
+        errors=errors or [],
         upstream_connections=hrd.redirect_connections(g.organization),
         organization_picker_url=url_for(".organization", tx=tx.id) if choosable else None,
     )
@@ -213,7 +219,10 @@ def submit_identifier(
         g.organization = organization_for(tenant, tx)
         if hrd.redirect_connections(g.organization):
             return identifier_page(
-                tenant, tx, IdentifierForm(formdata=None, identifier=value), 400,
+                tenant,
+                tx,
+                IdentifierForm(formdata=None, identifier=value),
+                400,
                 errors=[_("Choose how to sign in: use one of the buttons below.")],
             )
         return error_page("no_connection")
@@ -301,8 +310,7 @@ def check_password(
     try:
         return flow.complete(tx, user, connection, result.amr, tenant, organization, client)
     except flow.LoginDenied as denied:
-        return error_page("access_denied", detail=denied.decision.reason,
-                          rule=denied.decision.code)
+        return error_page("access_denied", detail=denied.decision.reason, rule=denied.decision.code)
 
 
 def wrong_credentials(tx: LoginTransaction) -> tuple[str, int]:
@@ -325,8 +333,9 @@ def signed_in() -> Response | tuple[str, int]:
     sso = current_sso()
     if sso is None:
         return redirect(url_for(".identifier"))
-    return page("login/signed_in.html", form=LogoutForm(), user=sso.user,
-                user_label=user_label(sso.user))
+    return page(
+        "login/signed_in.html", form=LogoutForm(), user=sso.user, user_label=user_label(sso.user)
+    )
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -349,8 +358,9 @@ def logout() -> Response | tuple[str, int]:
     sso = current_sso()
     if sso is None:
         return page("login/signed_out.html")
-    return page("login/logout.html", form=LogoutForm(), user=sso.user,
-                user_label=user_label(sso.user))
+    return page(
+        "login/logout.html", form=LogoutForm(), user=sso.user, user_label=user_label(sso.user)
+    )
 
 
 # --- Pages of home realm discovery, on this blueprint ---------------------------------------

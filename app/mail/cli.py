@@ -48,6 +48,8 @@ def register(cli: click.Group) -> None:
             purpose="test",
         )
         if not send_email(message, tenant, organization):
-            fail("no plugin delivered the email: set FOYER_SMTP_URL or install a "
-                 "deliver_email plugin (failures are logged as plugin_failed events)")
+            fail(
+                "no plugin delivered the email: set FOYER_SMTP_URL or install a "
+                "deliver_email plugin (failures are logged as plugin_failed events)"
+            )
         click.echo(f"sent a test email to {recipient}")

@@ -47,8 +47,9 @@ def deliver_email(message: EmailMessage) -> bool | None:
     timeout = time_left(30.0)
     smtp: smtplib.SMTP
     if url.scheme == "smtps":
-        smtp = smtplib.SMTP_SSL(url.hostname, port, timeout=timeout,
-                                context=ssl.create_default_context())
+        smtp = smtplib.SMTP_SSL(
+            url.hostname, port, timeout=timeout, context=ssl.create_default_context()
+        )
     else:
         smtp = smtplib.SMTP(url.hostname, port, timeout=timeout)
     with smtp:

@@ -59,7 +59,9 @@ class SigningKey(Base):
     __tablename__ = "signing_key"
 
     id: Mapped[pk]
-    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("tenant.id", ondelete="CASCADE"), index=True
+    )
     kid: Mapped[str] = mapped_column(sa.String(64), unique=True)
     alg: Mapped[str] = mapped_column(sa.String(8))
     state: Mapped[str] = mapped_column(sa.String(10))

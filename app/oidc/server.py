@@ -66,8 +66,9 @@ class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
     """An authorization request replayed from stored parameters (after the hosted login)."""
 
     def __init__(self, params: t.Mapping[str, str]) -> None:
-        super().__init__("GET", transport_checked_url(flask_request.url),
-                         headers=flask_request.headers)
+        super().__init__(
+            "GET", transport_checked_url(flask_request.url), headers=flask_request.headers
+        )
         self.uri = flask_request.url
         self.payload = BasicOAuth2Payload(dict(params))
 
@@ -85,8 +86,9 @@ class FoyerFlaskRequest(FlaskOAuth2Request):  # type: ignore[misc]
 
     def __init__(self, request: t.Any) -> None:
         url = request.url  # Werkzeug builds it again on every read
-        OAuth2Request.__init__(self, request.method, transport_checked_url(url),
-                               headers=request.headers)
+        OAuth2Request.__init__(
+            self, request.method, transport_checked_url(url), headers=request.headers
+        )
         self.uri = url
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
@@ -293,8 +295,6 @@ class FoyerEndSessionEndpoint(EndSessionEndpoint):  # type: ignore[misc]
                 client_id=end_session_request.client.client_id,
                 data={"initiator": "relying_party"},
             )
-
-
 
 
 class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]

@@ -184,8 +184,13 @@ def authorize() -> Response:
     try:  # home realm discovery from the parameters, host and path (app.hrd)
         realm = resolve_request(tenant, client.model, params)
     except HrdRefused as refused:
-        return _authorization_error(tenant, client, InvalidRequestError(
-            refused.description, redirect_uri=redirect_uri, state=params.get("state")))
+        return _authorization_error(
+            tenant,
+            client,
+            InvalidRequestError(
+                refused.description, redirect_uri=redirect_uri, state=params.get("state")
+            ),
+        )
     sso = current_sso()
     answer = SessionAnswer(False)
     if sso is not None and _session_satisfies(tenant, client, sso, params):

@@ -42,15 +42,27 @@ def register(cli: click.Group) -> None:
     @click.option("--email", required=True, help="Address to invite.")
     @click.option("--roles", default="", help="Comma-separated roles the invitee will get.")
     @click.option("--locale", default=None, help="Language of the email (fr, de...).")
-    @click.option("--invited-by", default="cli", show_default=True,
-                  help="Who invites, shown in the email.")
-    @click.option("--days", type=click.IntRange(1, 30), default=None,
-                  help="Days the invitation works (default: FOYER_INVITATION_LIFETIME).")
+    @click.option(
+        "--invited-by", default="cli", show_default=True, help="Who invites, shown in the email."
+    )
+    @click.option(
+        "--days",
+        type=click.IntRange(1, 30),
+        default=None,
+        help="Days the invitation works (default: FOYER_INVITATION_LIFETIME).",
+    )
     @click.option("--no-email", is_flag=True, help="Do not send it: print the link instead.")
     @pass_app
     def invite(
-        ctx: AppContext, tenant_name: str, org_name: str, email: str, roles: str,
-        locale: str | None, invited_by: str, days: int | None, no_email: bool,
+        ctx: AppContext,
+        tenant_name: str,
+        org_name: str,
+        email: str,
+        roles: str,
+        locale: str | None,
+        invited_by: str,
+        days: int | None,
+        no_email: bool,
     ) -> None:
         """Invite EMAIL into an organization; the email carries a single-use link."""
         from app.orgs.invitations import InvitationError
@@ -61,8 +73,13 @@ def register(cli: click.Group) -> None:
         role_list = [role.strip() for role in roles.split(",") if role.strip()]
         try:
             sent = make_invitation(
-                organization, email, role_list, invited_by=invited_by, locale=locale,
-                ttl=dt.timedelta(days=days) if days else None, send=not no_email,
+                organization,
+                email,
+                role_list,
+                invited_by=invited_by,
+                locale=locale,
+                ttl=dt.timedelta(days=days) if days else None,
+                send=not no_email,
             )
         except InvitationError as exc:
             fail(str(exc))
@@ -72,8 +89,10 @@ def register(cli: click.Group) -> None:
         elif sent.delivered:
             click.echo(f"sent to {sent.invitation.email}")
         else:
-            fail("the invitation was saved but no email was delivered: set FOYER_SMTP_URL "
-                 "or install a deliver_email plugin, then invite again (or use --no-email)")
+            fail(
+                "the invitation was saved but no email was delivered: set FOYER_SMTP_URL "
+                "or install a deliver_email plugin, then invite again (or use --no-email)"
+            )
 
     @group.group("invitations")
     def invitations_group() -> None:

@@ -93,14 +93,21 @@ def invite(
     session.add(invitation)
     session.flush()
     issued = tokens.issue(
-        tokens.INVITATION, tenant_id=organization.tenant_id,
-        data={"invitation_id": invitation.id}, ttl=lifetime,
+        tokens.INVITATION,
+        tenant_id=organization.tenant_id,
+        data={"invitation_id": invitation.id},
+        ttl=lifetime,
     )
     session.commit()
     record_event(
-        "invitation_created", tenant_id=organization.tenant_id, organization=organization,
-        data={"invitation": invitation.id, "roles": invitation.roles,
-              "invited_by": invitation.invited_by},
+        "invitation_created",
+        tenant_id=organization.tenant_id,
+        organization=organization,
+        data={
+            "invitation": invitation.id,
+            "roles": invitation.roles,
+            "invited_by": invitation.invited_by,
+        },
     )
     link = acceptance_link(organization, issued.value)
     delivered = send_invitation(invitation, link) if send else False
@@ -205,8 +212,12 @@ def revoke(invitation: Invitation) -> bool:
     session.commit()
     session.refresh(invitation)
     if won:
-        record_event("invitation_revoked", tenant_id=invitation.tenant_id,
-                     organization=invitation.organization, data={"invitation": invitation.id})
+        record_event(
+            "invitation_revoked",
+            tenant_id=invitation.tenant_id,
+            organization=invitation.organization,
+            data={"invitation": invitation.id},
+        )
     return won
 
 
@@ -246,9 +257,7 @@ def existing_user(invitation: Invitation) -> User | None:
     return user if user is not None and user.tenant_id == invitation.tenant_id else None
 
 
-def _claim(
-    tenant: Tenant, value: str, invitation: Invitation, user_id: str | None = None
-) -> bool:
+def _claim(tenant: Tenant, value: str, invitation: Invitation, user_id: str | None = None) -> bool:
     """Use the token and mark the invitation accepted, both conditionally (uncommitted)."""
     if tokens.consume(value, tokens.INVITATION, tenant.id) is None:
         return False
@@ -286,12 +295,20 @@ def accept_as_new_user(
         if not _claim(tenant, value, invitation):  # first: of two accepts one gets here
             session.rollback()
             return None
-        user = create_user(connection, email=invitation.email, password=password, name=name,
-                           email_verified=True, organization=organization,
-                           locale=invitation.locale)
+        user = create_user(
+            connection,
+            email=invitation.email,
+            password=password,
+            name=name,
+            email_verified=True,
+            organization=organization,
+            locale=invitation.locale,
+        )
         session.execute(
-            sa.update(Invitation).where(Invitation.id == invitation.id)
-            .values(accepted_user_id=user.id).execution_options(synchronize_session=False)
+            sa.update(Invitation)
+            .where(Invitation.id == invitation.id)
+            .values(accepted_user_id=user.id)
+            .execution_options(synchronize_session=False)
         )
         _grant_membership(invitation, user, connection)
         session.commit()
@@ -301,8 +318,14 @@ def accept_as_new_user(
     except Exception:
         session.rollback()
         raise
-    record_event("user_created", tenant=tenant, organization=organization, user_id=user.id,
-                 connection_id=connection.id, data={"via": "invitation"})
+    record_event(
+        "user_created",
+        tenant=tenant,
+        organization=organization,
+        user_id=user.id,
+        connection_id=connection.id,
+        data={"via": "invitation"},
+    )
     _accepted(tenant, invitation, user, new=True)
     return user
 
@@ -335,8 +358,11 @@ def _grant_membership(invitation: Invitation, user: User, connection: Connection
 
 def _accepted(tenant: Tenant, invitation: Invitation, user: User, new: bool) -> None:
     record_event(
-        "invitation_accepted", tenant=tenant, organization=invitation.organization,
-        user_id=user.id, connection_id=user.connection_id,
+        "invitation_accepted",
+        tenant=tenant,
+        organization=invitation.organization,
+        user_id=user.id,
+        connection_id=user.connection_id,
         data={"invitation": invitation.id, "new_user": new, "roles": invitation.roles},
     )
 

@@ -118,9 +118,7 @@ def set_connections(org: Organization, connections: t.Sequence[Connection]) -> N
     session.expire(org, ["connections"])
 
 
-def set_email_domains(
-    org: Organization, domains: t.Sequence[tuple[str, bool, str | None]]
-) -> None:
+def set_email_domains(org: Organization, domains: t.Sequence[tuple[str, bool, str | None]]) -> None:
     """Give the organization exactly these email domains: (domain, include_subdomains,
     connection id or None). Removals are flushed first, so a domain may move from one
     organization to another when the caller first calls this with the shrunk lists."""

@@ -59,21 +59,28 @@ def accept_invitation() -> Response | tuple[str, int]:
         return error_page("no_connection")
     assert value is not None
     existing = invitations.existing_user(invitation)
-    context: dict[str, t.Any] = {"invitation": invitation, "organization_name":
-                                 invitations.display_name(organization)}
+    context: dict[str, t.Any] = {
+        "invitation": invitation,
+        "organization_name": invitations.display_name(organization),
+    }
     if existing is not None:
         join = JoinWithPasswordForm()
         if request.method == "POST":
             rate_limit("rate_limit_login", "login")
             if join.validate():
                 if existing.blocked or not password_is_current(existing, join.password.data):
-                    record_event("invitation_failed", tenant=tenant, organization=organization,
-                                 user_id=existing.id, data={"invitation": invitation.id,
-                                                            "reason": "wrong_password"})
+                    record_event(
+                        "invitation_failed",
+                        tenant=tenant,
+                        organization=organization,
+                        user_id=existing.id,
+                        data={"invitation": invitation.id, "reason": "wrong_password"},
+                    )
                     join.password.errors.append(_("Wrong password."))
                 elif invitations.accept_as_existing_user(tenant, value, invitation, existing):
-                    return redirect(url_for(".invitation_accepted", org=organization.name),
-                                    code=303)
+                    return redirect(
+                        url_for(".invitation_accepted", org=organization.name), code=303
+                    )
                 else:
                     return link_invalid(tokens.INVITATION)
             join.token.data = value
@@ -86,8 +93,12 @@ def accept_invitation() -> Response | tuple[str, int]:
         rate_limit("rate_limit_login", "login")
         if form.validate():
             try:
-                check_password_policy(form.new_password.data, tenant=tenant,
-                                      organization=organization, email=invitation.email)
+                check_password_policy(
+                    form.new_password.data,
+                    tenant=tenant,
+                    organization=organization,
+                    email=invitation.email,
+                )
             except PasswordRejected as rejected:
                 form.new_password.errors.append(str(rejected))
             else:
@@ -96,8 +107,7 @@ def accept_invitation() -> Response | tuple[str, int]:
                 )
                 if user is None:
                     return link_invalid(tokens.INVITATION)
-                return redirect(url_for(".invitation_accepted", org=organization.name),
-                                code=303)
+                return redirect(url_for(".invitation_accepted", org=organization.name), code=303)
         form.token.data = value
         return page("orgs/accept_invitation.html", 400, form=form, existing=False, **context)
     form.token.data = value

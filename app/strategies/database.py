@@ -56,7 +56,9 @@ class DatabaseStrategy:
             user.password_hash = new_hash
             session.commit()
             record_event(
-                "password_rehashed", tenant_id=user.tenant_id, user_id=user.id,
+                "password_rehashed",
+                tenant_id=user.tenant_id,
+                user_id=user.id,
                 connection_id=self.connection.id,
             )
         return AuthResult(user, amr=["pwd"])

@@ -163,8 +163,11 @@ class LegacyStrategy(DatabaseStrategy):
         user.password_hash = hash_password(password)
         session.commit()
         record_event(
-            "password_rehashed", tenant_id=user.tenant_id, user_id=user.id,
-            connection_id=self.connection.id, data={"from": "legacy"},
+            "password_rehashed",
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            connection_id=self.connection.id,
+            data={"from": "legacy"},
         )
         return AuthResult(user, amr=["pwd"])
 
@@ -195,12 +198,18 @@ class LegacyStrategy(DatabaseStrategy):
             raise
         if created:
             record_event(
-                "user_created", tenant_id=user.tenant_id, user_id=user.id,
-                connection_id=self.connection.id, data={"via": "legacy_sign_in"},
+                "user_created",
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                connection_id=self.connection.id,
+                data={"via": "legacy_sign_in"},
             )
         record_event(
-            "user_migrated", tenant_id=user.tenant_id, user_id=user.id,
-            connection_id=self.connection.id, data={"via": "sign_in"},
+            "user_migrated",
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            connection_id=self.connection.id,
+            data={"via": "sign_in"},
         )
         return user
 
@@ -299,8 +308,11 @@ def migrate_users(
     session.commit()
     for user in created:
         record_event(
-            "user_created", tenant_id=user.tenant_id, user_id=user.id,
-            connection_id=connection.id, data={"via": "legacy_migration"},
+            "user_created",
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            connection_id=connection.id,
+            data={"via": "legacy_migration"},
         )
     return report
 
@@ -348,4 +360,3 @@ def register_commands(cli: click.Group) -> None:
             f"{verb} {report.created} users ({report.with_hash} with an imported password "
             f"hash), skipped {report.skipped} already in Foyer"
         )
-

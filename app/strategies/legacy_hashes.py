@@ -49,7 +49,7 @@ def verify_legacy_hash(stored: str, password: str) -> bool:
     """Check ``password`` against a stored ``legacy:<scheme>:<hash>``; False when malformed."""
     if not is_legacy_hash(stored):
         return False
-    scheme, _, value = stored[len(PREFIX):].partition(":")
+    scheme, _, value = stored[len(PREFIX) :].partition(":")
     try:
         return verify(scheme, value, password)
     except ValueError:

@@ -83,4 +83,3 @@ def request_issuer() -> str:
     and the ``/o/<name>`` path when the request came through one (:mod:`app.hrd.paths`)."""
     current_domain()
     return f"{request.scheme}://{request.host.lower()}{request.script_root}"
-

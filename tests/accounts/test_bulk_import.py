@@ -28,15 +28,18 @@ def write_lines(path, *items):
 
 def run(foyer_app, path, connection="users"):
     return CliRunner().invoke(
-        cli, ["users", "import", "--tenant", "acme", "--connection", connection, str(path)],
+        cli,
+        ["users", "import", "--tenant", "acme", "--connection", connection, str(path)],
         obj=AppContext(foyer_app),
     )
 
 
 def users_of(connection):
     session.expire_all()
-    return {u.email or u.username: u for u in session.scalars(
-        sa.select(User).where(User.connection_id == connection.id))}
+    return {
+        u.email or u.username: u
+        for u in session.scalars(sa.select(User).where(User.connection_id == connection.id))
+    }
 
 
 def test_imported_users_sign_in_with_their_old_password(
@@ -44,8 +47,13 @@ def test_imported_users_sign_in_with_their_old_password(
 ):
     path = write_lines(
         tmp_path / "users.jsonl",
-        {"email": "Ada@Example.com", "password_hash": HASH, "name": "Ada Lovelace",
-         "email_verified": True, "app_metadata": {"plan": "gold"}},
+        {
+            "email": "Ada@Example.com",
+            "password_hash": HASH,
+            "name": "Ada Lovelace",
+            "email_verified": True,
+            "app_metadata": {"plan": "gold"},
+        },
         {"username": "alan", "password_hash": HASH, "locale": "fr"},
         {"email": "grace@example.com"},  # no password yet: a reset or an invitation sets it
     )
@@ -56,7 +64,10 @@ def test_imported_users_sign_in_with_their_old_password(
     users = users_of(connection)
     ada = users["Ada@Example.com"]
     assert (ada.email_normalized, ada.name, ada.email_verified) == (
-        "ada@example.com", "Ada Lovelace", True)
+        "ada@example.com",
+        "Ada Lovelace",
+        True,
+    )
     assert ada.app_metadata == {"plan": "gold"} and ada.user_metadata == {}
     assert users["alan"].locale == "fr" and users["grace@example.com"].password_hash is None
     assert {e.user_id for e in recorded_events("user_created")} == {u.id for u in users.values()}
@@ -80,9 +91,14 @@ def test_one_wrong_line_imports_nothing_and_every_problem_is_listed(
     )
     result = run(foyer_app, path)
     assert result.exit_code == 1
-    for line, words in ((2, "not JSON"), (3, "argon2id"), (4, "email already on line 1"),
-                        (5, "unknown field 'role'"), (6, "email or a username"),
-                        (7, "blocked must be true or false")):
+    for line, words in (
+        (2, "not JSON"),
+        (3, "argon2id"),
+        (4, "email already on line 1"),
+        (5, "unknown field 'role'"),
+        (6, "email or a username"),
+        (7, "blocked must be true or false"),
+    ):
         assert f"users.jsonl:{line}: " in result.output and words in result.output
     assert "6 invalid lines; nothing was imported" in result.output
     assert users_of(connection) == {}
@@ -108,8 +124,9 @@ def test_running_again_skips_the_users_already_there_and_changes_none(
 
 
 def test_batches_cover_the_whole_file(foyer_app, tenant, connection, tmp_path):
-    path = write_lines(tmp_path / "users.jsonl",
-                       *({"email": f"user{n}@example.com"} for n in range(25)))
+    path = write_lines(
+        tmp_path / "users.jsonl", *({"email": f"user{n}@example.com"} for n in range(25))
+    )
     with foyer_app.app_context():
         bulk.check_file(path)
         result = bulk.import_users(path, tenant, connection, batch_size=10)
@@ -126,11 +143,14 @@ def test_prepare_user_plugins_see_every_imported_user(
             user.app_metadata = {**user.app_metadata, "source": connection.name}
 
     register_plugin(Defaults(), name="defaults")
-    path = write_lines(tmp_path / "users.jsonl",
-                       {"email": "ada@example.com", "app_metadata": {"plan": "gold"}})
+    path = write_lines(
+        tmp_path / "users.jsonl", {"email": "ada@example.com", "app_metadata": {"plan": "gold"}}
+    )
     assert run(foyer_app, path).exit_code == 0
     assert users_of(connection)["ada@example.com"].app_metadata == {
-        "plan": "gold", "source": "users"}
+        "plan": "gold",
+        "source": "users",
+    }
 
 
 def test_unknown_connection_is_refused(foyer_app, tenant, tmp_path):

@@ -39,19 +39,27 @@ def test_form_has_the_autocomplete_hints(client, user):
 
 def test_wrong_current_password_changes_nothing(client, user, mails, recorded_events):
     page = open_form(client, user)
-    response = submit_form(client, page, "change-password-form",
-                           current_password="not my password at all", new_password=NEW_PASSWORD)
+    response = submit_form(
+        client,
+        page,
+        "change-password-form",
+        current_password="not my password at all",
+        new_password=NEW_PASSWORD,
+    )
     assert response.status_code == 400
     assert "This is not your current password." in response.get_data(as_text=True)
-    assert login(host_client(client.application), "alice@example.com",
-                 USER_PASSWORD).status_code == 303
+    assert (
+        login(host_client(client.application), "alice@example.com", USER_PASSWORD).status_code
+        == 303
+    )
     assert recorded_events("password_change_failed") and not mails()
 
 
 def test_policy_refuses_a_short_password(client, user):
     page = open_form(client, user)
-    response = submit_form(client, page, "change-password-form",
-                           current_password=USER_PASSWORD, new_password="short")
+    response = submit_form(
+        client, page, "change-password-form", current_password=USER_PASSWORD, new_password="short"
+    )
     assert response.status_code == 400
     assert "at least 12 characters" in response.get_data(as_text=True)
 
@@ -59,12 +67,19 @@ def test_policy_refuses_a_short_password(client, user):
 def test_change_notifies_and_signs_out_other_browsers(client, foyer_app, user, oidc_client, mails):
     other = host_client(foyer_app)
     app_client, secret = oidc_client
-    result = run_authorization_code_flow(other, app_client, secret, "alice@example.com",
-                                         USER_PASSWORD, scope="openid offline_access")
+    result = run_authorization_code_flow(
+        other, app_client, secret, "alice@example.com", USER_PASSWORD, scope="openid offline_access"
+    )
     assert "refresh_token" in result.tokens
     page = open_form(client, user)
-    done = submit_form(client, page, "change-password-form", current_password=USER_PASSWORD,
-                       new_password=NEW_PASSWORD, sign_out_others="y")
+    done = submit_form(
+        client,
+        page,
+        "change-password-form",
+        current_password=USER_PASSWORD,
+        new_password=NEW_PASSWORD,
+        sign_out_others="y",
+    )
     assert done.status_code == 303 and done.headers["Location"].endswith("/account?done=password")
     account = client.get(done.headers["Location"])
     assert account.status_code == 200 and 'id="status-message"' in account.get_data(as_text=True)
@@ -83,6 +98,12 @@ def test_other_sessions_may_be_kept(client, foyer_app, user, mails):
     other = host_client(foyer_app)
     sign_in(other, user)
     page = open_form(client, user)
-    submit_form(client, page, "change-password-form", current_password=USER_PASSWORD,
-                new_password=NEW_PASSWORD, sign_out_others="")
+    submit_form(
+        client,
+        page,
+        "change-password-form",
+        current_password=USER_PASSWORD,
+        new_password=NEW_PASSWORD,
+        sign_out_others="",
+    )
     assert other.get("/account").status_code == 200

@@ -22,10 +22,17 @@ def third_party(make_client):
 
 
 def start(browser, client, **params):
-    query = {"response_type": "code", "client_id": client.client_id,
-             "redirect_uri": client.redirect_uris[0], "scope": "openid email",
-             "state": "st4te", "nonce": "n0nce", "code_challenge": "x" * 43,
-             "code_challenge_method": "S256", **params}
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": client.redirect_uris[0],
+        "scope": "openid email",
+        "state": "st4te",
+        "nonce": "n0nce",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+        **params,
+    }
     return browser.get("/authorize", query_string=query)
 
 
@@ -34,8 +41,9 @@ def test_first_party_clients_get_a_code_without_asking(client, user, oidc_client
     assert "code" in authorize(client, oidc_client[0])
 
 
-def test_third_party_client_waits_for_consent_then_gets_the_code(client, user, third_party,
-                                                                  recorded_events):
+def test_third_party_client_waits_for_consent_then_gets_the_code(
+    client, user, third_party, recorded_events
+):
     app_client, secret = third_party
     sign_in(client, user)
     response = start(client, app_client)
@@ -53,9 +61,13 @@ def test_third_party_client_waits_for_consent_then_gets_the_code(client, user, t
     # remembered: the same scopes go straight through
     assert "code" in authorize(client, app_client, scope="openid email")
     # a new scope asks again
-    assert start(client, app_client, scope="openid email profile").headers[
-        "Location"].startswith("/consent") or "/consent?tx=" in start(
-        client, app_client, scope="openid email profile").headers["Location"]
+    assert (
+        start(client, app_client, scope="openid email profile")
+        .headers["Location"]
+        .startswith("/consent")
+        or "/consent?tx="
+        in start(client, app_client, scope="openid email profile").headers["Location"]
+    )
 
 
 def test_deny_sends_access_denied_to_the_client(client, user, third_party, recorded_events):
@@ -95,9 +107,12 @@ def test_consent_after_the_hosted_login(client, user, third_party):
     allowed = submit_form(client, page, "consent-form", decision="allow")
     final = client.get(allowed.headers["Location"])
     answer = dict(parse_qsl(urlsplit(final.headers["Location"]).query))
-    tokens = exchange_code(client, app_client, {"code": answer["code"],
-                                                "redirect_uri": app_client.redirect_uris[0],
-                                                "verifier": verifier}, secret)
+    tokens = exchange_code(
+        client,
+        app_client,
+        {"code": answer["code"], "redirect_uri": app_client.redirect_uris[0], "verifier": verifier},
+        secret,
+    )
     assert tokens.status_code == 200 and "id_token" in tokens.get_json()
 
 

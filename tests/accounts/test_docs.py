@@ -29,8 +29,11 @@ def test_documented_commands_exist():
     if "orgs" not in cli.commands:
         register(cli)
     runner = CliRunner()
-    for args in (["orgs", "invite", "--help"], ["orgs", "invitations", "list", "--help"],
-                 ["orgs", "invitations", "revoke", "--help"]):
+    for args in (
+        ["orgs", "invite", "--help"],
+        ["orgs", "invitations", "list", "--help"],
+        ["orgs", "invitations", "revoke", "--help"],
+    ):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0, result.output
     help_text = runner.invoke(cli, ["orgs", "invite", "--help"]).output

@@ -14,10 +14,17 @@ MESSAGES = {
     "password_reset": {"reset_url": "https://login.test/r?token=x", "minutes": 30},
     "password_changed": {"reset_url": "https://login.test/r", "how": "reset"},
     "verify_email": {"verify_url": "https://login.test/v?token=x", "hours": 24},
-    "signup_attempt": {"login_url": "https://login.test/login",
-                       "reset_url": "https://login.test/r"},
-    "invitation": {"accept_url": "https://login.test/i?token=x", "organization_name": "Globex",
-                   "inviter": "Olivia", "days": 7, "roles": []},
+    "signup_attempt": {
+        "login_url": "https://login.test/login",
+        "reset_url": "https://login.test/r",
+    },
+    "invitation": {
+        "accept_url": "https://login.test/i?token=x",
+        "organization_name": "Globex",
+        "inviter": "Olivia",
+        "days": 7,
+        "roles": [],
+    },
     "account_blocked": {},
 }
 
@@ -37,8 +44,9 @@ def foyer_config(foyer_config, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(MESSAGES))
 def test_every_message_has_a_subject_a_text_and_an_html_part(tenant, name):
-    message = render_email(name, to="a@example.com", tenant=tenant, user_name="Ann",
-                           **MESSAGES[name])
+    message = render_email(
+        name, to="a@example.com", tenant=tenant, user_name="Ann", **MESSAGES[name]
+    )
     assert message.subject and "\n" not in message.subject
     assert message.text.strip() and message.html and message.html.startswith("<!doctype html>")
     assert "Acme Inc." in message.text
@@ -52,20 +60,36 @@ def test_recipients_language_then_organization_then_tenant(tenant, make_organiza
     assert recipient_locale("fr", org, tenant) == "fr"
     assert recipient_locale(None, org, tenant) == "de"
     assert recipient_locale("xx", None, tenant) == "en"
-    french = render_email("password_reset", to="a@example.com", tenant=tenant, locale="fr",
-                          **MESSAGES["password_reset"])
+    french = render_email(
+        "password_reset",
+        to="a@example.com",
+        tenant=tenant,
+        locale="fr",
+        **MESSAGES["password_reset"],
+    )
     assert 'lang="fr"' in french.html
-    arabic = render_email("password_reset", to="a@example.com", tenant=tenant, locale="ar",
-                          **MESSAGES["password_reset"])
+    arabic = render_email(
+        "password_reset",
+        to="a@example.com",
+        tenant=tenant,
+        locale="ar",
+        **MESSAGES["password_reset"],
+    )
     assert 'dir="rtl"' in arabic.html
 
 
 def test_organization_theme_overrides_an_email(tenant, make_organization):
     org = make_organization("globex", "Globex", theme="mailtest")
-    themed = render_email("password_reset", to="a@example.com", tenant=tenant, organization=org,
-                          **MESSAGES["password_reset"])
-    plain = render_email("password_reset", to="a@example.com", tenant=tenant,
-                         **MESSAGES["password_reset"])
+    themed = render_email(
+        "password_reset",
+        to="a@example.com",
+        tenant=tenant,
+        organization=org,
+        **MESSAGES["password_reset"],
+    )
+    plain = render_email(
+        "password_reset", to="a@example.com", tenant=tenant, **MESSAGES["password_reset"]
+    )
     assert themed.subject == "Custom reset subject"
     assert plain.subject != "Custom reset subject"
     assert "Globex" in themed.text
@@ -80,8 +104,13 @@ def test_branding_data_is_escaped_in_html_and_kept_out_of_headers(tenant, make_o
         "colors": {"primary": "red;} body{background:url(x)"},
     }
     session.commit()
-    message = render_email("invitation", to="a@example.com", tenant=tenant, organization=org,
-                           **{**MESSAGES["invitation"], "organization_name": org.display_name})
+    message = render_email(
+        "invitation",
+        to="a@example.com",
+        tenant=tenant,
+        organization=org,
+        **{**MESSAGES["invitation"], "organization_name": org.display_name},
+    )
     assert "<script>alert(1)</script>" not in message.html
     assert "&lt;script&gt;" in message.html
     assert message.sender == '"<script>alert(1)</script>" <no-reply@localhost>'
@@ -90,14 +119,26 @@ def test_branding_data_is_escaped_in_html_and_kept_out_of_headers(tenant, make_o
 
 
 def test_sender_name_and_reply_to_from_branding(tenant, make_organization):
-    org = make_organization("globex", "Globex", branding={
-        "email_sender_name": "Globex Security", "email_reply_to": "security@globex.example"})
-    message = render_email("password_reset", to="a@example.com", tenant=tenant,
-                           organization=org, **MESSAGES["password_reset"])
+    org = make_organization(
+        "globex",
+        "Globex",
+        branding={
+            "email_sender_name": "Globex Security",
+            "email_reply_to": "security@globex.example",
+        },
+    )
+    message = render_email(
+        "password_reset",
+        to="a@example.com",
+        tenant=tenant,
+        organization=org,
+        **MESSAGES["password_reset"],
+    )
     assert message.sender == "Globex Security <no-reply@localhost>"
     assert message.reply_to == "security@globex.example"
-    plain = render_email("password_reset", to="a@example.com", tenant=tenant,
-                         **MESSAGES["password_reset"])
+    plain = render_email(
+        "password_reset", to="a@example.com", tenant=tenant, **MESSAGES["password_reset"]
+    )
     assert (plain.sender, plain.reply_to) == ('"Acme Inc." <no-reply@localhost>', None)
 
 
@@ -108,12 +149,15 @@ def test_links_use_the_organizations_vanity_host(tenant, make_organization):
     tenant.domains.append(TenantDomain(hostname="globex.login.test", organization_id=org.id))
     session.commit()
     assert emails.tenant_url(tenant, "accounts.reset_request", org) == (
-        "https://globex.login.test/password/reset")
+        "https://globex.login.test/password/reset"
+    )
     assert emails.tenant_url(tenant, "accounts.reset_request") == (
-        "https://login.test/password/reset")
+        "https://login.test/password/reset"
+    )
     other = make_organization("initech", "Initech")
     assert emails.tenant_url(tenant, "accounts.reset_request", other) == (
-        "https://login.test/o/initech/password/reset")
+        "https://login.test/o/initech/password/reset"
+    )
 
 
 def test_account_blocked_notice(tenant, user, outbox):
@@ -122,8 +166,7 @@ def test_account_blocked_notice(tenant, user, outbox):
     assert message.purpose == "account_blocked" and "blocked" in message.subject
 
 
-def test_failed_delivery_is_retried_then_recorded(tenant, user, register_plugin,
-                                                  recorded_events):
+def test_failed_delivery_is_retried_then_recorded(tenant, user, register_plugin, recorded_events):
     from app.hookspecs import hookimpl
 
     attempts = []

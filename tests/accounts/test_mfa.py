@@ -50,14 +50,25 @@ def enroll(client, user) -> tuple[pyotp.TOTP, list[str]]:
     body = page.get_data(as_text=True)
     secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7 ]+)<', body).group(1).replace(" ", "")
     totp = pyotp.TOTP(secret)
-    done = submit_form(client, page, "mfa-setup-form", code=totp.at(mfa.time.time()),
-                       current_password=USER_PASSWORD)
+    done = submit_form(
+        client,
+        page,
+        "mfa-setup-form",
+        code=totp.at(mfa.time.time()),
+        current_password=USER_PASSWORD,
+    )
     assert done.status_code == 303, done.get_data(as_text=True)
     codes_page = client.get(done.headers["Location"]).get_data(as_text=True)
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", codes_page)
     assert len(codes) == 10
-    client.post("/logout", data={"csrf_token": read_form(
-        client.get("/logout").get_data(as_text=True), "logout-form").fields["csrf_token"]})
+    client.post(
+        "/logout",
+        data={
+            "csrf_token": read_form(
+                client.get("/logout").get_data(as_text=True), "logout-form"
+            ).fields["csrf_token"]
+        },
+    )
     return totp, codes
 
 
@@ -75,11 +86,13 @@ def test_setup_needs_the_password_and_a_right_code(client, user):
     body = page.get_data(as_text=True)
     secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7 ]+)<', body).group(1).replace(" ", "")
     code = pyotp.TOTP(secret).at(mfa.time.time())
-    wrong_pw = submit_form(client, page, "mfa-setup-form", code=code,
-                           current_password="wrong password here")
+    wrong_pw = submit_form(
+        client, page, "mfa-setup-form", code=code, current_password="wrong password here"
+    )
     assert wrong_pw.status_code == 400
-    wrong_code = submit_form(client, page, "mfa-setup-form", code="000000",
-                             current_password=USER_PASSWORD)
+    wrong_code = submit_form(
+        client, page, "mfa-setup-form", code="000000", current_password=USER_PASSWORD
+    )
     assert wrong_code.status_code == 400
     assert not mfa.has_totp(user)
 
@@ -108,8 +121,10 @@ def test_a_code_works_once(client, foyer_app, user, clock):
     code = clock.code(totp)
     first = host_client(foyer_app)
     step = login(first, "alice@example.com", USER_PASSWORD)
-    assert submit_form(first, first.get(step.headers["Location"]), "mfa-form",
-                       code=code).status_code == 303
+    assert (
+        submit_form(first, first.get(step.headers["Location"]), "mfa-form", code=code).status_code
+        == 303
+    )
     second = host_client(foyer_app)
     step = login(second, "alice@example.com", USER_PASSWORD)
     replay = submit_form(second, second.get(step.headers["Location"]), "mfa-form", code=code)
@@ -122,14 +137,19 @@ def test_recovery_codes_are_single_use(client, foyer_app, user, recorded_events)
     _totp, codes = enroll(client, user)
     browser = host_client(foyer_app)
     step = login(browser, "alice@example.com", USER_PASSWORD)
-    ok = submit_form(browser, browser.get(step.headers["Location"]), "mfa-form",
-                     code=codes[0].upper())
+    ok = submit_form(
+        browser, browser.get(step.headers["Location"]), "mfa-form", code=codes[0].upper()
+    )
     assert ok.status_code == 303
     assert recorded_events("recovery_code_used")[0].data == {"left": 9}
     again = host_client(foyer_app)
     step = login(again, "alice@example.com", USER_PASSWORD)
-    assert submit_form(again, again.get(step.headers["Location"]), "mfa-form",
-                       code=codes[0]).status_code == 400
+    assert (
+        submit_form(
+            again, again.get(step.headers["Location"]), "mfa-form", code=codes[0]
+        ).status_code
+        == 400
+    )
 
 
 def test_code_attempts_are_limited_per_user(client, foyer_app, user):
@@ -140,8 +160,7 @@ def test_code_attempts_are_limited_per_user(client, foyer_app, user):
     browser = host_client(foyer_app)
     step = login(browser, "alice@example.com", USER_PASSWORD)
     page = browser.get(step.headers["Location"])
-    statuses = [submit_form(browser, page, "mfa-form", code="000000").status_code
-                for _ in range(4)]
+    statuses = [submit_form(browser, page, "mfa-form", code="000000").status_code for _ in range(4)]
     assert statuses == [400, 400, 400, 429]
     # even a right recovery code waits now
     assert submit_form(browser, page, "mfa-form", code=codes[1]).status_code == 429
@@ -155,15 +174,15 @@ def test_amr_says_mfa_in_the_id_token(client, foyer_app, user, oidc_client, cloc
     app_client, secret = oidc_client
     browser = host_client(foyer_app)
     with pytest.raises(FlowStopped) as stopped:
-        run_authorization_code_flow(browser, app_client, secret, "alice@example.com",
-                                    USER_PASSWORD)
+        run_authorization_code_flow(browser, app_client, secret, "alice@example.com", USER_PASSWORD)
     page = stopped.value.response  # the flow stopped on the code page
     assert 'id="mfa-form"' in page.get_data(as_text=True)
     wait_for_next_step(totp, clock)
     resumed = submit_form(browser, page, "mfa-form", code=clock.code(totp))
     assert "/authorize/resume" in resumed.headers["Location"]
-    result = run_authorization_code_flow(browser, app_client, secret, "alice@example.com",
-                                         USER_PASSWORD)  # the session now answers at once
+    result = run_authorization_code_flow(
+        browser, app_client, secret, "alice@example.com", USER_PASSWORD
+    )  # the session now answers at once
     assert set(result.id_token["amr"]) >= {"pwd", "otp", "mfa"}
 
 
@@ -203,14 +222,17 @@ def test_new_recovery_codes_replace_the_old_ones(client, foyer_app, user):
     sign_in(client, user)
     page = client.get("/account/mfa")
     form = re.search(r'formaction="([^"]+)"', page.get_data(as_text=True)).group(1)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                     page.get_data(as_text=True)).group(1)
+    csrf = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)
+    ).group(1)
     wrong = client.post(form, data={"csrf_token": csrf, "current_password": "not it at all"})
     assert wrong.status_code == 400
     renewed = client.post(form, data={"csrf_token": csrf, "current_password": USER_PASSWORD})
     assert renewed.status_code == 303
-    new_codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>",
-                           client.get(renewed.headers["Location"]).get_data(as_text=True))
+    new_codes = re.findall(
+        r"<li><code>([a-z0-9-]+)</code></li>",
+        client.get(renewed.headers["Location"]).get_data(as_text=True),
+    )
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
     browser = host_client(foyer_app)
     step = login(browser, "alice@example.com", USER_PASSWORD)

@@ -53,8 +53,9 @@ def test_known_and_unknown_addresses_get_the_same_answer(client, user, mails):
     assert messages[0].html and "Choose a new password" in messages[0].html
 
 
-def test_request_takes_the_same_time_for_known_and_unknown_addresses(foyer_app, client, user,
-                                                                    mails):
+def test_request_takes_the_same_time_for_known_and_unknown_addresses(
+    foyer_app, client, user, mails
+):
     foyer_app.extensions["foyer.settings"].rate_limit_account_email = "1000 per hour"
 
     def timed(email: str) -> float:
@@ -76,8 +77,9 @@ def test_request_takes_the_same_time_for_known_and_unknown_addresses(foyer_app, 
     assert abs(a - b) / max(a, b) < 0.5, (a, b)  # no account work on the request path
 
 
-def test_reset_link_sets_the_password_once_and_signs_nobody_in(client, user, mails,
-                                                               recorded_events):
+def test_reset_link_sets_the_password_once_and_signs_nobody_in(
+    client, user, mails, recorded_events
+):
     request_reset(client, "alice@example.com")
     link = link_in(mails()[0])
     assert link.startswith("https://login.test/password/reset/new?token=")
@@ -102,15 +104,27 @@ def test_reset_ends_every_session_and_refresh_token(client, foyer_app, user, oid
 
     other = host_client(foyer_app)
     client_model, secret = oidc_client
-    result = run_authorization_code_flow(other, client_model, secret, "alice@example.com",
-                                         USER_PASSWORD, scope="openid offline_access")
+    result = run_authorization_code_flow(
+        other,
+        client_model,
+        secret,
+        "alice@example.com",
+        USER_PASSWORD,
+        scope="openid offline_access",
+    )
     assert "refresh_token" in result.tokens
     request_reset(client, "alice@example.com")
     form = client.get(path_of(link_in(mails()[0])))
     submit_form(client, form, "reset-password-form", new_password=NEW_PASSWORD)
     session.expire_all()
-    assert session.scalar(sa.select(sa.func.count()).select_from(SsoSession).where(
-        SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))) == 0
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SsoSession)
+            .where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+        )
+        == 0
+    )
     grants = list(session.scalars(sa.select(TokenGrant).where(TokenGrant.user_id == user.id)))
     assert grants and all(g.revoked_at is not None for g in grants)
     assert other.get("/account").status_code == 302
@@ -135,8 +149,11 @@ def test_link_uses_the_tenant_url_not_the_request_host(client, user, mails, foye
     client.post(
         "/password/reset",
         data={"csrf_token": _csrf(page), "email": "alice@example.com"},
-        headers={"X-Forwarded-Host": "evil.test", "Forwarded": "host=evil.test",
-                 "X-Forwarded-Proto": "http"},
+        headers={
+            "X-Forwarded-Host": "evil.test",
+            "Forwarded": "host=evil.test",
+            "X-Forwarded-Proto": "http",
+        },
     )
     message = mails()[0]
     assert "evil.test" not in message.text and "evil.test" not in (message.html or "")
@@ -146,8 +163,9 @@ def test_link_uses_the_tenant_url_not_the_request_host(client, user, mails, foye
 
 
 def _csrf(page) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                     page.get_data(as_text=True)).group(1)
+    return re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)
+    ).group(1)
 
 
 def test_at_most_five_reset_emails_per_account_and_hour(client, user, mails, recorded_events):
@@ -193,8 +211,13 @@ def test_password_change_voids_outstanding_reset_links(client, user, mails):
     link = link_in(mails()[0])
     sign_in(client, user)
     page = client.get("/account/password")
-    changed = submit_form(client, page, "change-password-form",
-                          current_password=USER_PASSWORD, new_password=NEW_PASSWORD)
+    changed = submit_form(
+        client,
+        page,
+        "change-password-form",
+        current_password=USER_PASSWORD,
+        new_password=NEW_PASSWORD,
+    )
     assert changed.status_code == 303
     assert client.get(path_of(link)).status_code == 400
 
@@ -209,8 +232,7 @@ def test_tokens_are_stored_hashed(client, user, mails):
     assert dt.timedelta(minutes=29) < lifetime <= dt.timedelta(minutes=60)
 
 
-def test_mail_server_down_changes_nothing_the_user_sees(foyer_app, client, user,
-                                                        recorded_events):
+def test_mail_server_down_changes_nothing_the_user_sees(foyer_app, client, user, recorded_events):
     import socket
 
     from app.accounts.background import wait_for_background
@@ -238,19 +260,25 @@ def test_admin_starts_a_reset_from_the_command_line(foyer_app, user, outbox):
     if "send-reset" not in cli.commands["users"].commands:
         register(cli)
     runner = CliRunner()
-    result = runner.invoke(cli, ["users", "send-reset", "--tenant", "acme",
-                                 "--email", "Alice@Example.com"], obj=AppContext(foyer_app))
+    result = runner.invoke(
+        cli,
+        ["users", "send-reset", "--tenant", "acme", "--email", "Alice@Example.com"],
+        obj=AppContext(foyer_app),
+    )
     assert result.exit_code == 0, result.output
     assert USER_PASSWORD not in result.output and "token" not in result.output
     assert [m.purpose for m in outbox] == ["password_reset"]
-    missing = runner.invoke(cli, ["users", "send-reset", "--tenant", "acme",
-                                  "--email", "nobody@example.com"], obj=AppContext(foyer_app))
+    missing = runner.invoke(
+        cli,
+        ["users", "send-reset", "--tenant", "acme", "--email", "nobody@example.com"],
+        obj=AppContext(foyer_app),
+    )
     assert missing.exit_code == 1
 
 
-def test_isolated_users_get_their_organizations_link_and_brand(client, make_connection,
-                                                               make_organization, make_user,
-                                                               mails):
+def test_isolated_users_get_their_organizations_link_and_brand(
+    client, make_connection, make_organization, make_user, mails
+):
     own = make_connection("initech-users")
     make_organization("initech", "Initech", connections=[own])
     make_user(email="milton@initech.example", connection_=own)
@@ -288,8 +316,11 @@ def test_admin_blocks_a_user_who_is_told_and_loses_sessions_and_tokens(
     sign_in(client, user)
     exchange_code(client, model, authorize(client, model), secret)
     runner = CliRunner()
-    result = runner.invoke(cli, ["users", "block", "--tenant", "acme", "--email",
-                                 "alice@example.com"], obj=AppContext(foyer_app))
+    result = runner.invoke(
+        cli,
+        ["users", "block", "--tenant", "acme", "--email", "alice@example.com"],
+        obj=AppContext(foyer_app),
+    )
     assert result.exit_code == 0, result.output
     assert [m.purpose for m in outbox] == ["account_blocked"]
     session.expire_all()
@@ -297,8 +328,11 @@ def test_admin_blocks_a_user_who_is_told_and_loses_sessions_and_tokens(
     grants = session.scalars(sa.select(TokenGrant)).all()
     assert grants and all(g.revoked_at is not None for g in grants)
     assert all(s.ended_at is not None for s in session.scalars(sa.select(SsoSession)))
-    result = runner.invoke(cli, ["users", "unblock", "--tenant", "acme", "--email",
-                                 "alice@example.com"], obj=AppContext(foyer_app))
+    result = runner.invoke(
+        cli,
+        ["users", "unblock", "--tenant", "acme", "--email", "alice@example.com"],
+        obj=AppContext(foyer_app),
+    )
     assert result.exit_code == 0
     session.expire_all()
     assert not session.get(type(user), user.id).blocked

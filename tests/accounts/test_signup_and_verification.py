@@ -33,10 +33,13 @@ def signup(client, email: str, password: str = PASSWORD, name: str = "Bob"):
 
 def test_signup_is_refused_on_the_server_where_it_is_off(client, connection, user):
     assert client.get("/signup").status_code == 403
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                     client.get("/password/reset").get_data(as_text=True)).group(1)
-    posted = client.post("/signup", data={"csrf_token": csrf, "email": "x@example.com",
-                                          "password": PASSWORD})
+    csrf = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"',
+        client.get("/password/reset").get_data(as_text=True),
+    ).group(1)
+    posted = client.post(
+        "/signup", data={"csrf_token": csrf, "email": "x@example.com", "password": PASSWORD}
+    )
     assert posted.status_code == 403
     assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
     identifier = client.get("/login", follow_redirects=True).get_data(as_text=True)
@@ -48,8 +51,9 @@ def test_signup_link_shows_where_signup_is_on(client, open_signup):
     assert 'id="signup-link"' in page and 'id="forgot-password"' not in page
 
 
-def test_new_address_gets_an_account_and_a_verification_link(client, open_signup, mails,
-                                                             recorded_events):
+def test_new_address_gets_an_account_and_a_verification_link(
+    client, open_signup, mails, recorded_events
+):
     response = signup(client, "bob@example.com")
     assert response.status_code == 303 and response.headers["Location"].endswith("/signup/sent")
     (message,) = mails()
@@ -69,15 +73,18 @@ def test_new_address_gets_an_account_and_a_verification_link(client, open_signup
     assert client.get(path_of(link)).status_code == 400  # used
 
 
-def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(client, open_signup,
-                                                                      user, mails):
+def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(
+    client, open_signup, user, mails
+):
     new = signup(client, "carol@example.com")
     existing = signup(client, "alice@example.com")
     assert new.status_code == existing.status_code == 303
     assert new.headers["Location"] == existing.headers["Location"]
     purposes = {m.to: m.purpose for m in mails()}
-    assert purposes == {"carol@example.com": "email_verification",
-                        "alice@example.com": "signup_attempt"}
+    assert purposes == {
+        "carol@example.com": "email_verification",
+        "alice@example.com": "signup_attempt",
+    }
     notice = [m for m in mails() if m.to == "alice@example.com"][0]
     assert "already have one" in notice.text
     assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
@@ -114,8 +121,9 @@ def test_prepare_user_hook_runs_for_signups(client, open_signup, register_plugin
     assert created.app_metadata == {"source": "signup"}
 
 
-def test_resend_answers_the_same_and_mails_only_unverified_accounts(client, open_signup, user,
-                                                                   make_user, mails):
+def test_resend_answers_the_same_and_mails_only_unverified_accounts(
+    client, open_signup, user, make_user, mails
+):
     make_user(email="frank@example.com")
     answers = []
     for email in ("frank@example.com", "alice@example.com", "nobody@example.com"):
@@ -156,7 +164,8 @@ def test_signup_page_fields_are_labelled(client, open_signup):
 
 
 def test_an_organizations_own_connection_takes_sign_ups_only_on_its_pages(
-        client, connection, make_connection, make_organization, mails):
+    client, connection, make_connection, make_organization, mails
+):
     own = make_connection("open-users", signup_enabled=True)
     make_organization("open", "Open Community", connections=[own])
     assert client.get("/signup").status_code == 403  # not on the tenant's pages

@@ -34,8 +34,9 @@ def test_token_works_once_for_its_purpose_and_tenant_only(tenant, user):
 
 
 def test_expired_token_is_refused(tenant, user):
-    issued = tokens.issue(tokens.EMAIL_VERIFICATION, tenant_id=tenant.id, user=user,
-                          ttl=dt.timedelta(seconds=-1))
+    issued = tokens.issue(
+        tokens.EMAIL_VERIFICATION, tenant_id=tenant.id, user=user, ttl=dt.timedelta(seconds=-1)
+    )
     session.commit()
     assert tokens.peek(issued.value, tokens.EMAIL_VERIFICATION, tenant.id) is None
     assert tokens.consume(issued.value, tokens.EMAIL_VERIFICATION, tenant.id) is None

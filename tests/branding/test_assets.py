@@ -23,24 +23,34 @@ HASHED = re.compile(r'(?:href|src)="(/assets/[0-9a-f]{16}/[^"]+)"')
 @pytest.fixture
 def themes_dir(tmp_path) -> Path:
     root = tmp_path / "themes"
-    write_theme(root, "pictured", """
+    write_theme(
+        root,
+        "pictured",
+        """
         label = "Pictured"
         styles = ["css/site.css"]
         logo = "img/logo.svg"
-    """, {
-        "static/css/site.css": """
+    """,
+        {
+            "static/css/site.css": """
             /* a comment the minifier drops */
             .brand { background: url(../img/mark.svg) no-repeat; }
             .card  { background-image: url("../img/inherited-from-parent.svg"); }
             .x { background: url(data:image/png;base64,AAAA); }
         """,
-        "static/img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
-        "static/img/mark.svg": "<svg xmlns='http://www.w3.org/2000/svg' id='mark'/>",
-    })
-    write_theme(root, "child", """
+            "static/img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+            "static/img/mark.svg": "<svg xmlns='http://www.w3.org/2000/svg' id='mark'/>",
+        },
+    )
+    write_theme(
+        root,
+        "child",
+        """
         label = "Child"
         parent = "pictured"
-    """, {"static/img/inherited-from-parent.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>"})
+    """,
+        {"static/img/inherited-from-parent.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>"},
+    )
     return root
 
 
@@ -92,7 +102,8 @@ def test_hashed_url_changes_when_the_content_changes(themes_dir):
     assert before.bundles["default"].css == after.bundles["default"].css
     # an unchanged file keeps its URL
     assert before.static_key("pictured", "img/logo.svg") == after.static_key(
-        "pictured", "img/logo.svg")
+        "pictured", "img/logo.svg"
+    )
 
 
 def test_theme_edits_show_on_reload_in_development(foyer_app, client, tenant, themes_dir):
@@ -132,8 +143,9 @@ def test_csp_allows_the_cdn_origin(foyer_config):
 
             create_tenant("cdn", "CDN", ["https://cdn-tenant.test"])
             session.commit()
-            csp = host_client(app, "cdn-tenant.test").get("/login").headers[
-                "Content-Security-Policy"]
+            csp = (
+                host_client(app, "cdn-tenant.test").get("/login").headers["Content-Security-Policy"]
+            )
     finally:
         app.extensions["foyer.db"].dispose()
     for directive in ("style-src", "script-src", "img-src", "font-src"):
@@ -154,7 +166,8 @@ def test_build_writes_the_layout_foyer_serves(foyer_app, client, tenant, tmp_pat
             css_url_targets = re.findall(rb'url\("\.\./([0-9a-f]{16}/[^"]+)"\)', body)
             for target in css_url_targets:
                 assert (out / target.decode()).read_bytes() == client.get(
-                    "/assets/" + target.decode()).data
+                    "/assets/" + target.decode()
+                ).data
             assert (out / url.removeprefix("/assets/")).read_bytes() == body, url
     assert len(served) > 10
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}

@@ -12,7 +12,7 @@ from app.db import session
 from tests.configfile.conftest import BASE
 from tests.configfile.conftest import Foyer
 
-HOSTILE_NAME = '</title><script>alert(1)</script><style>body{display:none}</style>"\'&'
+HOSTILE_NAME = "</title><script>alert(1)</script><style>body{display:none}</style>\"'&"
 
 
 def body(response) -> str:
@@ -49,15 +49,17 @@ def test_validation_refuses_hostile_values(field, value, message):
 
 
 def test_valid_branding_is_kept_and_normalized():
-    clean, problems = validate_branding({
-        "display_name": "  Globex <Europe> & Co  ",
-        "logo_url": "https://cdn.globex.example/logo.svg",
-        "colors": {"primary": "#0B5CAD"},
-        "support_email": "help@globex.example",
-        "email_sender_name": "Globex IT",
-        "email_reply_to": "it@globex.example",
-        "terms_url": None,
-    })
+    clean, problems = validate_branding(
+        {
+            "display_name": "  Globex <Europe> & Co  ",
+            "logo_url": "https://cdn.globex.example/logo.svg",
+            "colors": {"primary": "#0B5CAD"},
+            "support_email": "help@globex.example",
+            "email_sender_name": "Globex IT",
+            "email_reply_to": "it@globex.example",
+            "terms_url": None,
+        }
+    )
     assert problems == []
     assert clean == {
         "display_name": "Globex <Europe> & Co",
@@ -71,19 +73,23 @@ def test_valid_branding_is_kept_and_normalized():
 
 def test_theme_is_an_application_field_only():
     assert validate_branding({"theme": "ember"})[1][0].field == "theme"
-    clean, problems = validate_branding({"theme": "ember"}, allow_theme=True,
-                                        installed_themes={"ember"})
+    clean, problems = validate_branding(
+        {"theme": "ember"}, allow_theme=True, installed_themes={"ember"}
+    )
     assert clean == {"theme": "ember"} and problems == []
-    assert validate_branding({"theme": "gone"}, allow_theme=True,
-                             installed_themes={"ember"})[1][0].message.startswith("no theme")
+    assert validate_branding({"theme": "gone"}, allow_theme=True, installed_themes={"ember"})[1][
+        0
+    ].message.startswith("no theme")
 
 
 def test_stored_bad_entries_are_dropped_not_shown():
-    assert clean_branding({
-        "colors": {"primary": "#112233", "text": "red;}x{"},
-        "logo_url": "javascript:alert(1)",
-        "support_email": "ok@example.com",
-    }) == {"colors": {"primary": "#112233"}, "support_email": "ok@example.com"}
+    assert clean_branding(
+        {
+            "colors": {"primary": "#112233", "text": "red;}x{"},
+            "logo_url": "javascript:alert(1)",
+            "support_email": "ok@example.com",
+        }
+    ) == {"colors": {"primary": "#112233"}, "support_email": "ok@example.com"}
     assert clean_branding("not a mapping") == {}
 
 
@@ -98,7 +104,7 @@ def test_hostile_stored_branding_never_reaches_the_page_as_code(
         "colors": {"primary": "red;}body{display:none", "text": "#fff;}</style>"},
         "support_url": "javascript:alert(2)",
         "privacy_url": "data:text/html,<script>alert(3)</script>",
-        "support_email": "x@y.example\"><script>",
+        "support_email": 'x@y.example"><script>',
     }
     session.commit()
     page = body(client.get(f"/login?tx={make_login_tx(organization=org)}"))
@@ -112,8 +118,12 @@ def test_hostile_stored_branding_never_reaches_the_page_as_code(
 
 
 def test_colors_stylesheet_refuses_injection(client, tenant):
-    for query in ("primary=red;}body{display:none", "primary=fff;}</style>",
-                  "primary=%3C/style%3E", "text=112233&primary=x"):
+    for query in (
+        "primary=red;}body{display:none",
+        "primary=fff;}</style>",
+        "primary=%3C/style%3E",
+        "text=112233&primary=x",
+    ):
         assert client.get(f"/branding/colors.css?{query}").status_code == 404
 
 
@@ -122,14 +132,23 @@ def test_branding_layers_tenant_then_application_then_organization(
 ):
     tenant.settings = {
         "support_email": "tenant@acme.test",
-        "branding": {"colors": {"primary": "#111111", "background": "#eeeeee"},
-                     "privacy_url": "https://acme.test/privacy",
-                     "terms_url": "https://acme.test/terms"},
+        "branding": {
+            "colors": {"primary": "#111111", "background": "#eeeeee"},
+            "privacy_url": "https://acme.test/privacy",
+            "terms_url": "https://acme.test/terms",
+        },
     }
-    app_client, _secret = make_client("Portal", settings={"branding": {
-        "theme": "harbor", "colors": {"primary": "#222222"},
-        "support_url": "https://portal.acme.test/help",
-        "terms_url": "https://portal.acme.test/terms"}})
+    app_client, _secret = make_client(
+        "Portal",
+        settings={
+            "branding": {
+                "theme": "harbor",
+                "colors": {"primary": "#222222"},
+                "support_url": "https://portal.acme.test/help",
+                "terms_url": "https://portal.acme.test/terms",
+            }
+        },
+    )
     session.commit()
 
     page = body(client.get(f"/login?tx={make_login_tx(app_client=app_client)}"))
@@ -140,9 +159,16 @@ def test_branding_layers_tenant_then_application_then_organization(
     assert 'href="https://acme.test/privacy"' in page
     assert "mailto:tenant@acme.test" in page
 
-    org = make_organization("north", "North", theme="nocturne", branding={
-        "display_name": "North Division", "colors": {"primary": "#333333"},
-        "support_email": "north@acme.test"})
+    org = make_organization(
+        "north",
+        "North",
+        theme="nocturne",
+        branding={
+            "display_name": "North Division",
+            "colors": {"primary": "#333333"},
+            "support_email": "north@acme.test",
+        },
+    )
     tx = make_login_tx(app_client=app_client, organization=org)
     page = body(client.get(f"/login?tx={tx}"))
     assert "theme-nocturne" in page and "sign-in-notice" not in page  # org theme wins
@@ -159,10 +185,15 @@ def test_error_pages_carry_the_organization_brand_and_support_contacts(
     from app.tenancy.services import set_domains
     from app.testing import host_client
 
-    org = make_organization("north", "North", theme="harbor", branding={
-        "support_email": "north@acme.test", "support_url": "https://help.north.test/"})
-    set_domains(tenant, [(d.base_url, None) for d in tenant.domains]
-                + [("https://north.acme.test", org.id)])
+    org = make_organization(
+        "north",
+        "North",
+        theme="harbor",
+        branding={"support_email": "north@acme.test", "support_url": "https://help.north.test/"},
+    )
+    set_domains(
+        tenant, [(d.base_url, None) for d in tenant.domains] + [("https://north.acme.test", org.id)]
+    )
     session.commit()
     page = host_client(foyer_app, "north.acme.test").post("/login", data={})  # no CSRF token
     assert page.status_code == 400
@@ -181,7 +212,7 @@ def test_config_as_code_refuses_hostile_branding_naming_the_line(foyer):
     text = BASE.replace(
         "      logo_url: https://cdn.acme.test/north.png",
         "      logo_url: javascript:alert(1)\n"
-        "      email_sender_name: \"IT <ceo@acme.test>\"\n"
+        '      email_sender_name: "IT <ceo@acme.test>"\n'
         "      display_name: North",
     )
     result = foyer.apply(text)
@@ -220,11 +251,18 @@ def test_a_form_expired_during_an_organizations_sign_in_keeps_its_brand(
     make_organization("north", "North", theme="harbor", default_locale="fr")
     model, _secret = oidc_client
     browser = host_client(foyer_app)
-    started = browser.get("/authorize", query_string={
-        "response_type": "code", "client_id": model.client_id,
-        "redirect_uri": model.redirect_uris[0], "scope": "openid", "organization": "north",
-        "code_challenge": "x" * 43, "code_challenge_method": "S256",
-    })
+    started = browser.get(
+        "/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": model.client_id,
+            "redirect_uri": model.redirect_uris[0],
+            "scope": "openid",
+            "organization": "north",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
     assert started.status_code == 302 and "tx=" in started.headers["Location"]
     page = browser.post(started.headers["Location"], data={"identifier": "a@north.test"})
     assert page.status_code == 400

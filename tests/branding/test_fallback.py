@@ -31,20 +31,30 @@ BROKEN_PASSWORD_PAGE = """\
 @pytest.fixture
 def themes_dir(tmp_path):
     root = tmp_path / "themes"
-    write_theme(root, "brand", """
+    write_theme(
+        root,
+        "brand",
+        """
         label = "Brand"
         [colors]
         primary = "#0b5cad"
-    """, {
-        "templates/login/password.html": """
+    """,
+        {
+            "templates/login/password.html": """
             {% extends "core:login/password.html" %}
             {% block title %}Brand password{% endblock %}
         """,
-    })
-    write_theme(root, "org", """
+        },
+    )
+    write_theme(
+        root,
+        "org",
+        """
         label = "Org on Brand"
         parent = "brand"
-    """, {"templates/login/password.html": BROKEN_PASSWORD_PAGE})
+    """,
+        {"templates/login/password.html": BROKEN_PASSWORD_PAGE},
+    )
     return root
 
 
@@ -92,8 +102,10 @@ def test_a_new_template_shows_on_reload_in_development(foyer_app, themes_dir):
             assert first.status_code == 200
             page = themes_dir / "org" / "templates" / "login" / "identifier.html"
             page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text('{% extends "core:login/identifier.html" %}'
-                            '{% block title %}Edited live{% endblock %}')
+            page.write_text(
+                '{% extends "core:login/identifier.html" %}'
+                "{% block title %}Edited live{% endblock %}"
+            )
             again = browser.get(first.request.url)
             assert "<title>Edited live · Dev</title>" in again.get_data(as_text=True)
     finally:
@@ -117,30 +129,42 @@ def test_unknown_parent_and_cycles_stop_start_up(tmp_path, foyer_config, manifes
 
 def test_check_reports_every_problem_with_file_and_line(tmp_path):
     root = tmp_path / "themes"
-    write_theme(root, "syntax", 'label = "Syntax"', {
-        "templates/login/password.html": BROKEN_PASSWORD_PAGE,
-        "templates/login/identifier.html": '{% extends "core:login/nope.html" %}',
-        "translations/fr/LC_MESSAGES/messages.po":
-            'msgid "Sign in"\nmsgstr "Entrer"\n\nmsgid "Sing in"\nmsgstr "Typo"\n',
-    })
+    write_theme(
+        root,
+        "syntax",
+        'label = "Syntax"',
+        {
+            "templates/login/password.html": BROKEN_PASSWORD_PAGE,
+            "templates/login/identifier.html": '{% extends "core:login/nope.html" %}',
+            "translations/fr/LC_MESSAGES/messages.po": (
+                'msgid "Sign in"\nmsgstr "Entrer"\n\nmsgid "Sing in"\nmsgstr "Typo"\n'
+            ),
+        },
+    )
     write_theme(root, "badkey", 'label = "x"\ncolour = "red"\n')
     write_theme(root, "orphan", 'label = "Orphan"\nparent = "gone"\n')
     problems = [str(p) for p in check_folders([BUILTIN_THEMES_DIR, root])]
     syntax = root / "syntax"
     assert f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown keys" in problems[0]
-    assert any(p.startswith(f"{root / 'orphan' / 'theme.toml'}:2: theme 'orphan': unknown parent")
-               for p in problems)
+    assert any(
+        p.startswith(f"{root / 'orphan' / 'theme.toml'}:2: theme 'orphan': unknown parent")
+        for p in problems
+    )
     assert any(p.startswith(f"{syntax / 'templates/login/password.html'}:4:") for p in problems)
     assert any("names the template 'core:login/nope.html'" in p for p in problems)
-    assert any(p.startswith(f"{syntax / 'translations/fr/LC_MESSAGES/messages.po'}:4:")
-               and "'Sing in' is not a Foyer message" in p for p in problems)
+    assert any(
+        p.startswith(f"{syntax / 'translations/fr/LC_MESSAGES/messages.po'}:4:")
+        and "'Sing in' is not a Foyer message" in p
+        for p in problems
+    )
     assert not any("'Sign in'" in p for p in problems)
 
 
 def test_foyer_themes_check_exits_1_naming_the_file(tmp_path, monkeypatch):
     root = tmp_path / "themes"
-    write_theme(root, "syntax", 'label = "Syntax"',
-                {"templates/login/password.html": BROKEN_PASSWORD_PAGE})
+    write_theme(
+        root, "syntax", 'label = "Syntax"', {"templates/login/password.html": BROKEN_PASSWORD_PAGE}
+    )
     monkeypatch.setenv("FOYER_THEMES_DIR", str(root))
     monkeypatch.setenv("FOYER_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("FOYER_PLUGINS_DIR", str(tmp_path / "no-plugins"))

@@ -32,32 +32,42 @@ def write_theme(root: Path, name: str, manifest: str, files: dict[str, str] | No
 @pytest.fixture
 def themes_dir(tmp_path) -> Path:
     root = tmp_path / "themes"
-    write_theme(root, "corporate", """
+    write_theme(
+        root,
+        "corporate",
+        """
         label = "Corporate"
         styles = ["css/corporate.css"]
         [colors]
         primary = "#0b5cad"
-    """, {
-        "static/css/corporate.css": ".card { border-radius: 0; }\n",
-        "static/img/only-in-corporate.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
-        "templates/login/identifier.html": """
+    """,
+        {
+            "static/css/corporate.css": ".card { border-radius: 0; }\n",
+            "static/img/only-in-corporate.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+            "templates/login/identifier.html": """
             {% extends "core:login/identifier.html" %}
             {% block title %}Corporate sign-in{% endblock %}
         """,
-    })
-    write_theme(root, "acme", """
+        },
+    )
+    write_theme(
+        root,
+        "acme",
+        """
         label = "Acme"
         parent = "corporate"
         styles = ["css/acme.css"]
         [colors]
         background = "#fafafa"
-    """, {
-        "static/css/acme.css": "body { letter-spacing: 0; }\n",
-        "templates/layout.html": """
+    """,
+        {
+            "static/css/acme.css": "body { letter-spacing: 0; }\n",
+            "templates/layout.html": """
             {% extends "core:layout.html" %}
             {% block after_card %}<p id="acme-banner">Acme theme</p>{% endblock %}
         """,
-    })
+        },
+    )
     return root
 
 
@@ -74,7 +84,9 @@ def test_default_theme_is_the_root_of_every_chain(foyer_app):
     themes = foyer_app.extensions["foyer.themes"]
     assert [t.name for t in themes.chain("acme")] == ["acme", "corporate", "default"]
     assert [path for _theme, path in themes.styles("acme")] == [
-        "css/foyer.css", "css/corporate.css", "css/acme.css"
+        "css/foyer.css",
+        "css/corporate.css",
+        "css/acme.css",
     ]
     colors = themes.colors("acme")
     assert colors["primary"] == "#0b5cad" and colors["background"] == "#fafafa"
@@ -91,8 +103,11 @@ def test_tenant_theme_setting_chooses_templates_and_styles(client, tenant, make_
     bundle = re.search(r'rel="stylesheet" href="(/assets/[0-9a-f]{16}/acme\.css)"', page)
     css = client.get(bundle.group(1)).get_data(as_text=True)
     # the chain's styles, parents first, so a child's rules win
-    assert css.index("--foyer-primary") < css.index(".card{border-radius:0}") < css.index(
-        "body{letter-spacing:0}")
+    assert (
+        css.index("--foyer-primary")
+        < css.index(".card{border-radius:0}")
+        < css.index("body{letter-spacing:0}")
+    )
 
 
 def test_two_tenants_with_two_themes_never_share_a_compiled_page(foyer_app, client, tenant):
@@ -133,9 +148,13 @@ def test_asset_route_falls_back_to_the_parent_and_refuses_traversal(client, tena
     assert client.get("/assets/acme/img/only-in-corporate.svg").status_code == 200
     inherited = client.get("/assets/acme/css/foyer.css")
     assert inherited.status_code == 200 and b"--foyer-primary" in inherited.data
-    for bad in ("/assets/acme/../../theme.toml", "/assets/acme/%2e%2e/theme.toml",
-                "/assets/default/..%2f..%2fapp%2fconfig.py", "/assets/nope/css/foyer.css",
-                "/assets/default/css/missing.css"):
+    for bad in (
+        "/assets/acme/../../theme.toml",
+        "/assets/acme/%2e%2e/theme.toml",
+        "/assets/default/..%2f..%2fapp%2fconfig.py",
+        "/assets/nope/css/foyer.css",
+        "/assets/default/css/missing.css",
+    ):
         answer = client.get(bad)
         assert answer.status_code == 404, bad
         assert answer.mimetype in ("text/html", "text/plain")
@@ -161,8 +180,9 @@ def test_colors_stylesheet_accepts_only_known_keys_and_hex_values(client, tenant
         assert client.get(f"/branding/colors.css?{bad}").status_code == 404, bad
 
 
-@pytest.mark.parametrize("color", ["#4338ca", "#0f766e", "#facc15", "#ffffff", "#000000",
-                                   "#e11d48", "#777777"])
+@pytest.mark.parametrize(
+    "color", ["#4338ca", "#0f766e", "#facc15", "#ffffff", "#000000", "#e11d48", "#777777"]
+)
 def test_text_on_brand_color_has_readable_contrast(color):
     assert contrast_ratio(color, readable_on(color)) >= 4.5
 

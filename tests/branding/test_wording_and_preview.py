@@ -18,17 +18,31 @@ EXAMPLES = ("ember", "nocturne", "harbor")
 @pytest.fixture
 def themes_dir(tmp_path):
     root = tmp_path / "themes"
-    write_theme(root, "worded", 'label = "Worded"', {
-        "translations/en/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "Onward"\n',
-        "translations/fr/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "En avant"\n',
-    })
-    write_theme(root, "worded-child", 'label = "Child"\nparent = "worded"', {
-        "translations/en/LC_MESSAGES/messages.po":
-            'msgid "Sign in"\nmsgstr "Log in"\n',
-    })
-    write_theme(root, "badly-worded", 'label = "Bad"', {
-        "translations/en/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "x\n',
-    })
+    write_theme(
+        root,
+        "worded",
+        'label = "Worded"',
+        {
+            "translations/en/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "Onward"\n',
+            "translations/fr/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "En avant"\n',
+        },
+    )
+    write_theme(
+        root,
+        "worded-child",
+        'label = "Child"\nparent = "worded"',
+        {
+            "translations/en/LC_MESSAGES/messages.po": 'msgid "Sign in"\nmsgstr "Log in"\n',
+        },
+    )
+    write_theme(
+        root,
+        "badly-worded",
+        'label = "Bad"',
+        {
+            "translations/en/LC_MESSAGES/messages.po": 'msgid "Continue"\nmsgstr "x\n',
+        },
+    )
     return root
 
 
@@ -91,8 +105,7 @@ def test_example_theme_sign_in_page(client, tenant, theme):
     assert f'class="theme-{theme} layout-' in page
     assert 'id="login-identifier-form"' in page and 'for="identifier">' in page
     assert " style=" not in page and "<style" not in page
-    assert re.search(r'id="brand-logo" src="/assets/[0-9a-f]{16}/logo\.svg" alt="Acme Inc\."',
-                     page)
+    assert re.search(r'id="brand-logo" src="/assets/[0-9a-f]{16}/logo\.svg" alt="Acme Inc\."', page)
     if theme == "harbor":
         assert 'id="sign-in-notice"' in page and ">Next</button>" in page
     if theme == "ember":
@@ -118,13 +131,11 @@ def test_preview_renders_every_page_of_every_theme_in_every_locale(foyer_app, cl
                 for lang in ("en", "ar") if theme != "default" else SUPPORTED_LOCALES:
                     answer = client.get(f"/_themes/{theme}/{page}?lang={lang}")
                     assert answer.status_code == 200, (theme, page, lang)
-        identifier = client.get("/_themes/harbor/login/identifier?lang=ar").get_data(
-            as_text=True)
+        identifier = client.get("/_themes/harbor/login/identifier?lang=ar").get_data(as_text=True)
         assert '<html lang="ar" dir="rtl">' in identifier and 'id="sign-in-notice"' in identifier
         english = client.get("/_themes/harbor/login/identifier?lang=en").get_data(as_text=True)
         assert "Sign in to <bdi>Example Corporation</bdi>" in english
-        emails = sorted(set(re.findall(r'href="/_themes/default/(mail/[^"?]+)\?part=text"',
-                                       index)))
+        emails = sorted(set(re.findall(r'href="/_themes/default/(mail/[^"?]+)\?part=text"', index)))
         for email in emails:  # each email's text part, when the theme has emails
             answer = client.get(f"/_themes/ember/{email}?part=text&lang=ar")
             assert answer.status_code == 200 and answer.mimetype == "text/plain"

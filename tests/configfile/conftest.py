@@ -74,7 +74,10 @@ class Foyer:
         session.rollback()
         runner = CliRunner()
         result = runner.invoke(
-            cli, list(args), obj=AppContext(self.app), env={**self.env, **(env or {})},
+            cli,
+            list(args),
+            obj=AppContext(self.app),
+            env={**self.env, **(env or {})},
             catch_exceptions=False,
         )
         session.expire_all()

@@ -48,7 +48,8 @@ def test_apply_creates_the_tenant_with_its_objects(foyer):
     north = org("north")
     assert [c.name for c in north.connections] == ["staff", "partners"]
     assert north.branding == {
-        "colors": {"primary": "#112233"}, "logo_url": "https://cdn.acme.test/north.png"
+        "colors": {"primary": "#112233"},
+        "logo_url": "https://cdn.acme.test/north.png",
     }
     assert north.metadata_ == {"region": "north"}
     [domain] = north.email_domains
@@ -121,7 +122,7 @@ def test_update_applies_field_changes(foyer):
 
 def test_secrets_are_never_printed_only_marked_changed(foyer):
     text = BASE.replace(
-        "  - name: partners\n", "  - name: partners\n    secrets: {api_key: \"${API_KEY}\"}\n"
+        "  - name: partners\n", '  - name: partners\n    secrets: {api_key: "${API_KEY}"}\n'
     )
     first = foyer.apply(text, env={"API_KEY": "first-api-key-value"})
     assert first.exit_code == 0, first.output
@@ -176,9 +177,9 @@ def test_config_applied_event_is_recorded_without_secrets(foyer):
 
 def test_objects_missing_from_the_file_are_left_alone_without_prune(foyer):
     foyer.apply(BASE)
-    without_south = BASE.split("  - name: south")[0] + BASE.split(
-        "      - domain: south.acme.test\n"
-    )[1]
+    without_south = (
+        BASE.split("  - name: south")[0] + BASE.split("      - domain: south.acme.test\n")[1]
+    )
     result = foyer.apply(without_south)
     assert result.stdout.strip() == "tenant acme: no changes"
     assert org("south") is not None
@@ -203,8 +204,9 @@ def test_prune_in_the_file_deletes_unlisted_connections_and_counts_their_users(f
     ).one()
     make_user(email="pat@partner.test", connection_=partners)
     text = (
-        BASE.replace("  support_email: help@acme.test\n",
-                     "  support_email: help@acme.test\n  prune: true\n")
+        BASE.replace(
+            "  support_email: help@acme.test\n", "  support_email: help@acme.test\n  prune: true\n"
+        )
         .replace("  - name: partners\n", "")
         .replace("connections: [staff, partners]", "connections: [staff]")
         .replace("    connections: [partners]\n", "")
@@ -239,8 +241,10 @@ def test_a_host_name_can_move_from_the_tenant_to_an_organization(foyer):
     moved = BASE.replace(
         "domains: [https://login.acme.test, https://auth.acme.test]",
         "domains: [https://login.acme.test]",
-    ).replace("    metadata: {region: north}\n",
-              "    metadata: {region: north}\n    domains: [auth.acme.test]\n")
+    ).replace(
+        "    metadata: {region: north}\n",
+        "    metadata: {region: north}\n    domains: [auth.acme.test]\n",
+    )
     result = foyer.apply(moved)
     assert result.exit_code == 0, result.output
     row = session.scalars(
@@ -282,10 +286,13 @@ def test_users_get_hashed_passwords_and_mirrored_memberships(foyer):
     assert user.password_hash.startswith("$argon2id$")
     assert "pat's long password" not in result.output
     assert user.app_metadata["organizations"] == ["north", "south"]
-    roles = dict(session.execute(
-        sa.select(Organization.name, Membership.roles).join(
-            Membership, Membership.organization_id == Organization.id)
-    ).all())
+    roles = dict(
+        session.execute(
+            sa.select(Organization.name, Membership.roles).join(
+                Membership, Membership.organization_id == Organization.id
+            )
+        ).all()
+    )
     assert roles == {"north": ["admin", "billing"], "south": []}
     assert foyer.apply(BASE + USERS, env=env).stdout.strip() == "tenant acme: no changes"
 
@@ -303,12 +310,15 @@ def test_a_user_password_may_be_an_argon2id_hash(foyer):
     from app.security.passwords import verify_password
 
     hashed = hash_password("hashed password here")
-    text = BASE + f"""
+    text = (
+        BASE
+        + f"""
 users:
   - connection: staff
     username: kiosk
     password_hash: '{hashed}'
 """
+    )
     result = foyer.apply(text)
     assert result.exit_code == 0, result.output
     user = session.scalars(sa.select(User)).one()
@@ -320,12 +330,16 @@ users:
 def test_apply_creates_signing_keys_for_the_algorithms_in_use(foyer):
     from app.oidc.keys import list_keys
 
-    text = BASE.replace("    secret: ${PORTAL_SECRET}\n",
-                        "    secret: ${PORTAL_SECRET}\n    id_token_alg: ES256\n")
+    text = BASE.replace(
+        "    secret: ${PORTAL_SECRET}\n", "    secret: ${PORTAL_SECRET}\n    id_token_alg: ES256\n"
+    )
     assert foyer.apply(text).exit_code == 0
     keys = list_keys(find_tenant("acme").id)
     assert {(k.alg, k.state) for k in keys} == {
-        ("RS256", "current"), ("RS256", "next"), ("ES256", "current"), ("ES256", "next")
+        ("RS256", "current"),
+        ("RS256", "next"),
+        ("ES256", "current"),
+        ("ES256", "next"),
     }
 
 
@@ -335,7 +349,8 @@ def test_the_file_may_come_from_standard_input(foyer):
     from app.cli import AppContext
     from app.cli import cli
 
-    result = CliRunner().invoke(cli, ["apply", "-", "--dry-run"], input=BASE,
-                                obj=AppContext(foyer.app), env=foyer.env)
+    result = CliRunner().invoke(
+        cli, ["apply", "-", "--dry-run"], input=BASE, obj=AppContext(foyer.app), env=foyer.env
+    )
     assert result.exit_code == 0, result.output
     assert "+ create tenant acme" in result.stdout

@@ -21,8 +21,9 @@ def yaml_blocks(text: str) -> list[str]:
 
 def test_the_field_reference_is_generated_from_the_schema():
     text = DOC.read_text()
-    match = re.search(r"<!-- config-reference:.*?-->\n(.*?)<!-- end config-reference -->",
-                      text, re.S)
+    match = re.search(
+        r"<!-- config-reference:.*?-->\n(.*?)<!-- end config-reference -->", text, re.S
+    )
     assert match, "docs/config.md lost its config-reference markers"
     assert match.group(1) == reference(), (
         "docs/config.md is stale: paste app.configfile.spec.reference() between the markers"

@@ -11,16 +11,18 @@ from app.testing import _delete_all_rows
 from .conftest import BASE
 from .conftest import SECRET
 
-RICH = BASE.replace(
-    "  - name: partners\n",
-    "  - name: partners\n    strategy: database\n    signup: true\n"
-    "    options: {note: 'costs $${5}', nested: {list: [1, 2.5, null, true]}}\n"
-    "    secrets: {api_key: \"${PARTNERS_API_KEY}\", client_secret: \"${PARTNERS_SECRET}\"}\n",
-).replace(
-    "    metadata: {region: north}\n",
-    "    metadata: {region: north, label: Nörd}\n    domains: [north.acme.test]\n"
-    "    theme: default\n    default_locale: de\n    plugins: {}\n",
-) + """\
+RICH = (
+    BASE.replace(
+        "  - name: partners\n",
+        "  - name: partners\n    strategy: database\n    signup: true\n"
+        "    options: {note: 'costs $${5}', nested: {list: [1, 2.5, null, true]}}\n"
+        '    secrets: {api_key: "${PARTNERS_API_KEY}", client_secret: "${PARTNERS_SECRET}"}\n',
+    ).replace(
+        "    metadata: {region: north}\n",
+        "    metadata: {region: north, label: Nörd}\n    domains: [north.acme.test]\n"
+        "    theme: default\n    default_locale: de\n    plugins: {}\n",
+    )
+    + """\
   - client_id: machine
     name: Reporting job
     grant_types: [client_credentials]
@@ -35,6 +37,7 @@ RICH = BASE.replace(
     redirect_uris: [http://127.0.0.1:3000/cb]
     organization_usage: require
 """
+)
 ENV = {
     "PARTNERS_API_KEY": "partners-api-key-1",
     "PARTNERS_SECRET": "partners-secret-2",

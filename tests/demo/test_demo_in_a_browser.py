@@ -35,8 +35,12 @@ def test_sign_in_and_out_of_the_demo_application(foyer_app, serve, page):
     port, rp_port = free_port(), free_port()
     demo = seed(foyer_app, port, rp_port)
     serve(foyer_app, port)
-    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret,
-                        organizations=demo.organizations), rp_port)
+    serve(
+        create_rp_app(
+            demo.foyer_url, demo.client_id, demo.client_secret, organizations=demo.organizations
+        ),
+        rp_port,
+    )
 
     page.goto(demo.rp_url)
     page.get_by_role("button", name="Sign in", exact=True).click()

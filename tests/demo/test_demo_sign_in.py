@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def claims_on(page) -> dict:
     assert 'id="claims"' in page.text, page.text[:2000]
     start = page.text.index('<code id="claims">') + len('<code id="claims">')
-    text = page.text[start:page.text.index("</code>", start)]
+    text = page.text[start : page.text.index("</code>", start)]
     return json.loads(text.replace("&#34;", '"').replace("&quot;", '"').replace("&amp;", "&"))
 
 
@@ -38,8 +38,12 @@ def test_sign_in_shows_claims_and_sign_out_ends_the_session(foyer_app, serve):
     port, rp_port = free_port(), free_port()
     demo = seed(foyer_app, port, rp_port)
     serve(foyer_app, port)
-    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret,
-                        organizations=demo.organizations), rp_port)
+    serve(
+        create_rp_app(
+            demo.foyer_url, demo.client_id, demo.client_secret, organizations=demo.organizations
+        ),
+        rp_port,
+    )
     browser = Browser()
 
     page = browser.sign_in(demo.rp_url, "alice@acme.example", DEMO_PASSWORD)
@@ -89,17 +93,31 @@ def test_foyer_demo_serves_both_and_ctrl_c_stops_them(tmp_path):
     env = {**os.environ, "FOYER_PLUGINS_DIR": str(tmp_path / "plugins")}
     env.pop("FOYER_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "demo",
-         "--port", str(port), "--rp-port", str(rp_port), "--instance", str(tmp_path / "i")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "demo",
+            "--port",
+            str(port),
+            "--rp-port",
+            str(rp_port),
+            "--instance",
+            str(tmp_path / "i"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
         _wait_for(f"http://localhost:{rp_port}/", process, deadline)
         _wait_for(f"http://localhost:{port}/.well-known/openid-configuration", process, deadline)
-        page = Browser().sign_in(f"http://localhost:{rp_port}", "peter@initech.example",
-                                 DEMO_PASSWORD)
+        page = Browser().sign_in(
+            f"http://localhost:{rp_port}", "peter@initech.example", DEMO_PASSWORD
+        )
         assert claims_on(page)["email"] == "peter@initech.example"
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
@@ -117,11 +135,16 @@ def test_a_shared_pool_member_signs_in_through_an_organization_button(foyer_app,
     port, rp_port = free_port(), free_port()
     demo = seed(foyer_app, port, rp_port)
     serve(foyer_app, port)
-    serve(create_rp_app(demo.foyer_url, demo.client_id, demo.client_secret,
-                        organizations=demo.organizations), rp_port)
+    serve(
+        create_rp_app(
+            demo.foyer_url, demo.client_id, demo.client_secret, organizations=demo.organizations
+        ),
+        rp_port,
+    )
 
-    page = Browser().sign_in(demo.rp_url, "carla@consultants.example", DEMO_PASSWORD,
-                             organization="globex")
+    page = Browser().sign_in(
+        demo.rp_url, "carla@consultants.example", DEMO_PASSWORD, organization="globex"
+    )
 
     assert page.url == f"{demo.rp_url}/"
     assert claims_on(page)["email"] == "carla@consultants.example"

@@ -21,8 +21,12 @@ METADATA = {
     "end_session_endpoint": f"{ISSUER}/logout",
 }
 SIGNED_IN = {
-    "claims": {"sub": "u1", "name": "Alice <b>Anderson</b>", "email": "alice@acme.example",
-               "org_name": "acme"},
+    "claims": {
+        "sub": "u1",
+        "name": "Alice <b>Anderson</b>",
+        "email": "alice@acme.example",
+        "org_name": "acme",
+    },
     "userinfo": {"sub": "u1", "email": "alice@acme.example"},
     "id_token": "header.payload.signature",
 }
@@ -30,8 +34,13 @@ SIGNED_IN = {
 
 @pytest.fixture
 def rp():
-    app = create_rp_app(ISSUER, "demo-app", "secret", metadata=METADATA,
-                        organizations=[("acme", "Acme Corporation")])
+    app = create_rp_app(
+        ISSUER,
+        "demo-app",
+        "secret",
+        metadata=METADATA,
+        organizations=[("acme", "Acme Corporation")],
+    )
     app.testing = True
     return host_client(app, "localhost:5001", "http")
 

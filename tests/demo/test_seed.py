@@ -53,7 +53,9 @@ def test_isolated_and_shared_organizations(foyer_app):
     assert [c.name for c in orgs["initech"].connections] == ["shared-pool"]
     # each organization shows one of the example themes (themes/ember, nocturne, harbor)
     assert {o.name: o.theme for o in orgs.values()} == {
-        "acme": "ember", "globex": "nocturne", "initech": "harbor"
+        "acme": "ember",
+        "globex": "nocturne",
+        "initech": "harbor",
     }
     assert all(o.theme in foyer_app.extensions["foyer.themes"] for o in orgs.values())
 
@@ -62,14 +64,17 @@ def test_isolated_and_shared_organizations(foyer_app):
         u.email: u for u in session.scalars(sa.select(User).where(User.connection_id == shared.id))
     }
     assert set(members) == {
-        "peter@initech.example", "milton@initech.example", "carla@consultants.example"
+        "peter@initech.example",
+        "milton@initech.example",
+        "carla@consultants.example",
     }
     assert members["peter@initech.example"].app_metadata["organizations"] == ["initech"]
     carla = members["carla@consultants.example"]
     assert carla.app_metadata["organizations"] == ["initech", "globex"]
     assert session.get(Membership, (carla.id, orgs["globex"].id)).roles == ["contractor"]
-    assert session.get(Membership, (members["peter@initech.example"].id,
-                                    orgs["initech"].id)).roles == ["admin"]
+    assert session.get(
+        Membership, (members["peter@initech.example"].id, orgs["initech"].id)
+    ).roles == ["admin"]
 
 
 def test_every_demo_account_signs_in_with_the_printed_password(foyer_app):
@@ -87,8 +92,17 @@ def test_every_demo_account_signs_in_with_the_printed_password(foyer_app):
 
 def test_demo_seed_only_prints_the_accounts(tmp_path):
     result = CliRunner().invoke(
-        cli, ["demo", "--seed-only", "--instance", str(tmp_path / "instance"),
-              "--port", "5200", "--rp-port", "5201"],
+        cli,
+        [
+            "demo",
+            "--seed-only",
+            "--instance",
+            str(tmp_path / "instance"),
+            "--port",
+            "5200",
+            "--rp-port",
+            "5201",
+        ],
         env={"FOYER_DATABASE_URL": None, "FOYER_PLUGINS_DIR": str(tmp_path / "plugins")},
     )
     assert result.exit_code == 0, result.output
@@ -98,8 +112,17 @@ def test_demo_seed_only_prints_the_accounts(tmp_path):
     assert (tmp_path / "instance" / "foyer.db").exists()
 
     again = CliRunner().invoke(
-        cli, ["demo", "--seed-only", "--instance", str(tmp_path / "instance"),
-              "--port", "5200", "--rp-port", "5201"],
+        cli,
+        [
+            "demo",
+            "--seed-only",
+            "--instance",
+            str(tmp_path / "instance"),
+            "--port",
+            "5200",
+            "--rp-port",
+            "5201",
+        ],
         env={"FOYER_DATABASE_URL": None, "FOYER_PLUGINS_DIR": str(tmp_path / "plugins")},
     )
     assert "tenant demo: no changes" in again.stdout

@@ -128,16 +128,17 @@ def test_path_and_parameter_must_agree(client, world, app_client):
     assert answer["iss"] == "https://login.test/o/acme"
 
 
-@pytest.mark.parametrize(("host", "served"), [("acme.localhost:5555", True),
-                                              ("acme.login.test", False)])
-def test_plain_http_is_only_for_loopback_names(foyer_app, world, tenant, app_client, host,
-                                               served):
+@pytest.mark.parametrize(
+    ("host", "served"), [("acme.localhost:5555", True), ("acme.login.test", False)]
+)
+def test_plain_http_is_only_for_loopback_names(foyer_app, world, tenant, app_client, host, served):
     """``*.localhost`` is loopback (RFC 6761), as authlib treats ``localhost``: development
     vanity hosts work over http; any other host must use https."""
     hostname = host.split(":")[0]
     if hostname != "acme.login.test":
-        tenant.domains.append(TenantDomain(hostname=hostname, organization_id=world.acme.id,
-                                           scheme="http", port=5555))
+        tenant.domains.append(
+            TenantDomain(hostname=hostname, organization_id=world.acme.id, scheme="http", port=5555)
+        )
         session.commit()
     browser = host_client(foyer_app, host, scheme="http")
     page, _request = authorize(browser, app_client[0])

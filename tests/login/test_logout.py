@@ -74,8 +74,9 @@ def test_logout_when_not_signed_in_says_signed_out(client, tenant, recorded_even
     page = client.get("/logout")
     assert page.status_code == 200
     assert "You are signed out" in text(page)
-    token = read_form(text(client.get("/login", follow_redirects=True)),
-                      "login-identifier-form").fields["csrf_token"]
+    token = read_form(
+        text(client.get("/login", follow_redirects=True)), "login-identifier-form"
+    ).fields["csrf_token"]
     assert client.post("/logout", data={"csrf_token": token}).status_code == 303
     assert not recorded_events("logout")
 

@@ -20,8 +20,9 @@ WRONG = "not the right password at all"
 
 def normalized(response, *values: str) -> str:
     """The page with its CSRF token and the given values blanked, for comparing answers."""
-    text = re.sub(r'(name="csrf_token" type="hidden" value=")[^"]*', r"\1", response.get_data(
-        as_text=True))
+    text = re.sub(
+        r'(name="csrf_token" type="hidden" value=")[^"]*', r"\1", response.get_data(as_text=True)
+    )
     for value in values:
         text = text.replace(value, "<identifier>")
     return text
@@ -74,10 +75,18 @@ def test_unknown_user_still_spends_one_hash(client, user, make_login_tx, hash_ch
 
 def test_identifier_page_answers_the_same_for_known_and_unknown_users(client, user, make_login_tx):
     tx = make_login_tx()
-    known = submit_form(client, client.get(f"/login?tx={tx}"), "login-identifier-form",
-                        identifier="alice@example.com")
-    unknown = submit_form(client, client.get(f"/login?tx={tx}"), "login-identifier-form",
-                          identifier="nobody@example.com")
+    known = submit_form(
+        client,
+        client.get(f"/login?tx={tx}"),
+        "login-identifier-form",
+        identifier="alice@example.com",
+    )
+    unknown = submit_form(
+        client,
+        client.get(f"/login?tx={tx}"),
+        "login-identifier-form",
+        identifier="nobody@example.com",
+    )
     assert known.status_code == unknown.status_code == 303
     assert known.headers["Location"] == unknown.headers["Location"]
 

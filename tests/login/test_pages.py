@@ -27,8 +27,12 @@ def pages(client, user, make_login_tx) -> dict[str, str]:
     """Every hosted page's HTML, by name."""
     tx = make_login_tx()
     found = {"identifier": text(client.get(f"/login?tx={tx}"))}
-    step = submit_form(client, client.get(f"/login?tx={tx}"), "login-identifier-form",
-                       identifier="alice@example.com")
+    step = submit_form(
+        client,
+        client.get(f"/login?tx={tx}"),
+        "login-identifier-form",
+        identifier="alice@example.com",
+    )
     found["password"] = text(client.get(step.headers["Location"]))
     login(client, "alice@example.com", USER_PASSWORD)
     found["signed_in"] = text(client.get("/login/done"))
@@ -172,12 +176,16 @@ def test_support_contact_and_legal_links_from_tenant_settings(client, tenant, ma
 def test_organization_logo_and_colors(client, make_organization, make_login_tx):
     org = make_organization("globex", "Globex")
     # stored as is: data from before validation, or edited in the database
-    org.branding = {"logo_url": "https://cdn.globex.test/logo.png",
-                  "colors": {"primary": "#0f766e", "text": "red; }"}}
+    org.branding = {
+        "logo_url": "https://cdn.globex.test/logo.png",
+        "colors": {"primary": "#0f766e", "text": "red; }"},
+    }
     session.commit()
     page = text(client.get(f"/login?tx={make_login_tx(organization=org)}"))
-    assert ('<img class="brand__logo" id="brand-logo" src="https://cdn.globex.test/logo.png"'
-            ' alt="Globex">') in page
+    assert (
+        '<img class="brand__logo" id="brand-logo" src="https://cdn.globex.test/logo.png"'
+        ' alt="Globex">'
+    ) in page
     href = re.search(r'href="(/branding/colors\.css\?[^"]+)"', page).group(1).replace("&amp;", "&")
     assert "primary=0f766e" in href
     assert "red" not in href

@@ -131,8 +131,11 @@ def test_token_limit_counts_per_address_and_per_endpoint(client, machine_client)
     client.environ_base["REMOTE_ADDR"] = "192.0.2.7"  # another address has its own budget
     assert machine_token(client, machine_client).status_code == 200
     client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
-    revoked = client.post("/oauth/revoke", data={"token": "x"},
-                          headers={"Authorization": _basic(model.client_id, secret)})
+    revoked = client.post(
+        "/oauth/revoke",
+        data={"token": "x"},
+        headers={"Authorization": _basic(model.client_id, secret)},
+    )
     assert revoked.status_code == 200  # revocation keeps a budget of its own
 
 

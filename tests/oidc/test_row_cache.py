@@ -102,7 +102,6 @@ def test_cache_seconds_zero_reads_every_time(client, machine_client, statements)
     assert sum("FROM client" in s for s in statements) == 2
 
 
-
 @pytest.fixture
 def vanity_page(foyer_app, tenant, make_organization, oidc_client):
     """A browser on Globex's vanity host, and the URL of its login page."""
@@ -113,11 +112,17 @@ def vanity_page(foyer_app, tenant, make_organization, oidc_client):
     session.commit()
     browser = host_client(foyer_app, "globex.login.test")
     model, _secret = oidc_client
-    started = browser.get("/authorize", query_string={
-        "response_type": "code", "client_id": model.client_id,
-        "redirect_uri": model.redirect_uris[0], "scope": "openid",
-        "code_challenge": "x" * 43, "code_challenge_method": "S256",
-    })
+    started = browser.get(
+        "/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": model.client_id,
+            "redirect_uri": model.redirect_uris[0],
+            "scope": "openid",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
     assert started.status_code == 302, started.status_code
     return org, browser, started.headers["Location"]
 

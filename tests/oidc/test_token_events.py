@@ -80,5 +80,6 @@ def test_rotation_stores_the_new_refresh_token_and_spends_the_old(
     spent = [r for r in tokens if r.used_at is not None]
     assert len(spent) == 1 and all(r.revoked_at is None for r in tokens)
     assert [e.data["grant_type"] for e in recorded_events("token_issued")] == [
-        "authorization_code", "refresh_token"
+        "authorization_code",
+        "refresh_token",
     ]

@@ -48,8 +48,7 @@ def smtp_server():
 
     class Handler:
         async def handle_DATA(self, server, smtp_session, envelope):  # noqa: N802
-            received.append(email.message_from_bytes(envelope.content,
-                                                     policy=email.policy.default))
+            received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
             return "250 OK"
 
     with socket.socket() as s:
@@ -71,8 +70,7 @@ def acme_org(make_organization, make_connection):
 
 
 def invite(org, outbox, email_address="new.hire@example.com", roles=("member",), **kwargs):
-    sent = invitations.invite(org, email_address, list(roles), invited_by="Olivia Admin",
-                              **kwargs)
+    sent = invitations.invite(org, email_address, list(roles), invited_by="Olivia Admin", **kwargs)
     assert sent.delivered
     return sent, outbox[-1]
 
@@ -80,12 +78,15 @@ def invite(org, outbox, email_address="new.hire@example.com", roles=("member",),
 def test_invitation_email_goes_through_smtp_in_the_org_brand(foyer_app, acme_org, smtp_server):
     port, received = smtp_server
     foyer_app.extensions["foyer.settings"].smtp_url = f"smtp://127.0.0.1:{port}"
-    acme_org.branding = {"email_sender_name": "Initech People",
-                         "email_reply_to": "people@initech.example", "support_email":
-                         "help@initech.example"}
+    acme_org.branding = {
+        "email_sender_name": "Initech People",
+        "email_reply_to": "people@initech.example",
+        "support_email": "help@initech.example",
+    }
     session.commit()
-    sent = invitations.invite(acme_org, "new.hire@example.com", ["member"],
-                              invited_by="Olivia Admin", locale="fr")
+    sent = invitations.invite(
+        acme_org, "new.hire@example.com", ["member"], invited_by="Olivia Admin", locale="fr"
+    )
     assert sent.delivered
     (message,) = received
     assert message["To"] == "new.hire@example.com"
@@ -100,16 +101,18 @@ def test_invitation_email_goes_through_smtp_in_the_org_brand(foyer_app, acme_org
     assert 'lang="fr"' in html
 
 
-def test_new_user_accepts_and_gets_an_account_in_the_org_connection(client, acme_org, outbox,
-                                                                    recorded_events):
+def test_new_user_accepts_and_gets_an_account_in_the_org_connection(
+    client, acme_org, outbox, recorded_events
+):
     sent, message = invite(acme_org, outbox)
     assert message.purpose == "invitation" and sent.link in message.text
     page = client.get(path_of(sent.link))
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "Join" in body and "new.hire@example.com" in body
     assert 'autocomplete="new-password"' in body
-    done = submit_form(client, page, "accept-invitation-form", name="New Hire",
-                       new_password=PASSWORD)
+    done = submit_form(
+        client, page, "accept-invitation-form", name="New Hire", new_password=PASSWORD
+    )
     assert done.status_code == 303
     user = session.scalar(sa.select(User).where(User.email_normalized == "new.hire@example.com"))
     connection = invitations.target_connection(acme_org)
@@ -128,8 +131,9 @@ def test_new_user_accepts_and_gets_an_account_in_the_org_connection(client, acme
     assert submit_form(client, page, "login-password-form", password=PASSWORD).status_code == 303
 
 
-def test_existing_user_joins_a_shared_pool_with_their_password(client, tenant, connection, user,
-                                                              make_organization, outbox):
+def test_existing_user_joins_a_shared_pool_with_their_password(
+    client, tenant, connection, user, make_organization, outbox
+):
     first = make_organization("globex", "Globex", connections=[connection])
     second = make_organization("umbrella", "Umbrella", connections=[connection])
     sent, _message = invite(second, outbox, "alice@example.com", roles=("admin", "billing"))
@@ -146,13 +150,15 @@ def test_existing_user_joins_a_shared_pool_with_their_password(client, tenant, c
     assert "umbrella" in user.app_metadata["organizations"]
 
 
-def test_shared_pool_invitee_gets_a_membership_even_without_roles(client, connection,
-                                                                  make_organization, outbox):
+def test_shared_pool_invitee_gets_a_membership_even_without_roles(
+    client, connection, make_organization, outbox
+):
     make_organization("globex", "Globex", connections=[connection])
     shared = make_organization("umbrella", "Umbrella", connections=[connection])
     sent, _ = invite(shared, outbox, roles=())
-    submit_form(client, client.get(path_of(sent.link)), "accept-invitation-form",
-                new_password=PASSWORD)
+    submit_form(
+        client, client.get(path_of(sent.link)), "accept-invitation-form", new_password=PASSWORD
+    )
     user = session.scalar(sa.select(User).where(User.email_normalized == "new.hire@example.com"))
     assert user.connection_id == connection.id
     assert session.get(Membership, (user.id, shared.id)) is not None
@@ -181,8 +187,14 @@ def test_of_two_concurrent_accepts_exactly_one_wins(foyer_app, tenant, acme_org,
         thread.join(60)
     assert sorted(results) == [False, True]
     session.expire_all()
-    assert session.scalar(sa.select(sa.func.count()).select_from(User).where(
-        User.email_normalized == "new.hire@example.com")) == 1
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(User.email_normalized == "new.hire@example.com")
+        )
+        == 1
+    )
 
 
 def test_revoked_invitation_no_longer_works(client, acme_org, outbox, recorded_events):
@@ -203,7 +215,8 @@ def test_expired_invitation_no_longer_works(client, acme_org, outbox):
 
 
 def test_invitation_is_bound_to_its_tenant_and_default_lifetime_is_7_days(
-        foyer_app, client, acme_org, outbox):
+    foyer_app, client, acme_org, outbox
+):
     from app.tenancy.services import create_tenant
     from app.testing import host_client
 
@@ -256,29 +269,55 @@ def test_cli_invites_lists_and_revokes(foyer_app, tenant, acme_org, outbox):
     if "orgs" not in cli.commands:
         register(cli)
     runner = CliRunner()
-    result = runner.invoke(cli, ["orgs", "invite", "--tenant", "acme", "--org", "initech",
-                                 "--email", "cli.person@example.com", "--roles", "a,b"],
-                           obj=AppContext(foyer_app))
+    result = runner.invoke(
+        cli,
+        [
+            "orgs",
+            "invite",
+            "--tenant",
+            "acme",
+            "--org",
+            "initech",
+            "--email",
+            "cli.person@example.com",
+            "--roles",
+            "a,b",
+        ],
+        obj=AppContext(foyer_app),
+    )
     assert result.exit_code == 0, result.output
     invitation_id = result.output.split("invitation: ")[1].split()[0]
     assert outbox[-1].to == "cli.person@example.com"
-    listed = runner.invoke(cli, ["orgs", "invitations", "list", "--tenant", "acme",
-                                 "--org", "initech"], obj=AppContext(foyer_app))
+    listed = runner.invoke(
+        cli,
+        ["orgs", "invitations", "list", "--tenant", "acme", "--org", "initech"],
+        obj=AppContext(foyer_app),
+    )
     assert f"{invitation_id}\tpending\tcli.person@example.com\ta,b" in listed.output
-    revoked = runner.invoke(cli, ["orgs", "invitations", "revoke", "--tenant", "acme",
-                                  invitation_id], obj=AppContext(foyer_app))
+    revoked = runner.invoke(
+        cli,
+        ["orgs", "invitations", "revoke", "--tenant", "acme", invitation_id],
+        obj=AppContext(foyer_app),
+    )
     assert revoked.exit_code == 0 and "revoked" in revoked.output
-    again = runner.invoke(cli, ["orgs", "invitations", "revoke", "--tenant", "acme",
-                                invitation_id], obj=AppContext(foyer_app))
+    again = runner.invoke(
+        cli,
+        ["orgs", "invitations", "revoke", "--tenant", "acme", invitation_id],
+        obj=AppContext(foyer_app),
+    )
     assert again.exit_code == 1 and "revoked" in again.output
-    unknown = runner.invoke(cli, ["orgs", "invite", "--tenant", "acme", "--org", "nope",
-                                  "--email", "x@example.com"], obj=AppContext(foyer_app))
+    unknown = runner.invoke(
+        cli,
+        ["orgs", "invite", "--tenant", "acme", "--org", "nope", "--email", "x@example.com"],
+        obj=AppContext(foyer_app),
+    )
     assert unknown.exit_code == 1
     wait_for_background(foyer_app)
 
 
-def test_existing_users_language_is_used_when_the_inviter_gives_none(connection, make_user,
-                                                                     make_organization, outbox):
+def test_existing_users_language_is_used_when_the_inviter_gives_none(
+    connection, make_user, make_organization, outbox
+):
     make_user(email="jp@example.com", locale="ja")
     org = make_organization("globex", "Globex", connections=[connection])
     _sent, message = invite(org, outbox, "jp@example.com")

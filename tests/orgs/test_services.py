@@ -18,7 +18,9 @@ def test_hostile_branding_is_refused_outside_config_as_code(tenant):
 
 def test_valid_branding_is_stored_cleaned(tenant):
     org = create_organization(
-        tenant, "good", "Good", branding={"logo_url": "https://cdn.example/logo.svg",
-                                          "support_email": ""},
+        tenant,
+        "good",
+        "Good",
+        branding={"logo_url": "https://cdn.example/logo.svg", "support_email": ""},
     )
     assert org.branding == {"logo_url": "https://cdn.example/logo.svg"}

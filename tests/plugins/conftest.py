@@ -32,10 +32,22 @@ def make_legacy_db(path):
     db.executemany(
         "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (1, "Bob@Old.test", "bob",
-             bcrypt.hashpw(BOB_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(), 1, "Bob"),
-            (2, "carol@old.test", "carol",
-             "pbkdf2_sha256$" + pbkdf2_sha256(CAROL_PASSWORD, "s4lt", 1000), 0, "Carol"),
+            (
+                1,
+                "Bob@Old.test",
+                "bob",
+                bcrypt.hashpw(BOB_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode(),
+                1,
+                "Bob",
+            ),
+            (
+                2,
+                "carol@old.test",
+                "carol",
+                "pbkdf2_sha256$" + pbkdf2_sha256(CAROL_PASSWORD, "s4lt", 1000),
+                0,
+                "Carol",
+            ),
             (3, "dave@old.test", "dave", "md5$whatever", 1, "Dave"),
         ],
     )

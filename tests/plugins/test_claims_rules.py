@@ -91,7 +91,8 @@ def test_protected_claims_are_never_overwritten_and_the_attempt_is_logged(
     assert id_token["https://x.test/ok"] == "id_token"
     rejected = recorded_events("claim_rejected")
     assert {(e.data["plugin"], e.data["claim"]) for e in rejected} >= {
-        ("overreaching", "sub"), ("overreaching", "org_id")
+        ("overreaching", "sub"),
+        ("overreaching", "org_id"),
     }
 
 

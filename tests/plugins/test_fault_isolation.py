@@ -53,8 +53,12 @@ class Fine:
 
 def _call(tenant, organization=None, contain=False):
     return call_hook(
-        "extra_template_vars", tenant=tenant, organization=organization, contain=contain,
-        template="x.html", request=None,
+        "extra_template_vars",
+        tenant=tenant,
+        organization=organization,
+        contain=contain,
+        template="x.html",
+        request=None,
     )
 
 
@@ -68,8 +72,12 @@ def test_raising_plugin_becomes_plugin_error_naming_plugin_and_hook(
     assert (info.value.plugin, info.value.hook) == ("raises", "extra_template_vars")
     assert info.value.organization is organization
     [event] = recorded_events("plugin_failed")
-    assert event.data == {"plugin": "raises", "hook": "extra_template_vars",
-                          "error": "KeyError", "timed_out": False}
+    assert event.data == {
+        "plugin": "raises",
+        "hook": "extra_template_vars",
+        "error": "KeyError",
+        "timed_out": False,
+    }
     assert event.organization_id == organization.id
 
 

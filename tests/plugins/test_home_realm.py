@@ -37,8 +37,9 @@ class RouteElsewhere:
 
 @pytest.fixture
 def old_app(tenant, connection, make_connection, legacy_db):
-    return make_connection("old-app", "legacy",
-                           options={"store": "legacy_sqlite", "path": str(legacy_db)})
+    return make_connection(
+        "old-app", "legacy", options={"store": "legacy_sqlite", "path": str(legacy_db)}
+    )
 
 
 def test_plugin_routes_a_domain_to_its_connection(

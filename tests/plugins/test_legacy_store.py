@@ -37,8 +37,9 @@ def sqlite_connection(make_connection, legacy_db):
 
 def foyer_user(connection, email):
     return session.scalar(
-        sa.select(User).where(User.connection_id == connection.id,
-                              User.email_normalized == email.lower())
+        sa.select(User).where(
+            User.connection_id == connection.id, User.email_normalized == email.lower()
+        )
     )
 
 
@@ -54,7 +55,8 @@ def test_first_sign_in_moves_the_user_in_with_an_argon2id_hash(
     [identity] = session.scalars(sa.select(Identity).where(Identity.user_id == user.id)).all()
     assert identity.subject == "1"
     assert [e.type for e in recorded_events("user_created", "user_migrated")] == [
-        "user_created", "user_migrated"
+        "user_created",
+        "user_migrated",
     ]
 
 
@@ -83,7 +85,8 @@ def test_second_sign_in_never_reads_the_store(foyer_app, sqlite_connection, lega
 
 def test_store_unavailable_raises_and_creates_nothing(foyer_app, make_connection, tmp_path):
     connection = make_connection(
-        "old-app", "legacy",
+        "old-app",
+        "legacy",
         options={"store": "legacy_sqlite", "path": str(tmp_path / "missing.db")},
     )
     with pytest.raises(StrategyUnavailable):
@@ -163,9 +166,7 @@ class LegacyAPI:
         body = request.get_json(silent=True) or {}
         if body.get("username") == "erin@old.test" and body.get("password") == "erin's password":
             user = {"id": "u-9", "email": "erin@old.test", "email_verified": True, "name": "Erin"}
-            return Response(json.dumps(user), mimetype="application/json")(
-                environ, start_response
-            )
+            return Response(json.dumps(user), mimetype="application/json")(environ, start_response)
         return Response("no", status=401)(environ, start_response)
 
 
@@ -184,7 +185,8 @@ def legacy_api():
 @pytest.fixture
 def http_connection(make_connection, legacy_api):
     return make_connection(
-        "old-api", "legacy",
+        "old-api",
+        "legacy",
         options={"store": "legacy_http", "url": legacy_api.url, "timeout": 1},
         secrets={"api_key": "k3y"},
     )

@@ -38,8 +38,9 @@ class NoCompanyName:
         return None
 
 
-def test_password_plugin_refuses_where_enabled(foyer_app, tenant, connection, register_plugin,
-                                               enable_plugin):
+def test_password_plugin_refuses_where_enabled(
+    foyer_app, tenant, connection, register_plugin, enable_plugin
+):
     register_plugin(NoCompanyName(), name="no-company-name")
     create_user(connection, email="a@example.com", password="my acme password 2024")
     enable_plugin("no-company-name")
@@ -56,13 +57,21 @@ class Provisioning:
 
     @hookimpl
     def prepare_user(self, user, connection):
-        user.app_metadata = {**(user.app_metadata or {}), "plan": "trial",
-                             "source": connection.name}
+        user.app_metadata = {
+            **(user.app_metadata or {}),
+            "plan": "trial",
+            "source": connection.name,
+        }
 
     @hookimpl
     def track_event(self, event):
-        if event.type in ("user_created", "login_succeeded", "logout", "user_blocked",
-                          "user_deleted"):
+        if event.type in (
+            "user_created",
+            "login_succeeded",
+            "logout",
+            "user_blocked",
+            "user_deleted",
+        ):
             self.events.append(event.type)
 
 
@@ -73,9 +82,20 @@ def test_lifecycle_prepare_user_and_events_through_real_paths(
     enable_plugin("provisioning")
     runner = CliRunner()
     result = runner.invoke(
-        cli, ["users", "create", "--tenant", "acme", "--connection", "users",
-              "--email", "pat@example.com", "--password-stdin"],
-        obj=AppContext(foyer_app), input=USER_PASSWORD + "\n",
+        cli,
+        [
+            "users",
+            "create",
+            "--tenant",
+            "acme",
+            "--connection",
+            "users",
+            "--email",
+            "pat@example.com",
+            "--password-stdin",
+        ],
+        obj=AppContext(foyer_app),
+        input=USER_PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
     from app.strategies.registry import strategy_for
@@ -89,8 +109,9 @@ def test_lifecycle_prepare_user_and_events_through_real_paths(
     assert plugin.events == ["user_created", "login_succeeded", "user_blocked", "user_deleted"]
 
 
-def test_raising_prepare_user_stores_nothing(foyer_app, tenant, connection, register_plugin,
-                                             enable_plugin):
+def test_raising_prepare_user_stores_nothing(
+    foyer_app, tenant, connection, register_plugin, enable_plugin
+):
     class Broken:
         FOYER_SCOPED = True
 
@@ -121,8 +142,9 @@ def test_template_vars_reach_pages_of_the_enabling_organization(
 ):
     west, east = make_organization("west"), make_organization("east")
     for org in (west, east):
-        tenant.domains.append(TenantDomain(hostname=f"{org.name}.login.test",
-                                           organization_id=org.id))
+        tenant.domains.append(
+            TenantDomain(hostname=f"{org.name}.login.test", organization_id=org.id)
+        )
     session.commit()
     register_plugin(Banner(), name="banner")
     enable_plugin("banner", organization=west)
@@ -147,7 +169,8 @@ def test_template_vars_reach_pages_of_the_enabling_organization(
 
 def test_outbox_collects_mail_test_command(foyer_app, tenant, outbox):
     result = CliRunner().invoke(
-        cli, ["mail", "test", "--tenant", "acme", "--to", "ops@example.com"],
+        cli,
+        ["mail", "test", "--tenant", "acme", "--to", "ops@example.com"],
         obj=AppContext(foyer_app),
     )
     assert result.exit_code == 0, result.output
@@ -158,7 +181,8 @@ def test_outbox_collects_mail_test_command(foyer_app, tenant, outbox):
 
 def test_no_delivery_fails_the_test_command(foyer_app, tenant):
     result = CliRunner().invoke(
-        cli, ["mail", "test", "--tenant", "acme", "--to", "ops@example.com"],
+        cli,
+        ["mail", "test", "--tenant", "acme", "--to", "ops@example.com"],
         obj=AppContext(foyer_app),
     )
     assert result.exit_code == 1 and "no plugin delivered the email" in result.output
@@ -188,8 +212,13 @@ def test_builtin_smtp_delivery_to_a_loopback_server(foyer_app, tenant):
         from app.mail.delivery import send_email
         from app.mail.message import EmailMessage
 
-        message = EmailMessage(to="ops@example.com", subject="Hello", text="Body text",
-                               html="<p>Body</p>", purpose="test")
+        message = EmailMessage(
+            to="ops@example.com",
+            subject="Hello",
+            text="Body text",
+            html="<p>Body</p>",
+            purpose="test",
+        )
         assert send_email(message, tenant) is True
     finally:
         controller.stop()
@@ -198,8 +227,9 @@ def test_builtin_smtp_delivery_to_a_loopback_server(foyer_app, tenant):
     assert "Subject: Hello" in content and "Body text" in content
 
 
-def test_failing_mail_plugin_falls_back_to_the_next(foyer_app, tenant, outbox, register_plugin,
-                                                    recorded_events):
+def test_failing_mail_plugin_falls_back_to_the_next(
+    foyer_app, tenant, outbox, register_plugin, recorded_events
+):
     class Broken:
         @hookimpl(tryfirst=True)
         def deliver_email(self, message):

@@ -14,8 +14,13 @@ from app.plugins import SOURCE_PLUGINS_DIR
 
 def test_plugins_folder_modules_are_named_by_file_and_sourced(foyer_app):
     pm = foyer_app.extensions["foyer.pm"]
-    for name in ("org_claims", "deny_ip_ranges", "require_verified_email",
-                 "legacy_sqlite_store", "legacy_http_store"):
+    for name in (
+        "org_claims",
+        "deny_ip_ranges",
+        "require_verified_email",
+        "legacy_sqlite_store",
+        "legacy_http_store",
+    ):
         assert pm.get_plugin(name) is not None, name
         assert pm.sources[name] == SOURCE_PLUGINS_DIR
     for name in BUILTIN_PLUGINS:

@@ -47,9 +47,7 @@ def test_members_sign_in_to_both_organizations(foyer_app, member, orgs, recorded
     assert [e.organization_id for e in recorded_events("login_succeeded")] == [o.id for o in orgs]
 
 
-def test_shared_pool_user_who_is_not_a_member_is_refused(
-    foyer_app, user, orgs, recorded_events
-):
+def test_shared_pool_user_who_is_not_a_member_is_refused(foyer_app, user, orgs, recorded_events):
     west, east = orgs
     add_member(west, user)
     session.commit()
@@ -115,13 +113,19 @@ def test_a_denied_sign_in_never_reaches_the_application(
     enable_plugin("deny_ip_ranges", {"cidrs": ["127.0.0.0/8"]}, organization=west)
     with pytest.raises(FlowStopped) as stopped:
         run_authorization_code_flow(
-            host_client(foyer_app, "west.login.test"), model, secret,
-            "alice@example.com", USER_PASSWORD,
+            host_client(foyer_app, "west.login.test"),
+            model,
+            secret,
+            "alice@example.com",
+            USER_PASSWORD,
         )
     assert stopped.value.response.status_code == 403
     result = run_authorization_code_flow(
-        host_client(foyer_app, "east.login.test"), model, secret,
-        "alice@example.com", USER_PASSWORD,
+        host_client(foyer_app, "east.login.test"),
+        model,
+        secret,
+        "alice@example.com",
+        USER_PASSWORD,
     )
     assert result.id_token["org_id"] == east.id
     assert result.userinfo["sub"] == member.id

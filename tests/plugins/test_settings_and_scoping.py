@@ -61,8 +61,11 @@ class Greeter:
 
 def _vars(tenant, organization=None):
     return call_hook(
-        "extra_template_vars", tenant=tenant, organization=organization,
-        template="x.html", request=None,
+        "extra_template_vars",
+        tenant=tenant,
+        organization=organization,
+        template="x.html",
+        request=None,
     )
 
 
@@ -100,9 +103,12 @@ def test_bad_stored_settings_fail_the_plugin_not_the_app(
     session.commit()
     with pytest.raises(PluginSettingsInvalid):
         plugin_settings("greeter", tenant=tenant)
-    assert call_hook(
-        "extra_template_vars", tenant=tenant, contain=True, template="x.html", request=None
-    ) == []
+    assert (
+        call_hook(
+            "extra_template_vars", tenant=tenant, contain=True, template="x.html", request=None
+        )
+        == []
+    )
     failed = recorded_events("plugin_failed")
     assert [e.data["plugin"] for e in failed] == ["greeter"]
     assert failed[0].data["error"] == "PluginSettingsInvalid"

@@ -78,8 +78,9 @@ def legacy_org(tenant, make_connection, make_organization, legacy_db):
     path = legacy_db
     options = {"store": "legacy_sqlite", "path": str(path)}
     old = make_connection("old-app", "legacy", options=options)
-    org = make_organization("oldco", "Old Co", connections=[old],
-                            branding={"support_email": "help@oldco.test"})
+    org = make_organization(
+        "oldco", "Old Co", connections=[old], branding={"support_email": "help@oldco.test"}
+    )
     tenant.domains.append(TenantDomain(hostname="oldco.login.test", organization_id=org.id))
     session.commit()
     return org, path
