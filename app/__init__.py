@@ -89,9 +89,9 @@ def setup_database(app: Flask) -> None:
 
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
+    from app.connections.strategies import build_registry
     from app.plugins import build_plugin_manager
     from app.plugins import init_template_hook
-    from app.strategies.registry import build_registry
 
     settings = app.extensions["foyer.settings"]
     app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
@@ -105,7 +105,7 @@ def setup_security(app: Flask) -> None:
     from app.security.cookie_session import init_cookie_session
     from app.security.headers import init_headers
     from app.security.limits import init_limiter
-    from app.security.sessions import init_login_manager
+    from app.sessions.services import init_login_manager
 
     CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
     init_cookie_session(app)
@@ -144,7 +144,7 @@ def setup_blueprints(app: Flask) -> None:
 
 def setup_organization_paths(app: Flask) -> None:
     """Serve ``/o/<organization>/...`` (login pages, authorize, discovery) for each org."""
-    from app.hrd.paths import init_organization_paths
+    from app.tenancy.paths import init_organization_paths
 
     init_organization_paths(app)
 

@@ -84,9 +84,9 @@ def import_all_models() -> None:
     from app.connections import models as _connections  # noqa: F401
     from app.events import models as _events  # noqa: F401
     from app.hrd import models as _hrd  # noqa: F401
-    from app.login import models as _login  # noqa: F401
     from app.oidc import models as _oidc  # noqa: F401
     from app.orgs import models as _orgs  # noqa: F401
+    from app.sessions import models as _sessions  # noqa: F401
     from app.tenancy import models as _tenancy  # noqa: F401
 
 

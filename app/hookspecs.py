@@ -32,15 +32,15 @@ if t.TYPE_CHECKING:
 
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.connections.strategies import ConnectionStrategy
     from app.events.types import EventRecord
     from app.hrd.method import HomeRealmMethod
-    from app.login.home_realm import HomeRealm
+    from app.hrd.realm import HomeRealm
     from app.login.rules import LoginContext
     from app.login.rules import LoginDecision
     from app.mail.message import EmailMessage
     from app.oidc.models import Client
     from app.orgs.models import Organization
-    from app.strategies.base import ConnectionStrategy
     from app.strategies.legacy import LegacyStore
     from app.tenancy.models import Tenant
 
@@ -55,10 +55,10 @@ hookimpl = pluggy.HookimplMarker("foyer")
 def register_connection_strategies() -> list[type[ConnectionStrategy]]:
     """Return connection strategy classes to add to the registry.
 
-    :returns: A list of classes implementing :class:`app.strategies.base.ConnectionStrategy`,
+    :returns: A list of classes implementing :class:`app.connections.strategies.ConnectionStrategy`,
         each with a unique ``name`` (the ``strategy`` of a connection).
 
-    Called by: app/strategies/registry.py, once at start-up. Not scoped: a connection's
+    Called by: app/connections/strategies.py, once at start-up. Not scoped: a connection's
     ``strategy`` chooses the class. A raising implementation stops start-up.
     Builtin: app.strategies.database registers ``database``, app.strategies.legacy
     registers ``legacy``.
@@ -92,7 +92,7 @@ def register_home_realm_methods() -> list[HomeRealmMethod]:
     sign-in starts, from the application's parameters, the host or the path;
     ``identifier``: once the user has typed an identifier), ``public`` (True only when its
     answer never depends on whether an account exists, so the public lookup endpoint may
-    ask it) and ``resolve(context)``, which returns a :class:`app.login.home_realm.HomeRealm`
+    ask it) and ``resolve(context)``, which returns a :class:`app.hrd.realm.HomeRealm`
     or None. A tenant tries the methods named in its ``hrd.order`` setting, in that order;
     a method a plugin adds runs only where a tenant lists it.
 
@@ -173,10 +173,10 @@ def home_realm_for_identifier(
     :param tenant: The tenant of the request.
     :param organization: Set when the application, host, path or user already chose one.
     :param client: The application that started the sign-in, or None.
-    :returns: A :class:`app.login.home_realm.HomeRealm` (a connection, an organization or
+    :returns: A :class:`app.hrd.realm.HomeRealm` (a connection, an organization or
         both, and a ``detail`` for the trace), or None.
 
-    Called by: app/login/home_realm.py (realm_from_plugins), once per identifier submitted.
+    Called by: app/hrd/by_plugin.py (realm_from_plugins), once per identifier submitted.
     Organization-scoped. A raising implementation shows the plugin-failure error page.
     """
 

@@ -29,10 +29,10 @@ from app.migrate import upgrade
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
-    from app.login.models import SsoSession
     from app.mail.message import EmailMessage
     from app.oidc.models import Client
     from app.orgs.models import Organization
+    from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 
 TENANT_HOST = "login.test"
@@ -259,7 +259,7 @@ def sign_in(
     """
     from flask import g
 
-    from app.security.sessions import new_sso_session
+    from app.sessions.services import new_sso_session
 
     sso = new_sso_session(user, amr, organization, auth_time)
     db_session.commit()

@@ -11,12 +11,12 @@ import typing as t
 from urllib.parse import urlencode
 
 from app import hookimpl
-from app.strategies.base import AuthResult
+from app.connections.strategies import AuthResult
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
-    from app.strategies.base import UpstreamLogin
+    from app.connections.strategies import UpstreamLogin
 
 
 class StubIdentityProvider:

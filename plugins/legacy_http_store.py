@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import requests
 
 from app import hookimpl
+from app.connections.strategies import StrategyUnavailable
 from app.plugins import time_left
-from app.strategies.base import StrategyUnavailable
 from app.strategies.legacy import LegacyUser
 
 if t.TYPE_CHECKING:

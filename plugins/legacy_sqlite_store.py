@@ -20,9 +20,9 @@ import typing as t
 from pathlib import Path
 
 from app import hookimpl
+from app.accounts.services import normalize_email
+from app.connections.strategies import StrategyUnavailable
 from app.plugins import time_left
-from app.strategies.base import StrategyUnavailable
-from app.strategies.database import normalize_email
 from app.strategies.legacy import LegacyUser
 from app.strategies.legacy_hashes import verify
 

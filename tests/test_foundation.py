@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.connections.strategies import strategy_for
 from app.events.models import Event
-from app.strategies.registry import strategy_for
 from app.testing import USER_PASSWORD
 from app.testing import host_client
 

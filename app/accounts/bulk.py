@@ -19,10 +19,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.accounts.services import normalize_email
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
-from app.strategies.database import normalize_email
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection

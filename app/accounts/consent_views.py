@@ -28,13 +28,13 @@ from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
 from app.login import flow
-from app.security.sessions import current_sso
+from app.sessions.services import current_sso
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.login.flow import LoginTransaction
-    from app.login.models import SsoSession
     from app.oidc.models import Client
+    from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 
 

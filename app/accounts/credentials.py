@@ -12,32 +12,21 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts import tokens
+from app.connections.strategies import strategy_for
 from app.db import session
-from app.db import utcnow
-from app.login.models import SsoSession
 from app.oidc.models import TokenGrant
 from app.oidc.tokens import revoke_grant
-from app.strategies.registry import strategy_for
+from app.sessions.services import end_user_sessions
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
+    from app.sessions.models import SsoSession
 
 
 def set_new_password(user: User, password: str) -> None:
     """Store ``password`` (already checked by the policy) and void the user's links."""
     strategy_for(user.connection).set_password(user, password)
     tokens.invalidate(user, tokens.PASSWORD_RESET, tokens.EMAIL_VERIFICATION)
-
-
-def end_sessions(user: User, keep: SsoSession | None = None) -> int:
-    """End the user's SSO sessions (all but ``keep``); returns how many ended."""
-    stmt = sa.update(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
-    if keep is not None:
-        stmt = stmt.where(SsoSession.id != keep.id)
-    result = session.execute(
-        stmt.values(ended_at=utcnow()).execution_options(synchronize_session=False)
-    )
-    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)
 
 
 def revoke_grants(user: User, reason: str, keep: SsoSession | None = None) -> int:
@@ -58,6 +47,6 @@ def revoke_grants(user: User, reason: str, keep: SsoSession | None = None) -> in
 def sign_out_everywhere(user: User, reason: str, keep: SsoSession | None = None) -> dict[str, int]:
     """End sessions and refresh tokens (except ``keep``'s); counts for the event."""
     return {
-        "sessions_ended": end_sessions(user, keep),
+        "sessions_ended": end_user_sessions(user, keep),
         "grants_revoked": revoke_grants(user, reason, keep),
     }

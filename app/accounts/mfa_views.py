@@ -37,7 +37,7 @@ from app.events.record import record_event
 from app.login import flow
 from app.login import hrd
 from app.login.views import client_for
-from app.security.sessions import current_sso
+from app.sessions.services import current_sso
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:

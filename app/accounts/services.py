@@ -6,12 +6,23 @@ import typing as t
 
 from app.accounts.models import User
 from app.db import session
-from app.strategies.database import normalize_email
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
+
+
+def normalize_email(email: str) -> str:
+    """The form addresses are stored and compared in (``User.email_normalized``): the whole
+    address in lower case, the domain in IDNA (punycode)."""
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return f"{local}@{domain}".lower() if local else email.lower()
 
 
 class PasswordRejected(ValueError):
@@ -77,8 +88,8 @@ def create_user(
     :raises app.plugins.PluginError: when a ``prepare_user`` or ``check_password`` plugin
         raises (nothing is stored).
     """
+    from app.connections.strategies import strategy_for
     from app.plugins import call_hook
-    from app.strategies.registry import strategy_for
     from app.tenancy.models import Tenant
 
     if not email and not username:
@@ -115,7 +126,7 @@ def set_blocked(user: User, blocked: bool = True) -> None:
     Commits, then records ``user_blocked`` (``data.blocked`` says which way).
     """
     from app.events.record import record_event
-    from app.security.sessions import end_user_sessions
+    from app.sessions.services import end_user_sessions
 
     user.blocked = blocked
     if blocked:

@@ -38,6 +38,10 @@ from app.accounts.forms import TokenForm
 from app.accounts.models import User
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
+from app.connections.services import dedicated_organization
+from app.connections.services import dedicated_organization_id
+from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
 from app.errors import error_page
@@ -50,9 +54,7 @@ from app.login.views import user_label
 from app.orgs.models import Organization
 from app.security.limits import limit
 from app.security.limits import limiter
-from app.security.sessions import current_sso
-from app.strategies.base import StrategyUnavailable
-from app.strategies.registry import strategy_for
+from app.sessions.services import current_sso
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
@@ -113,7 +115,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     for connection in hrd.password_connections(tenant, organization):
         if not connection.signup_enabled:
             continue
-        if organization is None and _owning_organizations(connection) == 1:
+        if organization is None and dedicated_organization_id(connection) is not None:
             continue
         return connection
     return None
@@ -122,29 +124,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
 def home_organization(user: User) -> Organization | None:
     """The organization whose own connection holds the user (isolated users), if any: its
     brand and pages are the user's when a page without an organization emails them."""
-    from app.connections.models import OrganizationConnection
-
-    org_ids = list(
-        session.scalars(
-            sa.select(OrganizationConnection.organization_id)
-            .where(OrganizationConnection.connection_id == user.connection_id)
-            .limit(2)
-        )
-    )
-    return session.get(Organization, org_ids[0]) if len(org_ids) == 1 else None
-
-
-def _owning_organizations(connection: Connection) -> int:
-    from app.connections.models import OrganizationConnection
-
-    return int(
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(OrganizationConnection)
-            .where(OrganizationConnection.connection_id == connection.id)
-        )
-        or 0
-    )
+    return dedicated_organization(user.connection)
 
 
 def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list[User]:

@@ -26,6 +26,7 @@ from app.configfile.snapshot import desired_tenant
 from app.configfile.snapshot import find_user
 from app.configfile.snapshot import organizations as stored_organizations
 from app.connections.services import create_connection
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.hrd.identifier_map import remove_route
 from app.hrd.identifier_map import set_route
@@ -41,7 +42,6 @@ from app.orgs.services import remove_member
 from app.orgs.services import set_connections
 from app.orgs.services import set_email_domains
 from app.orgs.services import set_member_roles
-from app.strategies.registry import strategy_for
 from app.tenancy.services import create_tenant
 from app.tenancy.services import set_domains
 

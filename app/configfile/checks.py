@@ -13,6 +13,7 @@ from flask import current_app
 
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
+from app.accounts.services import normalize_email
 from app.branding.data import validate_branding
 from app.configfile.problems import ConfigInvalid
 from app.configfile.problems import did_you_mean
@@ -75,7 +76,11 @@ class _Checker:
         self.unique("clients", lambda c: c["client_id"], "client_id", "client_id")
         self.unique(
             "users",
-            lambda u: (u["connection"], (u["email"] or "").lower() or None, u["username"]),
+            lambda u: (
+                u["connection"],
+                normalize_email(u["email"]) if u["email"] else None,
+                u["username"],
+            ),
             "user",
             "email",
         )

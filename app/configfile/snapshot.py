@@ -12,6 +12,7 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.accounts.services import normalize_email
 from app.configfile.spec import CLIENT
 from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import USER
@@ -22,7 +23,6 @@ from app.hrd.models import IdentifierRoute
 from app.oidc.models import Client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
-from app.strategies.database import normalize_email
 from app.tenancy.services import canonical_domain
 
 if t.TYPE_CHECKING:

@@ -1,13 +1,23 @@
-"""Creating and finding connections."""
+"""Creating and finding connections, and which organizations a connection serves.
+
+A connection enabled for exactly one organization is *dedicated* to it: it holds that
+organization's *isolated* users, who belong there without a membership row, and a sign-in
+through it brings its organization. A connection enabled for several organizations (or for
+none) is a *shared pool*: its users enter an organization only as members. Enabling a
+dedicated connection for a second organization therefore tightens access.
+"""
 
 from __future__ import annotations
 
 import typing as t
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.connections.models import Connection
+from app.connections.models import OrganizationConnection
 from app.db import session
+from app.orgs.models import Organization
 
 if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
@@ -27,8 +37,6 @@ def create_connection(
     options: dict[str, t.Any] | None = None,
     secrets: dict[str, t.Any] | None = None,
 ) -> Connection:
-    from flask import current_app
-
     if strategy not in current_app.extensions["foyer.strategies"]:
         raise ValueError(f"no connection strategy named {strategy!r}")
     connection = Connection(
@@ -42,3 +50,48 @@ def create_connection(
     session.add(connection)
     session.flush()
     return connection
+
+
+def enables(organization: Organization, connection: Connection) -> bool:
+    """The organization enables the connection (it is on its login page)."""
+    return connection.id in {link.connection_id for link in organization.connection_links}
+
+
+def dedicated_organization_id(connection: Connection) -> str | None:
+    """The id of the organization that alone enables ``connection``, else None."""
+    organization_ids = session.scalars(
+        sa.select(OrganizationConnection.organization_id)
+        .where(OrganizationConnection.connection_id == connection.id)
+        .limit(2)
+    ).all()
+    return organization_ids[0] if len(organization_ids) == 1 else None
+
+
+def dedicated_organization(connection: Connection) -> Organization | None:
+    """The organization that alone enables ``connection`` (its isolated users), else None."""
+    organization_id = dedicated_organization_id(connection)
+    return session.get(Organization, organization_id) if organization_id else None
+
+
+def is_dedicated(connection: Connection, organization: Organization) -> bool:
+    """The connection is enabled for this organization and for no other."""
+    return dedicated_organization_id(connection) == organization.id
+
+
+def shared_connections(tenant: Tenant) -> list[Connection]:
+    """The tenant's connections not dedicated to one organization (shared pools and
+    connections of no organization), oldest first."""
+    dedicated = (
+        sa.select(OrganizationConnection.connection_id)
+        .join(Connection, Connection.id == OrganizationConnection.connection_id)
+        .where(Connection.tenant_id == tenant.id)
+        .group_by(OrganizationConnection.connection_id)
+        .having(sa.func.count() == 1)
+    )
+    return list(
+        session.scalars(
+            sa.select(Connection)
+            .where(Connection.tenant_id == tenant.id, Connection.id.not_in(dedicated))
+            .order_by(Connection.created_at, Connection.name)
+        )
+    )

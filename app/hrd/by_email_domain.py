@@ -17,7 +17,7 @@ from app.hrd.email_domains import email_domain_of
 from app.hrd.email_domains import find_email_domain
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 from app.orgs.models import Organization
 
 if t.TYPE_CHECKING:

@@ -2,7 +2,7 @@
 organization (``acme.login.example.com`` or ``login.example.com/o/acme/...``).
 
 The host's organization comes from its ``TenantDomain`` row, the path's from
-:mod:`app.hrd.paths` (an unknown name there is a 404 page before any view runs).
+:mod:`app.tenancy.paths` (an unknown name there is a 404 page before any view runs).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typing as t
 from app.hookspecs import hookimpl
 from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 
 if t.TYPE_CHECKING:
     from app.hrd.method import HomeRealmMethod

@@ -11,7 +11,7 @@ from app.hookspecs import hookimpl
 from app.hrd.identifier_map import find_route
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 from app.orgs.models import Organization
 
 if t.TYPE_CHECKING:

@@ -14,7 +14,7 @@ from app.hookspecs import hookimpl
 from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
 from app.hrd.method import HrdRefused
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 from app.orgs.services import find_organization
 
 if t.TYPE_CHECKING:

@@ -16,29 +16,19 @@ from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
-
-from app.connections.models import Connection
-from app.connections.models import OrganizationConnection
-from app.db import session
+from app.connections.services import shared_connections
+from app.connections.strategies import kind_of
+from app.connections.strategies import strategy_for
 from app.hookspecs import hookimpl
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
-from app.login.home_realm import HomeRealm
-from app.strategies.registry import strategy_for
+from app.hrd.realm import HomeRealm
 
 if t.TYPE_CHECKING:
+    from app.connections.models import Connection
     from app.hrd.method import HomeRealmMethod
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
-
-
-def kind_of(connection: Connection) -> str | None:
-    """``password`` or ``redirect``; None when the connection's strategy is not installed."""
-    try:
-        return strategy_for(connection).kind
-    except LookupError:
-        return None
 
 
 def candidates(tenant: Tenant, organization: Organization | None) -> list[Connection]:
@@ -46,20 +36,7 @@ def candidates(tenant: Tenant, organization: Organization | None) -> list[Connec
     if organization is not None:
         pool = list(organization.connections)
     else:
-        dedicated = (
-            sa.select(OrganizationConnection.connection_id)
-            .join(Connection, Connection.id == OrganizationConnection.connection_id)
-            .where(Connection.tenant_id == tenant.id)
-            .group_by(OrganizationConnection.connection_id)
-            .having(sa.func.count() == 1)
-        )
-        pool = list(
-            session.scalars(
-                sa.select(Connection)
-                .where(Connection.tenant_id == tenant.id, Connection.id.not_in(dedicated))
-                .order_by(Connection.created_at, Connection.name)
-            )
-        )
+        pool = shared_connections(tenant)
     return [c for c in pool if kind_of(c) == "password"]
 
 
@@ -69,7 +46,8 @@ class UserLookup:
     public = False
 
     def resolve(self, context: HrdContext) -> HomeRealm | None:
-        """:raises app.strategies.base.StrategyUnavailable: when a store cannot be reached."""
+        """:raises app.connections.strategies.StrategyUnavailable: when a store cannot be
+        reached."""
         if not context.identifier:
             return None
         pool = candidates(context.tenant, context.organization)

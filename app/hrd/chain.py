@@ -22,11 +22,10 @@ import dataclasses
 import logging
 import typing as t
 
-import sqlalchemy as sa
 from flask import current_app
 
-from app.connections.models import OrganizationConnection
-from app.db import session
+from app.connections.services import dedicated_organization
+from app.connections.services import enables
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import REQUEST
 from app.hrd.method import HomeRealmMethod
@@ -36,7 +35,7 @@ from app.orgs.models import Organization
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.login.home_realm import HomeRealm
+    from app.hrd.realm import HomeRealm
     from app.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -235,23 +234,6 @@ def _dedicated_organization(stage: str, context: HrdContext, steps: list[Step]) 
                 connection,
             )
         )
-
-
-def enables(organization: Organization, connection: Connection) -> bool:
-    """The organization enables the connection (it is on its login page)."""
-    return connection.id in {link.connection_id for link in organization.connection_links}
-
-
-def dedicated_organization(connection: Connection) -> Organization | None:
-    """The organization that alone enables ``connection`` (isolated users), else None."""
-    org_ids = session.scalars(
-        sa.select(OrganizationConnection.organization_id)
-        .where(OrganizationConnection.connection_id == connection.id)
-        .limit(2)
-    ).all()
-    if len(org_ids) != 1:
-        return None
-    return session.get(Organization, org_ids[0])
 
 
 def _join(*parts: str) -> str:

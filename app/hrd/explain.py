@@ -15,9 +15,9 @@ import typing as t
 
 import sqlalchemy as sa
 
+from app.connections.strategies import kind_of
 from app.db import session
 from app.hrd import chain
-from app.hrd.by_user_lookup import kind_of
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext

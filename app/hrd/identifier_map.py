@@ -23,11 +23,11 @@ import typing as t
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.services import normalize_email
 from app.db import session
 from app.hrd import glob
 from app.hrd.models import IdentifierRoute
 from app.security.crypto import new_token
-from app.strategies.database import normalize_email
 from app.tenancy.services import normalize_hostname
 
 if t.TYPE_CHECKING:

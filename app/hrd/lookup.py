@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from app.connections.strategies import kind_of
 from app.hrd import chain
-from app.hrd.by_user_lookup import kind_of
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
 

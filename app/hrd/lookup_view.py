@@ -28,8 +28,8 @@ from app.hrd.lookup import lookup_realm
 from app.security.headers import allow_any_origin
 from app.security.limits import limit
 from app.security.limits import limiter
+from app.tenancy.paths import vanity_organization
 from app.tenancy.resolve import current_tenant
-from app.tenancy.resolve import vanity_organization
 
 bp = Blueprint("hrd", __name__, url_prefix="/hrd")
 

@@ -1,7 +1,7 @@
 """What a home realm discovery method is, what it sees, and how it refuses a request.
 
 A method is any object with a ``name``, the ``stages`` it runs in, whether it is ``public``
-and a ``resolve(context)`` that returns a :class:`~app.login.home_realm.HomeRealm` or None.
+and a ``resolve(context)`` that returns a :class:`~app.hrd.realm.HomeRealm` or None.
 Plugins register methods with the ``register_home_realm_methods`` hook; a tenant names the
 ones it uses, in order, in ``settings["hrd"]["order"]`` (:mod:`app.hrd.chain`).
 """
@@ -13,7 +13,7 @@ import typing as t
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.login.home_realm import HomeRealm
+    from app.hrd.realm import HomeRealm
     from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant

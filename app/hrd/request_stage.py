@@ -13,8 +13,8 @@ from app.hrd import chain
 from app.hrd import trace
 from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
-from app.hrd.paths import path_organization
 from app.login import flow
+from app.tenancy.paths import path_organization
 from app.tenancy.resolve import current_domain
 
 if t.TYPE_CHECKING:

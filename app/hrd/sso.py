@@ -20,9 +20,9 @@ from app.plugins import call_hook
 
 if t.TYPE_CHECKING:
     from app.hrd.chain import Resolution
-    from app.login.models import SsoSession
     from app.oidc.models import Client
     from app.orgs.models import Organization
+    from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 
 

@@ -27,7 +27,7 @@ from app.login.rules import LoginContext
 from app.login.rules import LoginDecision
 from app.plugins import call_hook
 from app.security.crypto import new_token
-from app.security.sessions import start_sso_session
+from app.sessions.services import start_sso_session
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -214,7 +214,7 @@ def complete(
         save(tx)
         response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
     if organization is not None:  # offered first by the organization picker next time
-        from app.hrd.last_organization import remember
+        from app.login.last_organization import remember
 
         remember(response, organization)
     return response

@@ -14,10 +14,10 @@ import typing as t
 import sqlalchemy as sa
 
 from app.connections.models import Connection
+from app.connections.strategies import kind_of
 from app.db import session
 from app.hrd import chain
 from app.hrd import trace
-from app.hrd.by_user_lookup import kind_of
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
 from app.hrd.request_stage import organizations_allowed
@@ -99,7 +99,7 @@ def choose_connection(
     :param organization: Unused: the transaction's fixed organization bounds the choice.
     :raises OrganizationNeeded: when the picker must ask which organization.
     :raises NoConnection: when no connection can serve the identifier.
-    :raises app.strategies.base.StrategyUnavailable: when a store cannot be reached.
+    :raises app.connections.strategies.StrategyUnavailable: when a store cannot be reached.
     :raises app.plugins.PluginError: when a ``home_realm_for_identifier`` plugin raises.
     """
     client = client_of(tenant, tx)

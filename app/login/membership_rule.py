@@ -1,21 +1,19 @@
 """Builtin login rule: signing in to an organization takes membership, for shared user pools.
 
-A connection enabled for exactly one organization holds that organization's *isolated*
-users: every user of it belongs there, no membership row needed. A connection enabled for
-several organizations (or for none) is a *shared pool*: its users enter an organization
-only as members (:class:`app.orgs.models.Membership`, mirrored in
-``app_metadata.organizations``, which admins and plugins may also fill by name or id).
-Enabling a dedicated connection for a second organization therefore tightens access.
+The users of a connection dedicated to the organization (its *isolated* users) belong
+there, no membership row needed; the users of a *shared pool* enter an organization only as
+members (:class:`app.orgs.models.Membership`, mirrored in ``app_metadata.organizations``,
+which admins and plugins may also fill by name or id). The rule about connections is
+:mod:`app.connections.services`'.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.connections.models import OrganizationConnection
+from app.connections.services import is_dedicated
 from app.db import session
 from app.hookspecs import hookimpl
 from app.login.rules import LoginDecision
@@ -23,21 +21,8 @@ from app.orgs.models import Membership
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
-    from app.connections.models import Connection
     from app.login.rules import LoginContext
     from app.orgs.models import Organization
-
-
-def is_dedicated(connection: Connection, organization: Organization) -> bool:
-    """The connection is enabled for this organization and for no other."""
-    org_ids = set(
-        session.scalars(
-            sa.select(OrganizationConnection.organization_id).where(
-                OrganizationConnection.connection_id == connection.id
-            )
-        )
-    )
-    return org_ids == {organization.id}
 
 
 def is_member(user: User, organization: Organization) -> bool:

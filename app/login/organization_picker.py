@@ -30,7 +30,6 @@ from wtforms.validators import Length
 
 from app.db import session
 from app.errors import error_page
-from app.hrd import last_organization
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
 from app.hrd.chain import enables
@@ -40,6 +39,7 @@ from app.hrd.request_stage import resolve_request
 from app.hrd.trace import record
 from app.login import flow
 from app.login import hrd
+from app.login import last_organization
 from app.login.views import bp
 from app.login.views import client_for
 from app.login.views import page

@@ -17,22 +17,22 @@ from flask import redirect
 from flask import request
 from werkzeug.wrappers import Response
 
+from app.connections.strategies import RedirectStrategy
+from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import UpstreamLogin
+from app.connections.strategies import strategy_for
 from app.errors import error_page
 from app.events.record import record_event
-from app.hrd import last_organization
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
 from app.hrd.trace import record
 from app.i18n import locale_tag
 from app.login import flow
 from app.login import hrd
+from app.login import last_organization
 from app.login.views import bp
 from app.login.views import client_for
 from app.login.views import organization_for
-from app.strategies.base import RedirectStrategy
-from app.strategies.base import StrategyUnavailable
-from app.strategies.base import UpstreamLogin
-from app.strategies.registry import strategy_for
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:

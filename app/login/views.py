@@ -21,10 +21,12 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import kind_of
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
-from app.hrd.by_user_lookup import kind_of
 from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import organizations_allowed
 from app.hrd.request_stage import resolve_request
@@ -39,12 +41,10 @@ from app.oidc.models import Client
 from app.orgs.models import Organization
 from app.security.limits import limit
 from app.security.limits import limiter
-from app.security.sessions import current_sso
-from app.security.sessions import end_sso_session
-from app.strategies.base import StrategyUnavailable
-from app.strategies.registry import strategy_for
+from app.sessions.services import current_sso
+from app.sessions.services import end_sso_session
+from app.tenancy.paths import vanity_organization
 from app.tenancy.resolve import current_tenant
-from app.tenancy.resolve import vanity_organization
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User

@@ -53,7 +53,7 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
     """The metadata of ``issuer`` (scheme and host of the request, already validated)."""
 
     def endpoint(name: str) -> str:
-        # url_for keeps an /o/<name> path (app.hrd.paths), which the issuer already ends with
+        # url_for keeps an /o/<name> path (app.tenancy.paths), which the issuer already ends with
         return issuer.removesuffix(request.script_root) + url_for(name)
 
     return {

@@ -24,11 +24,11 @@ from flask import g
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
-from app.login.models import SsoSession
 from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
 from app.oidc.services import check_client_secret
 from app.security.crypto import new_token
+from app.sessions.models import SsoSession
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 

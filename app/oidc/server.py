@@ -39,7 +39,7 @@ from app.oidc import grants
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.services import tenant_client
-from app.security.sessions import end_sso_session
+from app.sessions.services import end_sso_session
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
@@ -47,8 +47,8 @@ if t.TYPE_CHECKING:
     from authlib.oidc.rpinitiated import EndSessionRequest
 
     from app.accounts.models import User
-    from app.login.models import SsoSession
     from app.oidc.models import TokenGrant
+    from app.sessions.models import SsoSession
 
 
 def transport_checked_url(url: str) -> str:

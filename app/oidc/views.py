@@ -51,13 +51,13 @@ from app.oidc.server import oauth_server
 from app.plugins import PluginError
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
-from app.security.sessions import current_sso
+from app.sessions.services import current_sso
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
 if t.TYPE_CHECKING:
-    from app.login.models import SsoSession
     from app.oidc.grants import OAuthClient
+    from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 
 bp = Blueprint("oidc", __name__)

@@ -19,20 +19,29 @@ import re
 import typing as t
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.accounts import tokens
+from app.accounts.emails import deliver
+from app.accounts.emails import tenant_url
+from app.accounts.services import create_user
+from app.accounts.services import normalize_email
+from app.connections.services import is_dedicated
+from app.connections.strategies import kind_of
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
+from app.mail.render import render_email
 from app.orgs.models import Invitation
 from app.orgs.models import Organization
-from app.strategies.database import normalize_email
+from app.orgs.services import set_member_roles
+from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import OneTimeToken
     from app.accounts.models import User
     from app.connections.models import Connection
-    from app.tenancy.models import Tenant
 
 EMAIL_SHAPE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 ROLE_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -115,18 +124,11 @@ def invite(
 
 
 def acceptance_link(organization: Organization, token: str) -> str:
-    from app.accounts.emails import tenant_url
-
     return tenant_url(_tenant(organization), "orgs.accept_invitation", organization, token=token)
 
 
 def send_invitation(invitation: Invitation, link: str) -> bool:
     """Email the invitation (blocking; retried on a failed delivery)."""
-    from flask import current_app
-
-    from app.accounts.emails import deliver
-    from app.mail.render import render_email
-
     organization = invitation.organization
     tenant = _tenant(organization)
     lifetime = invitation.expires_at - utcnow()
@@ -235,21 +237,11 @@ def pending_by_token(tenant: Tenant, value: str | None) -> tuple[OneTimeToken, I
 
 def target_connection(organization: Organization) -> Connection | None:
     """The organization's first password connection: where invitees get their account."""
-    from app.strategies.registry import strategy_for
-
-    for connection in organization.connections:
-        try:
-            if strategy_for(connection).kind == "password":
-                return connection
-        except LookupError:
-            continue
-    return None
+    return next((c for c in organization.connections if kind_of(c) == "password"), None)
 
 
 def existing_user(invitation: Invitation) -> User | None:
     """The account the invited address already has in the target connection, if any."""
-    from app.strategies.registry import strategy_for
-
     connection = target_connection(invitation.organization)
     if connection is None:
         return None
@@ -285,8 +277,6 @@ def accept_as_new_user(
     :raises app.accounts.services.PasswordRejected: when the password breaks the policy.
     :raises app.plugins.PluginError: when a ``prepare_user`` or password plugin raises.
     """
-    from app.accounts.services import create_user
-
     organization = invitation.organization
     connection = target_connection(organization)
     if connection is None:
@@ -348,9 +338,6 @@ def accept_as_existing_user(tenant: Tenant, value: str, invitation: Invitation, 
 
 
 def _grant_membership(invitation: Invitation, user: User, connection: Connection) -> None:
-    from app.login.membership_rule import is_dedicated
-    from app.orgs.services import set_member_roles
-
     organization = invitation.organization
     if invitation.roles or not is_dedicated(connection, organization):
         set_member_roles(organization, user, invitation.roles)
@@ -368,8 +355,6 @@ def _accepted(tenant: Tenant, invitation: Invitation, user: User, new: bool) -> 
 
 
 def _tenant(organization: Organization) -> Tenant:
-    from app.tenancy.models import Tenant
-
     tenant = session.get(Tenant, organization.tenant_id)
     assert tenant is not None
     return tenant

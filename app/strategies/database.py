@@ -7,27 +7,17 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.accounts.services import normalize_email
+from app.connections.strategies import AuthResult
 from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
 from app.security.passwords import hash_password
 from app.security.passwords import verify_password
-from app.strategies.base import AuthResult
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.strategies.base import ConnectionStrategy
-
-
-def normalize_email(email: str) -> str:
-    """Lower-case the whole address; the domain is converted to IDNA (punycode)."""
-    email = email.strip()
-    local, _, domain = email.rpartition("@")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
-    return f"{local}@{domain}".lower() if local else email.lower()
+    from app.connections.strategies import ConnectionStrategy
 
 
 class DatabaseStrategy:

@@ -7,7 +7,7 @@ On the first success the user is created in Foyer (or completed) with an argon2i
 the password just typed, in one transaction, so every later sign-in stays in Foyer and the
 store may be switched off once everyone has signed in or been moved with
 ``foyer users migrate``. A store that cannot be reached raises
-:class:`~app.strategies.base.StrategyUnavailable` (a "try again later" page); nothing is
+:class:`~app.connections.strategies.StrategyUnavailable` (a "try again later" page); nothing is
 created half-way.
 """
 
@@ -22,6 +22,9 @@ from flask import current_app
 
 from app.accounts.models import Identity
 from app.accounts.models import User
+from app.accounts.services import normalize_email
+from app.connections.strategies import AuthResult
+from app.connections.strategies import StrategyUnavailable
 from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
@@ -31,17 +34,14 @@ from app.plugins import hook_budget
 from app.plugins import plugin_manager
 from app.security.passwords import dummy_verify
 from app.security.passwords import hash_password
-from app.strategies.base import AuthResult
-from app.strategies.base import StrategyUnavailable
 from app.strategies.database import DatabaseStrategy
-from app.strategies.database import normalize_email
 from app.strategies.legacy_hashes import import_hash
 from app.strategies.legacy_hashes import is_legacy_hash
 from app.strategies.legacy_hashes import verify_legacy_hash
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.strategies.base import ConnectionStrategy
+    from app.connections.strategies import ConnectionStrategy
 
 
 @dataclasses.dataclass

@@ -15,7 +15,6 @@ from app.rowcache import row_cache
 from app.tenancy.models import TenantDomain
 
 if t.TYPE_CHECKING:
-    from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
 
@@ -67,19 +66,8 @@ def current_tenant() -> Tenant:
     return current_domain().tenant
 
 
-def vanity_organization() -> Organization | None:
-    """The organization preselected by a vanity hostname or an ``/o/<name>/`` path, if any
-    (:mod:`app.hrd.paths` refuses a path contradicting the host before any view runs)."""
-    organization = current_domain().organization
-    if organization is not None:
-        return organization
-    from app.hrd.paths import path_organization
-
-    return path_organization()
-
-
 def request_issuer() -> str:
     """Issuer for this request: scheme and host as the client used them (host validated),
-    and the ``/o/<name>`` path when the request came through one (:mod:`app.hrd.paths`)."""
+    and the ``/o/<name>`` path when the request came through one (:mod:`app.tenancy.paths`)."""
     current_domain()
     return f"{request.scheme}://{request.host.lower()}{request.script_root}"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.db import session
-from app.login.models import SsoSession
 from app.oidc.models import TokenGrant
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import host_client
 from app.testing import login

@@ -14,8 +14,8 @@ from app.accounts import tokens
 from app.accounts.models import OneTimeToken
 from app.db import session
 from app.db import utcnow
-from app.login.models import SsoSession
 from app.oidc.models import TokenGrant
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import login
 from app.testing import run_authorization_code_flow

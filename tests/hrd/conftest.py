@@ -28,10 +28,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from app import hookimpl
+from app.connections.strategies import AuthResult
 from app.db import session
 from app.orgs.services import add_member
 from app.orgs.services import set_email_domains
-from app.strategies.base import AuthResult
 from app.tenancy.models import TenantDomain
 from app.testing import CLIENT_REDIRECT_URI
 from app.testing import pkce_pair
@@ -42,9 +42,9 @@ if t.TYPE_CHECKING:
 
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.connections.strategies import UpstreamLogin
     from app.oidc.models import Client
     from app.orgs.models import Organization
-    from app.strategies.base import UpstreamLogin
 
 PASSWORDS = {
     "alice": "alice's acme password",

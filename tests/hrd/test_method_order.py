@@ -14,7 +14,7 @@ from app.hrd.explain import explain
 from app.hrd.identifier_map import set_route
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 from app.orgs.services import find_organization_by_name
 from tests.hrd.conftest import PASSWORDS
 from tests.hrd.conftest import UpstreamPlugin

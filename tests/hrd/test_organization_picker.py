@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.db import session
-from app.hrd.last_organization import COOKIE
+from app.login.last_organization import COOKIE
 from app.testing import host_client
 from tests.hrd.conftest import PASSWORDS
 from tests.hrd.conftest import authorize

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from app import hookimpl
 from app.db import session
-from app.login.models import SsoSession
 from app.login.rules import LoginDecision
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import login
 from app.testing import read_form

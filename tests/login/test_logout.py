@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.db import session
-from app.login.models import SsoSession
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import login
 from app.testing import read_form

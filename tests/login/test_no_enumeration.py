@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from app.db import session
-from app.login.models import SsoSession
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import login
 from app.testing import submit_form

@@ -17,8 +17,8 @@ if t.TYPE_CHECKING:
     from flask.testing import FlaskClient
 
     from app.accounts.models import User
-    from app.login.models import SsoSession
     from app.oidc.models import Client
+    from app.sessions.models import SsoSession
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from app.db import session
-from app.login.models import SsoSession
 from app.oidc import keys
+from app.sessions.models import SsoSession
 
 SIGNED_OUT = "https://app.test/signed-out"
 

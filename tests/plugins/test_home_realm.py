@@ -6,7 +6,7 @@ import pytest
 
 from app import hookimpl
 from app.connections.services import find_connection
-from app.login.home_realm import HomeRealm
+from app.hrd.realm import HomeRealm
 from app.testing import login
 
 BOB_PASSWORD = "bob's old password"

@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 
 from app.accounts.models import Identity
 from app.accounts.models import User
+from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import strategy_for
 from app.db import session
-from app.strategies.base import StrategyUnavailable
 from app.strategies.legacy import migrate_users
-from app.strategies.registry import strategy_for
 
 BOB_PASSWORD = "bob's old password"
 CAROL_PASSWORD = "carol's old password"

@@ -98,7 +98,7 @@ def test_lifecycle_prepare_user_and_events_through_real_paths(
         input=USER_PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
-    from app.strategies.registry import strategy_for
+    from app.connections.strategies import strategy_for
 
     user = strategy_for(connection).find_user("pat@example.com")
     assert user.app_metadata == {"plan": "trial", "source": "users"}
@@ -124,7 +124,7 @@ def test_raising_prepare_user_stores_nothing(
     with pytest.raises(PluginError):
         create_user(connection, email="q@example.com", password=USER_PASSWORD)
     session.rollback()
-    from app.strategies.registry import strategy_for
+    from app.connections.strategies import strategy_for
 
     assert strategy_for(connection).find_user("q@example.com") is None
 

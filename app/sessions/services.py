@@ -1,4 +1,6 @@
-"""SSO sessions: a server-side row per signed-in browser, referenced from the cookie.
+"""Starting, finding and ending SSO sessions; the Flask-Login wiring.
+
+A server-side row per signed-in browser (:class:`app.sessions.models.SsoSession`).
 
 The signed cookie holds only the session's random ``sid`` (through Flask-Login), so ending
 a session on the server (sign-out, block, password change) takes effect at once even if the
@@ -24,8 +26,9 @@ from sqlalchemy.orm import joinedload
 
 from app.db import session
 from app.db import utcnow
-from app.login.models import SsoSession
 from app.security.crypto import new_token
+from app.sessions.models import SsoSession
+from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -68,8 +71,6 @@ def init_login_manager(app: Flask) -> None:
 
 
 def _load_session(sid: str) -> SessionUser | None:
-    from app.tenancy.resolve import current_tenant
-
     sso = session.scalar(session_by_sid(), {"sid": sid})
     if sso is None or not is_active(sso) or sso.tenant_id != current_tenant().id:
         return None
@@ -145,10 +146,13 @@ def end_sso_session() -> SsoSession | None:
     return sso
 
 
-def end_user_sessions(user: User) -> None:
-    """End every session of a user (block, password change)."""
-    session.execute(
-        sa.update(SsoSession)
-        .where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
+def end_user_sessions(user: User, keep: SsoSession | None = None) -> int:
+    """End the user's sessions, all but ``keep`` (block, password reset or change); returns
+    how many ended. Not committed."""
+    stmt = sa.update(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(SsoSession.id != keep.id)
+    result = session.execute(
+        stmt.values(ended_at=utcnow()).execution_options(synchronize_session=False)
     )
+    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)

@@ -20,9 +20,16 @@ import re
 import typing as t
 
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import request
+from flask.globals import request_ctx
 from werkzeug.wrappers import Response
+
+from app.errors import error_page
+from app.orgs.services import find_organization_by_name
+from app.tenancy.resolve import current_domain
+from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -62,11 +69,15 @@ def path_organization() -> Organization | None:
     if name is None:
         return None
     if "path_organization" not in g:
-        from app.orgs.services import find_organization_by_name
-        from app.tenancy.resolve import current_tenant
-
         g.path_organization = find_organization_by_name(current_tenant(), name)
     return t.cast("Organization | None", g.path_organization)
+
+
+def vanity_organization() -> Organization | None:
+    """The organization preselected by a vanity hostname or an ``/o/<name>/`` path, if any
+    (:func:`check_organization_path` refuses a path contradicting the host before any view
+    runs)."""
+    return current_domain().organization or path_organization()
 
 
 def check_organization_path() -> Response | None:
@@ -74,9 +85,6 @@ def check_organization_path() -> Response | None:
     the branded 404 page (nothing under it exists)."""
     if path_organization_name() is None:
         return None
-    from app.errors import error_page
-    from app.tenancy.resolve import current_domain
-
     organization = path_organization()
     host_organization = current_domain().organization
     if organization is None or (
@@ -89,9 +97,6 @@ def check_organization_path() -> Response | None:
 
 def _serve_from_root() -> None:
     """Build this request's URLs without the ``/o/<name>`` prefix."""
-    from flask import current_app
-    from flask.globals import request_ctx
-
     name = path_organization_name()
     root = request.environ.get("SCRIPT_NAME", "").removesuffix(f"/o/{name}")
     request.environ["SCRIPT_NAME"] = root

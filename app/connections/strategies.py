@@ -1,9 +1,16 @@
-"""The connection strategy interface and the result of an authentication."""
+"""What serves a connection: the strategy interface, the registry of strategies (built once
+from ``register_connection_strategies``) and the kind of a connection.
+
+The builtin strategies live in :mod:`app.strategies`; plugins register theirs the same way.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import typing as t
+
+from flask import Flask
+from flask import current_app
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -75,3 +82,32 @@ class RedirectStrategy(t.Protocol):
     def start_login(self, login: UpstreamLogin) -> str:
         """The upstream IdP's URL for this sign-in (an absolute ``https://`` URL)."""
         ...
+
+
+def build_registry(app: Flask) -> dict[str, type[ConnectionStrategy]]:
+    registry: dict[str, type[ConnectionStrategy]] = {}
+    pm = app.extensions["foyer.pm"]
+    for batch in pm.hook.register_connection_strategies():
+        for cls in batch:
+            if cls.name in registry and registry[cls.name] is not cls:
+                raise RuntimeError(f"two plugins register connection strategy {cls.name!r}")
+            registry[cls.name] = cls
+    return registry
+
+
+def strategy_for(connection: Connection) -> ConnectionStrategy:
+    """Instantiate the strategy serving a connection; LookupError when none is registered."""
+    registry = current_app.extensions["foyer.strategies"]
+    try:
+        cls = registry[connection.strategy]
+    except KeyError:
+        raise LookupError(f"no connection strategy named {connection.strategy!r}") from None
+    return t.cast(ConnectionStrategy, cls(connection))
+
+
+def kind_of(connection: Connection) -> str | None:
+    """``password`` or ``redirect``; None when the connection's strategy is not installed."""
+    try:
+        return strategy_for(connection).kind
+    except LookupError:
+        return None

@@ -1,0 +1,1 @@
+"""SSO sessions: a signed-in browser, a server-side row referenced from the cookie."""
