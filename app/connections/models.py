@@ -12,6 +12,8 @@ from app.db import Base
 from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
+from app.security.crypto import decrypt_json
+from app.security.crypto import encrypt_json
 
 
 class Connection(Base):
@@ -34,13 +36,9 @@ class Connection(Base):
     created_at: Mapped[created_at]
 
     def get_secrets(self) -> dict[str, t.Any]:
-        from app.security.crypto import decrypt_json
-
         return decrypt_json(self.secrets_encrypted) if self.secrets_encrypted else {}
 
     def set_secrets(self, values: dict[str, t.Any]) -> None:
-        from app.security.crypto import encrypt_json
-
         self.secrets_encrypted = encrypt_json(values) if values else None
 
 

@@ -22,7 +22,6 @@ REQUEST = "request"
 """Stage run when a sign-in starts: what the application, host or path already say."""
 IDENTIFIER = "identifier"
 """Stage run when the user has typed an identifier (an email address or a username)."""
-STAGES = (REQUEST, IDENTIFIER)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ from app.accounts.services import normalize_email
 from app.connections.strategies import AuthResult
 from app.db import session
 from app.db import utcnow
+from app.events.record import record_event
 from app.hookspecs import hookimpl
 from app.security.passwords import hash_password
 from app.security.passwords import verify_password
@@ -36,8 +37,6 @@ class DatabaseStrategy:
         )
 
     def authenticate(self, identifier: str, password: str) -> AuthResult:
-        from app.events.record import record_event
-
         user = self.find_user(identifier)
         ok, new_hash = verify_password(user.password_hash if user else None, password)
         if not ok or user is None:

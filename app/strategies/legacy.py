@@ -22,11 +22,13 @@ from flask import current_app
 
 from app.accounts.models import Identity
 from app.accounts.models import User
+from app.accounts.services import create_user
 from app.accounts.services import normalize_email
 from app.connections.strategies import AuthResult
 from app.connections.strategies import StrategyUnavailable
 from app.db import session
 from app.db import utcnow
+from app.events.record import record_event
 from app.hookspecs import hookimpl
 from app.plugins import HookTimeout
 from app.plugins import PluginError
@@ -155,8 +157,6 @@ class LegacyStrategy(DatabaseStrategy):
         return AuthResult(self._move_in(found, password, user), amr=["pwd"])
 
     def _verify_imported(self, user: User, password: str) -> AuthResult:
-        from app.events.record import record_event
-
         assert user.password_hash is not None
         if not verify_legacy_hash(user.password_hash, password):
             return AuthResult(None)
@@ -173,9 +173,6 @@ class LegacyStrategy(DatabaseStrategy):
 
     def _move_in(self, found: LegacyUser, password: str, user: User | None) -> User:
         """Create (or complete) the Foyer copy of a store user, all in one transaction."""
-        from app.accounts.services import create_user
-        from app.events.record import record_event
-
         user = user or self._user_for_subject(found.id) or self._user_for(found)
         created = user is None
         try:
@@ -262,9 +259,6 @@ def migrate_users(
     ``legacy:<scheme>:<hash>`` and replaced by argon2id at the user's first sign-in; users
     without one are created without a password and still sign in through the store once.
     """
-    from app.accounts.services import create_user
-    from app.events.record import record_event
-
     strategy = LegacyStrategy(connection)
     report = MigrationReport()
     users = _ask_store(

@@ -11,6 +11,7 @@ from flask import g
 from flask import request
 from sqlalchemy.orm import joinedload
 
+from app.orgs.models import Organization
 from app.rowcache import row_cache
 from app.tenancy.models import TenantDomain
 
@@ -32,8 +33,6 @@ def domain_by_hostname() -> sa.Select[tuple[TenantDomain]]:
     costs more than running it. The tenant comes in the same query (every endpoint but
     discovery needs it); a vanity host's organization and its connections come too, for
     its login pages."""
-    from app.orgs.models import Organization
-
     return (
         sa.select(TenantDomain)
         .where(TenantDomain.hostname == sa.bindparam("hostname"))
