@@ -3,8 +3,8 @@
 The users of a connection dedicated to the organization (its *isolated* users) belong
 there, no membership row needed; the users of a *shared pool* enter an organization only as
 members (:class:`app.orgs.models.Membership`, mirrored in ``app_metadata.organizations``,
-which admins and plugins may also fill by name or id). The rule about connections is
-:mod:`app.connections.services`'.
+which admins and plugins may also fill by name or id). Which connection is which:
+:mod:`app.connections.services`.
 """
 
 from __future__ import annotations
