@@ -15,6 +15,15 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped_path(name: str) -> Path:
+    """``migrations``, ``themes`` or ``translations``: top-level folders of the repository,
+    which an installed wheel carries inside the package (see setup.py)."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
+
 
 @dataclasses.dataclass
 class Settings:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import typing as t
-from pathlib import Path
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -24,7 +23,9 @@ from flask import session as cookie
 from flask_babel import Babel
 from flask_babel import get_locale
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+from app.config import shipped_path
+
+TRANSLATIONS = shipped_path("translations")
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "ja", "ar")
 RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
 SESSION_KEY = "locale"

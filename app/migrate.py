@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import logging
 import typing as t
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from app.config import shipped_path
+
 if t.TYPE_CHECKING:
     from app.db import Database
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = shipped_path("migrations")
 
 
 def alembic_config(database: Database) -> Config:

@@ -24,9 +24,10 @@ from app.branding.themes import ThemeRegistry
 from app.branding.themes import chain_problems
 from app.branding.themes import scan_themes
 from app.branding.translations import translation_problems
+from app.i18n import TRANSLATIONS
 
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-CORE_CATALOG = Path(__file__).resolve().parent.parent.parent / "translations" / "messages.pot"
+CORE_CATALOG = TRANSLATIONS / "messages.pot"
 
 
 def check_folders(folders: t.Iterable[Path]) -> list[ThemeProblem]:

@@ -25,8 +25,10 @@ import tomllib
 import typing as t
 from pathlib import Path
 
+from app.config import shipped_path
+
 DEFAULT_THEME = "default"
-BUILTIN_THEMES_DIR = Path(__file__).resolve().parent.parent.parent / "themes"
+BUILTIN_THEMES_DIR = shipped_path("themes")
 """The themes shipped with Foyer (``default`` and the examples); always loaded."""
 
 THEME_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")

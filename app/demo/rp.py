@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import typing as t
-from pathlib import Path
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Flask
@@ -29,7 +28,7 @@ from flask_babel import Babel
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent.parent / "translations"
+from app.i18n import TRANSLATIONS
 
 
 def create_rp_app(
