@@ -90,11 +90,14 @@ def setup_database(app: Flask) -> None:
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
     from app.connections.strategies import build_registry
+    from app.events.record import record_plugin_failure
+    from app.hooks import hook_failed
     from app.plugins import build_plugin_manager
     from app.plugins import init_template_hook
 
     settings = app.extensions["foyer.settings"]
     app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
+    hook_failed.connect(record_plugin_failure, app)
     app.extensions["foyer.strategies"] = build_registry(app)
     init_template_hook(app)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from app.hooks import PluginError
+
 COMMAND_MODULES: tuple[str, ...] = (
     "app.configfile.cli",
     "app.demo.cli",
@@ -170,7 +172,6 @@ def users_import(ctx: AppContext, tenant_name: str, connection_name: str, file: 
     from app.accounts.bulk import check_file
     from app.accounts.bulk import import_users
     from app.connections.services import find_connection
-    from app.plugins import PluginError
 
     ctx.app  # noqa: B018
     tenant = _tenant_or_fail(tenant_name)

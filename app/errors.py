@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
-from app.plugins import PluginError
+from app.hooks import PluginError
 
 if t.TYPE_CHECKING:
     from app.tenancy.models import TenantDomain

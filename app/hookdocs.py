@@ -14,13 +14,13 @@ NAME_FAMILIES: dict[str, str] = {
     r"prepare_\w+": "changes the object passed in, returns None",
     r"extra_\w+": "returns items the core merges",
     r"\w+_(for|from)_\w+": "first answer wins (firstresult)",
-    r"check_\w+": "returns None to allow, or a denial with a user-facing reason",
+    r"check_\w+": "returns None to allow, or a denial with a user-facing reason (firstresult)",
     r"deliver_\w+": "first plugin to deliver wins (firstresult)",
     r"track_event": "the one sink for every event",
 }
 """Hook name families (STYLE.md §3.2); every hook name fits exactly one."""
 
-FIRSTRESULT_FAMILIES = (r"\w+_(for|from)_\w+", r"deliver_\w+")
+FIRSTRESULT_FAMILIES = (r"\w+_(for|from)_\w+", r"check_\w+", r"deliver_\w+")
 
 BANNER = re.compile(r"^# --- (.+?) -+$")
 
@@ -116,8 +116,8 @@ def render_hooks_markdown() -> str:
         "Implement a hook with `@hookimpl` (`from app import hookimpl`); an implementation may",
         "take any subset of the arguments listed. Names follow families: `register_*` (a list",
         "for a registry), `prepare_*` (change the object passed in), `extra_*` (items the core",
-        "merges), `X_for_Y` (first answer wins), `check_*` (None or a denial), `deliver_*`",
-        "(first delivery wins), and `track_event` (every event).",
+        "merges), `X_for_Y` (first answer wins), `check_*` (None, or a denial that stops",
+        "the call), `deliver_*` (first delivery wins), and `track_event` (every event).",
         "",
     ]
     intro = inspect.cleandoc(hookspecs.__doc__ or "").split("\n\n")

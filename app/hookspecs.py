@@ -4,7 +4,7 @@ Plugins implement hooks with ``@hookimpl`` (``from app import hookimpl``) and ma
 arguments than the spec lists. Start-up hooks run once for every plugin. Runtime hooks are
 *organization-scoped*: a plugin that declares ``FOYER_SCOPED = True`` runs only for tenants
 and organizations that enable it (``plugins:`` in their configuration), and reads its
-settings there with :func:`app.plugins.plugin_settings`. A runtime implementation that
+settings there with :func:`app.hooks.plugin_settings`. A runtime implementation that
 raises, or outlives its time budget (``FOYER_PLUGIN_TIMEOUT``), is contained: the failure is
 logged as a ``plugin_failed`` event naming the plugin and hook; hooks on the sign-in path
 then show the user a branded error page, the others carry on without that plugin.
@@ -181,12 +181,12 @@ def home_realm_for_identifier(
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def check_login(context: LoginContext) -> LoginDecision | None:
     """Decide whether an authenticated user may finish signing in.
 
     Return None to allow, or a :class:`app.login.rules.LoginDecision` to deny with a
-    user-facing, translatable reason (``lazy_gettext``). The first denial wins; later
+    user-facing, translatable reason (``lazy_gettext``). Stops at the first denial: later
     rules are not called.
 
     :param context: The user, tenant, organization, connection, client and request address.
@@ -233,7 +233,7 @@ def extra_token_claims(
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def check_password(
     password: str,
     tenant: Tenant,
@@ -244,8 +244,8 @@ def check_password(
     """Reject a new password that breaks a rule of this tenant or organization.
 
     Foyer's own length rules run first. Return None to accept, or a short user-facing,
-    translatable reason (``gettext``) shown next to the password field. The first
-    rejection wins.
+    translatable reason (``gettext``) shown next to the password field. Stops at the first
+    rejection: later rules are not called.
 
     :param password: The new password, in clear. Never log or store it.
     :param tenant: The tenant of the user.

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from app.hooks import is_scoped
+from app.hooks import settings_schema
+
 if t.TYPE_CHECKING:
     from app.cli import AppContext
     from app.plugins import FoyerPluginManager
@@ -54,8 +57,6 @@ def register(cli: click.Group) -> None:
 
 def describe(pm: FoyerPluginManager, name: str, plugin: object, enabled: list[str]) -> str:
     """A few lines about one plugin, as ``foyer plugins`` prints them."""
-    from app.plugins import is_scoped
-    from app.plugins import settings_schema
 
     hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
     lines = [name, f"  source: {pm.sources.get(name, 'registered by code')}"]

@@ -24,6 +24,7 @@ from app.db import Base
 from app.db import Database
 from app.db import import_all_models
 from app.db import session as db_session
+from app.hooks import validate_plugin_settings
 from app.migrate import upgrade
 
 if t.TYPE_CHECKING:
@@ -427,7 +428,6 @@ def enable_plugin(tenant: Tenant) -> t.Callable[..., None]:
     ``enable_plugin("deny_ip_ranges", {"cidrs": ["10.0.0.0/8"]}, organization=org)``;
     settings are checked against the plugin's ``FOYER_SETTINGS`` first.
     """
-    from app.plugins import validate_plugin_settings
 
     def enable(
         name: str,

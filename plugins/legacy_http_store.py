@@ -28,7 +28,7 @@ import requests
 
 from app import hookimpl
 from app.connections.strategies import StrategyUnavailable
-from app.plugins import time_left
+from app.hooks import time_left
 from app.strategies.legacy import LegacyUser
 
 if t.TYPE_CHECKING:

@@ -22,7 +22,7 @@ from pathlib import Path
 from app import hookimpl
 from app.accounts.services import normalize_email
 from app.connections.strategies import StrategyUnavailable
-from app.plugins import time_left
+from app.hooks import time_left
 from app.strategies.legacy import LegacyUser
 from app.strategies.legacy_hashes import verify
 

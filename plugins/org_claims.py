@@ -17,8 +17,8 @@ import typing as t
 
 from app import hookimpl
 from app.db import session
+from app.hooks import plugin_settings
 from app.orgs.models import Membership
-from app.plugins import plugin_settings
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User

@@ -23,6 +23,8 @@ from app.accounts.services import normalize_email
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
+from app.hooks import call_hook
+from app.hooks import plugin_manager
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -137,7 +139,7 @@ def import_users(
 ) -> ImportResult:
     """Insert the users of a checked file (:func:`check_file`) in batches.
 
-    :raises app.plugins.PluginError: when a ``prepare_user`` plugin raises; the batches
+    :raises app.hooks.PluginError: when a ``prepare_user`` plugin raises; the batches
         before it stay imported (run the import again once the plugin is fixed).
     """
     result = ImportResult()
@@ -185,8 +187,6 @@ def _import_batch(
     batch: list[dict[str, t.Any]], tenant: Tenant, connection: Connection, result: ImportResult
 ) -> None:
     from app.events.record import record_events
-    from app.plugins import call_hook
-    from app.plugins import plugin_manager
 
     existing = _existing(connection, batch)
     now = utcnow()

@@ -6,6 +6,7 @@ import typing as t
 
 from app.accounts.models import User
 from app.db import session
+from app.hooks import call_hook
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -42,12 +43,10 @@ def check_password_policy(
     Plugins are asked only when the tenant is known (every sign-up, reset and change).
 
     :raises PasswordRejected: with a user-facing message.
-    :raises app.plugins.PluginError: when a password plugin raises.
+    :raises app.hooks.PluginError: when a password plugin raises.
     """
     from flask import current_app
     from flask_babel import gettext as _
-
-    from app.plugins import call_hook
 
     s = current_app.extensions["foyer.settings"]
     if len(password) > s.password_max_length:
@@ -85,11 +84,10 @@ def create_user(
 
     :param organization: The organization the user signs up or is invited into, if any.
     :raises PasswordRejected: when the password breaks the policy.
-    :raises app.plugins.PluginError: when a ``prepare_user`` or ``check_password`` plugin
+    :raises app.hooks.PluginError: when a ``prepare_user`` or ``check_password`` plugin
         raises (nothing is stored).
     """
     from app.connections.strategies import strategy_for
-    from app.plugins import call_hook
     from app.tenancy.models import Tenant
 
     if not email and not username:

@@ -20,12 +20,12 @@ from app.configfile.problems import did_you_mean
 from app.configfile.schema import Reader
 from app.connections.models import Connection
 from app.db import session
+from app.hooks import validate_plugin_settings
 from app.oidc.models import Client
 from app.oidc.services import ClientInvalid
 from app.oidc.services import validate_client
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
-from app.plugins import validate_plugin_settings
 from app.tenancy.models import TenantDomain
 from app.tenancy.services import find_tenant
 from app.tenancy.services import parse_domain

@@ -22,6 +22,8 @@ from app.db import utcnow
 from app.events.models import Event
 from app.events.types import EVENT_TYPES
 from app.events.types import EventRecord
+from app.hooks import HookTimeout
+from app.hooks import call_hook
 
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
@@ -110,8 +112,6 @@ def _new_record(
 
 
 def _send(record: EventRecord, tenant: Tenant | None, organization: Organization | None) -> None:
-    from app.plugins import call_hook
-
     call_hook(
         "track_event",
         tenant=tenant if tenant is not None else _tenant_by_id(record.tenant_id),
@@ -131,7 +131,6 @@ def record_events(
     """
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
-    from app.plugins import call_hook
 
     now = utcnow()
     records = [
@@ -223,3 +222,31 @@ def _tenant_by_id(tenant_id: str | None) -> Tenant | None:
         return session.get(Tenant, tenant_id)
     except Exception:  # the request's session may be what failed; unscoped sinks still run
         return None
+
+
+def record_plugin_failure(
+    _app: t.Any,
+    *,
+    plugin: str,
+    hook: str,
+    error: BaseException,
+    tenant: Tenant | None,
+    organization: Organization | None,
+) -> None:
+    """Record a failure reported on :data:`app.hooks.hook_failed` as ``plugin_failed``."""
+    if hook == "track_event":
+        return  # never recurse into the sinks that just failed
+    try:
+        record_event(
+            "plugin_failed",
+            tenant=tenant,
+            organization=organization,
+            data={
+                "plugin": plugin,
+                "hook": hook,
+                "error": type(error).__name__,
+                "timed_out": isinstance(error, HookTimeout),
+            },
+        )
+    except Exception:  # the database may be what failed
+        log.exception("could not record the failure of plugin %s", plugin)

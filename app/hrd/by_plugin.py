@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from app.hooks import call_hook
 from app.hookspecs import hookimpl
 from app.hrd.method import IDENTIFIER
 from app.hrd.method import HrdContext
 from app.hrd.realm import HomeRealm
-from app.plugins import call_hook
 
 if t.TYPE_CHECKING:
     from app.hrd.method import HomeRealmMethod
@@ -53,7 +53,7 @@ def realm_from_plugins(
 ) -> HomeRealm | None:
     """The first plugin answer, if it stays within the tenant; else None.
 
-    :raises app.plugins.PluginError: when a plugin raises (the plugin-failure page).
+    :raises app.hooks.PluginError: when a plugin raises (the plugin-failure page).
     """
     answers = call_hook(
         "home_realm_for_identifier",

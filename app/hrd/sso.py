@@ -14,9 +14,9 @@ import typing as t
 
 from flask import request
 
+from app.hooks import call_hook
 from app.hrd.chain import enables
 from app.login.rules import LoginContext
-from app.plugins import call_hook
 
 if t.TYPE_CHECKING:
     from app.hrd.chain import Resolution
@@ -39,7 +39,7 @@ def session_answer(
 ) -> SessionAnswer:
     """Decide for a session that already passed the prompt and max_age checks.
 
-    :raises app.plugins.PluginError: when a login rule raises.
+    :raises app.hooks.PluginError: when a login rule raises.
     """
     user = sso.user
     if realm.connection is not None and realm.connection.id != user.connection_id:

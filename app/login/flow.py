@@ -23,9 +23,9 @@ from werkzeug.wrappers import Response
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
+from app.hooks import call_hook
 from app.login.rules import LoginContext
 from app.login.rules import LoginDecision
-from app.plugins import call_hook
 from app.security.crypto import new_token
 from app.sessions.services import start_sso_session
 
@@ -167,7 +167,7 @@ def complete(
     """Finish an authenticated sign-in: login rules, SSO session, event, then the code.
 
     :raises LoginDenied: when a ``check_login`` rule denies (nothing is started).
-    :raises app.plugins.PluginError: when a rule raises (the error page names no secrets).
+    :raises app.hooks.PluginError: when a rule raises (the error page names no secrets).
     """
     context = LoginContext(
         user=user,

@@ -100,7 +100,7 @@ def choose_connection(
     :raises OrganizationNeeded: when the picker must ask which organization.
     :raises NoConnection: when no connection can serve the identifier.
     :raises app.connections.strategies.StrategyUnavailable: when a store cannot be reached.
-    :raises app.plugins.PluginError: when a ``home_realm_for_identifier`` plugin raises.
+    :raises app.hooks.PluginError: when a ``home_realm_for_identifier`` plugin raises.
     """
     client = client_of(tenant, tx)
     fixed_org = organization_of(tenant, tx.fixed_organization_id)

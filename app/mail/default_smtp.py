@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from app.hooks import time_left
 from app.hookspecs import hookimpl
 from app.mail.message import EmailMessage
-from app.plugins import time_left
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 

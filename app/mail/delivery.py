@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from app.plugins import call_hook
+from app.hooks import call_hook
 
 if t.TYPE_CHECKING:
     from app.mail.message import EmailMessage

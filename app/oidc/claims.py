@@ -13,7 +13,7 @@ import json
 import typing as t
 
 from app.events.record import record_event
-from app.plugins import call_hook_named
+from app.hooks import call_hook_named
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -101,7 +101,7 @@ def extra_claims(
     plugin can reword a standard claim; protected claims and values that are not JSON are
     dropped with a ``claim_rejected`` event naming the plugin.
 
-    :raises app.plugins.PluginError: when a claims rule raises: the token request fails
+    :raises app.hooks.PluginError: when a claims rule raises: the token request fails
         rather than issuing a token without the claims the application expects.
     """
     answers = call_hook_named(

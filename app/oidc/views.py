@@ -33,6 +33,7 @@ from app.db import utcnow
 from app.errors import error_page
 from app.events.record import commit_with_event
 from app.events.record import record_event
+from app.hooks import PluginError
 from app.hrd.method import HrdRefused
 from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import resolve_request
@@ -48,7 +49,6 @@ from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
-from app.plugins import PluginError
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.sessions.services import current_sso

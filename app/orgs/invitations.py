@@ -275,7 +275,7 @@ def accept_as_new_user(
     None when the invitation was used, revoked or expired meanwhile (nothing is stored).
 
     :raises app.accounts.services.PasswordRejected: when the password breaks the policy.
-    :raises app.plugins.PluginError: when a ``prepare_user`` or password plugin raises.
+    :raises app.hooks.PluginError: when a ``prepare_user`` or password plugin raises.
     """
     organization = invitation.organization
     connection = target_connection(organization)

@@ -29,11 +29,12 @@ from app.connections.strategies import StrategyUnavailable
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
+from app.hooks import HookTimeout
+from app.hooks import PluginError
+from app.hooks import hook_budget
+from app.hooks import plugin_manager
+from app.hooks import report_failure
 from app.hookspecs import hookimpl
-from app.plugins import HookTimeout
-from app.plugins import PluginError
-from app.plugins import hook_budget
-from app.plugins import plugin_manager
 from app.security.passwords import dummy_verify
 from app.security.passwords import hash_password
 from app.strategies.database import DatabaseStrategy
@@ -127,9 +128,7 @@ def _ask_store(
     except LegacyStoreMissing:
         raise
     except Exception as exc:
-        from app.plugins import _record_failure
-
-        _record_failure(_store_plugin(connection), what, exc, None, None)
+        report_failure(_store_plugin(connection), what, exc, None, None)
         raise PluginError(_store_plugin(connection), what, exc) from exc
 
 

@@ -7,11 +7,11 @@ import time
 import pytest
 
 from app import hookimpl
-from app.plugins import HookTimeout
-from app.plugins import PluginError
-from app.plugins import call_hook
-from app.plugins import hook_budget
-from app.plugins import time_left
+from app.hooks import HookTimeout
+from app.hooks import PluginError
+from app.hooks import call_hook
+from app.hooks import hook_budget
+from app.hooks import time_left
 
 
 class Raises:

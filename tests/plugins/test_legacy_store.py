@@ -22,6 +22,7 @@ from app.accounts.models import User
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
+from app.hooks import PluginError
 from app.strategies.legacy import migrate_users
 
 BOB_PASSWORD = "bob's old password"
@@ -232,7 +233,6 @@ def test_http_store_that_hangs_times_out(foyer_app, http_connection, legacy_api)
 
 
 def test_http_store_refuses_plain_http_to_other_hosts(foyer_app, make_connection, recorded_events):
-    from app.plugins import PluginError
 
     connection = make_connection(
         "old-api", "legacy", options={"store": "legacy_http", "url": "http://old.example/login"}

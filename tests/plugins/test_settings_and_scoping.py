@@ -8,10 +8,10 @@ import pytest
 
 from app import hookimpl
 from app.db import session
-from app.plugins import PluginSettingsInvalid
-from app.plugins import call_hook
-from app.plugins import plugin_settings
-from app.plugins import validate_plugin_settings
+from app.hooks import PluginSettingsInvalid
+from app.hooks import call_hook
+from app.hooks import plugin_settings
+from app.hooks import validate_plugin_settings
 
 
 def test_validation_names_every_problem(foyer_app):
