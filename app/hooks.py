@@ -197,13 +197,15 @@ def call_hook_named(
     (``tenant``, ``organization``) is also passed to implementations that take it.
     """
     pm = plugin_manager()
+    caller = getattr(pm.hook, name)
     enabled = enabled_plugins(tenant, organization)
     left_out = [
-        plugin
-        for plugin_name, plugin in pm.list_name_plugin()
-        if is_scoped(plugin) and plugin_name not in enabled
+        impl.plugin
+        for impl in caller.get_hookimpls()
+        if impl.plugin_name not in enabled and is_scoped(impl.plugin)
     ]
-    caller = pm.subset_hook_caller(name, remove_plugins=left_out)
+    if left_out:
+        caller = pm.subset_hook_caller(name, remove_plugins=left_out)
     call = _Call(
         hook=name,
         tenant=tenant,
