@@ -17,7 +17,7 @@ from app.accounts.services import set_blocked
 from app.cli import AppContext
 from app.cli import cli
 from app.db import session
-from app.mail.cli import register as register_mail
+from app.mail.cli import register_commands as register_mail
 from app.plugins import PluginError
 from app.tenancy.models import TenantDomain
 from app.testing import USER_PASSWORD
