@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from app.branding.checks import check_folders
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import THEME_NAME
@@ -65,6 +64,9 @@ def list_themes() -> None:
 @themes.command("check")
 def check() -> None:
     """Report every problem of every theme (file:line: message); exit 1 if any."""
+    # CLI start-up time: checks pulls in Babel's catalog reader and Jinja's parser
+    from app.branding.checks import check_folders
+
     problems = check_folders(_folders())
     for problem in problems:
         click.echo(str(problem), err=True)
