@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import click
@@ -27,6 +26,7 @@ from app.testing import USER_PASSWORD
 
 register_users(cli)
 register_clients(cli)
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 GROUPS = {
     "apply",
@@ -112,7 +112,7 @@ def test_rooms_add_their_commands_as_builtin_plugins(full_cli):
 def test_a_plugin_adds_commands_through_register_commands(tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    (plugins / "greeter.py").write_text(textwrap.dedent(PLUGIN))
+    (plugins / "greeter.py").write_text(PLUGIN)
     assert listed(foyer(tmp_path, "--help", plugins_dir=plugins)) == GROUPS | {"hello"}
     assert foyer(tmp_path, "hello", plugins_dir=plugins) == "hello from a plugin\n"
     assert "count" in listed(foyer(tmp_path, "users", "--help", plugins_dir=plugins))
