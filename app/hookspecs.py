@@ -129,7 +129,9 @@ def register_commands(cli: click.Group) -> None:
 
     Called by: app/cli.py, once when the CLI starts (before any database is opened). Not
     scoped. A raising implementation stops the command line.
-    Builtin: app.strategies.legacy adds ``foyer users migrate``.
+    Builtin: each room's commands (app.accounts.cli adds ``foyer users``, app.oidc.cli
+    ``foyer clients`` and ``foyer keys``, ...), ``tryfirst`` so that plugins can add to their
+    groups; app.strategies.legacy adds ``foyer users migrate``.
     """
 
 

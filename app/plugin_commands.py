@@ -6,58 +6,66 @@ import typing as t
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
+from app.clikit import AppContext
+from app.clikit import pass_app
+from app.db import session
+from app.hookdocs import render_hooks_markdown
 from app.hooks import is_scoped
 from app.hooks import settings_schema
+from app.hookspecs import hookimpl
+from app.orgs.models import Organization
+from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
-    from app.cli import AppContext
     from app.plugins import FoyerPluginManager
 
 
-def register(cli: click.Group) -> None:
-    from app.cli import pass_app
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(plugins)
 
-    @cli.group("plugins", invoke_without_command=True)
-    @click.pass_context
-    def plugins(click_ctx: click.Context) -> None:
-        """List plugins (no subcommand), or write the hook reference."""
-        if click_ctx.invoked_subcommand is None:
-            click_ctx.invoke(plugins_list)
 
-    @plugins.command("list")
-    @click.option("--tenant", "tenant_name", default=None, help="Only this tenant's enabling.")
-    @pass_app
-    def plugins_list(ctx: AppContext, tenant_name: str | None) -> None:
-        """Each plugin: source, scope, hooks, settings, and the tenants/orgs enabling it."""
-        pm = ctx.app.extensions["foyer.pm"]
-        enabled = _enabled_where(tenant_name)
-        for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
-            click.echo(describe(pm, name, plugin, enabled.get(name, [])))
+@click.group("plugins", invoke_without_command=True)
+@click.pass_context
+def plugins(click_ctx: click.Context) -> None:
+    """List plugins (no subcommand), or write the hook reference."""
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(plugins_list)
 
-    @plugins.command("hooks")
-    @click.option(
-        "--write",
-        "path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Write the Markdown reference to PATH (docs/hooks.md).",
-    )
-    def plugins_hooks(path: Path | None) -> None:
-        """Print (or write) the hook reference generated from app/hookspecs.py."""
-        from app.hookdocs import render_hooks_markdown
 
-        text = render_hooks_markdown()
-        if path is None:
-            click.echo(text, nl=False)
-        else:
-            path.write_text(text)
-            click.echo(f"wrote {path}")
+@plugins.command("list")
+@click.option("--tenant", "tenant_name", default=None, help="Only this tenant's enabling.")
+@pass_app
+def plugins_list(ctx: AppContext, tenant_name: str | None) -> None:
+    """Each plugin: source, scope, hooks, settings, and the tenants/orgs enabling it."""
+    pm = ctx.app.extensions["foyer.pm"]
+    enabled = _enabled_where(tenant_name)
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        click.echo(describe(pm, name, plugin, enabled.get(name, [])))
+
+
+@plugins.command("hooks")
+@click.option(
+    "--write",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the Markdown reference to PATH (docs/hooks.md).",
+)
+def plugins_hooks(path: Path | None) -> None:
+    """Print (or write) the hook reference generated from app/hookspecs.py."""
+    text = render_hooks_markdown()
+    if path is None:
+        click.echo(text, nl=False)
+    else:
+        path.write_text(text)
+        click.echo(f"wrote {path}")
 
 
 def describe(pm: FoyerPluginManager, name: str, plugin: object, enabled: list[str]) -> str:
     """A few lines about one plugin, as ``foyer plugins`` prints them."""
-
     hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
     lines = [name, f"  source: {pm.sources.get(name, 'registered by code')}"]
     if is_scoped(plugin):
@@ -75,12 +83,6 @@ def describe(pm: FoyerPluginManager, name: str, plugin: object, enabled: list[st
 
 def _enabled_where(tenant_name: str | None) -> dict[str, list[str]]:
     """Plugin name -> ["tenant acme", "acme/globex", ...] from the stored configuration."""
-    import sqlalchemy as sa
-
-    from app.db import session
-    from app.orgs.models import Organization
-    from app.tenancy.models import Tenant
-
     where: dict[str, list[str]] = {}
     stmt = sa.select(Tenant).order_by(Tenant.name)
     if tenant_name:

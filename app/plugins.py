@@ -45,6 +45,14 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.explain_view",
     "app.mail.default_smtp",
     "app.events.default_sinks",
+    "app.accounts.cli",
+    "app.oidc.cli",
+    "app.orgs.cli",
+    "app.mail.cli",
+    "app.branding.cli",
+    "app.configfile.cli",
+    "app.demo.cli",
+    "app.plugin_commands",
 )
 """Foyer's own features, registered through the same hooks as any plugin."""
 

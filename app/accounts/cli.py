@@ -1,111 +1,200 @@
-"""``foyer users send-reset``, ``block`` and ``unblock``: an admin starts a password reset
-(they never see or set the password, L-11) or blocks a user, who is told by email."""
+"""``foyer users``: create and import users, start a password reset (an admin never sees or
+sets the password, L-11), block and unblock a user, who is told by email."""
 
 from __future__ import annotations
 
+import sys
 import typing as t
+from pathlib import Path
 
 import click
 
+from app.accounts.bulk import ImportInvalid
+from app.accounts.bulk import check_file
+from app.accounts.bulk import import_users
+from app.accounts.emails import send_account_blocked
+from app.accounts.emails import send_password_reset
+from app.accounts.services import PasswordRejected
+from app.accounts.services import create_user
+from app.accounts.services import set_blocked
+from app.clikit import AppContext
+from app.clikit import fail
+from app.clikit import pass_app
+from app.connections.services import find_connection
+from app.connections.strategies import strategy_for
+from app.db import session
+from app.events.record import record_event
+from app.hooks import PluginError
+from app.hookspecs import hookimpl
+from app.login.hrd import password_connections
+from app.tenancy.cli import tenant_or_fail
+
 if t.TYPE_CHECKING:
-    from app.cli import AppContext
+    from app.accounts.models import User
+    from app.connections.models import Connection
+    from app.tenancy.models import Tenant
 
 
-def register(cli: click.Group) -> None:
-    from app.cli import fail
-    from app.cli import pass_app
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
+    """First, so that plugins can add to ``foyer users``."""
+    cli.add_command(users)
 
-    users = cli.commands.get("users")
-    if not isinstance(users, click.Group):
-        return
 
-    @users.command("send-reset")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.option("--email", required=True, help="The user's email address.")
-    @click.option(
-        "--connection",
-        "connection_name",
-        default=None,
-        help="Only this connection's user (default: every password connection).",
+@click.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--connection", "connection_name", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_app
+def users_create(
+    ctx: AppContext,
+    tenant_name: str,
+    connection_name: str,
+    email: str,
+    name: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a user in a connection (the password is never taken as an argument)."""
+    ctx.app  # noqa: B018 - create the app and its context
+    tenant, connection = _connection_or_fail(tenant_name, connection_name)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        user = create_user(connection, email=email, password=password, name=name)
+        session.commit()
+    except PasswordRejected as exc:
+        fail(str(exc))
+    except Exception as exc:  # integrity errors: duplicate email
+        session.rollback()
+        fail(f"could not create user: {type(exc).__name__}")
+    record_event("user_created", tenant=tenant, user_id=user.id, connection_id=connection.id)
+    click.echo(user.id)
+
+
+@users.command("import")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--connection", "connection_name", required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def users_import(ctx: AppContext, tenant_name: str, connection_name: str, file: Path) -> None:
+    """Import users with pre-hashed passwords from FILE (JSON Lines, one user per line).
+
+    Each line: {"email": ..., "password_hash": "$argon2id$...", "name": ...}; also
+    username, given_name, family_name, locale, email_verified, blocked, user_metadata,
+    app_metadata. Every line is checked first: a wrong line imports nothing. Users the
+    connection already has are skipped, so an interrupted import can be run again.
+    """
+    ctx.app  # noqa: B018
+    tenant, connection = _connection_or_fail(tenant_name, connection_name)
+    try:
+        total = check_file(file)
+    except ImportInvalid as exc:
+        for line, message in exc.problems[:50]:
+            click.echo(f"{file}:{line}: {message}", err=True)
+        fail(f"{len(exc.problems)} invalid lines; nothing was imported")
+    try:
+        result = import_users(file, tenant, connection)
+    except PluginError as exc:
+        fail(
+            f"plugin {exc.plugin} failed in {exc.hook}; users before it were imported, "
+            "run the import again once it is fixed"
+        )
+    click.echo(
+        f"{total} users read: {result.imported} imported, {result.skipped} already "
+        "there (left unchanged)"
     )
-    @pass_app
-    def send_reset(
-        ctx: AppContext, tenant_name: str, email: str, connection_name: str | None
-    ) -> None:
-        """Email a password reset link to the user with this address."""
-        from app.accounts.emails import send_password_reset
 
-        ctx.app  # noqa: B018 - create the app and its context
-        users = _users_by_email(tenant_name, email, connection_name)
-        for user in users:
-            if user.blocked:
-                fail(f"user {user.id} is blocked: unblock it first")
-            if not send_password_reset(user):
-                fail("no email was delivered: set FOYER_SMTP_URL or install a deliver_email plugin")
-            click.echo(f"sent a reset link to {user.email} (user {user.id})")
 
-    @users.command("block")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.option("--email", required=True, help="The user's email address.")
-    @click.option(
-        "--connection",
-        "connection_name",
-        default=None,
-        help="Only this connection's user (default: every password connection).",
-    )
-    @click.option(
-        "--notify/--no-notify",
-        default=True,
-        show_default=True,
-        help="Email the user that their account is blocked.",
-    )
-    @pass_app
-    def block(
-        ctx: AppContext, tenant_name: str, email: str, connection_name: str | None, notify: bool
-    ) -> None:
-        """Block a user: their sessions and refresh tokens end, sign-ins are refused."""
-        from app.accounts.credentials import sign_out_everywhere
-        from app.accounts.emails import send_account_blocked
-        from app.accounts.services import set_blocked
+@users.command("send-reset")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--email", required=True, help="The user's email address.")
+@click.option(
+    "--connection",
+    "connection_name",
+    default=None,
+    help="Only this connection's user (default: every password connection).",
+)
+@pass_app
+def send_reset(ctx: AppContext, tenant_name: str, email: str, connection_name: str | None) -> None:
+    """Email a password reset link to the user with this address."""
+    ctx.app  # noqa: B018 - create the app and its context
+    for user in _users_by_email(tenant_name, email, connection_name):
+        if user.blocked:
+            fail(f"user {user.id} is blocked: unblock it first")
+        if not send_password_reset(user):
+            fail("no email was delivered: set FOYER_SMTP_URL or install a deliver_email plugin")
+        click.echo(f"sent a reset link to {user.email} (user {user.id})")
 
-        ctx.app  # noqa: B018
-        for user in _users_by_email(tenant_name, email, connection_name):
-            sign_out_everywhere(user, "user_blocked")
-            set_blocked(user, True)
-            sent = notify and send_account_blocked(user)
-            click.echo(f"blocked user {user.id}" + (" (emailed)" if sent else ""))
 
-    @users.command("unblock")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.option("--email", required=True, help="The user's email address.")
-    @click.option("--connection", "connection_name", default=None)
-    @pass_app
-    def unblock(ctx: AppContext, tenant_name: str, email: str, connection_name: str | None) -> None:
-        """Let a blocked user sign in again."""
-        from app.accounts.services import set_blocked
+@users.command("block")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--email", required=True, help="The user's email address.")
+@click.option(
+    "--connection",
+    "connection_name",
+    default=None,
+    help="Only this connection's user (default: every password connection).",
+)
+@click.option(
+    "--notify/--no-notify",
+    default=True,
+    show_default=True,
+    help="Email the user that their account is blocked.",
+)
+@pass_app
+def block(
+    ctx: AppContext, tenant_name: str, email: str, connection_name: str | None, notify: bool
+) -> None:
+    """Block a user: their sessions and refresh tokens end, sign-ins are refused."""
+    # CLI start-up time: credentials pulls in authlib and the token signing keys
+    from app.accounts.credentials import sign_out_everywhere
 
-        ctx.app  # noqa: B018
-        for user in _users_by_email(tenant_name, email, connection_name):
-            set_blocked(user, False)
-            click.echo(f"unblocked user {user.id}")
+    ctx.app  # noqa: B018
+    for user in _users_by_email(tenant_name, email, connection_name):
+        sign_out_everywhere(user, "user_blocked")
+        set_blocked(user, True)
+        sent = notify and send_account_blocked(user)
+        click.echo(f"blocked user {user.id}" + (" (emailed)" if sent else ""))
 
-    def _users_by_email(tenant_name: str, email: str, connection_name: str | None) -> list[t.Any]:
-        """The tenant's users with this address in its password connections (exit 1: none)."""
-        from app.connections.strategies import strategy_for
-        from app.login.hrd import password_connections
-        from app.tenancy.services import find_tenant
 
-        tenant = find_tenant(tenant_name)
-        if tenant is None:
-            fail(f"no tenant named {tenant_name!r}")
-        connections = [
-            c for c in password_connections(tenant, None) if connection_name in (None, c.name)
-        ]
-        found = [
-            u
-            for u in (strategy_for(c).find_user(email) for c in connections)
-            if u is not None and u.email
-        ]
-        if not found:
-            fail(f"tenant {tenant_name} has no user with the address {email!r}")
-        return found
+@users.command("unblock")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--email", required=True, help="The user's email address.")
+@click.option("--connection", "connection_name", default=None)
+@pass_app
+def unblock(ctx: AppContext, tenant_name: str, email: str, connection_name: str | None) -> None:
+    """Let a blocked user sign in again."""
+    ctx.app  # noqa: B018
+    for user in _users_by_email(tenant_name, email, connection_name):
+        set_blocked(user, False)
+        click.echo(f"unblocked user {user.id}")
+
+
+def _connection_or_fail(tenant_name: str, connection_name: str) -> tuple[Tenant, Connection]:
+    tenant = tenant_or_fail(tenant_name)
+    connection = find_connection(tenant, connection_name)
+    if connection is None:
+        fail(f"tenant {tenant_name} has no connection {connection_name!r}")
+    return tenant, connection
+
+
+def _users_by_email(tenant_name: str, email: str, connection_name: str | None) -> list[User]:
+    """The tenant's users with this address in its password connections (exit 1: none)."""
+    tenant = tenant_or_fail(tenant_name)
+    connections = [
+        c for c in password_connections(tenant, None) if connection_name in (None, c.name)
+    ]
+    found = [
+        u
+        for u in (strategy_for(c).find_user(email) for c in connections)
+        if u is not None and u.email
+    ]
+    if not found:
+        fail(f"tenant {tenant_name} has no user with the address {email!r}")
+    return found

@@ -6,31 +6,33 @@ say what is wrong) even when a broken theme keeps Foyer from starting.
 
 from __future__ import annotations
 
+import os
 import sys
-import typing as t
 from pathlib import Path
 
 import click
 
+from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import THEME_NAME
 from app.branding.themes import ThemeError
-from app.cli import pass_app
+from app.branding.themes import scan_themes
+from app.clikit import AppContext
+from app.clikit import fail
+from app.clikit import pass_app
+from app.config import Settings
+from app.hookspecs import hookimpl
+from app.plugins import load_plugins_for_cli
 
-if t.TYPE_CHECKING:
-    from app.cli import AppContext
 
-
-def register(cli: click.Group) -> None:
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
+    """First, so that plugins can add to ``foyer themes``."""
     cli.add_command(themes)
 
 
 def _folders() -> list[Path]:
     """The theme folders Foyer would read: builtin, FOYER_THEMES_DIR, plugins' folders."""
-    from app.branding.themes import BUILTIN_THEMES_DIR
-    from app.config import Settings
-    from app.plugins import load_plugins_for_cli
-
     settings = Settings.load()
     folders = [BUILTIN_THEMES_DIR, Path(settings.themes_dir)]
     for batch in load_plugins_for_cli().hook.extra_theme_dirs():
@@ -46,8 +48,6 @@ def themes() -> None:
 @themes.command("list")
 def list_themes() -> None:
     """Print every installed theme with its parent chain."""
-    from app.branding.themes import scan_themes
-
     found, problems = scan_themes(_folders())
     for name in sorted(found):
         chain, current, seen = [], found.get(name), set()
@@ -64,6 +64,7 @@ def list_themes() -> None:
 @themes.command("check")
 def check() -> None:
     """Report every problem of every theme (file:line: message); exit 1 if any."""
+    # CLI start-up time: checks pulls in Babel's catalog reader and Jinja's parser
     from app.branding.checks import check_folders
 
     problems = check_folders(_folders())
@@ -151,10 +152,6 @@ TEMPLATES_README = """\
 )
 def new(name: str, parent: str, label: str | None, folder: Path | None) -> None:
     """Create a theme folder NAME ready to edit (theme.toml, CSS, templates/)."""
-    from app.branding.themes import scan_themes
-    from app.cli import fail
-    from app.config import Settings
-
     if not THEME_NAME.match(name):
         fail("a theme name uses lower-case letters, digits, - and _ (e.g. acme-blue)")
     found, _problems = scan_themes(_folders())
@@ -188,13 +185,12 @@ def build(ctx: AppContext, outdir: Path) -> None:
 
     Upload OUTDIR's content and set FOYER_ASSET_BASE_URL to the URL it is served from.
     """
+    # CLI start-up time: assets pulls in webassets
     from app.branding.assets import AssetIndex
 
     try:
         app = ctx.app
     except ThemeError as exc:
-        from app.cli import fail
-
         fail(f"themes are broken:\n{exc}")
     index = AssetIndex(app.extensions["foyer.themes"])
     outdir.mkdir(parents=True, exist_ok=True)
@@ -205,13 +201,10 @@ def build(ctx: AppContext, outdir: Path) -> None:
 @themes.command("preview")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def preview(host: str, port: int) -> None:
+@pass_app
+def preview(ctx: AppContext, host: str, port: int) -> None:
     """Serve Foyer for theme designers: live reload and the /_themes/ preview pages."""
-    import os
-
     os.environ["FOYER_THEME_DEVELOPMENT"] = "1"
-    from app import create_app
-
-    app = create_app()
+    app = ctx.app
     click.echo(f"theme preview: http://{host}:{port}/_themes/ (edits show on reload)")
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -10,15 +10,20 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import AppContext
-from app.cli import pass_app
+from app.clikit import AppContext
+from app.clikit import pass_app
+from app.configfile.problems import ConfigInvalid
+from app.db import session
+from app.hookspecs import hookimpl
+from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:
     from app.configfile.apply import Result
     from app.configfile.plan import Plan
 
 
-def register(cli: click.Group) -> None:
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
     cli.add_command(apply_command)
     cli.add_command(export_command)
 
@@ -27,6 +32,7 @@ def load_file(
     text: str, name: str, env: t.Mapping[str, str] | None = None
 ) -> tuple[dict[str, t.Any], t.Any]:
     """Read and check a file's format (no database); raises ConfigInvalid."""
+    # CLI start-up time: source and spec pull in PyYAML
     from app.configfile.source import read_source
     from app.configfile.spec import read_spec
 
@@ -53,9 +59,9 @@ def run(
     spec: dict[str, t.Any], reader: t.Any, name: str, *, dry_run: bool, prune: bool
 ) -> Result | Plan:
     """Plan (``dry_run``) or apply a loaded file."""
+    # CLI start-up time: apply pulls in PyYAML and every room's services
     from app.configfile.apply import apply_spec
     from app.configfile.apply import plan_file
-    from app.db import session
 
     if dry_run:
         try:
@@ -79,8 +85,8 @@ def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> Non
 
     ${VAR} in values is replaced by the environment variable VAR ($${ for a literal ${).
     """
+    # CLI start-up time: apply pulls in PyYAML and every room's services
     from app.configfile.apply import Result
-    from app.configfile.problems import ConfigInvalid
 
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
@@ -128,14 +134,11 @@ def _fail(lines: list[str]) -> t.NoReturn:
 @pass_app
 def export_command(ctx: AppContext, tenant_name: str, output: str) -> None:
     """Write TENANT's configuration in the format `foyer apply` reads (no secrets)."""
+    # CLI start-up time: export pulls in PyYAML
     from app.configfile.export import dump
-    from app.tenancy.services import find_tenant
 
     ctx.app  # noqa: B018
-    tenant = find_tenant(tenant_name)
-    if tenant is None:
-        _fail([f"no tenant named {tenant_name!r}"])
-    text = dump(tenant)
+    text = dump(tenant_or_fail(tenant_name))
     if output == "-":
         click.echo(text, nl=False)
     else:

@@ -21,6 +21,12 @@ import urllib.request
 
 import click
 
+from app import create_app
+from app.configfile.problems import ConfigInvalid
+from app.demo.seed import DEMO_PASSWORD
+from app.demo.seed import seed
+from app.hookspecs import hookimpl
+
 if t.TYPE_CHECKING:
     from flask import Flask
 
@@ -29,7 +35,8 @@ if t.TYPE_CHECKING:
 STARTUP_TIMEOUT = 30.0
 
 
-def register(cli: click.Group) -> None:
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
     cli.add_command(demo_command)
 
 
@@ -73,8 +80,6 @@ def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
 @click.option("--seed-only", is_flag=True, help="Seed the demo tenant, print the accounts, exit.")
 def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_only: bool) -> None:
     """Seed the demo tenant and serve Foyer with a demo application (Ctrl-C stops both)."""
-    from app import create_app
-
     if port == rp_port:
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
     settings = demo_settings(instance_path)
@@ -90,9 +95,6 @@ def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_on
 
 
 def _seed(app: Flask, port: int, rp_port: int) -> Demo:
-    from app.configfile.problems import ConfigInvalid
-    from app.demo.seed import seed
-
     try:
         return seed(app, port, rp_port)
     except ConfigInvalid as exc:
@@ -203,8 +205,6 @@ def _print_banner(demo: Demo) -> None:
 
 
 def _print_accounts(demo: Demo) -> None:
-    from app.demo.seed import DEMO_PASSWORD
-
     click.echo(f"  Demo accounts (password for every one: {DEMO_PASSWORD})")
     width = max(len(a.email) for a in demo.accounts)
     for account in demo.accounts:

@@ -1,4 +1,5 @@
-"""``foyer keys``: list and rotate a tenant's signing keys."""
+"""``foyer clients``: register applications; ``foyer keys``: list and rotate a tenant's
+signing keys."""
 
 from __future__ import annotations
 
@@ -6,16 +7,85 @@ import typing as t
 
 import click
 
-from app.cli import AppContext
-from app.cli import fail
-from app.cli import pass_app
+from app.clikit import AppContext
+from app.clikit import fail
+from app.clikit import pass_app
+from app.db import session
+from app.events.record import record_event
+from app.hookspecs import hookimpl
+from app.oidc.services import ClientInvalid
+from app.oidc.services import create_client
+from app.tenancy.cli import tenant_or_fail
 
-if t.TYPE_CHECKING:
-    from app.tenancy.models import Tenant
 
-
-def register(cli: click.Group) -> None:
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
+    """First, so that plugins can add to ``foyer clients`` and ``foyer keys``."""
+    cli.add_command(clients)
     cli.add_command(keys_group)
+
+
+@click.group()
+def clients() -> None:
+    """Manage applications (OIDC clients)."""
+
+
+@clients.command("create")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "client_secret_post", "none"]),
+    default="client_secret_basic",
+    show_default=True,
+)
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
+)
+@click.option("--scope", default=None)
+@click.option("--audience", default=None)
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
+@pass_app
+def clients_create(
+    ctx: AppContext,
+    tenant_name: str,
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+    auth_method: str,
+    grant_types: tuple[str, ...],
+    scope: str | None,
+    audience: str | None,
+    alg: str,
+) -> None:
+    """Register an application; prints its client_id and (once) its secret."""
+    ctx.app  # noqa: B018 - create the app and its context
+    tenant = tenant_or_fail(tenant_name)
+    fields: dict[str, t.Any] = {"id_token_signed_response_alg": alg, "audience": audience}
+    if grant_types:
+        fields["grant_types"] = list(grant_types)
+    if scope:
+        fields["scope"] = scope
+    try:
+        client, secret = create_client(
+            tenant,
+            name,
+            token_endpoint_auth_method=auth_method,
+            redirect_uris=redirect_uris,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            **fields,
+        )
+        session.commit()
+    except ClientInvalid as exc:
+        fail(str(exc))
+    click.echo(f"client_id: {client.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}")
 
 
 @click.group("keys")
@@ -28,9 +98,11 @@ def keys_group() -> None:
 @pass_app
 def keys_list(ctx: AppContext, tenant_name: str) -> None:
     """Print the tenant's keys, newest first: kid, algorithm, state, created."""
+    # CLI start-up time: keys pulls in joserfc and cryptography
     from app.oidc.keys import list_keys
 
-    tenant = _tenant(ctx, tenant_name)
+    ctx.app  # noqa: B018
+    tenant = tenant_or_fail(tenant_name)
     for key in list_keys(tenant.id):
         created = key.created_at.isoformat(timespec="seconds")
         click.echo(f"{key.kid}  {key.alg}  {key.state:<8}  {created}")
@@ -51,11 +123,12 @@ def keys_rotate(ctx: AppContext, tenant_name: str, force: bool) -> None:
     before it is retired. Without --force, a rotation that would retire a key while tokens
     it signed may still be valid is refused.
     """
-    from app.events.record import record_event
+    # CLI start-up time: keys pulls in joserfc and cryptography
     from app.oidc.keys import KeyRotationTooSoon
     from app.oidc.keys import rotate_keys
 
-    tenant = _tenant(ctx, tenant_name)
+    ctx.app  # noqa: B018
+    tenant = tenant_or_fail(tenant_name)
     try:
         signing = rotate_keys(tenant.id, force=force)
     except KeyRotationTooSoon as exc:
@@ -67,13 +140,3 @@ def keys_rotate(ctx: AppContext, tenant_name: str, force: bool) -> None:
     )
     for key in signing:
         click.echo(f"{key.alg} now signs with {key.kid}")
-
-
-def _tenant(ctx: AppContext, name: str) -> Tenant:
-    from app.tenancy.services import find_tenant
-
-    ctx.app  # noqa: B018 - create the app and push its context
-    tenant = find_tenant(name)
-    if tenant is None:
-        fail(f"no tenant named {name!r}")
-    return tenant

@@ -7,132 +7,129 @@ import typing as t
 
 import click
 
+from app.clikit import AppContext
+from app.clikit import fail
+from app.clikit import pass_app
+from app.hookspecs import hookimpl
+from app.orgs.invitations import InvitationError
+from app.orgs.invitations import find_invitation
+from app.orgs.invitations import invite as make_invitation
+from app.orgs.invitations import list_invitations
+from app.orgs.invitations import revoke
+from app.orgs.invitations import status
+from app.orgs.services import find_organization
+from app.tenancy.cli import tenant_or_fail
+
 if t.TYPE_CHECKING:
-    from app.cli import AppContext
+    from app.orgs.models import Organization
+    from app.tenancy.models import Tenant
 
 
-def register(cli: click.Group) -> None:
-    from app.cli import fail
-    from app.cli import pass_app
+@hookimpl(tryfirst=True)
+def register_commands(cli: click.Group) -> None:
+    """First, so that plugins can add to ``foyer orgs``."""
+    cli.add_command(orgs)
 
-    group = cli.commands.get("orgs")
-    if not isinstance(group, click.Group):
 
-        @cli.group("orgs")
-        def orgs() -> None:
-            """Organizations: invite people, manage invitations."""
+def organization_or_fail(tenant: Tenant, name: str) -> Organization:
+    """The tenant's organization with this name (or id); exits 1 when there is none."""
+    organization = find_organization(tenant, name)
+    if organization is None:
+        fail(f"tenant {tenant.name} has no organization {name!r}")
+    return organization
 
-        group = orgs
 
-    def organization_or_fail(tenant_name: str, org_name: str) -> t.Any:
-        from app.orgs.services import find_organization
-        from app.tenancy.services import find_tenant
+@click.group()
+def orgs() -> None:
+    """Organizations: invite people, manage invitations."""
 
-        tenant = find_tenant(tenant_name)
-        if tenant is None:
-            fail(f"no tenant named {tenant_name!r}")
-        organization = find_organization(tenant, org_name)
-        if organization is None:
-            fail(f"tenant {tenant_name} has no organization {org_name!r}")
-        return tenant, organization
 
-    @group.command("invite")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.option("--org", "org_name", required=True, help="Organization name (slug) or id.")
-    @click.option("--email", required=True, help="Address to invite.")
-    @click.option("--roles", default="", help="Comma-separated roles the invitee will get.")
-    @click.option("--locale", default=None, help="Language of the email (fr, de...).")
-    @click.option(
-        "--invited-by", default="cli", show_default=True, help="Who invites, shown in the email."
-    )
-    @click.option(
-        "--days",
-        type=click.IntRange(1, 30),
-        default=None,
-        help="Days the invitation works (default: FOYER_INVITATION_LIFETIME).",
-    )
-    @click.option("--no-email", is_flag=True, help="Do not send it: print the link instead.")
-    @pass_app
-    def invite(
-        ctx: AppContext,
-        tenant_name: str,
-        org_name: str,
-        email: str,
-        roles: str,
-        locale: str | None,
-        invited_by: str,
-        days: int | None,
-        no_email: bool,
-    ) -> None:
-        """Invite EMAIL into an organization; the email carries a single-use link."""
-        from app.orgs.invitations import InvitationError
-        from app.orgs.invitations import invite as make_invitation
+@orgs.command("invite")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--org", "org_name", required=True, help="Organization name (slug) or id.")
+@click.option("--email", required=True, help="Address to invite.")
+@click.option("--roles", default="", help="Comma-separated roles the invitee will get.")
+@click.option("--locale", default=None, help="Language of the email (fr, de...).")
+@click.option(
+    "--invited-by", default="cli", show_default=True, help="Who invites, shown in the email."
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 30),
+    default=None,
+    help="Days the invitation works (default: FOYER_INVITATION_LIFETIME).",
+)
+@click.option("--no-email", is_flag=True, help="Do not send it: print the link instead.")
+@pass_app
+def invite(
+    ctx: AppContext,
+    tenant_name: str,
+    org_name: str,
+    email: str,
+    roles: str,
+    locale: str | None,
+    invited_by: str,
+    days: int | None,
+    no_email: bool,
+) -> None:
+    """Invite EMAIL into an organization; the email carries a single-use link."""
+    ctx.app  # noqa: B018 - create the app and its context
+    organization = organization_or_fail(tenant_or_fail(tenant_name), org_name)
+    role_list = [role.strip() for role in roles.split(",") if role.strip()]
+    try:
+        sent = make_invitation(
+            organization,
+            email,
+            role_list,
+            invited_by=invited_by,
+            locale=locale,
+            ttl=dt.timedelta(days=days) if days else None,
+            send=not no_email,
+        )
+    except InvitationError as exc:
+        fail(str(exc))
+    click.echo(f"invitation: {sent.invitation.id}")
+    if no_email:
+        click.echo(f"link: {sent.link}")
+    elif sent.delivered:
+        click.echo(f"sent to {sent.invitation.email}")
+    else:
+        fail(
+            "the invitation was saved but no email was delivered: set FOYER_SMTP_URL "
+            "or install a deliver_email plugin, then invite again (or use --no-email)"
+        )
 
-        ctx.app  # noqa: B018 - create the app and its context
-        _tenant, organization = organization_or_fail(tenant_name, org_name)
-        role_list = [role.strip() for role in roles.split(",") if role.strip()]
-        try:
-            sent = make_invitation(
-                organization,
-                email,
-                role_list,
-                invited_by=invited_by,
-                locale=locale,
-                ttl=dt.timedelta(days=days) if days else None,
-                send=not no_email,
-            )
-        except InvitationError as exc:
-            fail(str(exc))
-        click.echo(f"invitation: {sent.invitation.id}")
-        if no_email:
-            click.echo(f"link: {sent.link}")
-        elif sent.delivered:
-            click.echo(f"sent to {sent.invitation.email}")
-        else:
-            fail(
-                "the invitation was saved but no email was delivered: set FOYER_SMTP_URL "
-                "or install a deliver_email plugin, then invite again (or use --no-email)"
-            )
 
-    @group.group("invitations")
-    def invitations_group() -> None:
-        """List and revoke invitations."""
+@orgs.group("invitations")
+def invitations_group() -> None:
+    """List and revoke invitations."""
 
-    @invitations_group.command("list")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.option("--org", "org_name", required=True)
-    @pass_app
-    def list_cmd(ctx: AppContext, tenant_name: str, org_name: str) -> None:
-        """One line per invitation: id, status, email, roles, expiry."""
-        from app.orgs.invitations import list_invitations
-        from app.orgs.invitations import status
 
-        ctx.app  # noqa: B018
-        _tenant, organization = organization_or_fail(tenant_name, org_name)
-        for invitation in list_invitations(organization):
-            click.echo(
-                f"{invitation.id}\t{status(invitation)}\t{invitation.email}\t"
-                f"{','.join(invitation.roles) or '-'}\t{invitation.expires_at.isoformat()}"
-            )
+@invitations_group.command("list")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--org", "org_name", required=True)
+@pass_app
+def list_cmd(ctx: AppContext, tenant_name: str, org_name: str) -> None:
+    """One line per invitation: id, status, email, roles, expiry."""
+    ctx.app  # noqa: B018
+    organization = organization_or_fail(tenant_or_fail(tenant_name), org_name)
+    for invitation in list_invitations(organization):
+        click.echo(
+            f"{invitation.id}\t{status(invitation)}\t{invitation.email}\t"
+            f"{','.join(invitation.roles) or '-'}\t{invitation.expires_at.isoformat()}"
+        )
 
-    @invitations_group.command("revoke")
-    @click.option("--tenant", "tenant_name", required=True)
-    @click.argument("invitation_id")
-    @pass_app
-    def revoke_cmd(ctx: AppContext, tenant_name: str, invitation_id: str) -> None:
-        """Revoke a pending invitation: its link stops working at once."""
-        from app.orgs.invitations import find_invitation
-        from app.orgs.invitations import revoke
-        from app.orgs.invitations import status
-        from app.tenancy.services import find_tenant
 
-        ctx.app  # noqa: B018
-        tenant = find_tenant(tenant_name)
-        if tenant is None:
-            fail(f"no tenant named {tenant_name!r}")
-        invitation = find_invitation(tenant, invitation_id)
-        if invitation is None:
-            fail(f"tenant {tenant_name} has no invitation {invitation_id!r}")
-        if not revoke(invitation):
-            fail(f"invitation {invitation_id} is {status(invitation)}: nothing to revoke")
-        click.echo(f"revoked {invitation_id}")
+@invitations_group.command("revoke")
+@click.option("--tenant", "tenant_name", required=True)
+@click.argument("invitation_id")
+@pass_app
+def revoke_cmd(ctx: AppContext, tenant_name: str, invitation_id: str) -> None:
+    """Revoke a pending invitation: its link stops working at once."""
+    ctx.app  # noqa: B018
+    invitation = find_invitation(tenant_or_fail(tenant_name), invitation_id)
+    if invitation is None:
+        fail(f"tenant {tenant_name} has no invitation {invitation_id!r}")
+    if not revoke(invitation):
+        fail(f"invitation {invitation_id} is {status(invitation)}: nothing to revoke")
+    click.echo(f"revoked {invitation_id}")

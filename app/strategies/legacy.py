@@ -317,9 +317,9 @@ def register_connection_strategies() -> list[type[ConnectionStrategy]]:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from app.cli import AppContext
-    from app.cli import fail
-    from app.cli import pass_app
+    from app.clikit import AppContext
+    from app.clikit import fail
+    from app.clikit import pass_app
 
     users = t.cast(click.Group, cli.commands["users"])
 

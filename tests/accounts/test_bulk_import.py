@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from app import hookimpl
 from app.accounts import bulk
+from app.accounts.cli import register_commands
 from app.accounts.models import User
 from app.cli import AppContext
 from app.cli import cli
@@ -18,6 +19,7 @@ from app.db import session
 from app.testing import USER_PASSWORD
 from app.testing import login
 
+register_commands(cli)
 HASH = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1).hash(USER_PASSWORD)
 
 

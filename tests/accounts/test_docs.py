@@ -24,10 +24,10 @@ def test_settings_table_gives_the_real_defaults():
 
 def test_documented_commands_exist():
     from app.cli import cli
-    from app.orgs.cli import register
+    from app.orgs.cli import register_commands
 
     if "orgs" not in cli.commands:
-        register(cli)
+        register_commands(cli)
     runner = CliRunner()
     for args in (
         ["orgs", "invite", "--help"],

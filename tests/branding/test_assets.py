@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.branding.assets import AssetIndex
-from app.branding.cli import register
+from app.branding.cli import register_commands
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import load_registry
 from app.cli import AppContext
@@ -153,7 +153,7 @@ def test_csp_allows_the_cdn_origin(foyer_config):
 
 
 def test_build_writes_the_layout_foyer_serves(foyer_app, client, tenant, tmp_path):
-    register(cli)
+    register_commands(cli)
     out = tmp_path / "cdn"
     result = CliRunner().invoke(cli, ["themes", "build", str(out)], obj=AppContext(foyer_app))
     assert result.exit_code == 0, result.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.branding.cli import register
+from app.branding.cli import register_commands
 from app.cli import cli
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "themes.md"
@@ -30,7 +30,7 @@ def test_the_first_theme_walkthrough(foyer_app, client, tenant, tmp_path, monkey
     monkeypatch.setenv("FOYER_THEMES_DIR", str(root))
     monkeypatch.setenv("FOYER_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("FOYER_PLUGINS_DIR", str(tmp_path / "no-plugins"))
-    register(cli)
+    register_commands(cli)
     created = CliRunner().invoke(cli, ["themes", "new", name])
     assert created.exit_code == 0, created.output
     css = root / name / "static" / "css" / "theme.css"
@@ -60,7 +60,7 @@ def test_new_refuses_bad_names_and_unknown_parents(tmp_path, monkeypatch):
     monkeypatch.setenv("FOYER_THEMES_DIR", str(tmp_path / "themes"))
     monkeypatch.setenv("FOYER_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("FOYER_PLUGINS_DIR", str(tmp_path / "no-plugins"))
-    register(cli)
+    register_commands(cli)
     runner = CliRunner()
     assert runner.invoke(cli, ["themes", "new", "Bad Name"]).exit_code == 1
     assert runner.invoke(cli, ["themes", "new", "ok", "--parent", "nope"]).exit_code == 1

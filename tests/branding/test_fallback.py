@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from app import create_app
 from app.branding.checks import check_folders
-from app.branding.cli import register
+from app.branding.cli import register_commands
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import ThemeError
 from app.branding.themes import load_registry
@@ -168,7 +168,7 @@ def test_foyer_themes_check_exits_1_naming_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("FOYER_THEMES_DIR", str(root))
     monkeypatch.setenv("FOYER_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("FOYER_PLUGINS_DIR", str(tmp_path / "no-plugins"))
-    register(cli)
+    register_commands(cli)
     result = CliRunner().invoke(cli, ["themes", "check"])
     assert result.exit_code == 1
     assert f"{root / 'syntax' / 'templates/login/password.html'}:4:" in result.output

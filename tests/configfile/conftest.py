@@ -12,9 +12,9 @@ from flask import Flask
 
 from app.cli import AppContext
 from app.cli import cli
-from app.configfile.cli import register
+from app.configfile.cli import register_commands
 
-register(cli)
+register_commands(cli)
 
 SECRET = "s3cr3t-value-that-is-long-enough-0123456789"
 

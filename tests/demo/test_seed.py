@@ -9,7 +9,7 @@ from app.accounts.models import User
 from app.cli import cli
 from app.connections.models import Connection
 from app.db import session
-from app.demo.cli import register
+from app.demo.cli import register_commands
 from app.demo.seed import DEMO_PASSWORD
 from app.demo.seed import seed
 from app.oidc.services import check_client_secret
@@ -19,7 +19,7 @@ from app.orgs.models import Organization
 from app.security.passwords import verify_password
 from app.tenancy.services import find_tenant
 
-register(cli)
+register_commands(cli)
 
 
 def test_seeding_twice_changes_nothing(foyer_app):

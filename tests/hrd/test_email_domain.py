@@ -179,9 +179,9 @@ def test_two_organizations_claiming_one_domain_is_refused_at_config_time(foyer_a
 
     from app.cli import AppContext
     from app.cli import cli
-    from app.configfile.cli import register
+    from app.configfile.cli import register_commands
 
-    register(cli)
+    register_commands(cli)
     config = tmp_path / "tenant.yaml"
     config.write_text(
         textwrap.dedent("""\

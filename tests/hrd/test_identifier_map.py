@@ -115,10 +115,10 @@ def test_glob_matching_is_linear_on_hostile_input():
 
 
 def test_config_file_section_applies_plans_and_exports(foyer_app, world, tenant, tmp_path):
-    from app.configfile.cli import register
+    from app.configfile.cli import register_commands
     from app.configfile.export import dump
 
-    register(cli)
+    register_commands(cli)
     path = tmp_path / "map.yaml"
     path.write_text(
         textwrap.dedent("""\
@@ -147,9 +147,9 @@ def test_config_file_section_applies_plans_and_exports(foyer_app, world, tenant,
 
 
 def test_config_file_checks_the_realm_of_each_entry(foyer_app, world, tmp_path):
-    from app.configfile.cli import register
+    from app.configfile.cli import register_commands
 
-    register(cli)
+    register_commands(cli)
     path = tmp_path / "bad.yaml"
     path.write_text(
         textwrap.dedent("""\

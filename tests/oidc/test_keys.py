@@ -134,9 +134,9 @@ def test_cache_notices_a_rotation_made_by_another_process(tenant, monkeypatch):
 def test_cli_rotates_keys_and_records_an_event(foyer_app, tenant, recorded_events):
     from app.cli import AppContext
     from app.cli import cli
-    from app.oidc.cli import register
+    from app.oidc.cli import register_commands
 
-    register(cli)
+    register_commands(cli)
     first = keys.signing_key(tenant.id)
     runner = CliRunner()
     result = runner.invoke(cli, ["keys", "rotate", "--tenant", "acme"], obj=AppContext(foyer_app))

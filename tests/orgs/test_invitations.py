@@ -264,10 +264,10 @@ def test_bad_invitations_are_refused(acme_org, outbox):
 def test_cli_invites_lists_and_revokes(foyer_app, tenant, acme_org, outbox):
     from app.cli import AppContext
     from app.cli import cli
-    from app.orgs.cli import register
+    from app.orgs.cli import register_commands
 
     if "orgs" not in cli.commands:
-        register(cli)
+        register_commands(cli)
     runner = CliRunner()
     result = runner.invoke(
         cli,

@@ -8,13 +8,13 @@ from click.testing import CliRunner
 
 from app.cli import AppContext
 from app.cli import cli
-from app.configfile.cli import register
+from app.configfile.cli import register_commands
 from app.db import session
 from app.orgs.services import find_organization
 from app.tenancy.services import find_tenant
 
 if "apply" not in cli.commands:
-    register(cli)
+    register_commands(cli)
 
 FILE = """\
 version: 1

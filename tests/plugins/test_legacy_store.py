@@ -129,10 +129,12 @@ def test_imported_hash_is_never_accepted_by_the_database_strategy(
 def test_migrate_command(foyer_app, tenant, sqlite_connection):
     from click.testing import CliRunner
 
+    from app.accounts.cli import register_commands as register_users
     from app.cli import AppContext
     from app.cli import cli
     from app.strategies.legacy import register_commands
 
+    register_users(cli)
     if "migrate" not in cli.commands["users"].commands:
         register_commands(cli)
     runner = CliRunner()

@@ -18,7 +18,7 @@ from app.cli import AppContext
 from app.cli import cli
 from app.db import session
 from app.hooks import PluginError
-from app.mail.cli import register as register_mail
+from app.mail.cli import register_commands as register_mail
 from app.tenancy.models import TenantDomain
 from app.testing import USER_PASSWORD
 from app.testing import host_client

@@ -49,10 +49,10 @@ def test_two_plugins_with_one_name_stop_start_up(foyer_config, tmp_path):
 def _invoke(foyer_app, *args):
     from app.cli import AppContext
     from app.cli import cli
-    from app.plugin_commands import register
+    from app.plugin_commands import register_commands
 
     if "plugins" not in cli.commands:
-        register(cli)
+        register_commands(cli)
     return CliRunner().invoke(cli, list(args), obj=AppContext(foyer_app))
 
 

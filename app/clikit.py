@@ -1,0 +1,50 @@
+"""What every room's ``cli.py`` uses: the app behind a command, and ``fail``.
+
+It sits on the foundation floor so that each room can add its own commands (through the
+``register_commands`` hook) without importing the ``foyer`` group that wires them.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import click
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+
+class AppContext:
+    """The app a command works on, created on first use so ``foyer --help`` needs no database.
+
+    The ``foyer`` group passes ``create_app`` as the factory. Tests pass an existing app
+    (``CliRunner().invoke(cli, args, obj=AppContext(app))``), whose context they have
+    already pushed.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, factory: t.Callable[[], Flask] | None = None
+    ) -> None:
+        self._app = app
+        self._factory = factory
+
+    @property
+    def app(self) -> Flask:
+        """The app, created and its context pushed on first use."""
+        if self._app is None:
+            if self._factory is None:
+                raise RuntimeError("AppContext has neither an app nor a factory")
+            self._app = self._factory()
+            self._app.app_context().push()
+        return self._app
+
+
+pass_app = click.make_pass_decorator(AppContext)
+"""Pass the command the :class:`AppContext`; ``ctx.app`` creates the app when needed."""
+
+
+def fail(message: str) -> t.NoReturn:
+    """Print an error to stderr and exit 1 (no traceback for a user's mistake)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
