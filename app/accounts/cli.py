@@ -91,7 +91,7 @@ def register(cli: click.Group) -> None:
 
     def _users_by_email(tenant_name: str, email: str, connection_name: str | None) -> list[t.Any]:
         """The tenant's users with this address in its password connections (exit 1: none)."""
-        from app.login.hrd import password_connections
+        from app.login.discovery import password_connections
         from app.strategies.registry import strategy_for
         from app.tenancy.services import find_tenant
 

@@ -34,8 +34,8 @@ from app.branding.context import current_brand
 from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
 from app.login.views import client_for
 from app.security.sessions import current_sso
 from app.tenancy.resolve import current_tenant
@@ -84,7 +84,7 @@ def _parked(tx: LoginTransaction | None) -> tuple[dict[str, t.Any], User, Connec
         return None
     tenant = current_tenant()
     user = session.get(User, entry.get("user_id"))
-    connection = hrd.connection_of(tenant, entry.get("connection_id"))
+    connection = discovery.connection_of(tenant, entry.get("connection_id"))
     if user is None or connection is None or user.tenant_id != tenant.id:
         return None
     return entry, user, connection

@@ -43,7 +43,7 @@ from app.db import utcnow
 from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
-from app.login import hrd
+from app.login import discovery
 from app.login.views import load_context
 from app.login.views import page
 from app.login.views import user_label
@@ -110,7 +110,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     Without an organization, a connection that belongs to one organization only (its
     isolated users) is left out: people sign up to it on that organization's pages.
     """
-    for connection in hrd.password_connections(tenant, organization):
+    for connection in discovery.password_connections(tenant, organization):
         if not connection.signup_enabled:
             continue
         if organization is None and _owning_organizations(connection) == 1:
@@ -156,7 +156,7 @@ def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list
         return []
     organization = session.get(Organization, organization_id) if organization_id else None
     found = []
-    for connection in hrd.password_connections(tenant, organization):
+    for connection in discovery.password_connections(tenant, organization):
         try:
             user = strategy_for(connection).find_user(email)
         except StrategyUnavailable:

@@ -32,6 +32,7 @@ from app.security.sessions import start_sso_session
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
+    from app.hrd.chain import Step
     from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
@@ -135,16 +136,26 @@ def discard(tx: LoginTransaction) -> None:
     cookie[COOKIE_KEY] = open_txs
 
 
-def add_trace(tx: LoginTransaction, method: str, detail: str) -> None:
-    """Record one home-realm-discovery step (shown in events and the debug view)."""
-    tx.hrd.append(
-        {
-            "method": method,
-            "detail": detail,
-            "organization": tx.organization_id or "",
-            "connection": tx.connection_id or "",
-        }
-    )
+TRACE_ENTRIES = 16
+"""The trace lives in the session cookie: older entries give way (the log keeps them)."""
+
+
+def record_decisions(tx: LoginTransaction, steps: t.Iterable[Step]) -> None:
+    """Take each discovery decision into the sign-in and its trace (``tx.hrd``, carried by
+    the login events, so support can answer "why did I land here?" from the log): the
+    method, its rule (detail), and the organization and connection it left (ids)."""
+    for step in steps:
+        tx.organization_id = step.organization.id if step.organization else None
+        tx.connection_id = step.connection.id if step.connection else None
+        tx.hrd.append(
+            {
+                "method": step.method,
+                "detail": step.detail,
+                "organization": tx.organization_id or "",
+                "connection": tx.connection_id or "",
+            }
+        )
+    del tx.hrd[:-TRACE_ENTRIES]
 
 
 class LoginDenied(Exception):

@@ -34,12 +34,11 @@ from app.hrd import last_organization
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
 from app.hrd.chain import enables
-from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import organizations_allowed
 from app.hrd.request_stage import resolve_request
-from app.hrd.trace import record
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
+from app.login.discovery import begin_login
 from app.login.views import bp
 from app.login.views import client_for
 from app.login.views import page
@@ -173,7 +172,7 @@ def picker_page(
         needed=bool(request.args.get("needed")),
         identifier=tx.identifier,
         back_url=None
-        if tx.identifier or hrd.organization_required(tenant, tx)
+        if tx.identifier or discovery.organization_required(tenant, tx)
         else url_for(".identifier", tx=tx.id),
     )
 
@@ -182,7 +181,7 @@ def choose(
     tenant: Tenant, tx: LoginTransaction, chosen: Organization, how: str
 ) -> Response | tuple[str, int]:
     """Bind the sign-in to ``chosen``; continue with the identifier already typed, if any."""
-    fixed_connection = hrd.connection_of(tenant, tx.fixed_connection_id)
+    fixed_connection = discovery.connection_of(tenant, tx.fixed_connection_id)
     if fixed_connection is not None and not enables(chosen, fixed_connection):
         return error_page(
             "access_denied",
@@ -193,7 +192,9 @@ def choose(
             reason="connection_not_enabled",
         )
     tx.fixed_organization_id = chosen.id
-    record(tx, [Step("user_choice", CHOSE, f"picker ({how})", chosen, fixed_connection)])
+    flow.record_decisions(
+        tx, [Step("user_choice", CHOSE, f"picker ({how})", chosen, fixed_connection)]
+    )
     g.organization = chosen
     flow.save(tx)
     if tx.identifier:  # identifier first: route what the user already typed, in this organization

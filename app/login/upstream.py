@@ -22,10 +22,9 @@ from app.events.record import record_event
 from app.hrd import last_organization
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
-from app.hrd.trace import record
 from app.i18n import locale_tag
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
 from app.login.views import bp
 from app.login.views import client_for
 from app.login.views import organization_for
@@ -49,13 +48,15 @@ def connection_choice() -> Response:
     if tx is None or tx.completed:
         return error_page("login_expired")
     name = (request.form.get("connection") or "")[:100]
-    organization = hrd.organization_of(tenant, tx.fixed_organization_id)
-    offered = {c.name: c for c in hrd.redirect_connections(organization)}
+    organization = discovery.organization_of(tenant, tx.fixed_organization_id)
+    offered = {c.name: c for c in discovery.redirect_connections(organization)}
     connection = offered.get(name)
     fixed = tx.fixed_connection_id
     if connection is None or (fixed is not None and fixed != connection.id):
         return error_page("invalid_request", reason="connection_not_offered")
-    record(tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)])
+    flow.record_decisions(
+        tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)]
+    )
     return start(tenant, tx, connection)
 
 

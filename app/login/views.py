@@ -3,7 +3,7 @@
 ``/authorize`` starts a login transaction and sends the browser to ``/login?tx=<id>``;
 ``/login`` without ``tx`` is a sign-in without an application, ending on ``/login/done``.
 Page 1 asks who is signing in, page 2 the password of the connection home realm discovery
-chose (:mod:`app.login.hrd`). A wrong identifier and a wrong password get the same page,
+chose (:mod:`app.login.discovery`). A wrong identifier and a wrong password get the same page,
 message and status, and both spend one password hash, so nothing reveals whether an
 account exists. Credential POSTs are rate limited and answer with 303 redirects.
 """
@@ -25,13 +25,13 @@ from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.by_user_lookup import kind_of
-from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import organizations_allowed
 from app.hrd.request_stage import resolve_request
 from app.i18n import page_choice
 from app.i18n import page_choice_time
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
+from app.login.discovery import begin_login
 from app.login.forms import IdentifierForm
 from app.login.forms import LogoutForm
 from app.login.forms import PasswordForm
@@ -163,10 +163,13 @@ def identifier() -> Response | tuple[str, int]:
         if form.validate():
             return submit_identifier(tenant, tx, form.identifier.data)
         return identifier_page(tenant, tx, form, 400)
-    fixed_connection = hrd.connection_of(tenant, tx.fixed_connection_id)
+    fixed_connection = discovery.connection_of(tenant, tx.fixed_connection_id)
     if fixed_connection is not None and kind_of(fixed_connection) == "redirect":
         return upstream.start(tenant, tx, fixed_connection)  # the application chose the IdP
-    if hrd.organization_required(tenant, tx) and hrd.organization_prompt(tenant, tx) == "picker":
+    if (
+        discovery.organization_required(tenant, tx)
+        and discovery.organization_prompt(tenant, tx) == "picker"
+    ):
         return redirect(url_for(".organization", tx=tx.id))
     if (tx.organization_id, tx.connection_id) != (tx.fixed_organization_id, tx.fixed_connection_id):
         # back from a later page ("Not you?"): the last identifier's choice no longer holds
@@ -192,14 +195,14 @@ def identifier_page(
     choosable = (
         not tx.organization_from_request
         and organizations_allowed(client)
-        and hrd.has_organizations(tenant)
+        and discovery.has_organizations(tenant)
     )
     return page(
         "login/identifier.html",
         status,
         form=form,
         errors=errors or [],
-        upstream_connections=hrd.redirect_connections(g.organization),
+        upstream_connections=discovery.redirect_connections(g.organization),
         organization_picker_url=url_for(".organization", tx=tx.id) if choosable else None,
     )
 
@@ -210,14 +213,14 @@ def submit_identifier(
     """Route the identifier (home realm discovery), then continue where it leads."""
     tx.identifier = value
     try:
-        connection = hrd.choose_connection(tenant, tx, value, g.organization)
-    except hrd.OrganizationNeeded:
+        connection = discovery.choose_connection(tenant, tx, value, g.organization)
+    except discovery.OrganizationNeeded:
         flow.save(tx)
         return redirect(url_for(".organization", tx=tx.id, needed=1), code=303)
-    except hrd.NoConnection:
+    except discovery.NoConnection:
         flow.save(tx)
         g.organization = organization_for(tenant, tx)
-        if hrd.redirect_connections(g.organization):
+        if discovery.redirect_connections(g.organization):
             return identifier_page(
                 tenant,
                 tx,
@@ -248,7 +251,7 @@ def password() -> Response | tuple[str, int]:
     tx: LoginTransaction | None = g.login_tx
     if tx is None or tx.completed:
         return error_page("login_expired")
-    connection = hrd.connection_of(tenant, tx.connection_id)
+    connection = discovery.connection_of(tenant, tx.connection_id)
     if not tx.identifier or connection is None:
         return redirect(url_for(".identifier", tx=tx.id), code=303)
 

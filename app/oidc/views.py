@@ -34,12 +34,12 @@ from app.errors import error_page
 from app.events.record import commit_with_event
 from app.events.record import record_event
 from app.hrd.method import HrdRefused
-from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import resolve_request
 from app.hrd.sso import SessionAnswer
 from app.hrd.sso import code_organization
 from app.hrd.sso import session_answer
 from app.login import flow
+from app.login.discovery import begin_login
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.claims import extra_claims
