@@ -532,6 +532,8 @@ def _add_template_vars(
     from flask import has_request_context
     from flask import request
 
+    from app.branding.context import current_organization
+
     in_request = has_request_context()
     tenant = context.get("tenant")
     if tenant is None and in_request:
@@ -539,7 +541,7 @@ def _add_template_vars(
         tenant = domain.tenant if domain is not None else None
     organization = context.get("organization")
     if organization is None and in_request:
-        organization = g.get("organization")
+        organization = current_organization()
         if organization is None and g.get("tenant_domain") is not None:
             organization = g.tenant_domain.organization
     answers = call_hook_named(

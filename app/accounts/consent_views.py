@@ -14,7 +14,6 @@ import typing as t
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from authlib.oidc.core.errors import ConsentRequiredError
-from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -22,14 +21,13 @@ from werkzeug.wrappers import Response
 
 from app.accounts import consent
 from app.accounts.forms import ConsentForm
-from app.accounts.views import bp
-from app.accounts.views import page
+from app.branding.pages import render_page
 from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
 from app.login import flow
+from app.login.context import current_sign_in
 from app.security.sessions import current_sso
-from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.login.flow import LoginTransaction
@@ -72,13 +70,10 @@ def consent_step(
     return redirect(url_for("accounts.consent_page", tx=tx.id), code=303)
 
 
-@bp.route("/consent", methods=["GET", "POST"])
 def consent_page() -> Response | tuple[str, int]:
     """The scopes an application asks for; Allow continues the sign-in, Deny refuses it."""
-    from app.login.views import client_for
-
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
+    sign_in = current_sign_in()
+    tenant, tx, client = sign_in.tenant, sign_in.transaction, sign_in.client
     sso = current_sso()
     if (
         tx is None
@@ -88,7 +83,6 @@ def consent_page() -> Response | tuple[str, int]:
         or sso.user_id != tx.user_id
     ):
         return error_page("login_expired")
-    client = client_for(tenant, tx)
     if client is None:
         return error_page("unknown_client")
     scope = tx.params.get("scope")
@@ -108,7 +102,7 @@ def consent_page() -> Response | tuple[str, int]:
             return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
         if decision == "deny":
             return _deny(tenant, client, tx)
-    return page(
+    return render_page(
         "account/consent.html",
         form=form,
         scopes=consent.describe(scope),

@@ -17,10 +17,23 @@ from app.db import utcnow
 from app.login.models import SsoSession
 from app.oidc.models import TokenGrant
 from app.oidc.tokens import revoke_grant
+from app.strategies.base import StrategyUnavailable
 from app.strategies.registry import strategy_for
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
+
+
+def password_is_current(user: User, password: str) -> bool:
+    """Check the user's password through their connection's strategy (one hash either way)."""
+    identifier = user.email or user.username
+    if not identifier:
+        return False
+    try:
+        result = strategy_for(user.connection).authenticate(identifier, password)
+    except StrategyUnavailable:
+        return False
+    return result.user is not None and result.user.id == user.id
 
 
 def set_new_password(user: User, password: str) -> None:

@@ -84,43 +84,30 @@ def begin_login(
     return tx
 
 
-def client_of(tenant: Tenant, tx: LoginTransaction) -> Client | None:
-    from app.oidc.services import tenant_client
-
-    if not tx.client_id:
-        return None
-    return tenant_client(tenant.id, tx.client_id)
-
-
-def organization_required(tenant: Tenant, tx: LoginTransaction) -> bool:
+def organization_required(client: Client | None, tx: LoginTransaction) -> bool:
     """The application requires an organization and the sign-in has none yet."""
-    client = client_of(tenant, tx)
     return client is not None and client.organization_usage == "require" and not tx.organization_id
 
 
-def organization_prompt(tenant: Tenant, tx: LoginTransaction) -> str:
+def organization_prompt(client: Client | None) -> str:
     """How to ask for a required organization: ``picker`` first, or ``identifier_first``
     (email domain and identifier map, the picker only when they do not tell)."""
-    client = client_of(tenant, tx)
     prompt = (client.settings or {}).get("organization_prompt") if client is not None else None
     return "identifier_first" if prompt == "identifier_first" else "picker"
 
 
 def choose_connection(
-    tenant: Tenant,
-    tx: LoginTransaction,
-    identifier: str,
-    organization: Organization | None = None,
+    tenant: Tenant, client: Client | None, tx: LoginTransaction, identifier: str
 ) -> Connection:
     """Run the identifier stage for ``identifier`` and record why in ``tx`` (not saved).
 
-    :param organization: Unused: the transaction's fixed organization bounds the choice.
+    The transaction's fixed organization and connection bound the choice.
+
     :raises OrganizationNeeded: when the picker must ask which organization.
     :raises NoConnection: when no connection can serve the identifier.
     :raises app.strategies.base.StrategyUnavailable: when a store cannot be reached.
     :raises app.plugins.PluginError: when a ``home_realm_for_identifier`` plugin raises.
     """
-    client = client_of(tenant, tx)
     fixed_org = organization_of(tenant, tx.fixed_organization_id)
     fixed_connection = connection_of(tenant, tx.fixed_connection_id)
     tx.organization_id = fixed_org.id if fixed_org is not None else None
@@ -131,7 +118,7 @@ def choose_connection(
     flow.record_decisions(tx, resolution.decisions)
     tx.organization_id = resolution.organization.id if resolution.organization else None
     tx.connection_id = resolution.connection.id if resolution.connection else None
-    if organization_required(tenant, tx):
+    if organization_required(client, tx):
         tx.connection_id = None
         raise OrganizationNeeded(tenant.name)
     if resolution.connection is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlsplit
 
-from flask import g
 from flask import redirect
 from flask import request
 from werkzeug.wrappers import Response
@@ -25,30 +24,26 @@ from app.hrd.chain import Step
 from app.i18n import locale_tag
 from app.login import discovery
 from app.login import flow
-from app.login.views import bp
-from app.login.views import client_for
-from app.login.views import organization_for
+from app.login.context import current_sign_in
+from app.login.context import organization_for
 from app.strategies.base import RedirectStrategy
 from app.strategies.base import StrategyUnavailable
 from app.strategies.base import UpstreamLogin
 from app.strategies.registry import strategy_for
-from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.login.flow import LoginTransaction
-    from app.tenancy.models import Tenant
+    from app.login.context import SignIn
 
 
-@bp.route("/login/connection", methods=["POST"])
 def connection_choice() -> Response:
     """A button of the organization's login page: sign in with that IdP."""
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
+    sign_in = current_sign_in()
+    tx = sign_in.transaction
     if tx is None or tx.completed:
         return error_page("login_expired")
     name = (request.form.get("connection") or "")[:100]
-    organization = discovery.organization_of(tenant, tx.fixed_organization_id)
+    organization = discovery.organization_of(sign_in.tenant, tx.fixed_organization_id)
     offered = {c.name: c for c in discovery.redirect_connections(organization)}
     connection = offered.get(name)
     fixed = tx.fixed_connection_id
@@ -57,16 +52,18 @@ def connection_choice() -> Response:
     flow.record_decisions(
         tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)]
     )
-    return start(tenant, tx, connection)
+    return start(sign_in, connection)
 
 
-def start(tenant: Tenant, tx: LoginTransaction, connection: Connection) -> Response:
+def start(sign_in: SignIn, connection: Connection) -> Response:
     """Send the browser to the connection's upstream IdP (303), logging why."""
     strategy = strategy_for(connection)
     if not isinstance(strategy, RedirectStrategy):
         return error_page("no_connection", connection=connection.name)
+    tx = sign_in.transaction
+    assert tx is not None
+    tenant, client = sign_in.tenant, sign_in.client
     organization = organization_for(tenant, tx)
-    client = client_for(tenant, tx)
     tx.connection_id = connection.id
     try:
         url = strategy.start_login(

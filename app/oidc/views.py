@@ -19,7 +19,6 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Flask
-from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import request
@@ -38,6 +37,7 @@ from app.hrd.request_stage import resolve_request
 from app.hrd.sso import SessionAnswer
 from app.hrd.sso import code_organization
 from app.hrd.sso import session_answer
+from app.i18n import page_languages
 from app.login import flow
 from app.login.discovery import begin_login
 from app.oidc import keys
@@ -48,6 +48,8 @@ from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
+from app.oidc.state import protocol_state
+from app.oidc.state import reset_protocol_state
 from app.plugins import PluginError
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
@@ -88,10 +90,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CACHEABLE = {"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"}
 
 
-@bp.before_request
-def _fresh_state() -> None:
-    for key in ("oidc_clients", "oidc_issued", "oidc_revoked"):
-        g.pop(key, None)
+bp.before_request(reset_protocol_state)
 
 
 @bp.after_request
@@ -167,7 +166,7 @@ def authorize() -> Response:
     answer from the SSO session when it satisfies the request, else start the login."""
     tenant = current_tenant()
     params = request.values
-    g.locale_candidates = [params.get("ui_locales")]
+    page_languages().candidates = [params.get("ui_locales")]
     server = oauth_server()
     client = server.query_client(params.get("client_id"))
     if client is None:
@@ -229,7 +228,7 @@ def authorize_resume() -> Response:
     if tx is None or not tx.completed or not tx.client_id:
         return error_page("login_expired")
     flow.discard(tx)
-    g.locale_candidates = [tx.params.get("ui_locales")]
+    page_languages().candidates = [tx.params.get("ui_locales")]
     sso = current_sso()
     if sso is None or sso.user_id != tx.user_id:
         return error_page("login_expired")
@@ -304,15 +303,15 @@ def token() -> Response:
         response = t.cast(Response, server.create_token_response())
     except PluginError:
         return _server_error()
-    issued = g.pop("oidc_issued", None)
+    issued = protocol_state().issued
     if response.status_code == 200:
         if grant_type != "client_credentials":  # machine tokens write nothing
             commit_with_event(
                 "token_issued",
                 tenant=tenant,
-                user_id=issued and issued["user_id"],
-                client_id=issued and issued["client_id"],
-                data={"grant_type": grant_type, "grant_id": issued and issued["grant_id"]},
+                user_id=issued and issued.user_id,
+                client_id=issued and issued.client_id,
+                data={"grant_type": grant_type, "grant_id": issued and issued.grant_id},
             )
         return response
     session.rollback()
@@ -392,7 +391,7 @@ def revoke() -> Response:
     if response.status_code != 200:
         session.rollback()
         return response
-    revoked = g.pop("oidc_revoked", None)
+    revoked = protocol_state().revoked
     if revoked is not None:
         session.commit()
         record_event(
