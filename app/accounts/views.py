@@ -5,8 +5,8 @@ account exists: the request validates the form and queues the work
 (:mod:`app.accounts.background`), which finds the account and sends its email. Links in
 emails come from the tenant's configured domain (:mod:`app.accounts.emails`). Credential
 POSTs are rate limited and answer with 303 redirects; no page signs anyone in by itself.
-The two-step verification set-up pages (:mod:`app.accounts.mfa_views`) and consent
-(:mod:`app.accounts.consent_views`) are routes of this blueprint too. A page reached from a
+The two-step verification set-up pages (:mod:`app.accounts.mfa_views`) are routes of this
+blueprint too. A page reached from a
 sign-in (``?tx=``) carries its brand and languages (:mod:`app.branding.pages`).
 """
 
@@ -25,7 +25,6 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.accounts import consent_views
 from app.accounts import mfa_views
 from app.accounts import tokens
 from app.accounts.background import init_background
@@ -572,9 +571,8 @@ def signup_sent() -> tuple[str, int]:
     return render_page("account/check_email.html", reason="signup")
 
 
-# --- Two-step verification and consent, on this blueprint ---------------------------------
+# --- Two-step verification set-up, on this blueprint ---------------------------------------
 
-bp.add_url_rule("/login/mfa", view_func=mfa_views.mfa_challenge, methods=["GET", "POST"])
 bp.add_url_rule("/account/mfa", view_func=mfa_views.mfa_settings)
 bp.add_url_rule("/account/mfa/setup", view_func=mfa_views.mfa_setup, methods=["GET", "POST"])
 bp.add_url_rule("/account/mfa/recovery-codes", view_func=mfa_views.mfa_recovery_codes)
@@ -582,4 +580,3 @@ bp.add_url_rule(
     "/account/mfa/recovery-codes/new", view_func=mfa_views.mfa_new_recovery_codes, methods=["POST"]
 )
 bp.add_url_rule("/account/mfa/disable", view_func=mfa_views.mfa_disable, methods=["POST"])
-bp.add_url_rule("/consent", view_func=consent_views.consent_page, methods=["GET", "POST"])

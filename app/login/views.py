@@ -1,4 +1,5 @@
-"""The hosted login pages: identifier, password, signed in, sign out.
+"""The hosted login pages: identifier, password, signed in, sign out; the routes of the
+organization picker, of the upstream IdP buttons and of the two-step verification step.
 
 ``/authorize`` starts a login transaction and sends the browser to ``/login?tx=<id>``;
 ``/login`` without ``tx`` is a sign-in without an application, ending on ``/login/done``.
@@ -28,6 +29,8 @@ from app.hrd.request_stage import resolve_request
 from app.login import discovery
 from app.login import flow
 from app.login import organization_picker
+from app.login import steps
+from app.login import two_step
 from app.login import upstream
 from app.login.context import current_sign_in
 from app.login.context import load_sign_in
@@ -122,7 +125,8 @@ def password() -> Response | tuple[str, int]:
 def check_password(
     sign_in: SignIn, connection: Connection, secret: str
 ) -> Response | tuple[str, int]:
-    """Authenticate, then hand over to :func:`app.login.flow.complete`."""
+    """The strategy's step: check the password, then the next steps
+    (:func:`app.login.steps.authenticated`)."""
     tenant, tx, client = sign_in.tenant, sign_in.transaction, sign_in.client
     organization = sign_in.organization
     assert tx is not None and tx.identifier is not None
@@ -160,15 +164,7 @@ def check_password(
             **event,
         )
         return wrong_credentials(tx)
-    from app.accounts.mfa_views import second_step
-
-    step = second_step(tx, user, connection, result.amr)  # two-step verification, if set up
-    if step is not None:
-        return step
-    try:
-        return flow.complete(tx, user, connection, result.amr, tenant, organization, client)
-    except flow.LoginDenied as denied:
-        return error_page("access_denied", detail=denied.decision.reason, rule=denied.decision.code)
+    return steps.authenticated(sign_in, user, connection, result.amr)
 
 
 def wrong_credentials(tx: LoginTransaction) -> tuple[str, int]:
@@ -221,9 +217,10 @@ def logout() -> Response | tuple[str, int]:
     )
 
 
-# --- Pages of home realm discovery ---------------------------------------------------------
+# --- Pages of home realm discovery, and of the steps ---------------------------------------
 
 bp.add_url_rule(
     "/login/organization", view_func=organization_picker.organization, methods=["GET", "POST"]
 )
 bp.add_url_rule("/login/connection", view_func=upstream.connection_choice, methods=["POST"])
+bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])

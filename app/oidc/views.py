@@ -16,6 +16,7 @@ import typing as t
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Flask
@@ -40,9 +41,12 @@ from app.hrd.sso import session_answer
 from app.i18n import page_languages
 from app.login import flow
 from app.login.discovery import begin_login
+from app.login.steps import continue_session_sign_in
+from app.login.steps import session_rules
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.claims import extra_claims
+from app.oidc.consent import consent_step
 from app.oidc.discovery import CACHE_MAX_AGE
 from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
@@ -64,24 +68,6 @@ if t.TYPE_CHECKING:
 
 bp = Blueprint("oidc", __name__)
 
-TRANSACTION_PARAMS = (
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-    "max_age",
-    "login_hint",
-    "ui_locales",
-    "acr_values",
-    "organization",
-    "connection",
-)
-"""Authorization parameters kept in the login transaction and replayed after the login."""
 CORS_ENDPOINTS = frozenset(
     {"oidc.discovery", "oidc.jwks", "oidc.token", "oidc.userinfo", "oidc.revoke"}
 )
@@ -193,17 +179,27 @@ def authorize() -> Response:
     sso = current_sso()
     answer = SessionAnswer(False)
     if sso is not None and _session_satisfies(tenant, client, sso, params):
-        answer = session_answer(tenant, client.model, sso, realm)
+        answer = session_answer(client.model, sso, realm)  # which organization (app.hrd)
+    rule = None
+    if sso is not None and answer.serves:  # the login rules, as for a fresh sign-in
+        rule = session_rules(tenant, client.model, sso, answer.organization_id)
+        if rule is not None and rule.denies and answer.enters:
+            answer, rule = SessionAnswer(False), None  # refused there: sign in there afresh
     user = sso.user if sso is not None and answer.serves else None
+    prompt = (params.get("prompt") or "").split()
     try:
         grant = server.validate_authorization(user)
-        if user is None and "none" in (params.get("prompt") or "").split():
+        if user is None and "none" in prompt:
             raise LoginRequiredError(redirect_uri=redirect_uri)
+        if rule is not None and not rule.denies and "none" in prompt:
+            raise InteractionRequiredError(redirect_uri=redirect_uri)  # a step a rule requires
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
     if user is not None and sso is not None and grant.prompt != "login":
-        from app.accounts.consent_views import consent_step
-
+        if rule is not None:  # the rule's denial, or the step it requires, then the code
+            return continue_session_sign_in(
+                tenant, client.model, sso, answer.organization_id, params, realm, rule
+            )
         asked = consent_step(tenant, client.model, sso, params)  # a third-party client asks
         if asked is not None:
             return asked
@@ -213,7 +209,7 @@ def authorize() -> Response:
     tx = begin_login(
         tenant,
         realm,
-        {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)},
+        flow.kept_params(params),
         client.model,
         force_login=sso is not None,  # a session exists but may not be reused for this request
     )
@@ -245,8 +241,6 @@ def authorize_resume() -> Response:
         grant = server.validate_authorization(sso.user, params)
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
-    from app.accounts.consent_views import consent_step
-
     asked = consent_step(tenant, client.model, sso, params, tx)  # a third-party client asks
     if asked is not None:
         return asked

@@ -1,10 +1,11 @@
-"""The consent page, and the one function the authorization endpoint asks before a code.
+"""The consent step: the last step of a sign-in, before the code.
 
 ``/authorize`` (a live session) and ``/authorize/resume`` (after the hosted login) call
 :func:`consent_step` once the request is valid: it returns None when no consent is needed,
 else sends the browser to ``/consent`` (or, with ``prompt=none``, back to the client with
 ``consent_required``). Allowing continues at ``oidc.authorize_resume``; denying sends
-``access_denied`` to the client's registered redirect_uri.
+``access_denied`` to the client's registered redirect_uri. The consents given are stored
+by :mod:`app.accounts.consent`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typing as t
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from authlib.oidc.core.errors import ConsentRequiredError
+from flask import Blueprint
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -27,6 +29,9 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.login import flow
 from app.login.context import current_sign_in
+from app.login.context import load_sign_in
+from app.oidc.grants import OAuthClient
+from app.oidc.server import oauth_server
 from app.security.sessions import current_sso
 
 if t.TYPE_CHECKING:
@@ -34,6 +39,9 @@ if t.TYPE_CHECKING:
     from app.login.models import SsoSession
     from app.oidc.models import Client
     from app.tenancy.models import Tenant
+
+bp = Blueprint("consent", __name__)
+bp.before_request(load_sign_in)
 
 
 def consent_step(
@@ -50,26 +58,21 @@ def consent_step(
     if not consent.needs_consent(sso.user, client, params.get("scope"), asked_since):
         return None
     if "none" in prompt:
-        from app.oidc.server import oauth_server
-
         error = ConsentRequiredError(
             redirect_uri=params.get("redirect_uri"), state=params.get("state")
         )
         return oauth_server().authorization_error(error)
     if tx is None:
-        from app.oidc.views import TRANSACTION_PARAMS
-
-        tx = flow.begin(
-            tenant, {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)}, client
-        )
+        tx = flow.begin(tenant, flow.kept_params(params), client)
         tx.organization_id = sso.organization_id
     tx.user_id = sso.user_id
     tx.amr = list(sso.amr or [])
     tx.completed = True
     flow.save(tx)
-    return redirect(url_for("accounts.consent_page", tx=tx.id), code=303)
+    return redirect(url_for("consent.consent_page", tx=tx.id), code=303)
 
 
+@bp.route("/consent", methods=["GET", "POST"])
 def consent_page() -> Response | tuple[str, int]:
     """The scopes an application asks for; Allow continues the sign-in, Deny refuses it."""
     sign_in = current_sign_in()
@@ -113,8 +116,6 @@ def consent_page() -> Response | tuple[str, int]:
 
 def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
     """``access_denied`` to the registered redirect_uri (checked again), else an error page."""
-    from app.oidc.server import oauth_server
-
     flow.discard(tx)
     record_event(
         "consent_denied",
@@ -124,8 +125,7 @@ def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
         data={"scope": tx.params.get("scope", "")},
     )
     redirect_uri = tx.params.get("redirect_uri", "")
-    oauth_client = oauth_server().query_client(client.client_id)
-    if oauth_client is None or not oauth_client.check_redirect_uri(redirect_uri):
+    if not OAuthClient(client).check_redirect_uri(redirect_uri):
         return error_page("access_denied")
     error = AccessDeniedError(redirect_uri=redirect_uri, state=tx.params.get("state"))
     response = oauth_server().authorization_error(error)
