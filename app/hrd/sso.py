@@ -49,11 +49,3 @@ def session_answer(client: Client, sso: SsoSession, realm: Resolution) -> Sessio
     if enables(wanted, user.connection):
         return SessionAnswer(True, wanted.id, enters=True)
     return SessionAnswer(False)
-
-
-def code_organization(client: Client, organization_id: str | None, sso: SsoSession) -> str | None:
-    """The organization of a code issued after the hosted login: the sign-in's, else the
-    session's; never one for an application that does not use organizations."""
-    if client.organization_usage == "deny":
-        return None
-    return organization_id or sso.organization_id

@@ -4,7 +4,8 @@ Home realm discovery gets here three ways: the application's ``connection`` para
 identifier whose email domain (or identifier map entry) names such a connection, or a
 button on the organization's login page (``POST /login/connection``). The choice is traced
 and logged (``login_redirected``) before the browser leaves. Finishing the upstream sign-in
-is the strategy's own callback.
+is the strategy's own callback, which hands the user to
+:func:`app.login.steps.upstream_authenticated`.
 """
 
 from __future__ import annotations

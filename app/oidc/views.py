@@ -16,6 +16,7 @@ import typing as t
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
@@ -36,7 +37,6 @@ from app.events.record import record_event
 from app.hrd.method import HrdRefused
 from app.hrd.request_stage import resolve_request
 from app.hrd.sso import SessionAnswer
-from app.hrd.sso import code_organization
 from app.hrd.sso import session_answer
 from app.i18n import page_languages
 from app.login import flow
@@ -54,6 +54,7 @@ from app.oidc.server import init_server
 from app.oidc.server import oauth_server
 from app.oidc.state import protocol_state
 from app.oidc.state import reset_protocol_state
+from app.orgs.models import Organization
 from app.plugins import PluginError
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
@@ -64,6 +65,7 @@ from app.tenancy.resolve import request_issuer
 if t.TYPE_CHECKING:
     from app.login.models import SsoSession
     from app.oidc.grants import OAuthClient
+    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 bp = Blueprint("oidc", __name__)
@@ -148,8 +150,13 @@ def jwks() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Response:
-    """Check client and redirect_uri (error page), then the request (errors to the client);
-    answer from the SSO session when it satisfies the request, else start the login."""
+    """Check client and redirect_uri (error page), then the request (errors to the client).
+
+    Then, in floor order: discovery decides (:mod:`app.hrd`: the request stage, and whether
+    the SSO session may answer, for which organization); for a session's answer the login
+    rules run (:mod:`app.login.steps`), then consent and the code; otherwise a login
+    transaction opens and the hosted login pages take over.
+    """
     tenant = current_tenant()
     params = request.values
     page_languages().candidates = [params.get("ui_locales")]
@@ -244,10 +251,18 @@ def authorize_resume() -> Response:
     asked = consent_step(tenant, client.model, sso, params, tx)  # a third-party client asks
     if asked is not None:
         return asked
-    organization_id = code_organization(client.model, tx.organization_id, sso)
+    organization_id = _code_organization(client.model, tx.organization_id, sso)
     response = server.issue_code(grant, sso.user, sso, organization_id)
     session.commit()
     return response
+
+
+def _code_organization(client: Client, organization_id: str | None, sso: SsoSession) -> str | None:
+    """The organization of a code issued after the hosted login: the sign-in's, else the
+    session's; never one for an application that does not use organizations."""
+    if client.organization_usage == "deny":
+        return None
+    return organization_id or sso.organization_id
 
 
 def _session_satisfies(
@@ -349,11 +364,7 @@ def userinfo() -> Response:
     user = tokens.find_user(grant.user_id)
     client = server.query_client(grant.client_id)
     if user is None or user.blocked or client is None:
-        from authlib.oauth2.rfc6750 import InvalidTokenError
-
         return server.error_response(InvalidTokenError())
-    from app.orgs.models import Organization
-
     organization = (
         session.get(Organization, grant.organization_id) if grant.organization_id else None
     )
