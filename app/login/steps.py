@@ -56,9 +56,7 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 AUTHENTICATE = "authenticate"
-RULES = "rules"
-ORDER = (AUTHENTICATE, MFA, RULES)
-"""The builtin steps, in order; plugin steps happen within ``rules``, consent after all."""
+"""The strategy's step, the first in ``tx.steps``."""
 
 M = t.TypeVar("M", Organization, Connection)
 
