@@ -131,15 +131,20 @@ def setup_templates(app: Flask) -> None:
 
 def setup_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
+    from app.login.context import load_sign_in
     from app.login.views import bp as login_bp
+    from app.oidc.consent import bp as consent_bp
     from app.oidc.views import bp as oidc_bp
     from app.orgs.views import bp as orgs_bp
 
     app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
     app.register_blueprint(oidc_bp)
     app.register_blueprint(login_bp)
+    app.register_blueprint(consent_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)
+    for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
+        app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

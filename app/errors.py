@@ -23,6 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from app.hooks import PluginError
+from app.i18n import page_languages
 
 if t.TYPE_CHECKING:
     from app.tenancy.models import TenantDomain
@@ -197,8 +198,9 @@ def _render_error(
             "Unknown host\n", status=404 if status == 404 else status, mimetype="text/plain"
         )
     tenant = domain.tenant if domain is not None else None
-    if tenant is not None and "locale_defaults" not in g:
-        g.locale_defaults = [tenant.default_locale]
+    languages = page_languages()
+    if tenant is not None and not languages.defaults:
+        languages.defaults = [tenant.default_locale]
     reference = None
     try:
         reference = record_event(

@@ -185,18 +185,25 @@ def home_realm_for_identifier(
 
 @hookspec(firstresult=True)
 def check_login(context: LoginContext) -> LoginDecision | None:
-    """Decide whether an authenticated user may finish signing in.
+    """Decide whether an authenticated user may finish signing in, or must take a step first.
 
-    Return None to allow, or a :class:`app.login.rules.LoginDecision` to deny with a
-    user-facing, translatable reason (``lazy_gettext``). Stops at the first denial: later
-    rules are not called.
+    Return None to allow; ``LoginDecision(code, reason)`` to deny with a user-facing,
+    translatable reason (``lazy_gettext``); or ``LoginDecision.require(step)`` to send the
+    sign-in through a step first: ``"mfa"`` (two-step verification, for a user who has set
+    it up) or a step of the plugin's own, whose page (``page=``: an endpoint of the
+    plugin's blueprint, or a path) gets the sign-in as ``?tx=`` and calls
+    :func:`app.login.steps.step_done` when done. The rules then run again, so return None
+    once the step is done (``"mfa" in context.amr``, ``step in context.steps``). The first
+    rule that answers wins; later rules are not called.
 
-    :param context: The user, tenant, organization, connection, client and request address.
-    :returns: None or a LoginDecision.
+    :param context: The user, tenant, organization, connection, client, request address,
+        authentication methods (``amr``) and the steps passed.
+    :returns: None or a :class:`app.login.rules.LoginDecision`.
 
-    Called by: app/login/flow.py, once per sign-in after the password (or upstream IdP) is
-    verified and before any session or code exists. Organization-scoped. A raising rule
-    denies the sign-in with the plugin-failure error page.
+    Called by: app/login/steps.py (check_rules), for every sign-in, fresh or answered by an
+    SSO session: after the password (or upstream IdP) and two-step verification, before any
+    session or code exists, and again after each step a rule requires. Organization-scoped.
+    A raising rule denies the sign-in with the plugin-failure error page.
     Builtin: app.login.membership_rule (members only, for shared user pools).
     """
 

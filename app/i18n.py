@@ -2,13 +2,14 @@
 
 Order: ``ui_locales`` of the sign-in, a language picked on the page (``?lang=``, kept in
 the session), the user's saved locale, Accept-Language, then the organization's and the
-tenant's default. Views put the sign-in's hints in ``g.locale_candidates`` and the defaults
-in ``g.locale_defaults``; a language picked on the page *after* the sign-in started comes
+tenant's default. Views put the sign-in's hints and the defaults in the request's
+:class:`PageLanguages`; a language picked on the page *after* the sign-in started comes
 first there, so the language switcher always does what it says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import typing as t
 from urllib.parse import urlencode
@@ -30,11 +31,32 @@ SUPPORTED_LOCALES = ("en", "fr", "de", "es", "ja", "ar")
 RTL_LOCALES = frozenset({"ar", "he", "fa", "ur"})
 SESSION_KEY = "locale"
 """Session entry of the language picked on the page: ``{"tag": "fr", "at": <epoch>}``."""
+_LANGUAGES = "foyer_languages"
+
+
+@dataclasses.dataclass
+class PageLanguages:
+    """What the view of this request knows about its reader's language."""
+
+    candidates: list[str | None] = dataclasses.field(default_factory=list)
+    """Before Accept-Language: the sign-in's ``ui_locales``, the user's saved locale..."""
+    defaults: list[str | None] = dataclasses.field(default_factory=list)
+    """After Accept-Language: the organization's default, then the tenant's."""
+
+
+def page_languages() -> PageLanguages:
+    """This request's (empty until a view fills it)."""
+    languages = g.get(_LANGUAGES)
+    if languages is None:
+        languages = PageLanguages()
+        setattr(g, _LANGUAGES, languages)
+    return t.cast(PageLanguages, languages)
 
 
 def select_locale() -> str:
-    """Pick the page locale; views may set ``g.locale_candidates`` (ui_locales, user...)."""
-    candidates = [*getattr(g, "locale_candidates", ()), page_choice()]
+    """Pick the page locale from the request's :class:`PageLanguages` and the browser's."""
+    languages = g.get(_LANGUAGES) or PageLanguages()
+    candidates = [*languages.candidates, page_choice()]
     for candidate in candidates:
         for tag in (candidate or "").replace(",", " ").split():
             match = _supported(tag)
@@ -43,7 +65,7 @@ def select_locale() -> str:
     best = request.accept_languages.best_match(SUPPORTED_LOCALES) if request else None
     if best:
         return best
-    for default in getattr(g, "locale_defaults", ()):
+    for default in languages.defaults:
         match = _supported(default or "")
         if match:
             return match

@@ -20,6 +20,7 @@ from flask import has_request_context
 from flask import request
 
 from app import hookspecs
+from app.branding.context import current_organization
 from app.config import Settings
 from app.hooks import GuardedPluginManager
 from app.hooks import call_hook_named
@@ -148,7 +149,7 @@ def _add_template_vars(
         tenant = domain.tenant if domain is not None else None
     organization = context.get("organization")
     if organization is None and in_request:
-        organization = g.get("organization")
+        organization = current_organization()
         if organization is None and g.get("tenant_domain") is not None:
             organization = g.tenant_domain.organization
     answers = call_hook_named(

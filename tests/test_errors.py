@@ -85,12 +85,12 @@ def test_raising_plugin_is_a_branded_502_naming_nothing_secret(
 
 
 def test_unexpected_exception_is_a_branded_500(client, user, monkeypatch, recorded_events):
-    from app.login import hrd
+    from app.login import discovery
 
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(hrd, "choose_connection", broken)
+    monkeypatch.setattr(discovery, "choose_connection", broken)
     page = client.get("/login", follow_redirects=True)
     form = read_form(text(page), "login-identifier-form")
     answer = client.post(form.action, data={**form.fields, "identifier": "alice@example.com"})

@@ -26,7 +26,7 @@ from app.db import session
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.hookspecs import hookimpl
-from app.login.hrd import password_connections
+from app.login.discovery import password_connections
 from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:

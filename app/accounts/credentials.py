@@ -12,6 +12,7 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts import tokens
+from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.oidc.models import TokenGrant
@@ -21,6 +22,18 @@ from app.sessions.services import end_user_sessions
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.sessions.models import SsoSession
+
+
+def password_is_current(user: User, password: str) -> bool:
+    """Check the user's password through their connection's strategy (one hash either way)."""
+    identifier = user.email or user.username
+    if not identifier:
+        return False
+    try:
+        result = strategy_for(user.connection).authenticate(identifier, password)
+    except StrategyUnavailable:
+        return False
+    return result.user is not None and result.user.id == user.id
 
 
 def set_new_password(user: User, password: str) -> None:

@@ -150,3 +150,8 @@ def delete_user(user: User) -> None:
     session.delete(user)
     session.commit()
     record_event("user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id)
+
+
+def user_label(user: User) -> str:
+    """How a user is named on the pages: email, else username, else name."""
+    return user.email or user.username or user.name or ""

@@ -5,8 +5,9 @@ account exists: the request validates the form and queues the work
 (:mod:`app.accounts.background`), which finds the account and sends its email. Links in
 emails come from the tenant's configured domain (:mod:`app.accounts.emails`). Credential
 POSTs are rate limited and answer with 303 redirects; no page signs anyone in by itself.
-The two-step verification pages live in :mod:`app.accounts.mfa_views`, consent in
-:mod:`app.accounts.consent_views`, on this blueprint.
+The two-step verification set-up pages (:mod:`app.accounts.mfa_views`) are routes of this
+blueprint too. A page reached from a
+sign-in (``?tx=``) carries its brand and languages (:mod:`app.branding.pages`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import typing as t
 import sqlalchemy as sa
 from flask import Blueprint
 from flask import current_app
-from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -25,9 +25,11 @@ from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.accounts import mfa_views
 from app.accounts import tokens
 from app.accounts.background import init_background
 from app.accounts.background import later
+from app.accounts.credentials import password_is_current
 from app.accounts.credentials import set_new_password
 from app.accounts.credentials import sign_out_everywhere
 from app.accounts.forms import ChangePasswordForm
@@ -38,6 +40,12 @@ from app.accounts.forms import TokenForm
 from app.accounts.models import User
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
+from app.accounts.services import user_label
+from app.accounts.signed_in import sign_in_first
+from app.accounts.signed_in import signed_in_user
+from app.branding.pages import page_subject
+from app.branding.pages import render_page
+from app.branding.pages import show_organization
 from app.connections.services import dedicated_organization
 from app.connections.services import dedicated_organization_id
 from app.connections.strategies import StrategyUnavailable
@@ -47,13 +55,10 @@ from app.db import utcnow
 from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
-from app.login import hrd
-from app.login.views import load_context
-from app.login.views import page
-from app.login.views import user_label
+from app.i18n import page_languages
+from app.login import discovery
 from app.orgs.models import Organization
-from app.security.limits import limit
-from app.security.limits import limiter
+from app.security.limits import count_submission
 from app.sessions.services import current_sso
 from app.tenancy.resolve import current_tenant
 
@@ -61,7 +66,6 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from app.connections.models import Connection
-    from app.login.flow import LoginTransaction
     from app.tenancy.models import Tenant
 
 bp = Blueprint("accounts", __name__)
@@ -75,35 +79,30 @@ def _setup(state: BlueprintSetupState) -> None:
 # --- Request set-up and helpers ------------------------------------------------------------
 
 
-bp.before_request(load_context)  # the same context as the login pages
-
-
 def use_organization(organization_id: str | None) -> Organization | None:
     """Brand this page for the organization a link was sent for (same tenant only)."""
+    subject = page_subject()
     if not organization_id:
-        return t.cast("Organization | None", g.organization)
+        return subject.organization
     org = session.get(Organization, organization_id)
     if org is not None and org.tenant_id == current_tenant().id:
-        g.organization = org
-        g.locale_defaults = [org.default_locale, current_tenant().default_locale]
-    return t.cast("Organization | None", g.organization)
+        subject = show_organization(org)
+        page_languages().defaults = [org.default_locale, current_tenant().default_locale]
+    return subject.organization
 
 
 def tx_id() -> str | None:
-    tx: LoginTransaction | None = g.login_tx
+    """The sign-in this page was reached from, kept in the links it sends the browser to."""
+    tx = page_subject().transaction
     return tx.id if tx is not None else None
-
-
-def rate_limit(setting: str, scope: str) -> None:
-    """Count one submission against the client address (429 page when over)."""
-    with limiter().shared_limit(limit(setting), scope=scope):
-        pass
 
 
 def link_invalid(purpose: str) -> tuple[str, int]:
     """The branded page for a link that is unknown, expired or already used."""
     record_event("link_rejected", tenant=current_tenant(), data={"purpose": purpose})
-    return page("account/link_invalid.html", 400, purpose=purpose, form=EmailForm(formdata=None))
+    return render_page(
+        "account/link_invalid.html", 400, purpose=purpose, form=EmailForm(formdata=None)
+    )
 
 
 def signup_connection(tenant: Tenant, organization: Organization | None) -> Connection | None:
@@ -112,7 +111,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     Without an organization, a connection that belongs to one organization only (its
     isolated users) is left out: people sign up to it on that organization's pages.
     """
-    for connection in hrd.password_connections(tenant, organization):
+    for connection in discovery.password_connections(tenant, organization):
         if not connection.signup_enabled:
             continue
         if organization is None and dedicated_organization_id(connection) is not None:
@@ -136,7 +135,7 @@ def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list
         return []
     organization = session.get(Organization, organization_id) if organization_id else None
     found = []
-    for connection in hrd.password_connections(tenant, organization):
+    for connection in discovery.password_connections(tenant, organization):
         try:
             user = strategy_for(connection).find_user(email)
         except StrategyUnavailable:
@@ -152,11 +151,12 @@ def _account_links() -> dict[str, t.Any]:
     account" lead, keeping the sign-in (``tx``); ``signup`` is None where sign-up is off."""
 
     def account_links() -> dict[str, str | None]:
-        tx: LoginTransaction | None = g.get("login_tx")
+        subject = page_subject()
         tenant = current_tenant()
+        tx = subject.transaction
         args: dict[str, t.Any] = {"tx": tx.id} if tx is not None else {}
         signup = None
-        if signup_connection(tenant, g.get("organization")) is not None:
+        if signup_connection(tenant, subject.organization) is not None:
             signup = url_for("accounts.signup", **args)
         return {"reset": url_for("accounts.reset_request", **args), "signup": signup}
 
@@ -172,9 +172,9 @@ def reset_request() -> Response | tuple[str, int]:
     """Ask for a reset link. Every address gets the same answer; only accounts get mail."""
     form = EmailForm()
     if request.method == "POST":
-        rate_limit("rate_limit_account_email", "account_email")
+        count_submission("rate_limit_account_email", "account_email")
         if form.validate():
-            organization = g.organization
+            organization = page_subject().organization
             later(
                 send_reset_emails,
                 current_tenant().id,
@@ -182,11 +182,11 @@ def reset_request() -> Response | tuple[str, int]:
                 form.email.data,
             )
             return redirect(url_for(".reset_sent", tx=tx_id()), code=303)
-        return page("account/reset_request.html", 400, form=form)
-    tx: LoginTransaction | None = g.login_tx
+        return render_page("account/reset_request.html", 400, form=form)
+    tx = page_subject().transaction
     if tx is not None and tx.identifier and "@" in tx.identifier:
         form.email.data = tx.identifier
-    return page("account/reset_request.html", form=form)
+    return render_page("account/reset_request.html", form=form)
 
 
 def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
@@ -214,7 +214,7 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
 
 @bp.route("/password/reset/sent")
 def reset_sent() -> tuple[str, int]:
-    return page("account/reset_sent.html")
+    return render_page("account/reset_sent.html")
 
 
 @bp.route("/password/reset/new", methods=["GET", "POST"])
@@ -222,14 +222,14 @@ def reset_form() -> Response | tuple[str, int]:
     """The page a reset link opens: choose a new password. No sign-in follows (L-08)."""
     tenant = current_tenant()
     if request.method == "POST":
-        rate_limit("rate_limit_login", "login")
+        count_submission("rate_limit_login", "login")
     value = request.form.get("token") if request.method == "POST" else request.args.get("token")
     row = tokens.peek(value, tokens.PASSWORD_RESET, tenant.id)
     user = session.get(User, row.user_id) if row is not None and row.user_id else None
     if row is None or user is None or user.tenant_id != tenant.id or user.blocked:
         return link_invalid(tokens.PASSWORD_RESET)
     organization = use_organization(row.data.get("organization_id"))
-    g.locale_candidates = [*g.locale_candidates, user.locale]  # the email's language
+    page_languages().candidates.append(user.locale)  # the email's language
     form = ResetPasswordForm()
     if request.method == "POST" and form.validate():
         password = form.new_password.data
@@ -262,14 +262,14 @@ def reset_form() -> Response | tuple[str, int]:
             return redirect(url_for(".reset_done"), code=303)
     form.token.data = value
     status = 400 if request.method == "POST" else 200
-    return page(
+    return render_page(
         "account/reset_form.html", status, form=form, user=user, user_label=user_label(user)
     )
 
 
 @bp.route("/password/reset/done")
 def reset_done() -> tuple[str, int]:
-    return page("account/reset_done.html")
+    return render_page("account/reset_done.html")
 
 
 def notify_password_changed(user_id: str, how: str, organization_id: str | None) -> None:
@@ -286,16 +286,6 @@ def notify_password_changed(user_id: str, how: str, organization_id: str | None)
 # --- Account overview and change password --------------------------------------------------
 
 
-def signed_in_user() -> User | None:
-    sso = current_sso()
-    return sso.user if sso is not None else None
-
-
-def sign_in_first() -> Response:
-    """Send a visitor who is not signed in to the sign-in page."""
-    return redirect(url_for("login.identifier"))
-
-
 @bp.route("/account")
 def account() -> Response | tuple[str, int]:
     """Who is signed in, whether their email is verified, and what they can change."""
@@ -304,7 +294,7 @@ def account() -> Response | tuple[str, int]:
     user = signed_in_user()
     if user is None:
         return sign_in_first()
-    return page(
+    return render_page(
         "account/account.html",
         user=user,
         user_label=user_label(user),
@@ -322,9 +312,10 @@ def change_password() -> Response | tuple[str, int]:
         return sign_in_first()
     user = sso.user
     tenant = current_tenant()
+    organization = page_subject().organization
     form = ChangePasswordForm()
     if request.method == "POST":
-        rate_limit("rate_limit_login", "login")
+        count_submission("rate_limit_login", "login")
         if form.validate():
             if not password_is_current(user, form.current_password.data):
                 record_event(
@@ -334,14 +325,14 @@ def change_password() -> Response | tuple[str, int]:
                     connection_id=user.connection_id,
                 )
                 form.current_password.errors.append(_("This is not your current password."))
-                return page("account/change_password.html", 400, form=form, user=user)
+                return render_page("account/change_password.html", 400, form=form, user=user)
             try:
                 check_password_policy(
-                    form.new_password.data, tenant=tenant, organization=g.organization, user=user
+                    form.new_password.data, tenant=tenant, organization=organization, user=user
                 )
             except PasswordRejected as rejected:
                 form.new_password.errors.append(str(rejected))
-                return page("account/change_password.html", 400, form=form, user=user)
+                return render_page("account/change_password.html", 400, form=form, user=user)
             set_new_password(user, form.new_password.data)
             counts = {"sessions_ended": 0, "grants_revoked": 0}
             if form.sign_out_others.data:
@@ -350,12 +341,11 @@ def change_password() -> Response | tuple[str, int]:
             record_event(
                 "password_changed",
                 tenant=tenant,
-                organization=g.organization,
+                organization=organization,
                 user_id=user.id,
                 connection_id=user.connection_id,
                 data=counts,
             )
-            organization = g.organization
             later(
                 notify_password_changed,
                 user.id,
@@ -363,20 +353,8 @@ def change_password() -> Response | tuple[str, int]:
                 organization.id if organization is not None else None,
             )
             return redirect(url_for(".account", done="password"), code=303)
-        return page("account/change_password.html", 400, form=form, user=user)
-    return page("account/change_password.html", form=form, user=user)
-
-
-def password_is_current(user: User, password: str) -> bool:
-    """Check the user's password through their connection's strategy (one hash either way)."""
-    identifier = user.email or user.username
-    if not identifier:
-        return False
-    try:
-        result = strategy_for(user.connection).authenticate(identifier, password)
-    except StrategyUnavailable:
-        return False
-    return result.user is not None and result.user.id == user.id
+        return render_page("account/change_password.html", 400, form=form, user=user)
+    return render_page("account/change_password.html", form=form, user=user)
 
 
 # --- Email verification --------------------------------------------------------------------
@@ -398,7 +376,7 @@ def verify_email() -> Response | tuple[str, int]:
     ):
         return link_invalid(tokens.EMAIL_VERIFICATION)
     organization = use_organization(row.data.get("organization_id"))
-    g.locale_candidates = [*g.locale_candidates, user.locale]  # the email's language
+    page_languages().candidates.append(user.locale)  # the email's language
     form = TokenForm()
     if request.method == "POST" and form.validate():
         if tokens.consume(value, tokens.EMAIL_VERIFICATION, tenant.id) is None:
@@ -414,12 +392,14 @@ def verify_email() -> Response | tuple[str, int]:
         )
         return redirect(url_for(".email_verified"), code=303)
     form.token.data = value
-    return page("account/verify_email.html", form=form, user=user, user_label=user_label(user))
+    return render_page(
+        "account/verify_email.html", form=form, user=user, user_label=user_label(user)
+    )
 
 
 @bp.route("/email/verified")
 def email_verified() -> tuple[str, int]:
-    return page("account/email_verified.html", signed_in=current_sso() is not None)
+    return render_page("account/email_verified.html", signed_in=current_sso() is not None)
 
 
 @bp.route("/email/verify/resend", methods=["GET", "POST"])
@@ -427,9 +407,9 @@ def resend_verification() -> Response | tuple[str, int]:
     """Send the verification email again (same answer for every address)."""
     form = EmailForm()
     if request.method == "POST":
-        rate_limit("rate_limit_account_email", "account_email")
+        count_submission("rate_limit_account_email", "account_email")
         if form.validate():
-            organization = g.organization
+            organization = page_subject().organization
             later(
                 send_verification_emails,
                 current_tenant().id,
@@ -437,11 +417,11 @@ def resend_verification() -> Response | tuple[str, int]:
                 form.email.data,
             )
             return redirect(url_for(".verification_sent", tx=tx_id()), code=303)
-        return page("account/resend_verification.html", 400, form=form)
+        return render_page("account/resend_verification.html", 400, form=form)
     user = signed_in_user()
     if user is not None:
         form.email.data = user.email
-    return page("account/resend_verification.html", form=form)
+    return render_page("account/resend_verification.html", form=form)
 
 
 def send_verification_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
@@ -462,7 +442,7 @@ def send_verification_emails(tenant_id: str, organization_id: str | None, email:
 
 @bp.route("/email/verify/sent")
 def verification_sent() -> tuple[str, int]:
-    return page("account/check_email.html", reason="verification")
+    return render_page("account/check_email.html", reason="verification")
 
 
 # --- Sign-up -------------------------------------------------------------------------------
@@ -474,13 +454,13 @@ def signup() -> Response | tuple[str, int]:
     hidden in the page: L-14). An address that already has an account gets the same answer
     here, and its owner an email saying someone tried."""
     tenant = current_tenant()
-    organization = g.organization
+    organization = page_subject().organization
     connection = signup_connection(tenant, organization)
     if connection is None:
         return error_page("signup_disabled")
     form = SignupForm()
     if request.method == "POST":
-        rate_limit("rate_limit_account_email", "account_email")
+        count_submission("rate_limit_account_email", "account_email")
         if form.validate():
             try:
                 check_password_policy(
@@ -491,7 +471,7 @@ def signup() -> Response | tuple[str, int]:
                 )
             except PasswordRejected as rejected:
                 form.password.errors.append(str(rejected))
-                return page("account/signup.html", 400, form=form, connection=connection)
+                return render_page("account/signup.html", 400, form=form, connection=connection)
             later(
                 create_account,
                 tenant.id,
@@ -503,8 +483,8 @@ def signup() -> Response | tuple[str, int]:
                 locale_tag(),
             )
             return redirect(url_for(".signup_sent", tx=tx_id()), code=303)
-        return page("account/signup.html", 400, form=form, connection=connection)
-    return page("account/signup.html", form=form, connection=connection)
+        return render_page("account/signup.html", 400, form=form, connection=connection)
+    return render_page("account/signup.html", form=form, connection=connection)
 
 
 def create_account(
@@ -568,8 +548,15 @@ def create_account(
 
 @bp.route("/signup/sent")
 def signup_sent() -> tuple[str, int]:
-    return page("account/check_email.html", reason="signup")
+    return render_page("account/check_email.html", reason="signup")
 
 
-from app.accounts import consent_views  # noqa: E402,F401 - routes on this blueprint
-from app.accounts import mfa_views  # noqa: E402,F401 - routes on this blueprint
+# --- Two-step verification set-up, on this blueprint ---------------------------------------
+
+bp.add_url_rule("/account/mfa", view_func=mfa_views.mfa_settings)
+bp.add_url_rule("/account/mfa/setup", view_func=mfa_views.mfa_setup, methods=["GET", "POST"])
+bp.add_url_rule("/account/mfa/recovery-codes", view_func=mfa_views.mfa_recovery_codes)
+bp.add_url_rule(
+    "/account/mfa/recovery-codes/new", view_func=mfa_views.mfa_new_recovery_codes, methods=["POST"]
+)
+bp.add_url_rule("/account/mfa/disable", view_func=mfa_views.mfa_disable, methods=["POST"])

@@ -27,6 +27,7 @@ from app.branding.data import LINK_KEYS
 from app.branding.data import clean_branding
 from app.branding.data import safe_email as safe_email
 from app.branding.data import safe_url as safe_url
+from app.branding.pages import page_subject
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
@@ -87,37 +88,17 @@ def current_tenant_or_none() -> Tenant | None:
 
 
 def current_organization() -> Organization | None:
-    """The organization this page is for: set by the view (``g.organization``) or the host."""
+    """The organization this page is for (:func:`app.branding.pages.page_subject`)."""
     if not has_request_context():
         return None
-    if "organization" in g:
-        return t.cast("Organization | None", g.organization)
-    domain = g.get("tenant_domain")
-    return domain.organization if domain is not None else None
+    return page_subject().organization
 
 
 def current_client() -> Client | None:
-    """The application this page is for: ``g.client`` when a view set it, else the client
-    of the login transaction (``g.login_tx``), looked up once per request."""
+    """The application this page is for (:func:`app.branding.pages.page_subject`)."""
     if not has_request_context():
         return None
-    if "client" in g:
-        return t.cast("Client | None", g.client)
-    if "foyer_client" in g:
-        return t.cast("Client | None", g.foyer_client)
-    client = None
-    tx = g.get("login_tx")
-    tenant = current_tenant_or_none()
-    client_id = getattr(tx, "client_id", None)
-    if client_id and tenant is not None:
-        from app.oidc.services import tenant_client
-
-        try:
-            client = tenant_client(tenant.id, client_id)
-        except Exception:  # branding must never be what breaks a page
-            log.exception("could not look up the client of the page")
-    g.foyer_client = client
-    return client
+    return page_subject().client
 
 
 def client_branding(client: Client | None) -> dict[str, t.Any]:
@@ -155,23 +136,24 @@ def current_theme_name() -> str:
     """The theme of this request (chosen once per request, ``default`` outside requests)."""
     if not has_request_context():
         return DEFAULT_THEME
-    name = g.get("foyer_theme")
-    if name is None:
-        name = theme_name_for(current_tenant_or_none(), current_organization(), current_client())
-        g.foyer_theme = name
-    return t.cast(str, name)
+    subject = page_subject()
+    if subject.theme_name is None:
+        subject.theme_name = theme_name_for(
+            current_tenant_or_none(), subject.organization, subject.client
+        )
+    return subject.theme_name
 
 
 def current_brand() -> Brand:
     """The brand of this request, built once per request."""
-    if has_request_context() and "foyer_brand" in g:
-        return t.cast(Brand, g.foyer_brand)
-    brand = build_brand(
-        current_tenant_or_none(), current_organization(), current_theme_name(), current_client()
-    )
-    if has_request_context():
-        g.foyer_brand = brand
-    return brand
+    if not has_request_context():
+        return build_brand(current_tenant_or_none(), None, current_theme_name(), None)
+    subject = page_subject()
+    if subject.brand is None:
+        subject.brand = build_brand(
+            current_tenant_or_none(), subject.organization, current_theme_name(), subject.client
+        )
+    return subject.brand
 
 
 def branding_layers(

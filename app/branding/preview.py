@@ -16,7 +16,6 @@ from flask import Blueprint
 from flask import Flask
 from flask import abort
 from flask import current_app
-from flask import g
 from flask import render_template
 from flask import request
 from flask_babel import lazy_gettext as _l
@@ -25,8 +24,11 @@ from jinja2 import Environment
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.branding.pages import page_subject
+from app.branding.pages import show_page
 from app.branding.themes import ThemeRegistry
 from app.i18n import SUPPORTED_LOCALES
+from app.i18n import page_languages
 
 bp = Blueprint("theme_preview", __name__, url_prefix="/_themes")
 
@@ -156,7 +158,7 @@ def fake_context(page: str) -> dict[str, t.Any]:
 
     code = request.args.get("code", "login_expired")
     kind = ERRORS.get(code) or ERRORS["login_expired"]
-    organization = g.organization
+    organization = page_subject().organization
     return {
         "form": FakeForm(),
         "errors": [],
@@ -191,11 +193,13 @@ def _setup(theme: str) -> None:
     themes: ThemeRegistry = current_app.extensions["foyer.themes"]
     if theme not in themes:
         abort(404)
-    g.organization = Organization(
-        name="example", display_name=str(_l("Example Corporation")), theme=theme, branding={}
+    show_page(
+        Organization(
+            name="example", display_name=str(_l("Example Corporation")), theme=theme, branding={}
+        ),
+        theme_name=theme,
     )
-    g.foyer_theme = theme
-    g.locale_candidates = [request.args.get("lang")]
+    page_languages().candidates = [request.args.get("lang")]
 
 
 @bp.route("/")

@@ -76,7 +76,10 @@ class RedirectStrategy(t.Protocol):
 
     Home realm discovery calls :meth:`start_login` when an identifier, the application's
     ``connection`` parameter or a button on the organization's login page chooses the
-    connection; the browser is then redirected (303) to the URL returned.
+    connection; the browser is then redirected (303) to the URL returned. The strategy's
+    callback (a route of its plugin) returns
+    :func:`app.login.steps.upstream_authenticated` with the user the IdP signed in, and the
+    sign-in's next steps follow.
     """
 
     def start_login(self, login: UpstreamLogin) -> str:

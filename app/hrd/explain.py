@@ -23,9 +23,9 @@ from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
 from app.hrd.method import HrdRefused
 from app.hrd.request_stage import organizations_allowed
-from app.login.hrd import has_organizations
 from app.oidc.models import Client
 from app.orgs.services import find_organization_by_name
+from app.orgs.services import has_organizations
 from app.tenancy.resolve import find_domain
 from app.tenancy.resolve import hostname_of
 

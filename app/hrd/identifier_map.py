@@ -109,7 +109,7 @@ def set_route(
     :raises RouteInvalid: for an unusable pattern, no realm, a realm of another tenant, or
         a connection the organization does not enable.
     """
-    from app.hrd.chain import enables
+    from app.connections.services import enables
 
     stored, pattern = normalize_entry(identifier)
     if organization is None and connection is None:

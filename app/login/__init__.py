@@ -1,1 +1,2 @@
-"""The hosted login: pages, the login transaction, SSO sessions and home realm discovery."""
+"""The sign-in: its transaction, its typed context per request, its ordered steps, and the
+hosted login pages."""

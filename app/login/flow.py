@@ -1,10 +1,11 @@
 """The login transaction: one sign-in in progress, kept in the signed session cookie.
 
-``/authorize`` validates the request, then calls :func:`begin` and redirects to the hosted
-pages. The pages fill the transaction (organization, connection, identifier) and, once the
-user is authenticated, call :func:`complete`, which runs the login rules, starts the SSO
-session and sends the browser (303) to ``oidc.authorize_resume`` to receive its code.
-A sign-in started on ``/login`` directly (no application) ends on the signed-in page.
+``/authorize`` validates the request, then opens a transaction
+(:func:`app.login.discovery.begin_login`) and redirects to the hosted pages. The pages fill
+it (organization, connection, identifier); once the user is authenticated, its steps
+(:mod:`app.login.steps`) run, start the SSO session and send the browser (303) to
+``oidc.authorize_resume`` to receive its code. A sign-in started on ``/login`` directly (no
+application) ends on the signed-in page.
 """
 
 from __future__ import annotations
@@ -14,30 +15,37 @@ import time
 import typing as t
 
 from flask import current_app
-from flask import redirect
-from flask import request
 from flask import session as cookie
-from flask import url_for
-from werkzeug.wrappers import Response
 
-from app.db import session
-from app.db import utcnow
-from app.events.record import record_event
-from app.hooks import call_hook
-from app.login.rules import LoginContext
-from app.login.rules import LoginDecision
 from app.security.crypto import new_token
-from app.sessions.services import start_sso_session
+from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
-    from app.accounts.models import User
-    from app.connections.models import Connection
+    from app.hrd.chain import Step
     from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
 MAX_OPEN_TRANSACTIONS = 5
 COOKIE_KEY = "login_tx"
+KEPT_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "acr_values",
+    "organization",
+    "connection",
+)
+"""Authorization parameters kept in the login transaction and replayed after the login."""
 
 
 @dataclasses.dataclass
@@ -65,7 +73,14 @@ class LoginTransaction:
     hrd: list[dict[str, str]] = dataclasses.field(default_factory=list)
     """Why the sign-in was routed where it went: [{method, detail, organization, connection}]."""
     user_id: str | None = None
+    """The authenticated user, once the strategy's step passed."""
     amr: list[str] = dataclasses.field(default_factory=list)
+    steps: list[str] = dataclasses.field(default_factory=list)
+    """The steps passed so far (:mod:`app.login.steps`)."""
+    pending_step: str | None = None
+    """The step the sign-in waits on (``mfa``, a plugin's step), if any."""
+    from_session: bool = False
+    """The SSO session authenticated the user: the sign-in ends without a new session."""
     completed: bool = False
 
     @property
@@ -75,6 +90,11 @@ class LoginTransaction:
     @property
     def login_hint(self) -> str | None:
         return self.params.get("login_hint")
+
+
+def kept_params(params: t.Mapping[str, str]) -> dict[str, str]:
+    """The authorization request's parameters a transaction keeps (those given)."""
+    return {key: params[key] for key in KEPT_PARAMS if params.get(key)}
 
 
 def begin(
@@ -101,8 +121,6 @@ def begin(
 
 def load(tx_id: str | None) -> LoginTransaction | None:
     """The transaction with this id, or None when unknown, expired or of another tenant."""
-    from app.tenancy.resolve import current_tenant
-
     if not tx_id:
         return None
     raw = cookie.get(COOKIE_KEY, {}).get(tx_id)
@@ -135,86 +153,23 @@ def discard(tx: LoginTransaction) -> None:
     cookie[COOKIE_KEY] = open_txs
 
 
-def add_trace(tx: LoginTransaction, method: str, detail: str) -> None:
-    """Record one home-realm-discovery step (shown in events and the debug view)."""
-    tx.hrd.append(
-        {
-            "method": method,
-            "detail": detail,
-            "organization": tx.organization_id or "",
-            "connection": tx.connection_id or "",
-        }
-    )
+TRACE_ENTRIES = 16
+"""The trace lives in the session cookie: older entries give way (the log keeps them)."""
 
 
-class LoginDenied(Exception):
-    """A login rule refused the sign-in; the view shows ``decision.reason``."""
-
-    def __init__(self, decision: LoginDecision) -> None:
-        super().__init__(decision.code)
-        self.decision = decision
-
-
-def complete(
-    tx: LoginTransaction,
-    user: User,
-    connection: Connection,
-    amr: list[str],
-    tenant: Tenant,
-    organization: Organization | None,
-    client: Client | None,
-) -> Response:
-    """Finish an authenticated sign-in: login rules, SSO session, event, then the code.
-
-    :raises LoginDenied: when a ``check_login`` rule denies (nothing is started).
-    :raises app.hooks.PluginError: when a rule raises (the error page names no secrets).
-    """
-    context = LoginContext(
-        user=user,
-        tenant=tenant,
-        organization=organization,
-        connection=connection,
-        client=client,
-        ip=request.remote_addr,
-        amr=amr,
-    )
-    for decision in call_hook(
-        "check_login", tenant=tenant, organization=organization, context=context
-    ):
-        record_event(
-            "login_denied",
-            tenant=tenant,
-            organization=organization,
-            user_id=user.id,
-            client_id=client.client_id if client else None,
-            connection_id=connection.id,
-            data={"code": decision.code, "hrd": tx.hrd},
+def record_decisions(tx: LoginTransaction, steps: t.Iterable[Step]) -> None:
+    """Take each discovery decision into the sign-in and its trace (``tx.hrd``, carried by
+    the login events, so support can answer "why did I land here?" from the log): the
+    method, its rule (detail), and the organization and connection it left (ids)."""
+    for step in steps:
+        tx.organization_id = step.organization.id if step.organization else None
+        tx.connection_id = step.connection.id if step.connection else None
+        tx.hrd.append(
+            {
+                "method": step.method,
+                "detail": step.detail,
+                "organization": tx.organization_id or "",
+                "connection": tx.connection_id or "",
+            }
         )
-        discard(tx)
-        raise LoginDenied(decision)
-    user.last_login_at = utcnow()
-    session.commit()
-    start_sso_session(user, amr, organization)
-    record_event(
-        "login_succeeded",
-        tenant=tenant,
-        organization=organization,
-        user_id=user.id,
-        client_id=client.client_id if client else None,
-        connection_id=connection.id,
-        data={"hrd": tx.hrd, "amr": amr},
-    )
-    tx.user_id = user.id
-    tx.amr = amr
-    tx.completed = True
-    if not tx.client_id:
-        discard(tx)
-        response = redirect(url_for("login.signed_in"), code=303)
-    else:
-        save(tx)
-        response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
-    if organization is not None:  # offered first by the organization picker next time
-        from app.login.last_organization import remember
-
-        remember(response, organization)
-    return response
+    del tx.hrd[:-TRACE_ENTRIES]

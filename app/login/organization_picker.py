@@ -16,7 +16,6 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
-from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -28,29 +27,26 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from app.branding.pages import render_page
+from app.connections.services import enables
 from app.db import session
 from app.errors import error_page
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
-from app.hrd.chain import enables
-from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import organizations_allowed
 from app.hrd.request_stage import resolve_request
-from app.hrd.trace import record
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
 from app.login import last_organization
-from app.login.views import bp
-from app.login.views import client_for
-from app.login.views import page
-from app.login.views import rate_limit_credentials
-from app.login.views import submit_identifier
+from app.login.context import current_sign_in
+from app.login.discovery import begin_login
+from app.login.identify import submit_identifier
 from app.orgs.models import Organization
 from app.orgs.services import find_organization_by_name
-from app.tenancy.resolve import current_tenant
+from app.security.limits import count_submission
 
 if t.TYPE_CHECKING:
-    from app.login.flow import LoginTransaction
+    from app.login.context import SignIn
     from app.tenancy.models import Tenant
 
 LIST_SIZE = 20
@@ -110,10 +106,9 @@ def find_by_name(tenant: Tenant, value: str) -> Organization | None:
     return matches[0] if len(matches) == 1 else None
 
 
-@bp.route("/login/organization", methods=["GET", "POST"])
 def organization() -> Response | tuple[str, int]:
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
+    sign_in = current_sign_in()
+    tenant, tx = sign_in.tenant, sign_in.transaction
     if tx is None:
         if request.args.get("tx") or request.method == "POST":
             return error_page("login_expired")
@@ -121,12 +116,12 @@ def organization() -> Response | tuple[str, int]:
         return redirect(url_for(".organization", tx=tx.id))
     if tx.completed:
         return error_page("login_expired")
-    if tx.organization_from_request or not organizations_allowed(client_for(tenant, tx)):
+    if tx.organization_from_request or not organizations_allowed(sign_in.client):
         return redirect(url_for(".identifier", tx=tx.id))
     mode = picker_mode(tenant)
     form = OrganizationNameForm()
     if request.method == "POST":
-        rate_limit_credentials()
+        count_submission("rate_limit_login", "login")
         chosen: Organization | None = None
         how = mode
         if "organization" in request.form:  # a button (CSRF is checked for every POST)
@@ -138,29 +133,30 @@ def organization() -> Response | tuple[str, int]:
             elif mode != "list":
                 chosen = None  # name mode lists nothing: its one button is the last one used
         elif not form.validate():
-            return picker_page(tenant, tx, form, mode, 400)
+            return picker_page(sign_in, form, mode, 400)
         else:
             chosen = find_by_name(tenant, form.organization_name.data)
         if chosen is None:
             errors = [
                 _("We could not find that organization. Check its name, or ask your administrator.")
             ]
-            return picker_page(tenant, tx, form, mode, 400, errors)
-        return choose(tenant, tx, chosen, how)
-    return picker_page(tenant, tx, form, mode)
+            return picker_page(sign_in, form, mode, 400, errors)
+        return choose(sign_in, chosen, how)
+    return picker_page(sign_in, form, mode)
 
 
 def picker_page(
-    tenant: Tenant,
-    tx: LoginTransaction,
+    sign_in: SignIn,
     form: OrganizationNameForm,
     mode: str,
     status: int = 200,
     errors: list[str] | None = None,
 ) -> tuple[str, int]:
+    tenant, tx = sign_in.tenant, sign_in.transaction
+    assert tx is not None
     query = (request.args.get("q") or "").strip()[:SEARCH_MAX_LENGTH] if mode == "list" else ""
     found = search(tenant, query, LIST_SIZE + 1) if mode == "list" else []
-    return page(
+    return render_page(
         "login/organization.html",
         status,
         form=form,
@@ -173,16 +169,16 @@ def picker_page(
         needed=bool(request.args.get("needed")),
         identifier=tx.identifier,
         back_url=None
-        if tx.identifier or hrd.organization_required(tenant, tx)
+        if tx.identifier or discovery.organization_required(sign_in.client, tx)
         else url_for(".identifier", tx=tx.id),
     )
 
 
-def choose(
-    tenant: Tenant, tx: LoginTransaction, chosen: Organization, how: str
-) -> Response | tuple[str, int]:
+def choose(sign_in: SignIn, chosen: Organization, how: str) -> Response | tuple[str, int]:
     """Bind the sign-in to ``chosen``; continue with the identifier already typed, if any."""
-    fixed_connection = hrd.connection_of(tenant, tx.fixed_connection_id)
+    tenant, tx = sign_in.tenant, sign_in.transaction
+    assert tx is not None
+    fixed_connection = discovery.connection_of(tenant, tx.fixed_connection_id)
     if fixed_connection is not None and not enables(chosen, fixed_connection):
         return error_page(
             "access_denied",
@@ -193,9 +189,11 @@ def choose(
             reason="connection_not_enabled",
         )
     tx.fixed_organization_id = chosen.id
-    record(tx, [Step("user_choice", CHOSE, f"picker ({how})", chosen, fixed_connection)])
-    g.organization = chosen
+    flow.record_decisions(
+        tx, [Step("user_choice", CHOSE, f"picker ({how})", chosen, fixed_connection)]
+    )
+    sign_in.organization = chosen
     flow.save(tx)
     if tx.identifier:  # identifier first: route what the user already typed, in this organization
-        return submit_identifier(tenant, tx, tx.identifier)
+        return submit_identifier(sign_in, tx.identifier)
     return redirect(url_for(".identifier", tx=tx.id), code=303)

@@ -4,7 +4,8 @@ Home realm discovery gets here three ways: the application's ``connection`` para
 identifier whose email domain (or identifier map entry) names such a connection, or a
 button on the organization's login page (``POST /login/connection``). The choice is traced
 and logged (``login_redirected``) before the browser leaves. Finishing the upstream sign-in
-is the strategy's own callback.
+is the strategy's own callback, which hands the user to
+:func:`app.login.steps.upstream_authenticated`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlsplit
 
-from flask import g
 from flask import redirect
 from flask import request
 from werkzeug.wrappers import Response
@@ -25,47 +25,46 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
-from app.hrd.trace import record
 from app.i18n import locale_tag
+from app.login import discovery
 from app.login import flow
-from app.login import hrd
 from app.login import last_organization
-from app.login.views import bp
-from app.login.views import client_for
-from app.login.views import organization_for
-from app.tenancy.resolve import current_tenant
+from app.login.context import current_sign_in
+from app.login.context import organization_for
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
-    from app.login.flow import LoginTransaction
-    from app.tenancy.models import Tenant
+    from app.login.context import SignIn
 
 
-@bp.route("/login/connection", methods=["POST"])
 def connection_choice() -> Response:
     """A button of the organization's login page: sign in with that IdP."""
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
+    sign_in = current_sign_in()
+    tx = sign_in.transaction
     if tx is None or tx.completed:
         return error_page("login_expired")
     name = (request.form.get("connection") or "")[:100]
-    organization = hrd.organization_of(tenant, tx.fixed_organization_id)
-    offered = {c.name: c for c in hrd.redirect_connections(organization)}
+    organization = discovery.organization_of(sign_in.tenant, tx.fixed_organization_id)
+    offered = {c.name: c for c in discovery.redirect_connections(organization)}
     connection = offered.get(name)
     fixed = tx.fixed_connection_id
     if connection is None or (fixed is not None and fixed != connection.id):
         return error_page("invalid_request", reason="connection_not_offered")
-    record(tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)])
-    return start(tenant, tx, connection)
+    flow.record_decisions(
+        tx, [Step("user_choice", CHOSE, f"button {connection.name}", organization, connection)]
+    )
+    return start(sign_in, connection)
 
 
-def start(tenant: Tenant, tx: LoginTransaction, connection: Connection) -> Response:
+def start(sign_in: SignIn, connection: Connection) -> Response:
     """Send the browser to the connection's upstream IdP (303), logging why."""
     strategy = strategy_for(connection)
     if not isinstance(strategy, RedirectStrategy):
         return error_page("no_connection", connection=connection.name)
+    tx = sign_in.transaction
+    assert tx is not None
+    tenant, client = sign_in.tenant, sign_in.client
     organization = organization_for(tenant, tx)
-    client = client_for(tenant, tx)
     tx.connection_id = connection.id
     try:
         url = strategy.start_login(

@@ -16,7 +16,6 @@ import typing as t
 from urllib.parse import urljoin
 
 from flask import current_app
-from flask import g
 from flask import has_request_context
 from flask import render_template
 from flask_babel import force_locale
@@ -28,9 +27,6 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
-_MISSING = object()
-_SWAPPED = ("foyer_theme", "foyer_brand", "organization")
-"""Request globals the theme loader and brand read; set for the email, then put back."""
 SENDER_NAME_MAX = 100
 
 
@@ -64,24 +60,23 @@ def email_context(
     """
     from app.branding.context import build_brand
     from app.branding.context import theme_name_for
+    from app.branding.pages import PageSubject
+    from app.branding.pages import swap_page_subject
 
     pushed = None
     if not has_request_context():
         pushed = current_app.test_request_context("/", base_url=tenant.base_url)
         pushed.push()
-    saved = {key: g.get(key, _MISSING) for key in _SWAPPED}
     try:
         theme = theme_name_for(tenant, organization)
         brand = build_brand(tenant, organization, theme)
-        g.foyer_theme, g.foyer_brand, g.organization = theme, brand, organization
-        with force_locale(locale):
-            yield brand
+        saved = swap_page_subject(PageSubject(organization, theme_name=theme, brand=brand))
+        try:
+            with force_locale(locale):
+                yield brand
+        finally:
+            swap_page_subject(saved)
     finally:
-        for key, value in saved.items():
-            if value is _MISSING:
-                g.pop(key, None)
-            else:
-                setattr(g, key, value)
         if pushed is not None:
             pushed.pop()
 

@@ -19,7 +19,6 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
-from flask import g
 
 from app.db import session
 from app.db import utcnow
@@ -27,6 +26,8 @@ from app.events.record import record_event
 from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
 from app.oidc.services import check_client_secret
+from app.oidc.state import IssuedTokens
+from app.oidc.state import protocol_state
 from app.security.crypto import new_token
 from app.sessions.models import SsoSession
 from app.tenancy.resolve import current_tenant
@@ -261,11 +262,13 @@ class IssuesTokens:
         # a refresh token only for offline_access, and rotated on every use
         if include_refresh_token and grant is not None and "offline_access" in grant.scope.split():
             token["refresh_token"] = new_token(32)
-        g.oidc_issued = {  # for the token_issued event, recorded once the response is final
-            "client_id": client.client_id,
-            "user_id": user.id if user is not None else None,
-            "grant_id": grant.id if grant is not None else None,
-        }
+        protocol_state().issued = (
+            IssuedTokens(  # the token_issued event, once the response is final
+                client.client_id,
+                user.id if user is not None else None,
+                grant.id if grant is not None else None,
+            )
+        )
         return token
 
 

@@ -29,7 +29,6 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask
 from flask import current_app
-from flask import g
 from flask import request as flask_request
 from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
@@ -39,6 +38,7 @@ from app.oidc import grants
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.services import tenant_client
+from app.oidc.state import protocol_state
 from app.sessions.services import end_sso_session
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
@@ -156,7 +156,7 @@ class FoyerRevocationEndpoint(SearchesBothTokenTypes, RevocationEndpoint):  # ty
 
     def revoke_token(self, token: RevocableToken, request: OAuth2Request) -> None:
         tokens.revoke_grant(token.grant_id, "revoked")
-        g.oidc_revoked = token
+        protocol_state().revoked = token
 
 
 INTROSPECTED_CLAIMS = (
@@ -312,7 +312,7 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """The tenant's client with this id (memoized for the request)."""
         if not client_id or len(client_id) > 64:
             return None
-        cache: dict[str, grants.OAuthClient | None] = g.setdefault("oidc_clients", {})
+        cache = protocol_state().clients
         if client_id not in cache:
             model = tenant_client(current_tenant().id, client_id)
             cache[client_id] = grants.OAuthClient(model) if model is not None else None

@@ -16,10 +16,11 @@ import typing as t
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Flask
-from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import request
@@ -35,20 +36,26 @@ from app.events.record import commit_with_event
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.hrd.method import HrdRefused
-from app.hrd.request_stage import begin_login
 from app.hrd.request_stage import resolve_request
 from app.hrd.sso import SessionAnswer
-from app.hrd.sso import code_organization
 from app.hrd.sso import session_answer
+from app.i18n import page_languages
 from app.login import flow
+from app.login.discovery import begin_login
+from app.login.steps import continue_session_sign_in
+from app.login.steps import session_rules
 from app.oidc import keys
 from app.oidc import tokens
 from app.oidc.claims import extra_claims
+from app.oidc.consent import consent_step
 from app.oidc.discovery import CACHE_MAX_AGE
 from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
+from app.oidc.state import protocol_state
+from app.oidc.state import reset_protocol_state
+from app.orgs.models import Organization
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.sessions.services import current_sso
@@ -57,29 +64,12 @@ from app.tenancy.resolve import request_issuer
 
 if t.TYPE_CHECKING:
     from app.oidc.grants import OAuthClient
+    from app.oidc.models import Client
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 
 bp = Blueprint("oidc", __name__)
 
-TRANSACTION_PARAMS = (
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-    "max_age",
-    "login_hint",
-    "ui_locales",
-    "acr_values",
-    "organization",
-    "connection",
-)
-"""Authorization parameters kept in the login transaction and replayed after the login."""
 CORS_ENDPOINTS = frozenset(
     {"oidc.discovery", "oidc.jwks", "oidc.token", "oidc.userinfo", "oidc.revoke"}
 )
@@ -88,10 +78,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CACHEABLE = {"Cache-Control": f"public, max-age={CACHE_MAX_AGE}"}
 
 
-@bp.before_request
-def _fresh_state() -> None:
-    for key in ("oidc_clients", "oidc_issued", "oidc_revoked"):
-        g.pop(key, None)
+bp.before_request(reset_protocol_state)
 
 
 @bp.after_request
@@ -163,11 +150,16 @@ def jwks() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Response:
-    """Check client and redirect_uri (error page), then the request (errors to the client);
-    answer from the SSO session when it satisfies the request, else start the login."""
+    """Check client and redirect_uri (error page), then the request (errors to the client).
+
+    Then, in floor order: discovery decides (:mod:`app.hrd`: the request stage, and whether
+    the SSO session may answer, for which organization); for a session's answer the login
+    rules run (:mod:`app.login.steps`), then consent and the code; otherwise a login
+    transaction opens and the hosted login pages take over.
+    """
     tenant = current_tenant()
     params = request.values
-    g.locale_candidates = [params.get("ui_locales")]
+    page_languages().candidates = [params.get("ui_locales")]
     server = oauth_server()
     client = server.query_client(params.get("client_id"))
     if client is None:
@@ -194,17 +186,27 @@ def authorize() -> Response:
     sso = current_sso()
     answer = SessionAnswer(False)
     if sso is not None and _session_satisfies(tenant, client, sso, params):
-        answer = session_answer(tenant, client.model, sso, realm)
+        answer = session_answer(client.model, sso, realm)  # which organization (app.hrd)
+    rule = None
+    if sso is not None and answer.serves:  # the login rules, as for a fresh sign-in
+        rule = session_rules(tenant, client.model, sso, answer.organization_id)
+        if rule is not None and rule.denies and answer.enters:
+            answer, rule = SessionAnswer(False), None  # refused there: sign in there afresh
     user = sso.user if sso is not None and answer.serves else None
+    prompt = (params.get("prompt") or "").split()
     try:
         grant = server.validate_authorization(user)
-        if user is None and "none" in (params.get("prompt") or "").split():
+        if user is None and "none" in prompt:
             raise LoginRequiredError(redirect_uri=redirect_uri)
+        if rule is not None and not rule.denies and "none" in prompt:
+            raise InteractionRequiredError(redirect_uri=redirect_uri)  # a step a rule requires
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
     if user is not None and sso is not None and grant.prompt != "login":
-        from app.accounts.consent_views import consent_step
-
+        if rule is not None:  # the rule's denial, or the step it requires, then the code
+            return continue_session_sign_in(
+                tenant, client.model, sso, answer.organization_id, params, realm, rule
+            )
         asked = consent_step(tenant, client.model, sso, params)  # a third-party client asks
         if asked is not None:
             return asked
@@ -214,7 +216,7 @@ def authorize() -> Response:
     tx = begin_login(
         tenant,
         realm,
-        {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)},
+        flow.kept_params(params),
         client.model,
         force_login=sso is not None,  # a session exists but may not be reused for this request
     )
@@ -229,7 +231,7 @@ def authorize_resume() -> Response:
     if tx is None or not tx.completed or not tx.client_id:
         return error_page("login_expired")
     flow.discard(tx)
-    g.locale_candidates = [tx.params.get("ui_locales")]
+    page_languages().candidates = [tx.params.get("ui_locales")]
     sso = current_sso()
     if sso is None or sso.user_id != tx.user_id:
         return error_page("login_expired")
@@ -246,15 +248,21 @@ def authorize_resume() -> Response:
         grant = server.validate_authorization(sso.user, params)
     except OAuth2Error as error:
         return _authorization_error(tenant, client, error)
-    from app.accounts.consent_views import consent_step
-
     asked = consent_step(tenant, client.model, sso, params, tx)  # a third-party client asks
     if asked is not None:
         return asked
-    organization_id = code_organization(client.model, tx.organization_id, sso)
+    organization_id = _code_organization(client.model, tx.organization_id, sso)
     response = server.issue_code(grant, sso.user, sso, organization_id)
     session.commit()
     return response
+
+
+def _code_organization(client: Client, organization_id: str | None, sso: SsoSession) -> str | None:
+    """The organization of a code issued after the hosted login: the sign-in's, else the
+    session's; never one for an application that does not use organizations."""
+    if client.organization_usage == "deny":
+        return None
+    return organization_id or sso.organization_id
 
 
 def _session_satisfies(
@@ -304,15 +312,15 @@ def token() -> Response:
         response = t.cast(Response, server.create_token_response())
     except PluginError:
         return _server_error()
-    issued = g.pop("oidc_issued", None)
+    issued = protocol_state().issued
     if response.status_code == 200:
         if grant_type != "client_credentials":  # machine tokens write nothing
             commit_with_event(
                 "token_issued",
                 tenant=tenant,
-                user_id=issued and issued["user_id"],
-                client_id=issued and issued["client_id"],
-                data={"grant_type": grant_type, "grant_id": issued and issued["grant_id"]},
+                user_id=issued and issued.user_id,
+                client_id=issued and issued.client_id,
+                data={"grant_type": grant_type, "grant_id": issued and issued.grant_id},
             )
         return response
     session.rollback()
@@ -356,11 +364,7 @@ def userinfo() -> Response:
     user = tokens.find_user(grant.user_id)
     client = server.query_client(grant.client_id)
     if user is None or user.blocked or client is None:
-        from authlib.oauth2.rfc6750 import InvalidTokenError
-
         return server.error_response(InvalidTokenError())
-    from app.orgs.models import Organization
-
     organization = (
         session.get(Organization, grant.organization_id) if grant.organization_id else None
     )
@@ -392,7 +396,7 @@ def revoke() -> Response:
     if response.status_code != 200:
         session.rollback()
         return response
-    revoked = g.pop("oidc_revoked", None)
+    revoked = protocol_state().revoked
     if revoked is not None:
         session.commit()
         record_event(

@@ -37,6 +37,11 @@ def find_organization_by_name(tenant: Tenant, name: str) -> Organization | None:
     )
 
 
+def has_organizations(tenant: Tenant) -> bool:
+    """The tenant has at least one organization (else no picker is offered)."""
+    return session.scalar(sa.select(sa.exists().where(Organization.tenant_id == tenant.id))) is True
+
+
 def checked_branding(value: object) -> dict[str, t.Any]:
     """Branding data as stored: validated (colors, https URLs, emails, lengths) or refused.
 

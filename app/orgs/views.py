@@ -11,7 +11,6 @@ from __future__ import annotations
 import typing as t
 
 from flask import Blueprint
-from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -19,30 +18,32 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts import tokens
+from app.accounts.credentials import password_is_current
 from app.accounts.forms import AcceptInvitationForm
 from app.accounts.forms import JoinWithPasswordForm
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
 from app.accounts.views import link_invalid
-from app.accounts.views import load_context
-from app.accounts.views import page
-from app.accounts.views import password_is_current
-from app.accounts.views import rate_limit
+from app.branding.pages import render_page
+from app.branding.pages import show_organization
 from app.errors import error_page
 from app.events.record import record_event
+from app.i18n import page_languages
 from app.orgs import invitations
 from app.orgs.models import Organization
+from app.orgs.services import find_organization
+from app.security.limits import count_submission
 from app.tenancy.resolve import current_tenant
 from app.tenancy.services import SLUG
 
 bp = Blueprint("orgs", __name__)
-bp.before_request(load_context)
 
 
 def _brand_for(organization: Organization, locale: str | None) -> None:
-    g.organization = organization
-    g.locale_candidates = [*g.get("locale_candidates", []), locale]
-    g.locale_defaults = [organization.default_locale, current_tenant().default_locale]
+    show_organization(organization)
+    languages = page_languages()
+    languages.candidates.append(locale)
+    languages.defaults = [organization.default_locale, current_tenant().default_locale]
 
 
 @bp.route("/invitation", methods=["GET", "POST"])
@@ -66,7 +67,7 @@ def accept_invitation() -> Response | tuple[str, int]:
     if existing is not None:
         join = JoinWithPasswordForm()
         if request.method == "POST":
-            rate_limit("rate_limit_login", "login")
+            count_submission("rate_limit_login", "login")
             if join.validate():
                 if existing.blocked or not password_is_current(existing, join.password.data):
                     record_event(
@@ -84,13 +85,15 @@ def accept_invitation() -> Response | tuple[str, int]:
                 else:
                     return link_invalid(tokens.INVITATION)
             join.token.data = value
-            return page("orgs/accept_invitation.html", 400, form=join, existing=True, **context)
+            return render_page(
+                "orgs/accept_invitation.html", 400, form=join, existing=True, **context
+            )
         join.token.data = value
-        return page("orgs/accept_invitation.html", form=join, existing=True, **context)
+        return render_page("orgs/accept_invitation.html", form=join, existing=True, **context)
 
     form = AcceptInvitationForm()
     if request.method == "POST":
-        rate_limit("rate_limit_login", "login")
+        count_submission("rate_limit_login", "login")
         if form.validate():
             try:
                 check_password_policy(
@@ -109,19 +112,17 @@ def accept_invitation() -> Response | tuple[str, int]:
                     return link_invalid(tokens.INVITATION)
                 return redirect(url_for(".invitation_accepted", org=organization.name), code=303)
         form.token.data = value
-        return page("orgs/accept_invitation.html", 400, form=form, existing=False, **context)
+        return render_page("orgs/accept_invitation.html", 400, form=form, existing=False, **context)
     form.token.data = value
-    return page("orgs/accept_invitation.html", form=form, existing=False, **context)
+    return render_page("orgs/accept_invitation.html", form=form, existing=False, **context)
 
 
 @bp.route("/invitation/accepted")
 def invitation_accepted() -> tuple[str, int]:
     """Welcome: the account is ready; sign in to the organization."""
-    from app.orgs.services import find_organization
-
     tenant = current_tenant()
     name = request.args.get("org") or ""
     organization = find_organization(tenant, name) if SLUG.match(name) else None
     if organization is not None:
-        g.organization = organization
-    return page("orgs/invitation_accepted.html")
+        show_organization(organization)
+    return render_page("orgs/invitation_accepted.html")

@@ -75,6 +75,12 @@ def limit(setting: str) -> t.Callable[[], str]:
     return lambda: getattr(current_app.extensions["foyer.settings"], setting)
 
 
+def count_submission(setting: str, scope: str) -> None:
+    """Count one form submission against the client address (a 429 page when over)."""
+    with limiter().shared_limit(limit(setting), scope=scope):
+        pass
+
+
 @functools.lru_cache(maxsize=32)
 def _parsed(value: str) -> RateLimitItem:
     return parse(value)

@@ -1,10 +1,11 @@
-"""The consent page, and the one function the authorization endpoint asks before a code.
+"""The consent step: the last step of a sign-in, before the code.
 
 ``/authorize`` (a live session) and ``/authorize/resume`` (after the hosted login) call
 :func:`consent_step` once the request is valid: it returns None when no consent is needed,
 else sends the browser to ``/consent`` (or, with ``prompt=none``, back to the client with
 ``consent_required``). Allowing continues at ``oidc.authorize_resume``; denying sends
-``access_denied`` to the client's registered redirect_uri.
+``access_denied`` to the client's registered redirect_uri. The consents given are stored
+by :mod:`app.accounts.consent`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typing as t
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
 from authlib.oidc.core.errors import ConsentRequiredError
-from flask import g
+from flask import Blueprint
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -22,20 +23,25 @@ from werkzeug.wrappers import Response
 
 from app.accounts import consent
 from app.accounts.forms import ConsentForm
-from app.accounts.views import bp
-from app.accounts.views import page
+from app.branding.pages import render_page
 from app.db import session
 from app.errors import error_page
 from app.events.record import record_event
 from app.login import flow
+from app.login.context import current_sign_in
+from app.login.context import load_sign_in
+from app.oidc.grants import OAuthClient
+from app.oidc.server import oauth_server
 from app.sessions.services import current_sso
-from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.login.flow import LoginTransaction
     from app.oidc.models import Client
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
+
+bp = Blueprint("consent", __name__)
+bp.before_request(load_sign_in)
 
 
 def consent_step(
@@ -52,33 +58,25 @@ def consent_step(
     if not consent.needs_consent(sso.user, client, params.get("scope"), asked_since):
         return None
     if "none" in prompt:
-        from app.oidc.server import oauth_server
-
         error = ConsentRequiredError(
             redirect_uri=params.get("redirect_uri"), state=params.get("state")
         )
         return oauth_server().authorization_error(error)
     if tx is None:
-        from app.oidc.views import TRANSACTION_PARAMS
-
-        tx = flow.begin(
-            tenant, {key: params[key] for key in TRANSACTION_PARAMS if params.get(key)}, client
-        )
+        tx = flow.begin(tenant, flow.kept_params(params), client)
         tx.organization_id = sso.organization_id
     tx.user_id = sso.user_id
     tx.amr = list(sso.amr or [])
     tx.completed = True
     flow.save(tx)
-    return redirect(url_for("accounts.consent_page", tx=tx.id), code=303)
+    return redirect(url_for("consent.consent_page", tx=tx.id), code=303)
 
 
 @bp.route("/consent", methods=["GET", "POST"])
 def consent_page() -> Response | tuple[str, int]:
     """The scopes an application asks for; Allow continues the sign-in, Deny refuses it."""
-    from app.login.views import client_for
-
-    tenant = current_tenant()
-    tx: LoginTransaction | None = g.login_tx
+    sign_in = current_sign_in()
+    tenant, tx, client = sign_in.tenant, sign_in.transaction, sign_in.client
     sso = current_sso()
     if (
         tx is None
@@ -88,7 +86,6 @@ def consent_page() -> Response | tuple[str, int]:
         or sso.user_id != tx.user_id
     ):
         return error_page("login_expired")
-    client = client_for(tenant, tx)
     if client is None:
         return error_page("unknown_client")
     scope = tx.params.get("scope")
@@ -108,7 +105,7 @@ def consent_page() -> Response | tuple[str, int]:
             return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
         if decision == "deny":
             return _deny(tenant, client, tx)
-    return page(
+    return render_page(
         "account/consent.html",
         form=form,
         scopes=consent.describe(scope),
@@ -119,8 +116,6 @@ def consent_page() -> Response | tuple[str, int]:
 
 def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
     """``access_denied`` to the registered redirect_uri (checked again), else an error page."""
-    from app.oidc.server import oauth_server
-
     flow.discard(tx)
     record_event(
         "consent_denied",
@@ -130,8 +125,7 @@ def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
         data={"scope": tx.params.get("scope", "")},
     )
     redirect_uri = tx.params.get("redirect_uri", "")
-    oauth_client = oauth_server().query_client(client.client_id)
-    if oauth_client is None or not oauth_client.check_redirect_uri(redirect_uri):
+    if not OAuthClient(client).check_redirect_uri(redirect_uri):
         return error_page("access_denied")
     error = AccessDeniedError(redirect_uri=redirect_uri, state=tx.params.get("state"))
     response = oauth_server().authorization_error(error)

@@ -1,10 +1,13 @@
-"""Home realm discovery on the login pages: the identifier stage of :mod:`app.hrd`.
+"""Discovery's decisions, acted on: the login transaction they open and the connection
+they choose.
 
-Each identifier submitted starts again from what was fixed before it (the application,
-host, path, or the user's choice on the picker: ``tx.fixed_*``), runs the tenant's
-identifier methods in order and records the decisions in the transaction (``tx.hrd``).
-The answer is a connection, which is a password page or a redirect to the upstream IdP;
-or :class:`OrganizationNeeded` (the picker asks); or :class:`NoConnection`.
+:mod:`app.hrd` decides and traces; this module writes its decisions into the sign-in.
+:func:`begin_login` opens the transaction from the request stage's decision. Each
+identifier submitted starts again from what was fixed before it (the application, host,
+path, or the user's choice on the picker: ``tx.fixed_*``); :func:`choose_connection`
+records the identifier stage's decisions in the transaction (``tx.hrd``). Its answer is a
+connection, which is a password page or a redirect to the upstream IdP; or
+:class:`OrganizationNeeded` (the picker asks); or :class:`NoConnection`.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ import sqlalchemy as sa
 from app.connections.models import Connection
 from app.connections.strategies import kind_of
 from app.db import session
-from app.hrd import chain
-from app.hrd import trace
-from app.hrd.method import IDENTIFIER
-from app.hrd.method import HrdContext
+from app.hrd.identifier_stage import resolve_identifier
 from app.hrd.request_stage import organizations_allowed
+from app.login import flow
 from app.orgs.models import Organization
+from app.orgs.services import has_organizations
 
 if t.TYPE_CHECKING:
+    from app.hrd.chain import Resolution
     from app.login.flow import LoginTransaction
     from app.oidc.models import Client
     from app.tenancy.models import Tenant
@@ -62,69 +65,64 @@ def redirect_connections(organization: Organization | None) -> list[Connection]:
     return [c for c in organization.connections if kind_of(c) == "redirect"]
 
 
-def client_of(tenant: Tenant, tx: LoginTransaction) -> Client | None:
-    from app.oidc.services import tenant_client
+def begin_login(
+    tenant: Tenant,
+    resolution: Resolution,
+    params: t.Mapping[str, str] | None = None,
+    client: Client | None = None,
+    force_login: bool = False,
+) -> LoginTransaction:
+    """Open the login transaction from the request stage's decision (and trace it)."""
+    tx = flow.begin(
+        tenant, params, client, organization=resolution.organization, force_login=force_login
+    )
+    flow.record_decisions(tx, resolution.decisions)
+    tx.fixed_organization_id = tx.organization_id
+    tx.fixed_connection_id = tx.connection_id
+    tx.organization_from_request = tx.organization_id is not None
+    flow.save(tx)
+    return tx
 
-    if not tx.client_id:
-        return None
-    return tenant_client(tenant.id, tx.client_id)
 
-
-def organization_required(tenant: Tenant, tx: LoginTransaction) -> bool:
+def organization_required(client: Client | None, tx: LoginTransaction) -> bool:
     """The application requires an organization and the sign-in has none yet."""
-    client = client_of(tenant, tx)
     return client is not None and client.organization_usage == "require" and not tx.organization_id
 
 
-def organization_prompt(tenant: Tenant, tx: LoginTransaction) -> str:
+def organization_prompt(client: Client | None) -> str:
     """How to ask for a required organization: ``picker`` first, or ``identifier_first``
     (email domain and identifier map, the picker only when they do not tell)."""
-    client = client_of(tenant, tx)
     prompt = (client.settings or {}).get("organization_prompt") if client is not None else None
     return "identifier_first" if prompt == "identifier_first" else "picker"
 
 
-def has_organizations(tenant: Tenant) -> bool:
-    return session.scalar(sa.select(sa.exists().where(Organization.tenant_id == tenant.id))) is True
-
-
 def choose_connection(
-    tenant: Tenant,
-    tx: LoginTransaction,
-    identifier: str,
-    organization: Organization | None = None,
+    tenant: Tenant, client: Client | None, tx: LoginTransaction, identifier: str
 ) -> Connection:
     """Run the identifier stage for ``identifier`` and record why in ``tx`` (not saved).
 
-    :param organization: Unused: the transaction's fixed organization bounds the choice.
+    The transaction's fixed organization and connection bound the choice.
+
     :raises OrganizationNeeded: when the picker must ask which organization.
     :raises NoConnection: when no connection can serve the identifier.
     :raises app.connections.strategies.StrategyUnavailable: when a store cannot be reached.
     :raises app.hooks.PluginError: when a ``home_realm_for_identifier`` plugin raises.
     """
-    client = client_of(tenant, tx)
     fixed_org = organization_of(tenant, tx.fixed_organization_id)
     fixed_connection = connection_of(tenant, tx.fixed_connection_id)
     tx.organization_id = fixed_org.id if fixed_org is not None else None
     tx.connection_id = fixed_connection.id if fixed_connection is not None else None
-    context = HrdContext(
-        tenant=tenant,
-        client=client,
-        params=tx.params,
-        identifier=identifier.strip(),
-        organization=fixed_org,
-        connection=fixed_connection,
-        organizations_allowed=organizations_allowed(client),
+    resolution = resolve_identifier(
+        tenant, client, tx.params, identifier, fixed_org, fixed_connection
     )
-    resolution = chain.run(IDENTIFIER, context)
-    trace.record(tx, resolution.decisions)
+    flow.record_decisions(tx, resolution.decisions)
     tx.organization_id = resolution.organization.id if resolution.organization else None
     tx.connection_id = resolution.connection.id if resolution.connection else None
-    if organization_required(tenant, tx):
+    if organization_required(client, tx):
         tx.connection_id = None
         raise OrganizationNeeded(tenant.name)
     if resolution.connection is None:
-        choosable = context.organizations_allowed and has_organizations(tenant)
+        choosable = organizations_allowed(client) and has_organizations(tenant)
         if resolution.organization is None and choosable:
             raise OrganizationNeeded(tenant.name)
         raise NoConnection(tenant.name)
