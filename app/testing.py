@@ -289,7 +289,9 @@ def authorize(browser: FlaskClient, client: Client, **params: t.Any) -> dict[str
     redirect_uri); a parameter given as None is left out of the request.
 
     :returns: The parameters of the redirect to the client (``code``, ``state``, ``iss`` or
-        ``error``...) plus ``verifier``, ``nonce`` and ``redirect_uri`` for the exchange.
+        ``error``...) plus ``verifier`` (empty when the request carried no challenge of the
+        kit's: a client registered with ``require_pkce=False``), ``nonce`` and
+        ``redirect_uri`` for the exchange.
     :raises AssertionError: when ``/authorize`` does not send the browser back to the client
         (no session: it went to the login page; or an error page).
     """
@@ -318,7 +320,11 @@ def authorize(browser: FlaskClient, client: Client, **params: t.Any) -> dict[str
             f"/authorize did not return to the client: {response.status_code} {location!r}"
         )
     result = dict(parse_qsl(urlsplit(location).query))
-    result.update(verifier=verifier, nonce=query.get("nonce", ""), redirect_uri=redirect_uri)
+    result.update(
+        verifier=verifier if query.get("code_challenge") == challenge else "",
+        nonce=query.get("nonce", ""),
+        redirect_uri=redirect_uri,
+    )
     return result
 
 
@@ -338,7 +344,7 @@ def exchange_code(
         "grant_type": "authorization_code",
         "code": result["code"],
         "redirect_uri": result["redirect_uri"],
-        "code_verifier": result["verifier"],
+        "code_verifier": result.get("verifier") or None,
     }
     data.update(form)
     return token_request(browser, client, secret, **data)

@@ -285,8 +285,11 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
 
 def _client_settings(client: Client, item: State) -> None:
     """File fields kept in ``Client.settings`` (other keys there are left as they are)."""
-    prompt = item["organization_prompt"]
-    client.settings = {**(client.settings or {}), "organization_prompt": prompt}
+    client.settings = {
+        **(client.settings or {}),
+        "organization_prompt": item["organization_prompt"],
+        "require_pkce": item["require_pkce"],
+    }
 
 
 def _identifier_map(

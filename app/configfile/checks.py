@@ -329,6 +329,7 @@ class _Checker:
                     client["grant_types"],
                     client["redirect_uris"],
                     client["post_logout_redirect_uris"],
+                    client["require_pkce"],
                 )
             except ClientInvalid as exc:
                 field, _, message = str(exc).partition(": ")

@@ -192,6 +192,7 @@ def client_state(client: Client) -> State:
         "client_id": client.client_id,
         "name": client.name,
         "auth_method": client.token_endpoint_auth_method,
+        "require_pkce": client.requires_pkce,
         "redirect_uris": list(client.redirect_uris or []),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
         "grant_types": list(client.grant_types or []),

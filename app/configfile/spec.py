@@ -332,6 +332,13 @@ CLIENT = Record(
             "public client that must use PKCE).",
             default="client_secret_basic",
         ),
+        "require_pkce": Field(
+            Bool(),
+            "Every authorization request must carry a PKCE challenge (S256). `false` only "
+            "for a legacy confidential client that cannot send one; a public client "
+            "always uses PKCE.",
+            default=True,
+        ),
         "secret": Field(
             Str(convert=client_secret, max_length=512, describe="string"),
             "Client secret, stored hashed; write a `${VARIABLE}` reference. When "
@@ -342,7 +349,10 @@ CLIENT = Record(
         ),
         "redirect_uris": Field(
             List(Str(convert=redirect_uri("redirect_uris"), max_length=2048, describe="URI")),
-            "Exact redirect URIs (https; http only for loopback).",
+            "Exact redirect URIs: https; http only for loopback (`127.0.0.1`, `[::1]`, "
+            "`localhost`); a native app's private-use scheme in reverse-domain form "
+            "(`com.example.app:/callback`). Never a user name or password, a fragment, "
+            "spaces or control characters.",
             default=[],
         ),
         "post_logout_redirect_uris": Field(
@@ -353,7 +363,7 @@ CLIENT = Record(
                     describe="URI",
                 )
             ),
-            "Exact URIs allowed after sign-out.",
+            "Exact URIs allowed after sign-out (the rules of `redirect_uris`).",
             default=[],
         ),
         "grant_types": Field(

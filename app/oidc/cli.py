@@ -25,6 +25,15 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(keys_group)
 
 
+OPTIONS = {
+    "redirect_uris": "--redirect-uri",
+    "post_logout_redirect_uris": "--post-logout-redirect-uri",
+    "grant_types": "--grant-type",
+    "require_pkce": "--no-require-pkce",
+}
+"""The option to fix, for each field a refused registration names."""
+
+
 @click.group()
 def clients() -> None:
     """Manage applications (OIDC clients)."""
@@ -50,6 +59,12 @@ def clients() -> None:
 @click.option("--scope", default=None)
 @click.option("--audience", default=None)
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
+@click.option(
+    "--require-pkce/--no-require-pkce",
+    default=True,
+    show_default=True,
+    help="--no-require-pkce lets a legacy confidential client skip PKCE (never a public one).",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -62,6 +77,7 @@ def clients_create(
     scope: str | None,
     audience: str | None,
     alg: str,
+    require_pkce: bool,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
     ctx.app  # noqa: B018 - create the app and its context
@@ -78,11 +94,13 @@ def clients_create(
             token_endpoint_auth_method=auth_method,
             redirect_uris=redirect_uris,
             post_logout_redirect_uris=post_logout_redirect_uris,
+            require_pkce=require_pkce,
             **fields,
         )
         session.commit()
     except ClientInvalid as exc:
-        fail(str(exc))
+        field, _, message = str(exc).partition(": ")
+        fail(f"{OPTIONS.get(field, field)}: {message}" if message else str(exc))
     click.echo(f"client_id: {client.client_id}")
     if secret:
         click.echo(f"client_secret: {secret}")

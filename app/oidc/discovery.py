@@ -50,7 +50,8 @@ def init_discovery(app: Flask) -> None:
 
 
 def build_metadata(issuer: str) -> dict[str, t.Any]:
-    """The metadata of ``issuer`` (scheme and host of the request, already validated)."""
+    """The metadata of ``issuer`` (:func:`app.tenancy.resolve.request_issuer`: configured,
+    never taken from the request)."""
 
     def endpoint(name: str) -> str:
         # url_for keeps an /o/<name> path (app.tenancy.paths), which the issuer already ends with
@@ -90,7 +91,7 @@ def metadata_json(issuer: str) -> bytes:
     cache: dict[str, bytes] = current_app.extensions["foyer.oidc.discovery"]
     document = cache.get(issuer)
     if document is None:
-        if len(cache) >= MAX_CACHED_ISSUERS:  # bounded: ports in Host headers vary
+        if len(cache) >= MAX_CACHED_ISSUERS:  # one per configured domain and path: bounded
             cache.clear()
         document = json.dumps(build_metadata(issuer), separators=(",", ":")).encode()
         cache[issuer] = document

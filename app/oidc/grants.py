@@ -308,7 +308,8 @@ def validate_extra_parameters(request: OAuth2Request) -> None:
 
 
 class PKCE(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only: required for public clients, accepted from confidential ones."""
+    """PKCE with S256 only, required of every client but a confidential one registered
+    with ``require_pkce: false`` (OAuth 2.1, RFC 9700 §2.1.1)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
@@ -316,11 +317,19 @@ class PKCE(CodeChallenge):  # type: ignore[misc]
     def validate_code_challenge(self, grant: t.Any, redirect_uri: str | None) -> None:
         data = grant.request.payload.data
         challenge = data.get("code_challenge")
-        if not challenge and grant.request.client.is_public:
-            raise InvalidRequestError("A public client must use PKCE (code_challenge, S256).")
+        if not challenge and grant.request.client.model.requires_pkce:
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
         if challenge and data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: t.Any, result: t.Any) -> None:
+        """A client that must use PKCE never redeems a code without a challenge (one issued
+        before its registration changed)."""
+        code = grant.request.authorization_code
+        if not code.code_challenge and grant.request.client.model.requires_pkce:
+            raise InvalidGrantError("This code was issued without PKCE.")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # type: ignore[misc]

@@ -41,12 +41,18 @@ class Client(Base):
     organization_usage: Mapped[str] = mapped_column(sa.String(8), default="allow")
     """``deny``, ``allow`` or ``require``: how this client uses organizations."""
     settings: Mapped[JSONDict] = mapped_column(default=dict)
-    """Per-client options: token lifetimes, branding overrides, allowed organizations."""
+    """Per-client options: token lifetimes, branding overrides, allowed organizations,
+    ``require_pkce`` (absent means true)."""
     created_at: Mapped[created_at]
 
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
+
+    @property
+    def requires_pkce(self) -> bool:
+        """PKCE on every authorization request; only a confidential client may opt out."""
+        return self.is_public or (self.settings or {}).get("require_pkce", True) is not False
 
 
 class SigningKey(Base):

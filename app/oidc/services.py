@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import typing as t
 from urllib.parse import urlsplit
@@ -25,18 +26,50 @@ class ClientInvalid(ValueError):
     """A client registration is refused; the message names the field."""
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+PRIVATE_USE_SCHEME = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+")
+"""A native app's scheme, in reverse-domain form (RFC 8252 §7.1: ``com.example.app``)."""
+URI_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+"""What RFC 3986 lets a URI hold: no space, control, non-ASCII, backslash, quote or brace."""
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+MAX_REDIRECT_URI_LENGTH = 2048
+
+
 def validate_redirect_uri(uri: str, field: str = "redirect_uris") -> str:
-    """https only, http for loopback; no fragment; no javascript:/data: (BCP §2.6)."""
-    parts = urlsplit(uri)
-    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback):
-        if parts.scheme in ("http", "https", "javascript", "data", "vbscript", "file", ""):
-            raise ClientInvalid(f"{field}: {uri!r} must be https (http only for loopback)")
-        # private-use schemes (com.example.app:/cb) are allowed for native apps
-    if parts.fragment or "#" in uri:
-        raise ClientInvalid(f"{field}: {uri!r} must not contain a fragment")
-    if not parts.netloc and parts.scheme in ("http", "https"):
-        raise ClientInvalid(f"{field}: {uri!r} has no host")
+    """Allow-list (RFC 9700 §2.1 and §4.1, RFC 8252 §7): https; http only for loopback
+    (127.0.0.1, [::1], localhost); a private-use scheme in reverse-domain form for native
+    apps. Never a user name or password, a fragment, or a character a URI cannot hold."""
+
+    def refuse(reason: str) -> t.NoReturn:
+        raise ClientInvalid(f"{field}: {uri!r} {reason}")
+
+    if len(uri) > MAX_REDIRECT_URI_LENGTH:
+        refuse(f"is longer than {MAX_REDIRECT_URI_LENGTH} characters")
+    if not URI_CHARACTERS.fullmatch(uri) or BAD_PERCENT.search(uri):
+        refuse(
+            "holds a character a URI cannot (a space, a control or non-ASCII character, a "
+            "backslash, a quote...); percent-encode it"
+        )
+    if "#" in uri:
+        refuse("must not contain a fragment (#)")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        refuse("is not a valid URI")
+    if "@" in parts.netloc:
+        refuse("must not contain a user name or password (user@host)")
+    if parts.scheme == "https":
+        if not parts.hostname:
+            refuse("has no host")
+    elif parts.scheme == "http":
+        if parts.hostname not in LOOPBACK_HOSTS:
+            refuse("must be https (http only for 127.0.0.1, [::1] or localhost)")
+    elif not PRIVATE_USE_SCHEME.fullmatch(parts.scheme):
+        refuse(
+            "must be https, http on a loopback address, or a native app's private-use "
+            "scheme in reverse-domain form (com.example.app:/callback)"
+        )
     return uri
 
 
@@ -45,10 +78,14 @@ def validate_client(
     grant_types: t.Sequence[str],
     redirect_uris: t.Sequence[str],
     post_logout_redirect_uris: t.Sequence[str],
+    require_pkce: bool = True,
 ) -> None:
-    """Check a registration's auth method, grants and URIs (create and update share it)."""
+    """Check a registration's auth method, grants, PKCE and URIs (create and update share
+    it)."""
     if token_endpoint_auth_method not in AUTH_METHODS:
         raise ClientInvalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
+    if token_endpoint_auth_method == "none" and not require_pkce:
+        raise ClientInvalid("require_pkce: a public client (auth method none) must use PKCE")
     for grant in grant_types:
         if grant not in GRANT_TYPES:
             raise ClientInvalid(f"grant_types: {grant!r} is not supported")
@@ -110,11 +147,19 @@ def create_client(
     post_logout_redirect_uris: t.Sequence[str] = (),
     grant_types: t.Sequence[str] = ("authorization_code", "refresh_token"),
     scope: str = "openid profile email offline_access",
+    require_pkce: bool = True,
     **fields: t.Any,
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it with its secret in clear (shown once, stored hashed)."""
+    """Register a client; returns it with its secret in clear (shown once, stored hashed).
+
+    :param require_pkce: False lets a legacy confidential client skip PKCE.
+    """
     validate_client(
-        token_endpoint_auth_method, grant_types, redirect_uris, post_logout_redirect_uris
+        token_endpoint_auth_method,
+        grant_types,
+        redirect_uris,
+        post_logout_redirect_uris,
+        require_pkce,
     )
     public = token_endpoint_auth_method == "none"
     if not public:
@@ -134,6 +179,8 @@ def create_client(
         scope=scope,
         **fields,
     )
+    if not require_pkce:
+        client.settings = {**(client.settings or {}), "require_pkce": False}
     session.add(client)
     session.flush()
     return client, secret

@@ -66,7 +66,8 @@ def current_tenant() -> Tenant:
 
 
 def request_issuer() -> str:
-    """Issuer for this request: scheme and host as the client used them (host validated),
-    and the ``/o/<name>`` path when the request came through one (:mod:`app.tenancy.paths`)."""
-    current_domain()
-    return f"{request.scheme}://{request.host.lower()}{request.script_root}"
+    """Issuer for this request: the configured scheme, host and port of the domain the
+    request came to, never the scheme or port the request itself names (a ``Host:
+    login.example.com:1`` must not mint an issuer), and the ``/o/<name>`` path when the
+    request came through one (:mod:`app.tenancy.paths`)."""
+    return current_domain().base_url + request.script_root

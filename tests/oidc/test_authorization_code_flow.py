@@ -273,10 +273,10 @@ def test_public_client_without_pkce_is_refused(client, public_client, signed_in)
     assert got["error"] == "invalid_request"
 
 
-def test_confidential_client_may_skip_pkce(client, oidc_client, signed_in):
-    model, secret = oidc_client
+def test_confidential_client_registered_without_pkce_may_skip_it(client, make_client, signed_in):
+    model, secret = make_client(require_pkce=False)
     result = authorize(client, model, code_challenge=None, code_challenge_method=None)
-    response = exchange_code(client, model, result, secret, code_verifier=None)
+    response = exchange_code(client, model, result, secret)
     assert response.status_code == 200
 
 
@@ -502,11 +502,12 @@ def test_missing_verifier_for_a_pkce_code_is_refused(client, oidc_client, signed
 
 
 def test_pkce_downgrade_verifier_for_a_code_without_challenge_is_refused(
-    client, oidc_client, signed_in
+    client, make_client, signed_in
 ):
-    model, secret = oidc_client
+    model, secret = make_client(require_pkce=False)
     result = authorize(client, model, code_challenge=None, code_challenge_method=None)
-    response = exchange_code(client, model, result, secret)  # sends a code_verifier
+    verifier, _challenge = pkce_pair()
+    response = exchange_code(client, model, result, secret, code_verifier=verifier)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
 
