@@ -1,9 +1,10 @@
 """``POST /hrd/lookup``: the public home realm discovery lookup, as JSON.
 
-Request ``{"identifier": "alice@acme.example"}``; answer ``{"organization": {id, name,
-display_name} | null, "connection": {name, display_name, kind} | null, "method": "...
-" | null}`` (:mod:`app.hrd.lookup`). Rate limited per client address
-(``FOYER_RATE_LIMIT_HRD_LOOKUP``): over it, ``429`` with ``Retry-After`` and
+Request ``{"identifier": "alice@acme.example"}``, read by
+:func:`app.security.json_body.json_body` (size and nesting limited); answer
+``{"organization": {id, name, display_name} | null, "connection": {name, display_name,
+kind} | null, "method": "..." | null}`` (:mod:`app.hrd.lookup`). Rate limited per client
+address (``FOYER_RATE_LIMIT_HRD_LOOKUP``): over it, ``429`` with ``Retry-After`` and
 ``{"error": "rate_limited"}``. Browsers may call it from other origins (no credentials).
 """
 
@@ -26,6 +27,7 @@ from app.hookspecs import hookimpl
 from app.hrd.lookup import MAX_IDENTIFIER_LENGTH
 from app.hrd.lookup import lookup_realm
 from app.security.headers import allow_any_origin
+from app.security.json_body import json_body
 from app.security.limits import limit
 from app.security.limits import limiter
 from app.tenancy.paths import vanity_organization
@@ -47,7 +49,7 @@ def _json(body: dict[str, t.Any], status: int = 200, **headers: str) -> Response
 @bp.route("/lookup", methods=["POST"])
 def lookup() -> Response:
     tenant = current_tenant()
-    body = request.get_json(silent=True)
+    body = json_body()
     identifier = body.get("identifier") if isinstance(body, dict) else None
     if not isinstance(identifier, str) or len(identifier) > MAX_IDENTIFIER_LENGTH:
         return _json(
