@@ -9,12 +9,18 @@ are cached per theme and locale, and re-read when a ``.po`` file changes under l
 
 A ``.po`` file that does not parse is logged (and reported by ``foyer themes check``) and
 left out: the page keeps the parent's or the core wording.
+
+Theme wording is plain text: the core catalogs are trusted as markup (their messages may
+hold ``<bdi>`` and ``<strong>``), a theme's are not. Each theme message is a
+:class:`ThemeWording`, escaped wherever it meets HTML but for the very tags its core
+message (the msgid) has; ``foyer themes check`` flags the rest.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import typing as t
 from pathlib import Path
 
@@ -28,6 +34,8 @@ from flask import g
 from flask import has_app_context
 from flask_babel import Domain
 from flask_babel import get_locale
+from markupsafe import Markup
+from markupsafe import escape
 
 from app.branding.themes import Theme
 from app.branding.themes import ThemeProblem
@@ -38,18 +46,71 @@ _Stamps = tuple[tuple[str, int], ...]
 """(path, mtime) of each wording file merged, parents first."""
 
 
+TAG = re.compile(r"<[^<>]*>")
+CHARACTER_REFERENCE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
+
+
 def catalog_path(theme: Theme, locale: str) -> Path:
     return theme.translations_dir / locale / "LC_MESSAGES" / "messages.po"
 
 
+def wording_html(text: str, source: str) -> Markup:
+    """``text`` escaped for HTML, but for the tags that appear, exactly so, in ``source``."""
+    allowed = set(TAG.findall(source))
+    parts: list[str] = []
+    position = 0
+    for match in TAG.finditer(text):
+        parts.append(escape(text[position : match.start()]))
+        tag = match.group()
+        parts.append(tag if tag in allowed else escape(tag))
+        position = match.end()
+    parts.append(escape(text[position:]))
+    return Markup("".join(parts))
+
+
+def unsafe_markup(text: str, source: str) -> list[str]:
+    """The tags and character references of ``text`` that :func:`wording_html` escapes."""
+    allowed = set(TAG.findall(source))
+    found = [tag for tag in TAG.findall(text) if tag not in allowed]
+    return found + CHARACTER_REFERENCE.findall(text)
+
+
+class ThemeWording(str):
+    """One message of a theme: plain text to Python code (email subjects, flashed
+    messages); in HTML (``__html__``, which Jinja and Markup call) escaped but for its core
+    message's tags."""
+
+    _html: Markup
+
+    def __new__(cls, text: str, source: str) -> ThemeWording:
+        wording = super().__new__(cls, text)
+        wording._html = wording_html(text, source)
+        return wording
+
+    def __html__(self) -> Markup:
+        return self._html
+
+    def __str__(self) -> str:
+        """Itself, so ``str()`` keeps ``__html__``: Flask-Babel's lazy strings and WTForms
+        labels pass a message through ``str()`` before treating it as markup."""
+        return self
+
+
 def read_overrides(path: Path) -> Translations:
-    """A ``.po`` file as gettext translations (raises PoFileError/OSError when broken)."""
+    """A theme's ``.po`` file as gettext translations whose messages are
+    :class:`ThemeWording` (raises PoFileError/OSError when broken)."""
     with path.open("rb") as fh:
         catalog = read_po(fh, abort_invalid=True)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return Translations(buffer)
+    translations = Translations(buffer)
+    messages = translations._catalog  # gettext's own table, as Translations.merge uses it
+    for key, text in messages.items():
+        source = key[0] if isinstance(key, tuple) else key
+        if source and text:
+            messages[key] = ThemeWording(text, source)
+    return translations
 
 
 class ThemedDomain(Domain):  # type: ignore[misc]
@@ -151,6 +212,7 @@ def translation_problems(theme: Theme, known_msgids: t.Container[str] | None) ->
             problems.append(
                 ThemeProblem(theme.name, path, None, "only messages.po is read; rename this file")
             )
+        problems += _markup_problems(theme, path, catalog)
         if known_msgids is None:
             continue
         for message in catalog:
@@ -170,3 +232,49 @@ def translation_problems(theme: Theme, known_msgids: t.Container[str] | None) ->
                     )
                 )
     return problems
+
+
+def _markup_problems(theme: Theme, path: Path, catalog: t.Any) -> list[ThemeProblem]:
+    """HTML in wording, which pages show as text: tags the core message does not have, and
+    character references (``&amp;``: write the character itself)."""
+    problems: list[ThemeProblem] = []
+    lines: list[str] | None = None
+    for message in catalog:
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not ids[0]:
+            continue
+        found = [m for text in texts if text for m in unsafe_markup(str(text), str(ids[0]))]
+        if not found:
+            continue
+        if lines is None:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept = sorted(set(TAG.findall(str(ids[0]))))
+        where = (
+            f"only the core message's {', '.join(kept)} is kept"
+            if kept
+            else "theme wording is plain text"
+        )
+        problems.append(
+            ThemeProblem(
+                theme.name,
+                path,
+                _line_of_markup(lines, message.lineno, found[0]),
+                f"the wording of {str(ids[0])!r} holds HTML ({', '.join(found)}), which pages "
+                f"show as text: {where}",
+            )
+        )
+    return problems
+
+
+def _line_of_markup(lines: list[str], start: int | None, fragment: str) -> int | None:
+    """The line of ``fragment`` in the entry starting at line ``start`` (else that line)."""
+    if not start:
+        return None
+    for number in range(start, len(lines) + 1):
+        line = lines[number - 1]
+        if number > start and not line.strip():
+            break
+        if line.lstrip().startswith(("msgstr", '"')) and fragment in line:
+            return number
+    return start
