@@ -8,6 +8,7 @@ Rows are deleted after each test, so tests do not see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -72,17 +73,22 @@ def foyer_database_url(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[s
         admin.dispose()
 
 
-@pytest.fixture
-def foyer_config(tmp_path: t.Any, foyer_database_url: str) -> dict[str, t.Any]:
-    """Settings overrides for the test app; override this fixture to change settings."""
+def throwaway_settings(folder: t.Any, database_url: str) -> dict[str, t.Any]:
+    """Settings overrides of a test app whose instance files live under ``folder``."""
     return {
-        "instance_path": str(tmp_path / "instance"),
-        "database_url": foyer_database_url,
+        "instance_path": str(folder / "instance"),
+        "database_url": database_url,
         "redis_url": os.environ.get("FOYER_TEST_REDIS_URL", ""),
-        "plugins_dir": str(tmp_path / "no-plugins"),
+        "plugins_dir": str(folder / "no-plugins"),
         "argon2_time_cost": 1,
         "argon2_memory_cost": 8,
     }
+
+
+@pytest.fixture
+def foyer_config(tmp_path: t.Any, foyer_database_url: str) -> dict[str, t.Any]:
+    """Settings overrides for the test app; override this fixture to change settings."""
+    return throwaway_settings(tmp_path, foyer_database_url)
 
 
 @pytest.fixture
@@ -91,17 +97,29 @@ def foyer_plugins() -> list[object]:
     return []
 
 
-@pytest.fixture
-def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.Iterator[Flask]:
-    """A Foyer app on the throwaway database, inside an app context."""
-    app = create_app(foyer_config, plugins=foyer_plugins)
+@contextlib.contextmanager
+def running_app(
+    config: t.Mapping[str, t.Any], plugins: t.Iterable[object] = ()
+) -> t.Iterator[Flask]:
+    """A Foyer app on the throwaway database, inside an app context, while the block runs;
+    its rows are deleted after. ``foyer_app`` is one per test; a module-scoped fixture (one
+    app shared by Hypothesis' examples) uses this directly."""
+    app = create_app(config, plugins=plugins)
     app.testing = True
+    _fresh_globals_per_request(app)
     with app.app_context():
         yield app
         db_session.rollback()
     _finish_background_work(app)
     _delete_all_rows(app)
     app.extensions["foyer.db"].dispose()
+
+
+@pytest.fixture
+def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.Iterator[Flask]:
+    """A Foyer app on the throwaway database, inside an app context."""
+    with running_app(foyer_config, foyer_plugins) as app:
+        yield app
 
 
 def _finish_background_work(app: Flask) -> None:
@@ -650,20 +668,15 @@ KEPT_REQUEST_GLOBALS = frozenset({"db_session"})
 """What a test-client request keeps of ``flask.g``: the session shared with the test."""
 
 
-@pytest.fixture(autouse=True)
-def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
+def _fresh_globals_per_request(app: Flask) -> None:
     """Give every test-client request a clean ``flask.g``, as a real server does.
 
-    ``foyer_app`` keeps one app context open for the whole test and Flask reuses it for
-    test-client requests, so ``g`` would carry the tenant, the signed-in user, CSRF state
-    (Flask-WTF's ``csrf_valid``) and the locale from one request, or one browser, into the
-    next. Only the database session shared with the test is kept.
+    :func:`running_app` keeps one app context open for the whole test and Flask reuses it
+    for test-client requests, so ``g`` would carry the tenant, the signed-in user, CSRF
+    state (Flask-WTF's ``csrf_valid``) and the locale from one request, or one browser, into
+    the next. Only the database session shared with the test is kept.
     """
-    if "foyer_app" not in request.fixturenames:
-        return
     from flask import g
-
-    app: Flask = request.getfixturevalue("foyer_app")
 
     def clear_request_globals() -> None:
         for key in [key for key in g if key not in KEPT_REQUEST_GLOBALS]:

@@ -108,14 +108,19 @@ def _json(
 
 
 def _malformed_client_credentials() -> Response | None:
-    """A 401 for Basic credentials that do not decode (authlib would raise on them)."""
+    """A 401 for an Authorization header authlib would raise on: a scheme without
+    credentials (``Basic `` or ``Bearer ``), or Basic credentials that do not decode."""
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
+    parts = header.split(None, 1)
     try:
-        base64.b64decode(value.strip(), validate=False).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        if " " in header and len(parts) < 2:
+            raise ValueError("a scheme without credentials")
+        if not parts or parts[0].lower() != "basic":
+            return None
+        if not parts[1].isascii():
+            raise ValueError("credentials that are not base64")
+        base64.b64decode(parts[1], validate=False).decode("utf-8")
+    except (ValueError, binascii.Error):
         body = {"error": "invalid_client", "error_description": "Malformed Basic credentials."}
         return _json(body, 401, {**NO_STORE, "WWW-Authenticate": 'Basic error="invalid_client"'})
     return None

@@ -8,15 +8,20 @@ with ``{"error": "invalid_request"}`` in JSON, quickly, with nothing in the log;
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest
 
 from app.security.json_body import MAX_JSON_BYTES
 from app.security.json_body import MAX_JSON_DEPTH
 from app.security.json_body import JsonBodyRefused
+from app.security.json_body import nesting_depth
 from app.security.json_body import parse_json
 
 LOOKUP = "/hrd/lookup"
@@ -101,3 +106,36 @@ def test_request_get_json_refuses_deep_nesting_everywhere(foyer_app):
         with pytest.raises(BadRequest):
             request.get_json()
         assert request.get_json(silent=True) is None
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:'),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\ab'), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+def depth_of(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((depth_of(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth_of(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(value=JSON)
+def test_the_scan_measures_the_real_depth(value):
+    assert nesting_depth(json.dumps(value), 1000) == depth_of(value)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.binary(max_size=200) | st.text(alphabet='[]{}"\\a1,: ', max_size=200))
+def test_any_input_parses_or_is_refused(data):
+    try:
+        parse_json(data)
+    except JsonBodyRefused:
+        pass

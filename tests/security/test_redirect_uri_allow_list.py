@@ -6,17 +6,25 @@ config file (file:line:col) and the CLI, and a refused registration writes nothi
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from app.cli import AppContext
 from app.cli import cli
 from app.db import session
 from app.oidc.cli import register_commands
 from app.oidc.models import Client
+from app.oidc.services import LOOPBACK_HOSTS
+from app.oidc.services import PRIVATE_USE_SCHEME
 from app.oidc.services import ClientInvalid
 from app.oidc.services import create_client
+from app.oidc.services import validate_redirect_uri
 from tests.configfile.conftest import BASE
 from tests.configfile.conftest import Foyer
 
@@ -143,3 +151,33 @@ def test_config_file_errors_name_file_line_and_field(foyer_app, tmp_path):
     )
     assert "holds a character a URI cannot" in errors[1]
     assert session.scalar(sa.select(Client)) is None
+
+
+URI_LIKE = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        "{}:{}{}".format,
+        st.sampled_from(["https", "http", "HTTP", "com.example.app", "javascript", "data", ""]),
+        st.sampled_from(["//", "/", "", "///"]),
+        st.text(alphabet="abc.:@/?#%[]\\ \t\n\x00é127.0.0.1localhost", max_size=40),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(uri=URI_LIKE)
+def test_any_accepted_uri_keeps_the_rules(uri):
+    """Whatever the input: ClientInvalid or a URI that keeps every rule, never a crash."""
+    try:
+        validate_redirect_uri(uri)
+    except ClientInvalid:
+        return
+    parts = urlsplit(uri)
+    assert uri.isascii() and uri.isprintable() and " " not in uri and "\\" not in uri
+    assert "#" not in uri and "@" not in parts.netloc
+    if parts.scheme == "https":
+        assert parts.hostname
+    elif parts.scheme == "http":
+        assert parts.hostname in LOOPBACK_HOSTS
+    else:
+        assert PRIVATE_USE_SCHEME.fullmatch(parts.scheme)

@@ -9,13 +9,19 @@ file:line.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask_babel import force_locale
 from flask_babel import gettext
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from markupsafe import escape
 
 from app.branding.checks import check_folders
 from app.branding.themes import BUILTIN_THEMES_DIR
+from app.branding.translations import wording_html
 from app.db import session
 from app.tenancy.resolve import current_domain
 from tests.branding.conftest import write_theme
@@ -121,3 +127,15 @@ def test_themes_check_flags_html_in_wording_with_file_and_line(themes_dir):
 
 def test_the_shipped_themes_have_no_html_in_their_wording():
     assert not [p for p in check_folders([BUILTIN_THEMES_DIR]) if "holds HTML" in str(p)]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    text=st.text(alphabet="<>/&\"'= abdiscrptg", max_size=60),
+    source=st.sampled_from(["Continue", "Sign in to <bdi>%(name)s</bdi>", "<strong>x</strong>"]),
+)
+def test_only_the_source_tags_survive(text, source):
+    html = str(wording_html(text, source))
+    allowed = set(re.findall(r"<[^<>]*>", source))
+    assert set(re.findall(r"<[^<>]*>", html)) <= allowed
+    assert html.count("<") == sum(html.count(tag) for tag in allowed)
