@@ -109,14 +109,14 @@ def setup_security(app: Flask) -> None:
     from app.security.headers import init_headers
     from app.security.json_body import init_json_bodies
     from app.security.limits import init_limiter
-    from app.security.query_string import init_query_strings
+    from app.security.request_input import init_request_input
     from app.sessions.services import init_login_manager
 
     CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
     init_cookie_session(app)
     init_headers(app)
     init_json_bodies(app)
-    init_query_strings(app)
+    init_request_input(app)
     init_limiter(app)
     init_login_manager(app)
 

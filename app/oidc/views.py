@@ -109,7 +109,8 @@ def _json(
 
 def _malformed_client_credentials() -> Response | None:
     """A 401 for an Authorization header authlib would raise on: a scheme without
-    credentials (``Basic `` or ``Bearer ``), or Basic credentials that do not decode."""
+    credentials (``Basic `` or ``Bearer ``), or Basic credentials that do not decode (or
+    hold NUL, which no database query may carry)."""
     header = request.headers.get("Authorization", "")
     parts = header.split(None, 1)
     try:
@@ -119,7 +120,8 @@ def _malformed_client_credentials() -> Response | None:
             return None
         if not parts[1].isascii():
             raise ValueError("credentials that are not base64")
-        base64.b64decode(parts[1], validate=False).decode("utf-8")
+        if "\x00" in base64.b64decode(parts[1], validate=False).decode("utf-8"):
+            raise ValueError("credentials holding NUL")
     except (ValueError, binascii.Error):
         body = {"error": "invalid_client", "error_description": "Malformed Basic credentials."}
         return _json(body, 401, {**NO_STORE, "WWW-Authenticate": 'Basic error="invalid_client"'})

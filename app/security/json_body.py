@@ -21,6 +21,8 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
+from app.security.request_input import without_nul
+
 MAX_JSON_BYTES = 64 * 1024
 """Largest JSON body a view reads (the app's upload limit is far larger, for forms)."""
 MAX_JSON_DEPTH = 32
@@ -72,6 +74,8 @@ def _no_constants(name: str) -> t.NoReturn:
 def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> t.Any:
     """Parse a JSON text (UTF-8) whose nesting is at most ``max_depth``.
 
+    NUL characters in strings become U+FFFD (the database cannot store NUL).
+
     :raises JsonBodyRefused: for text that is not JSON (NaN and Infinity included), or
         nests deeper.
     """
@@ -82,9 +86,22 @@ def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> t.Any:
     if nesting_depth(text, max_depth) > max_depth:
         raise JsonBodyRefused(f"The JSON body nests deeper than {max_depth} levels.")
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        value = json.loads(text, parse_constant=_no_constants)
     except (ValueError, RecursionError):
         raise JsonBodyRefused("The body is not valid JSON.") from None
+    return _without_nul(value)
+
+
+def _without_nul(value: t.Any) -> t.Any:
+    """NUL in strings replaced, as in query and form parameters
+    (:mod:`app.security.request_input`); recursion is bounded by the depth limit."""
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def json_body(max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH) -> t.Any:

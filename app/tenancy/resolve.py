@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import typing as t
 
 import sqlalchemy as sa
@@ -43,9 +44,15 @@ def domain_by_hostname() -> sa.Select[tuple[TenantDomain]]:
     )
 
 
+HOSTNAME = re.compile(r"[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\]")
+"""A host name or an IP literal: anything else serves no tenant (and never reaches a query)."""
+
+
 def find_domain(host: str) -> TenantDomain | None:
     """The domain (and its tenant) of ``host``, from the worker's row cache."""
     hostname = hostname_of(host)
+    if not HOSTNAME.fullmatch(hostname):
+        return None
     return row_cache().get(
         ("domain", hostname), lambda s: s.scalar(domain_by_hostname(), {"hostname": hostname})
     )

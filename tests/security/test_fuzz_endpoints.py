@@ -339,6 +339,28 @@ def test_token_raw_bodies(world: World, body: bytes, content_type: str) -> None:
         check.refused()
 
 
+@FUZZ
+@given(
+    path=st.sampled_from(["/oauth/revoke", "/oauth/introspect", "/userinfo", "/oidc/logout"]),
+    form=st.dictionaries(
+        st.sampled_from(
+            ["token", "token_type_hint", "client_id", "id_token_hint", "post_logout_redirect_uri"]
+        ),
+        TEXT,
+        max_size=4,
+    ),
+    header=st.data(),
+)
+def test_other_protocol_endpoints(
+    world: World, path: str, form: dict[str, str], header: st.DataObject
+) -> None:
+    value = header.draw(authorization_header(world))
+    headers = {"Authorization": value} if value is not None else {}
+    with Checked(world) as check:
+        check.answer(world.browser().post(path, data=form, headers=headers))
+        check.refused()
+
+
 # --- /hrd/lookup ---------------------------------------------------------------------------
 
 JSON = st.recursive(
@@ -420,6 +442,8 @@ def test_login_forms(world: World, identifier: str, password: str, extra: dict[s
     host=st.one_of(
         st.builds(lambda port: f"{TENANT_HOST}:{port}", st.integers(0, 99999)),
         st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-:[]", max_size=60),
+        HEADER_VALUE,
+        st.builds(lambda text: TENANT_HOST + text, st.sampled_from(["\x00", "\t", "_", "é"])),
         st.sampled_from([TENANT_HOST.upper(), f"{TENANT_HOST}.", "[::1]:1", ":", "login.test:x"]),
     )
 )
