@@ -74,7 +74,7 @@ def _no_constants(name: str) -> t.NoReturn:
 def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> t.Any:
     """Parse a JSON text (UTF-8) whose nesting is at most ``max_depth``.
 
-    NUL characters in strings become U+FFFD (the database cannot store NUL).
+    NUL characters in strings become SUB, as in query and form parameters.
 
     :raises JsonBodyRefused: for text that is not JSON (NaN and Infinity included), or
         nests deeper.

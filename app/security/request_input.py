@@ -6,8 +6,9 @@
   for valid UTF-8 (``%C3%A9`` decodes to the same ``é``) and leaves invalid bytes
   percent-encoded in the value, as Werkzeug does for an encoded invalid byte.
 - PostgreSQL text cannot hold NUL, so a ``%00`` in any parameter made the first query with
-  it fail. Query and form parameters (names and values) have NUL replaced by U+FFFD, which
-  no legitimate input holds and every database stores.
+  it fail. Query and form parameters (names and values) have NUL replaced by SUB (U+001A),
+  ASCII's character for a substituted invalid one: still a control character, so a field
+  that refuses control characters still refuses it, but one every database stores.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 
 NON_ASCII = re.compile(rb"[\x80-\xff]")
 NUL = "\x00"
-REPLACEMENT = "\ufffd"
+SUBSTITUTE = "\x1a"
 
 
 def percent_encode_non_ascii(query: bytes) -> bytes:
@@ -30,8 +31,8 @@ def percent_encode_non_ascii(query: bytes) -> bytes:
 
 
 def without_nul(value: t.Any) -> t.Any:
-    """A string with NUL replaced by U+FFFD; anything else (an uploaded file) as it is."""
-    return value.replace(NUL, REPLACEMENT) if isinstance(value, str) else value
+    """A string with NUL replaced by SUB; anything else (an uploaded file) as it is."""
+    return value.replace(NUL, SUBSTITUTE) if isinstance(value, str) else value
 
 
 class Parameters(ImmutableMultiDict):  # type: ignore[type-arg]
