@@ -20,12 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.db import Base
 from app.db import Database
-from app.db import import_all_models
 from app.db import session as db_session
 from app.hooks import validate_plugin_settings
 from app.migrate import upgrade
+from app.models import metadata
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -112,10 +111,9 @@ def _finish_background_work(app: Flask) -> None:
 
 
 def _delete_all_rows(app: Flask) -> None:
-    import_all_models()
     engine = app.extensions["foyer.db"].engine
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
 
 
