@@ -23,6 +23,7 @@ from app.accounts.services import normalize_email
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
+from app.events.record import record_events
 from app.hooks import call_hook
 from app.hooks import plugin_manager
 
@@ -186,8 +187,6 @@ def _existing(connection: Connection, batch: list[dict[str, t.Any]]) -> set[tupl
 def _import_batch(
     batch: list[dict[str, t.Any]], tenant: Tenant, connection: Connection, result: ImportResult
 ) -> None:
-    from app.events.record import record_events
-
     existing = _existing(connection, batch)
     now = utcnow()
     # a User object per row only for plugins to change; without any, plain rows are enough

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import typing as t
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
@@ -20,8 +21,6 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
-
-from app.login.forms import password_not_too_long
 
 EMAIL_MAX_LENGTH = 320
 NAME_MAX_LENGTH = 120
@@ -45,6 +44,15 @@ def one_line(form: FlaskForm, field: t.Any) -> None:
     """Names are one line of text: no control characters (they also break databases)."""
     if field.data and CONTROL_CHARACTERS.search(field.data):
         raise ValidationError(_l("Use letters, digits, spaces and punctuation only."))
+
+
+def password_not_too_long(form: FlaskForm, field: t.Any) -> None:
+    """Refuse over-long passwords before anything hashes them (hashing cost is per byte)."""
+    limit = current_app.extensions["foyer.settings"].password_max_length
+    if field.data and len(field.data) > limit:
+        raise ValidationError(
+            _l("Passwords are at most %(n)d characters long. Check what you typed.", n=limit)
+        )
 
 
 def _email_field() -> StringField:

@@ -141,17 +141,3 @@ class RefreshToken(Base):
     """Set when rotated; presenting it again revokes the whole family."""
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[created_at]
-
-
-class Consent(Base):
-    """The scopes a user allowed a third-party client; asked again only for new scopes."""
-
-    __tablename__ = "consent"
-    __table_args__ = (sa.UniqueConstraint("user_id", "client_id"),)
-
-    id: Mapped[pk]
-    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(sa.String(64))
-    scopes: Mapped[list[str]] = mapped_column(default=list)
-    granted_at: Mapped[dt.datetime]
