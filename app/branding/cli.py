@@ -65,7 +65,7 @@ def list_themes(ctx: AppContext) -> None:
 @pass_app
 def check(ctx: AppContext) -> None:
     """Report every problem of every theme (file:line: message); exit 1 if any."""
-    # CLI start-up time: checks pulls in Babel's catalog reader and Jinja's parser
+    # CLI start-up time: checks pulls in webassets, Babel's catalog reader and Jinja's parser
     from app.branding.checks import check_folders
 
     problems = check_folders(_folders(ctx))
