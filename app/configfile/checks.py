@@ -21,6 +21,7 @@ from app.configfile.schema import Reader
 from app.connections.models import Connection
 from app.db import session
 from app.hooks import validate_plugin_settings
+from app.hrd.chain import registered_methods
 from app.oidc.models import Client
 from app.oidc.services import ClientInvalid
 from app.oidc.services import validate_client
@@ -241,8 +242,6 @@ class _Checker:
     # -- home realm discovery ---------------------------------------------------------------
 
     def hrd_order(self) -> None:
-        from app.hrd.chain import registered_methods
-
         order = (self.spec["tenant"]["hrd"] or {}).get("order") or []
         installed = registered_methods()
         seen: set[str] = set()

@@ -21,6 +21,7 @@ from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import ORGANIZATION
 from app.configfile.spec import TENANT
 from app.configfile.spec import USER
+from app.db import session
 from app.oidc.services import hash_client_secret
 from app.security.crypto import constant_time_equal
 from app.security.passwords import verify_password
@@ -180,8 +181,6 @@ def _connections(plan: Plan, spec: State, tenant: Tenant | None) -> None:
 
 
 def _user_count(connection: Connection) -> int:
-    from app.db import session
-
     return int(
         session.scalar(
             sa.select(sa.func.count()).select_from(User).where(User.connection_id == connection.id)

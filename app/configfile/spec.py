@@ -32,6 +32,7 @@ from app.configfile.schema import Str
 from app.configfile.schema import Type
 from app.configfile.source import Source
 from app.hrd.chain import DEFAULT_ORDER
+from app.hrd.identifier_map import normalize_entry
 from app.i18n import SUPPORTED_LOCALES
 from app.oidc.services import AUTH_METHODS
 from app.oidc.services import GRANT_TYPES
@@ -153,8 +154,6 @@ BRANDING = Record(_branding_fields(), describe="mapping (branding)")
 
 
 def identifier_or_pattern(value: str) -> str:
-    from app.hrd.identifier_map import normalize_entry
-
     return normalize_entry(value)[0]
 
 
