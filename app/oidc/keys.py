@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.db import get_database
 from app.db import utcnow
+from app.oidc.models import Client
 from app.oidc.models import SigningKey
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json
@@ -211,8 +212,6 @@ def _new_key(tenant_id: str, alg: str, state: str) -> SigningKey:
 
 def longest_token_lifetime(tenant_id: str) -> int:
     """Seconds a token signed by a tenant key may stay valid (settings and client overrides)."""
-    from app.oidc.models import Client
-
     settings = current_app.extensions["foyer.settings"]
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
     with _db() as s:
