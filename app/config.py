@@ -6,7 +6,9 @@ that are not given are generated once into the instance folder so a first start 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import os
 import secrets
 import tomllib
@@ -226,9 +228,6 @@ def settings_reference() -> str:
 
     ``docs/operating.md`` embeds it; a test keeps the two equal.
     """
-    import ast
-    import inspect
-
     tree = ast.parse(inspect.getsource(Settings))
     body = t.cast(ast.ClassDef, tree.body[0]).body
     docs: dict[str, str] = {}
