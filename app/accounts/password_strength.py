@@ -68,13 +68,13 @@ def weakness(
         organization's names): zxcvbn counts them as very common.
     """
     if _is_personal(password, personal):
-        return _message("personal")
+        return reason("personal")
     if minimum <= 0:
         return None
     score, matches = _estimate(password[:MAX_SCORED], _user_inputs([*personal, *context]))
     if score >= minimum:
         return None
-    return _message(_cause(matches))
+    return reason(_cause(matches))
 
 
 def _folded(value: str) -> str:
@@ -130,7 +130,10 @@ def _cause(matches: list[dict[str, t.Any]]) -> str:
     return "weak"
 
 
-def _message(cause: str) -> str:
+def reason(cause: str) -> str:
+    """The translated sentence for a weak password: ``personal``, ``common``, ``words``,
+    ``pattern``, ``dates``, ``weak``, or ``breached`` (for ``check_password`` plugins
+    that look a password up in a breach corpus), with a suggestion."""
     reasons = {
         "personal": _(
             "Leave your email address, your name and the name of this service out of your password."
@@ -142,5 +145,7 @@ def _message(cause: str) -> str:
         ),
         "dates": _("Dates and years are easy to guess."),
         "weak": _("This password is too easy to guess."),
+        "breached": _("This password appeared in a data breach, so attackers try it first."),
     }
-    return f"{reasons[cause]} {_('Try a few unrelated words.')}"
+    suggestion = _("Try a few unrelated words.")
+    return f"{reasons[cause]} {suggestion}"

@@ -610,9 +610,12 @@ def signup_resend() -> Response | tuple[str, int]:
         return render_page("account/signup_code.html", 400, ended=True, form=None)
     code = signup_service.new_code_for(row)
     if code is None:
-        form = CodeForm(formdata=None)
-        form.code.errors.append(_("No more codes can be sent for this sign-up. Start again."))
-        return render_page("account/signup_code.html", 400, **_code_page(row, form))
+        return render_page(
+            "account/signup_code.html",
+            400,
+            **_code_page(row, CodeForm(formdata=None)),
+            errors=[_("No more codes can be sent for this sign-up. Start again.")],
+        )
     later(send_signup_code, row.id, code, first=False)
     return redirect(url_for(".signup_verify", tx=tx_id(), sent=1), code=303)
 
