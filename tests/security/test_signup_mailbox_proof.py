@@ -104,6 +104,21 @@ def test_an_existing_address_gets_the_same_page_no_code_and_its_owner_a_notice(
     ]  # a new code asked for later does not notify the owner again
 
 
+def test_an_address_taken_meanwhile_is_said_only_to_whoever_proved_the_mailbox(
+    foyer_app, client, open_signup, mailbox
+):
+    other = host_client(foyer_app)
+    signup(client, "kai@example.com", OWNER_PASSWORD)
+    first = code_in(mailbox.wait_for("kai@example.com", "Your code"))
+    signup(other, "kai@example.com", ATTACKER_PASSWORD)
+    second = code_in(mailbox.wait_for("kai@example.com", "Your code", after=1))
+    assert enter_code(client, first).status_code == 303
+    taken = enter_code(other, second)
+    assert taken.status_code == 409 and "already has an account" in taken.get_data(as_text=True)
+    assert users() == 1
+    assert login(host_client(foyer_app), "kai@example.com", OWNER_PASSWORD).status_code == 303
+
+
 def test_five_wrong_codes_end_the_signup(client, open_signup, mailbox, recorded_events):
     signup(client, "gil@example.com", OWNER_PASSWORD)
     code = code_in(mailbox.wait_for("gil@example.com", "Your code"))
