@@ -577,7 +577,8 @@ def signup_verify() -> Response | tuple[str, int]:
 
 def finish_signup(tenant: Tenant, email: str) -> Response | tuple[str, int]:
     """The code was right: create the account, or say the address got one meanwhile."""
-    user = signup_service.complete(cookie.pop(SIGNUP_KEY, ""), tenant.id)
+    user = signup_service.complete(cookie.get(SIGNUP_KEY, ""), tenant.id)
+    cookie.pop(SIGNUP_KEY, None)  # used either way (a plugin failure keeps it for a retry)
     organization = page_subject().organization
     if user is None:
         return render_page("account/signup_code.html", 409, taken=True, email=email, form=None)
