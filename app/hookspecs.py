@@ -252,9 +252,13 @@ def check_password(
 ) -> str | None:
     """Reject a new password that breaks a rule of this tenant or organization.
 
-    Foyer's own length rules run first. Return None to accept, or a short user-facing,
-    translatable reason (``gettext``) shown next to the password field. Stops at the first
-    rejection: later rules are not called.
+    Foyer's own rules run first: the length, the tenant's minimum zxcvbn score, and never
+    the user's email address or name. Return None to accept, or a short user-facing,
+    translatable reason (``gettext``) shown next to the password field; Foyer's own reasons
+    are reusable, translated: ``app.accounts.password_strength.reason("breached")``. Stops
+    at the first rejection: later rules are not called. A rule that calls a service keeps
+    to the time budget with ``app.hooks.time_left`` (docs/accounts.md has an online breach
+    check, Have I Been Pwned's k-anonymity range API).
 
     :param password: The new password, in clear. Never log or store it.
     :param tenant: The tenant of the user.

@@ -70,6 +70,9 @@ def users_create(
         session.commit()
     except PasswordRejected as exc:
         fail(str(exc))
+    except ValueError:
+        session.rollback()
+        fail(f"{email!r} is not an email address")
     except Exception as exc:  # integrity errors: duplicate email
         session.rollback()
         fail(f"could not create user: {type(exc).__name__}")

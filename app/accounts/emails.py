@@ -178,6 +178,30 @@ def send_password_changed(user: User, how: str, organization: Organization | Non
     return deliver(message, tenant, organization)
 
 
+def send_signup_code(
+    tenant: Tenant,
+    organization: Organization | None,
+    email: str,
+    code: str,
+    locale: str | None,
+) -> bool:
+    """Email the code that confirms a pending sign-up (no account exists yet), in two
+    halves (``1234 5678``: easier to read and type)."""
+    settings = current_app.extensions["foyer.settings"]
+    message = render_email(
+        "signup_code",
+        purpose="signup_code",
+        to=email,
+        tenant=tenant,
+        organization=organization,
+        locale=locale,
+        code=f"{code[: len(code) // 2]} {code[len(code) // 2 :]}",
+        minutes=max(1, settings.signup_code_lifetime // 60),
+    )
+    record_event("signup_code_sent", tenant=tenant, organization=organization)
+    return deliver(message, tenant, organization)
+
+
 def send_signup_attempt(user: User, organization: Organization | None = None) -> bool:
     """Tell an existing account that someone signed up with its address."""
     tenant = _tenant(user)

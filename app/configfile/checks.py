@@ -11,6 +11,7 @@ import typing as t
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.password_strength import DEFAULT_MIN_SCORE
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
 from app.accounts.services import normalize_email
@@ -355,6 +356,7 @@ class _Checker:
             for name, stored in self.stored_connections.items():
                 strategies.setdefault(name, stored.strategy)
         organizations = self.known_organizations()
+        min_score = (self.spec["tenant"]["passwords"] or {}).get("min_score", DEFAULT_MIN_SCORE)
         for index, user in enumerate(self.spec["users"]):
             path = f"users[{index}]"
             connection = user["connection"]
@@ -376,7 +378,12 @@ class _Checker:
                 self.problem(f"{path}.password_hash", "give password or password_hash, not both")
             if "password" in user:
                 try:
-                    check_password_policy(user["password"])
+                    check_password_policy(
+                        user["password"],
+                        email=user["email"],
+                        names=[user["name"], user["given_name"], user["family_name"]],
+                        min_score=min_score,
+                    )
                 except PasswordRejected as exc:
                     self.problem(f"{path}.password", f"the password is refused: {exc}")
             for position, membership in enumerate(user["organizations"]):

@@ -10,6 +10,8 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from app.accounts.password_strength import DEFAULT_MIN_SCORE
+from app.accounts.services import clean_email
 from app.branding.data import FIELDS as BRANDING_FIELDS
 from app.branding.data import MAX_NAME
 from app.branding.data import MAX_SENDER_NAME
@@ -69,9 +71,14 @@ def https_url(value: str) -> str:
 
 
 def email_address(value: str) -> str:
-    if not EMAIL.fullmatch(value.strip()):
+    """An address as Foyer stores it (:func:`app.accounts.services.clean_email`)."""
+    try:
+        address = clean_email(value)
+    except ValueError:
+        address = ""
+    if not EMAIL.fullmatch(address):
         raise ValueError(f"{value!r} is not an email address")
-    return value.strip()
+    return address
 
 
 def redirect_uri(field: str) -> t.Callable[[str], str]:
@@ -184,6 +191,20 @@ HRD = Record(
     describe="mapping (home realm discovery)",
 )
 
+PASSWORDS = Record(
+    {
+        "min_score": Field(
+            Int(0, 4),
+            "New passwords (sign-up, reset, change, invitation) must reach this zxcvbn "
+            "score: 0 accepts any, 1 to 4 need about a thousand, a million, a hundred "
+            "million and ten billion guesses. A password that is the user's email address "
+            "or name is refused whatever the score.",
+            default=DEFAULT_MIN_SCORE,
+        ),
+    },
+    describe="mapping (password rules)",
+)
+
 TENANT = Record(
     {
         "name": Field(
@@ -218,6 +239,9 @@ TENANT = Record(
             HRD,
             "Home realm discovery: method order and organization picker (see below).",
             default={},
+        ),
+        "passwords": Field(
+            PASSWORDS, "Password rules of the tenant's users (see below).", default={}
         ),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
@@ -509,6 +533,7 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("tenant", TENANT),
     ("tenant.branding, organizations[].branding", BRANDING),
     ("tenant.hrd", HRD),
+    ("tenant.passwords", PASSWORDS),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),
