@@ -7,6 +7,7 @@ above it, so the rooms' models are gathered here.
 from __future__ import annotations
 
 from app.accounts import models as accounts
+from app.clients import models as clients
 from app.connections import models as connections
 from app.db import Base
 from app.events import models as events
@@ -16,7 +17,7 @@ from app.orgs import models as orgs
 from app.sessions import models as sessions
 from app.tenancy import models as tenancy
 
-ROOMS = (accounts, connections, events, hrd, oidc, orgs, sessions, tenancy)
+ROOMS = (accounts, clients, connections, events, hrd, oidc, orgs, sessions, tenancy)
 """The models module of each room that has tables."""
 
 metadata = Base.metadata

@@ -33,6 +33,7 @@ from joserfc.jwk import KeySet
 from app import create_app
 from app.accounts.background import shutdown_background
 from app.accounts.services import create_user
+from app.clients.services import create_client
 from app.connections.services import create_connection
 from app.connections.services import find_connection
 from app.db import Database
@@ -43,16 +44,15 @@ from app.hookspecs import hookimpl
 from app.login import flow
 from app.models import metadata
 from app.oidc import keys
-from app.oidc.services import create_client
 from app.orgs.services import create_organization
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.mail.message import EmailMessage
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant

@@ -20,7 +20,7 @@ from app.db import utcnow
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
-    from app.oidc.models import Client
+    from app.clients.models import Client
 
 SCOPE_DESCRIPTIONS: dict[str, t.Any] = {
     "openid": _l("Know who you are when you sign in"),

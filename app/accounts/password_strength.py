@@ -68,13 +68,13 @@ def weakness(
         organization's names): zxcvbn counts them as very common.
     """
     if _is_personal(password, personal):
-        return reason("personal")
+        return weak_password_reason("personal")
     if minimum <= 0:
         return None
     score, matches = _estimate(password[:MAX_SCORED], _user_inputs([*personal, *context]))
     if score >= minimum:
         return None
-    return reason(_cause(matches))
+    return weak_password_reason(_cause(matches))
 
 
 def _folded(value: str) -> str:
@@ -130,7 +130,7 @@ def _cause(matches: list[dict[str, t.Any]]) -> str:
     return "weak"
 
 
-def reason(cause: str) -> str:
+def weak_password_reason(cause: str) -> str:
     """The translated sentence for a weak password: ``personal``, ``common``, ``words``,
     ``pattern``, ``dates``, ``weak``, or ``breached`` (for ``check_password`` plugins
     that look a password up in a breach corpus), with a suggestion."""

@@ -54,6 +54,7 @@ from app.branding.pages import show_organization
 from app.connections.models import Connection
 from app.connections.services import dedicated_organization
 from app.connections.services import dedicated_organization_id
+from app.connections.services import password_connections
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
@@ -62,7 +63,6 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
 from app.i18n import page_languages
-from app.login import discovery
 from app.orgs.models import Organization
 from app.security.limits import count_submission
 from app.sessions.services import current_sso
@@ -115,7 +115,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     Without an organization, a connection that belongs to one organization only (its
     isolated users) is left out: people sign up to it on that organization's pages.
     """
-    for connection in discovery.password_connections(tenant, organization):
+    for connection in password_connections(tenant, organization):
         if not connection.signup_enabled:
             continue
         if organization is None and dedicated_organization_id(connection) is not None:
@@ -137,7 +137,7 @@ def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list
         return []
     organization = session.get(Organization, organization_id) if organization_id else None
     found = []
-    for connection in discovery.password_connections(tenant, organization):
+    for connection in password_connections(tenant, organization):
         try:
             user = strategy_for(connection).find_user(email)
         except StrategyUnavailable:

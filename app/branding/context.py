@@ -33,7 +33,7 @@ from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
 
 if t.TYPE_CHECKING:
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

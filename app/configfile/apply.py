@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.clients.services import create_client
+from app.clients.services import hash_client_secret
 from app.configfile.checks import check_spec
 from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
@@ -37,8 +39,6 @@ from app.hrd.identifier_map import remove_route
 from app.hrd.identifier_map import set_route
 from app.oidc.keys import DEFAULT_ALG
 from app.oidc.keys import ensure_keys
-from app.oidc.services import create_client
-from app.oidc.services import hash_client_secret
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.services import create_organization
@@ -51,8 +51,8 @@ from app.tenancy.services import create_tenant
 from app.tenancy.services import set_domains
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.connections.models import Connection
-    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 State = dict[str, t.Any]

@@ -16,6 +16,9 @@ from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
 from app.accounts.services import normalize_email
 from app.branding.data import validate_branding
+from app.clients.models import Client
+from app.clients.services import ClientInvalid
+from app.clients.services import validate_client
 from app.configfile.problems import ConfigInvalid
 from app.configfile.problems import did_you_mean
 from app.configfile.schema import Reader
@@ -23,9 +26,6 @@ from app.connections.models import Connection
 from app.db import session
 from app.hooks import validate_plugin_settings
 from app.hrd.chain import registered_methods
-from app.oidc.models import Client
-from app.oidc.services import ClientInvalid
-from app.oidc.services import validate_client
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
 from app.tenancy.models import TenantDomain

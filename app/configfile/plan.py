@@ -13,6 +13,7 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.clients.services import hash_client_secret
 from app.configfile import snapshot
 from app.configfile.schema import Record
 from app.configfile.spec import CLIENT
@@ -22,7 +23,6 @@ from app.configfile.spec import ORGANIZATION
 from app.configfile.spec import TENANT
 from app.configfile.spec import USER
 from app.db import session
-from app.oidc.services import hash_client_secret
 from app.security.crypto import constant_time_equal
 from app.security.passwords import verify_password
 from app.tenancy.services import find_tenant

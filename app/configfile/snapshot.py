@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import normalize_email
+from app.clients.models import Client
 from app.configfile.spec import CLIENT
 from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import USER
@@ -20,7 +21,6 @@ from app.connections.models import Connection
 from app.db import session
 from app.hrd.identifier_map import routes as hrd_routes
 from app.hrd.models import IdentifierRoute
-from app.oidc.models import Client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.tenancy.services import canonical_domain

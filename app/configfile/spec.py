@@ -18,6 +18,11 @@ from app.branding.data import MAX_SENDER_NAME
 from app.branding.data import check_color
 from app.branding.themes import COLOR
 from app.branding.themes import COLOR_KEYS
+from app.clients.services import AUTH_METHODS
+from app.clients.services import GRANT_TYPES
+from app.clients.services import MIN_SECRET_LENGTH
+from app.clients.services import ClientInvalid
+from app.clients.services import validate_redirect_uri
 from app.configfile.problems import ConfigInvalid
 from app.configfile.schema import INVALID
 from app.configfile.schema import Bool
@@ -36,11 +41,6 @@ from app.configfile.source import Source
 from app.hrd.chain import DEFAULT_ORDER
 from app.hrd.identifier_map import normalize_entry
 from app.i18n import SUPPORTED_LOCALES
-from app.oidc.services import AUTH_METHODS
-from app.oidc.services import GRANT_TYPES
-from app.oidc.services import MIN_SECRET_LENGTH
-from app.oidc.services import ClientInvalid
-from app.oidc.services import validate_redirect_uri
 from app.orgs.services import normalize_email_domain
 from app.tenancy.services import SLUG
 from app.tenancy.services import canonical_domain

@@ -7,14 +7,14 @@ import typing as t
 
 import click
 
+from app.clients.services import ClientInvalid
+from app.clients.services import create_client
 from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
 from app.db import session
 from app.events.record import record_event
 from app.hookspecs import hookimpl
-from app.oidc.services import ClientInvalid
-from app.oidc.services import create_client
 from app.tenancy.cli import tenant_or_fail
 
 

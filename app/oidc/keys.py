@@ -31,9 +31,9 @@ from joserfc.jwk import RSAKey
 from joserfc.jwk import import_key
 from sqlalchemy.orm import Session
 
+from app.clients.models import Client
 from app.db import get_database
 from app.db import utcnow
-from app.oidc.models import Client
 from app.oidc.models import SigningKey
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 import typing as t
 
 import sqlalchemy as sa
@@ -161,3 +162,18 @@ def remove_member(org: Organization, user: User) -> None:
     orgs = [name for name in (user.app_metadata or {}).get("organizations", []) if name != org.name]
     user.app_metadata = {**(user.app_metadata or {}), "organizations": orgs}
     session.flush()
+
+
+def organization_metadata(org: Organization) -> t.Mapping[str, t.Any]:
+    """The organization's metadata, read-only: what plugins read (claims, rules, templates).
+
+    The column's Python name is ``metadata_`` (``metadata`` belongs to SQLAlchemy), so
+    plugins read it through this function rather than guessing the attribute.
+    """
+    return types.MappingProxyType(dict(org.metadata_ or {}))
+
+
+def member_roles(org: Organization, user: User) -> list[str]:
+    """The user's roles in the organization (empty when not a member), sorted."""
+    membership = session.get(Membership, (user.id, org.id))
+    return sorted(membership.roles) if membership is not None else []

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from app.clients.models import Client
 from app.db import session
-from app.oidc.models import Client
 from app.rowcache import row_cache
 from app.security.crypto import constant_time_equal
 from app.security.crypto import token_hash
