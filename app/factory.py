@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.views import bp as accounts_bp
 from app.branding.loader import init_templates
+from app.branding.preview import init_preview
 from app.clients.models import Client
 from app.config import Settings
 from app.connections.models import Connection
@@ -124,6 +125,7 @@ def setup_i18n(app: Flask) -> None:
 
 def setup_templates(app: Flask) -> None:
     init_templates(app)
+    init_preview(app)  # the theme preview pages render with the loader set up above
 
 
 def setup_blueprints(app: Flask) -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import current_app
+from flask_babel import gettext as _
+
 from app.accounts.models import User
 from app.accounts.password_strength import min_score as tenant_min_score
 from app.accounts.password_strength import personal_values
 from app.accounts.password_strength import weakness
+from app.connections.strategies import strategy_for
 from app.db import session
+from app.events.record import record_event
 from app.hooks import call_hook
+from app.sessions.services import end_user_sessions
+from app.tenancy.models import Tenant
 from app.tenancy.services import normalize_hostname
 
 if t.TYPE_CHECKING:
@@ -68,8 +75,6 @@ def check_password_policy(
     :raises PasswordRejected: with a user-facing message.
     :raises app.hooks.PluginError: when a password plugin raises.
     """
-    from flask import current_app
-    from flask_babel import gettext as _
 
     s = current_app.extensions["foyer.settings"]
     if len(password) > s.password_max_length:
@@ -125,8 +130,6 @@ def create_user(
     :raises app.hooks.PluginError: when a ``prepare_user`` or ``check_password`` plugin
         raises (nothing is stored).
     """
-    from app.connections.strategies import strategy_for
-    from app.tenancy.models import Tenant
 
     if not email and not username:
         raise ValueError("a user needs an email or a username")
@@ -167,8 +170,6 @@ def set_blocked(user: User, blocked: bool = True) -> None:
 
     Commits, then records ``user_blocked`` (``data.blocked`` says which way).
     """
-    from app.events.record import record_event
-    from app.sessions.services import end_user_sessions
 
     user.blocked = blocked
     if blocked:
@@ -188,7 +189,6 @@ def delete_user(user: User) -> None:
 
     The event keeps the user's id (never their email), so sinks can delete their own copy.
     """
-    from app.events.record import record_event
 
     tenant_id, user_id, connection_id = user.tenant_id, user.id, user.connection_id
     session.delete(user)

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts import emails
+from app.accounts import mfa
 from app.accounts import mfa_views
 from app.accounts import signup as signup_service
 from app.accounts import tokens
@@ -287,7 +288,6 @@ def notify_password_changed(user_id: str, how: str, organization_id: str | None)
 @bp.route("/account")
 def account() -> Response | tuple[str, int]:
     """Who is signed in, whether their email is verified, and what they can change."""
-    from app.accounts import mfa
 
     user = signed_in_user()
     if user is None:

@@ -33,7 +33,6 @@ from app.branding.assets import tree_signature
 from app.branding.checks import soft_problems
 from app.branding.context import current_brand
 from app.branding.context import current_theme_name
-from app.branding.preview import init_preview
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import ThemeError
 from app.branding.themes import ThemeRegistry
@@ -213,7 +212,6 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.cache = ThemedCache(400)  # type: ignore[assignment]
     install_themed_domain(app)
     app.register_blueprint(bp)
-    init_preview(app)
 
     @app.before_request
     def _live_reload() -> None:

@@ -28,6 +28,7 @@ from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
 from app.oidc.state import IssuedTokens
 from app.oidc.state import protocol_state
+from app.orgs.models import Organization
 from app.security.crypto import new_token
 from app.sessions.models import SsoSession
 from app.tenancy.resolve import current_tenant
@@ -197,7 +198,6 @@ def _unique(values: t.Iterable[str]) -> list[str]:
 
 
 def _organization(request: OAuth2Request, grant: TokenGrant) -> Organization | None:
-    from app.orgs.models import Organization
 
     if not hasattr(request, "organization"):
         request.organization = (

@@ -7,12 +7,14 @@ import typing as t
 
 import sqlalchemy as sa
 
+from app.branding.data import validate_branding
 from app.connections.models import OrganizationConnection
 from app.db import session
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
 from app.tenancy.services import SLUG
+from app.tenancy.services import normalize_hostname
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -48,7 +50,6 @@ def checked_branding(value: object) -> dict[str, t.Any]:
 
     :raises ValueError: naming every bad field.
     """
-    from app.branding.data import validate_branding
 
     clean, problems = validate_branding(value)
     if problems:
@@ -97,7 +98,6 @@ def add_member(org: Organization, user: User, roles: t.Sequence[str] = ()) -> Me
 def normalize_email_domain(value: str) -> str:
     """The IDNA, lower-case form of an email domain (``Bücher.example`` ->
     ``xn--bcher-kva.example``); ValueError when it is not a host name with a dot."""
-    from app.tenancy.services import normalize_hostname
 
     domain = normalize_hostname(value.removeprefix("@"))
     if "." not in domain:
