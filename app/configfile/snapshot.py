@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import normalize_email
+from app.clients.models import Client
 from app.configfile.spec import CLIENT
 from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import USER
@@ -20,7 +21,6 @@ from app.connections.models import Connection
 from app.db import session
 from app.hrd.identifier_map import routes as hrd_routes
 from app.hrd.models import IdentifierRoute
-from app.oidc.models import Client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.tenancy.services import canonical_domain
@@ -31,7 +31,15 @@ if t.TYPE_CHECKING:
 
 State = dict[str, t.Any]
 
-TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "hrd", "plugins")
+TENANT_SETTINGS = (
+    "support_email",
+    "support_url",
+    "theme",
+    "branding",
+    "hrd",
+    "passwords",
+    "plugins",
+)
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
 
 
@@ -66,6 +74,7 @@ def desired_tenant(spec: State) -> State:
         "theme": tenant["theme"],
         "branding": _branding(tenant["branding"]),
         "hrd": tenant["hrd"],
+        "passwords": tenant["passwords"],
         "plugins": tenant["plugins"],
     }
 
@@ -128,6 +137,7 @@ def tenant_state(tenant: Tenant) -> State:
         "theme": settings.get("theme"),
         "branding": _branding(settings.get("branding")),
         "hrd": settings.get("hrd") or {},
+        "passwords": settings.get("passwords") or {},
         "plugins": settings.get("plugins") or {},
     }
 

@@ -25,11 +25,10 @@ from hypothesis import strategies as st
 
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.clients.services import create_client
 from app.connections.services import create_connection
-from app.db import Base
-from app.db import import_all_models
 from app.db import session
-from app.oidc.services import create_client
+from app.models import metadata
 from app.orgs.services import create_organization
 from app.tenancy.services import create_tenant
 from app.testing import TENANT_HOST
@@ -148,8 +147,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, foyer_database_url: str) -> 
 
 
 def row_counts() -> tuple[int, ...]:
-    import_all_models()
-    tables = [Base.metadata.tables[name] for name in GUARDED_TABLES]
+    tables = [metadata.tables[name] for name in GUARDED_TABLES]
     counts = [sa.select(sa.func.count()).select_from(table).scalar_subquery() for table in tables]
     return tuple(session.execute(sa.select(*counts)).one())
 

@@ -13,6 +13,7 @@ import logging
 import time
 
 import pytest
+from flask import request
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -101,8 +102,6 @@ def test_request_get_json_refuses_deep_nesting_everywhere(foyer_app):
     with foyer_app.test_request_context(
         "/", method="POST", data=nested(5_000), content_type="application/json"
     ):
-        from flask import request
-
         with pytest.raises(BadRequest):
             request.get_json()
         assert request.get_json(silent=True) is None

@@ -17,11 +17,12 @@ from click.testing import CliRunner
 
 from app.cli import AppContext
 from app.cli import cli
+from app.clients.models import Client
+from app.clients.services import ClientInvalid
+from app.clients.services import create_client
 from app.db import session
 from app.oidc.cli import register_commands
 from app.oidc.models import AuthorizationCode
-from app.oidc.models import Client
-from app.oidc.services import ClientInvalid
 from app.testing import authorize
 from app.testing import exchange_code
 from app.testing import pkce_pair
@@ -109,8 +110,6 @@ def test_a_code_without_challenge_is_refused_once_the_client_requires_pkce(
 
 
 def test_a_public_client_cannot_opt_out(tenant):
-    from app.oidc.services import create_client
-
     with pytest.raises(ClientInvalid, match="require_pkce: a public client"):
         create_client(
             tenant,

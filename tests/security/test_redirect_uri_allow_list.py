@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from app.cli import AppContext
 from app.cli import cli
+from app.clients.models import Client
+from app.clients.services import LOOPBACK_HOSTS
+from app.clients.services import PRIVATE_USE_SCHEME
+from app.clients.services import ClientInvalid
+from app.clients.services import create_client
+from app.clients.services import validate_redirect_uri
 from app.db import session
 from app.oidc.cli import register_commands
-from app.oidc.models import Client
-from app.oidc.services import LOOPBACK_HOSTS
-from app.oidc.services import PRIVATE_USE_SCHEME
-from app.oidc.services import ClientInvalid
-from app.oidc.services import create_client
-from app.oidc.services import validate_redirect_uri
 from tests.configfile.conftest import BASE
 from tests.configfile.conftest import Foyer
 
