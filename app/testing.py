@@ -549,14 +549,13 @@ def login(browser: FlaskClient, email: str, password: str, tx: str | None = None
 
 @pytest.fixture
 def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Callable[..., str]:
-    """Start a login transaction in ``client``'s session, as ``/authorize`` does; its id.
+    """Start a login transaction, as ``/authorize`` does; its id.
 
     ``make_login_tx(params={"login_hint": "a@b.test", "ui_locales": "fr"}, force_login=True)``
-    then ``login(client, email, password, tx=...)``. With ``app_client`` the sign-in is for
+    then ``login(client, email, password, tx=...)``: the first browser to open it (normally
+    ``client``) is the only one that may use it. With ``app_client`` the sign-in is for
     that application and ends at ``oidc.authorize_resume``; ``created_at`` backdates it.
     """
-    from flask import session as cookie
-
     from app.login import flow
 
     def make(
@@ -578,9 +577,6 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
             if created_at is not None:
                 tx.created_at = created_at
                 flow.save(tx)
-            started = cookie[flow.COOKIE_KEY]
-        with client.session_transaction() as sess:
-            sess[flow.COOKIE_KEY] = {**sess.get(flow.COOKIE_KEY, {}), **started}
         return tx.id
 
     return make

@@ -51,6 +51,7 @@ from app.oidc.consent import consent_step
 from app.oidc.discovery import CACHE_MAX_AGE
 from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
+from app.oidc.grants import oversized_parameter
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
 from app.oidc.state import protocol_state
@@ -171,6 +172,12 @@ def authorize() -> Response:
         or not client.check_redirect_uri(redirect_uri)
     ):
         return error_page("invalid_redirect_uri", client_id=client.client_id)
+    too_long = oversized_parameter(params)
+    if too_long is not None:  # before anything reads or stores them
+        error = InvalidRequestError(
+            f"'{too_long}' is too long.", redirect_uri=redirect_uri, state=params.get("state")
+        )
+        return _authorization_error(tenant, client, error)
     # keys this sign-in will need, made now rather than while the token request writes
     keys.ensure_keys(tenant.id, {keys.DEFAULT_ALG, client.id_token_signed_response_alg})
     try:  # home realm discovery from the parameters, host and path (app.hrd)
