@@ -105,10 +105,13 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
 
 
 def _finish_background_work(app: Flask) -> None:
-    """Let emails queued by the test's requests finish before their rows are deleted."""
+    """Let emails and logout tokens queued by the test's requests finish before their rows
+    are deleted."""
     from app.accounts.background import shutdown_background
+    from app.oidc.backchannel import shutdown_deliveries
 
     shutdown_background(app)
+    shutdown_deliveries(app)
 
 
 def _delete_all_rows(app: Flask) -> None:

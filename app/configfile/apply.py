@@ -19,6 +19,7 @@ from app.configfile.checks import check_spec
 from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
 from app.configfile.plan import build_plan
+from app.configfile.snapshot import CLIENT_SETTINGS
 from app.configfile.snapshot import TENANT_SETTINGS
 from app.configfile.snapshot import clients as stored_clients
 from app.configfile.snapshot import connections as stored_connections
@@ -285,8 +286,13 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
 
 def _client_settings(client: Client, item: State) -> None:
     """File fields kept in ``Client.settings`` (other keys there are left as they are)."""
-    prompt = item["organization_prompt"]
-    client.settings = {**(client.settings or {}), "organization_prompt": prompt}
+    settings = dict(client.settings or {})
+    for key in CLIENT_SETTINGS:
+        if item[key] is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = item[key]
+    client.settings = settings
 
 
 def _identifier_map(

@@ -33,6 +33,14 @@ State = dict[str, t.Any]
 
 TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "hrd", "plugins")
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
+CLIENT_SETTINGS: dict[str, t.Any] = {
+    "organization_prompt": "picker",
+    "logout_revokes_refresh_tokens": None,
+    "backchannel_logout_uri": None,
+    "backchannel_logout_session_required": False,
+}
+"""Fields of ``clients[]`` kept in ``Client.settings``, with their defaults (None: not
+stored); other keys there are left as they are."""
 
 
 def _branding(value: t.Mapping[str, t.Any] | None) -> State:
@@ -199,7 +207,10 @@ def client_state(client: Client) -> State:
         "audience": client.audience,
         "id_token_alg": client.id_token_signed_response_alg,
         "organization_usage": client.organization_usage,
-        "organization_prompt": (client.settings or {}).get("organization_prompt", "picker"),
+        **{
+            key: (client.settings or {}).get(key, default)
+            for key, default in CLIENT_SETTINGS.items()
+        },
     }
 
 

@@ -37,6 +37,7 @@ from app.oidc.services import AUTH_METHODS
 from app.oidc.services import GRANT_TYPES
 from app.oidc.services import MIN_SECRET_LENGTH
 from app.oidc.services import ClientInvalid
+from app.oidc.services import validate_backchannel_logout_uri
 from app.oidc.services import validate_redirect_uri
 from app.orgs.services import normalize_email_domain
 from app.tenancy.services import SLUG
@@ -81,6 +82,13 @@ def redirect_uri(field: str) -> t.Callable[[str], str]:
             raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
 
     return check
+
+
+def backchannel_uri(value: str) -> str:
+    try:
+        return validate_backchannel_logout_uri(value)
+    except ClientInvalid as exc:
+        raise ValueError(str(exc).removeprefix("backchannel_logout_uri: ")) from None
 
 
 def client_secret(value: str) -> str:
@@ -389,6 +397,23 @@ CLIENT = Record(
             "finds the organization from its domain or the identifier map (the picker only "
             "when they do not tell).",
             default="picker",
+        ),
+        "logout_revokes_refresh_tokens": Field(
+            Nullable(Bool()),
+            "When the user's session ends (signing out, here or from an application; the "
+            "account page; a password reset), the refresh tokens the application got in it "
+            "stop working. Empty: on for first-party applications, off for third-party ones "
+            "(those that ask consent), whose `offline_access` outlives the sign-in.",
+        ),
+        "backchannel_logout_uri": Field(
+            Nullable(Str(convert=backchannel_uri, max_length=2048, describe="URL")),
+            "OpenID Connect Back-Channel Logout: when a session the application signed in "
+            "through ends, Foyer posts a logout token here (https; http only for loopback).",
+        ),
+        "backchannel_logout_session_required": Field(
+            Bool(),
+            "The application needs `sid` in logout tokens (Foyer always sends it).",
+            default=False,
         ),
     },
     describe="mapping (client)",

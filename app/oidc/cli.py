@@ -13,6 +13,9 @@ from app.clikit import pass_app
 from app.db import session
 from app.events.record import record_event
 from app.hookspecs import hookimpl
+from app.oidc.services import BACKCHANNEL_LOGOUT_SESSION_REQUIRED
+from app.oidc.services import BACKCHANNEL_LOGOUT_URI
+from app.oidc.services import LOGOUT_REVOKES_REFRESH_TOKENS
 from app.oidc.services import ClientInvalid
 from app.oidc.services import create_client
 from app.tenancy.cli import tenant_or_fail
@@ -50,6 +53,23 @@ def clients() -> None:
 @click.option("--scope", default=None)
 @click.option("--audience", default=None)
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
+@click.option(
+    "--logout-revokes-refresh-tokens/--logout-keeps-refresh-tokens",
+    "logout_revokes",
+    default=None,
+    help="Whether the end of the user's session revokes the refresh tokens the application "
+    "got in it (default: revokes them for first-party applications).",
+)
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help="Where Foyer posts a logout token when a session ends (Back-Channel Logout).",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="The application needs sid in logout tokens (always sent).",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -62,11 +82,23 @@ def clients_create(
     scope: str | None,
     audience: str | None,
     alg: str,
+    logout_revokes: bool | None,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
     ctx.app  # noqa: B018 - create the app and its context
     tenant = tenant_or_fail(tenant_name)
-    fields: dict[str, t.Any] = {"id_token_signed_response_alg": alg, "audience": audience}
+    settings: dict[str, t.Any] = {
+        LOGOUT_REVOKES_REFRESH_TOKENS: logout_revokes,
+        BACKCHANNEL_LOGOUT_URI: backchannel_logout_uri,
+        BACKCHANNEL_LOGOUT_SESSION_REQUIRED: backchannel_logout_session_required or None,
+    }
+    fields: dict[str, t.Any] = {
+        "id_token_signed_response_alg": alg,
+        "audience": audience,
+        "settings": {key: value for key, value in settings.items() if value is not None},
+    }
     if grant_types:
         fields["grant_types"] = list(grant_types)
     if scope:

@@ -65,6 +65,8 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
         "revocation_endpoint": endpoint("oidc.revoke"),
         "introspection_endpoint": endpoint("oidc.introspect"),
         "end_session_endpoint": endpoint("oidc.end_session"),
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

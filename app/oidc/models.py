@@ -155,3 +155,31 @@ class Consent(Base):
     client_id: Mapped[str] = mapped_column(sa.String(64))
     scopes: Mapped[list[str]] = mapped_column(default=list)
     granted_at: Mapped[dt.datetime]
+
+
+class BackchannelLogout(Base):
+    """A logout token owed to an application (OpenID Connect Back-Channel Logout 1.0): one
+    per application and issuer of an ended session, delivered and retried by
+    :mod:`app.oidc.backchannel`."""
+
+    __tablename__ = "backchannel_logout"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    uri: Mapped[str] = mapped_column(sa.Text)
+    """The client's ``backchannel_logout_uri`` when the session ended."""
+    issuer: Mapped[str] = mapped_column(sa.String(512))
+    """The issuer of the tokens the client got in that session."""
+    subject: Mapped[str] = mapped_column(sa.String(40))
+    """The user (``sub``)."""
+    sid: Mapped[str] = mapped_column(sa.String(40))
+    """The ended session (the ``sid`` of the client's ID tokens)."""
+    jti: Mapped[str] = mapped_column(sa.String(64))
+    """The token's id: the same on every attempt, so a relying party can ignore repeats."""
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    """``pending``, ``delivered`` or ``failed`` (given up)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(default=None)
+    created_at: Mapped[created_at]

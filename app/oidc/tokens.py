@@ -43,6 +43,10 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 ACCESS_TOKEN_TYPE = "at+jwt"
+LOGOUT_TOKEN_TYPE = "logout+jwt"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_LIFETIME = 120
+"""Seconds a logout token is valid: each delivery attempt signs it afresh."""
 DEFAULT_ACR = "1"
 """``acr`` of a sign-in: ``1`` is one authentication factor (no step-up levels yet)."""
 
@@ -343,6 +347,12 @@ def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
 # --- ID tokens -------------------------------------------------------------------------------
 
 
+def client_alg(client: Client) -> str:
+    """The algorithm of the client's ID (and logout) tokens; the default if unknown."""
+    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
+    return alg if alg in keys.ALGORITHMS else keys.DEFAULT_ALG
+
+
 def create_id_token(
     *,
     tenant: Tenant,
@@ -356,9 +366,7 @@ def create_id_token(
     organization: Organization | None,
 ) -> str:
     """Sign an ID token with the client's algorithm (``id_token_signed_response_alg``)."""
-    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
-    if alg not in keys.ALGORITHMS:
-        alg = keys.DEFAULT_ALG
+    alg = client_alg(client)
     now = int(time.time())
     claims = extra_claims(
         "id_token",
@@ -392,6 +400,32 @@ def create_id_token(
             claims["at_hash"] = at_hash.decode("ascii")
     key = keys.signing_key(tenant.id, alg)
     header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+# --- Logout tokens ---------------------------------------------------------------------------
+
+
+def create_logout_token(
+    *, tenant_id: str, client: Client, issuer: str, subject: str, sid: str, jti: str
+) -> str:
+    """Sign a Back-Channel Logout 1.0 logout token (§2.4) with the client's ID token
+    algorithm: ``typ: logout+jwt``, one ``events`` member, ``sub`` and ``sid``, a ``jti``,
+    a short ``exp`` and never a ``nonce``."""
+    alg = client_alg(client)
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + LOGOUT_TOKEN_LIFETIME,
+        "jti": jti,
+        "sub": subject,
+        "sid": sid,
+        "events": {LOGOUT_EVENT: {}},
+    }
+    key = keys.signing_key(tenant_id, alg)
+    header = {"alg": alg, "kid": key.kid, "typ": LOGOUT_TOKEN_TYPE}
     return jwt.encode(header, claims, key, algorithms=[alg])
 
 

@@ -45,7 +45,9 @@ from app.login.discovery import begin_login
 from app.login.steps import continue_session_sign_in
 from app.login.steps import session_rules
 from app.oidc import keys
+from app.oidc import logout
 from app.oidc import tokens
+from app.oidc.backchannel import init_backchannel
 from app.oidc.claims import extra_claims
 from app.oidc.consent import consent_step
 from app.oidc.discovery import CACHE_MAX_AGE
@@ -60,6 +62,7 @@ from app.orgs.models import Organization
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.sessions.services import current_sso
+from app.sessions.services import sessions_ended as session_end_signal
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
@@ -465,11 +468,14 @@ def _confirm_logout() -> Response:
 
 
 def _setup(state: BlueprintSetupState) -> None:
-    """Per app: the authorization server, caches, and rate limits on credential checks."""
+    """Per app: the authorization server, caches, rate limits on credential checks, and
+    what the end of a session ends for the applications."""
     app = t.cast(Flask, state.app)
     init_server(app)
     keys.init_keys(app)
     init_discovery(app)
+    init_backchannel(app)
+    session_end_signal.connect(logout.sessions_ended, app)
     for endpoint in ("oidc.token", "oidc.revoke", "oidc.introspect"):
         app.view_functions[endpoint] = counted("rate_limit_token", endpoint)(
             app.view_functions[endpoint]

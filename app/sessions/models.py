@@ -35,6 +35,10 @@ class SsoSession(Base):
     last_seen_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    user_agent: Mapped[str | None] = mapped_column(default=None)
+    """The browser's ``User-Agent`` when the session started (shown to its user)."""
+    ip: Mapped[str | None] = mapped_column(sa.String(45), default=None)
+    """The address the session started from (shown to its user)."""
 
     user: Mapped[User] = relationship()
 

@@ -4,7 +4,9 @@ Revision ID: 20261204_0200
 Revises: 0001
 Create Date: 2026-12-04 02:00:00
 
-Sign-in transactions move from the cookie to the server (``login_transaction``).
+Sign-in transactions move from the cookie to the server (``login_transaction``); the
+outbox of back-channel logout tokens (``backchannel_logout``); what a session shows its
+user (``sso_session.user_agent``, ``.ip``).
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
@@ -45,8 +47,48 @@ def upgrade() -> None:
             batch_op.f("ix_login_transaction_expires_at"), ["expires_at"], unique=False
         )
 
+    op.create_table(
+        "backchannel_logout",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("uri", sa.Text(), nullable=False),
+        sa.Column("issuer", sa.String(length=512), nullable=False),
+        sa.Column("subject", sa.String(length=40), nullable=False),
+        sa.Column("sid", sa.String(length=40), nullable=False),
+        sa.Column("jti", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", app.db.TZDateTime(), nullable=False),
+        sa.Column("last_error", sa.String(length=255), nullable=True),
+        sa.Column("created_at", app.db.TZDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_backchannel_logout_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_backchannel_logout")),
+    )
+    with op.batch_alter_table("backchannel_logout", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_backchannel_logout_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
+
+    with op.batch_alter_table("sso_session", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("user_agent", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("ip", sa.String(length=45), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("sso_session", schema=None) as batch_op:
+        batch_op.drop_column("ip")
+        batch_op.drop_column("user_agent")
+
+    with op.batch_alter_table("backchannel_logout", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_backchannel_logout_next_attempt_at"))
+    op.drop_table("backchannel_logout")
+
     with op.batch_alter_table("login_transaction", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_transaction_expires_at"))
     op.drop_table("login_transaction")
