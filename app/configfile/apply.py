@@ -126,7 +126,7 @@ def _tenant(plan: Plan, spec: State) -> Tenant:
     tenant.default_locale = desired["default_locale"]
     settings = {k: v for k, v in (tenant.settings or {}).items() if k not in TENANT_SETTINGS}
     for key in TENANT_SETTINGS:
-        if desired[key] not in (None, {}):
+        if desired[key] not in (None, {}, False):  # defaults are not stored
             settings[key] = desired[key]
     tenant.settings = settings
     session.flush()
@@ -191,6 +191,7 @@ def _organizations(
             "metadata_": item["metadata"],
             "default_locale": item["default_locale"],
             "plugins": item["plugins"],
+            "require_two_step": item["require_two_step"],
         }
         org = stored.get(item["name"])
         if org is None:

@@ -31,13 +31,22 @@ if t.TYPE_CHECKING:
 
 State = dict[str, t.Any]
 
-TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "hrd", "plugins")
+TENANT_SETTINGS = (
+    "support_email",
+    "support_url",
+    "theme",
+    "branding",
+    "hrd",
+    "plugins",
+    "require_two_step",
+)
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
 CLIENT_SETTINGS: dict[str, t.Any] = {
     "organization_prompt": "picker",
     "logout_revokes_refresh_tokens": None,
     "backchannel_logout_uri": None,
     "backchannel_logout_session_required": False,
+    "require_two_step": False,
 }
 """Fields of ``clients[]`` kept in ``Client.settings``, with their defaults (None: not
 stored); other keys there are left as they are."""
@@ -75,6 +84,7 @@ def desired_tenant(spec: State) -> State:
         "branding": _branding(tenant["branding"]),
         "hrd": tenant["hrd"],
         "plugins": tenant["plugins"],
+        "require_two_step": tenant["require_two_step"],
     }
 
 
@@ -102,6 +112,7 @@ def desired_organization(item: State) -> State:
         ),
         "domains": sorted(set(item["domains"])),
         "plugins": item["plugins"],
+        "require_two_step": item["require_two_step"],
     }
 
 
@@ -137,6 +148,7 @@ def tenant_state(tenant: Tenant) -> State:
         "branding": _branding(settings.get("branding")),
         "hrd": settings.get("hrd") or {},
         "plugins": settings.get("plugins") or {},
+        "require_two_step": bool(settings.get("require_two_step")),
     }
 
 
@@ -187,6 +199,7 @@ def organization_state(org: Organization, tenant: Tenant) -> State:
         ),
         "domains": sorted(_domain(d) for d in tenant.domains if d.organization_id == org.id),
         "plugins": org.plugins or {},
+        "require_two_step": org.require_two_step,
     }
 
 

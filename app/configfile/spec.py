@@ -231,6 +231,13 @@ TENANT = Record(
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
         ),
+        "require_two_step": Field(
+            Bool(),
+            "Every sign-in requires two-step verification; a user without an authenticator "
+            "sets one up at their next sign-in (organizations and applications may require "
+            "it on their own).",
+            default=False,
+        ),
         "prune": Field(
             Bool(),
             "Delete connections, organizations and applications that this "
@@ -317,6 +324,9 @@ ORGANIZATION = Record(
             default=[],
         ),
         "plugins": plugins_field("Scoped plugins enabled for this organization, with settings."),
+        "require_two_step": Field(
+            Bool(), "Signing in to this organization requires two-step verification.", default=False
+        ),
     },
     describe="mapping (organization)",
 )
@@ -413,6 +423,12 @@ CLIENT = Record(
         "backchannel_logout_session_required": Field(
             Bool(),
             "The application needs `sid` in logout tokens (Foyer always sends it).",
+            default=False,
+        ),
+        "require_two_step": Field(
+            Bool(),
+            "Signing in to this application requires two-step verification (an application "
+            "may also ask for it per request: `acr_values=2`).",
             default=False,
         ),
     },

@@ -13,6 +13,7 @@ from app.clikit import pass_app
 from app.db import session
 from app.events.record import record_event
 from app.hookspecs import hookimpl
+from app.login.assurance import REQUIRE_TWO_STEP
 from app.oidc.services import BACKCHANNEL_LOGOUT_SESSION_REQUIRED
 from app.oidc.services import BACKCHANNEL_LOGOUT_URI
 from app.oidc.services import LOGOUT_REVOKES_REFRESH_TOKENS
@@ -70,6 +71,11 @@ def clients() -> None:
     is_flag=True,
     help="The application needs sid in logout tokens (always sent).",
 )
+@click.option(
+    "--require-two-step",
+    is_flag=True,
+    help="Signing in to the application requires two-step verification.",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -85,6 +91,7 @@ def clients_create(
     logout_revokes: bool | None,
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: bool,
+    require_two_step: bool,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
     ctx.app  # noqa: B018 - create the app and its context
@@ -93,6 +100,7 @@ def clients_create(
         LOGOUT_REVOKES_REFRESH_TOKENS: logout_revokes,
         BACKCHANNEL_LOGOUT_URI: backchannel_logout_uri,
         BACKCHANNEL_LOGOUT_SESSION_REQUIRED: backchannel_logout_session_required or None,
+        REQUIRE_TWO_STEP: require_two_step or None,
     }
     fields: dict[str, t.Any] = {
         "id_token_signed_response_alg": alg,

@@ -23,6 +23,7 @@ from authlib.oidc.core import grants as oidc_grants
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
+from app.login.assurance import acr_of
 from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
 from app.oidc.services import check_client_secret
@@ -363,6 +364,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
             code_challenge_method=data.get("code_challenge_method") or None,
             auth_time=sso.auth_time,
             amr=list(sso.amr or []),
+            acr=acr_of(sso.amr or [], data.get("acr_values")),
             organization_id=request.organization_id,
             sso_session_id=sso.id,
             issuer=request_issuer(),

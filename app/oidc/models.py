@@ -116,6 +116,8 @@ class TokenGrant(Base):
     sso_session_id: Mapped[str | None] = mapped_column(sa.String(40), default=None, index=True)
     auth_time: Mapped[dt.datetime]
     amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    """The ``acr`` of the sign-in, repeated in the ID tokens of every refresh."""
     issuer: Mapped[str] = mapped_column(sa.String(512))
     extra_claims: Mapped[JSONDict] = mapped_column(default=dict)
     expires_at: Mapped[dt.datetime]

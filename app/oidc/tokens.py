@@ -29,6 +29,7 @@ from app.db import core_execute
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
+from app.login.assurance import acr_of
 from app.oidc import keys
 from app.oidc.claims import extra_claims
 from app.oidc.models import AuthorizationCode
@@ -47,8 +48,6 @@ LOGOUT_TOKEN_TYPE = "logout+jwt"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_LIFETIME = 120
 """Seconds a logout token is valid: each delivery attempt signs it afresh."""
-DEFAULT_ACR = "1"
-"""``acr`` of a sign-in: ``1`` is one authentication factor (no step-up levels yet)."""
 
 
 def _settings() -> t.Any:
@@ -75,6 +74,7 @@ def create_code(
     code_challenge_method: str | None,
     auth_time: dt.datetime,
     amr: list[str],
+    acr: str,
     organization_id: str | None,
     sso_session_id: str | None,
     issuer: str,
@@ -97,7 +97,7 @@ def create_code(
             code_challenge_method=code_challenge_method if code_challenge else None,
             auth_time=auth_time,
             amr=list(amr),
-            acr=DEFAULT_ACR,
+            acr=acr,
             extra_claims={},
             organization_id=organization_id,
             sso_session_id=sso_session_id,
@@ -170,6 +170,7 @@ def start_grant(code: StoredRow) -> TokenGrant:
         sso_session_id=code.sso_session_id,
         auth_time=code.auth_time,
         amr=list(code.amr),
+        acr=code.acr,
         issuer=code.issuer,
         extra_claims={},
         expires_at=now + dt.timedelta(seconds=_settings().refresh_token_lifetime),
@@ -385,7 +386,7 @@ def create_id_token(
             "exp": now + int(_settings().id_token_lifetime),
             "iat": now,
             "auth_time": _seconds(grant.auth_time),
-            "acr": DEFAULT_ACR,
+            "acr": grant.acr or acr_of(grant.amr),
         }
     )
     if grant.amr:

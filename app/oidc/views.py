@@ -199,7 +199,9 @@ def authorize() -> Response:
         answer = session_answer(client.model, sso, realm)  # which organization (app.hrd)
     rule = None
     if sso is not None and answer.serves:  # the login rules, as for a fresh sign-in
-        rule = session_rules(tenant, client.model, sso, answer.organization_id)
+        rule = session_rules(
+            tenant, client.model, sso, answer.organization_id, params.get("acr_values")
+        )
         if rule is not None and rule.denies and answer.enters:
             answer, rule = SessionAnswer(False), None  # refused there: sign in there afresh
     user = sso.user if sso is not None and answer.serves else None

@@ -6,7 +6,8 @@ Create Date: 2026-12-04 02:00:00
 
 Sign-in transactions move from the cookie to the server (``login_transaction``); the
 outbox of back-channel logout tokens (``backchannel_logout``); what a session shows its
-user (``sso_session.user_agent``, ``.ip``).
+user (``sso_session.user_agent``, ``.ip``); required two-step verification per organization
+(``organization.require_two_step``) and the ``acr`` of a token family (``token_grant.acr``).
 
 A migration must not break the previous version of the code while it still serves:
 add columns nullable or with defaults, drop only what no released code reads.
@@ -79,8 +80,22 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("user_agent", sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column("ip", sa.String(length=45), nullable=True))
 
+    with op.batch_alter_table("organization", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("require_two_step", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+
+    with op.batch_alter_table("token_grant", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("acr", sa.String(length=64), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("token_grant", schema=None) as batch_op:
+        batch_op.drop_column("acr")
+
+    with op.batch_alter_table("organization", schema=None) as batch_op:
+        batch_op.drop_column("require_two_step")
+
     with op.batch_alter_table("sso_session", schema=None) as batch_op:
         batch_op.drop_column("ip")
         batch_op.drop_column("user_agent")
