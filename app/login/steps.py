@@ -215,11 +215,26 @@ def require(sign_in: SignIn, decision: LoginDecision) -> Response | tuple[str, i
     if step == MFA:
         if MFA in tx.amr:
             return deny(sign_in, decision)
-        page = "login.mfa_challenge" if mfa.has_totp(user) else "login.mfa_enroll"
-        return wait_for(sign_in, MFA, url_for(page, tx=tx.id))
+        if mfa.has_totp(user):
+            return wait_for(sign_in, MFA, url_for("login.mfa_challenge", tx=tx.id))
+        if tx.from_session:  # setting up a second factor takes a fresh first one (S-08)
+            return authenticate_again(sign_in)
+        return wait_for(sign_in, MFA, url_for("login.mfa_enroll", tx=tx.id))
     if not decision.page:
         return deny(sign_in, decision)
     return wait_for(sign_in, step, step_url(decision.page, tx.id))
+
+
+def authenticate_again(sign_in: SignIn) -> Response:
+    """Turn a sign-in the SSO session answered into a fresh one: back to the first page."""
+    tx = sign_in.transaction
+    assert tx is not None
+    tx.from_session = False
+    tx.force_login = True
+    tx.user_id = None
+    tx.amr, tx.steps, tx.pending_step = [], [], None
+    flow.save(tx)
+    return redirect(url_for("login.identifier", tx=tx.id), code=303)
 
 
 def step_url(page: str, tx_id: str) -> str:

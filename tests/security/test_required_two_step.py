@@ -187,19 +187,26 @@ def test_an_organization_requirement_applies_to_its_sign_ins_only(
 
 
 def test_an_application_requirement_applies_to_it_only(client, user, make_client):
-    strict, _strict_secret = make_client(name="Payroll", settings={"require_two_step": True})
+    strict, strict_secret = make_client(name="Payroll", settings={"require_two_step": True})
     lenient, lenient_secret = make_client(name="Wiki")
     answer, verifier = start(client, lenient)
     done = login(client, user.email, USER_PASSWORD, tx=tx_of(answer))
     _tokens, claims = finish(client, lenient, lenient_secret, done, verifier)
     assert claims["acr"] == "1"
 
-    # the SSO session (one factor) does not answer for the strict application
-    answer, _verifier = start(client, strict)
-    assert answer.status_code == 303
-    assert answer.headers["Location"].startswith("/login/mfa/setup?tx=")
+    # the SSO session (one factor) does not answer for the strict application, and a second
+    # factor is set up only after the first one was given again
     silent, _verifier = start(client, strict, prompt="none")
     assert code_of(silent, strict)["error"] == "interaction_required"
+    answer, verifier = start(client, strict)
+    assert answer.status_code == 303
+    tx = tx_of(answer)
+    assert answer.headers["Location"] == f"/login?tx={tx}"
+    assert client.get(f"/login/mfa/setup?tx={tx}").status_code == 400
+    again = login(client, user.email, USER_PASSWORD, tx=tx)
+    went_on = submit_form(client, set_up_authenticator(client, again), "mfa-continue-form")
+    _tokens, claims = finish(client, strict, strict_secret, went_on, verifier)
+    assert claims["acr"] == "2"
 
 
 @pytest.mark.parametrize(
