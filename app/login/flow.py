@@ -125,7 +125,7 @@ def begin(
 def load(tx_id: str | None) -> LoginTransaction | None:
     """The transaction with this id, or None when unknown, expired, of another tenant or
     of another browser."""
-    if not tx_id or len(tx_id) > 64:
+    if not tx_id:
         return None
     raw = transactions.fetch(tx_id)
     if raw is None:

@@ -133,7 +133,7 @@ def new_sso_session(
         organization_id=organization.id if organization else None,
         last_seen_at=now,
         expires_at=now + dt.timedelta(seconds=settings.session_lifetime),
-        user_agent=(user_agent or "")[:USER_AGENT_LENGTH] or None,
+        user_agent="".join(filter(str.isprintable, user_agent or ""))[:USER_AGENT_LENGTH] or None,
         ip=ip,
     )
     session.add(sso)

@@ -13,6 +13,7 @@ Rows expire (``login_transaction_lifetime``) and are pruned as new sign-ins star
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import typing as t
 
@@ -32,6 +33,8 @@ BROWSER_KEY = "login_browser"
 PRUNE_INTERVAL = 60.0
 """Seconds between two deletions of expired transactions by one process."""
 _PRUNED_AT = "foyer.sessions.transactions_pruned_at"
+TRANSACTION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What an id may look like (anything else is not looked up)."""
 
 
 def new_transaction_id() -> str:
@@ -68,6 +71,8 @@ def store(tx_id: str, tenant_id: str, data: dict[str, t.Any], expires_at: dt.dat
 def fetch(tx_id: str) -> dict[str, t.Any] | None:
     """The transaction's data, when this browser may use it (binding it to this browser
     if no browser used it yet); None when unknown or another browser's."""
+    if not TRANSACTION_ID.fullmatch(tx_id):
+        return None
     row = session.get(LoginTransactionRow, tx_id)
     if row is None:
         return None
