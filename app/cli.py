@@ -22,7 +22,7 @@ from app.plugins import load_plugins_for_cli
 def cli(ctx: click.Context) -> None:
     """Foyer: a self-hosted B2B login platform and OpenID Connect provider."""
     if ctx.obj is None:
-        ctx.obj = AppContext(factory=create_app)
+        ctx.obj = AppContext(factory=create_app, plugins_factory=load_plugins_for_cli)
 
 
 @cli.command()
@@ -76,5 +76,6 @@ def db_current(ctx: AppContext) -> None:
 def main() -> None:
     """The ``foyer`` console script. Plugins add commands without a database: the manager
     is built from settings only."""
-    load_plugins_for_cli().hook.register_commands(cli=cli)
-    cli()
+    plugins = load_plugins_for_cli()
+    plugins.hook.register_commands(cli=cli)
+    cli(obj=AppContext(factory=create_app, plugins_factory=lambda: plugins))

@@ -13,21 +13,28 @@ import click
 
 if t.TYPE_CHECKING:
     from flask import Flask
+    from pluggy import PluginManager
 
 
 class AppContext:
     """The app a command works on, created on first use so ``foyer --help`` needs no database.
 
-    The ``foyer`` group passes ``create_app`` as the factory. Tests pass an existing app
-    (``CliRunner().invoke(cli, args, obj=AppContext(app))``), whose context they have
-    already pushed.
+    The ``foyer`` group passes ``create_app`` as the factory, and the plugin manager it
+    added the commands with for the commands that must work without an app. Tests pass an
+    existing app (``CliRunner().invoke(cli, args, obj=AppContext(app))``), whose context
+    they have already pushed.
     """
 
     def __init__(
-        self, app: Flask | None = None, factory: t.Callable[[], Flask] | None = None
+        self,
+        app: Flask | None = None,
+        factory: t.Callable[[], Flask] | None = None,
+        plugins_factory: t.Callable[[], PluginManager] | None = None,
     ) -> None:
         self._app = app
         self._factory = factory
+        self._plugins_factory = plugins_factory
+        self._plugins: PluginManager | None = None
 
     @property
     def app(self) -> Flask:
@@ -38,6 +45,16 @@ class AppContext:
             self._app = self._factory()
             self._app.app_context().push()
         return self._app
+
+    @property
+    def plugins(self) -> PluginManager:
+        """The plugins: the app's manager once there is an app, else the one built from
+        settings alone (``foyer themes list`` works while the database is unreachable)."""
+        if self._app is not None or self._plugins_factory is None:
+            return t.cast("PluginManager", self.app.extensions["foyer.pm"])
+        if self._plugins is None:
+            self._plugins = self._plugins_factory()
+        return self._plugins
 
 
 pass_app = click.make_pass_decorator(AppContext)

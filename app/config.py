@@ -6,7 +6,9 @@ that are not given are generated once into the instance folder so a first start 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import os
 import secrets
 import tomllib
@@ -144,6 +146,9 @@ class Settings:
     verify_token_lifetime: int = 24 * 3600
     """How long an email verification link works, in seconds."""
 
+    signup_code_lifetime: int = 10 * 60
+    """How long the code that confirms a sign-up works, in seconds (at most 10 minutes)."""
+
     invitation_lifetime: int = 7 * 24 * 3600
     """How long an organization invitation works, in seconds (at most 30 days)."""
 
@@ -198,6 +203,8 @@ class Settings:
             )
         if not 8 <= self.password_min_length <= 64:
             raise ValueError("password_min_length must be between 8 and 64")
+        if not 60 <= self.signup_code_lifetime <= 600:
+            raise ValueError("signup_code_lifetime must be between 60 and 600 seconds")
 
 
 def _coerce(raw: str, annotation: t.Any) -> t.Any:
@@ -227,9 +234,6 @@ def settings_reference() -> str:
 
     ``docs/operating.md`` embeds it; a test keeps the two equal.
     """
-    import ast
-    import inspect
-
     tree = ast.parse(inspect.getsource(Settings))
     body = t.cast(ast.ClassDef, tree.body[0]).body
     docs: dict[str, str] = {}

@@ -78,18 +78,6 @@ class Base(DeclarativeBase):
     }
 
 
-def import_all_models() -> None:
-    """Import every models module so ``Base.metadata`` is complete (Alembic, create_all)."""
-    from app.accounts import models as _accounts  # noqa: F401
-    from app.connections import models as _connections  # noqa: F401
-    from app.events import models as _events  # noqa: F401
-    from app.hrd import models as _hrd  # noqa: F401
-    from app.oidc import models as _oidc  # noqa: F401
-    from app.orgs import models as _orgs  # noqa: F401
-    from app.sessions import models as _sessions  # noqa: F401
-    from app.tenancy import models as _tenancy  # noqa: F401
-
-
 class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 

@@ -22,8 +22,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from app.db import session
+from app.events.record import record_event
 from app.hooks import PluginError
 from app.i18n import page_languages
+from app.tenancy.resolve import find_domain
 
 if t.TYPE_CHECKING:
     from app.tenancy.models import TenantDomain
@@ -189,7 +192,6 @@ _MINIMAL_PAGE = (
 def _render_error(
     code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any]
 ) -> Response:
-    from app.events.record import record_event
 
     domain, lookup_failed = _request_domain()
     if domain is None and not lookup_failed:
@@ -235,8 +237,6 @@ def _request_domain() -> tuple[TenantDomain | None, bool]:
     if domain is not None:
         return domain, False
     try:
-        from app.tenancy.resolve import find_domain
-
         domain = find_domain(request.host)
     except Exception:
         log.exception("could not look up the tenant of an error page")
@@ -288,8 +288,6 @@ def init_errors(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.path)
         try:
-            from app.db import session
-
             session.rollback()
         except Exception:
             log.exception("rollback after an unhandled error failed")
@@ -297,7 +295,6 @@ def init_errors(app: Flask) -> None:
 
 
 def _record_rate_limited(exc: HTTPException) -> None:
-    from app.events.record import record_event
 
     domain, _failed = _request_domain()
     try:

@@ -16,6 +16,7 @@ NAME_FAMILIES: dict[str, str] = {
     r"\w+_(for|from)_\w+": "first answer wins (firstresult)",
     r"check_\w+": "returns None to allow, or a denial with a user-facing reason (firstresult)",
     r"deliver_\w+": "first plugin to deliver wins (firstresult)",
+    r"end_\w+": "ends what the plugin keeps; returns counts the core adds up",
     r"track_event": "the one sink for every event",
 }
 """Hook name families (STYLE.md §3.2); every hook name fits exactly one."""

@@ -31,6 +31,7 @@ if t.TYPE_CHECKING:
     import flask
 
     from app.accounts.models import User
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.connections.strategies import ConnectionStrategy
     from app.events.types import EventRecord
@@ -39,8 +40,8 @@ if t.TYPE_CHECKING:
     from app.login.rules import LoginContext
     from app.login.rules import LoginDecision
     from app.mail.message import EmailMessage
-    from app.oidc.models import Client
     from app.orgs.models import Organization
+    from app.sessions.models import SsoSession
     from app.strategies.legacy import LegacyStore
     from app.tenancy.models import Tenant
 
@@ -114,7 +115,7 @@ def register_blueprints() -> list[flask.Blueprint]:
 
     :returns: A list of blueprints.
 
-    Called by: app/__init__.py, once at start-up. Not scoped: a scoped plugin's views must
+    Called by: app/factory.py, once at start-up. Not scoped: a scoped plugin's views must
     check the tenant or organization themselves. A raising implementation stops start-up.
     """
 
@@ -252,9 +253,13 @@ def check_password(
 ) -> str | None:
     """Reject a new password that breaks a rule of this tenant or organization.
 
-    Foyer's own length rules run first. Return None to accept, or a short user-facing,
-    translatable reason (``gettext``) shown next to the password field. Stops at the first
-    rejection: later rules are not called.
+    Foyer's own rules run first: the length, the tenant's minimum zxcvbn score, and never
+    the user's email address or name. Return None to accept, or a short user-facing,
+    translatable reason (``gettext``) shown next to the password field; Foyer's own reasons
+    are reusable, translated: ``app.weak_password_reason("breached")``. Stops
+    at the first rejection: later rules are not called. A rule that calls a service keeps
+    to the time budget with ``app.hooks.time_left`` (docs/accounts.md has an online breach
+    check, Have I Been Pwned's k-anonymity range API).
 
     :param password: The new password, in clear. Never log or store it.
     :param tenant: The tenant of the user.
@@ -289,6 +294,28 @@ def prepare_user(user: User, connection: Connection, organization: Organization 
     invitation, upstream first sign-in, lazy migration, admin and CLI), and
     app/accounts/bulk.py, once per user a ``foyer users import`` adds. Organization-scoped.
     A raising implementation stops the creation: no user is stored.
+    """
+
+
+@hookspec
+def end_user_access(user: User, reason: str, keep: SsoSession | None) -> dict[str, int] | None:
+    """End what the plugin keeps for a user who is signed out everywhere.
+
+    Foyer ends the user's SSO sessions itself; implementations end what lives elsewhere:
+    refresh-token families (the builtin), upstream sessions, a plugin's own grants.
+
+    :param user: The user signed out (a password reset or change, a block).
+    :param reason: Why, as a stable code (``password_reset``, ``password_changed``,
+        ``user_blocked``), recorded with what is revoked.
+    :param keep: The session to spare (the browser that changed its password), or None.
+    :returns: Counts for the event (``{"grants_revoked": 2}``), or None.
+
+    Called by: app/accounts/credentials.py (sign_out_everywhere), in the caller's
+    transaction, before it commits. Not scoped (plugins the user's tenant enables, in every
+    organization). A raising
+    implementation stops the change: nothing is committed and the error page names the
+    plugin.
+    Builtin: app.oidc.revocation (refresh-token families).
     """
 
 

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.database",
     "app.strategies.legacy",
     "app.oidc.default_claims",
+    "app.oidc.revocation",
     "app.login.membership_rule",
     "app.hrd.by_parameter",
     "app.hrd.by_host",

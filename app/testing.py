@@ -8,30 +8,51 @@ Rows are deleted after each test, so tests do not see each other's data.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import os
+import secrets
 import typing as t
 import uuid
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
+from flask import g
 from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from app import create_app
-from app.db import Base
+from app.accounts.background import shutdown_background
+from app.accounts.services import create_user
+from app.clients.services import create_client
+from app.connections.services import create_connection
+from app.connections.services import find_connection
 from app.db import Database
-from app.db import import_all_models
 from app.db import session as db_session
+from app.events.models import Event
 from app.hooks import validate_plugin_settings
-from app.migrate import upgrade
+from app.hookspecs import hookimpl
+from app.login import flow
+from app.models import metadata
+from app.oidc import keys
+from app.oidc.backchannel import shutdown_deliveries
+from app.orgs.services import create_organization
+from app.sessions.services import new_sso_session
+from app.tenancy.services import create_tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.mail.message import EmailMessage
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
@@ -44,6 +65,9 @@ USER_PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="session")
 def foyer_database_url(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     """A migrated database for this test run (one per xdist worker)."""
+    # pytest start-up time: migrate pulls in Alembic, only needed once a test uses the app
+    from app.migrate import upgrade
+
     admin_url = os.environ.get("FOYER_TEST_DATABASE_URL")
     if not admin_url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'foyer.db'}"
@@ -107,18 +131,14 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
 def _finish_background_work(app: Flask) -> None:
     """Let emails and logout tokens queued by the test's requests finish before their rows
     are deleted."""
-    from app.accounts.background import shutdown_background
-    from app.oidc.backchannel import shutdown_deliveries
-
     shutdown_background(app)
     shutdown_deliveries(app)
 
 
 def _delete_all_rows(app: Flask) -> None:
-    import_all_models()
     engine = app.extensions["foyer.db"].engine
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
 
 
@@ -141,9 +161,6 @@ def register_plugin(foyer_app: Flask) -> t.Iterator[t.Callable[..., object]]:
 @pytest.fixture
 def tenant(foyer_app: Flask) -> Tenant:
     """Tenant ``acme`` on https://login.test with a ``users`` database connection."""
-    from app.connections.services import create_connection
-    from app.tenancy.services import create_tenant
-
     tenant = create_tenant("acme", "Acme Inc.", [f"https://{TENANT_HOST}"])
     create_connection(tenant, "users", "database", "Acme users")
     db_session.commit()
@@ -152,8 +169,6 @@ def tenant(foyer_app: Flask) -> Tenant:
 
 @pytest.fixture
 def connection(tenant: Tenant) -> Connection:
-    from app.connections.services import find_connection
-
     found = find_connection(tenant, "users")
     assert found is not None
     return found
@@ -162,7 +177,6 @@ def connection(tenant: Tenant) -> Connection:
 @pytest.fixture
 def make_user(connection: Connection) -> t.Callable[..., User]:
     """Create a user: ``make_user(email="a@b.test", password=...)``."""
-    from app.accounts.services import create_user
 
     def make(
         email: str = "alice@example.com",
@@ -186,7 +200,6 @@ def user(make_user: t.Callable[..., User]) -> User:
 @pytest.fixture
 def make_client(tenant: Tenant) -> t.Callable[..., tuple[Client, str | None]]:
     """Register a client: returns (client, secret)."""
-    from app.oidc.services import create_client
 
     def make(name: str = "Demo app", **fields: t.Any) -> tuple[Client, str | None]:
         fields.setdefault("redirect_uris", [CLIENT_REDIRECT_URI])
@@ -261,10 +274,6 @@ def sign_in(
     :param auth_time: When the user authenticated (default: now); set it in the past to
         test ``max_age``.
     """
-    from flask import g
-
-    from app.sessions.services import new_sso_session
-
     sso = new_sso_session(user, amr, organization, auth_time)
     db_session.commit()
     with browser.session_transaction() as cookie:
@@ -277,10 +286,6 @@ def sign_in(
 
 def pkce_pair() -> tuple[str, str]:
     """A PKCE (verifier, S256 challenge)."""
-    import secrets
-
-    from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
     verifier = secrets.token_urlsafe(48)
     return verifier, create_s256_code_challenge(verifier)
 
@@ -296,10 +301,6 @@ def authorize(browser: FlaskClient, client: Client, **params: t.Any) -> dict[str
     :raises AssertionError: when ``/authorize`` does not send the browser back to the client
         (no session: it went to the login page; or an error page).
     """
-    import secrets
-    from urllib.parse import parse_qsl
-    from urllib.parse import urlsplit
-
     verifier, challenge = pkce_pair()
     query: dict[str, t.Any] = {
         "response_type": "code",
@@ -351,9 +352,6 @@ def token_request(
     browser: FlaskClient, client: Client, secret: str | None = None, **form: str
 ) -> t.Any:
     """POST ``form`` to ``/oauth/token`` with the client's registered authentication."""
-    import base64
-    from urllib.parse import quote
-
     headers = {}
     data = {key: value for key, value in form.items() if value is not None}
     method = client.token_endpoint_auth_method
@@ -373,7 +371,6 @@ def token_request(
 @pytest.fixture
 def make_connection(tenant: Tenant) -> t.Callable[..., Connection]:
     """Create a connection: ``make_connection("legacy-db", "legacy", options={...})``."""
-    from app.connections.services import create_connection
 
     def make(
         name: str,
@@ -397,7 +394,6 @@ def make_organization(tenant: Tenant, connection: Connection) -> t.Callable[...,
 
     ``make_organization("globex", plugins={"my_plugin": {...}}, branding={...})``.
     """
-    from app.orgs.services import create_organization
 
     def make(
         name: str = "globex",
@@ -453,8 +449,6 @@ def enable_plugin(tenant: Tenant) -> t.Callable[..., None]:
 @pytest.fixture
 def outbox(register_plugin: t.Callable[..., object]) -> list[EmailMessage]:
     """Every email sent during the test, delivered to a list instead of a mail server."""
-    from app.hookspecs import hookimpl
-
     messages: list[EmailMessage] = []
 
     class Outbox:
@@ -470,7 +464,6 @@ def outbox(register_plugin: t.Callable[..., object]) -> list[EmailMessage]:
 @pytest.fixture
 def recorded_events(foyer_app: Flask) -> t.Callable[..., list[t.Any]]:
     """The events stored so far, oldest first: ``recorded_events("plugin_failed")``."""
-    from app.events.models import Event
 
     def query(*types: str) -> list[t.Any]:
         stmt = sa.select(Event).order_by(Event.created_at)
@@ -494,7 +487,6 @@ class PageForm(t.NamedTuple):
 
 def read_form(html: str, form_id: str) -> PageForm:
     """Find ``<form id=form_id>`` in ``html``; raises LookupError when the page has none."""
-    from html.parser import HTMLParser
 
     class _Parser(HTMLParser):
         def __init__(self) -> None:
@@ -559,7 +551,6 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
     ``client``) is the only one that may use it. With ``app_client`` the sign-in is for
     that application and ends at ``oidc.authorize_resume``; ``created_at`` backdates it.
     """
-    from app.login import flow
 
     def make(
         params: dict[str, str] | None = None,
@@ -587,9 +578,6 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
 
 def decode_jwt(browser: FlaskClient, token: str) -> dict[str, t.Any]:
     """Verify a JWT against the tenant's published JWKS, as an application would; its claims."""
-    from joserfc import jwt
-    from joserfc.jwk import KeySet
-
     keyset = KeySet.import_key_set(browser.get("/.well-known/jwks.json").get_json())
     return dict(jwt.decode(token, keyset, algorithms=["RS256", "ES256"]).claims)
 
@@ -623,8 +611,6 @@ class SigningKeyPool:
 
 @pytest.fixture(scope="session")
 def _signing_key_pool() -> SigningKeyPool:
-    from app.oidc import keys
-
     return SigningKeyPool(keys._generate)
 
 
@@ -633,8 +619,6 @@ def _recycled_signing_keys(request: pytest.FixtureRequest, monkeypatch: pytest.M
     """Tests with an app draw tenant signing keys from :class:`SigningKeyPool`."""
     if "foyer_app" not in request.fixturenames:
         return
-    from app.oidc import keys
-
     pool: SigningKeyPool = request.getfixturevalue("_signing_key_pool")
     monkeypatch.setattr(keys, "_generate", pool.for_one_test())
 
@@ -654,8 +638,6 @@ def _fresh_globals_per_request(request: pytest.FixtureRequest) -> None:
     """
     if "foyer_app" not in request.fixturenames:
         return
-    from flask import g
-
     app: Flask = request.getfixturevalue("foyer_app")
 
     def clear_request_globals() -> None:
@@ -709,10 +691,6 @@ def run_authorization_code_flow(
     :raises FlowStopped: when the flow ends anywhere but at the application with a code
         (wrong password, a login rule's denial, an error page); ``.response`` is that page.
     """
-    import secrets
-    from urllib.parse import parse_qsl
-    from urllib.parse import urlsplit
-
     verifier, challenge = pkce_pair()
     redirect_uri = params.pop("redirect_uri", client.redirect_uris[0])
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)

@@ -14,6 +14,7 @@ import typing as t
 from aiosmtpd.controller import Controller
 
 LINK = re.compile(r"https?://[^\s\"'<>]+token=[A-Za-z0-9_\-]+")
+CODE = re.compile(r"\b\d{4} \d{4}\b")
 
 
 class Mailbox:
@@ -71,5 +72,12 @@ def text_of(message: email.message.EmailMessage) -> str:
 def link_in(message: email.message.EmailMessage) -> str:
     """The link with a token in the email's text part."""
     match = LINK.search(text_of(message))
+    assert match, text_of(message)
+    return match.group(0)
+
+
+def code_in(message: email.message.EmailMessage) -> str:
+    """The sign-up code in the email's text part, as shown (``1234 5678``)."""
+    match = CODE.search(text_of(message))
     assert match, text_of(message)
     return match.group(0)

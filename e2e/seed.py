@@ -17,9 +17,9 @@ from seed_hrd import seed_hrd  # e2e/, next to this script
 
 from app import create_app
 from app.accounts.services import create_user
+from app.clients.services import create_client
 from app.connections.services import create_connection
 from app.db import session
-from app.oidc.services import create_client
 from app.tenancy.services import create_tenant
 
 PASSWORD = "e2e password that is long"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import typing as t
 
 from app.accounts.services import create_user
+from app.clients.services import create_client
 from app.connections.services import create_connection
-from app.oidc.services import create_client
 from app.orgs.services import create_organization
 
 if t.TYPE_CHECKING:

@@ -1,5 +1,6 @@
 """Account flows in a real browser, with the emails read from a real SMTP server: password
-reset, change password, invitation acceptance, two-step verification set-up and sign-in.
+reset, change password, sign-up, invitation acceptance, two-step verification set-up and
+sign-in.
 
 Each scenario keeps a screenshot of every page it passes under
 ``e2e-artifacts/account-pages/`` and scans it with axe-core (no serious or critical
@@ -20,6 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import ROOT
+from e2e.mailbox import code_in
 from e2e.mailbox import link_in
 from e2e.mailbox import text_of
 from e2e.pages import Visit
@@ -228,7 +230,7 @@ def test_two_step_verification_setup_and_sign_in(page, deployment):
     assert visit.problems == []
 
 
-def test_sign_up_and_confirm_the_email(page, deployment):
+def test_sign_up_with_the_emailed_code(page, deployment):
     mailbox = needs_mailbox(deployment)
     community = deployment.accounts.get("signup")
     if not community:
@@ -241,26 +243,37 @@ def test_sign_up_and_confirm_the_email(page, deployment):
     visit("form")
     page.locator("#email").fill("newcomer@e2e.test")
     page.locator("#name").fill("Nia Newcomer")
+    page.locator("#password").fill("passwordpassword")
+    page.locator("#signup-form #submit").click()
+    expect(page.locator("#password-error")).to_contain_text("Repeated words")
+    visit("weak-password")
     page.locator("#password").fill(NEW_PASSWORD)
     page.locator("#signup-form #submit").click()
-    expect(page.locator("#page-title")).to_have_text("Check your email")
-    visit("check-email")
-    link = link_in(mailbox.wait_for("newcomer@e2e.test", "Confirm your email"))
-    page.goto(link)
-    expect(page.locator("#account-label")).to_contain_text("newcomer@e2e.test")
-    visit("verify")
-    page.locator("#verify-email-form #submit").click()
+    expect(page.locator("#page-title")).to_have_text("Enter the code we emailed you")
+    expect(page.locator("#code")).to_have_attribute("autocomplete", "one-time-code")
+    visit("code")
+    code = code_in(mailbox.wait_for("newcomer@e2e.test", "Your code"))
+    page.locator("#code").fill("0000 0000" if code != "0000 0000" else "1111 1111")
+    page.locator("#signup-code-form #submit").click()
+    expect(page.locator("#code-error")).to_be_visible()
+    visit("code-wrong")
+    page.locator("#code").fill(code)
+    page.locator("#signup-code-form #submit").click()
     expect(page.locator("#page-title")).to_have_text("Your email address is confirmed")
-    visit("verified")
-    page.goto(link)
-    expect(page.locator("#resend-verification-form")).to_be_visible()
-    visit("link-used")
+    visit("created")
+    page.locator("#continue").click()
+    page.locator("#identifier").fill("newcomer@e2e.test")
+    page.locator("#submit").click()
+    page.locator("#password").fill(NEW_PASSWORD)
+    page.locator("#submit").click()
+    expect(page.locator("#signed-in-as")).to_contain_text("newcomer@e2e.test")
+    sign_out(page, deployment.base_url)
     # the same address again: the same answer, and its owner is told
     page.goto(f"{base}/signup")
     page.locator("#email").fill("newcomer@e2e.test")
     page.locator("#password").fill(NEW_PASSWORD)
     page.locator("#signup-form #submit").click()
-    expect(page.locator("#page-title")).to_have_text("Check your email")
+    expect(page.locator("#page-title")).to_have_text("Enter the code we emailed you")
     assert "already have one" in text_of(mailbox.wait_for("newcomer@e2e.test", "tried to"))
     assert visit.problems == []
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlencode
 
+from app import AuthResult
 from app import hookimpl
-from app.connections.strategies import AuthResult
 
 if t.TYPE_CHECKING:
-    from app.accounts.models import User
-    from app.connections.models import Connection
-    from app.connections.strategies import UpstreamLogin
+    from app import Connection
+    from app import UpstreamLogin
+    from app import User
 
 
 class StubIdentityProvider:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from app.db import Base
-from app.db import import_all_models
+from app.models import metadata as target_metadata
 
-import_all_models()
 config = context.config
-target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:

@@ -18,12 +18,12 @@ import typing as t
 
 from flask_babel import lazy_gettext as _l
 
+from app import LoginDecision
 from app import hookimpl
-from app.hooks import plugin_settings
-from app.login.rules import LoginDecision
+from app import plugin_settings
 
 if t.TYPE_CHECKING:
-    from app.login.rules import LoginContext
+    from app import LoginContext
 
 FOYER_SCOPED = True
 

@@ -26,14 +26,14 @@ from urllib.parse import urlsplit
 
 import requests
 
+from app import LegacyUser
+from app import StrategyUnavailable
 from app import hookimpl
-from app.connections.strategies import StrategyUnavailable
-from app.hooks import time_left
-from app.strategies.legacy import LegacyUser
+from app import time_left
 
 if t.TYPE_CHECKING:
-    from app.connections.models import Connection
-    from app.strategies.legacy import LegacyStore
+    from app import Connection
+    from app import LegacyStore
 
 DEFAULT_TIMEOUT = 5.0
 REFUSED = (401, 403, 404)

@@ -19,16 +19,16 @@ import sqlite3
 import typing as t
 from pathlib import Path
 
+from app import LegacyUser
+from app import StrategyUnavailable
 from app import hookimpl
-from app.accounts.services import normalize_email
-from app.connections.strategies import StrategyUnavailable
-from app.hooks import time_left
-from app.strategies.legacy import LegacyUser
-from app.strategies.legacy_hashes import verify
+from app import normalize_email
+from app import time_left
+from app import verify_hash
 
 if t.TYPE_CHECKING:
-    from app.connections.models import Connection
-    from app.strategies.legacy import LegacyStore
+    from app import Connection
+    from app import LegacyStore
 
 COLUMNS = "id, email, username, password_hash, email_verified, name"
 QUERY = f"SELECT {COLUMNS} FROM users"
@@ -78,7 +78,7 @@ class SQLiteStore:
         if row is None:
             return None
         parts = split_hash(row["password_hash"])
-        if parts is None or not verify(parts[0], parts[1], password):
+        if parts is None or not verify_hash(parts[0], parts[1], password):
             return None
         return _user(row, with_hash=False)
 

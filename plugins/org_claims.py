@@ -7,7 +7,7 @@ sign-in into an organization then carry::
     "https://login.example.com/claims/roles": ["admin", "billing"]
 
 The namespace is the tenant's primary domain, so the claims never clash with standard ones.
-Roles come from the user's membership (:class:`app.orgs.models.Membership`).
+Roles come from the user's membership in the organization (``member_roles``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import dataclasses
 import typing as t
 
 from app import hookimpl
-from app.db import session
-from app.hooks import plugin_settings
-from app.orgs.models import Membership
+from app import member_roles
+from app import plugin_settings
 
 if t.TYPE_CHECKING:
-    from app.accounts.models import User
-    from app.orgs.models import Organization
-    from app.tenancy.models import Tenant
+    from app import Organization
+    from app import Tenant
+    from app import User
 
 FOYER_SCOPED = True
 
@@ -62,8 +61,5 @@ def extra_token_claims(
         }
     }
     if settings.roles:
-        membership = session.get(
-            Membership, {"user_id": user.id, "organization_id": organization.id}
-        )
-        claims[f"{ns}roles"] = sorted(membership.roles) if membership else []
+        claims[f"{ns}roles"] = member_roles(organization, user)
     return claims

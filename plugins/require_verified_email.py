@@ -11,11 +11,11 @@ import typing as t
 
 from flask_babel import lazy_gettext as _l
 
+from app import LoginDecision
 from app import hookimpl
-from app.login.rules import LoginDecision
 
 if t.TYPE_CHECKING:
-    from app.login.rules import LoginContext
+    from app import LoginContext
 
 FOYER_SCOPED = True
 

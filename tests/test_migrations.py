@@ -6,20 +6,18 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from app.db import Base
 from app.db import Database
-from app.db import import_all_models
 from app.migrate import current_revision
 from app.migrate import downgrade
 from app.migrate import head_revision
 from app.migrate import upgrade
+from app.models import metadata
 
 
 def test_models_match_migrations(foyer_app):
-    import_all_models()
     engine = foyer_app.extensions["foyer.db"].engine
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == [], "models changed without a migration (scripts/regen-migration)"
 
 

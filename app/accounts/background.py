@@ -19,6 +19,8 @@ import typing as t
 from flask import Flask
 from flask import current_app
 
+from app.db import session
+
 log = logging.getLogger(__name__)
 
 EXTENSION = "foyer.accounts.background"
@@ -54,8 +56,6 @@ class BackgroundWork:
         self, fn: t.Callable[..., t.Any], args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
     ) -> None:
         with self.app.app_context():
-            from app.db import session
-
             try:
                 fn(*args, **kwargs)
             except Exception:

@@ -19,10 +19,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.accounts.services import clean_email
 from app.accounts.services import normalize_email
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
+from app.events.record import record_events
 from app.hooks import call_hook
 from app.hooks import plugin_manager
 
@@ -77,7 +79,11 @@ def parse_line(text: str) -> dict[str, t.Any]:
     if not email and not username:
         raise ValueError("a user needs an email or a username")
     if email is not None:
-        if not isinstance(email, str) or len(email) > 320 or not EMAIL.fullmatch(email.strip()):
+        try:
+            email = clean_email(email) if isinstance(email, str) and len(email) <= 320 else ""
+        except ValueError:
+            email = ""
+        if not EMAIL.fullmatch(email):
             raise ValueError("email is not an email address")
     if username is not None and (not isinstance(username, str) or not 0 < len(username) <= 128):
         raise ValueError("username must be text of at most 128 characters")
@@ -99,7 +105,7 @@ def parse_line(text: str) -> dict[str, t.Any]:
         if not isinstance(item.get(name, {}), dict):
             raise ValueError(f"{name} must be an object")
     return {
-        "email": email.strip() if email else None,
+        "email": email or None,
         "email_normalized": normalize_email(email) if email else None,
         "username": username or None,
         "password_hash": password_hash,
@@ -186,8 +192,6 @@ def _existing(connection: Connection, batch: list[dict[str, t.Any]]) -> set[tupl
 def _import_batch(
     batch: list[dict[str, t.Any]], tenant: Tenant, connection: Connection, result: ImportResult
 ) -> None:
-    from app.events.record import record_events
-
     existing = _existing(connection, batch)
     now = utcnow()
     # a User object per row only for plugins to change; without any, plain rows are enough

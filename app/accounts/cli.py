@@ -21,12 +21,12 @@ from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
 from app.connections.services import find_connection
+from app.connections.services import password_connections
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.hookspecs import hookimpl
-from app.login.discovery import password_connections
 from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:
@@ -70,6 +70,9 @@ def users_create(
         session.commit()
     except PasswordRejected as exc:
         fail(str(exc))
+    except ValueError:
+        session.rollback()
+        fail(f"{email!r} is not an email address")
     except Exception as exc:  # integrity errors: duplicate email
         session.rollback()
         fail(f"could not create user: {type(exc).__name__}")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.accounts.models import Consent
 from app.db import session
 from app.db import utcnow
-from app.oidc.models import Consent
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
-    from app.oidc.models import Client
+    from app.clients.models import Client
 
 SCOPE_DESCRIPTIONS: dict[str, t.Any] = {
     "openid": _l("Know who you are when you sign in"),
@@ -88,8 +89,6 @@ def remember(user: User, client: Client, scope: str | None) -> Consent:
 
 def describe(scope: str | None) -> list[tuple[str, str]]:
     """(scope, what it lets the application do) for the consent page."""
-    from flask_babel import gettext as _
-
     return [
         (item, str(SCOPE_DESCRIPTIONS.get(item) or _("Use “%(scope)s”", scope=item)))
         for item in scopes_of(scope)

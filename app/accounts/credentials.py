@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
-
 from app.accounts import tokens
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
-from app.oidc.models import TokenGrant
-from app.oidc.tokens import revoke_grant
+from app.hooks import call_hook
 from app.sessions.services import end_user_sessions
+from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -42,24 +40,17 @@ def set_new_password(user: User, password: str) -> None:
     tokens.invalidate(user, tokens.PASSWORD_RESET, tokens.EMAIL_VERIFICATION)
 
 
-def revoke_grants(user: User, reason: str, keep: SsoSession | None = None) -> int:
-    """Revoke the user's refresh-token families (all but those of session ``keep``)."""
-    stmt = sa.select(TokenGrant.id).where(
-        TokenGrant.user_id == user.id, TokenGrant.revoked_at.is_(None)
-    )
-    if keep is not None:
-        stmt = stmt.where(
-            sa.or_(TokenGrant.sso_session_id.is_(None), TokenGrant.sso_session_id != keep.id)
-        )
-    grant_ids = list(session.scalars(stmt))
-    for grant_id in grant_ids:
-        revoke_grant(grant_id, reason)
-    return len(grant_ids)
-
-
 def sign_out_everywhere(user: User, reason: str, keep: SsoSession | None = None) -> dict[str, int]:
-    """End sessions and refresh tokens (except ``keep``'s); counts for the event."""
-    return {
-        "sessions_ended": end_user_sessions(user, keep),
-        "grants_revoked": revoke_grants(user, reason, keep),
-    }
+    """End sessions, and through ``end_user_access`` refresh tokens and whatever plugins
+    keep (all but ``keep``'s); counts for the event."""
+    counts = {"sessions_ended": end_user_sessions(user, keep)}
+    for answer in call_hook(
+        "end_user_access",
+        tenant=session.get(Tenant, user.tenant_id),
+        user=user,
+        reason=reason,
+        keep=keep,
+    ):
+        for key, value in answer.items():
+            counts[key] = counts.get(key, 0) + value
+    return counts

@@ -14,16 +14,17 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from app.accounts import tokens
+from app.accounts.background import RETRY_DELAYS
 from app.db import session
 from app.events.record import record_event
 from app.mail.delivery import send_email
 from app.mail.render import render_email
+from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.mail.message import EmailMessage
     from app.orgs.models import Organization
-    from app.tenancy.models import Tenant
 
 
 def base_url_for(tenant: Tenant, organization: Organization | None = None) -> str:
@@ -60,8 +61,6 @@ def deliver(message: EmailMessage, tenant: Tenant, organization: Organization | 
     """Send, retrying with backoff when no plugin delivered it (a mail server down); the
     last failure is recorded as ``email_failed``. Blocks: call it from background work or
     commands, not on a request that must answer uniformly."""
-    from app.accounts.background import RETRY_DELAYS
-
     for delay in (0.0, *RETRY_DELAYS):
         if delay:
             time.sleep(delay)
@@ -87,8 +86,6 @@ def _organization(user: User, organization: Organization | None) -> Organization
 
 
 def _tenant(user: User) -> Tenant:
-    from app.tenancy.models import Tenant
-
     tenant = session.get(Tenant, user.tenant_id)
     assert tenant is not None
     return tenant
@@ -178,6 +175,30 @@ def send_password_changed(user: User, how: str, organization: Organization | Non
         how=how,
         user_name=user_name(user),
     )
+    return deliver(message, tenant, organization)
+
+
+def send_signup_code(
+    tenant: Tenant,
+    organization: Organization | None,
+    email: str,
+    code: str,
+    locale: str | None,
+) -> bool:
+    """Email the code that confirms a pending sign-up (no account exists yet), in two
+    halves (``1234 5678``: easier to read and type)."""
+    settings = current_app.extensions["foyer.settings"]
+    message = render_email(
+        "signup_code",
+        purpose="signup_code",
+        to=email,
+        tenant=tenant,
+        organization=organization,
+        locale=locale,
+        code=f"{code[: len(code) // 2]} {code[len(code) // 2 :]}",
+        minutes=max(1, settings.signup_code_lifetime // 60),
+    )
+    record_event("signup_code_sent", tenant=tenant, organization=organization)
     return deliver(message, tenant, organization)
 
 

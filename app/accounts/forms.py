@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import typing as t
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
@@ -21,7 +22,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
-from app.login.forms import password_not_too_long
+from app.accounts.services import clean_email
 
 EMAIL_MAX_LENGTH = 320
 NAME_MAX_LENGTH = 120
@@ -36,8 +37,27 @@ def _strip(value: t.Any) -> t.Any:
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _as_address(value: t.Any) -> t.Any:
+    """The address as it is stored (:func:`clean_email`); left as typed when it is not one
+    (``looks_like_email`` then says so)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return clean_email(value)
+    except ValueError:
+        return value.strip()
+
+
 def looks_like_email(form: FlaskForm, field: t.Any) -> None:
-    if field.data and (not EMAIL_SHAPE.match(field.data) or CONTROL_CHARACTERS.search(field.data)):
+    if not field.data:
+        return
+    try:
+        clean_email(field.data)
+    except ValueError:
+        shaped = False
+    else:
+        shaped = bool(EMAIL_SHAPE.match(field.data)) and not CONTROL_CHARACTERS.search(field.data)
+    if not shaped:
         raise ValidationError(_l("Enter an email address like name@example.com."))
 
 
@@ -45,6 +65,15 @@ def one_line(form: FlaskForm, field: t.Any) -> None:
     """Names are one line of text: no control characters (they also break databases)."""
     if field.data and CONTROL_CHARACTERS.search(field.data):
         raise ValidationError(_l("Use letters, digits, spaces and punctuation only."))
+
+
+def password_not_too_long(form: FlaskForm, field: t.Any) -> None:
+    """Refuse over-long passwords before anything hashes them (hashing cost is per byte)."""
+    limit = current_app.extensions["foyer.settings"].password_max_length
+    if field.data and len(field.data) > limit:
+        raise ValidationError(
+            _l("Passwords are at most %(n)d characters long. Check what you typed.", n=limit)
+        )
 
 
 def _email_field() -> StringField:
@@ -55,7 +84,7 @@ def _email_field() -> StringField:
             Length(max=EMAIL_MAX_LENGTH, message=_l("Use at most %(max)d characters.")),
             looks_like_email,
         ],
-        filters=[_strip],
+        filters=[_as_address],
     )
 
 
@@ -128,7 +157,8 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
-    """A one-time code from an authenticator app (6 digits) or a recovery code."""
+    """A one-time code: from an authenticator app (6 digits), a recovery code, or the code
+    emailed to confirm a sign-up (8 digits)."""
 
     code = StringField(
         _l("Code"),
@@ -173,8 +203,9 @@ class AcceptInvitationForm(FlaskForm):  # type: ignore[misc]
     new_password = _new_password_field(_l("Choose a password"))
 
 
-class JoinWithPasswordForm(FlaskForm):  # type: ignore[misc]
-    """Accept an invitation as an existing user: their password."""
+class TokenAndPasswordForm(FlaskForm):  # type: ignore[misc]
+    """A link that the account's password must back: accepting an invitation as an
+    existing user, confirming an address from a browser not signed in to the account."""
 
     token = HiddenField()
     password = PasswordField(

@@ -1,4 +1,4 @@
-"""Users, linked identities and single-use tokens."""
+"""Users, linked identities, single-use tokens, two-step factors and consents given."""
 
 from __future__ import annotations
 
@@ -121,3 +121,17 @@ class RecoveryCode(Base):
     """SHA-256 of the code (80 random bits, so a plain hash resists guessing)."""
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[created_at]
+
+
+class Consent(Base):
+    """The scopes a user allowed a third-party client; asked again only for new scopes."""
+
+    __tablename__ = "consent"
+    __table_args__ = (sa.UniqueConstraint("user_id", "client_id"),)
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    granted_at: Mapped[dt.datetime]

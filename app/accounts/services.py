@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import current_app
+from flask_babel import gettext as _
+
 from app.accounts.models import User
+from app.accounts.password_strength import min_score as tenant_min_score
+from app.accounts.password_strength import personal_values
+from app.accounts.password_strength import weakness
+from app.connections.strategies import strategy_for
 from app.db import session
+from app.events.record import record_event
 from app.hooks import call_hook
+from app.sessions.services import end_user_sessions
+from app.tenancy.models import Tenant
+from app.tenancy.services import normalize_hostname
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -14,16 +25,27 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 
+def clean_email(email: str) -> str:
+    """An address as Foyer stores and mails it: trimmed, the local part as typed, the
+    domain in lower-case IDNA (punycode) without trailing dots (``Ann@Bücher.Example.`` ->
+    ``Ann@xn--bcher-kva.example``), so no mail goes to a malformed ``To:``.
+
+    :raises ValueError: when it is not an address (no local part, an invalid domain).
+    """
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local.strip() or local != local.strip():
+        raise ValueError("not an email address")
+    return f"{local}@{normalize_hostname(domain)}"
+
+
 def normalize_email(email: str) -> str:
-    """The form addresses are stored and compared in (``User.email_normalized``): the whole
-    address in lower case, the domain in IDNA (punycode)."""
-    email = email.strip()
-    local, _, domain = email.rpartition("@")
+    """The form addresses are compared in (``User.email_normalized``): :func:`clean_email`
+    in lower case. Never raises: what is not an address is only trimmed and lower-cased,
+    and matches no stored address."""
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
-    return f"{local}@{domain}".lower() if local else email.lower()
+        return clean_email(email).lower()
+    except ValueError:
+        return email.strip().lower()
 
 
 class PasswordRejected(ValueError):
@@ -37,22 +59,43 @@ def check_password_policy(
     organization: Organization | None = None,
     user: User | None = None,
     email: str | None = None,
+    names: t.Sequence[str | None] = (),
+    min_score: int | None = None,
 ) -> None:
-    """Refuse a new password that breaks the length rules or a ``check_password`` plugin.
+    """Refuse a new password that breaks the length rules, is too easy to guess (the
+    tenant's ``passwords.min_score``, or is the user's email or name), or breaks a
+    ``check_password`` plugin.
 
     Plugins are asked only when the tenant is known (every sign-up, reset and change).
 
+    :param email: The address of a new user (default: ``user``'s).
+    :param names: The names of a new user (``user``'s are always included).
+    :param min_score: Instead of the tenant's setting (a config file checks against the
+        value it sets).
     :raises PasswordRejected: with a user-facing message.
     :raises app.hooks.PluginError: when a password plugin raises.
     """
-    from flask import current_app
-    from flask_babel import gettext as _
 
     s = current_app.extensions["foyer.settings"]
     if len(password) > s.password_max_length:
         raise PasswordRejected(_("Use at most %(n)d characters.", n=s.password_max_length))
     if len(password) < s.password_min_length:
         raise PasswordRejected(_("Use at least %(n)d characters.", n=s.password_min_length))
+    if email is None and user is not None:
+        email = user.email
+    if user is not None:
+        names = [*names, user.name, user.given_name, user.family_name, user.username]
+    context = [tenant.display_name if tenant else None]
+    if organization is not None:
+        context += [organization.name, organization.display_name]
+    weak = weakness(
+        password,
+        minimum=tenant_min_score(tenant) if min_score is None else min_score,
+        personal=personal_values(email, names),
+        context=[value for value in context if value],
+    )
+    if weak is not None:
+        raise PasswordRejected(weak)
     if tenant is None:
         return
     for reason in call_hook(
@@ -61,7 +104,7 @@ def check_password_policy(
         organization=organization,
         password=password,
         user=user,
-        email=email if email is not None else (user.email if user is not None else None),
+        email=email,
     ):
         raise PasswordRejected(str(reason))
 
@@ -87,15 +130,13 @@ def create_user(
     :raises app.hooks.PluginError: when a ``prepare_user`` or ``check_password`` plugin
         raises (nothing is stored).
     """
-    from app.connections.strategies import strategy_for
-    from app.tenancy.models import Tenant
 
     if not email and not username:
         raise ValueError("a user needs an email or a username")
     user = User(
         tenant_id=connection.tenant_id,
         connection_id=connection.id,
-        email=email.strip() if email else None,
+        email=clean_email(email) if email else None,
         email_normalized=normalize_email(email) if email else None,
         username=username,
         email_verified=email_verified,
@@ -104,7 +145,13 @@ def create_user(
     )
     tenant = session.get(Tenant, connection.tenant_id)
     if password is not None:
-        check_password_policy(password, tenant=tenant, organization=organization, email=user.email)
+        check_password_policy(
+            password,
+            tenant=tenant,
+            organization=organization,
+            email=user.email,
+            names=[user.name, user.given_name, user.family_name, user.username],
+        )
         strategy_for(connection).set_password(user, password)
     call_hook(
         "prepare_user",
@@ -123,8 +170,6 @@ def set_blocked(user: User, blocked: bool = True) -> None:
 
     Commits, then records ``user_blocked`` (``data.blocked`` says which way).
     """
-    from app.events.record import record_event
-    from app.sessions.services import end_user_sessions
 
     user.blocked = blocked
     if blocked:
@@ -144,7 +189,6 @@ def delete_user(user: User) -> None:
 
     The event keeps the user's id (never their email), so sinks can delete their own copy.
     """
-    from app.events.record import record_event
 
     tenant_id, user_id, connection_id = user.tenant_id, user.id, user.connection_id
     session.delete(user)

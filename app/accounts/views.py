@@ -16,18 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-import sqlalchemy as sa
 from flask import Blueprint
 from flask import current_app
 from flask import redirect
 from flask import request
+from flask import session as cookie
 from flask import url_for
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.accounts import emails
+from app.accounts import mfa
 from app.accounts import mfa_views
 from app.accounts import session_views
+from app.accounts import signup as signup_service
 from app.accounts import tokens
 from app.accounts.background import init_background
 from app.accounts.background import later
@@ -35,10 +38,13 @@ from app.accounts.credentials import password_is_current
 from app.accounts.credentials import set_new_password
 from app.accounts.credentials import sign_out_everywhere
 from app.accounts.forms import ChangePasswordForm
+from app.accounts.forms import CodeForm
 from app.accounts.forms import EmailForm
 from app.accounts.forms import ResetPasswordForm
 from app.accounts.forms import SignupForm
+from app.accounts.forms import TokenAndPasswordForm
 from app.accounts.forms import TokenForm
+from app.accounts.models import OneTimeToken
 from app.accounts.models import User
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
@@ -48,8 +54,10 @@ from app.accounts.signed_in import signed_in_user
 from app.branding.pages import page_subject
 from app.branding.pages import render_page
 from app.branding.pages import show_organization
+from app.connections.models import Connection
 from app.connections.services import dedicated_organization
 from app.connections.services import dedicated_organization_id
+from app.connections.services import password_connections
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
@@ -58,17 +66,14 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
 from app.i18n import page_languages
-from app.login import discovery
 from app.orgs.models import Organization
 from app.security.limits import count_submission
 from app.sessions.services import current_sso
+from app.tenancy.models import Tenant
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from flask import Flask
-
-    from app.connections.models import Connection
-    from app.tenancy.models import Tenant
 
 bp = Blueprint("accounts", __name__)
 
@@ -113,7 +118,7 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     Without an organization, a connection that belongs to one organization only (its
     isolated users) is left out: people sign up to it on that organization's pages.
     """
-    for connection in discovery.password_connections(tenant, organization):
+    for connection in password_connections(tenant, organization):
         if not connection.signup_enabled:
             continue
         if organization is None and dedicated_organization_id(connection) is not None:
@@ -130,14 +135,12 @@ def home_organization(user: User) -> Organization | None:
 
 def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list[User]:
     """The tenant's users with this email among the password connections of the page."""
-    from app.tenancy.models import Tenant
-
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         return []
     organization = session.get(Organization, organization_id) if organization_id else None
     found = []
-    for connection in discovery.password_connections(tenant, organization):
+    for connection in password_connections(tenant, organization):
         try:
             user = strategy_for(connection).find_user(email)
         except StrategyUnavailable:
@@ -194,8 +197,6 @@ def reset_request() -> Response | tuple[str, int]:
 def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
     """Background: email a reset link to each active account with this address, at most
     ``reset_emails_per_hour`` per account (more requests send nothing, L-09)."""
-    from app.accounts.emails import send_password_reset
-
     settings = current_app.extensions["foyer.settings"]
     since = utcnow() - dt.timedelta(hours=1)
     organization = session.get(Organization, organization_id) if organization_id else None
@@ -211,7 +212,7 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
                 connection_id=user.connection_id,
             )
             continue
-        send_password_reset(user, organization or home_organization(user))
+        emails.send_password_reset(user, organization or home_organization(user))
 
 
 @bp.route("/password/reset/sent")
@@ -276,13 +277,11 @@ def reset_done() -> tuple[str, int]:
 
 def notify_password_changed(user_id: str, how: str, organization_id: str | None) -> None:
     """Background: the "your password was changed" email."""
-    from app.accounts.emails import send_password_changed
-
     user = session.get(User, user_id)
     if user is None:
         return
     organization = session.get(Organization, organization_id) if organization_id else None
-    send_password_changed(user, how, organization)
+    emails.send_password_changed(user, how, organization)
 
 
 # --- Account overview and change password --------------------------------------------------
@@ -291,7 +290,6 @@ def notify_password_changed(user_id: str, how: str, organization_id: str | None)
 @bp.route("/account")
 def account() -> Response | tuple[str, int]:
     """Who is signed in, whether their email is verified, and what they can change."""
-    from app.accounts import mfa
 
     user = signed_in_user()
     if user is None:
@@ -365,7 +363,9 @@ def change_password() -> Response | tuple[str, int]:
 @bp.route("/email/verify", methods=["GET", "POST"])
 def verify_email() -> Response | tuple[str, int]:
     """GET shows a button (mail scanners follow links, they do not press buttons); the POST
-    uses the token and marks the address verified."""
+    uses the token and marks the address verified. Only the account's holder may: a browser
+    not signed in to the account also gives its password, so the mailbox's owner clicking
+    a link sent for someone else's account confirms nothing."""
     tenant = current_tenant()
     value = request.form.get("token") if request.method == "POST" else request.args.get("token")
     row = tokens.peek(value, tokens.EMAIL_VERIFICATION, tenant.id)
@@ -379,23 +379,45 @@ def verify_email() -> Response | tuple[str, int]:
         return link_invalid(tokens.EMAIL_VERIFICATION)
     organization = use_organization(row.data.get("organization_id"))
     page_languages().candidates.append(user.locale)  # the email's language
-    form = TokenForm()
-    if request.method == "POST" and form.validate():
-        if tokens.consume(value, tokens.EMAIL_VERIFICATION, tenant.id) is None:
-            return link_invalid(tokens.EMAIL_VERIFICATION)
-        user.email_verified = True
-        session.commit()
-        record_event(
-            "email_verified",
-            tenant=tenant,
-            organization=organization,
-            user_id=user.id,
-            connection_id=user.connection_id,
-        )
-        return redirect(url_for(".email_verified"), code=303)
+    holder = signed_in_user()
+    needs_password = holder is None or holder.id != user.id
+    form = TokenAndPasswordForm() if needs_password else TokenForm()
+    if request.method == "POST":
+        if needs_password:
+            count_submission("rate_limit_login", "login")
+        if form.validate():
+            if needs_password and (
+                user.blocked or not password_is_current(user, form.password.data)
+            ):
+                record_event(
+                    "email_verification_failed",
+                    tenant=tenant,
+                    organization=organization,
+                    user_id=user.id,
+                    connection_id=user.connection_id,
+                )
+                form.password.errors.append(_("Wrong password."))
+            else:
+                if tokens.consume(value, tokens.EMAIL_VERIFICATION, tenant.id) is None:
+                    return link_invalid(tokens.EMAIL_VERIFICATION)
+                user.email_verified = True
+                session.commit()
+                record_event(
+                    "email_verified",
+                    tenant=tenant,
+                    organization=organization,
+                    user_id=user.id,
+                    connection_id=user.connection_id,
+                )
+                return redirect(url_for(".email_verified"), code=303)
     form.token.data = value
     return render_page(
-        "account/verify_email.html", form=form, user=user, user_label=user_label(user)
+        "account/verify_email.html",
+        400 if request.method == "POST" else 200,
+        form=form,
+        needs_password=needs_password,
+        user=user,
+        user_label=user_label(user),
     )
 
 
@@ -428,8 +450,6 @@ def resend_verification() -> Response | tuple[str, int]:
 
 def send_verification_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
     """Background: a verification link to each unverified account with this address."""
-    from app.accounts.emails import send_verification
-
     settings = current_app.extensions["foyer.settings"]
     since = utcnow() - dt.timedelta(hours=1)
     organization = session.get(Organization, organization_id) if organization_id else None
@@ -439,7 +459,7 @@ def send_verification_emails(tenant_id: str, organization_id: str | None, email:
         sent = tokens.issued_since(user, tokens.EMAIL_VERIFICATION, since)
         if sent >= settings.reset_emails_per_hour:
             continue
-        send_verification(user, organization or home_organization(user))
+        emails.send_verification(user, organization or home_organization(user))
 
 
 @bp.route("/email/verify/sent")
@@ -449,11 +469,15 @@ def verification_sent() -> tuple[str, int]:
 
 # --- Sign-up -------------------------------------------------------------------------------
 
+SIGNUP_KEY = "signup"
+"""Session key of the browser's pending sign-up (the token of :mod:`app.accounts.signup`)."""
+
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Response | tuple[str, int]:
-    """Create an account, where a connection of this page allows it (checked here, not only
-    hidden in the page: L-14). An address that already has an account gets the same answer
+    """Start a sign-up, where a connection of this page allows it (checked here, not only
+    hidden in the page: L-14): nothing is created until this browser enters the code
+    emailed to the address. An address that already has an account gets the same answer
     here, and its owner an email saying someone tried."""
     tenant = current_tenant()
     organization = page_subject().organization
@@ -470,74 +494,43 @@ def signup() -> Response | tuple[str, int]:
                     tenant=tenant,
                     organization=organization,
                     email=form.email.data,
+                    names=[form.name.data],
                 )
             except PasswordRejected as rejected:
                 form.password.errors.append(str(rejected))
                 return render_page("account/signup.html", 400, form=form, connection=connection)
-            later(
-                create_account,
-                tenant.id,
-                organization.id if organization is not None else None,
-                connection.id,
+            started = signup_service.start(
+                connection,
+                organization,
                 form.email.data,
                 form.name.data or None,
                 form.password.data,
                 locale_tag(),
             )
-            return redirect(url_for(".signup_sent", tx=tx_id()), code=303)
+            cookie[SIGNUP_KEY] = started.token
+            later(send_signup_code, started.row.id, started.code, first=True)
+            return redirect(url_for(".signup_verify", tx=tx_id()), code=303)
         return render_page("account/signup.html", 400, form=form, connection=connection)
     return render_page("account/signup.html", form=form, connection=connection)
 
 
-def create_account(
-    tenant_id: str,
-    organization_id: str | None,
-    connection_id: str,
-    email: str,
-    name: str | None,
-    password: str,
-    locale: str | None,
-) -> None:
-    """Background: create the user and send the verification email, or tell the owner of
-    an existing account that someone tried to sign up with their address."""
-    from app.accounts.emails import send_signup_attempt
-    from app.accounts.emails import send_verification
-    from app.accounts.services import create_user
-    from app.connections.models import Connection
-    from app.tenancy.models import Tenant
-
-    tenant = session.get(Tenant, tenant_id)
-    connection = session.get(Connection, connection_id)
+def send_signup_code(row_id: str, code: str, first: bool) -> None:
+    """Background: email the code when the address has no account in the connection;
+    otherwise, after the first code only, tell the owner someone tried."""
+    row = session.get(OneTimeToken, row_id)
+    if row is None or row.purpose != tokens.SIGNUP:
+        return
+    data = row.data
+    tenant = session.get(Tenant, row.tenant_id)
+    connection = session.get(Connection, data.get("connection_id") or "")
     if tenant is None or connection is None or not connection.signup_enabled:
         return
+    organization_id = data.get("organization_id")
     organization = session.get(Organization, organization_id) if organization_id else None
-    existing = strategy_for(connection).find_user(email)
+    existing = strategy_for(connection).find_user(data["email"])
     if existing is None:
-        try:
-            user = create_user(
-                connection,
-                email=email,
-                password=password,
-                name=name,
-                organization=organization,
-                locale=locale,
-            )
-            session.commit()
-        except sa.exc.IntegrityError:  # the same address signed up twice at once
-            session.rollback()
-            existing = strategy_for(connection).find_user(email)
-        else:
-            record_event(
-                "user_created",
-                tenant=tenant,
-                organization=organization,
-                user_id=user.id,
-                connection_id=connection.id,
-                data={"via": "signup"},
-            )
-            send_verification(user, organization)
-            return
-    if existing is not None and existing.email:
+        emails.send_signup_code(tenant, organization, data["email"], code, data.get("locale"))
+    elif first and existing.email:
         record_event(
             "signup_existing_email",
             tenant=tenant,
@@ -545,12 +538,94 @@ def create_account(
             user_id=existing.id,
             connection_id=connection.id,
         )
-        send_signup_attempt(existing, organization)
+        emails.send_signup_attempt(existing, organization)
 
 
-@bp.route("/signup/sent")
-def signup_sent() -> tuple[str, int]:
-    return render_page("account/check_email.html", reason="signup")
+def _pending_signup() -> OneTimeToken | None:
+    return signup_service.pending(cookie.get(SIGNUP_KEY), current_tenant().id)
+
+
+@bp.route("/signup/verify", methods=["GET", "POST"])
+def signup_verify() -> Response | tuple[str, int]:
+    """Enter the emailed code in the browser that signed up: the account is created then,
+    its address verified. No sign-in follows (two-step and login rules apply as usual)."""
+    tenant = current_tenant()
+    row = _pending_signup()
+    if row is None:
+        return render_page("account/signup_code.html", 400, ended=True, form=None)
+    form = CodeForm()
+    if request.method == "POST":
+        count_submission("rate_limit_login", "login")
+        if form.validate():
+            right = signup_service.check_code(row, form.code.data)
+            if right is not True:
+                record_event(
+                    "signup_code_failed",
+                    tenant=tenant,
+                    organization=page_subject().organization,
+                    data={"ended": right is None},
+                )
+            if right is None:
+                cookie.pop(SIGNUP_KEY, None)
+                return render_page("account/signup_code.html", 400, ended=True, form=None)
+            if right is False:
+                form.code.errors.append(_("This code is not right. Check the email and try again."))
+            else:
+                return finish_signup(tenant, row.data.get("email", ""))
+        return render_page("account/signup_code.html", 400, **_code_page(row, form))
+    sent = request.args.get("sent") == "1"
+    return render_page("account/signup_code.html", **_code_page(row, form), sent=sent)
+
+
+def finish_signup(tenant: Tenant, email: str) -> Response | tuple[str, int]:
+    """The code was right: create the account, or say the address got one meanwhile."""
+    user = signup_service.complete(cookie.get(SIGNUP_KEY, ""), tenant.id)
+    cookie.pop(SIGNUP_KEY, None)  # used either way (a plugin failure keeps it for a retry)
+    organization = page_subject().organization
+    if user is None:
+        return render_page("account/signup_code.html", 409, taken=True, email=email, form=None)
+    record_event(
+        "user_created",
+        tenant=tenant,
+        organization=organization,
+        user_id=user.id,
+        connection_id=user.connection_id,
+        data={"via": "signup"},
+    )
+    return redirect(url_for(".signup_done", tx=tx_id()), code=303)
+
+
+def _code_page(row: OneTimeToken, form: CodeForm) -> dict[str, t.Any]:
+    return {
+        "form": form,
+        "email": row.data.get("email", ""),
+        "can_resend": row.data.get("codes_sent", 0) < signup_service.MAX_CODES,
+        "minutes": max(1, current_app.extensions["foyer.settings"].signup_code_lifetime // 60),
+    }
+
+
+@bp.route("/signup/verify/resend", methods=["POST"])
+def signup_resend() -> Response | tuple[str, int]:
+    """Email a new code for this browser's sign-up (the older one stops working)."""
+    count_submission("rate_limit_account_email", "account_email")
+    row = _pending_signup()
+    if row is None:
+        return render_page("account/signup_code.html", 400, ended=True, form=None)
+    code = signup_service.new_code_for(row)
+    if code is None:
+        return render_page(
+            "account/signup_code.html",
+            400,
+            **_code_page(row, CodeForm(formdata=None)),
+            errors=[_("No more codes can be sent for this sign-up. Start again.")],
+        )
+    later(send_signup_code, row.id, code, first=False)
+    return redirect(url_for(".signup_verify", tx=tx_id(), sent=1), code=303)
+
+
+@bp.route("/signup/done")
+def signup_done() -> tuple[str, int]:
+    return render_page("account/email_verified.html", signed_in=current_sso() is not None)
 
 
 # --- Two-step verification set-up, on this blueprint ---------------------------------------

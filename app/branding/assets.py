@@ -41,6 +41,8 @@ from webassets.filter import get_filter
 from app.branding.themes import FONT_KEYS
 from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
+from app.branding.themes import contrast_ratio
+from app.branding.themes import readable_on
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +169,6 @@ class AssetIndex:
 def theme_variables(theme: Theme) -> str:
     """``:root`` custom properties from a theme's manifest colors and fonts (validated in
     theme.toml), with readable text on its primary color."""
-    from app.branding.views import readable_on
-
     names = {"body": "--foyer-font", "heading": "--foyer-heading-font"}
     lines = [
         f"--foyer-{key.replace('_', '-')}:{value}" for key, value in sorted(theme.colors.items())
@@ -181,9 +181,6 @@ def theme_variables(theme: Theme) -> str:
 
 def link_variable(colors: t.Mapping[str, str]) -> str:
     """Links use the primary color on the surface: a readable color when it is too light."""
-    from app.branding.views import contrast_ratio
-    from app.branding.views import readable_on
-
     primary, surface = colors.get("primary"), colors.get("surface", "#ffffff")
     if primary and contrast_ratio(primary, surface) < 4.5:
         return f":root{{--foyer-link:{readable_on(surface)}}}\n"

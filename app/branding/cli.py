@@ -22,7 +22,6 @@ from app.clikit import fail
 from app.clikit import pass_app
 from app.config import Settings
 from app.hookspecs import hookimpl
-from app.plugins import load_plugins_for_cli
 
 
 @hookimpl(tryfirst=True)
@@ -31,11 +30,11 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(themes)
 
 
-def _folders() -> list[Path]:
+def _folders(ctx: AppContext) -> list[Path]:
     """The theme folders Foyer would read: builtin, FOYER_THEMES_DIR, plugins' folders."""
     settings = Settings.load()
     folders = [BUILTIN_THEMES_DIR, Path(settings.themes_dir)]
-    for batch in load_plugins_for_cli().hook.extra_theme_dirs():
+    for batch in ctx.plugins.hook.extra_theme_dirs():
         folders.extend(Path(folder) for folder in batch or ())
     return folders
 
@@ -46,9 +45,10 @@ def themes() -> None:
 
 
 @themes.command("list")
-def list_themes() -> None:
+@pass_app
+def list_themes(ctx: AppContext) -> None:
     """Print every installed theme with its parent chain."""
-    found, problems = scan_themes(_folders())
+    found, problems = scan_themes(_folders(ctx))
     for name in sorted(found):
         chain, current, seen = [], found.get(name), set()
         while current is not None and current.name not in seen:
@@ -62,12 +62,13 @@ def list_themes() -> None:
 
 
 @themes.command("check")
-def check() -> None:
+@pass_app
+def check(ctx: AppContext) -> None:
     """Report every problem of every theme (file:line: message); exit 1 if any."""
-    # CLI start-up time: checks pulls in Babel's catalog reader and Jinja's parser
+    # CLI start-up time: checks pulls in webassets, Babel's catalog reader and Jinja's parser
     from app.branding.checks import check_folders
 
-    problems = check_folders(_folders())
+    problems = check_folders(_folders(ctx))
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -150,11 +151,12 @@ TEMPLATES_README = """\
     default=None,
     help="Where to create it (default: FOYER_THEMES_DIR).",
 )
-def new(name: str, parent: str, label: str | None, folder: Path | None) -> None:
+@pass_app
+def new(ctx: AppContext, name: str, parent: str, label: str | None, folder: Path | None) -> None:
     """Create a theme folder NAME ready to edit (theme.toml, CSS, templates/)."""
     if not THEME_NAME.match(name):
         fail("a theme name uses lower-case letters, digits, - and _ (e.g. acme-blue)")
-    found, _problems = scan_themes(_folders())
+    found, _problems = scan_themes(_folders(ctx))
     if name in found:
         fail(f"a theme named {name!r} already exists: {found[name].path}")
     if parent not in found:

@@ -23,6 +23,8 @@ from flask import g
 from flask import has_request_context
 from flask import url_for
 
+from app.branding.assets import asset_href
+from app.branding.assets import asset_index
 from app.branding.data import LINK_KEYS
 from app.branding.data import clean_branding
 from app.branding.data import safe_email as safe_email
@@ -33,7 +35,7 @@ from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
 
 if t.TYPE_CHECKING:
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
@@ -188,8 +190,6 @@ def build_brand(
     client: Client | None = None,
 ) -> Brand:
     """Merge theme defaults and the branding layers (most specific wins)."""
-    from app.branding.assets import asset_href
-    from app.branding.assets import asset_index
 
     themes = registry()
     theme = themes[theme_name]

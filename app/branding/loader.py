@@ -26,12 +26,19 @@ from jinja2 import TemplateNotFound
 from jinja2 import TemplateSyntaxError
 from jinja2.utils import LRUCache
 
+from app.branding.assets import AssetIndex
+from app.branding.assets import live_reload
+from app.branding.assets import theme_asset_url
+from app.branding.assets import tree_signature
+from app.branding.checks import soft_problems
 from app.branding.context import current_brand
 from app.branding.context import current_theme_name
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import ThemeError
 from app.branding.themes import ThemeRegistry
 from app.branding.themes import load_registry
+from app.branding.translations import install_themed_domain
+from app.branding.views import bp
 
 log = logging.getLogger(__name__)
 
@@ -190,14 +197,6 @@ def theme_folders(app: Flask) -> list[Path]:
 def init_templates(app: Flask) -> None:
     """Load the theme registry (a broken manifest stops start-up), log template and wording
     problems, build the assets and install the loader and the themed wording."""
-    from app.branding.assets import AssetIndex
-    from app.branding.assets import live_reload
-    from app.branding.assets import tree_signature
-    from app.branding.checks import soft_problems
-    from app.branding.preview import init_preview
-    from app.branding.translations import install_themed_domain
-    from app.branding.views import bp
-
     folders = theme_folders(app)
     themes = load_registry(folders)
     for problem in soft_problems(themes):
@@ -213,7 +212,6 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.cache = ThemedCache(400)  # type: ignore[assignment]
     install_themed_domain(app)
     app.register_blueprint(bp)
-    init_preview(app)
 
     @app.before_request
     def _live_reload() -> None:
@@ -222,8 +220,6 @@ def init_templates(app: Flask) -> None:
 
     @app.context_processor
     def _brand_context() -> dict[str, t.Any]:
-        from app.branding.assets import theme_asset_url
-
         brand = current_brand()
         return {
             "brand": brand,
@@ -244,9 +240,6 @@ def reload_themes_if_changed(app: Flask) -> None:
 
     A manifest broken while editing is logged and the previous themes are kept.
     """
-    from app.branding.assets import AssetIndex
-    from app.branding.assets import tree_signature
-
     with _reload_lock:
         themes: ThemeRegistry = app.extensions["foyer.themes"]
         folders = app.extensions["foyer.theme_folders"]

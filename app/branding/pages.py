@@ -20,7 +20,7 @@ from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
     from app.branding.context import Brand
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.orgs.models import Organization
 
 _SUBJECT = "foyer_page"

@@ -22,16 +22,20 @@ from flask import request
 from flask_babel import format_datetime
 from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from jinja2 import ChainableUndefined
 from jinja2 import Environment
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.branding.loader import ThemedCache
 from app.branding.pages import page_subject
 from app.branding.pages import show_page
 from app.branding.themes import ThemeRegistry
+from app.errors import ERRORS
 from app.i18n import SUPPORTED_LOCALES
 from app.i18n import page_languages
+from app.orgs.models import Organization
 
 bp = Blueprint("theme_preview", __name__, url_prefix="/_themes")
 
@@ -105,7 +109,6 @@ class FakeField:
 def known_labels() -> dict[str, t.Any]:
     """Field labels of the app's real forms by field name (translated), so a preview reads
     like the page: "Email or username", not "Identifier"."""
-    from flask_wtf import FlaskForm
 
     labels: dict[str, t.Any] = {}
     pending = list(FlaskForm.__subclasses__())
@@ -157,7 +160,6 @@ def _attrs(attrs: dict[str, t.Any]) -> Markup:
 
 def fake_context(page: str) -> dict[str, t.Any]:
     """Plausible values for the context every core template documents."""
-    from app.errors import ERRORS
 
     code = request.args.get("code", "login_expired")
     kind = ERRORS.get(code) or ERRORS["login_expired"]
@@ -203,7 +205,6 @@ def fake_session(current: bool, browser: str, system: str) -> SimpleNamespace:
 
 def _setup(theme: str) -> None:
     """Make this request look like a page of a fake organization using ``theme``."""
-    from app.orgs.models import Organization
 
     if not enabled(current_app):
         abort(404)
@@ -270,7 +271,6 @@ def preview_environment(app: Flask) -> Environment:
     compiling every page, layout and macro file again for each preview made a page take
     a quarter of a second. A file a designer edits is still picked up (``auto_reload``).
     """
-    from app.branding.loader import ThemedCache
 
     env = app.extensions.get("foyer.preview_env")
     if env is None:

@@ -483,3 +483,25 @@ def _line_of(manifest: Path, key: str | None) -> int | None:
         if pattern.match(line):
             return number
     return None
+
+
+def readable_on(background: str) -> str:
+    """Black or white text, whichever contrasts more with ``background`` (WCAG formula)."""
+    lum = relative_luminance(background)
+    on_white = (1.05) / (lum + 0.05)
+    on_black = (lum + 0.05) / 0.05
+    return "#ffffff" if on_white >= on_black else "#000000"
+
+
+def relative_luminance(color: str) -> float:
+    hexes = color.lstrip("#")
+    if len(hexes) in (3, 4):
+        hexes = "".join(ch * 2 for ch in hexes[:3])
+    channels = [int(hexes[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)

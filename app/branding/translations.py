@@ -29,6 +29,8 @@ from flask import has_app_context
 from flask_babel import Domain
 from flask_babel import get_locale
 
+from app.branding.assets import live_reload
+from app.branding.context import current_theme_name
 from app.branding.themes import Theme
 from app.branding.themes import ThemeProblem
 
@@ -64,9 +66,6 @@ class ThemedDomain(Domain):  # type: ignore[misc]
         core = super().get_translations()
         if not has_app_context() or "foyer.themes" not in current_app.extensions:
             return core
-        from app.branding.assets import live_reload
-        from app.branding.context import current_theme_name
-
         locale = str(get_locale() or "")
         if not locale:
             return core

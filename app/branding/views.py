@@ -22,6 +22,8 @@ from app.branding.assets import asset_index
 from app.branding.themes import COLOR
 from app.branding.themes import COLOR_KEYS
 from app.branding.themes import ThemeRegistry
+from app.branding.themes import contrast_ratio
+from app.branding.themes import readable_on
 
 bp = Blueprint("branding", __name__)
 
@@ -81,25 +83,3 @@ def colors() -> Response:
     response.cache_control.max_age = LONG_CACHE
     response.cache_control.immutable = True
     return response
-
-
-def readable_on(background: str) -> str:
-    """Black or white text, whichever contrasts more with ``background`` (WCAG formula)."""
-    lum = relative_luminance(background)
-    on_white = (1.05) / (lum + 0.05)
-    on_black = (lum + 0.05) / 0.05
-    return "#ffffff" if on_white >= on_black else "#000000"
-
-
-def relative_luminance(color: str) -> float:
-    hexes = color.lstrip("#")
-    if len(hexes) in (3, 4):
-        hexes = "".join(ch * 2 for ch in hexes[:3])
-    channels = [int(hexes[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(a: str, b: str) -> float:
-    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)

@@ -1,4 +1,5 @@
-"""Applying a checked file: every change in one transaction, committed only if all succeed.
+"""Applying a file: read, checked, then every change in one transaction, committed only if
+all succeed.
 
 Order matters for unique names: deletions (prune) first, then connections, organizations
 (email domains leave their old organization before joining a new one), host names,
@@ -8,6 +9,7 @@ applications and users.
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import typing as t
 
@@ -15,6 +17,8 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import create_user
+from app.clients.services import create_client
+from app.clients.services import hash_client_secret
 from app.configfile.checks import check_spec
 from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
@@ -26,15 +30,16 @@ from app.configfile.snapshot import connections as stored_connections
 from app.configfile.snapshot import desired_tenant
 from app.configfile.snapshot import find_user
 from app.configfile.snapshot import organizations as stored_organizations
+from app.configfile.source import read_source
+from app.configfile.spec import read_spec
 from app.connections.services import create_connection
 from app.connections.strategies import strategy_for
 from app.db import session
+from app.events.record import record_event
 from app.hrd.identifier_map import remove_route
 from app.hrd.identifier_map import set_route
 from app.oidc.keys import DEFAULT_ALG
 from app.oidc.keys import ensure_keys
-from app.oidc.services import create_client
-from app.oidc.services import hash_client_secret
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.services import create_organization
@@ -47,8 +52,8 @@ from app.tenancy.services import create_tenant
 from app.tenancy.services import set_domains
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.connections.models import Connection
-    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 State = dict[str, t.Any]
@@ -75,8 +80,6 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
     :param source: File name recorded in the ``config_applied`` event.
     :raises ConfigInvalid: when checks fail (nothing written).
     """
-    from app.events.record import record_event
-
     try:
         plan = plan_file(spec, reader, prune)
         result = Result(plan)
@@ -100,6 +103,41 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
         algs = {DEFAULT_ALG} | {client["id_token_alg"] for client in spec["clients"]}
         ensure_keys(tenant.id, sorted(algs))
     return result
+
+
+def load_file(
+    text: str, name: str, env: t.Mapping[str, str] | None = None
+) -> tuple[dict[str, t.Any], t.Any]:
+    """Read and check a file's format (no database); raises ConfigInvalid."""
+    return read_spec(read_source(text, name, env))
+
+
+def apply_text(
+    text: str,
+    name: str = "<config>",
+    *,
+    env: t.Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    prune: bool = False,
+) -> Result | Plan:
+    """Apply (or with ``dry_run`` only plan) a file's text; for ``foyer demo`` and tests.
+
+    :raises ConfigInvalid: the file is invalid; nothing was written.
+    """
+    spec, reader = load_file(text, name, env)
+    return run(spec, reader, name, dry_run=dry_run, prune=prune)
+
+
+def run(
+    spec: dict[str, t.Any], reader: t.Any, name: str, *, dry_run: bool, prune: bool
+) -> Result | Plan:
+    """Plan (``dry_run``) or apply a loaded file."""
+    if dry_run:
+        try:
+            return plan_file(spec, reader, prune)
+        finally:
+            session.rollback()
+    return apply_spec(spec, reader, prune, source=os.path.basename(name))
 
 
 def _execute(plan: Plan, spec: State, result: Result) -> Tenant:

@@ -11,19 +11,21 @@ import typing as t
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.password_strength import DEFAULT_MIN_SCORE
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
 from app.accounts.services import normalize_email
 from app.branding.data import validate_branding
+from app.clients.models import Client
+from app.clients.services import ClientInvalid
+from app.clients.services import validate_client
 from app.configfile.problems import ConfigInvalid
 from app.configfile.problems import did_you_mean
 from app.configfile.schema import Reader
 from app.connections.models import Connection
 from app.db import session
 from app.hooks import validate_plugin_settings
-from app.oidc.models import Client
-from app.oidc.services import ClientInvalid
-from app.oidc.services import validate_client
+from app.hrd.chain import registered_methods
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
 from app.tenancy.models import TenantDomain
@@ -241,8 +243,6 @@ class _Checker:
     # -- home realm discovery ---------------------------------------------------------------
 
     def hrd_order(self) -> None:
-        from app.hrd.chain import registered_methods
-
         order = (self.spec["tenant"]["hrd"] or {}).get("order") or []
         installed = registered_methods()
         seen: set[str] = set()
@@ -356,6 +356,7 @@ class _Checker:
             for name, stored in self.stored_connections.items():
                 strategies.setdefault(name, stored.strategy)
         organizations = self.known_organizations()
+        min_score = (self.spec["tenant"]["passwords"] or {}).get("min_score", DEFAULT_MIN_SCORE)
         for index, user in enumerate(self.spec["users"]):
             path = f"users[{index}]"
             connection = user["connection"]
@@ -377,7 +378,12 @@ class _Checker:
                 self.problem(f"{path}.password_hash", "give password or password_hash, not both")
             if "password" in user:
                 try:
-                    check_password_policy(user["password"])
+                    check_password_policy(
+                        user["password"],
+                        email=user["email"],
+                        names=[user["name"], user["given_name"], user["family_name"]],
+                        min_score=min_score,
+                    )
                 except PasswordRejected as exc:
                     self.problem(f"{path}.password", f"the password is refused: {exc}")
             for position, membership in enumerate(user["organizations"]):

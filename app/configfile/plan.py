@@ -13,6 +13,7 @@ import typing as t
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.clients.services import hash_client_secret
 from app.configfile import snapshot
 from app.configfile.schema import Record
 from app.configfile.spec import CLIENT
@@ -21,7 +22,7 @@ from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import ORGANIZATION
 from app.configfile.spec import TENANT
 from app.configfile.spec import USER
-from app.oidc.services import hash_client_secret
+from app.db import session
 from app.security.crypto import constant_time_equal
 from app.security.passwords import verify_password
 from app.tenancy.services import find_tenant
@@ -180,8 +181,6 @@ def _connections(plan: Plan, spec: State, tenant: Tenant | None) -> None:
 
 
 def _user_count(connection: Connection) -> int:
-    from app.db import session
-
     return int(
         session.scalar(
             sa.select(sa.func.count()).select_from(User).where(User.connection_id == connection.id)

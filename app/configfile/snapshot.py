@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.accounts.services import normalize_email
+from app.clients.models import Client
 from app.configfile.spec import CLIENT
 from app.configfile.spec import IDENTIFIER_ROUTE
 from app.configfile.spec import USER
@@ -20,7 +21,6 @@ from app.connections.models import Connection
 from app.db import session
 from app.hrd.identifier_map import routes as hrd_routes
 from app.hrd.models import IdentifierRoute
-from app.oidc.models import Client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.tenancy.services import canonical_domain
@@ -37,6 +37,7 @@ TENANT_SETTINGS = (
     "theme",
     "branding",
     "hrd",
+    "passwords",
     "plugins",
     "require_two_step",
 )
@@ -83,6 +84,7 @@ def desired_tenant(spec: State) -> State:
         "theme": tenant["theme"],
         "branding": _branding(tenant["branding"]),
         "hrd": tenant["hrd"],
+        "passwords": tenant["passwords"],
         "plugins": tenant["plugins"],
         "require_two_step": tenant["require_two_step"],
     }
@@ -147,6 +149,7 @@ def tenant_state(tenant: Tenant) -> State:
         "theme": settings.get("theme"),
         "branding": _branding(settings.get("branding")),
         "hrd": settings.get("hrd") or {},
+        "passwords": settings.get("passwords") or {},
         "plugins": settings.get("plugins") or {},
         "require_two_step": bool(settings.get("require_two_step")),
     }

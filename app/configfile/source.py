@@ -9,6 +9,7 @@ gives an integer; a quoted one stays a string.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import typing as t
 
@@ -48,8 +49,6 @@ def read_source(
 ) -> Source:
     """Parse ``text`` and expand variables from ``env``; raises ConfigInvalid with every
     missing variable (by name and line) or the YAML syntax error."""
-    import os
-
     if len(text) > MAX_FILE_SIZE:
         raise ConfigInvalid([Problem("the file is larger than 2 MiB", file=name)])
     try:

@@ -10,12 +10,20 @@ import re
 import typing as t
 from urllib.parse import urlsplit
 
+from app.accounts.password_strength import DEFAULT_MIN_SCORE
+from app.accounts.services import clean_email
 from app.branding.data import FIELDS as BRANDING_FIELDS
 from app.branding.data import MAX_NAME
 from app.branding.data import MAX_SENDER_NAME
 from app.branding.data import check_color
 from app.branding.themes import COLOR
 from app.branding.themes import COLOR_KEYS
+from app.clients.services import AUTH_METHODS
+from app.clients.services import GRANT_TYPES
+from app.clients.services import MIN_SECRET_LENGTH
+from app.clients.services import ClientInvalid
+from app.clients.services import validate_backchannel_logout_uri
+from app.clients.services import validate_redirect_uri
 from app.configfile.problems import ConfigInvalid
 from app.configfile.schema import INVALID
 from app.configfile.schema import Bool
@@ -32,13 +40,8 @@ from app.configfile.schema import Str
 from app.configfile.schema import Type
 from app.configfile.source import Source
 from app.hrd.chain import DEFAULT_ORDER
+from app.hrd.identifier_map import normalize_entry
 from app.i18n import SUPPORTED_LOCALES
-from app.oidc.services import AUTH_METHODS
-from app.oidc.services import GRANT_TYPES
-from app.oidc.services import MIN_SECRET_LENGTH
-from app.oidc.services import ClientInvalid
-from app.oidc.services import validate_backchannel_logout_uri
-from app.oidc.services import validate_redirect_uri
 from app.orgs.services import normalize_email_domain
 from app.tenancy.services import SLUG
 from app.tenancy.services import canonical_domain
@@ -69,9 +72,14 @@ def https_url(value: str) -> str:
 
 
 def email_address(value: str) -> str:
-    if not EMAIL.fullmatch(value.strip()):
+    """An address as Foyer stores it (:func:`app.accounts.services.clean_email`)."""
+    try:
+        address = clean_email(value)
+    except ValueError:
+        address = ""
+    if not EMAIL.fullmatch(address):
         raise ValueError(f"{value!r} is not an email address")
-    return value.strip()
+    return address
 
 
 def redirect_uri(field: str) -> t.Callable[[str], str]:
@@ -161,8 +169,6 @@ BRANDING = Record(_branding_fields(), describe="mapping (branding)")
 
 
 def identifier_or_pattern(value: str) -> str:
-    from app.hrd.identifier_map import normalize_entry
-
     return normalize_entry(value)[0]
 
 
@@ -191,6 +197,20 @@ HRD = Record(
         ),
     },
     describe="mapping (home realm discovery)",
+)
+
+PASSWORDS = Record(
+    {
+        "min_score": Field(
+            Int(0, 4),
+            "New passwords (sign-up, reset, change, invitation) must reach this zxcvbn "
+            "score: 0 accepts any, 1 to 4 need about a thousand, a million, a hundred "
+            "million and ten billion guesses. A password that is the user's email address "
+            "or name is refused whatever the score.",
+            default=DEFAULT_MIN_SCORE,
+        ),
+    },
+    describe="mapping (password rules)",
 )
 
 TENANT = Record(
@@ -227,6 +247,9 @@ TENANT = Record(
             HRD,
             "Home realm discovery: method order and organization picker (see below).",
             default={},
+        ),
+        "passwords": Field(
+            PASSWORDS, "Password rules of the tenant's users (see below).", default={}
         ),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
@@ -551,6 +574,7 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("tenant", TENANT),
     ("tenant.branding, organizations[].branding", BRANDING),
     ("tenant.hrd", HRD),
+    ("tenant.passwords", PASSWORDS),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),

@@ -16,6 +16,7 @@ from flask import current_app
 
 from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
+from app.connections.strategies import kind_of
 from app.db import session
 from app.orgs.models import Organization
 
@@ -95,3 +96,27 @@ def shared_connections(tenant: Tenant) -> list[Connection]:
             .order_by(Connection.created_at, Connection.name)
         )
     )
+
+
+def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
+    """Connections whose strategy takes a password on Foyer's page, in a stable order: the
+    organization's, or every connection of the tenant."""
+    if organization is not None:
+        pool = list(organization.connections)
+    else:
+        pool = list(
+            session.scalars(
+                sa.select(Connection)
+                .where(Connection.tenant_id == tenant.id)
+                .order_by(Connection.created_at, Connection.name)
+            )
+        )
+    return [connection for connection in pool if kind_of(connection) == "password"]
+
+
+def redirect_connections(organization: Organization | None) -> list[Connection]:
+    """The organization's connections that send the browser to an upstream IdP (one
+    button each on its login page)."""
+    if organization is None:
+        return []
+    return [c for c in organization.connections if kind_of(c) == "redirect"]

@@ -17,6 +17,7 @@ import secrets
 import typing as t
 
 from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
 from flask import Flask
 from flask import abort
 from flask import redirect
@@ -46,8 +47,6 @@ def create_rp_app(
     :param organizations: (name, display name) pairs offered as "Sign in to ..." buttons.
     :param metadata: Provider metadata to use instead of discovery (tests).
     """
-    from authlib.integrations.flask_client import OAuth
-
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_urlsafe(32),

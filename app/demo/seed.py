@@ -66,15 +66,14 @@ def seed(app: Flask, port: int = 5000, rp_port: int = 5001) -> Demo:
 
     :raises ConfigInvalid: only if the shipped file is broken.
     """
-    from app.configfile.apply import Result
-    from app.configfile.cli import apply_text
-    from app.configfile.cli import load_file
+    # CLI start-up time: apply pulls in PyYAML and every room's services
+    from app.configfile import apply
 
     env = variables(app, port, rp_port)
     text = DEMO_FILE.read_text(encoding="utf-8")
-    result = apply_text(text, str(DEMO_FILE), env=env)
-    assert isinstance(result, Result)
-    spec, _ = load_file(text, str(DEMO_FILE), env)
+    result = apply.apply_text(text, str(DEMO_FILE), env=env)
+    assert isinstance(result, apply.Result)
+    spec, _ = apply.load_file(text, str(DEMO_FILE), env)
     return Demo(
         foyer_url=f"http://localhost:{port}",
         rp_url=f"http://localhost:{rp_port}",

@@ -24,10 +24,10 @@ from app.events.types import EVENT_TYPES
 from app.events.types import EventRecord
 from app.hooks import HookTimeout
 from app.hooks import call_hook
+from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
-    from app.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,6 @@ def _tenant_by_id(tenant_id: str | None) -> Tenant | None:
     """The tenant, so scoped sinks see the events of tenants that enable them."""
     if tenant_id is None:
         return None
-    from app.tenancy.models import Tenant
-
     try:
         return session.get(Tenant, tenant_id)
     except Exception:  # the request's session may be what failed; unscoped sinks still run

@@ -43,9 +43,12 @@ EVENT_TYPES: dict[str, str] = {
     "or already used",
     "email_verification_sent": "An email verification link was emailed to a user",
     "email_verified": "A user confirmed their email address",
+    "email_verification_failed": "An email verification link was used with a wrong password",
     "email_failed": "An email could not be delivered after retries",
     "signup_existing_email": "Someone signed up with the address of an existing account "
     "(its owner was told)",
+    "signup_code_sent": "A code confirming a sign-up was emailed (no account exists yet)",
+    "signup_code_failed": "A sign-up code was wrong (data.ended: no try is left)",
     "invitation_created": "Someone was invited into an organization",
     "invitation_accepted": "An invitation was accepted",
     "invitation_revoked": "An invitation was revoked",

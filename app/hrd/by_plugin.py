@@ -21,8 +21,8 @@ from app.hrd.method import HrdContext
 from app.hrd.realm import HomeRealm
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.method import HomeRealmMethod
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

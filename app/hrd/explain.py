@@ -15,6 +15,7 @@ import typing as t
 
 import sqlalchemy as sa
 
+from app.clients.models import Client
 from app.connections.strategies import kind_of
 from app.db import session
 from app.hrd import chain
@@ -23,7 +24,6 @@ from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
 from app.hrd.method import HrdRefused
 from app.hrd.request_stage import organizations_allowed
-from app.oidc.models import Client
 from app.orgs.services import find_organization_by_name
 from app.orgs.services import has_organizations
 from app.tenancy.resolve import find_domain

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.accounts.services import normalize_email
+from app.connections.services import enables
 from app.db import session
 from app.hrd import glob
 from app.hrd.models import IdentifierRoute
@@ -109,8 +110,6 @@ def set_route(
     :raises RouteInvalid: for an unusable pattern, no realm, a realm of another tenant, or
         a connection the organization does not enable.
     """
-    from app.connections.services import enables
-
     stored, pattern = normalize_entry(identifier)
     if organization is None and connection is None:
         raise RouteInvalid(f"{stored}: name an organization, a connection or both")

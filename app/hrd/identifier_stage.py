@@ -16,9 +16,9 @@ from app.hrd.method import HrdContext
 from app.hrd.request_stage import organizations_allowed
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.hrd.chain import Resolution
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

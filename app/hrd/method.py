@@ -12,9 +12,9 @@ import dataclasses
 import typing as t
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.hrd.realm import HomeRealm
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

@@ -17,8 +17,8 @@ from app.tenancy.paths import path_organization
 from app.tenancy.resolve import current_domain
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.chain import Resolution
-    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 

@@ -16,8 +16,8 @@ import typing as t
 from app.connections.services import enables
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.chain import Resolution
-    from app.oidc.models import Client
     from app.sessions.models import SsoSession
 
 

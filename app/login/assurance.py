@@ -22,7 +22,7 @@ import typing as t
 from app.login.rules import MFA
 
 if t.TYPE_CHECKING:
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

@@ -18,6 +18,7 @@ from flask import request
 
 from app.accounts.models import User
 from app.branding.pages import show_page
+from app.clients.services import tenant_client
 from app.db import session
 from app.i18n import page_choice
 from app.i18n import page_choice_time
@@ -25,15 +26,14 @@ from app.i18n import page_languages
 from app.login import flow
 from app.login.discovery import connection_of
 from app.login.discovery import organization_of
-from app.oidc.services import tenant_client
 from app.sessions.services import current_sso
 from app.tenancy.paths import vanity_organization
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.login.flow import LoginTransaction
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

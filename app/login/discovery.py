@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import typing as t
 
-import sqlalchemy as sa
-
 from app.connections.models import Connection
-from app.connections.strategies import kind_of
 from app.db import session
 from app.hrd.identifier_stage import resolve_identifier
 from app.hrd.request_stage import organizations_allowed
@@ -26,9 +23,9 @@ from app.orgs.models import Organization
 from app.orgs.services import has_organizations
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.chain import Resolution
     from app.login.flow import LoginTransaction
-    from app.oidc.models import Client
     from app.tenancy.models import Tenant
 
 
@@ -39,30 +36,6 @@ class NoConnection(LookupError):
 class OrganizationNeeded(LookupError):
     """The identifier did not say which organization, and one is needed: the application
     requires one, or only organizations' own connections could serve it."""
-
-
-def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Connections whose strategy takes a password on Foyer's page, in a stable order: the
-    organization's, or every connection of the tenant."""
-    if organization is not None:
-        pool = list(organization.connections)
-    else:
-        pool = list(
-            session.scalars(
-                sa.select(Connection)
-                .where(Connection.tenant_id == tenant.id)
-                .order_by(Connection.created_at, Connection.name)
-            )
-        )
-    return [connection for connection in pool if kind_of(connection) == "password"]
-
-
-def redirect_connections(organization: Organization | None) -> list[Connection]:
-    """The organization's connections that send the browser to an upstream IdP (one
-    button each on its login page)."""
-    if organization is None:
-        return []
-    return [c for c in organization.connections if kind_of(c) == "redirect"]
 
 
 def begin_login(

@@ -24,8 +24,8 @@ from app.sessions import transactions
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.chain import Step
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

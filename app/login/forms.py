@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
@@ -12,19 +9,11 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
-from wtforms.validators import ValidationError
+
+from app.accounts.forms import password_not_too_long
 
 IDENTIFIER_MAX_LENGTH = 320
 """An email address is at most 320 characters (RFC 3696 errata); usernames are shorter."""
-
-
-def password_not_too_long(form: FlaskForm, field: t.Any) -> None:
-    """Refuse over-long passwords before anything hashes them (hashing cost is per byte)."""
-    limit = current_app.extensions["foyer.settings"].password_max_length
-    if field.data and len(field.data) > limit:
-        raise ValidationError(
-            _l("Passwords are at most %(n)d characters long. Check what you typed.", n=limit)
-        )
 
 
 class IdentifierForm(FlaskForm):  # type: ignore[misc]

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.branding.pages import render_page
+from app.connections.services import redirect_connections
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import kind_of
 from app.errors import error_page
@@ -50,7 +51,7 @@ def identifier_page(
         status,
         form=form,
         errors=errors or [],
-        upstream_connections=discovery.redirect_connections(sign_in.organization),
+        upstream_connections=redirect_connections(sign_in.organization),
         organization_picker_url=url_for(".organization", tx=tx.id) if choosable else None,
     )
 
@@ -68,7 +69,7 @@ def submit_identifier(sign_in: SignIn, value: str) -> Response | tuple[str, int]
     except discovery.NoConnection:
         flow.save(tx)
         sign_in.reload_organization()
-        if discovery.redirect_connections(sign_in.organization):
+        if redirect_connections(sign_in.organization):
             return identifier_page(
                 sign_in,
                 IdentifierForm(formdata=None, identifier=value),

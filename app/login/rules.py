@@ -11,8 +11,8 @@ import typing as t
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
+    from app.clients.models import Client
     from app.connections.models import Connection
-    from app.oidc.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

@@ -52,9 +52,9 @@ from app.sessions.services import start_sso_session
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.hrd.chain import Resolution
     from app.login.context import SignIn
-    from app.oidc.models import Client
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 

@@ -17,6 +17,7 @@ from flask import redirect
 from flask import request
 from werkzeug.wrappers import Response
 
+from app.connections.services import redirect_connections
 from app.connections.strategies import RedirectStrategy
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import UpstreamLogin
@@ -45,7 +46,7 @@ def connection_choice() -> Response:
         return error_page("login_expired")
     name = (request.form.get("connection") or "")[:100]
     organization = discovery.organization_of(sign_in.tenant, tx.fixed_organization_id)
-    offered = {c.name: c for c in discovery.redirect_connections(organization)}
+    offered = {c.name: c for c in redirect_connections(organization)}
     connection = offered.get(name)
     fixed = tx.fixed_connection_id
     if connection is None or (fixed is not None and fixed != connection.id):

@@ -10,7 +10,7 @@ from app.clikit import pass_app
 from app.hookspecs import hookimpl
 from app.mail.delivery import send_email
 from app.mail.message import EmailMessage
-from app.orgs.cli import organization_or_fail
+from app.tenancy.cli import organization_or_fail
 from app.tenancy.cli import tenant_or_fail
 
 

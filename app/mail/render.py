@@ -20,6 +20,12 @@ from flask import has_request_context
 from flask import render_template
 from flask_babel import force_locale
 
+from app.branding.context import build_brand
+from app.branding.context import safe_email
+from app.branding.context import theme_name_for
+from app.branding.pages import PageSubject
+from app.branding.pages import swap_page_subject
+from app.i18n import _supported
 from app.mail.message import EmailMessage
 
 if t.TYPE_CHECKING:
@@ -36,7 +42,6 @@ def recipient_locale(
     tenant: Tenant,
 ) -> str:
     """The first supported locale of: the user's, the organization's, the tenant's default."""
-    from app.i18n import _supported
 
     for candidate in (
         user_locale,
@@ -58,10 +63,6 @@ def email_context(
     Outside a request (the CLI) a request context on the tenant's canonical URL is pushed;
     inside one, the request's theme and brand are swapped for the email's and put back.
     """
-    from app.branding.context import build_brand
-    from app.branding.context import theme_name_for
-    from app.branding.pages import PageSubject
-    from app.branding.pages import swap_page_subject
 
     pushed = None
     if not has_request_context():
@@ -155,7 +156,6 @@ def sender_for(brand: Brand) -> tuple[str | None, str | None]:
     Both are data set by admins: line breaks are removed and the address validated again
     here, so nothing reaches the mail headers but one name and one address.
     """
-    from app.branding.context import safe_email
 
     name = " ".join(str(brand.sender_name or "").split())[:SENDER_NAME_MAX]
     configured = current_app.extensions["foyer.settings"].mail_from

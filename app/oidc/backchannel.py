@@ -27,11 +27,11 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.accounts.background import BackgroundWork
+from app.clients.models import Client
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
 from app.oidc.models import BackchannelLogout
-from app.oidc.models import Client
 from app.oidc.tokens import create_logout_token
 from app.security.crypto import new_token
 

@@ -17,7 +17,7 @@ from app.hooks import call_hook_named
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 

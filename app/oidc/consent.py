@@ -35,8 +35,8 @@ from app.oidc.server import oauth_server
 from app.sessions.services import current_sso
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.login.flow import LoginTransaction
-    from app.oidc.models import Client
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 

@@ -20,15 +20,16 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 
+from app.clients.services import check_client_secret
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
 from app.login.assurance import acr_of
 from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
-from app.oidc.services import check_client_secret
 from app.oidc.state import IssuedTokens
 from app.oidc.state import protocol_state
+from app.orgs.models import Organization
 from app.security.crypto import new_token
 from app.sessions.models import SsoSession
 from app.tenancy.resolve import current_tenant
@@ -38,7 +39,7 @@ if t.TYPE_CHECKING:
     from authlib.oauth2.rfc6749 import OAuth2Request
 
     from app.accounts.models import User
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.oidc.models import TokenGrant
     from app.orgs.models import Organization
 
@@ -211,7 +212,6 @@ def _unique(values: t.Iterable[str]) -> list[str]:
 
 
 def _organization(request: OAuth2Request, grant: TokenGrant) -> Organization | None:
-    from app.orgs.models import Organization
 
     if not hasattr(request, "organization"):
         request.organization = (

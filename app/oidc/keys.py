@@ -31,6 +31,7 @@ from joserfc.jwk import RSAKey
 from joserfc.jwk import import_key
 from sqlalchemy.orm import Session
 
+from app.clients.models import Client
 from app.db import get_database
 from app.db import utcnow
 from app.oidc.models import SigningKey
@@ -211,8 +212,6 @@ def _new_key(tenant_id: str, alg: str, state: str) -> SigningKey:
 
 def longest_token_lifetime(tenant_id: str) -> int:
     """Seconds a token signed by a tenant key may stay valid (settings and client overrides)."""
-    from app.oidc.models import Client
-
     settings = current_app.extensions["foyer.settings"]
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
     with _db() as s:

@@ -17,13 +17,13 @@ import typing as t
 
 import sqlalchemy as sa
 
+from app.clients.models import Client
+from app.clients.services import backchannel_logout_uri
+from app.clients.services import logout_revokes_refresh_tokens
 from app.db import session
 from app.oidc import backchannel
 from app.oidc.models import AuthorizationCode
-from app.oidc.models import Client
 from app.oidc.models import TokenGrant
-from app.oidc.services import backchannel_logout_uri
-from app.oidc.services import logout_revokes_refresh_tokens
 from app.oidc.tokens import revoke_grant
 
 if t.TYPE_CHECKING:

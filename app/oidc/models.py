@@ -1,4 +1,4 @@
-"""Clients, signing keys, authorization codes and refresh-token families."""
+"""Signing keys, authorization codes, refresh-token families and back-channel logout tokens."""
 
 from __future__ import annotations
 
@@ -12,41 +12,6 @@ from app.db import Base
 from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
-
-
-class Client(Base):
-    """An application registered with the tenant (relying party or machine client)."""
-
-    __tablename__ = "client"
-
-    id: Mapped[pk]
-    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    """Public identifier, globally unique so a token request names one tenant."""
-    name: Mapped[str]
-    secret_hash: Mapped[str | None] = mapped_column(sa.String(255), default=None)
-    """SHA-256 of the client secret (a 256-bit random value); None for public clients."""
-    token_endpoint_auth_method: Mapped[str] = mapped_column(
-        sa.String(32), default="client_secret_basic"
-    )
-    """``client_secret_basic``, ``client_secret_post`` or ``none`` (public, PKCE required)."""
-    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
-    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(default=list)
-    grant_types: Mapped[list[str]] = mapped_column(default=lambda: ["authorization_code"])
-    scope: Mapped[str] = mapped_column(sa.String(1024), default="openid profile email")
-    """Scopes the client may ask for (space-separated)."""
-    audience: Mapped[str | None] = mapped_column(sa.String(512), default=None)
-    """Default ``aud`` of access tokens (an API identifier); None means the tenant issuer."""
-    id_token_signed_response_alg: Mapped[str] = mapped_column(sa.String(8), default="RS256")
-    organization_usage: Mapped[str] = mapped_column(sa.String(8), default="allow")
-    """``deny``, ``allow`` or ``require``: how this client uses organizations."""
-    settings: Mapped[JSONDict] = mapped_column(default=dict)
-    """Per-client options: token lifetimes, branding overrides, allowed organizations."""
-    created_at: Mapped[created_at]
-
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
 
 
 class SigningKey(Base):
@@ -143,20 +108,6 @@ class RefreshToken(Base):
     """Set when rotated; presenting it again revokes the whole family."""
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[created_at]
-
-
-class Consent(Base):
-    """The scopes a user allowed a third-party client; asked again only for new scopes."""
-
-    __tablename__ = "consent"
-    __table_args__ = (sa.UniqueConstraint("user_id", "client_id"),)
-
-    id: Mapped[pk]
-    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(sa.String(64))
-    scopes: Mapped[list[str]] = mapped_column(default=list)
-    granted_at: Mapped[dt.datetime]
 
 
 class BackchannelLogout(Base):

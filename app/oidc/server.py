@@ -33,11 +33,11 @@ from flask import request as flask_request
 from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response
 
+from app.clients.services import tenant_client
 from app.events.record import record_event
 from app.oidc import grants
 from app.oidc import keys
 from app.oidc import tokens
-from app.oidc.services import tenant_client
 from app.oidc.state import protocol_state
 from app.sessions.services import end_sso_session
 from app.tenancy.resolve import current_tenant

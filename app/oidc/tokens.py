@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
 from app.accounts.models import User
+from app.clients.models import Client
 from app.db import core_execute
 from app.db import new_id
 from app.db import session
@@ -33,7 +34,6 @@ from app.login.assurance import acr_of
 from app.oidc import keys
 from app.oidc.claims import extra_claims
 from app.oidc.models import AuthorizationCode
-from app.oidc.models import Client
 from app.oidc.models import RefreshToken
 from app.oidc.models import TokenGrant
 from app.security.crypto import new_token

@@ -67,8 +67,8 @@ from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
 if t.TYPE_CHECKING:
+    from app.clients.models import Client
     from app.oidc.grants import OAuthClient
-    from app.oidc.models import Client
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
 

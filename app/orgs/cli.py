@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import typing as t
 
 import click
 
@@ -17,26 +16,14 @@ from app.orgs.invitations import invite as make_invitation
 from app.orgs.invitations import list_invitations
 from app.orgs.invitations import revoke
 from app.orgs.invitations import status
-from app.orgs.services import find_organization
+from app.tenancy.cli import organization_or_fail
 from app.tenancy.cli import tenant_or_fail
-
-if t.TYPE_CHECKING:
-    from app.orgs.models import Organization
-    from app.tenancy.models import Tenant
 
 
 @hookimpl(tryfirst=True)
 def register_commands(cli: click.Group) -> None:
     """First, so that plugins can add to ``foyer orgs``."""
     cli.add_command(orgs)
-
-
-def organization_or_fail(tenant: Tenant, name: str) -> Organization:
-    """The tenant's organization with this name (or id); exits 1 when there is none."""
-    organization = find_organization(tenant, name)
-    if organization is None:
-        fail(f"tenant {tenant.name} has no organization {name!r}")
-    return organization
 
 
 @click.group()

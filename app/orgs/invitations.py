@@ -24,6 +24,7 @@ from flask import current_app
 from app.accounts import tokens
 from app.accounts.emails import deliver
 from app.accounts.emails import tenant_url
+from app.accounts.services import clean_email
 from app.accounts.services import create_user
 from app.accounts.services import normalize_email
 from app.connections.services import is_dedicated
@@ -75,7 +76,10 @@ def invite(
 
     :raises InvitationError: for a malformed address or role, or a lifetime over 30 days.
     """
-    email = email.strip()
+    try:
+        email = clean_email(email)
+    except ValueError:
+        raise InvitationError(f"{email.strip()!r} is not an email address") from None
     if len(email) > 320 or not EMAIL_SHAPE.match(email) or not email.isprintable():
         raise InvitationError(f"{email!r} is not an email address")
     bad = [role for role in roles if not ROLE_SHAPE.match(role)]

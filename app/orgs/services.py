@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import types
 import typing as t
 
 import sqlalchemy as sa
 
+from app.branding.data import validate_branding
 from app.connections.models import OrganizationConnection
 from app.db import session
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
 from app.tenancy.services import SLUG
+from app.tenancy.services import normalize_hostname
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -47,7 +50,6 @@ def checked_branding(value: object) -> dict[str, t.Any]:
 
     :raises ValueError: naming every bad field.
     """
-    from app.branding.data import validate_branding
 
     clean, problems = validate_branding(value)
     if problems:
@@ -96,7 +98,6 @@ def add_member(org: Organization, user: User, roles: t.Sequence[str] = ()) -> Me
 def normalize_email_domain(value: str) -> str:
     """The IDNA, lower-case form of an email domain (``Bücher.example`` ->
     ``xn--bcher-kva.example``); ValueError when it is not a host name with a dot."""
-    from app.tenancy.services import normalize_hostname
 
     domain = normalize_hostname(value.removeprefix("@"))
     if "." not in domain:
@@ -161,3 +162,18 @@ def remove_member(org: Organization, user: User) -> None:
     orgs = [name for name in (user.app_metadata or {}).get("organizations", []) if name != org.name]
     user.app_metadata = {**(user.app_metadata or {}), "organizations": orgs}
     session.flush()
+
+
+def organization_metadata(org: Organization) -> t.Mapping[str, t.Any]:
+    """The organization's metadata, read-only: what plugins read (claims, rules, templates).
+
+    The column's Python name is ``metadata_`` (``metadata`` belongs to SQLAlchemy), so
+    plugins read it through this function rather than guessing the attribute.
+    """
+    return types.MappingProxyType(dict(org.metadata_ or {}))
+
+
+def member_roles(org: Organization, user: User) -> list[str]:
+    """The user's roles in the organization (empty when not a member), sorted."""
+    membership = session.get(Membership, (user.id, org.id))
+    return sorted(membership.roles) if membership is not None else []

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from app.accounts import tokens
 from app.accounts.credentials import password_is_current
 from app.accounts.forms import AcceptInvitationForm
-from app.accounts.forms import JoinWithPasswordForm
+from app.accounts.forms import TokenAndPasswordForm
 from app.accounts.services import PasswordRejected
 from app.accounts.services import check_password_policy
 from app.accounts.views import link_invalid
@@ -65,7 +65,7 @@ def accept_invitation() -> Response | tuple[str, int]:
         "organization_name": invitations.display_name(organization),
     }
     if existing is not None:
-        join = JoinWithPasswordForm()
+        join = TokenAndPasswordForm()
         if request.method == "POST":
             count_submission("rate_limit_login", "login")
             if join.validate():
@@ -101,6 +101,7 @@ def accept_invitation() -> Response | tuple[str, int]:
                     tenant=tenant,
                     organization=organization,
                     email=invitation.email,
+                    names=[form.name.data],
                 )
             except PasswordRejected as rejected:
                 form.new_password.errors.append(str(rejected))

@@ -46,6 +46,16 @@ def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def keyed_hash(value: str, context: str) -> str:
+    """HMAC-SHA-256 of a low-entropy value (a short emailed code) under the app's secret key.
+
+    A plain hash of an 8-digit code is reversed by trying every code; without the key it
+    cannot be. ``context`` binds it to one use (the row it is stored in).
+    """
+    key = current_app.extensions["foyer.settings"].secret_key.encode()
+    return hmac.new(key, f"{context}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
 def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 

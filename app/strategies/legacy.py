@@ -24,6 +24,10 @@ from app.accounts.models import Identity
 from app.accounts.models import User
 from app.accounts.services import create_user
 from app.accounts.services import normalize_email
+from app.clikit import AppContext
+from app.clikit import fail
+from app.clikit import pass_app
+from app.connections.services import find_connection
 from app.connections.strategies import AuthResult
 from app.connections.strategies import StrategyUnavailable
 from app.db import session
@@ -41,6 +45,7 @@ from app.strategies.database import DatabaseStrategy
 from app.strategies.legacy_hashes import import_hash
 from app.strategies.legacy_hashes import is_legacy_hash
 from app.strategies.legacy_hashes import verify_legacy_hash
+from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -317,10 +322,6 @@ def register_connection_strategies() -> list[type[ConnectionStrategy]]:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from app.clikit import AppContext
-    from app.clikit import fail
-    from app.clikit import pass_app
-
     users = t.cast(click.Group, cli.commands["users"])
 
     @users.command("migrate")
@@ -332,13 +333,8 @@ def register_commands(cli: click.Group) -> None:
         ctx: AppContext, tenant_name: str, connection_name: str, dry_run: bool
     ) -> None:
         """Move every user of a legacy connection's store into Foyer at once."""
-        from app.connections.services import find_connection
-        from app.tenancy.services import find_tenant
-
         ctx.app  # noqa: B018 - create the app and its context
-        tenant = find_tenant(tenant_name)
-        if tenant is None:
-            fail(f"no tenant named {tenant_name!r}")
+        tenant = tenant_or_fail(tenant_name)
         connection = find_connection(tenant, connection_name)
         if connection is None or connection.strategy != LegacyStrategy.name:
             fail(f"tenant {tenant_name} has no legacy connection {connection_name!r}")

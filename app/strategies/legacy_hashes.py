@@ -51,12 +51,12 @@ def verify_legacy_hash(stored: str, password: str) -> bool:
         return False
     scheme, _, value = stored[len(PREFIX) :].partition(":")
     try:
-        return verify(scheme, value, password)
+        return verify_hash(scheme, value, password)
     except ValueError:
         return False
 
 
-def verify(scheme: str, value: str, password: str) -> bool:
+def verify_hash(scheme: str, value: str, password: str) -> bool:
     """Check a password against a hash in one of :data:`SCHEMES` (constant-time compare).
 
     :raises ValueError: for an unknown scheme or a malformed hash.

@@ -64,7 +64,7 @@ def test_imported_users_sign_in_with_their_old_password(
     assert "3 users read: 3 imported, 0 already there" in result.output
 
     users = users_of(connection)
-    ada = users["Ada@Example.com"]
+    ada = users["Ada@example.com"]  # the domain in lower case
     assert (ada.email_normalized, ada.name, ada.email_verified) == (
         "ada@example.com",
         "Ada Lovelace",

@@ -16,7 +16,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
 def test_settings_table_gives_the_real_defaults():
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     rows = re.findall(r"^\| `FOYER_([A-Z_]+)` \| ([^|]+) \|", DOC.read_text(), re.M)
-    assert len(rows) == 6
+    assert len(rows) == 7
     for name, documented in rows:
         value = defaults[name.lower()]
         assert documented.strip().removesuffix(" s") == str(value), name

@@ -1,5 +1,6 @@
-"""Sign-up where a connection allows it (enforced by the server), without enumeration, and
-email verification by a single-use link behind a button."""
+"""Sign-up where a connection allows it (enforced by the server), without enumeration,
+confirmed by a code emailed to the address; email verification by a single-use link behind
+a button. (The attacks on both are in tests/security/test_signup_mailbox_proof.py.)"""
 
 from __future__ import annotations
 
@@ -25,10 +26,22 @@ def open_signup(connection):
     return connection
 
 
-def signup(client, email: str, password: str = PASSWORD, name: str = "Bob"):
-    page = client.get("/signup")
+def signup(client, email: str, password: str = PASSWORD, name: str = "Bob", path: str = ""):
+    page = client.get(f"{path}/signup")
     assert page.status_code == 200
     return submit_form(client, page, "signup-form", email=email, name=name, password=password)
+
+
+def code_in(message) -> str:
+    """The 8-digit code of a sign-up email, as typed (``1234 5678``)."""
+    match = re.search(r"\b\d{4} \d{4}\b", message.text)
+    assert match, message.text
+    return match.group(0)
+
+
+def enter_code(client, code: str, path: str = ""):
+    page = client.get(f"{path}/signup/verify")
+    return submit_form(client, page, "signup-code-form", code=code)
 
 
 def test_signup_is_refused_on_the_server_where_it_is_off(client, connection, user):
@@ -51,26 +64,25 @@ def test_signup_link_shows_where_signup_is_on(client, open_signup):
     assert 'id="signup-link"' in page and 'id="forgot-password"' not in page
 
 
-def test_new_address_gets_an_account_and_a_verification_link(
+def test_new_address_gets_an_account_once_the_emailed_code_is_entered(
     client, open_signup, mails, recorded_events
 ):
     response = signup(client, "bob@example.com")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/signup/sent")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/signup/verify")
     (message,) = mails()
-    assert message.purpose == "email_verification" and message.to == "bob@example.com"
+    assert message.purpose == "signup_code" and message.to == "bob@example.com"
+    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+    page = client.get("/signup/verify")
+    assert page.status_code == 200 and "bob@example.com" in page.get_data(as_text=True)
+    done = enter_code(client, code_in(message))
+    assert done.status_code == 303 and done.headers["Location"].endswith("/signup/done")
     created = session.scalar(sa.select(User).where(User.email_normalized == "bob@example.com"))
-    assert created is not None and not created.email_verified and created.name == "Bob"
+    assert created.email_verified and created.name == "Bob"
+    assert created.password_hash.startswith("$argon2id$")
     assert recorded_events("user_created")[0].data == {"via": "signup"}
-    link = link_in(message)
-    page = client.get(path_of(link))
-    assert page.status_code == 200 and 'id="verify-email-form"' in page.get_data(as_text=True)
-    session.expire_all()
-    assert not session.get(User, created.id).email_verified  # a GET never verifies
-    done = submit_form(client, page, "verify-email-form")
-    assert done.status_code == 303
-    session.expire_all()
-    assert session.get(User, created.id).email_verified
-    assert client.get(path_of(link)).status_code == 400  # used
+    assert client.get("/signup/done").status_code == 200
+    assert client.get("/signup/verify").status_code == 400  # the sign-up is over
 
 
 def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(
@@ -81,13 +93,10 @@ def test_existing_address_gets_the_same_answer_and_its_owner_a_notice(
     assert new.status_code == existing.status_code == 303
     assert new.headers["Location"] == existing.headers["Location"]
     purposes = {m.to: m.purpose for m in mails()}
-    assert purposes == {
-        "carol@example.com": "email_verification",
-        "alice@example.com": "signup_attempt",
-    }
+    assert purposes == {"carol@example.com": "signup_code", "alice@example.com": "signup_attempt"}
     notice = [m for m in mails() if m.to == "alice@example.com"][0]
     assert "already have one" in notice.text
-    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
+    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
 
 
 def test_signup_checks_the_password_policy_and_hook(client, open_signup, register_plugin, mails):
@@ -101,7 +110,7 @@ def test_signup_checks_the_password_policy_and_hook(client, open_signup, registe
     register_plugin(NoSeasons(), name="no-seasons")
     short = signup(client, "dan@example.com", "short")
     assert short.status_code == 400 and "at least 12 characters" in short.get_data(as_text=True)
-    seasonal = signup(client, "dan@example.com", "summer summer summer")
+    seasonal = signup(client, "dan@example.com", "a summer cabin by the lake")
     assert seasonal.status_code == 400 and "No seasons, please." in seasonal.get_data(as_text=True)
     assert mails() == []
 
@@ -116,7 +125,7 @@ def test_prepare_user_hook_runs_for_signups(client, open_signup, register_plugin
 
     register_plugin(Tag(), name="tag")
     signup(client, "erin@example.com")
-    mails()
+    enter_code(client, code_in(mails()[0]))
     created = session.scalar(sa.select(User).where(User.email_normalized == "erin@example.com"))
     assert created.app_metadata == {"source": "signup"}
 
@@ -156,6 +165,23 @@ def test_stale_verification_link_offers_a_new_one(client, make_user, mails):
     assert client.get(path_of(second)).status_code == 200
 
 
+def test_verification_link_confirms_with_a_button_for_the_signed_in_holder(
+    client, make_user, mails
+):
+    frank = make_user(email="frank@example.com")
+    sign_in(client, frank)
+    submit_form(client, client.get("/account"), "resend-verification-form")
+    link = link_in(mails()[0])
+    page = client.get(path_of(link))
+    assert page.status_code == 200 and 'id="password"' not in page.get_data(as_text=True)
+    session.expire_all()
+    assert not session.get(User, frank.id).email_verified  # a GET never verifies
+    assert submit_form(client, page, "verify-email-form").status_code == 303
+    session.expire_all()
+    assert session.get(User, frank.id).email_verified
+    assert client.get(path_of(link)).status_code == 400  # used
+
+
 def test_signup_page_fields_are_labelled(client, open_signup):
     body = client.get("/signup").get_data(as_text=True)
     for field in ("email", "name", "password"):
@@ -169,9 +195,9 @@ def test_an_organizations_own_connection_takes_sign_ups_only_on_its_pages(
     own = make_connection("open-users", signup_enabled=True)
     make_organization("open", "Open Community", connections=[own])
     assert client.get("/signup").status_code == 403  # not on the tenant's pages
-    page = client.get("/o/open/signup")
-    assert page.status_code == 200
-    submit_form(client, page, "signup-form", email="gus@example.com", password=PASSWORD)
-    mails()
+    signup(client, "gus@example.com", path="/o/open")
+    (message,) = mails()
+    assert "Open Community" in message.subject
+    assert enter_code(client, code_in(message), path="/o/open").status_code == 303
     created = session.scalar(sa.select(User).where(User.email_normalized == "gus@example.com"))
     assert created.connection_id == own.id

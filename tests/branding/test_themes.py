@@ -11,9 +11,9 @@ import pytest
 from app import create_app
 from app.branding.themes import BUILTIN_THEMES_DIR
 from app.branding.themes import ThemeError
+from app.branding.themes import contrast_ratio
 from app.branding.themes import load_registry
-from app.branding.views import contrast_ratio
-from app.branding.views import readable_on
+from app.branding.themes import readable_on
 from app.db import session
 from app.testing import host_client
 

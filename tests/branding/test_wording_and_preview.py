@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from app.branding.views import contrast_ratio
-from app.branding.views import readable_on
+from app.branding.themes import contrast_ratio
+from app.branding.themes import readable_on
 from app.db import session
 from app.i18n import SUPPORTED_LOCALES
 from tests.branding.conftest import write_theme

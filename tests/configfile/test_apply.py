@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.clients.models import Client
+from app.clients.services import check_client_secret
 from app.connections.models import Connection
 from app.db import session
 from app.events.models import Event
-from app.oidc.models import Client
-from app.oidc.services import check_client_secret
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.clients.models import Client
 from app.configfile.spec import reference
 from app.db import session
-from app.oidc.models import Client
 from app.tenancy.services import find_tenant
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "config.md"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.clients.models import Client
 from app.db import session
-from app.oidc.models import Client
 from app.tenancy.models import Tenant
 from app.tenancy.services import find_tenant
 

@@ -7,13 +7,13 @@ from click.testing import CliRunner
 
 from app.accounts.models import User
 from app.cli import cli
+from app.clients.services import check_client_secret
+from app.clients.services import find_client
 from app.connections.models import Connection
 from app.db import session
 from app.demo.cli import register_commands
 from app.demo.seed import DEMO_PASSWORD
 from app.demo.seed import seed
-from app.oidc.services import check_client_secret
-from app.oidc.services import find_client
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.security.passwords import verify_password

@@ -41,9 +41,9 @@ if t.TYPE_CHECKING:
     from flask.testing import FlaskClient
 
     from app.accounts.models import User
+    from app.clients.models import Client
     from app.connections.models import Connection
     from app.connections.strategies import UpstreamLogin
-    from app.oidc.models import Client
     from app.orgs.models import Organization
 
 PASSWORDS = {

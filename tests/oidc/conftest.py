@@ -17,7 +17,7 @@ if t.TYPE_CHECKING:
     from flask.testing import FlaskClient
 
     from app.accounts.models import User
-    from app.oidc.models import Client
+    from app.clients.models import Client
     from app.sessions.models import SsoSession
 
 

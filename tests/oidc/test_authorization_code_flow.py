@@ -214,7 +214,7 @@ def test_missing_redirect_uri_shows_error_page(client, oidc_client, signed_in):
 
 
 def test_client_of_another_tenant_is_unknown_here(client, foyer_app, signed_in):
-    from app.oidc.services import create_client
+    from app.clients.services import create_client
     from app.tenancy.services import create_tenant
 
     other = create_tenant("other", "Other", ["https://other.test"])

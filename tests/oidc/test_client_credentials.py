@@ -96,8 +96,8 @@ def test_machine_token_is_refused_at_userinfo(client, machine_client):
 
 
 def test_client_of_another_tenant_cannot_get_tokens_here(client, foyer_app, tenant):
+    from app.clients.services import create_client
     from app.db import session
-    from app.oidc.services import create_client
     from app.tenancy.services import create_tenant
 
     other = create_tenant("other", "Other", ["https://other.test"])

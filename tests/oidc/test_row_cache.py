@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.clients.models import Client
 from app.db import get_database
 from app.db import session
-from app.oidc.models import Client
 from app.rowcache import row_cache
 from app.tenancy.models import TenantDomain
 from app.testing import token_request

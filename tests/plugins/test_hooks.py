@@ -67,7 +67,7 @@ class SlowRule:
 class ShortRule:
     @hookimpl
     def check_password(self, password):
-        return "Too obvious." if password == "password123456" else None
+        return "Too obvious." if password == "our company motto forever" else None
 
 
 def test_timing_wrapper_around_check_password_lets_the_right_password_sign_in(
@@ -85,7 +85,7 @@ def test_timing_wrapper_sees_a_rejection_and_passes_it_on(foyer_app, make_user, 
     timing = register_plugin(TimesPasswordChecks(), name="timing")
     register_plugin(ShortRule(), name="short-rule")
     with pytest.raises(PasswordRejected, match="Too obvious"):
-        make_user(email="tim@example.com", password="password123456")
+        make_user(email="tim@example.com", password="our company motto forever")
     assert [answer for answer, _ in timing.calls] == ["Too obvious."]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.db import session
+from app.sessions.services import active_sessions
 from app.testing import USER_PASSWORD
 from app.testing import host_client
 from app.testing import login
@@ -105,7 +107,6 @@ def test_ending_all_other_sessions(foyer_app, user, laptop, phone):
 def test_another_users_session_cannot_be_ended(foyer_app, make_user, laptop):
     bob = make_user(email="bob@example.com")
     bobs_browser = browser(foyer_app, bob, FIREFOX_ON_LINUX, "203.0.113.9")
-    from app.sessions.services import active_sessions
 
     [bobs] = active_sessions(bob)
     page = laptop.get("/account/sessions")
@@ -130,7 +131,6 @@ def test_the_page_needs_a_signed_in_user(client, tenant):
 
 
 def test_the_page_is_translated_and_branded(laptop, tenant):
-    from app.db import session
 
     tenant.settings = {**(tenant.settings or {}), "branding": {"display_name": "Acme Portal"}}
     session.commit()

@@ -25,6 +25,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from app.clients.services import ClientInvalid
 from app.db import session
 from app.db import utcnow
 from app.oidc.backchannel import deliver_due
@@ -293,7 +294,6 @@ def test_a_refusal_is_given_up_with_an_event(
 
 
 def test_the_uri_must_be_https_or_loopback(make_client):
-    from app.oidc.services import ClientInvalid
 
     for uri in ("http://rp.example/logout", "javascript:alert(1)", "https://u:p@rp.test/x"):
         with pytest.raises(ClientInvalid):

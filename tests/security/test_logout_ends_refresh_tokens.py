@@ -14,8 +14,14 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from app.accounts import consent
+from app.cli import AppContext
+from app.cli import cli
+from app.clients.models import Client
+from app.configfile.apply import apply_spec
+from app.configfile.source import read_source
+from app.configfile.spec import read_spec
 from app.db import session
-from app.oidc.models import Client
+from app.oidc.cli import register_commands
 from app.oidc.models import TokenGrant
 from app.testing import USER_PASSWORD
 from app.testing import authorize
@@ -135,12 +141,6 @@ def test_ending_a_session_on_the_account_page_revokes_its_tokens(
 
 
 def test_the_setting_is_set_by_the_cli_and_the_config_file(foyer_app, tenant):
-    from app.cli import AppContext
-    from app.cli import cli
-    from app.configfile.apply import apply_spec
-    from app.configfile.source import read_source
-    from app.configfile.spec import read_spec
-    from app.oidc.cli import register_commands
 
     register_commands(cli)
     result = CliRunner().invoke(

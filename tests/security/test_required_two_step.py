@@ -19,11 +19,16 @@ import pytest
 
 from app import hookimpl
 from app.accounts import mfa
+from app.clients.services import find_client
+from app.configfile.apply import apply_spec
+from app.configfile.source import read_source
+from app.configfile.spec import read_spec
 from app.db import session
 from app.login.assurance import ACR_MULTI_FACTOR
 from app.login.rules import MFA
 from app.login.rules import LoginDecision
 from app.orgs.services import add_member
+from app.orgs.services import find_organization
 from app.testing import USER_PASSWORD
 from app.testing import decode_jwt
 from app.testing import exchange_code
@@ -282,11 +287,6 @@ def test_the_set_up_page_is_translated(client, tenant, user, oidc_client):
 
 
 def test_the_settings_come_from_the_config_file(foyer_app, tenant):
-    from app.configfile.apply import apply_spec
-    from app.configfile.source import read_source
-    from app.configfile.spec import read_spec
-    from app.oidc.services import find_client
-    from app.orgs.services import find_organization
 
     text_ = """
 version: 1

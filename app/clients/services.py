@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from app.accounts.consent import requires_consent
+from app.clients.models import Client
 from app.db import session
-from app.oidc.models import Client
+from app.rowcache import row_cache
 from app.security.crypto import constant_time_equal
 from app.security.crypto import token_hash
 
@@ -121,8 +122,6 @@ CLIENT_OF_TENANT = sa.select(Client).where(
 
 def tenant_client(tenant_id: str, client_id: str) -> Client | None:
     """The tenant's client with this id, from the worker's row cache (:mod:`app.rowcache`)."""
-    from app.rowcache import row_cache
-
     return row_cache().get(
         ("client", tenant_id, client_id),
         lambda s: s.scalar(CLIENT_OF_TENANT, {"client_id": client_id, "tenant_id": tenant_id}),

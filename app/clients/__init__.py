@@ -1,0 +1,1 @@
+"""Applications (OpenID Connect clients) registered with a tenant."""

@@ -1,0 +1,152 @@
+"""The one wiring point: :func:`create_app` builds Foyer from its rooms, top to bottom.
+
+Wiring sits above every room, so it imports them all at module level; the package root
+(:mod:`app`) hands ``create_app`` on lazily, so importing any one room never loads the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.accounts.views import bp as accounts_bp
+from app.branding.loader import init_templates
+from app.branding.preview import init_preview
+from app.clients.models import Client
+from app.config import Settings
+from app.connections.models import Connection
+from app.connections.models import OrganizationConnection
+from app.connections.strategies import build_registry
+from app.db import Database
+from app.db import close_session
+from app.errors import init_errors
+from app.events.record import record_plugin_failure
+from app.hooks import hook_failed
+from app.i18n import init_i18n
+from app.login.context import load_sign_in
+from app.login.views import bp as login_bp
+from app.migrate import upgrade_if_needed
+from app.oidc.consent import bp as consent_bp
+from app.oidc.views import bp as oidc_bp
+from app.orgs.models import Organization
+from app.orgs.views import bp as orgs_bp
+from app.plugins import build_plugin_manager
+from app.plugins import init_template_hook
+from app.rowcache import init_row_cache
+from app.security.cookie_session import init_cookie_session
+from app.security.headers import init_headers
+from app.security.limits import init_limiter
+from app.sessions.services import init_login_manager
+from app.tenancy.models import Tenant
+from app.tenancy.models import TenantDomain
+from app.tenancy.paths import init_organization_paths
+
+
+def create_app(
+    config: t.Mapping[str, t.Any] | None = None, plugins: t.Iterable[object] = ()
+) -> Flask:
+    """Build the Foyer application.
+
+    :param config: Settings overrides (names of :class:`app.config.Settings` fields).
+    :param plugins: Extra plugin objects to register (tests, embedding applications).
+    """
+    settings = Settings.load(config)
+    app = Flask("app", instance_path=str(settings.instance))
+    app.extensions["foyer.settings"] = settings
+    setup_flask_config(app, settings)
+    setup_database(app)
+    setup_plugins(app, plugins)
+    setup_security(app)
+    setup_i18n(app)
+    setup_templates(app)
+    setup_blueprints(app)
+    setup_organization_paths(app)
+    setup_errors(app)
+    return app
+
+
+def setup_flask_config(app: Flask, settings: t.Any) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        # over https the __Host- prefix: Secure, Path=/ and no Domain, or browsers refuse it
+        SESSION_COOKIE_NAME="__Host-foyer_session" if settings.secure_cookies else "foyer_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=settings.session_lifetime),
+        # The cookie is set when signing in, with the session's absolute lifetime; the
+        # server row keeps the idle timeout, so re-signing it on every request adds nothing.
+        SESSION_REFRESH_EACH_REQUEST=False,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+
+def setup_database(app: Flask) -> None:
+    """Open the database and bring its schema to the newest migration."""
+    database = Database(app.extensions["foyer.settings"].database_url)
+    app.extensions["foyer.db"] = database
+    app.teardown_appcontext(close_session)
+    upgrade_if_needed(database)
+    # a domain's copy holds its tenant and, for a vanity host, its organization's connections
+    init_row_cache(
+        app, Tenant, TenantDomain, Organization, OrganizationConnection, Connection, Client
+    )
+
+
+def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
+    settings = app.extensions["foyer.settings"]
+    app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
+    hook_failed.connect(record_plugin_failure, app)
+    app.extensions["foyer.strategies"] = build_registry(app)
+    init_template_hook(app)
+
+
+def setup_security(app: Flask) -> None:
+    CSRFProtect(app)  # every form; protocol endpoints are exempted in setup_blueprints
+    init_cookie_session(app)
+    init_headers(app)
+    init_limiter(app)
+    init_login_manager(app)
+
+
+def setup_i18n(app: Flask) -> None:
+    init_i18n(app)
+
+
+def setup_templates(app: Flask) -> None:
+    init_templates(app)
+    init_preview(app)  # the theme preview pages render with the loader set up above
+
+
+def setup_blueprints(app: Flask) -> None:
+    app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(login_bp)
+    app.register_blueprint(consent_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(orgs_bp)
+    for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
+        app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
+    for batch in app.extensions["foyer.pm"].hook.register_blueprints():
+        for blueprint in batch:
+            app.register_blueprint(blueprint)
+
+
+def setup_organization_paths(app: Flask) -> None:
+    """Serve ``/o/<organization>/...`` (login pages, authorize, discovery) for each org."""
+    init_organization_paths(app)
+
+
+def setup_errors(app: Flask) -> None:
+    init_errors(app)
