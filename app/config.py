@@ -78,7 +78,8 @@ class Settings:
     none, so a client cannot spoof its address or scheme."""
 
     secure_cookies: bool = True
-    """Send cookies with the Secure flag. Turned off by ``foyer demo`` on plain-http localhost."""
+    """Send cookies with the Secure flag, the session cookie as ``__Host-foyer_session``
+    (Secure, ``Path=/``, no ``Domain``). Turned off by ``foyer demo`` on plain-http localhost."""
 
     cache_seconds: int = 5
     """How long a worker trusts its copy of a tenant's domains and client registrations

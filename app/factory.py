@@ -74,7 +74,8 @@ def create_app(
 def setup_flask_config(app: Flask, settings: t.Any) -> None:
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="foyer_session",
+        # over https the __Host- prefix: Secure, Path=/ and no Domain, or browsers refuse it
+        SESSION_COOKIE_NAME="__Host-foyer_session" if settings.secure_cookies else "foyer_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
 from flask import g
-from flask import session as cookie_session
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -45,6 +44,7 @@ from app.hookspecs import hookimpl
 from app.login import flow
 from app.models import metadata
 from app.oidc import keys
+from app.oidc.backchannel import shutdown_deliveries
 from app.orgs.services import create_organization
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
@@ -147,8 +147,10 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
 
 
 def _finish_background_work(app: Flask) -> None:
-    """Let emails queued by the test's requests finish before their rows are deleted."""
+    """Let emails and logout tokens queued by the test's requests finish before their rows
+    are deleted."""
     shutdown_background(app)
+    shutdown_deliveries(app)
 
 
 def _delete_all_rows(app: Flask) -> None:
@@ -566,10 +568,11 @@ def login(browser: FlaskClient, email: str, password: str, tx: str | None = None
 
 @pytest.fixture
 def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Callable[..., str]:
-    """Start a login transaction in ``client``'s session, as ``/authorize`` does; its id.
+    """Start a login transaction, as ``/authorize`` does; its id.
 
     ``make_login_tx(params={"login_hint": "a@b.test", "ui_locales": "fr"}, force_login=True)``
-    then ``login(client, email, password, tx=...)``. With ``app_client`` the sign-in is for
+    then ``login(client, email, password, tx=...)``: the first browser to open it (normally
+    ``client``) is the only one that may use it. With ``app_client`` the sign-in is for
     that application and ends at ``oidc.authorize_resume``; ``created_at`` backdates it.
     """
 
@@ -592,9 +595,6 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
             if created_at is not None:
                 tx.created_at = created_at
                 flow.save(tx)
-            started = cookie_session[flow.COOKIE_KEY]
-        with client.session_transaction() as sess:
-            sess[flow.COOKIE_KEY] = {**sess.get(flow.COOKIE_KEY, {}), **started}
         return tx.id
 
     return make

@@ -34,10 +34,10 @@ class BackgroundWork:
     One at a time: two reset requests for one account never race to issue tokens.
     """
 
-    def __init__(self, app: Flask, workers: int = 1) -> None:
+    def __init__(self, app: Flask, workers: int = 1, name: str = "foyer-accounts") -> None:
         self.app = app
         self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="foyer-accounts"
+            max_workers=workers, thread_name_prefix=name
         )
         self.pending: set[concurrent.futures.Future[None]] = set()
         self.lock = threading.Lock()

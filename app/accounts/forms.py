@@ -170,8 +170,8 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class EnrollTotpForm(FlaskForm):  # type: ignore[misc]
-    """Confirm a new authenticator: a code from it and the current password."""
+class EnrollTotpCodeForm(FlaskForm):  # type: ignore[misc]
+    """Confirm a new authenticator with a code from it (at a sign-in that requires it)."""
 
     code = StringField(
         _l("Code from the app"),
@@ -181,6 +181,11 @@ class EnrollTotpForm(FlaskForm):  # type: ignore[misc]
         ],
         filters=[_strip],
     )
+
+
+class EnrollTotpForm(EnrollTotpCodeForm):
+    """Confirm a new authenticator from the account pages: a code and the password."""
+
     current_password = _current_password_field()
 
 

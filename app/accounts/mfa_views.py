@@ -1,7 +1,10 @@
 """Two-step verification account pages: setting up an authenticator, recovery codes,
-turning it off. The code step of a sign-in is :mod:`app.login.two_step`."""
+turning it off. The code step of a sign-in, and the set-up a sign-in that requires two-step
+verification takes a user through (:func:`enrollment_page`), are :mod:`app.login.two_step`."""
 
 from __future__ import annotations
+
+import typing as t
 
 from flask import redirect
 from flask import request
@@ -12,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.accounts import mfa
 from app.accounts.credentials import password_is_current
+from app.accounts.forms import EnrollTotpCodeForm
 from app.accounts.forms import EnrollTotpForm
 from app.accounts.forms import PasswordConfirmForm
 from app.accounts.signed_in import sign_in_first
@@ -23,6 +27,9 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.security.limits import count_submission
 from app.tenancy.resolve import current_tenant
+
+if t.TYPE_CHECKING:
+    from app.accounts.models import User
 
 CODES_KEY = "mfa_new_codes"
 """Session entry holding fresh recovery codes until the page showing them once is read."""
@@ -54,13 +61,39 @@ def mfa_setup() -> Response | tuple[str, int]:
         return sign_in_first()
     if mfa.has_totp(user):
         return redirect(url_for(".mfa_settings"))
+    return enrollment_page(
+        user,
+        EnrollTotpForm(),
+        action=url_for(".mfa_setup"),
+        enrolled=lambda: redirect(url_for(".mfa_recovery_codes"), code=303),
+        cancel_url=url_for(".account"),
+    )
+
+
+def enrollment_page(
+    user: User,
+    form: EnrollTotpCodeForm,
+    *,
+    action: str,
+    enrolled: t.Callable[[], Response],
+    cancel_url: str | None = None,
+    at_sign_in: bool = False,
+) -> Response | tuple[str, int]:
+    """The set-up page of ``user``'s authenticator, on the account pages and, for a sign-in
+    that requires two-step verification, on the login pages (``at_sign_in``: the user has
+    just signed in, so ``form`` asks no password).
+
+    A good code confirms it: the fresh recovery codes wait in the cookie for the page that
+    shows them once, and ``enrolled()`` is the answer.
+    """
     enrollment = mfa.start_enrollment(user, current_brand().name)
     session.commit()
-    form = EnrollTotpForm()
     if request.method == "POST":
         count_submission("rate_limit_login", "login")
         if form.validate():
-            if not password_is_current(user, form.current_password.data):
+            if "current_password" in form and not password_is_current(
+                user, form.current_password.data
+            ):
                 form.current_password.errors.append(_("This is not your current password."))
             else:
                 try:
@@ -75,10 +108,10 @@ def mfa_setup() -> Response | tuple[str, int]:
                         tenant=current_tenant(),
                         user_id=user.id,
                         connection_id=user.connection_id,
-                        data={"factor": "totp"},
+                        data={"factor": "totp", "at_sign_in": at_sign_in},
                     )
                     cookie[CODES_KEY] = codes
-                    return redirect(url_for(".mfa_recovery_codes"), code=303)
+                    return enrolled()
                 session.rollback()
                 form.code.errors.append(
                     _(
@@ -86,10 +119,19 @@ def mfa_setup() -> Response | tuple[str, int]:
                         "phone and try the newest code."
                     )
                 )
-        return render_page(
-            "account/mfa_setup.html", 400, form=form, enrollment=enrollment, user=user
-        )
-    return render_page("account/mfa_setup.html", form=form, enrollment=enrollment, user=user)
+        status = 400
+    else:
+        status = 200
+    return render_page(
+        "account/mfa_setup.html",
+        status,
+        form=form,
+        enrollment=enrollment,
+        user=user,
+        action=action,
+        cancel_url=cancel_url,
+        required=at_sign_in,
+    )
 
 
 def mfa_recovery_codes() -> Response | tuple[str, int]:

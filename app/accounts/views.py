@@ -5,9 +5,10 @@ account exists: the request validates the form and queues the work
 (:mod:`app.accounts.background`), which finds the account and sends its email. Links in
 emails come from the tenant's configured domain (:mod:`app.accounts.emails`). Credential
 POSTs are rate limited and answer with 303 redirects; no page signs anyone in by itself.
-The two-step verification set-up pages (:mod:`app.accounts.mfa_views`) are routes of this
-blueprint too. A page reached from a
-sign-in (``?tx=``) carries its brand and languages (:mod:`app.branding.pages`).
+The two-step verification set-up pages (:mod:`app.accounts.mfa_views`) and the list of
+sessions (:mod:`app.accounts.session_views`) are routes of this blueprint too. A page
+reached from a sign-in (``?tx=``) carries its brand and languages
+(:mod:`app.branding.pages`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from werkzeug.wrappers import Response
 from app.accounts import emails
 from app.accounts import mfa
 from app.accounts import mfa_views
+from app.accounts import session_views
 from app.accounts import signup as signup_service
 from app.accounts import tokens
 from app.accounts.background import init_background
@@ -635,3 +637,9 @@ bp.add_url_rule(
     "/account/mfa/recovery-codes/new", view_func=mfa_views.mfa_new_recovery_codes, methods=["POST"]
 )
 bp.add_url_rule("/account/mfa/disable", view_func=mfa_views.mfa_disable, methods=["POST"])
+
+# --- Sessions, on this blueprint -----------------------------------------------------------
+
+bp.add_url_rule(
+    "/account/sessions", view_func=session_views.account_sessions, methods=["GET", "POST"]
+)

@@ -9,6 +9,7 @@ URLs do not exist (404).
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 from types import SimpleNamespace
 
@@ -18,6 +19,8 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask_babel import format_datetime
+from flask_babel import format_timedelta
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from jinja2 import ChainableUndefined
@@ -182,8 +185,22 @@ def fake_context(page: str) -> dict[str, t.Any]:
         "minutes": 30,  # link lifetimes of the emails (plural messages need numbers)
         "hours": 24,
         "days": 7,
+        "sessions": [fake_session(True, "Firefox", "Linux"), fake_session(False, "Safari", "iOS")],
         "preview": True,
     }
+
+
+def fake_session(current: bool, browser: str, system: str) -> SimpleNamespace:
+    """A row of the account's list of sessions (``account/sessions``)."""
+    now = dt.datetime.now(dt.UTC)
+    return SimpleNamespace(
+        id=f"preview-{browser.lower()}",
+        browser=_l("%(browser)s on %(system)s", browser=browser, system=system),
+        ip="192.0.2.10" if current else "198.51.100.7",
+        signed_in=format_datetime(now - dt.timedelta(days=2), "medium"),
+        last_active=format_timedelta(dt.timedelta(minutes=-3), add_direction=True),
+        current=current,
+    )
 
 
 def _setup(theme: str) -> None:

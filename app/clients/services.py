@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from app.accounts.consent import requires_consent
 from app.clients.models import Client
 from app.db import session
 from app.rowcache import row_cache
@@ -72,6 +73,35 @@ def validate_redirect_uri(uri: str, field: str = "redirect_uris") -> str:
             "scheme in reverse-domain form (com.example.app:/callback)"
         )
     return uri
+
+
+def validate_backchannel_logout_uri(uri: str) -> str:
+    """Where logout tokens are posted: an absolute https URL (http only for loopback),
+    without fragment or credentials (Back-Channel Logout 1.0 §2.2)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or parts.username or parts.password:
+        raise ClientInvalid(f"backchannel_logout_uri: {uri!r} must be an https URL")
+    if any(ch.isspace() for ch in uri):
+        raise ClientInvalid(f"backchannel_logout_uri: {uri!r} contains spaces")
+    return validate_redirect_uri(uri, "backchannel_logout_uri")
+
+
+LOGOUT_REVOKES_REFRESH_TOKENS = "logout_revokes_refresh_tokens"
+BACKCHANNEL_LOGOUT_URI = "backchannel_logout_uri"
+BACKCHANNEL_LOGOUT_SESSION_REQUIRED = "backchannel_logout_session_required"
+"""Keys of ``Client.settings`` about the end of a session."""
+
+
+def logout_revokes_refresh_tokens(client: Client) -> bool:
+    """Whether the end of a session revokes the client's refresh-token families from it:
+    the client's setting, else on for first-party clients (those that ask no consent)."""
+    value = (client.settings or {}).get(LOGOUT_REVOKES_REFRESH_TOKENS)
+    return value if isinstance(value, bool) else not requires_consent(client)
+
+
+def backchannel_logout_uri(client: Client) -> str | None:
+    value = (client.settings or {}).get(BACKCHANNEL_LOGOUT_URI)
+    return value if isinstance(value, str) and value else None
 
 
 def validate_client(
@@ -160,6 +190,9 @@ def create_client(
         post_logout_redirect_uris,
         require_pkce,
     )
+    uri = (fields.get("settings") or {}).get(BACKCHANNEL_LOGOUT_URI)
+    if uri is not None:
+        validate_backchannel_logout_uri(uri)
     public = token_endpoint_auth_method == "none"
     if not public:
         secret = secret or secrets.token_urlsafe(32)

@@ -23,6 +23,7 @@ from app.configfile.checks import check_spec
 from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
 from app.configfile.plan import build_plan
+from app.configfile.snapshot import CLIENT_SETTINGS
 from app.configfile.snapshot import TENANT_SETTINGS
 from app.configfile.snapshot import clients as stored_clients
 from app.configfile.snapshot import connections as stored_connections
@@ -163,7 +164,7 @@ def _tenant(plan: Plan, spec: State) -> Tenant:
     tenant.default_locale = desired["default_locale"]
     settings = {k: v for k, v in (tenant.settings or {}).items() if k not in TENANT_SETTINGS}
     for key in TENANT_SETTINGS:
-        if desired[key] not in (None, {}):
+        if desired[key] not in (None, {}, False):  # defaults are not stored
             settings[key] = desired[key]
     tenant.settings = settings
     session.flush()
@@ -228,6 +229,7 @@ def _organizations(
             "metadata_": item["metadata"],
             "default_locale": item["default_locale"],
             "plugins": item["plugins"],
+            "require_two_step": item["require_two_step"],
         }
         org = stored.get(item["name"])
         if org is None:
@@ -323,11 +325,14 @@ def _clients(plan: Plan, tenant: Tenant, result: Result) -> None:
 
 def _client_settings(client: Client, item: State) -> None:
     """File fields kept in ``Client.settings`` (other keys there are left as they are)."""
-    client.settings = {
-        **(client.settings or {}),
-        "organization_prompt": item["organization_prompt"],
-        "require_pkce": item["require_pkce"],
-    }
+    settings = dict(client.settings or {})
+    for key in CLIENT_SETTINGS:
+        if item[key] is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = item[key]
+    settings["require_pkce"] = item["require_pkce"]
+    client.settings = settings
 
 
 def _identifier_map(

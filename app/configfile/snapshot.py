@@ -39,8 +39,18 @@ TENANT_SETTINGS = (
     "hrd",
     "passwords",
     "plugins",
+    "require_two_step",
 )
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
+CLIENT_SETTINGS: dict[str, t.Any] = {
+    "organization_prompt": "picker",
+    "logout_revokes_refresh_tokens": None,
+    "backchannel_logout_uri": None,
+    "backchannel_logout_session_required": False,
+    "require_two_step": False,
+}
+"""Fields of ``clients[]`` kept in ``Client.settings``, with their defaults (None: not
+stored); other keys there are left as they are."""
 
 
 def _branding(value: t.Mapping[str, t.Any] | None) -> State:
@@ -76,6 +86,7 @@ def desired_tenant(spec: State) -> State:
         "hrd": tenant["hrd"],
         "passwords": tenant["passwords"],
         "plugins": tenant["plugins"],
+        "require_two_step": tenant["require_two_step"],
     }
 
 
@@ -103,6 +114,7 @@ def desired_organization(item: State) -> State:
         ),
         "domains": sorted(set(item["domains"])),
         "plugins": item["plugins"],
+        "require_two_step": item["require_two_step"],
     }
 
 
@@ -139,6 +151,7 @@ def tenant_state(tenant: Tenant) -> State:
         "hrd": settings.get("hrd") or {},
         "passwords": settings.get("passwords") or {},
         "plugins": settings.get("plugins") or {},
+        "require_two_step": bool(settings.get("require_two_step")),
     }
 
 
@@ -189,6 +202,7 @@ def organization_state(org: Organization, tenant: Tenant) -> State:
         ),
         "domains": sorted(_domain(d) for d in tenant.domains if d.organization_id == org.id),
         "plugins": org.plugins or {},
+        "require_two_step": org.require_two_step,
     }
 
 
@@ -210,7 +224,10 @@ def client_state(client: Client) -> State:
         "audience": client.audience,
         "id_token_alg": client.id_token_signed_response_alg,
         "organization_usage": client.organization_usage,
-        "organization_prompt": (client.settings or {}).get("organization_prompt", "picker"),
+        **{
+            key: (client.settings or {}).get(key, default)
+            for key, default in CLIENT_SETTINGS.items()
+        },
     }
 
 

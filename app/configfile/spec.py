@@ -22,6 +22,7 @@ from app.clients.services import AUTH_METHODS
 from app.clients.services import GRANT_TYPES
 from app.clients.services import MIN_SECRET_LENGTH
 from app.clients.services import ClientInvalid
+from app.clients.services import validate_backchannel_logout_uri
 from app.clients.services import validate_redirect_uri
 from app.configfile.problems import ConfigInvalid
 from app.configfile.schema import INVALID
@@ -89,6 +90,13 @@ def redirect_uri(field: str) -> t.Callable[[str], str]:
             raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
 
     return check
+
+
+def backchannel_uri(value: str) -> str:
+    try:
+        return validate_backchannel_logout_uri(value)
+    except ClientInvalid as exc:
+        raise ValueError(str(exc).removeprefix("backchannel_logout_uri: ")) from None
 
 
 def client_secret(value: str) -> str:
@@ -246,6 +254,13 @@ TENANT = Record(
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
         ),
+        "require_two_step": Field(
+            Bool(),
+            "Every sign-in requires two-step verification; a user without an authenticator "
+            "sets one up at their next sign-in (organizations and applications may require "
+            "it on their own).",
+            default=False,
+        ),
         "prune": Field(
             Bool(),
             "Delete connections, organizations and applications that this "
@@ -332,6 +347,9 @@ ORGANIZATION = Record(
             default=[],
         ),
         "plugins": plugins_field("Scoped plugins enabled for this organization, with settings."),
+        "require_two_step": Field(
+            Bool(), "Signing in to this organization requires two-step verification.", default=False
+        ),
     },
     describe="mapping (organization)",
 )
@@ -422,6 +440,29 @@ CLIENT = Record(
             "finds the organization from its domain or the identifier map (the picker only "
             "when they do not tell).",
             default="picker",
+        ),
+        "logout_revokes_refresh_tokens": Field(
+            Nullable(Bool()),
+            "When the user's session ends (signing out, here or from an application; the "
+            "account page; a password reset), the refresh tokens the application got in it "
+            "stop working. Empty: on for first-party applications, off for third-party ones "
+            "(those that ask consent), whose `offline_access` outlives the sign-in.",
+        ),
+        "backchannel_logout_uri": Field(
+            Nullable(Str(convert=backchannel_uri, max_length=2048, describe="URL")),
+            "OpenID Connect Back-Channel Logout: when a session the application signed in "
+            "through ends, Foyer posts a logout token here (https; http only for loopback).",
+        ),
+        "backchannel_logout_session_required": Field(
+            Bool(),
+            "The application needs `sid` in logout tokens (Foyer always sends it).",
+            default=False,
+        ),
+        "require_two_step": Field(
+            Bool(),
+            "Signing in to this application requires two-step verification (an application "
+            "may also ask for it per request: `acr_values=2`).",
+            default=False,
         ),
     },
     describe="mapping (client)",

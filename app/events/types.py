@@ -60,6 +60,8 @@ EVENT_TYPES: dict[str, str] = {
     "recovery_codes_renewed": "A user replaced their recovery codes",
     "consent_granted": "A user allowed a third-party application",
     "consent_denied": "A user refused a third-party application",
+    "backchannel_logout_failed": "A back-channel logout token could not be delivered to an "
+    "application (refused, or still failing after the last retry)",
 }
 """Every type code with its meaning. Codes never change once released."""
 

@@ -1,4 +1,7 @@
-"""The login transaction: one sign-in in progress, kept in the signed session cookie.
+"""The login transaction: one sign-in in progress, kept on the server.
+
+Its row (:mod:`app.sessions.transactions`) is bound to the browser that uses it; the
+cookie holds only that browser's key, so it stays small whatever a request carries.
 
 ``/authorize`` validates the request, then opens a transaction
 (:func:`app.login.discovery.begin_login`) and redirects to the hosted pages. The pages fill
@@ -11,13 +14,13 @@ application) ends on the signed-in page.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 import typing as t
 
 from flask import current_app
-from flask import session as cookie
 
-from app.security.crypto import new_token
+from app.sessions import transactions
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
@@ -26,8 +29,6 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
-MAX_OPEN_TRANSACTIONS = 5
-COOKIE_KEY = "login_tx"
 KEPT_PARAMS = (
     "response_type",
     "client_id",
@@ -45,12 +46,13 @@ KEPT_PARAMS = (
     "organization",
     "connection",
 )
-"""Authorization parameters kept in the login transaction and replayed after the login."""
+"""Authorization parameters kept in the login transaction and replayed after the login
+(their sizes are capped by the authorization endpoint)."""
 
 
 @dataclasses.dataclass
 class LoginTransaction:
-    """State of one sign-in. Only ids and strings: it lives in the cookie."""
+    """State of one sign-in. Only ids and strings: it is stored as JSON."""
 
     id: str
     tenant_id: str
@@ -105,8 +107,9 @@ def begin(
     force_login: bool = False,
 ) -> LoginTransaction:
     """Start a transaction and store it; returns it (its ``id`` goes in the page URLs)."""
+    transactions.prune()
     tx = LoginTransaction(
-        id=new_token(12),
+        id=transactions.new_transaction_id(),
         tenant_id=tenant.id,
         created_at=time.time(),
         params=dict(params or {}),
@@ -120,41 +123,39 @@ def begin(
 
 
 def load(tx_id: str | None) -> LoginTransaction | None:
-    """The transaction with this id, or None when unknown, expired or of another tenant."""
+    """The transaction with this id, or None when unknown, expired, of another tenant or
+    of another browser."""
     if not tx_id:
         return None
-    raw = cookie.get(COOKIE_KEY, {}).get(tx_id)
+    raw = transactions.fetch(tx_id)
     if raw is None:
         return None
     try:
         tx = LoginTransaction(**raw)
     except TypeError:
         return None
-    lifetime = current_app.extensions["foyer.settings"].login_transaction_lifetime
-    if time.time() - tx.created_at > lifetime or tx.tenant_id != current_tenant().id:
+    if time.time() - tx.created_at > _lifetime() or tx.tenant_id != current_tenant().id:
         discard(tx)
         return None
     return tx
 
 
 def save(tx: LoginTransaction) -> None:
-    open_txs = dict(cookie.get(COOKIE_KEY, {}))
-    open_txs[tx.id] = dataclasses.asdict(tx)
-    if len(open_txs) > MAX_OPEN_TRANSACTIONS:
-        oldest = sorted(open_txs, key=lambda k: open_txs[k]["created_at"])
-        for key in oldest[: len(open_txs) - MAX_OPEN_TRANSACTIONS]:
-            del open_txs[key]
-    cookie[COOKIE_KEY] = open_txs
+    """Store the transaction's state (committed at once, like a cookie on the way out)."""
+    expires_at = dt.datetime.fromtimestamp(tx.created_at + _lifetime(), dt.UTC)
+    transactions.store(tx.id, tx.tenant_id, dataclasses.asdict(tx), expires_at)
 
 
 def discard(tx: LoginTransaction) -> None:
-    open_txs = dict(cookie.get(COOKIE_KEY, {}))
-    open_txs.pop(tx.id, None)
-    cookie[COOKIE_KEY] = open_txs
+    transactions.remove(tx.id)
+
+
+def _lifetime() -> int:
+    return int(current_app.extensions["foyer.settings"].login_transaction_lifetime)
 
 
 TRACE_ENTRIES = 16
-"""The trace lives in the session cookie: older entries give way (the log keeps them)."""
+"""Entries of the trace a transaction keeps: older ones give way (the log keeps them)."""
 
 
 def record_decisions(tx: LoginTransaction, steps: t.Iterable[Step]) -> None:

@@ -63,8 +63,9 @@ class LoginDecision:
     @classmethod
     def require(cls, step: str, page: str | None = None, reason: str = "") -> LoginDecision:
         """Require ``step`` (:data:`MFA`, or a plugin step with its ``page``) before the
-        sign-in goes on. ``reason`` is shown if the step cannot be taken (two-step
-        verification that is not set up); the denial's code is ``<step>_required``."""
+        sign-in goes on; a user who has no authenticator sets one up first. ``reason`` is
+        shown if the step cannot be taken (asked again once passed, or a plugin step
+        without a page); the denial's code is ``<step>_required``."""
         return cls(code=f"{step}_required", reason=reason, step=step, page=page)
 
     @property

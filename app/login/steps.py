@@ -4,7 +4,9 @@
    (:mod:`app.login.views`), or a round trip to an upstream IdP whose callback calls
    :func:`upstream_authenticated`. Both end in :func:`authenticated`.
 2. ``mfa``: two-step verification (:mod:`app.login.two_step`), asked after a password
-   checked on Foyer's page when the user has an authenticator, or when a rule requires it.
+   checked on Foyer's page when the user has an authenticator, and whenever the tenant, the
+   organization or the application requires it (:mod:`app.login.assurance`) or a rule does;
+   a user with no authenticator then sets one up first.
 3. ``rules``: the ``check_login`` hook (:func:`check_rules`, the one place it runs, for
    fresh and SSO sign-ins alike). A rule allows, denies, or requires a step (``mfa`` or a
    plugin's own page, which calls :func:`step_done`); the rules run again after it.
@@ -37,6 +39,7 @@ from app.events.record import record_event
 from app.hooks import call_hook
 from app.login import flow
 from app.login import last_organization
+from app.login.assurance import two_step_required
 from app.login.context import current_sign_in
 from app.login.context import open_sign_in
 from app.login.rules import MFA
@@ -175,9 +178,14 @@ def check_rules(context: LoginContext) -> LoginDecision | None:
 
 
 def proceed(sign_in: SignIn) -> Response | tuple[str, int]:
-    """The rules step: finish, deny, or take the sign-in through the step a rule requires."""
+    """Two-step verification where it is required, then the rules step: finish, deny, or
+    take the sign-in through the step a rule requires."""
     tx, user, connection = sign_in.transaction, sign_in.user, sign_in.connection
     assert tx is not None and user is not None and connection is not None
+    if MFA not in tx.amr and two_step_required(
+        sign_in.tenant, sign_in.organization, sign_in.client, tx.params.get("acr_values")
+    ):
+        return require(sign_in, LoginDecision.require(MFA))
     decision = check_rules(
         LoginContext(
             user=user,
@@ -197,19 +205,36 @@ def proceed(sign_in: SignIn) -> Response | tuple[str, int]:
 
 def require(sign_in: SignIn, decision: LoginDecision) -> Response | tuple[str, int]:
     """Deny, or send the sign-in to the step ``decision`` requires (a step cannot be asked
-    twice, nor two-step verification of a user without an authenticator: a denial)."""
+    twice: a denial). Two-step verification asks for the code, or takes a user without an
+    authenticator through setting one up."""
     tx, user = sign_in.transaction, sign_in.user
     assert tx is not None and user is not None
     step = decision.step
     if step is None or step in tx.steps:
         return deny(sign_in, decision)
     if step == MFA:
-        if MFA in tx.amr or not mfa.has_totp(user):
+        if MFA in tx.amr:
             return deny(sign_in, decision)
-        return wait_for(sign_in, MFA, url_for("login.mfa_challenge", tx=tx.id))
+        if mfa.has_totp(user):
+            return wait_for(sign_in, MFA, url_for("login.mfa_challenge", tx=tx.id))
+        if tx.from_session:  # setting up a second factor takes a fresh first one (S-08)
+            return authenticate_again(sign_in)
+        return wait_for(sign_in, MFA, url_for("login.mfa_enroll", tx=tx.id))
     if not decision.page:
         return deny(sign_in, decision)
     return wait_for(sign_in, step, step_url(decision.page, tx.id))
+
+
+def authenticate_again(sign_in: SignIn) -> Response:
+    """Turn a sign-in the SSO session answered into a fresh one: back to the first page."""
+    tx = sign_in.transaction
+    assert tx is not None
+    tx.from_session = False
+    tx.force_login = True
+    tx.user_id = None
+    tx.amr, tx.steps, tx.pending_step = [], [], None
+    flow.save(tx)
+    return redirect(url_for("login.identifier", tx=tx.id), code=303)
 
 
 def step_url(page: str, tx_id: str) -> str:
@@ -276,12 +301,19 @@ def finish(sign_in: SignIn) -> Response:
 
 
 def session_rules(
-    tenant: Tenant, client: Client, sso: SsoSession, organization_id: str | None
+    tenant: Tenant,
+    client: Client,
+    sso: SsoSession,
+    organization_id: str | None,
+    acr_values: str | None,
 ) -> LoginDecision | None:
-    """The rules step for the session's user signing in to ``organization_id`` (None to
-    allow). The organization and connection come from the worker's row cache."""
+    """Two-step verification where it is required and the session had none, then the rules
+    step, for the session's user signing in to ``organization_id`` (None to allow). The
+    organization and connection come from the worker's row cache."""
     user = sso.user
     organization = _cached(Organization, organization_id) if organization_id else None
+    if MFA not in (sso.amr or []) and two_step_required(tenant, organization, client, acr_values):
+        return LoginDecision.require(MFA)
     connection = _cached(Connection, user.connection_id)
     assert connection is not None
     return check_rules(

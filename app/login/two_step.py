@@ -2,17 +2,25 @@
 
 :mod:`app.login.steps` parks the sign-in on ``mfa`` and sends the browser to ``/login/mfa``;
 a good code adds ``otp`` and ``mfa`` to ``amr`` and the sign-in goes on. Setting up an
-authenticator is an account page (:mod:`app.accounts.mfa_views`).
+authenticator is an account page (:mod:`app.accounts.mfa_views`); a sign-in that requires
+two-step verification (:mod:`app.login.assurance`, or a rule) of a user who has none takes
+them through the same page first (``/login/mfa/setup``), then shows their recovery codes
+(``/login/mfa/recovery-codes``) and goes on, the new code counting as the second step.
 """
 
 from __future__ import annotations
 
 from flask import request
+from flask import session as cookie
+from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts import mfa
 from app.accounts.forms import CodeForm
+from app.accounts.forms import EnrollTotpCodeForm
+from app.accounts.mfa_views import CODES_KEY
+from app.accounts.mfa_views import enrollment_page
 from app.branding.pages import render_page
 from app.db import session
 from app.errors import error_page
@@ -71,3 +79,43 @@ def mfa_challenge() -> Response | tuple[str, int]:
             return steps.passed(sign_in, MFA, mfa.AMR)
         return render_page("account/mfa_challenge.html", 400, form=form)
     return render_page("account/mfa_challenge.html", form=form)
+
+
+ENROLLED = "mfa_enrolled"
+"""The step a sign-in waits on once its user set up an authenticator: saving the recovery
+codes."""
+
+
+def mfa_enroll() -> Response | tuple[str, int]:
+    """Set up an authenticator to go on signing in (a user who has none, at a sign-in that
+    requires two-step verification)."""
+    sign_in = current_sign_in()
+    user = sign_in.user
+    tx = sign_in.transaction
+    if not steps.waiting_for(sign_in, MFA) or user is None or tx is None or mfa.has_totp(user):
+        return error_page("login_expired")
+    return enrollment_page(
+        user,
+        EnrollTotpCodeForm(),
+        action=url_for("login.mfa_enroll", tx=tx.id),
+        enrolled=lambda: steps.wait_for(
+            sign_in, ENROLLED, url_for("login.mfa_recovery_codes", tx=tx.id)
+        ),
+        at_sign_in=True,
+    )
+
+
+def mfa_recovery_codes() -> Response | tuple[str, int]:
+    """The new recovery codes, shown once; "I saved them" (a POST) goes on signing in."""
+    sign_in = current_sign_in()
+    tx = sign_in.transaction
+    if not steps.waiting_for(sign_in, ENROLLED) or tx is None:
+        return error_page("login_expired")
+    if request.method == "POST":  # CSRF-checked by CSRFProtect before the view runs
+        return steps.passed(sign_in, MFA, mfa.AMR)
+    return render_page(
+        "account/mfa_recovery_codes.html",
+        codes=cookie.pop(CODES_KEY, None) or [],
+        user=sign_in.user,
+        continue_url=url_for("login.mfa_recovery_codes", tx=tx.id),
+    )

@@ -224,3 +224,7 @@ bp.add_url_rule(
 )
 bp.add_url_rule("/login/connection", view_func=upstream.connection_choice, methods=["POST"])
 bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])
+bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/login/mfa/recovery-codes", view_func=two_step.mfa_recovery_codes, methods=["GET", "POST"]
+)

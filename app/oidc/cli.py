@@ -7,6 +7,9 @@ import typing as t
 
 import click
 
+from app.clients.services import BACKCHANNEL_LOGOUT_SESSION_REQUIRED
+from app.clients.services import BACKCHANNEL_LOGOUT_URI
+from app.clients.services import LOGOUT_REVOKES_REFRESH_TOKENS
 from app.clients.services import ClientInvalid
 from app.clients.services import create_client
 from app.clikit import AppContext
@@ -15,6 +18,7 @@ from app.clikit import pass_app
 from app.db import session
 from app.events.record import record_event
 from app.hookspecs import hookimpl
+from app.login.assurance import REQUIRE_TWO_STEP
 from app.tenancy.cli import tenant_or_fail
 
 
@@ -65,6 +69,28 @@ def clients() -> None:
     show_default=True,
     help="--no-require-pkce lets a legacy confidential client skip PKCE (never a public one).",
 )
+@click.option(
+    "--logout-revokes-refresh-tokens/--logout-keeps-refresh-tokens",
+    "logout_revokes",
+    default=None,
+    help="Whether the end of the user's session revokes the refresh tokens the application "
+    "got in it (default: revokes them for first-party applications).",
+)
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help="Where Foyer posts a logout token when a session ends (Back-Channel Logout).",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="The application needs sid in logout tokens (always sent).",
+)
+@click.option(
+    "--require-two-step",
+    is_flag=True,
+    help="Signing in to the application requires two-step verification.",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -78,11 +104,25 @@ def clients_create(
     audience: str | None,
     alg: str,
     require_pkce: bool,
+    logout_revokes: bool | None,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
+    require_two_step: bool,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
     ctx.app  # noqa: B018 - create the app and its context
     tenant = tenant_or_fail(tenant_name)
-    fields: dict[str, t.Any] = {"id_token_signed_response_alg": alg, "audience": audience}
+    settings: dict[str, t.Any] = {
+        LOGOUT_REVOKES_REFRESH_TOKENS: logout_revokes,
+        BACKCHANNEL_LOGOUT_URI: backchannel_logout_uri,
+        BACKCHANNEL_LOGOUT_SESSION_REQUIRED: backchannel_logout_session_required or None,
+        REQUIRE_TWO_STEP: require_two_step or None,
+    }
+    fields: dict[str, t.Any] = {
+        "id_token_signed_response_alg": alg,
+        "audience": audience,
+        "settings": {key: value for key, value in settings.items() if value is not None},
+    }
     if grant_types:
         fields["grant_types"] = list(grant_types)
     if scope:

@@ -11,10 +11,10 @@ from flask import request
 from flask import url_for
 
 from app.i18n import SUPPORTED_LOCALES
+from app.login.assurance import ACR_LEVELS
 from app.oidc import keys
 from app.oidc.grants import AUTH_METHODS
 from app.oidc.grants import CONFIDENTIAL_AUTH_METHODS
-from app.oidc.tokens import DEFAULT_ACR
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
 CLAIMS_SUPPORTED = [
@@ -66,6 +66,8 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
         "revocation_endpoint": endpoint("oidc.revoke"),
         "introspection_endpoint": endpoint("oidc.introspect"),
         "end_session_endpoint": endpoint("oidc.end_session"),
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -77,7 +79,7 @@ def build_metadata(issuer: str) -> dict[str, t.Any]:
         "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
-        "acr_values_supported": [DEFAULT_ACR],
+        "acr_values_supported": list(ACR_LEVELS),
         "ui_locales_supported": list(SUPPORTED_LOCALES),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

@@ -24,6 +24,7 @@ from app.clients.services import check_client_secret
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
+from app.login.assurance import acr_of
 from app.oidc import tokens
 from app.oidc.claims import IDENTITY_SCOPES
 from app.oidc.state import IssuedTokens
@@ -45,7 +46,7 @@ if t.TYPE_CHECKING:
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
-MAX_LENGTHS = {
+MAX_BYTES = {
     "state": 1024,
     "nonce": 512,
     "login_hint": 320,
@@ -55,8 +56,21 @@ MAX_LENGTHS = {
     "connection": 100,
     "max_age": 10,
     "scope": 1024,
+    "prompt": 64,
+    "code_challenge": 128,
+    "code_challenge_method": 16,
+    "response_type": 64,
 }
-"""Caps on request values (they travel in the login transaction cookie and in events)."""
+"""Caps on request values, in UTF-8 bytes (they are stored with the sign-in and logged)."""
+
+
+def oversized_parameter(params: t.Mapping[str, str]) -> str | None:
+    """The name of the first parameter longer than its cap, or None."""
+    for name, limit in MAX_BYTES.items():
+        value = params.get(name)
+        if value is not None and len(value.encode("utf-8", "surrogatepass")) > limit:
+            return name
+    return None
 
 
 class RequestNotSupportedError(OAuth2Error):  # type: ignore[misc]
@@ -283,7 +297,8 @@ def save_token(token: dict[str, t.Any], request: OAuth2Request) -> None:
 
 
 def validate_extra_parameters(request: OAuth2Request) -> None:
-    """Checks authlib leaves to us: sizes, prompt, max_age, response_mode, request objects."""
+    """Checks authlib leaves to us: prompt, max_age, response_mode, request objects (sizes
+    are checked first, by the authorization endpoint: :func:`oversized_parameter`)."""
     data = request.payload.data
     if data.get("request"):
         raise RequestNotSupportedError("Request objects are not supported.")
@@ -291,10 +306,6 @@ def validate_extra_parameters(request: OAuth2Request) -> None:
         raise RequestUriNotSupportedError("request_uri is not supported.")
     if data.get("registration"):
         raise RegistrationNotSupportedError("registration is not supported.")
-    for name, limit in MAX_LENGTHS.items():
-        value = data.get(name)
-        if value is not None and len(value) > limit:
-            raise InvalidRequestError(f"'{name}' is too long.")
     if data.get("response_mode") not in (None, "", "query"):
         raise InvalidRequestError("Only response_mode=query is supported.")
     max_age = data.get("max_age")
@@ -362,6 +373,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
             code_challenge_method=data.get("code_challenge_method") or None,
             auth_time=sso.auth_time,
             amr=list(sso.amr or []),
+            acr=acr_of(sso.amr or [], data.get("acr_values")),
             organization_id=request.organization_id,
             sso_session_id=sso.id,
             issuer=request_issuer(),

@@ -1,4 +1,4 @@
-"""Signing keys, authorization codes and refresh-token families."""
+"""Signing keys, authorization codes, refresh-token families and back-channel logout tokens."""
 
 from __future__ import annotations
 
@@ -81,6 +81,8 @@ class TokenGrant(Base):
     sso_session_id: Mapped[str | None] = mapped_column(sa.String(40), default=None, index=True)
     auth_time: Mapped[dt.datetime]
     amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    """The ``acr`` of the sign-in, repeated in the ID tokens of every refresh."""
     issuer: Mapped[str] = mapped_column(sa.String(512))
     extra_claims: Mapped[JSONDict] = mapped_column(default=dict)
     expires_at: Mapped[dt.datetime]
@@ -105,4 +107,32 @@ class RefreshToken(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     """Set when rotated; presenting it again revokes the whole family."""
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[created_at]
+
+
+class BackchannelLogout(Base):
+    """A logout token owed to an application (OpenID Connect Back-Channel Logout 1.0): one
+    per application and issuer of an ended session, delivered and retried by
+    :mod:`app.oidc.backchannel`."""
+
+    __tablename__ = "backchannel_logout"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    uri: Mapped[str] = mapped_column(sa.Text)
+    """The client's ``backchannel_logout_uri`` when the session ended."""
+    issuer: Mapped[str] = mapped_column(sa.String(512))
+    """The issuer of the tokens the client got in that session."""
+    subject: Mapped[str] = mapped_column(sa.String(40))
+    """The user (``sub``)."""
+    sid: Mapped[str] = mapped_column(sa.String(40))
+    """The ended session (the ``sid`` of the client's ID tokens)."""
+    jti: Mapped[str] = mapped_column(sa.String(64))
+    """The token's id: the same on every attempt, so a relying party can ignore repeats."""
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    """``pending``, ``delivered`` or ``failed`` (given up)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(default=None)
     created_at: Mapped[created_at]

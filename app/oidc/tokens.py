@@ -30,6 +30,7 @@ from app.db import core_execute
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
+from app.login.assurance import acr_of
 from app.oidc import keys
 from app.oidc.claims import extra_claims
 from app.oidc.models import AuthorizationCode
@@ -43,8 +44,10 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 ACCESS_TOKEN_TYPE = "at+jwt"
-DEFAULT_ACR = "1"
-"""``acr`` of a sign-in: ``1`` is one authentication factor (no step-up levels yet)."""
+LOGOUT_TOKEN_TYPE = "logout+jwt"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_LIFETIME = 120
+"""Seconds a logout token is valid: each delivery attempt signs it afresh."""
 
 
 def _settings() -> t.Any:
@@ -71,6 +74,7 @@ def create_code(
     code_challenge_method: str | None,
     auth_time: dt.datetime,
     amr: list[str],
+    acr: str,
     organization_id: str | None,
     sso_session_id: str | None,
     issuer: str,
@@ -93,7 +97,7 @@ def create_code(
             code_challenge_method=code_challenge_method if code_challenge else None,
             auth_time=auth_time,
             amr=list(amr),
-            acr=DEFAULT_ACR,
+            acr=acr,
             extra_claims={},
             organization_id=organization_id,
             sso_session_id=sso_session_id,
@@ -166,6 +170,7 @@ def start_grant(code: StoredRow) -> TokenGrant:
         sso_session_id=code.sso_session_id,
         auth_time=code.auth_time,
         amr=list(code.amr),
+        acr=code.acr,
         issuer=code.issuer,
         extra_claims={},
         expires_at=now + dt.timedelta(seconds=_settings().refresh_token_lifetime),
@@ -343,6 +348,12 @@ def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
 # --- ID tokens -------------------------------------------------------------------------------
 
 
+def client_alg(client: Client) -> str:
+    """The algorithm of the client's ID (and logout) tokens; the default if unknown."""
+    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
+    return alg if alg in keys.ALGORITHMS else keys.DEFAULT_ALG
+
+
 def create_id_token(
     *,
     tenant: Tenant,
@@ -356,9 +367,7 @@ def create_id_token(
     organization: Organization | None,
 ) -> str:
     """Sign an ID token with the client's algorithm (``id_token_signed_response_alg``)."""
-    alg = client.id_token_signed_response_alg or keys.DEFAULT_ALG
-    if alg not in keys.ALGORITHMS:
-        alg = keys.DEFAULT_ALG
+    alg = client_alg(client)
     now = int(time.time())
     claims = extra_claims(
         "id_token",
@@ -377,7 +386,7 @@ def create_id_token(
             "exp": now + int(_settings().id_token_lifetime),
             "iat": now,
             "auth_time": _seconds(grant.auth_time),
-            "acr": DEFAULT_ACR,
+            "acr": grant.acr or acr_of(grant.amr),
         }
     )
     if grant.amr:
@@ -392,6 +401,32 @@ def create_id_token(
             claims["at_hash"] = at_hash.decode("ascii")
     key = keys.signing_key(tenant.id, alg)
     header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+# --- Logout tokens ---------------------------------------------------------------------------
+
+
+def create_logout_token(
+    *, tenant_id: str, client: Client, issuer: str, subject: str, sid: str, jti: str
+) -> str:
+    """Sign a Back-Channel Logout 1.0 logout token (§2.4) with the client's ID token
+    algorithm: ``typ: logout+jwt``, one ``events`` member, ``sub`` and ``sid``, a ``jti``,
+    a short ``exp`` and never a ``nonce``."""
+    alg = client_alg(client)
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + LOGOUT_TOKEN_LIFETIME,
+        "jti": jti,
+        "sub": subject,
+        "sid": sid,
+        "events": {LOGOUT_EVENT: {}},
+    }
+    key = keys.signing_key(tenant_id, alg)
+    header = {"alg": alg, "kid": key.kid, "typ": LOGOUT_TOKEN_TYPE}
     return jwt.encode(header, claims, key, algorithms=[alg])
 
 

@@ -45,12 +45,15 @@ from app.login.discovery import begin_login
 from app.login.steps import continue_session_sign_in
 from app.login.steps import session_rules
 from app.oidc import keys
+from app.oidc import logout
 from app.oidc import tokens
+from app.oidc.backchannel import init_backchannel
 from app.oidc.claims import extra_claims
 from app.oidc.consent import consent_step
 from app.oidc.discovery import CACHE_MAX_AGE
 from app.oidc.discovery import init_discovery
 from app.oidc.discovery import metadata_json
+from app.oidc.grants import oversized_parameter
 from app.oidc.server import init_server
 from app.oidc.server import oauth_server
 from app.oidc.state import protocol_state
@@ -59,6 +62,7 @@ from app.orgs.models import Organization
 from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.sessions.services import current_sso
+from app.sessions.services import sessions_ended as session_end_signal
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
@@ -178,6 +182,12 @@ def authorize() -> Response:
         or not client.check_redirect_uri(redirect_uri)
     ):
         return error_page("invalid_redirect_uri", client_id=client.client_id)
+    too_long = oversized_parameter(params)
+    if too_long is not None:  # before anything reads or stores them
+        error = InvalidRequestError(
+            f"'{too_long}' is too long.", redirect_uri=redirect_uri, state=params.get("state")
+        )
+        return _authorization_error(tenant, client, error)
     # keys this sign-in will need, made now rather than while the token request writes
     keys.ensure_keys(tenant.id, {keys.DEFAULT_ALG, client.id_token_signed_response_alg})
     try:  # home realm discovery from the parameters, host and path (app.hrd)
@@ -196,7 +206,9 @@ def authorize() -> Response:
         answer = session_answer(client.model, sso, realm)  # which organization (app.hrd)
     rule = None
     if sso is not None and answer.serves:  # the login rules, as for a fresh sign-in
-        rule = session_rules(tenant, client.model, sso, answer.organization_id)
+        rule = session_rules(
+            tenant, client.model, sso, answer.organization_id, params.get("acr_values")
+        )
         if rule is not None and rule.denies and answer.enters:
             answer, rule = SessionAnswer(False), None  # refused there: sign in there afresh
     user = sso.user if sso is not None and answer.serves else None
@@ -465,11 +477,14 @@ def _confirm_logout() -> Response:
 
 
 def _setup(state: BlueprintSetupState) -> None:
-    """Per app: the authorization server, caches, and rate limits on credential checks."""
+    """Per app: the authorization server, caches, rate limits on credential checks, and
+    what the end of a session ends for the applications."""
     app = t.cast(Flask, state.app)
     init_server(app)
     keys.init_keys(app)
     init_discovery(app)
+    init_backchannel(app)
+    session_end_signal.connect(logout.sessions_ended, app)
     for endpoint in ("oidc.token", "oidc.revoke", "oidc.introspect"):
         app.view_functions[endpoint] = counted("rate_limit_token", endpoint)(
             app.view_functions[endpoint]

@@ -35,6 +35,9 @@ class Organization(Base):
     default_locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
     plugins: Mapped[JSONDict] = mapped_column(default=dict)
     """Plugins enabled for this organization, with their settings: {name: {settings}}."""
+    require_two_step: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    """Signing in to this organization requires two-step verification
+    (:mod:`app.login.assurance`)."""
     created_at: Mapped[created_at]
 
     email_domains: Mapped[list[OrgDomain]] = relationship(

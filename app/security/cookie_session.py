@@ -1,12 +1,18 @@
-"""Flask's signed-cookie session, with its serializer built once per secret key."""
+"""Flask's signed-cookie session: its serializer built once per secret key, and never
+written in answer to a request that could not have carried it."""
 
 from __future__ import annotations
 
 import typing as t
 
 from flask import Flask
+from flask import Response
+from flask import request
 from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SessionMixin
 from itsdangerous import URLSafeTimedSerializer
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -26,6 +32,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
                 return None
             self._serializers = {key: serializer}  # a rotated secret replaces the old one
         return serializer
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the cookie, except in answer to a POST (or other unsafe method) that came
+        without it: the ``SameSite=Lax`` cookie stays home on a cross-site POST, so such a
+        request may come from a hostile page, and a cookie set (or cleared) in its answer
+        would replace the browser's own, signing the user out. A same-site form always
+        carries the cookie its page set (with the CSRF token)."""
+        if request.method not in SAFE_METHODS and self.get_cookie_name(app) not in request.cookies:
+            return
+        super().save_session(app, session, response)
 
 
 def init_cookie_session(app: Flask) -> None:

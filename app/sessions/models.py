@@ -1,4 +1,5 @@
-"""Server-side SSO sessions (the browser holds only a random id in the signed cookie)."""
+"""Browser state kept on the server: SSO sessions and sign-in transactions (the browser holds
+only random references to them in the signed cookie)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import relationship
 
 from app.accounts.models import User
 from app.db import Base
+from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
 
@@ -33,5 +35,27 @@ class SsoSession(Base):
     last_seen_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    user_agent: Mapped[str | None] = mapped_column(default=None)
+    """The browser's ``User-Agent`` when the session started (shown to its user)."""
+    ip: Mapped[str | None] = mapped_column(sa.String(45), default=None)
+    """The address the session started from (shown to its user)."""
 
     user: Mapped[User] = relationship()
+
+
+class LoginTransactionRow(Base):
+    """A sign-in in progress (:class:`app.login.flow.LoginTransaction`), kept here so the
+    cookie stays small whatever the authorization request carried. Only the browser it is
+    bound to may use it (:mod:`app.sessions.transactions`)."""
+
+    __tablename__ = "login_transaction"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    """The transaction's random id (128 bits), in the hosted pages' ``?tx=``."""
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    browser_hash: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    """SHA-256 of the browser key (a random value in the signed cookie) of the browser
+    that first used it; None until then."""
+    data: Mapped[JSONDict]
+    created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -4,7 +4,9 @@ A server-side row per signed-in browser (:class:`app.sessions.models.SsoSession`
 
 The signed cookie holds only the session's random ``sid`` (through Flask-Login), so ending
 a session on the server (sign-out, block, password change) takes effect at once even if the
-cookie was copied.
+cookie was copied. Whatever ends sessions tells :data:`sessions_ended` first, in the same
+unit of work: the provider ends what the applications hold of them (refresh tokens of the
+applications that ask for it, back-channel logout).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import datetime as dt
 import functools
 import typing as t
 
+import blinker
 import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
+from flask import request
 from flask import session as cookie
 from flask_login import LoginManager
 from flask_login import UserMixin
@@ -35,6 +39,13 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
 
 LAST_SEEN_GRANULARITY = dt.timedelta(seconds=60)
+USER_AGENT_LENGTH = 255
+
+sessions_ended = blinker.Signal(
+    """Sent with the app as sender and ``sessions`` (the SSO sessions just ended, not yet
+    committed) by everything that ends sessions; receivers add their work to the same unit
+    of work, committed with the end of the sessions."""
+)
 
 
 @functools.cache
@@ -105,9 +116,12 @@ def new_sso_session(
     amr: t.Sequence[str],
     organization: Organization | None = None,
     auth_time: dt.datetime | None = None,
+    user_agent: str | None = None,
+    ip: str | None = None,
 ) -> SsoSession:
     """Add a session row for ``user`` (not committed), authenticated at ``auth_time``
-    (default: now); it ends ``session_lifetime`` from now."""
+    (default: now); it ends ``session_lifetime`` from now. ``user_agent`` and ``ip``
+    describe the browser to its user (the account page's list of sessions)."""
     now = utcnow()
     settings = current_app.extensions["foyer.settings"]
     sso = SsoSession(
@@ -119,6 +133,8 @@ def new_sso_session(
         organization_id=organization.id if organization else None,
         last_seen_at=now,
         expires_at=now + dt.timedelta(seconds=settings.session_lifetime),
+        user_agent="".join(filter(str.isprintable, user_agent or ""))[:USER_AGENT_LENGTH] or None,
+        ip=ip,
     )
     session.add(sso)
     return sso
@@ -129,30 +145,59 @@ def start_sso_session(
 ) -> SsoSession:
     """End any current session of this browser and start a new one for ``user``."""
     end_sso_session()
-    sso = new_sso_session(user, amr, organization)
+    sso = new_sso_session(
+        user, amr, organization, user_agent=request.user_agent.string, ip=request.remote_addr
+    )
     session.commit()
     cookie.permanent = True
     login_user(SessionUser(sso))
     return sso
 
 
+def _ended(sessions: t.Sequence[SsoSession]) -> None:
+    """Mark ``sessions`` ended and tell :data:`sessions_ended` (nothing committed)."""
+    now = utcnow()
+    for sso in sessions:
+        sso.ended_at = now
+    if sessions:
+        sessions_ended.send(current_app._get_current_object(), sessions=list(sessions))
+
+
 def end_sso_session() -> SsoSession | None:
     """End this browser's session (server row and cookie); returns the ended session."""
     sso = current_sso()
     if sso is not None:
-        sso.ended_at = utcnow()
+        _ended([sso])
         session.commit()
     logout_user()
     return sso
 
 
+def active_sessions(user: User) -> list[SsoSession]:
+    """The user's sessions that have not ended, most recently used first."""
+    rows = session.scalars(
+        sa.select(SsoSession)
+        .where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+        .order_by(SsoSession.last_seen_at.desc())
+    )
+    return [sso for sso in rows if is_active(sso)]
+
+
+def end_session_of(user: User, session_id: str) -> SsoSession | None:
+    """End one active session of ``user`` by its id (committed); None when it is not one."""
+    found = next((sso for sso in active_sessions(user) if sso.id == session_id), None)
+    if found is not None:
+        _ended([found])
+        session.commit()
+    return found
+
+
 def end_user_sessions(user: User, keep: SsoSession | None = None) -> int:
     """End the user's sessions, all but ``keep`` (block, password reset or change); returns
     how many ended. Not committed."""
-    stmt = sa.update(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
+    stmt = sa.select(SsoSession).where(SsoSession.user_id == user.id, SsoSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(SsoSession.id != keep.id)
-    result = session.execute(
-        stmt.values(ended_at=utcnow()).execution_options(synchronize_session=False)
-    )
-    return int(t.cast(sa.CursorResult[t.Any], result).rowcount)
+    ended = list(session.scalars(stmt))
+    _ended(ended)
+    return len(ended)

@@ -83,7 +83,7 @@ def test_logout_when_not_signed_in_says_signed_out(client, tenant, recorded_even
 
 def test_replaying_the_old_cookie_after_logout_does_not_sign_in(client, foyer_app, user):
     login(client, "alice@example.com", USER_PASSWORD)
-    cookie = client.get_cookie("foyer_session", domain="login.test")
+    cookie = client.get_cookie(foyer_app.config["SESSION_COOKIE_NAME"], domain="login.test")
     submit_form(client, client.get("/logout"), "logout-form")
     client.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
     assert client.get("/login/done").headers["Location"] == "/login"

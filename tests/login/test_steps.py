@@ -235,14 +235,14 @@ def test_a_rule_requiring_mfa_forces_the_code_page(
     assert succeeded.data["amr"] == ["pwd", "otp", "mfa"]
 
 
-def test_a_rule_requiring_mfa_of_a_user_without_authenticator_denies(
+def test_a_rule_requiring_mfa_of_a_user_without_authenticator_sets_one_up_first(
     client, oidc_client, user, register_plugin, recorded_events
 ):
     register_plugin(Rules(require_mfa))
-    refused = login(client, "alice@example.com", USER_PASSWORD)
-    assert refused.status_code == 403
-    [denied] = recorded_events("login_denied")
-    assert denied.data["code"] == "mfa_required"
+    answered = login(client, "alice@example.com", USER_PASSWORD)
+    assert answered.status_code == 303
+    assert answered.headers["Location"].startswith("/login/mfa/setup?tx=")
+    assert not recorded_events("login_denied")
 
 
 # --- The rules run for SSO sign-ins too -----------------------------------------------------

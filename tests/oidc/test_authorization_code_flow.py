@@ -354,10 +354,11 @@ def test_max_age_exceeded_with_prompt_none_answers_login_required(client, oidc_c
 
 
 def put_transaction(browser, tx):
-    import dataclasses
+    """Store ``tx`` as the hosted login leaves it (the next page the browser opens binds it)."""
+    from app.login import flow
 
-    with browser.session_transaction() as cookie:
-        cookie["login_tx"] = {tx.id: dataclasses.asdict(tx)}
+    with browser.application.test_request_context("/login", base_url=browser.host_url):
+        flow.save(tx)
 
 
 def completed_transaction(tenant, model, user, **fields):

@@ -19,11 +19,12 @@ def test_one_serializer_serves_every_request_until_the_secret_changes(foyer_app)
         foyer_app.secret_key = foyer_app.extensions["foyer.settings"].secret_key
 
 
-def test_an_unchanged_session_is_not_written_again(client, user, oidc_client):
+def test_an_unchanged_session_is_not_written_again(foyer_app, client, user, oidc_client):
     model, _secret = oidc_client
+    name = foyer_app.config["SESSION_COOKIE_NAME"]
     sign_in(client, user)
-    cookie = client.get_cookie("foyer_session", domain="login.test").value
+    cookie = client.get_cookie(name, domain="login.test").value
     response = client.get("/.well-known/openid-configuration")
-    assert "foyer_session" not in response.headers.get("Set-Cookie", "")
+    assert name not in response.headers.get("Set-Cookie", "")
     authorize(client, model)  # a signed-in browser gets its code without a new cookie
-    assert client.get_cookie("foyer_session", domain="login.test").value == cookie
+    assert client.get_cookie(name, domain="login.test").value == cookie
