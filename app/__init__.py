@@ -105,7 +105,9 @@ def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
 def setup_security(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
+    from app.events.record import record_storage_failure
     from app.security.cookie_session import init_cookie_session
+    from app.security.counters import storage_unavailable
     from app.security.headers import init_headers
     from app.security.limits import init_limiter
     from app.sessions.services import init_login_manager
@@ -114,6 +116,7 @@ def setup_security(app: Flask) -> None:
     init_cookie_session(app)
     init_headers(app)
     init_limiter(app)
+    storage_unavailable.connect(record_storage_failure, app)
     init_login_manager(app)
 
 

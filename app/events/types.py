@@ -27,6 +27,8 @@ EVENT_TYPES: dict[str, str] = {
     "user_blocked": "A user was blocked (or unblocked: data.blocked is false)",
     "user_deleted": "A user was deleted",
     "rate_limited": "A client address hit a rate limit",
+    "counter_storage_failed": "Redis could not be reached: rate limits and attack-protection "
+    "counters moved to the database for a while, with stricter limits",
     "plugin_failed": "A plugin raised in a hook",
     "claim_rejected": "A plugin tried to set a protected claim",
     "error_shown": "An error page was shown",

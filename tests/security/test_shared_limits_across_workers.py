@@ -1,0 +1,84 @@
+"""Limits and counters are shared by every worker and host: no figure is counted in one
+worker's memory, so two gunicorn workers let through what one would, no more."""
+
+from __future__ import annotations
+
+import threading
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from app.security.counters import DatabaseCounters
+from app.security.limits import CounterStorage
+from app.security.limits import FailoverStorage
+from tests.security.conftest import HttpBrowser
+
+
+def test_no_limit_is_counted_in_a_workers_memory(foyer_app):
+    storage = foyer_app.extensions["foyer.limiter"].storage
+    if foyer_app.extensions["foyer.settings"].redis_url:
+        assert isinstance(storage, FailoverStorage)
+        assert isinstance(storage.fallback, CounterStorage)
+    else:
+        assert isinstance(storage, CounterStorage)
+
+
+def test_counts_from_many_threads_at_once_add_up_exactly(backend):
+    def add_many() -> None:
+        for _ in range(25):
+            backend.add("race", 60, 1000.0)
+
+    threads = [threading.Thread(target=add_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert backend.peek("race", 1000.0).value == 100
+
+
+def test_a_window_ends_and_counting_starts_again(backend):
+    assert backend.add("window", 60, 1000.0).value == 1
+    assert backend.add("window", 60, 1030.0) == (2, 1060.0)
+    assert backend.peek("window", 1059.0).value == 2
+    assert backend.peek("window", 1060.0).value == 0  # over at its end
+    assert backend.add("window", 60, 1061.0) == (1, 1121.0)
+    backend.clear("window")
+    assert backend.peek("window", 1062.0).value == 0
+
+
+def test_an_extended_window_restarts_at_every_add(backend):
+    backend.add("run", 100, 1000.0, extend=True)
+    assert backend.add("run", 100, 1090.0, extend=True) == (2, 1190.0)
+    assert backend.peek("run", 1189.0).value == 2
+
+
+def test_the_database_storage_answers_as_limits_own_storage(foyer_app):
+    three_a_minute = parse("3 per minute")
+    ours = SlidingWindowCounterRateLimiter(
+        CounterStorage(counters=DatabaseCounters(foyer_app.extensions["foyer.db"]))
+    )
+    reference = SlidingWindowCounterRateLimiter(MemoryStorage())
+    for limiter in (ours, reference):
+        answers = [limiter.hit(three_a_minute, "10.0.0.1") for _ in range(4)]
+        assert answers == [True, True, True, False]
+        assert limiter.hit(three_a_minute, "10.0.0.2")  # another address has its own
+        assert not limiter.test(three_a_minute, "10.0.0.1")
+        assert limiter.get_window_stats(three_a_minute, "10.0.0.1").remaining == 0
+        limiter.clear(three_a_minute, "10.0.0.1")
+        assert limiter.hit(three_a_minute, "10.0.0.1")
+
+
+def test_two_gunicorn_workers_let_one_address_make_the_limit_not_twice_it(gunicorn, tenant, user):
+    server = gunicorn(FOYER_RATE_LIMIT_LOGIN="10 per minute")
+    browser = HttpBrowser(server.base_url, "198.51.100.7")
+    answers = []
+    for _ in range(12):  # two credential POSTs each, while not limited
+        answer = browser.login("alice@example.com", "a wrong password, again")
+        answers.append(answer.status_code)
+        if answer.status_code == 429:
+            break
+    assert answers == [400] * 5 + [429]  # 10 POSTs counted, wherever they landed
+    assert len(server.workers_that_served("/login")) == 2
+    other = HttpBrowser(server.base_url, "198.51.100.8")
+    assert other.login("alice@example.com", "a wrong password, again").status_code == 400
