@@ -146,6 +146,10 @@ class Settings:
     invitation_lifetime: int = 7 * 24 * 3600
     """How long an organization invitation works, in seconds (at most 30 days)."""
 
+    unblock_token_lifetime: int = 24 * 3600
+    """How long the link that lifts a block of sign-ins (emailed when an account had too
+    many failed sign-ins from one address) works, in seconds."""
+
     reset_emails_per_hour: int = 5
     """At most this many reset (or verification) emails per account and hour; more requests
     get the same answer and send nothing."""

@@ -1,4 +1,5 @@
-"""Single-use tokens for links sent by email: password reset, email verification, invitation.
+"""Single-use tokens for links sent by email: password reset, email verification, invitation,
+unblocking sign-ins.
 
 A token is 256 random bits (``secrets``), sent only in the link; the database keeps its
 SHA-256. Each is bound to one purpose and, except invitations, one user; it expires; it is
@@ -28,11 +29,13 @@ if t.TYPE_CHECKING:
 PASSWORD_RESET = "password_reset"
 EMAIL_VERIFICATION = "email_verification"
 INVITATION = "invitation"
+UNBLOCK = "unblock"
 
 LIFETIME_SETTINGS = {
     PASSWORD_RESET: "reset_token_lifetime",
     EMAIL_VERIFICATION: "verify_token_lifetime",
     INVITATION: "invitation_lifetime",
+    UNBLOCK: "unblock_token_lifetime",
 }
 """Purpose -> the setting holding its lifetime in seconds."""
 

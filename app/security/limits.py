@@ -196,6 +196,11 @@ class FailoverStorage(Storage, SlidingWindowCounterSupport):
         self._call("clear_sliding_window", key, expiry)
 
 
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least one."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def client_address() -> str:
     return request.remote_addr or "unknown"
 

@@ -21,6 +21,8 @@ from app.security.counters import DatabaseCounters
 from app.security.counters import RedisCounters
 from app.security.counters import redis_client
 from app.testing import read_form
+from tests.accounts.conftest import _quick_retries
+from tests.accounts.conftest import mails
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("FOYER_TEST_REDIS_URL", "")
@@ -264,3 +266,8 @@ class HttpBrowser:
         if page.status_code != 200:
             return page
         return self.submit(page, "login-password-form", password=password)
+
+
+# the account pages' fixtures: emails sent by background work, retried at once
+mails = mails  # noqa: PLW0127
+_quick_retries = _quick_retries  # noqa: PLW0127
