@@ -179,9 +179,9 @@ local n, e = tonumber(fields[1]), tonumber(fields[2])
 if not e or e <= now then n = 0; e = now + window end
 n = n + tonumber(ARGV[1])
 if ARGV[4] == '1' then e = now + window end
-redis.call('HSET', KEYS[1], 'n', n, 'e', string.format('%.6f', e))
+redis.call('HSET', KEYS[1], 'n', n, 'e', string.format('%.17g', e))
 redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((e - now) * 1000)))
-return {n, string.format('%.6f', e)}
+return {n, string.format('%.17g', e)}
 """
 
 

@@ -229,7 +229,7 @@ def init_limiter(app: Flask) -> None:
         storage_uri=storage_uri,
         storage_options=storage_options,
         strategy="sliding-window-counter",
-        headers_enabled=True,
+        headers_enabled=False,  # a 429 says Retry-After; other answers tell no budget
         key_prefix=prefix,
     )
     limiter.init_app(app)
