@@ -3,15 +3,18 @@ worker's memory, so two gunicorn workers let through what one would, no more."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from app.accounts.protection import Figures
 from app.security.counters import DatabaseCounters
 from app.security.limits import CounterStorage
 from app.security.limits import FailoverStorage
+from app.testing import USER_PASSWORD
 from tests.security.conftest import HttpBrowser
 
 
@@ -82,3 +85,48 @@ def test_two_gunicorn_workers_let_one_address_make_the_limit_not_twice_it(gunico
     assert len(server.workers_that_served("/login")) == 2
     other = HttpBrowser(server.base_url, "198.51.100.8")
     assert other.login("alice@example.com", "a wrong password, again").status_code == 400
+
+
+def _at_once(guesses: list[tuple[str, str]], server) -> list[int]:
+    """Sign-in attempts (address, password), four at a time: their answers' statuses."""
+
+    def attempt(guess: tuple[str, str]) -> int:
+        address, password = guess
+        return (
+            HttpBrowser(server.base_url, address).login("alice@example.com", password).status_code
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(attempt, guesses))
+
+
+def test_many_addresses_on_two_workers_get_no_more_guesses_than_the_account_allows(
+    gunicorn, tenant, user, recorded_events
+):
+    server = gunicorn(FOYER_RATE_LIMIT_LOGIN="10000 per minute")
+    allowed = Figures().delay_after
+    guesses = [(f"198.51.100.{number}", "a wrong password, again") for number in range(40)]
+    answers = _at_once(guesses, server)
+    assert answers.count(400) == allowed  # checked guesses
+    assert answers.count(429) == len(guesses) - allowed  # waiting for the account's delay
+    assert len(server.workers_that_served("/login/password")) == 2
+    checked = [
+        e for e in recorded_events("login_failed") if e.data["reason"] == "wrong_credentials"
+    ]
+    assert len(checked) == allowed
+
+
+def test_one_address_on_two_workers_gets_ten_guesses_then_the_pair_is_blocked(
+    gunicorn, tenant, user, recorded_events
+):
+    server = gunicorn(FOYER_RATE_LIMIT_LOGIN="10000 per minute")
+    figures = Figures()
+    guesses = [("198.51.100.7", "a wrong password, again")] * 16
+    assert _at_once(guesses, server) == [400] * 16
+    checked = [
+        e for e in recorded_events("login_failed") if e.data["reason"] == "wrong_credentials"
+    ]
+    assert len(checked) == figures.max_failed_logins
+    assert len(recorded_events("login_pair_blocked")) == 1
+    assert _at_once([("198.51.100.7", USER_PASSWORD)], server) == [400]
+    assert _at_once([("198.51.100.8", USER_PASSWORD)], server) == [303]
