@@ -36,7 +36,8 @@ class Settings:
     """SQLAlchemy URL. Empty means SQLite in the instance folder (``foyer.db``)."""
 
     redis_url: str = ""
-    """Redis URL for rate limits and counters shared by several processes. Empty: in memory."""
+    """Redis URL for rate limits and attack-protection counters shared by every process.
+    Empty: they are kept in the database (never in one process's memory)."""
 
     secret_key: str = ""
     """Signs session cookies and CSRF tokens. Generated into ``instance/secret_key``."""

@@ -31,7 +31,15 @@ if t.TYPE_CHECKING:
 
 State = dict[str, t.Any]
 
-TENANT_SETTINGS = ("support_email", "support_url", "theme", "branding", "hrd", "plugins")
+TENANT_SETTINGS = (
+    "support_email",
+    "support_url",
+    "theme",
+    "branding",
+    "hrd",
+    "attack_protection",
+    "plugins",
+)
 """Keys of ``Tenant.settings`` the file manages; other keys are left as they are."""
 
 
@@ -66,6 +74,7 @@ def desired_tenant(spec: State) -> State:
         "theme": tenant["theme"],
         "branding": _branding(tenant["branding"]),
         "hrd": tenant["hrd"],
+        "attack_protection": tenant["attack_protection"],
         "plugins": tenant["plugins"],
     }
 
@@ -128,6 +137,7 @@ def tenant_state(tenant: Tenant) -> State:
         "theme": settings.get("theme"),
         "branding": _branding(settings.get("branding")),
         "hrd": settings.get("hrd") or {},
+        "attack_protection": settings.get("attack_protection") or {},
         "plugins": settings.get("plugins") or {},
     }
 

@@ -6,10 +6,12 @@ documentation lives next to its declaration.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import typing as t
 from urllib.parse import urlsplit
 
+from app.accounts.protection import Figures
 from app.branding.data import FIELDS as BRANDING_FIELDS
 from app.branding.data import MAX_NAME
 from app.branding.data import MAX_SENDER_NAME
@@ -185,6 +187,75 @@ HRD = Record(
     describe="mapping (home realm discovery)",
 )
 
+
+def cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address range like 203.0.113.0/24") from None
+
+
+_FIGURES = Figures()
+DAY = 24 * 3600
+
+ATTACK_PROTECTION = Record(
+    {
+        "max_failed_logins": Field(
+            Int(0, 1000),
+            "Failed sign-ins in a row for one account from one address before sign-ins from "
+            "there are blocked (the right password then fails too; the user is emailed an "
+            "unblock link). 0 turns brute-force protection off.",
+            default=_FIGURES.max_failed_logins,
+        ),
+        "block_seconds": Field(
+            Int(60, 30 * DAY),
+            "How long such a block lasts after the last attempt, in seconds.",
+            default=_FIGURES.block_seconds,
+        ),
+        "notify_user": Field(
+            Bool(), "Email the user an unblock link when a block starts.", default=True
+        ),
+        "delay_after": Field(
+            Int(0, 100_000),
+            "Failed sign-ins for one account from any address after which each attempt "
+            "waits (against password spraying). 0 turns the delay off.",
+            default=_FIGURES.delay_after,
+        ),
+        "first_delay_seconds": Field(
+            Int(1, 3600),
+            "The first wait, in seconds; it doubles with each further failure.",
+            default=_FIGURES.first_delay_seconds,
+        ),
+        "max_delay_seconds": Field(
+            Int(1, DAY), "The longest wait, in seconds.", default=_FIGURES.max_delay_seconds
+        ),
+        "delay_reset_seconds": Field(
+            Int(60, 7 * DAY),
+            "The account's count of failures ends this many seconds after its last failure.",
+            default=_FIGURES.delay_reset_seconds,
+        ),
+        "ip_failed_logins_per_day": Field(
+            Int(0, 10_000_000),
+            "Failed sign-ins from one address in a day after which it is refused until the "
+            "day ends. 0 turns it off.",
+            default=_FIGURES.ip_failed_logins_per_day,
+        ),
+        "ip_signups_per_day": Field(
+            Int(0, 10_000_000),
+            "Sign-ups from one address in a day after which it is refused until the day "
+            "ends. 0 turns it off.",
+            default=_FIGURES.ip_signups_per_day,
+        ),
+        "allow_list": Field(
+            List(Str(convert=cidr, max_length=64, describe="address range")),
+            "Address ranges (`203.0.113.0/24`, `2001:db8::/48`) never throttled for their "
+            "failed sign-ins and sign-ups.",
+            default=[],
+        ),
+    },
+    describe="mapping (attack protection)",
+)
+
 TENANT = Record(
     {
         "name": Field(
@@ -218,6 +289,12 @@ TENANT = Record(
         "hrd": Field(
             HRD,
             "Home realm discovery: method order and organization picker (see below).",
+            default={},
+        ),
+        "attack_protection": Field(
+            ATTACK_PROTECTION,
+            "Figures of brute-force protection, password-spraying delays and throttling of "
+            "suspicious addresses (see below).",
             default={},
         ),
         "plugins": plugins_field(
@@ -510,6 +587,7 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("tenant", TENANT),
     ("tenant.branding, organizations[].branding", BRANDING),
     ("tenant.hrd", HRD),
+    ("tenant.attack_protection", ATTACK_PROTECTION),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),
