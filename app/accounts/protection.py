@@ -66,6 +66,7 @@ class Figures:
     ip_signups_per_day: int = 50
     allow_list: tuple[str, ...] = ()
     organization_guesses_per_hour: int = 20
+    """Unknown organization names one address may try in an hour (:mod:`app.orgs.privacy`)."""
 
     @classmethod
     def of(cls, tenant: Tenant) -> Figures:

@@ -246,10 +246,17 @@ ATTACK_PROTECTION = Record(
             "ends. 0 turns it off.",
             default=_FIGURES.ip_signups_per_day,
         ),
+        "organization_guesses_per_hour": Field(
+            Int(0, 100_000),
+            "Unknown organization names (in `/o/<name>/` paths, the `organization` "
+            "parameter, the picker) one address may try in an hour while the tenant keeps its "
+            "list private; past it, every name is refused alike. 0 turns it off.",
+            default=_FIGURES.organization_guesses_per_hour,
+        ),
         "allow_list": Field(
             List(Str(convert=cidr, max_length=64, describe="address range")),
             "Address ranges (`203.0.113.0/24`, `2001:db8::/48`) never throttled for their "
-            "failed sign-ins and sign-ups.",
+            "failed sign-ins, sign-ups and unknown organization names.",
             default=[],
         ),
     },

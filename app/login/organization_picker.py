@@ -42,8 +42,12 @@ from app.login.context import current_sign_in
 from app.login.discovery import begin_login
 from app.login.identify import submit_identifier
 from app.orgs.models import Organization
+from app.orgs.privacy import TooManyGuesses
+from app.orgs.privacy import guarded_lookup
+from app.orgs.privacy import list_is_public
 from app.orgs.services import find_organization_by_name
 from app.security.limits import count_submission
+from app.security.limits import retry_after
 
 if t.TYPE_CHECKING:
     from app.login.context import SignIn
@@ -69,8 +73,7 @@ class OrganizationNameForm(FlaskForm):  # type: ignore[misc]
 
 def picker_mode(tenant: Tenant) -> str:
     """``list`` or ``name`` (tenant setting ``hrd.organization_picker``)."""
-    mode = ((tenant.settings or {}).get("hrd") or {}).get("organization_picker")
-    return "list" if mode == "list" else "name"
+    return "list" if list_is_public(tenant) else "name"
 
 
 def search(tenant: Tenant, query: str, limit: int) -> list[Organization]:
@@ -135,7 +138,13 @@ def organization() -> Response | tuple[str, int]:
         elif not form.validate():
             return picker_page(sign_in, form, mode, 400)
         else:
-            chosen = find_by_name(tenant, form.organization_name.data)
+            try:  # a name typed: unknown ones count against the address
+                chosen = guarded_lookup(
+                    tenant, lambda: find_by_name(tenant, form.organization_name.data)
+                )
+            except TooManyGuesses as refused:
+                headers = {"Retry-After": retry_after(refused.retry_after)}
+                return error_page("rate_limited", 429, headers=headers)
         if chosen is None:
             errors = [
                 _("We could not find that organization. Check its name, or ask your administrator.")
