@@ -10,9 +10,10 @@ addresses. Every figure is a tenant setting (``attack_protection``, :class:`Figu
   ``max_delay_seconds``; the count ends ``delay_reset_seconds`` after the last failure.
   A delay never locks the owner out for good: the unblock link and a password reset clear
   it, as a successful sign-in does.
-- **Suspicious addresses**: an address with ``ip_failed_logins_per_day`` failed sign-ins,
-  or ``ip_signups_per_day`` sign-ups, in a day is refused until the day's window ends;
-  addresses in ``allow_list`` (CIDR ranges) never are.
+- **Suspicious addresses**: an address may make ``ip_failed_logins_per_day`` failed
+  sign-ins, and ``ip_signups_per_day`` sign-ups, in a day; past that it is refused, and
+  gets one more each day's share (864 s for 100 a day), as Auth0 refills its bucket.
+  Addresses in ``allow_list`` (CIDR ranges) never are.
 
 Accounts are counted by the identifier typed (normalized), known or not, so no answer
 tells whether an account exists. Counts live in the shared counters
@@ -33,6 +34,7 @@ from app.accounts.background import later
 from app.accounts.emails import send_unblock_link
 from app.accounts.services import normalize_email
 from app.events.record import record_event
+from app.security.counters import Count
 from app.security.counters import Counters
 from app.security.counters import counters
 
@@ -56,7 +58,7 @@ class Figures:
     """The tenant's figures (``Tenant.settings["attack_protection"]``); 0 turns one off."""
 
     max_failed_logins: int = 10
-    block_seconds: int = DAY
+    block_seconds: int = 30 * DAY
     notify_user: bool = True
     delay_after: int = 30
     first_delay_seconds: int = 60
@@ -201,9 +203,9 @@ def before_password_check(tenant: Tenant, identifier: str, ip: str) -> Attempt:
         generation=store.peek(_generation_key(account), moment).value,
     )
     if figures.ip_failed_logins_per_day and not figures.allows(ip):
-        failures = store.peek(attempt.address_key, moment)
-        if failures.value >= figures.ip_failed_logins_per_day:
-            attempt.throttled_for = _seconds(failures.expires_at - moment)
+        bucket = store.peek(attempt.address_key, moment)
+        attempt.throttled_for = _bucket_wait(bucket, figures.ip_failed_logins_per_day, moment)
+        if attempt.throttled_for:
             return attempt
     if figures.delay_after:
         _pass_the_gate(attempt, store, moment)
@@ -245,14 +247,11 @@ def failed(attempt: Attempt, user: User | None) -> None:
     """A checked attempt failed (``user``: the account, when it exists)."""
     figures, store, moment = attempt.figures, counters(), now()
     tenant, user_id = attempt.tenant, user.id if user is not None else None
-    if figures.ip_failed_logins_per_day and not figures.allows(attempt.ip):
-        failures = store.add(attempt.address_key, DAY, moment)
-        if failures.value == figures.ip_failed_logins_per_day:
-            record_event(
-                "ip_throttled",
-                tenant=tenant,
-                data={"kind": "login", "count": failures.value, "until": failures.expires_at},
-            )
+    per_day = figures.ip_failed_logins_per_day
+    if per_day and not figures.allows(attempt.ip):
+        bucket = store.charge(attempt.address_key, DAY / per_day, moment)
+        if _just_filled(bucket, per_day, moment):
+            record_event("ip_throttled", tenant=tenant, data={"kind": "login"})
     if attempt.blocked:
         return  # the answer told nothing: the run goes on as it was
     if attempt.pair_number == figures.max_failed_logins > 0:
@@ -281,21 +280,32 @@ def succeeded(attempt: Attempt) -> None:
 
 
 def count_signup(tenant: Tenant, ip: str) -> float:
-    """Count a sign-up from ``ip``: seconds it must wait when over the day's figure, else 0."""
+    """Count a sign-up from ``ip``: seconds it must wait when over its figure (nothing is
+    counted then), else 0."""
     figures = Figures.of(tenant)
-    if not figures.ip_signups_per_day or figures.allows(ip):
+    per_day = figures.ip_signups_per_day
+    if not per_day or figures.allows(ip):
         return 0.0
-    moment = now()
-    signups = counters().add(f"ips:{tenant.id}:{address_key(ip)}", DAY, moment)
-    if signups.value == figures.ip_signups_per_day + 1:
-        record_event(
-            "ip_throttled",
-            tenant=tenant,
-            data={"kind": "signup", "count": signups.value, "until": signups.expires_at},
-        )
-    if signups.value > figures.ip_signups_per_day:
-        return signups.expires_at - moment
+    store, moment, key = counters(), now(), f"ips:{tenant.id}:{address_key(ip)}"
+    wait = _bucket_wait(store.peek(key, moment), per_day, moment)
+    if wait:
+        return wait
+    if _just_filled(store.charge(key, DAY / per_day, moment), per_day, moment):
+        record_event("ip_throttled", tenant=tenant, data={"kind": "signup"})
     return 0.0
+
+
+def _bucket_wait(bucket: Count, per_day: int, moment: float) -> float:
+    """An address's bucket holds a day: each event fills ``DAY / per_day`` seconds of it,
+    and it drains in real time. Seconds until one more event fits (0: it fits now)."""
+    return _seconds(bucket.expires_at - moment - (DAY - DAY / per_day))
+
+
+def _just_filled(bucket: Count, per_day: int, moment: float) -> bool:
+    """The event just charged made the bucket full (the throttle starts)."""
+    step = DAY / per_day
+    left = bucket.expires_at - moment
+    return left - step <= DAY - step < left
 
 
 # --- Lifting blocks ------------------------------------------------------------------------

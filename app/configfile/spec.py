@@ -209,7 +209,8 @@ ATTACK_PROTECTION = Record(
         ),
         "block_seconds": Field(
             Int(60, 30 * DAY),
-            "How long such a block lasts after the last attempt, in seconds.",
+            "How long such a block lasts after the pair's last attempt, in seconds (unless "
+            "the link, a password reset or an admin lifts it first).",
             default=_FIGURES.block_seconds,
         ),
         "notify_user": Field(
@@ -236,14 +237,13 @@ ATTACK_PROTECTION = Record(
         ),
         "ip_failed_logins_per_day": Field(
             Int(0, 10_000_000),
-            "Failed sign-ins from one address in a day after which it is refused until the "
-            "day ends. 0 turns it off.",
+            "Failed sign-ins one address may make in a day; past that it is refused and gets "
+            "one more each day's share (864 s for 100). 0 turns it off.",
             default=_FIGURES.ip_failed_logins_per_day,
         ),
         "ip_signups_per_day": Field(
             Int(0, 10_000_000),
-            "Sign-ups from one address in a day after which it is refused until the day "
-            "ends. 0 turns it off.",
+            "Sign-ups one address may make in a day, refilled the same way. 0 turns it off.",
             default=_FIGURES.ip_signups_per_day,
         ),
         "organization_guesses_per_hour": Field(

@@ -86,6 +86,12 @@ class Counters(abc.ABC):
         run of events with no pause as long as the window)."""
 
     @abc.abstractmethod
+    def charge(self, key: str, seconds: float, now: float) -> Count:
+        """A bucket that drains in real time: add ``seconds`` to what is left of it and
+        return the count of charges since it was last empty and the time it will be empty
+        (``expires_at``). What is left at ``now`` is ``expires_at - now``."""
+
+    @abc.abstractmethod
     def peek(self, key: str, now: float) -> Count:
         """The count, or :data:`NOTHING` when its window ended."""
 
@@ -115,21 +121,34 @@ class DatabaseCounters(Counters):
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
     ) -> Count:
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         ends = now + window
         ended = TABLE.c.expires_at <= now
+        return self._upsert(
+            key,
+            now,
+            (amount, ends),
+            count=sa.case((ended, amount), else_=TABLE.c.count + amount),
+            expires_at=ends if extend else sa.case((ended, ends), else_=TABLE.c.expires_at),
+        )
+
+    def charge(self, key: str, seconds: float, now: float) -> Count:
+        running = TABLE.c.expires_at > now
+        return self._upsert(
+            key,
+            now,
+            (1, now + seconds),
+            count=sa.case((running, TABLE.c.count + 1), else_=1),
+            expires_at=sa.case((running, TABLE.c.expires_at + seconds), else_=now + seconds),
+        )
+
+    def _upsert(self, key: str, now: float, first: tuple[int, float], **changes: t.Any) -> Count:
+        """Insert the row with the ``first`` count and end, or apply ``changes`` to it."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        count, expires_at = first
         statement = (
             insert(TABLE)
-            .values(key=key, count=amount, expires_at=ends)
-            .on_conflict_do_update(
-                index_elements=[TABLE.c.key],
-                set_={
-                    "count": sa.case((ended, amount), else_=TABLE.c.count + amount),
-                    "expires_at": ends
-                    if extend
-                    else sa.case((ended, ends), else_=TABLE.c.expires_at),
-                },
-            )
+            .values(key=key, count=count, expires_at=expires_at)
+            .on_conflict_do_update(index_elements=[TABLE.c.key], set_=changes)
             .returning(TABLE.c.count, TABLE.c.expires_at)
         )
         (row,) = self._write(statement)
@@ -184,6 +203,18 @@ redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((e - now) * 1000)))
 return {n, string.format('%.17g', e)}
 """
 
+CHARGE = """
+local fields = redis.call('HMGET', KEYS[1], 'n', 'e')
+local now, seconds = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n, e = tonumber(fields[1]), tonumber(fields[2])
+if not e or e <= now then n = 0; e = now end
+n = n + 1
+e = e + seconds
+redis.call('HSET', KEYS[1], 'n', n, 'e', string.format('%.17g', e))
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((e - now) * 1000)))
+return {n, string.format('%.17g', e)}
+"""
+
 
 class RedisCounters(Counters):
     """Counters as Redis hashes (``n``: the count, ``e``: the window's end); Redis' own
@@ -193,6 +224,7 @@ class RedisCounters(Counters):
         self.client = client
         self.prefix = prefix
         self._add = client.register_script(ADD)
+        self._charge = client.register_script(CHARGE)
 
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
@@ -200,6 +232,10 @@ class RedisCounters(Counters):
         value, ends = self._add(
             keys=[self.prefix + key], args=[amount, repr(now), repr(window), int(extend)]
         )
+        return Count(int(value), float(ends))
+
+    def charge(self, key: str, seconds: float, now: float) -> Count:
+        value, ends = self._charge(keys=[self.prefix + key], args=[repr(now), repr(seconds)])
         return Count(int(value), float(ends))
 
     def peek(self, key: str, now: float) -> Count:
@@ -288,6 +324,9 @@ class FailoverCounters(Counters):
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
     ) -> Count:
         return t.cast(Count, self._call("add", key, window, now, amount, extend=extend))
+
+    def charge(self, key: str, seconds: float, now: float) -> Count:
+        return t.cast(Count, self._call("charge", key, seconds, now))
 
     def peek(self, key: str, now: float) -> Count:
         return t.cast(Count, self._call("peek", key, now))

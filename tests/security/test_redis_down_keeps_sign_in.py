@@ -17,7 +17,7 @@ from app.testing import login
 
 @pytest.fixture
 def foyer_config(foyer_config, private_redis):
-    return {**foyer_config, "redis_url": private_redis.url, "rate_limit_login": "8 per minute"}
+    return {**foyer_config, "redis_url": private_redis.url, "rate_limit_login": "8 per hour"}
 
 
 def _redis_keys(private_redis) -> list[bytes]:

@@ -56,6 +56,14 @@ def test_an_extended_window_restarts_at_every_add(backend):
     assert backend.peek("run", 1189.0).value == 2
 
 
+def test_a_bucket_fills_with_each_charge_and_drains_in_real_time(backend):
+    assert backend.charge("bucket", 864, 1000.0) == (1, 1864.0)
+    assert backend.charge("bucket", 864, 1000.0) == (2, 2728.0)
+    assert backend.charge("bucket", 864, 2000.0) == (3, 3592.0)  # what was left, plus 864
+    assert backend.peek("bucket", 3591.0).value == 3
+    assert backend.charge("bucket", 864, 3592.0) == (1, 4456.0)  # empty: starts again
+
+
 def test_the_database_storage_answers_as_limits_own_storage(foyer_app):
     three_a_minute = parse("3 per minute")
     ours = SlidingWindowCounterRateLimiter(
@@ -73,7 +81,7 @@ def test_the_database_storage_answers_as_limits_own_storage(foyer_app):
 
 
 def test_two_gunicorn_workers_let_one_address_make_the_limit_not_twice_it(gunicorn, tenant, user):
-    server = gunicorn(FOYER_RATE_LIMIT_LOGIN="10 per minute")
+    server = gunicorn(FOYER_RATE_LIMIT_LOGIN="10 per hour")
     browser = HttpBrowser(server.base_url, "198.51.100.7")
     answers = []
     for _ in range(12):  # two credential POSTs each, while not limited
