@@ -9,7 +9,8 @@ addresses. Every figure is a tenant setting (``attack_protection``, :class:`Figu
   each attempt must wait ``first_delay_seconds`` after the last failure, doubling up to
   ``max_delay_seconds``; the count ends ``delay_reset_seconds`` after the last failure.
   A delay never locks the owner out for good: the unblock link and a password reset clear
-  it, as a successful sign-in does.
+  it, as a successful sign-in does, and a browser the owner signed in with (or unblocked,
+  or reset the password with) is never delayed: it carries a signed device cookie.
 - **Suspicious addresses**: an address may make ``ip_failed_logins_per_day`` failed
   sign-ins, and ``ip_signups_per_day`` sign-ups, in a day; past that it is refused, and
   gets one more each day's share (864 s for 100 a day), as Auth0 refills its bucket.
@@ -30,6 +31,11 @@ import ipaddress
 import time
 import typing as t
 
+from flask import current_app
+from flask import request
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
+
 from app.accounts.background import later
 from app.accounts.emails import send_unblock_link
 from app.accounts.services import normalize_email
@@ -39,6 +45,8 @@ from app.security.counters import Counters
 from app.security.counters import counters
 
 if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
     from app.accounts.models import User
     from app.tenancy.models import Tenant
 
@@ -207,7 +215,7 @@ def before_password_check(tenant: Tenant, identifier: str, ip: str) -> Attempt:
         attempt.throttled_for = _bucket_wait(bucket, figures.ip_failed_logins_per_day, moment)
         if attempt.throttled_for:
             return attempt
-    if figures.delay_after:
+    if figures.delay_after and not known_device(account):
         _pass_the_gate(attempt, store, moment)
         if attempt.delayed_for:
             return attempt
@@ -324,6 +332,52 @@ def unblock(user: User, via: str) -> None:
         store.add(_generation_key(account), GENERATION_SECONDS, moment, extend=True)
         store.clear(_spray_key(account), _gate_key(account))
     record_event("login_unblocked", tenant_id=user.tenant_id, user_id=user.id, data={"via": via})
+
+
+# --- Devices the owner used -----------------------------------------------------------------
+
+DEVICE_COOKIE = "foyer_device"
+DEVICE_MAX_AGE = 90 * DAY
+DEVICE_ACCOUNTS = 5
+"""A device cookie names at most this many accounts (the last ones signed in)."""
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="foyer.device")
+
+
+def _device_accounts() -> list[str]:
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 1024:
+        return []
+    try:
+        accounts = _device_serializer().loads(raw, max_age=DEVICE_MAX_AGE)
+    except BadSignature:
+        return []
+    if not isinstance(accounts, list):
+        return []
+    return [a for a in accounts if isinstance(a, str)][:DEVICE_ACCOUNTS]
+
+
+def known_device(account: str) -> bool:
+    """This browser proved it is the owner's (a sign-in, the unblock link, a reset)."""
+    return account in _device_accounts()
+
+
+def remember_device(response: Response, user: User) -> Response:
+    """Mark this browser as ``user``'s on ``response``: their delays never apply to it."""
+    mine = [account_key(user.tenant_id, identifier) for identifier in identifiers_of(user)]
+    accounts = list(dict.fromkeys([*mine, *_device_accounts()]))[:DEVICE_ACCOUNTS]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(accounts),
+        max_age=DEVICE_MAX_AGE,
+        path="/",
+        secure=bool(current_app.extensions["foyer.settings"].secure_cookies),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def _email_unblock_link(user: User, ip: str) -> None:

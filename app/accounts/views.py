@@ -262,7 +262,7 @@ def reset_form() -> Response | tuple[str, int]:
                 "reset",
                 organization.id if organization is not None else None,
             )
-            return redirect(url_for(".reset_done"), code=303)
+            return protection.remember_device(redirect(url_for(".reset_done"), code=303), user)
     form.token.data = value
     status = 400 if request.method == "POST" else 200
     return render_page(
@@ -470,7 +470,7 @@ def unblock() -> Response | tuple[str, int]:
             return link_invalid(tokens.UNBLOCK)
         session.commit()
         protection.unblock(user, "link")
-        return redirect(url_for(".unblocked"), code=303)
+        return protection.remember_device(redirect(url_for(".unblocked"), code=303), user)
     form.token.data = value
     return render_page("account/unblock.html", form=form, user_label=user_label(user))
 

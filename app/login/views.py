@@ -181,7 +181,8 @@ def check_password(
         )
         return wrong_credentials(tx)
     protection.succeeded(attempt)
-    return steps.authenticated(sign_in, user, connection, result.amr)
+    response = make_response(steps.authenticated(sign_in, user, connection, result.amr))
+    return protection.remember_device(response, user)
 
 
 def refused(tx: LoginTransaction, attempt: protection.Attempt) -> Response | tuple[str, int]:

@@ -38,6 +38,7 @@ if t.TYPE_CHECKING:
     from app.db import Database
 
 log = logging.getLogger(__name__)
+R = t.TypeVar("R")
 
 REDIS_TIMEOUT = 0.25
 """Seconds to connect to Redis, and to wait for one answer, before counting elsewhere."""
@@ -271,6 +272,7 @@ class Breaker:
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
+        self.errors = redis_errors()
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -278,6 +280,16 @@ class Breaker:
     def closed(self) -> bool:
         """True while Redis is believed reachable."""
         return time.monotonic() >= self._down_until
+
+    def run(self, primary: t.Callable[[], R], fallback: t.Callable[[], R]) -> R:
+        """``primary()`` (Redis) while it is believed reachable and answers, else
+        ``fallback()`` (the database)."""
+        if self.closed:
+            try:
+                return primary()
+            except self.errors as error:
+                self.failed(error)
+        return fallback()
 
     def failed(self, error: BaseException) -> None:
         with self._lock:
@@ -306,19 +318,16 @@ class FailoverCounters(Counters):
         self.primary = primary
         self.fallback = fallback
         self.breaker = breaker
-        self.errors = redis_errors()
 
     @property
     def degraded(self) -> bool:
         return not self.breaker.closed
 
     def _call(self, name: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        if self.breaker.closed:
-            try:
-                return getattr(self.primary, name)(*args, **kwargs)
-            except self.errors as error:
-                self.breaker.failed(error)
-        return getattr(self.fallback, name)(*args, **kwargs)
+        return self.breaker.run(
+            lambda: getattr(self.primary, name)(*args, **kwargs),
+            lambda: getattr(self.fallback, name)(*args, **kwargs),
+        )
 
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
@@ -333,11 +342,7 @@ class FailoverCounters(Counters):
 
     def clear(self, *keys: str) -> None:
         # in both: a count cleared while Redis was down must not come back with it
-        if self.breaker.closed:
-            try:
-                self.primary.clear(*keys)
-            except self.errors as error:
-                self.breaker.failed(error)
+        self.breaker.run(lambda: self.primary.clear(*keys), lambda: None)
         self.fallback.clear(*keys)
 
 

@@ -37,7 +37,6 @@ from app.security.counters import DatabaseCounters
 from app.security.counters import FailoverCounters
 from app.security.counters import RedisCounters
 from app.security.counters import redis_client
-from app.security.counters import redis_errors
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -145,22 +144,20 @@ class FailoverStorage(Storage, SlidingWindowCounterSupport):
         self.primary = primary
         self.fallback = fallback
         self.breaker = breaker
-        self.errors = redis_errors()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return self.fallback.base_exceptions
 
     def _call(self, name: str, *args: t.Any, stricter: bool = False) -> t.Any:
-        if self.breaker.closed:
-            try:
-                return getattr(self.primary, name)(*args)
-            except self.errors as error:
-                self.breaker.failed(error)
+        fallback_args = args
         if stricter:  # (key, limit, expiry, amount): fewer places while counting apart
             key, limit, *rest = args
-            args = (key, max(1, limit // FALLBACK_DIVISOR), *rest)
-        return getattr(self.fallback, name)(*args)
+            fallback_args = (key, max(1, limit // FALLBACK_DIVISOR), *rest)
+        return self.breaker.run(
+            lambda: getattr(self.primary, name)(*args),
+            lambda: getattr(self.fallback, name)(*fallback_args),
+        )
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         return t.cast(int, self._call("incr", key, expiry, amount))

@@ -144,3 +144,36 @@ def test_the_figures_are_tenant_settings(backend, clock, attacker, tenant, user)
     clock.advance(10)
     spray(attacker, 1)
     assert attacker.guess().headers["Retry-After"] == "15"
+
+
+def test_a_browser_the_owner_signed_in_with_is_never_delayed(
+    backend, clock, foyer_app, attacker, user
+):
+    owner = host_client(foyer_app)
+    owner.environ_base["REMOTE_ADDR"] = "192.0.2.200"
+    assert login(owner, "alice@example.com", USER_PASSWORD).status_code == 303
+    owner.delete_cookie("foyer_session", domain="login.test")  # signed out, cookie kept
+    spray(attacker, 30)
+    assert attacker.guess(USER_PASSWORD).status_code == 429
+    stranger = host_client(foyer_app)
+    stranger.set_cookie("foyer_device", "forged", domain="login.test")
+    stranger.environ_base["REMOTE_ADDR"] = "192.0.2.201"
+    assert login(stranger, "alice@example.com", USER_PASSWORD).status_code == 429
+    assert login(owner, "alice@example.com", USER_PASSWORD).status_code == 303
+
+
+def test_the_browser_that_reset_the_password_is_not_delayed_when_spraying_goes_on(
+    backend, clock, foyer_app, attacker, user, mails
+):
+    from tests.accounts.test_password_reset import NEW_PASSWORD
+    from tests.accounts.test_password_reset import request_reset
+
+    spray(attacker, 30)
+    owner = host_client(foyer_app)
+    owner.environ_base["REMOTE_ADDR"] = "192.0.2.200"
+    request_reset(owner, "alice@example.com")
+    form = owner.get(path_of(link_in(next(m for m in mails() if m.purpose == "password_reset"))))
+    submit_form(owner, form, "reset-password-form", new_password=NEW_PASSWORD)
+    spray(attacker, 30)  # the attacker goes on at once
+    assert attacker.guess(NEW_PASSWORD).status_code == 429
+    assert login(owner, "alice@example.com", NEW_PASSWORD).status_code == 303
