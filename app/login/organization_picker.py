@@ -47,7 +47,6 @@ from app.orgs.privacy import guarded_lookup
 from app.orgs.privacy import list_is_public
 from app.orgs.services import find_organization_by_name
 from app.security.limits import count_submission
-from app.security.limits import retry_after
 
 if t.TYPE_CHECKING:
     from app.login.context import SignIn
@@ -143,8 +142,7 @@ def organization() -> Response | tuple[str, int]:
                     tenant, lambda: find_by_name(tenant, form.organization_name.data)
                 )
             except TooManyGuesses as refused:
-                headers = {"Retry-After": retry_after(refused.retry_after)}
-                return error_page("rate_limited", 429, headers=headers)
+                return refused.page()
         if chosen is None:
             errors = [
                 _("We could not find that organization. Check its name, or ask your administrator.")

@@ -185,7 +185,7 @@ def check_password(
     return protection.remember_device(response, user)
 
 
-def refused(tx: LoginTransaction, attempt: protection.Attempt) -> Response | tuple[str, int]:
+def refused(tx: LoginTransaction, attempt: protection.Attempt) -> Response:
     """An attempt refused before any check: the address is throttled (the "too many
     attempts" page), or the account must wait (the password page says so)."""
     headers = {"Retry-After": retry_after(attempt.refused_for)}

@@ -21,10 +21,14 @@ from flask import request
 from app.accounts import protection
 from app.accounts.protection import Figures
 from app.accounts.protection import address_key
+from app.errors import error_page
 from app.events.record import record_event
 from app.security.counters import counters
+from app.security.limits import retry_after
 
 if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
@@ -37,6 +41,12 @@ class TooManyGuesses(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"retry after {retry_after:.0f} s")
         self.retry_after = retry_after
+
+    def page(self) -> Response:
+        """The refusal a page gives: the "too many attempts" page, with ``Retry-After``."""
+        return error_page(
+            "rate_limited", 429, headers={"Retry-After": retry_after(self.retry_after)}
+        )
 
 
 def list_is_public(tenant: Tenant) -> bool:

@@ -35,7 +35,6 @@ from app.orgs.privacy import TooManyGuesses
 from app.orgs.privacy import guarded_lookup
 from app.orgs.services import find_organization
 from app.security.limits import count_submission
-from app.security.limits import retry_after
 from app.tenancy.resolve import current_tenant
 from app.tenancy.services import SLUG
 
@@ -130,8 +129,7 @@ def invitation_accepted() -> Response | tuple[str, int]:
         try:  # the page shows a known name's brand: unknown ones count as guesses
             organization = guarded_lookup(tenant, lambda: find_organization(tenant, name))
         except TooManyGuesses as refused:
-            headers = {"Retry-After": retry_after(refused.retry_after)}
-            return error_page("rate_limited", 429, headers=headers)
+            return refused.page()
     if organization is not None:
         show_organization(organization)
     return render_page("orgs/invitation_accepted.html")

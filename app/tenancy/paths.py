@@ -30,7 +30,6 @@ from app.errors import error_page
 from app.orgs.privacy import TooManyGuesses
 from app.orgs.privacy import guarded_lookup
 from app.orgs.services import find_organization_by_name
-from app.security.limits import retry_after
 from app.tenancy.resolve import current_domain
 from app.tenancy.resolve import current_tenant
 
@@ -92,10 +91,8 @@ def check_organization_path() -> Response | None:
     try:
         organization = guarded_lookup(current_tenant(), path_organization)
     except TooManyGuesses as refused:
-        _serve_from_root()
-        return error_page(
-            "rate_limited", 429, headers={"Retry-After": retry_after(refused.retry_after)}
-        )
+        _serve_from_root()  # the page's own links (styles, languages) must exist
+        return refused.page()
     host_organization = current_domain().organization
     if organization is None or (
         host_organization is not None and host_organization.id != organization.id
