@@ -38,7 +38,8 @@ class Settings:
     """SQLAlchemy URL. Empty means SQLite in the instance folder (``foyer.db``)."""
 
     redis_url: str = ""
-    """Redis URL for rate limits and counters shared by several processes. Empty: in memory."""
+    """Redis URL for rate limits and attack-protection counters shared by every process.
+    Empty: they are kept in the database (never in one process's memory)."""
 
     secret_key: str = ""
     """Signs session cookies and CSRF tokens. Generated into ``instance/secret_key``."""
@@ -151,6 +152,10 @@ class Settings:
 
     invitation_lifetime: int = 7 * 24 * 3600
     """How long an organization invitation works, in seconds (at most 30 days)."""
+
+    unblock_token_lifetime: int = 24 * 3600
+    """How long the link that lifts a block of sign-ins (emailed when an account had too
+    many failed sign-ins from one address) works, in seconds."""
 
     reset_emails_per_hour: int = 5
     """At most this many reset (or verification) emails per account and hour; more requests

@@ -14,6 +14,7 @@ import uuid
 import sqlalchemy as sa
 from flask import current_app
 from flask import g
+from flask import has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
@@ -117,6 +118,24 @@ def _get_session() -> Session:
 
 session: Session = t.cast(Session, LocalProxy(_get_session))
 """The current app context's session; closed when the context ends."""
+
+
+def sqlite_write_holder() -> Session | None:
+    """The app context's session when it holds SQLite's one write lock, else None.
+
+    A write through another connection would wait for that lock until the request ends:
+    code that must write on its own (events, counters) writes through this session then.
+    """
+    main = g.get("db_session") if has_app_context() else None
+    if main is None or not main.in_transaction():
+        return None
+    if get_database().engine.dialect.name != "sqlite":
+        return None
+    try:
+        dbapi = main.connection().connection.dbapi_connection
+    except Exception:
+        return None
+    return main if getattr(dbapi, "in_transaction", False) else None
 
 
 def core_execute(

@@ -25,6 +25,7 @@ from app.db import Database
 from app.db import close_session
 from app.errors import init_errors
 from app.events.record import record_plugin_failure
+from app.events.record import record_storage_failure
 from app.hooks import hook_failed
 from app.i18n import init_i18n
 from app.login.context import load_sign_in
@@ -38,6 +39,7 @@ from app.plugins import build_plugin_manager
 from app.plugins import init_template_hook
 from app.rowcache import init_row_cache
 from app.security.cookie_session import init_cookie_session
+from app.security.counters import storage_unavailable
 from app.security.headers import init_headers
 from app.security.json_body import init_json_bodies
 from app.security.limits import init_limiter
@@ -121,6 +123,7 @@ def setup_security(app: Flask) -> None:
     init_json_bodies(app)
     init_request_input(app)
     init_limiter(app)
+    storage_unavailable.connect(record_storage_failure, app)
     init_login_manager(app)
 
 

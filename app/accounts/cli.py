@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from app.accounts import protection
 from app.accounts.bulk import ImportInvalid
 from app.accounts.bulk import check_file
 from app.accounts.bulk import import_users
@@ -172,10 +173,12 @@ def block(
 @click.option("--connection", "connection_name", default=None)
 @pass_app
 def unblock(ctx: AppContext, tenant_name: str, email: str, connection_name: str | None) -> None:
-    """Let a blocked user sign in again."""
+    """Let a blocked user sign in again: lifts an admin's block, and the blocks and delays
+    that failed sign-ins put on the account (from every address)."""
     ctx.app  # noqa: B018
     for user in _users_by_email(tenant_name, email, connection_name):
         set_blocked(user, False)
+        protection.unblock(user, "admin")
         click.echo(f"unblocked user {user.id}")
 
 

@@ -15,6 +15,8 @@ from flask import current_app
 
 from app.accounts import tokens
 from app.accounts.background import RETRY_DELAYS
+from app.accounts.models import User
+from app.connections.services import dedicated_organization
 from app.db import session
 from app.events.record import record_event
 from app.mail.delivery import send_email
@@ -22,7 +24,6 @@ from app.mail.render import render_email
 from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
-    from app.accounts.models import User
     from app.mail.message import EmailMessage
     from app.orgs.models import Organization
 
@@ -231,6 +232,32 @@ def send_account_blocked(user: User, organization: Organization | None = None) -
         tenant=tenant,
         organization=organization,
         locale=user.locale,
+        user_name=user_name(user),
+    )
+    return deliver(message, tenant, organization)
+
+
+def send_unblock_link(user_id: str, ip: str) -> bool:
+    """Tell the user sign-ins to their account from ``ip`` are blocked after too many
+    failures: a single-use link lifts the block, and a password reset link if it was not
+    them. Background work (the sign-in's answer does not wait for it)."""
+    user = session.get(User, user_id)
+    if user is None or not user.email:
+        return False
+    tenant = _tenant(user)
+    organization = dedicated_organization(user.connection)
+    issued = tokens.issue(tokens.UNBLOCK, tenant_id=tenant.id, user=user)
+    session.commit()
+    message = render_email(
+        "login_blocked",
+        to=user.email,
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        unblock_url=tenant_url(tenant, "accounts.unblock", organization, token=issued.value),
+        reset_url=tenant_url(tenant, "accounts.reset_request", organization),
+        hours=max(1, int(tokens.lifetime(tokens.UNBLOCK).total_seconds()) // 3600),
+        ip=ip,
         user_name=user_name(user),
     )
     return deliver(message, tenant, organization)

@@ -19,8 +19,6 @@ import typing as t
 import pyotp
 import segno
 import sqlalchemy as sa
-from flask import current_app
-from limits import parse
 
 from app.accounts.models import RecoveryCode
 from app.accounts.models import TotpFactor
@@ -29,7 +27,7 @@ from app.db import utcnow
 from app.security.crypto import decrypt
 from app.security.crypto import encrypt
 from app.security.crypto import token_hash
-from app.security.limits import limiter
+from app.security.limits import hit
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -147,9 +145,7 @@ def verify(user: User, code: str) -> str | None:
 
 
 def count_attempt(user: User) -> None:
-    settings = current_app.extensions["foyer.settings"]
-    namespace = f"foyer:{settings.instance_path}"
-    if not limiter().limiter.hit(parse(settings.rate_limit_mfa), namespace, "mfa", user.id):
+    if not hit("rate_limit_mfa", "mfa", user.id):
         raise TooManyAttempts(user.id)
 
 

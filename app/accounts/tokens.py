@@ -1,6 +1,6 @@
 """Single-use tokens for links sent by email (password reset, email verification,
-invitation) and for pending sign-ups (the browser that signed up holds the token, the
-emailed code confirms it: :mod:`app.accounts.signup`).
+invitation, unblocking sign-ins) and for pending sign-ups (the browser that signed up holds
+the token, the emailed code confirms it: :mod:`app.accounts.signup`).
 
 A token is 256 random bits (``secrets``), sent only in the link; the database keeps its
 SHA-256. Each is bound to one purpose and, except invitations, one user; it expires; it is
@@ -31,12 +31,14 @@ PASSWORD_RESET = "password_reset"
 EMAIL_VERIFICATION = "email_verification"
 INVITATION = "invitation"
 SIGNUP = "signup"
+UNBLOCK = "unblock"
 
 LIFETIME_SETTINGS = {
     PASSWORD_RESET: "reset_token_lifetime",
     EMAIL_VERIFICATION: "verify_token_lifetime",
     INVITATION: "invitation_lifetime",
     SIGNUP: "signup_code_lifetime",
+    UNBLOCK: "unblock_token_lifetime",
 }
 """Purpose -> the setting holding its lifetime in seconds."""
 

@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 from app.accounts import emails
 from app.accounts import mfa
 from app.accounts import mfa_views
+from app.accounts import protection
 from app.accounts import session_views
 from app.accounts import signup as signup_service
 from app.accounts import tokens
@@ -68,6 +69,7 @@ from app.i18n import locale_tag
 from app.i18n import page_languages
 from app.orgs.models import Organization
 from app.security.limits import count_submission
+from app.security.limits import retry_after
 from app.sessions.services import current_sso
 from app.tenancy.models import Tenant
 from app.tenancy.resolve import current_tenant
@@ -248,6 +250,7 @@ def reset_form() -> Response | tuple[str, int]:
                 user.email_verified = True  # the link reached this address
             counts = sign_out_everywhere(user, "password_reset")
             session.commit()
+            protection.unblock(user, "password_reset")
             record_event(
                 "password_reset_completed",
                 tenant=tenant,
@@ -262,7 +265,7 @@ def reset_form() -> Response | tuple[str, int]:
                 "reset",
                 organization.id if organization is not None else None,
             )
-            return redirect(url_for(".reset_done"), code=303)
+            return protection.remember_device(redirect(url_for(".reset_done"), code=303), user)
     form.token.data = value
     status = 400 if request.method == "POST" else 200
     return render_page(
@@ -467,6 +470,38 @@ def verification_sent() -> tuple[str, int]:
     return render_page("account/check_email.html", reason="verification")
 
 
+# --- Unblocking sign-ins -------------------------------------------------------------------
+
+
+@bp.route("/login/unblock", methods=["GET", "POST"])
+def unblock() -> Response | tuple[str, int]:
+    """The link of the "too many failed sign-ins" email: GET shows a button (mail scanners
+    follow links, they do not press buttons); the POST uses the token and lifts every
+    block and delay of the account's sign-ins."""
+    tenant = current_tenant()
+    value = request.form.get("token") if request.method == "POST" else request.args.get("token")
+    row = tokens.peek(value, tokens.UNBLOCK, tenant.id)
+    user = session.get(User, row.user_id) if row is not None and row.user_id else None
+    if row is None or user is None or user.tenant_id != tenant.id:
+        return link_invalid(tokens.UNBLOCK)
+    use_organization(dedicated_organization_id(user.connection))
+    page_languages().candidates.append(user.locale)  # the email's language
+    form = TokenForm()
+    if request.method == "POST" and form.validate():
+        if tokens.consume(value, tokens.UNBLOCK, tenant.id) is None:
+            return link_invalid(tokens.UNBLOCK)
+        session.commit()
+        protection.unblock(user, "link")
+        return protection.remember_device(redirect(url_for(".unblocked"), code=303), user)
+    form.token.data = value
+    return render_page("account/unblock.html", form=form, user_label=user_label(user))
+
+
+@bp.route("/login/unblocked")
+def unblocked() -> tuple[str, int]:
+    return render_page("account/unblocked.html")
+
+
 # --- Sign-up -------------------------------------------------------------------------------
 
 SIGNUP_KEY = "signup"
@@ -499,6 +534,9 @@ def signup() -> Response | tuple[str, int]:
             except PasswordRejected as rejected:
                 form.password.errors.append(str(rejected))
                 return render_page("account/signup.html", 400, form=form, connection=connection)
+            wait = protection.count_signup(tenant, request.remote_addr or "")
+            if wait:
+                return error_page("rate_limited", 429, headers={"Retry-After": retry_after(wait)})
             started = signup_service.start(
                 connection,
                 organization,

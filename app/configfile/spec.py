@@ -6,11 +6,13 @@ documentation lives next to its declaration.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import typing as t
 from urllib.parse import urlsplit
 
 from app.accounts.password_strength import DEFAULT_MIN_SCORE
+from app.accounts.protection import Figures
 from app.accounts.services import clean_email
 from app.branding.data import FIELDS as BRANDING_FIELDS
 from app.branding.data import MAX_NAME
@@ -213,6 +215,82 @@ PASSWORDS = Record(
     describe="mapping (password rules)",
 )
 
+
+def cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address range like 203.0.113.0/24") from None
+
+
+_FIGURES = Figures()
+DAY = 24 * 3600
+
+ATTACK_PROTECTION = Record(
+    {
+        "max_failed_logins": Field(
+            Int(0, 1000),
+            "Failed sign-ins in a row for one account from one address before sign-ins from "
+            "there are blocked (the right password then fails too; the user is emailed an "
+            "unblock link). 0 turns brute-force protection off.",
+            default=_FIGURES.max_failed_logins,
+        ),
+        "block_seconds": Field(
+            Int(60, 30 * DAY),
+            "How long such a block lasts after the pair's last attempt, in seconds (unless "
+            "the link, a password reset or an admin lifts it first).",
+            default=_FIGURES.block_seconds,
+        ),
+        "notify_user": Field(
+            Bool(), "Email the user an unblock link when a block starts.", default=True
+        ),
+        "delay_after": Field(
+            Int(0, 100_000),
+            "Failed sign-ins for one account from any address after which each attempt "
+            "waits (against password spraying). 0 turns the delay off.",
+            default=_FIGURES.delay_after,
+        ),
+        "first_delay_seconds": Field(
+            Int(1, 3600),
+            "The first wait, in seconds; it doubles with each further failure.",
+            default=_FIGURES.first_delay_seconds,
+        ),
+        "max_delay_seconds": Field(
+            Int(1, DAY), "The longest wait, in seconds.", default=_FIGURES.max_delay_seconds
+        ),
+        "delay_reset_seconds": Field(
+            Int(60, 7 * DAY),
+            "The account's count of failures ends this many seconds after its last failure.",
+            default=_FIGURES.delay_reset_seconds,
+        ),
+        "ip_failed_logins_per_day": Field(
+            Int(0, 10_000_000),
+            "Failed sign-ins one address may make in a day; past that it is refused and gets "
+            "one more each day's share (864 s for 100). 0 turns it off.",
+            default=_FIGURES.ip_failed_logins_per_day,
+        ),
+        "ip_signups_per_day": Field(
+            Int(0, 10_000_000),
+            "Sign-ups one address may make in a day, refilled the same way. 0 turns it off.",
+            default=_FIGURES.ip_signups_per_day,
+        ),
+        "organization_guesses_per_hour": Field(
+            Int(0, 100_000),
+            "Unknown organization names (in `/o/<name>/` paths, the `organization` "
+            "parameter, the picker) one address may try in an hour while the tenant keeps its "
+            "list private; past it, every name is refused alike. 0 turns it off.",
+            default=_FIGURES.organization_guesses_per_hour,
+        ),
+        "allow_list": Field(
+            List(Str(convert=cidr, max_length=64, describe="address range")),
+            "Address ranges (`203.0.113.0/24`, `2001:db8::/48`) never throttled for their "
+            "failed sign-ins, sign-ups and unknown organization names.",
+            default=[],
+        ),
+    },
+    describe="mapping (attack protection)",
+)
+
 TENANT = Record(
     {
         "name": Field(
@@ -250,6 +328,12 @@ TENANT = Record(
         ),
         "passwords": Field(
             PASSWORDS, "Password rules of the tenant's users (see below).", default={}
+        ),
+        "attack_protection": Field(
+            ATTACK_PROTECTION,
+            "Figures of brute-force protection, password-spraying delays and throttling of "
+            "suspicious addresses (see below).",
+            default={},
         ),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
@@ -585,6 +669,7 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("tenant.branding, organizations[].branding", BRANDING),
     ("tenant.hrd", HRD),
     ("tenant.passwords", PASSWORDS),
+    ("tenant.attack_protection", ATTACK_PROTECTION),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),

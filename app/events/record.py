@@ -7,8 +7,6 @@ import logging
 import typing as t
 
 import sqlalchemy as sa
-from flask import g
-from flask import has_app_context
 from flask import has_request_context
 from flask import request
 from sqlalchemy.orm import Session
@@ -18,6 +16,7 @@ from app.db import core_execute
 from app.db import get_database
 from app.db import new_id
 from app.db import session
+from app.db import sqlite_write_holder
 from app.db import utcnow
 from app.events.models import Event
 from app.events.types import EVENT_TYPES
@@ -156,8 +155,8 @@ def record_events(
 def _store(record: EventRecord) -> None:
     """Write the event in its own transaction, now or, on SQLite, once the request's open
     write transaction ends (SQLite has one writer: waiting for it here would deadlock)."""
-    main = g.get("db_session") if has_app_context() else None
-    if main is not None and _holds_sqlite_write_lock(main):
+    main = sqlite_write_holder()
+    if main is not None:
         pending: list[EventRecord] = main.info.setdefault(PENDING, [])
         if not main.info.get(LISTENING):
             sa.event.listen(main, "after_transaction_end", _write_pending)
@@ -187,16 +186,6 @@ def _row(record: EventRecord) -> dict[str, t.Any]:
 
 RECORD_FIELDS = dataclasses.fields(EventRecord)
 INSERT_EVENT = t.cast(sa.Table, Event.__table__).insert()
-
-
-def _holds_sqlite_write_lock(main: Session) -> bool:
-    if get_database().engine.dialect.name != "sqlite" or not main.in_transaction():
-        return False
-    try:
-        dbapi = main.connection().connection.dbapi_connection
-    except Exception:
-        return False
-    return bool(getattr(dbapi, "in_transaction", False))
 
 
 def _write_pending(main: Session, transaction: SessionTransaction) -> None:
@@ -248,3 +237,11 @@ def record_plugin_failure(
         )
     except Exception:  # the database may be what failed
         log.exception("could not record the failure of plugin %s", plugin)
+
+
+def record_storage_failure(_app: t.Any, *, backend: str, error: str) -> None:
+    """Record a failure reported on :data:`app.security.counters.storage_unavailable`."""
+    try:
+        record_event("counter_storage_failed", data={"backend": backend, "error": error})
+    except Exception:  # the database may be down too; the log has the failure
+        log.exception("could not record the failure of %s", backend)

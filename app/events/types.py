@@ -11,6 +11,14 @@ EVENT_TYPES: dict[str, str] = {
     "login_failed": "A sign-in attempt failed (wrong identifier or password)",
     "login_denied": "A login rule refused a sign-in",
     "login_blocked": "A blocked user tried to sign in",
+    "login_pair_blocked": "An account had too many failed sign-ins in a row from one address: "
+    "sign-ins to it from there are blocked (data.until) and the user was emailed a link",
+    "login_delayed": "An account had many failed sign-ins from any address: its next attempt "
+    "must wait (data.seconds)",
+    "login_unblocked": "The blocks and delays of an account's sign-ins were lifted (data.via: "
+    "link, password_reset or admin)",
+    "ip_throttled": "An address made too many failed sign-ins or sign-ups (data.kind) in a "
+    "day: it is refused until the day ends (data.until)",
     "logout": "A user signed out",
     "password_rehashed": "A password hash was upgraded to the current parameters",
     "token_issued": "Tokens were issued at the token endpoint",
@@ -27,6 +35,8 @@ EVENT_TYPES: dict[str, str] = {
     "user_blocked": "A user was blocked (or unblocked: data.blocked is false)",
     "user_deleted": "A user was deleted",
     "rate_limited": "A client address hit a rate limit",
+    "counter_storage_failed": "Redis could not be reached: rate limits and attack-protection "
+    "counters moved to the database for a while, with stricter limits",
     "plugin_failed": "A plugin raised in a hook",
     "claim_rejected": "A plugin tried to set a protected claim",
     "error_shown": "An error page was shown",

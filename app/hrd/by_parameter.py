@@ -2,7 +2,8 @@
 application names the organization (id or name) or the connection on ``/authorize``.
 
 An unknown name refuses the request: the application gets ``error=invalid_request`` at its
-(already validated) redirect_uri, never a guess.
+(already validated) redirect_uri, never a guess. Unknown names count against the client
+address (:mod:`app.orgs.privacy`); past the tenant's figure every name is refused alike.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from app.hrd.method import REQUEST
 from app.hrd.method import HrdContext
 from app.hrd.method import HrdRefused
 from app.hrd.realm import HomeRealm
+from app.orgs.privacy import TooManyGuesses
+from app.orgs.privacy import guarded_lookup
 from app.orgs.services import find_organization
 
 if t.TYPE_CHECKING:
     from app.hrd.method import HomeRealmMethod
 
 MAX_LENGTH = 100
+GUESSES_REFUSED = "Too many unknown organization names from this address; try again later."
 
 
 class OrganizationParameter:
@@ -32,7 +36,12 @@ class OrganizationParameter:
         value = (context.params.get("organization") or "").strip()
         if not value:
             return None
-        organization = find_organization(context.tenant, value[:MAX_LENGTH])
+        try:
+            organization = guarded_lookup(
+                context.tenant, lambda: find_organization(context.tenant, value[:MAX_LENGTH])
+            )
+        except TooManyGuesses:
+            raise HrdRefused("too_many_guesses", GUESSES_REFUSED) from None
         if organization is None:
             raise HrdRefused("unknown_organization", "Unknown organization.")
         return HomeRealm(organization=organization, detail=f"organization={organization.name}")

@@ -10,7 +10,6 @@ address (``FOYER_RATE_LIMIT_HRD_LOOKUP``): over it, ``429`` with ``Retry-After``
 
 from __future__ import annotations
 
-import math
 import time
 import typing as t
 
@@ -30,6 +29,7 @@ from app.security.headers import allow_any_origin
 from app.security.json_body import json_body
 from app.security.limits import limit
 from app.security.limits import limiter
+from app.security.limits import retry_after
 from app.tenancy.paths import vanity_organization
 from app.tenancy.resolve import current_tenant
 
@@ -70,15 +70,16 @@ def _cors(response: Response) -> Response:
 def _rate_limited(exc: TooManyRequests) -> Response:
     record_event("rate_limited", tenant=current_tenant(), data={"endpoint": "hrd.lookup"})
     body = {"error": "rate_limited", "error_description": "Too many lookups; retry later."}
-    return _json(body, 429, **{"Retry-After": retry_after()})
+    return _json(body, 429, **{"Retry-After": lookup_retry_after()})
 
 
-def retry_after() -> str:
-    """Seconds until the client address may look up again (the limit's window end)."""
+def lookup_retry_after() -> str:
+    """Seconds until the client address may look up again: the limit's estimate (a sliding
+    window's), never more than the window itself."""
     current = limiter().current_limit
     if current is None:
         return RETRY_AFTER
-    return str(max(1, math.ceil(current.reset_at - time.time())))
+    return retry_after(min(current.reset_at - time.time(), current.limit.get_expiry()))
 
 
 def _setup(state: BlueprintSetupState) -> None:

@@ -42,6 +42,9 @@ from app.login.context import current_sign_in
 from app.login.discovery import begin_login
 from app.login.identify import submit_identifier
 from app.orgs.models import Organization
+from app.orgs.privacy import TooManyGuesses
+from app.orgs.privacy import guarded_lookup
+from app.orgs.privacy import list_is_public
 from app.orgs.services import find_organization_by_name
 from app.security.limits import count_submission
 
@@ -69,8 +72,7 @@ class OrganizationNameForm(FlaskForm):  # type: ignore[misc]
 
 def picker_mode(tenant: Tenant) -> str:
     """``list`` or ``name`` (tenant setting ``hrd.organization_picker``)."""
-    mode = ((tenant.settings or {}).get("hrd") or {}).get("organization_picker")
-    return "list" if mode == "list" else "name"
+    return "list" if list_is_public(tenant) else "name"
 
 
 def search(tenant: Tenant, query: str, limit: int) -> list[Organization]:
@@ -135,7 +137,12 @@ def organization() -> Response | tuple[str, int]:
         elif not form.validate():
             return picker_page(sign_in, form, mode, 400)
         else:
-            chosen = find_by_name(tenant, form.organization_name.data)
+            try:  # a name typed: unknown ones count against the address
+                chosen = guarded_lookup(
+                    tenant, lambda: find_by_name(tenant, form.organization_name.data)
+                )
+            except TooManyGuesses as refused:
+                return refused.page()
         if chosen is None:
             errors = [
                 _("We could not find that organization. Check its name, or ask your administrator.")

@@ -14,12 +14,14 @@ from __future__ import annotations
 import typing as t
 
 from flask import Blueprint
+from flask import make_response
 from flask import redirect
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.accounts import protection
 from app.accounts.services import user_label
 from app.branding.pages import render_page
 from app.connections.strategies import StrategyUnavailable
@@ -43,6 +45,7 @@ from app.login.forms import PasswordForm
 from app.login.identify import identifier_page
 from app.login.identify import submit_identifier
 from app.security.limits import count_submission
+from app.security.limits import retry_after
 from app.sessions.services import current_sso
 from app.sessions.services import end_sso_session
 from app.tenancy.resolve import current_tenant
@@ -126,10 +129,23 @@ def check_password(
     sign_in: SignIn, connection: Connection, secret: str
 ) -> Response | tuple[str, int]:
     """The strategy's step: check the password, then the next steps
-    (:func:`app.login.steps.authenticated`)."""
+    (:func:`app.login.steps.authenticated`). Attack protection
+    (:mod:`app.accounts.protection`) may refuse the attempt first, or make a blocked pair's
+    right password fail like a wrong one."""
     tenant, tx, client = sign_in.tenant, sign_in.transaction, sign_in.client
     organization = sign_in.organization
     assert tx is not None and tx.identifier is not None
+    event = {
+        "tenant": tenant,
+        "organization": organization,
+        "client_id": client.client_id if client else None,
+        "connection_id": connection.id,
+    }
+    attempt = protection.before_password_check(tenant, tx.identifier, request.remote_addr or "")
+    if attempt.refused_for:
+        reason = "address_throttled" if attempt.throttled_for else "account_delayed"
+        record_event("login_failed", data={"identifier": tx.identifier, "reason": reason}, **event)
+        return refused(tx, attempt)
     strategy = strategy_for(connection)
     try:
         result = strategy.authenticate(tx.identifier, secret)
@@ -138,23 +154,23 @@ def check_password(
     user = result.user
     if user is not None and user.tenant_id != tenant.id:
         user = None  # a strategy must never sign in a user of another tenant
-    event = {
-        "tenant": tenant,
-        "organization": organization,
-        "client_id": client.client_id if client else None,
-        "connection_id": connection.id,
-    }
-    if user is None:
-        try:  # only to name the account in the log; the answer is the same either way
-            known = strategy.find_user(tx.identifier)
-        except StrategyUnavailable:
+    if user is None or attempt.blocked:  # blocked: the hash was spent, the answer is the same
+        known = user
+        if known is None:
+            try:  # only to name the account; the answer is the same either way
+                known = strategy.find_user(tx.identifier)
+            except StrategyUnavailable:
+                known = None
+        if known is not None and known.tenant_id != tenant.id:
             known = None
+        reason = "pair_blocked" if attempt.blocked else "wrong_credentials"
         record_event(
             "login_failed",
-            user_id=known.id if known is not None and known.tenant_id == tenant.id else None,
-            data={"identifier": tx.identifier, "reason": "wrong_credentials", "hrd": tx.hrd},
+            user_id=known.id if known is not None else None,
+            data={"identifier": tx.identifier, "reason": reason, "hrd": tx.hrd},
             **event,
         )
+        protection.failed(attempt, known)
         return wrong_credentials(tx)
     if user.blocked:
         record_event(
@@ -164,7 +180,30 @@ def check_password(
             **event,
         )
         return wrong_credentials(tx)
-    return steps.authenticated(sign_in, user, connection, result.amr)
+    protection.succeeded(attempt)
+    response = make_response(steps.authenticated(sign_in, user, connection, result.amr))
+    return protection.remember_device(response, user)
+
+
+def refused(tx: LoginTransaction, attempt: protection.Attempt) -> Response:
+    """An attempt refused before any check: the address is throttled (the "too many
+    attempts" page), or the account must wait (the password page says so)."""
+    headers = {"Retry-After": retry_after(attempt.refused_for)}
+    if attempt.throttled_for:
+        return error_page("rate_limited", 429, headers=headers)
+    page, status = render_page(
+        "login/password.html",
+        429,
+        form=PasswordForm(formdata=None),
+        identifier=tx.identifier,
+        errors=[
+            _(
+                "There were too many failed sign-ins to this account. Try again in a few "
+                "minutes, or reset your password."
+            )
+        ],
+    )
+    return make_response(page, status, headers)
 
 
 def wrong_credentials(tx: LoginTransaction) -> tuple[str, int]:

@@ -15,7 +15,8 @@ class EmailMessage:
     html: str | None = None
     purpose: str = ""
     """What it is for: ``password_reset``, ``password_changed``, ``email_verification``,
-    ``signup_code``, ``signup_attempt``, ``invitation``, ``account_blocked``, ``test``."""
+    ``signup_code``, ``signup_attempt``, ``invitation``, ``account_blocked``,
+    ``login_blocked``, ``test``."""
     sender: str | None = None
     """The From address; None lets the delivering plugin use its configured one."""
     reply_to: str | None = None

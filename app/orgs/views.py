@@ -31,6 +31,8 @@ from app.events.record import record_event
 from app.i18n import page_languages
 from app.orgs import invitations
 from app.orgs.models import Organization
+from app.orgs.privacy import TooManyGuesses
+from app.orgs.privacy import guarded_lookup
 from app.orgs.services import find_organization
 from app.security.limits import count_submission
 from app.tenancy.resolve import current_tenant
@@ -119,11 +121,16 @@ def accept_invitation() -> Response | tuple[str, int]:
 
 
 @bp.route("/invitation/accepted")
-def invitation_accepted() -> tuple[str, int]:
+def invitation_accepted() -> Response | tuple[str, int]:
     """Welcome: the account is ready; sign in to the organization."""
     tenant = current_tenant()
     name = request.args.get("org") or ""
-    organization = find_organization(tenant, name) if SLUG.match(name) else None
+    organization = None
+    if SLUG.match(name):
+        try:  # the page shows a known name's brand: unknown ones count as guesses
+            organization = guarded_lookup(tenant, lambda: find_organization(tenant, name))
+        except TooManyGuesses as refused:
+            return refused.page()
     if organization is not None:
         show_organization(organization)
     return render_page("orgs/invitation_accepted.html")

@@ -1,4 +1,11 @@
-"""Rate limits (Flask-Limiter): per client address, in Redis when FOYER_REDIS_URL is set.
+"""Rate limits (Flask-Limiter, ``limits``' sliding-window counters) per client address,
+counted where every worker and host sees the same numbers.
+
+With FOYER_REDIS_URL, in Redis through ``limits``' own Redis storage; without it, in the
+database (:class:`CounterStorage` over :class:`~app.security.counters.DatabaseCounters`).
+Never in a worker's memory. While Redis fails, :class:`FailoverStorage` counts in the
+database against limits :data:`FALLBACK_DIVISOR` times stricter, so sign-in keeps working
+and no address gets more attempts because Redis is down.
 
 The address is ``request.remote_addr``, which only trusted proxies (FOYER_TRUSTED_PROXIES)
 may rewrite, so a spoofed X-Forwarded-For neither bypasses nor shifts a limit.
@@ -7,42 +14,188 @@ may rewrite, so a spoofed X-Forwarded-For neither bypasses nor shifts a limit.
 from __future__ import annotations
 
 import functools
-import threading
+import math
+import time
 import typing as t
 
+import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 from flask import request
 from flask_limiter import Limiter
 from limits import RateLimitItem
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.storage import RedisStorage
+from limits.storage import Storage
+from limits.storage.base import SlidingWindowCounterSupport
+from limits.storage.base import TimestampedSlidingWindow
 from werkzeug.exceptions import TooManyRequests
+
+from app.security.counters import Breaker
+from app.security.counters import Counters
+from app.security.counters import DatabaseCounters
+from app.security.counters import FailoverCounters
+from app.security.counters import RedisCounters
+from app.security.counters import redis_client
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
-SWEEP_INTERVAL = 5.0
-"""Seconds between two sweeps of expired entries in the in-process rate-limit storage."""
+FALLBACK_DIVISOR = 2
+"""While Redis fails, each limit allows this many times fewer attempts (in the database)."""
 
 
-class SweepingMemoryStorage(MemoryStorage):
-    """limits' in-process storage, sweeping expired entries every :data:`SWEEP_INTERVAL`.
+class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+    """``limits``' storage interface over the database's counters (public API only)."""
 
-    The stock storage sweeps every 10 ms from a background thread; with traffic from many
-    client addresses one sweep visits thousands of keys (about 20 ms for 8,000), so each
-    worker lost most of a core to it. Every limit is decided from the entries' own
-    timestamps, so sweeping less often changes no answer, only how long spent entries stay
-    in memory.
-    """
+    STORAGE_SCHEME = ["foyer-database"]
 
-    STORAGE_SCHEME = ["foyer-memory"]
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        counters: DatabaseCounters | None = None,
+        **options: float | str | bool,
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        if counters is None:
+            raise ValueError("CounterStorage needs the database's counters")
+        self.counters = counters
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the stock storage's hook
-        if not self.timer.is_alive():
-            sweep = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
-            self.timer = threading.Timer(SWEEP_INTERVAL, sweep)
-            self.timer.daemon = True  # never keeps a command or a test run from exiting
-            self.timer.start()
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sa.exc.SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self.counters.add(key, expiry, time.time(), amount).value
+
+    def get(self, key: str) -> int:
+        return self.counters.peek(key, time.time()).value
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        return self.counters.peek(key, now).expires_at or now
+
+    def check(self) -> bool:
+        try:
+            self.counters.peek("check", time.time())
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        self.counters.clear_all()
+        return None
+
+    def clear(self, key: str) -> None:
+        self.counters.clear(key)
+
+    def acquire_sliding_window_entry(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> bool:
+        """Count first, then compare: two workers at once cannot both take the last place
+        (the one over the limit gives its count back)."""
+        if amount > limit:
+            return False
+        now = time.time()
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous = self.counters.peek(previous_key, now).value
+        previous_weight = _previous_ttl(previous, expiry, now) / expiry
+        current = self.counters.add(current_key, 2 * expiry, now, amount).value
+        if math.floor(previous * previous_weight + current) > limit:
+            self.counters.add(current_key, 2 * expiry, now, -amount)
+            return False
+        return True
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        now = time.time()
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous = self.counters.peek(previous_key, now).value
+        current = self.counters.peek(current_key, now).value
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        return previous, _previous_ttl(previous, expiry, now), current, current_ttl
+
+    def clear_sliding_window(self, key: str, expiry: int) -> None:
+        self.counters.clear(*self.sliding_window_keys(key, expiry, time.time()))
+
+
+def _previous_ttl(previous: int, expiry: int, now: float) -> float:
+    """How long the previous window still weighs (as ``limits``' own storages count it)."""
+    return 0.0 if previous == 0 else (1 - (((now - expiry) / expiry) % 1)) * expiry
+
+
+class FailoverStorage(Storage, SlidingWindowCounterSupport):
+    """Redis (``limits``' :class:`RedisStorage`), and the database while Redis fails, with
+    limits :data:`FALLBACK_DIVISOR` times stricter."""
+
+    STORAGE_SCHEME = ["foyer-failover"]
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        primary: RedisStorage | None = None,
+        fallback: CounterStorage | None = None,
+        breaker: Breaker | None = None,
+        **options: float | str | bool,
+    ) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        if primary is None or fallback is None or breaker is None:
+            raise ValueError("FailoverStorage needs Redis, the database and a breaker")
+        self.primary = primary
+        self.fallback = fallback
+        self.breaker = breaker
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return self.fallback.base_exceptions
+
+    def _call(self, name: str, *args: t.Any, stricter: bool = False) -> t.Any:
+        fallback_args = args
+        if stricter:  # (key, limit, expiry, amount): fewer places while counting apart
+            key, limit, *rest = args
+            fallback_args = (key, max(1, limit // FALLBACK_DIVISOR), *rest)
+        return self.breaker.run(
+            lambda: getattr(self.primary, name)(*args),
+            lambda: getattr(self.fallback, name)(*fallback_args),
+        )
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return t.cast(int, self._call("incr", key, expiry, amount))
+
+    def get(self, key: str) -> int:
+        return t.cast(int, self._call("get", key))
+
+    def get_expiry(self, key: str) -> float:
+        return t.cast(float, self._call("get_expiry", key))
+
+    def check(self) -> bool:
+        return bool(self._call("check"))
+
+    def reset(self) -> int | None:
+        return t.cast("int | None", self._call("reset"))
+
+    def clear(self, key: str) -> None:
+        self._call("clear", key)
+
+    def acquire_sliding_window_entry(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> bool:
+        return bool(
+            self._call("acquire_sliding_window_entry", key, limit, expiry, amount, stricter=True)
+        )
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        return t.cast(
+            "tuple[int, float, int, float]", self._call("get_sliding_window", key, expiry)
+        )
+
+    def clear_sliding_window(self, key: str, expiry: int) -> None:
+        self._call("clear_sliding_window", key, expiry)
+
+
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least one."""
+    return str(max(1, math.ceil(seconds)))
 
 
 def client_address() -> str:
@@ -50,14 +203,31 @@ def client_address() -> str:
 
 
 def init_limiter(app: Flask) -> None:
+    """The app's shared counters (``foyer.counters``) and the limiter counting on them."""
     settings = app.extensions["foyer.settings"]
-    storage = settings.redis_url or "foyer-memory://"
+    in_database = DatabaseCounters(app.extensions["foyer.db"])
+    storage_options: dict[str, t.Any] = {"counters": in_database}
+    storage_uri, prefix = "foyer-database://", "foyer:"
+    counters: Counters = in_database
+    if settings.redis_url:  # shared by several deployments: keys carry the instance
+        prefix = f"foyer:{settings.instance_path}:"
+        client, breaker = redis_client(settings.redis_url), Breaker("redis")
+        counters = FailoverCounters(RedisCounters(client, prefix), in_database, breaker)
+        storage_uri = "foyer-failover://"
+        storage_options = {
+            "primary": RedisStorage(settings.redis_url, connection_pool=client.connection_pool),
+            "fallback": CounterStorage(counters=in_database),
+            "breaker": breaker,
+        }
+    app.extensions["foyer.counters"] = counters
+    app.extensions["foyer.limit_prefix"] = prefix
     limiter = Limiter(
         key_func=client_address,
-        storage_uri=storage,
-        strategy="moving-window",
-        headers_enabled=True,
-        key_prefix=f"foyer:{settings.instance_path}:",
+        storage_uri=storage_uri,
+        storage_options=storage_options,
+        strategy="sliding-window-counter",
+        headers_enabled=False,  # a 429 says Retry-After; other answers tell no budget
+        key_prefix=prefix,
     )
     limiter.init_app(app)
     # Every limit is declared on its view or checked inside it; none covers the whole app or
@@ -86,23 +256,27 @@ def _parsed(value: str) -> RateLimitItem:
     return parse(value)
 
 
+def hit(setting: str, *identifiers: str) -> bool:
+    """Count one attempt against the limit in ``setting`` for ``identifiers`` (same storage,
+    strategy and key prefix as the limiter's); False when over it."""
+    app = current_app
+    item = _parsed(getattr(app.extensions["foyer.settings"], setting))
+    return limiter().limiter.hit(item, app.extensions["foyer.limit_prefix"], *identifiers)
+
+
 def counted(setting: str, scope: str) -> t.Callable[[F], F]:
     """Count each call of a view against the client address; over the limit, raise 429.
 
     For the protocol endpoints (token, revocation, introspection) that applications call
-    thousands of times a second: it hits the limiter's storage directly (same storage,
-    strategy and key prefix), where Flask-Limiter's route decorator spends more resolving
-    which limits apply than counting. No X-RateLimit headers: clients get ``Retry-After``
-    with the 429.
+    thousands of times a second: it hits the limiter's storage directly (:func:`hit`),
+    where Flask-Limiter's route decorator spends more resolving which limits apply than
+    counting. No X-RateLimit headers: clients get ``Retry-After`` with the 429.
     """
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-            app = current_app
-            item = _parsed(getattr(app.extensions["foyer.settings"], setting))
-            prefix = app.extensions["foyer.settings"].instance_path
-            if not limiter().limiter.hit(item, f"foyer:{prefix}", scope, client_address()):
+            if not hit(setting, scope, client_address()):
                 raise TooManyRequests()
             return view(*args, **kwargs)
 

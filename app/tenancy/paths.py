@@ -27,6 +27,8 @@ from flask.globals import request_ctx
 from werkzeug.wrappers import Response
 
 from app.errors import error_page
+from app.orgs.privacy import TooManyGuesses
+from app.orgs.privacy import guarded_lookup
 from app.orgs.services import find_organization_by_name
 from app.tenancy.resolve import current_domain
 from app.tenancy.resolve import current_tenant
@@ -82,10 +84,15 @@ def vanity_organization() -> Organization | None:
 
 def check_organization_path() -> Response | None:
     """Before every request: an unknown name, or one contradicting the vanity host, gets
-    the branded 404 page (nothing under it exists)."""
+    the branded 404 page (nothing under it exists); an address that guessed too many names
+    gets the 429 page, for known and unknown names alike (:mod:`app.orgs.privacy`)."""
     if path_organization_name() is None:
         return None
-    organization = path_organization()
+    try:
+        organization = guarded_lookup(current_tenant(), path_organization)
+    except TooManyGuesses as refused:
+        _serve_from_root()  # the page's own links (styles, languages) must exist
+        return refused.page()
     host_organization = current_domain().organization
     if organization is None or (
         host_organization is not None and host_organization.id != organization.id

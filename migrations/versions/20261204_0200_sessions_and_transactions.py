@@ -21,7 +21,7 @@ from alembic import op
 import app.db
 
 revision = "20261204_0200"
-down_revision = "0001"
+down_revision = "20261204_0100"
 branch_labels = None
 depends_on = None
 

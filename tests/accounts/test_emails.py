@@ -26,6 +26,12 @@ MESSAGES = {
         "roles": [],
     },
     "account_blocked": {},
+    "login_blocked": {
+        "unblock_url": "https://login.test/u?token=x",
+        "reset_url": "https://login.test/r",
+        "hours": 24,
+        "ip": "192.0.2.1",
+    },
 }
 
 
