@@ -152,7 +152,7 @@ def test_a_browser_the_owner_signed_in_with_is_never_delayed(
     owner = host_client(foyer_app)
     owner.environ_base["REMOTE_ADDR"] = "192.0.2.200"
     assert login(owner, "alice@example.com", USER_PASSWORD).status_code == 303
-    owner.delete_cookie("foyer_session", domain="login.test")  # signed out, cookie kept
+    owner.delete_cookie(foyer_app.config["SESSION_COOKIE_NAME"], domain="login.test")  # signed out
     spray(attacker, 30)
     assert attacker.guess(USER_PASSWORD).status_code == 429
     stranger = host_client(foyer_app)
