@@ -3,6 +3,7 @@ counter backends, a clock the test moves, free ports, a real gunicorn and a priv
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -166,12 +167,13 @@ def private_redis(tmp_path: Path) -> t.Iterator[PrivateRedis]:
 
 
 class Gunicorn:
-    """``gunicorn app.wsgi:app`` with two workers on a free loopback port; the access log
+    """``gunicorn app.wsgi:app`` with one worker on a free loopback port; the access log
     names the worker (pid) that served each request."""
 
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "gunicorn.log"
         self.access_path = workdir / "access.log"
         log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
@@ -181,7 +183,7 @@ class Gunicorn:
                 "-m",
                 "gunicorn",
                 "--workers",
-                "2",
+                "1",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--no-control-socket",
@@ -232,16 +234,33 @@ class Gunicorn:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture
-def gunicorn(tmp_path: Path, foyer_app: t.Any) -> t.Iterator[t.Callable[..., Gunicorn]]:
-    """Start gunicorn on the test's database (and Redis, when the test app uses it):
-    ``gunicorn(FOYER_RATE_LIMIT_LOGIN="5 per minute")``."""
-    settings = foyer_app.extensions["foyer.settings"]
-    started: list[Gunicorn] = []
+class Workers:
+    """Two single-worker gunicorns on one database: two workers the test sends requests to
+    in turn, so which worker serves a request is the test's choice, not the kernel's."""
 
-    def start(**env: str) -> Gunicorn:
-        server = Gunicorn(
-            tmp_path,
+    def __init__(self, servers: list[Gunicorn]) -> None:
+        self.servers = servers
+        self.base_urls = [server.base_url for server in servers]
+
+    def workers_that_served(self, path: str) -> set[str]:
+        """The pids of the workers that answered POSTs to ``path``."""
+        return set().union(*(server.workers_that_served(path) for server in self.servers))
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path, foyer_app: t.Any) -> t.Iterator[t.Callable[..., Workers]]:
+    """Start two gunicorn workers on the test's database (and Redis, when the test app uses
+    it): ``gunicorn(FOYER_RATE_LIMIT_LOGIN="5 per minute")``."""
+    settings = foyer_app.extensions["foyer.settings"]
+    started: list[Workers] = []
+
+    def start_one(workdir: Path, env: dict[str, str]) -> Gunicorn:
+        return Gunicorn(
+            workdir,
             {
                 "FOYER_INSTANCE_PATH": settings.instance_path,
                 "FOYER_DATABASE_URL": settings.database_url,
@@ -256,8 +275,14 @@ def gunicorn(tmp_path: Path, foyer_app: t.Any) -> t.Iterator[t.Callable[..., Gun
                 **env,
             },
         )
-        started.append(server)
-        return server
+
+    def start(**env: str) -> Workers:
+        workers = Workers([])
+        started.append(workers)
+        for number in (1, 2):
+            workers.servers.append(start_one(tmp_path / f"worker-{number}", env))
+        workers.base_urls = [server.base_url for server in workers.servers]
+        return workers
 
     yield start
     for server in started:
@@ -266,19 +291,20 @@ def gunicorn(tmp_path: Path, foyer_app: t.Any) -> t.Iterator[t.Callable[..., Gun
 
 class HttpBrowser:
     """A browser of one source address (X-Forwarded-For, FOYER_TRUSTED_PROXIES=1) talking
-    to a real server over HTTP, with its own cookies."""
+    to real servers over HTTP, with its own cookies; given several servers, each request
+    goes to the next one, as behind a round-robin load balancer."""
 
-    def __init__(self, base_url: str, ip: str, host: str = "login.test") -> None:
+    def __init__(self, base_urls: list[str], ip: str, host: str = "login.test") -> None:
         import requests
 
-        self.base_url = base_url
+        self.servers = itertools.cycle(base_urls)
         self.session = requests.Session()
         self.session.headers.update({"Host": host, "X-Forwarded-For": ip})
 
     def url(self, target: str) -> str:
         parts = urllib.parse.urlsplit(target)
         return urllib.parse.urljoin(
-            self.base_url, parts.path + ("?" + parts.query if parts.query else "")
+            next(self.servers), parts.path + ("?" + parts.query if parts.query else "")
         )
 
     def get(self, target: str) -> t.Any:
