@@ -34,6 +34,10 @@ _EXPORTS: dict[str, str] = {
     "RedirectStrategy": "app.connections.strategies",
     "StrategyUnavailable": "app.connections.strategies",
     "UpstreamLogin": "app.connections.strategies",
+    "UpstreamAnswer": "app.connections.strategies",
+    "CallbackStrategy": "app.connections.strategies",
+    "UpstreamError": "app.connections.strategies",
+    "UpstreamProfile": "app.connections.strategies",
     "LegacyStore": "app.strategies.legacy",
     "LegacyUser": "app.strategies.legacy",
     "verify_hash": "app.strategies.legacy_hashes",
@@ -82,10 +86,14 @@ if t.TYPE_CHECKING:  # the same names, for type checkers
     from app.clikit import pass_app as pass_app
     from app.connections.models import Connection as Connection
     from app.connections.strategies import AuthResult as AuthResult
+    from app.connections.strategies import CallbackStrategy as CallbackStrategy
     from app.connections.strategies import ConnectionStrategy as ConnectionStrategy
     from app.connections.strategies import RedirectStrategy as RedirectStrategy
     from app.connections.strategies import StrategyUnavailable as StrategyUnavailable
+    from app.connections.strategies import UpstreamAnswer as UpstreamAnswer
+    from app.connections.strategies import UpstreamError as UpstreamError
     from app.connections.strategies import UpstreamLogin as UpstreamLogin
+    from app.connections.strategies import UpstreamProfile as UpstreamProfile
     from app.factory import create_app as create_app
     from app.hooks import PluginError as PluginError
     from app.hooks import plugin_settings as plugin_settings

@@ -56,6 +56,20 @@ class ConnectionStrategy(t.Protocol):
         ...
 
 
+class UpstreamError(Exception):
+    """An upstream sign-in could not be finished. ``code`` is stable and shown to no one
+    verbatim: ``access_denied`` (the user or the IdP refused), ``upstream_unavailable``
+    (down, slow, unreachable), ``upstream_misconfigured`` (discovery, keys or metadata do
+    not fit the connection's options) or ``invalid_response`` (an answer that fails a check:
+    signature, issuer, audience, nonce, replay...). ``detail`` is for the log and event,
+    never for the page."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
 @dataclasses.dataclass(frozen=True)
 class UpstreamLogin:
     """What a redirecting strategy is told when home realm discovery sends a sign-in to it."""
@@ -68,6 +82,53 @@ class UpstreamLogin:
     """The organization signing in, if any."""
     locale: str | None
     """The language of the page the user came from."""
+    callback_url: str = ""
+    """Where the upstream answer must come back (the tenant's, or the vanity issuer's,
+    callback URL for this strategy)."""
+    force_login: bool = False
+    """The application asked for ``prompt=login``: ask the upstream to authenticate again."""
+    max_age: int | None = None
+    """The application's ``max_age``, passed upstream where the protocol can."""
+    saved: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """Filled by :meth:`RedirectStrategy.start_login` with what it must find again at the
+    callback (nonce, PKCE verifier, request id); kept server-side in the transaction."""
+
+
+@dataclasses.dataclass(frozen=True)
+class UpstreamAnswer:
+    """What came back to the callback URL, handed to :meth:`RedirectStrategy.finish_login`."""
+
+    transaction_id: str
+    params: t.Mapping[str, str]
+    """The query (GET) or form (POST) parameters of the callback request."""
+    saved: t.Mapping[str, t.Any]
+    """What :meth:`RedirectStrategy.start_login` put in :attr:`UpstreamLogin.saved`."""
+    callback_url: str
+
+
+@dataclasses.dataclass
+class UpstreamProfile:
+    """The person an upstream IdP signed in, mapped to Foyer's fields by the connection's
+    mapping. ``subject`` is the stable key (upstream ``sub`` or SAML NameID): a user is
+    found again by it, never by email."""
+
+    subject: str
+    email: str | None = None
+    email_verified: bool = False
+    """True only when the upstream says so (``email_verified``, a verified-email API, or the
+    connection's option that its IdP only asserts verified addresses)."""
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    locale: str | None = None
+    groups: list[str] = dataclasses.field(default_factory=list)
+    app_metadata: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """Fields the mapping sends into the user's ``app_metadata``."""
+    amr: list[str] = dataclasses.field(default_factory=lambda: ["fed"])
+    claims: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """Every claim or attribute received, as received (kept on the Identity row)."""
+    logout: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """What upstream logout will need later (ID token hint, SAML NameID and SessionIndex)."""
 
 
 @t.runtime_checkable
@@ -83,7 +144,28 @@ class RedirectStrategy(t.Protocol):
     """
 
     def start_login(self, login: UpstreamLogin) -> str:
-        """The upstream IdP's URL for this sign-in (an absolute ``https://`` URL)."""
+        """The upstream IdP's URL for this sign-in (an absolute ``https://`` URL).
+
+        :raises StrategyUnavailable: when the upstream's discovery or metadata cannot be had.
+        """
+        ...
+
+
+@t.runtime_checkable
+class CallbackStrategy(RedirectStrategy, t.Protocol):
+    """A redirecting strategy whose upstream answers at Foyer's own callback URL (the
+    builtin ``oidc`` and ``saml``): Foyer's login room receives the answer, asks the strategy
+    to check it, then finds or creates the user and links the identity.
+    A plugin's strategy may instead finish in its own route with
+    :func:`app.login.steps.upstream_authenticated`.
+    """
+
+    def finish_login(self, answer: UpstreamAnswer) -> UpstreamProfile:
+        """Check the upstream's answer (every check the protocol asks for) and return whom
+        it signed in.
+
+        :raises UpstreamError: for any answer that cannot be accepted.
+        """
         ...
 
 
