@@ -22,6 +22,7 @@ from joserfc.jwk import RSAKey
 from app.accounts import mfa
 from app.accounts.cli import register_commands
 from app.accounts.models import User
+from app.cli import AppContext
 from app.cli import cli
 from app.config import Settings
 from app.db import session
@@ -213,6 +214,43 @@ def test_s03_idle_and_absolute_timeouts_are_enforced_on_the_server(foyer_app, cl
     session.commit()
     assert other.get("/account").status_code == 302
     assert settings.session_idle_timeout <= 3600 and settings.session_lifetime <= 12 * 3600
+
+
+def test_s04_an_admin_signs_out_one_user_or_every_user(foyer_app, user, make_user, oidc_client):
+    model, secret = oidc_client
+    bob = make_user(email="bob@example.com", email_verified=True)
+    alice_browser, bob_browser = host_client(foyer_app), host_client(foyer_app)
+    alice_tokens = tokens_for(alice_browser, user, model, secret)
+    bob_tokens = tokens_for(bob_browser, bob, model, secret)
+
+    def run(*args: str):
+        result = CliRunner().invoke(
+            cli, ["users", "sign-out", "--tenant", "acme", *args], obj=AppContext(foyer_app)
+        )
+        session.expire_all()
+        return result
+
+    def refreshes(browser, tokens) -> bool:
+        answer = token_request(
+            browser,
+            model,
+            secret,
+            grant_type="refresh_token",
+            refresh_token=tokens["refresh_token"],
+        )
+        return answer.status_code == 200
+
+    assert run().exit_code != 0  # neither --email nor --all
+    one = run("--email", "alice@example.com")
+    assert one.exit_code == 0, one.output
+    assert "signed out 1 user(s): 1 session(s) ended" in one.output, one.output
+    assert alice_browser.get("/account").status_code == 302
+    assert not refreshes(alice_browser, alice_tokens)
+    assert bob_browser.get("/account").status_code == 200
+    everyone = run("--all")
+    assert everyone.exit_code == 0, everyone.output
+    assert bob_browser.get("/account").status_code == 302
+    assert not refreshes(bob_browser, bob_tokens)
 
 
 def test_s09_sessions_of_a_user_are_not_limited_in_number_and_each_is_listed(foyer_app, user):
