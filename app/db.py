@@ -83,7 +83,9 @@ class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, t.Any] = {}
+        # statements may be logged (sqlalchemy.engine at INFO), their parameters never: they
+        # hold session ids, password and token hashes, addresses
+        kwargs: dict[str, t.Any] = {"hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:

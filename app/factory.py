@@ -43,6 +43,7 @@ from app.security.counters import storage_unavailable
 from app.security.headers import init_headers
 from app.security.json_body import init_json_bodies
 from app.security.limits import init_limiter
+from app.security.log_redaction import init_log_redaction
 from app.security.request_input import init_request_input
 from app.sessions.services import init_login_manager
 from app.tenancy.models import Tenant
@@ -123,6 +124,7 @@ def setup_security(app: Flask) -> None:
     init_json_bodies(app)
     init_request_input(app)
     init_limiter(app)
+    init_log_redaction()
     storage_unavailable.connect(record_storage_failure, app)
     init_login_manager(app)
 

@@ -104,7 +104,15 @@ def test_rooms_add_their_commands_as_builtin_plugins(full_cli):
         assert module in BUILTIN_PLUGINS
     users = full_cli.commands["users"]
     assert isinstance(users, click.Group)
-    assert set(users.commands) == {"create", "import", "send-reset", "block", "unblock", "migrate"}
+    assert set(users.commands) == {
+        "create",
+        "import",
+        "send-reset",
+        "block",
+        "unblock",
+        "migrate",
+        "sign-out",
+    }
     clients = full_cli.commands["clients"]
     assert isinstance(clients, click.Group) and set(clients.commands) == {"create"}
 

@@ -17,6 +17,9 @@ EVENT_TYPES: dict[str, str] = {
     "must wait (data.seconds)",
     "login_unblocked": "The blocks and delays of an account's sign-ins were lifted (data.via: "
     "link, password_reset or admin)",
+    "password_check_refused": "A page that asks for the password again (change password, "
+    "two-step settings, sessions, a verification link, an invitation) refused to check it: "
+    "the account must wait or the address is throttled (data.reason)",
     "ip_throttled": "An address made too many failed sign-ins or sign-ups (data.kind) in a "
     "day: it is refused until the day ends (data.until)",
     "logout": "A user signed out",
