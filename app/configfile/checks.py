@@ -173,8 +173,8 @@ class _Checker:
             check_options = getattr(registry.get(strategy), "check_options", None)
             if check_options is not None:
                 secrets = connection.get("secrets")
-                if secrets is None and stored is not None:
-                    secrets = stored.get_secrets()
+                if secrets is None:  # absent: the stored ones are kept
+                    secrets = stored.get_secrets() if stored is not None else {}
                 for field, message in check_options(connection["options"], secrets):
                     where = field if field.startswith("secrets.") else f"options.{field}"
                     self.problem(f"{path}.{where}", message)
