@@ -45,6 +45,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def missing() -> str | None:
+    """Why the IdP cannot run here (no node, or the peer not installed), else None."""
+    if shutil.which("node") is None:
+        return "no node: install Node.js 20+ for the upstream IdP of the federation tests"
+    if not (HERE / "node_modules" / "oidc-provider").is_dir():
+        return f"oidc-provider is not installed: run scripts/setup (npm ci in {HERE})"
+    return None
+
+
 def unavailable(message: str) -> None:
     """No node or no installed peer: a failure in CI, else a skip saying how to fix it."""
     if os.environ.get("CI"):
@@ -53,7 +62,7 @@ def unavailable(message: str) -> None:
 
 
 class UpstreamIdp:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, callbacks: t.Sequence[str] = CALLBACKS) -> None:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.signing_key = RSAKey.generate_key(
@@ -66,11 +75,12 @@ class UpstreamIdp:
             serialization.NoEncryption(),
         ).decode()
         client_jwk = RSAKey.import_key(self.client_key_pem).as_dict(private=False)
+        workdir.mkdir(parents=True, exist_ok=True)
         self.accounts_file = workdir / "accounts.json"
         self.accounts: dict[str, dict[str, t.Any]] = {}
         self.save_accounts()
         base = {
-            "redirect_uris": CALLBACKS,
+            "redirect_uris": list(callbacks),
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
             "id_token_signed_response_alg": "RS256",
@@ -195,10 +205,9 @@ def at_foyer(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def upstream_idp(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[UpstreamIdp]:
-    if shutil.which("node") is None:
-        unavailable("no node: install Node.js 20+ for the upstream IdP of the federation tests")
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        unavailable(f"oidc-provider is not installed: run scripts/setup (npm ci in {HERE})")
+    why = missing()
+    if why:
+        unavailable(why)
     idp = UpstreamIdp(tmp_path_factory.mktemp("upstream-idp"))
     try:
         yield idp
