@@ -5,6 +5,8 @@ after the user proves the account with its password. One test per known takeover
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -219,3 +221,49 @@ def test_an_attacker_controlled_upstream_claiming_the_victims_domain(
     )
     refusal = into_acme.headers["Location"]  # the application is told: not enabled for acme
     assert refusal.startswith(app.redirect_uris[0]) and "error=invalid_request" in refusal
+
+
+def emailed_code(outbox):
+    [message] = [m for m in outbox if m.purpose == "link_code"][-1:]
+    assert message.to == VICTIM
+    return re.search(r"\b(\d{4}) (\d{4})\b", message.text).group(0)
+
+
+def test_an_emailed_code_proves_the_account(
+    client, linkable, idp, victim, app_client, outbox, recorded_events
+):
+    idp.person("vic", email=VICTIM, email_verified=True)
+    app, secret = app_client
+    page, request = sign_in_upstream(client, idp, app, "vic")
+    code_page = submit(client, page, "link-code-form")
+    assert code_page.status_code == 200 and VICTIM in text(code_page)
+    code = emailed_code(outbox)
+    assert "Acme SSO" in outbox[-1].text  # names the IdP asking for the link
+    wrong = submit(client, code_page, "link-code-entry-form", code="0000 0000")
+    assert wrong.status_code == 400 and identities_of(victim) == []
+    done = submit(client, wrong, "link-code-entry-form", code=code)
+    tokens = exchange(client, secret, request, callback(done, request))
+    assert tokens.id_token["sub"] == victim.id
+    assert [i.subject for i in identities_of(victim)] == ["vic"]
+
+
+def test_a_code_is_good_for_a_few_tries_and_only_in_its_sign_in(
+    client, linkable, idp, victim, app_client, outbox
+):
+    idp.person("vic", email=VICTIM, email_verified=True)
+    app = app_client[0]
+    page, _request = sign_in_upstream(client, idp, app, "vic")
+    code_page = submit(client, page, "link-code-form")
+    code = emailed_code(outbox)
+
+    other = host_client(client.application)  # another sign-in cannot use this code
+    other_page, _request = sign_in_upstream(other, idp, app, "vic")
+    other_code_page = submit(other, other_page, "link-code-form")
+    assert submit(other, other_code_page, "link-code-entry-form", code=code).status_code == 400
+
+    for _ in range(4):
+        code_page = submit(client, code_page, "link-code-entry-form", code="1111 1111")
+        assert code_page.status_code == 400
+    ended = submit(client, code_page, "link-code-entry-form", code="1111 1111")
+    assert ended.status_code == 400 and 'id="link-code-entry-form"' not in text(ended)
+    assert identities_of(victim) == []
