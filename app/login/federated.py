@@ -26,6 +26,7 @@ nothing written.
 from __future__ import annotations
 
 import hashlib
+import logging
 import typing as t
 
 import sqlalchemy as sa
@@ -58,6 +59,8 @@ if t.TYPE_CHECKING:
     from app.connections.models import Connection
     from app.login.context import SignIn
     from app.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
 
 LINK = "link"
 """The step of a sign-in whose upstream identity waits to be linked to an existing account."""
@@ -117,6 +120,10 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         profile = strategy.finish_login(answer)
     except UpstreamError as exc:
         return upstream_failed(sign_in, connection, exc)
+    except Exception as exc:  # noqa: BLE001 - a strategy's bug is one more failed answer
+        log.exception("strategy %s failed on an upstream answer", connection.strategy)
+        error = UpstreamError("invalid_response", f"strategy error: {type(exc).__name__}")
+        return upstream_failed(sign_in, connection, error)
     return upstream_signed_in(sign_in, connection, profile)
 
 
