@@ -17,24 +17,23 @@ import sqlalchemy as sa
 from joserfc.jwk import RSAKey
 
 from app.accounts.models import Identity
-from app.accounts.models import User
 from app.db import session
 from app.sessions.models import LoginTransactionRow
 from app.testing import host_client
+from tests.federation.conftest import authorize
 from tests.federation.conftest import callback
 from tests.federation.conftest import come_back
 from tests.federation.conftest import exchange
 from tests.federation.conftest import follow
+from tests.federation.conftest import follow_connection
+from tests.federation.conftest import press
 from tests.federation.conftest import start_by_email
 from tests.federation.conftest import text
 from tests.federation.conftest import upstream_params
 from tests.federation.conftest import upstream_url
+from tests.federation.conftest import users_of
 from tests.federation.upstream_idp import CLIENT_SECRET
 from tests.federation.upstream_idp import at_foyer
-
-
-def users_of(connection):
-    return session.scalars(sa.select(User).where(User.connection_id == connection.id)).all()
 
 
 def test_first_sign_in_creates_the_user_and_later_ones_refresh_it(
@@ -338,24 +337,6 @@ def test_a_saved_transaction_keeps_no_secret_after_the_answer(client, realm, idp
     assert row is None or not row.data.get("upstream")
 
 
-def follow_connection(browser, app, name):
-    return follow(
-        browser,
-        browser.get(
-            "/authorize",
-            query_string={
-                "response_type": "code",
-                "client_id": app.client_id,
-                "redirect_uri": app.redirect_uris[0],
-                "scope": "openid",
-                "connection": name,
-                "code_challenge": "x" * 43,
-                "code_challenge_method": "S256",
-            },
-        ),
-    )
-
-
 def test_identity_rows_are_keyed_by_subject(client, realm, idp, app_client):
     idp.person("jo", email="jo@acme.example", email_verified=True)
     redirected, _r = start_by_email(client, app_client[0], "jo@acme.example")
@@ -458,3 +439,35 @@ def test_explicit_endpoints_and_a_wrong_signature(
     [failed] = recorded_events("upstream_failed")
     assert failed.data["code"] == "invalid_response" and "signature" in failed.data["detail"]
     assert users_of(forged) == []
+
+
+def test_a_shared_pool_lets_users_in_only_where_they_are_members(
+    client, tenant, idp, app_client, make_connection, make_organization
+):
+    """An IdP enabled for two organizations is a shared pool: its users enter an
+    organization only as members, here from a claim mapped to app_metadata.organizations."""
+    shared = make_connection(
+        "partner-idp",
+        "oidc",
+        options=idp.options(
+            scope="openid email department", app_metadata={"organizations": "department"}
+        ),
+        secrets={"client_secret": CLIENT_SECRET},
+    )
+    make_organization("one", "One", connections=[shared])
+    make_organization("two", "Two", connections=[shared])
+    idp.person("pat", email="pat@partner.example", email_verified=True, department=["one"])
+    app, secret = app_client
+    for organization, allowed in (("one", True), ("two", False)):
+        browser = host_client(client.application)
+        page, request = authorize(browser, app, organization=organization)
+        done = come_back(browser, idp, press(browser, page, "partner-idp"), "pat")
+        if allowed:
+            assert (
+                exchange(browser, secret, request, callback(done, request)).id_token["org_name"]
+                == "one"
+            )
+        else:
+            assert done.status_code == 403 and "not a member of Two" in text(done)
+    [user] = users_of(shared)  # one user of the pool, whichever organization
+    assert user.app_metadata["organizations"] == ["one"]
