@@ -112,7 +112,7 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         return error_page("no_connection", connection=connection.name)
     answer = UpstreamAnswer(
         transaction_id=tx.id,
-        params={key: str(value)[:4096] for key, value in params.items()},
+        params={key: str(value) for key, value in params.items()},
         saved=pending.get("saved") or {},
         callback_url=str(pending.get("callback_url") or ""),
     )
@@ -128,8 +128,9 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
 
 
 def upstream_failed(sign_in: SignIn, connection: Connection, error: UpstreamError) -> Response:
-    """The branded error page for an upstream sign-in that could not be finished, and an
-    ``upstream_failed`` event whose id is the page's reference. Nothing is written."""
+    """The branded error page for an upstream sign-in that could not be finished, after an
+    ``upstream_failed`` event with the detail (the page's reference is its ``error_shown``
+    event, which names the ``upstream_failed`` one). Nothing is written."""
     session.rollback()
     tx = sign_in.transaction
     event = record_event(
