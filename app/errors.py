@@ -124,6 +124,15 @@ ERRORS: dict[str, ErrorKind] = {
         _l("There is no way to sign in with a password on this page yet."),
         _l("Contact support with the reference below."),
     ),
+    "upstream_rejected": ErrorKind(
+        400,
+        _l("Your sign-in could not be verified"),
+        _l("The answer from your identity provider could not be accepted."),
+        _l(
+            "Start again from the application. If it keeps happening, contact support with "
+            "the reference below."
+        ),
+    ),
     "signup_disabled": ErrorKind(
         403,
         _l("You cannot create an account here"),

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.database",
     "app.strategies.legacy",
+    "app.strategies.saml",
     "app.oidc.default_claims",
     "app.oidc.revocation",
     "app.login.membership_rule",

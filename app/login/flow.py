@@ -81,6 +81,9 @@ class LoginTransaction:
     """The steps passed so far (:mod:`app.login.steps`)."""
     pending_step: str | None = None
     """The step the sign-in waits on (``mfa``, a plugin's step), if any."""
+    upstream: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """What a redirecting strategy's ``start_login`` saved for its callback (request ID,
+    nonce...), with ``connection``, the id of the connection it went to."""
     from_session: bool = False
     """The SSO session authenticated the user: the sign-in ends without a new session."""
     completed: bool = False

@@ -67,19 +67,21 @@ def start(sign_in: SignIn, connection: Connection) -> Response:
     tenant, client = sign_in.tenant, sign_in.client
     organization = organization_for(tenant, tx)
     tx.connection_id = connection.id
+    login = UpstreamLogin(
+        transaction_id=tx.id,
+        login_hint=tx.identifier or tx.login_hint,
+        organization=organization,
+        locale=locale_tag(),
+        force_login=tx.force_login or tx.params.get("prompt") == "login",
+        max_age=_max_age(tx.params.get("max_age")),
+    )
     try:
-        url = strategy.start_login(
-            UpstreamLogin(
-                transaction_id=tx.id,
-                login_hint=tx.identifier or tx.login_hint,
-                organization=organization,
-                locale=locale_tag(),
-            )
-        )
+        url = strategy.start_login(login)
     except StrategyUnavailable:
         return error_page("service_unavailable", connection=connection.name)
     if urlsplit(url).scheme not in ("https", "http"):
         return error_page("no_connection", connection=connection.name, reason="bad_upstream_url")
+    tx.upstream = {**login.saved, "connection": connection.id}
     flow.save(tx)
     record_event(
         "login_redirected",
@@ -93,3 +95,8 @@ def start(sign_in: SignIn, connection: Connection) -> Response:
     if organization is not None:
         last_organization.remember(response, organization)
     return response
+
+
+def _max_age(value: str | None) -> int | None:
+    """The application's ``max_age`` as a number, if it is one."""
+    return int(value) if value and value.isdigit() else None
