@@ -7,6 +7,7 @@ The builtin strategies live in :mod:`app.strategies`; plugins register theirs th
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import typing as t
 
 from flask import Flask
@@ -167,6 +168,20 @@ class CallbackStrategy(RedirectStrategy, t.Protocol):
         :raises UpstreamError: for any answer that cannot be accepted.
         """
         ...
+
+
+def new_state(transaction_id: str) -> str:
+    """A ``state`` (OIDC) or ``RelayState`` (SAML) for a sign-in sent upstream:
+    ``<transaction id>.<random>``. The login room finds the sign-in by the first part and
+    accepts the answer only in the browser the sign-in belongs to, and only if the whole
+    value is the one the strategy saved in ``saved["state"]``."""
+    return f"{transaction_id}.{secrets.token_urlsafe(24)}"
+
+
+def state_transaction(state: str) -> str:
+    """The transaction id a :func:`new_state` value names ("" when it names none)."""
+    tx_id, dot, _rest = state.partition(".")
+    return tx_id if dot else ""
 
 
 def build_registry(app: Flask) -> dict[str, type[ConnectionStrategy]]:

@@ -25,6 +25,7 @@ from flask import redirect
 from flask import request
 from flask import url_for
 
+from app.accounts.models import Identity
 from app.accounts.models import User
 from app.branding.pages import render_page
 from app.clients.services import tenant_client
@@ -34,22 +35,20 @@ from app.connections.services import find_connection
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import UpstreamAnswer
 from app.connections.strategies import UpstreamError
-from app.connections.strategies import UpstreamProfile
+from app.connections.strategies import state_transaction
 from app.db import session
 from app.db import utcnow
 from app.errors import error_page
 from app.events.record import record_event
-from app.i18n import page_languages
+from app.login import federated
 from app.login import flow
-from app.login.context import locale_candidates
-from app.login.context import open_sign_in
-from app.login.context import organization_for
-from app.login.upstream_users import upstream_signed_in
+from app.login.context import sign_in_for
 from app.sessions.models import SsoSession
 from app.sessions.services import current_sso
 from app.sessions.services import end_sso_session
 from app.strategies.saml import SamlStrategy
 from app.strategies.saml import endpoint_url
+from app.strategies.saml import name_id_xml
 from app.strategies.saml import same_name_id
 from app.strategies.saml_models import SamlSession
 from app.tenancy.resolve import current_tenant
@@ -59,19 +58,11 @@ if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
 
     from app.login.flow import LoginTransaction
-    from app.orgs.models import Organization
 
 bp = Blueprint("saml", __name__)
 
 REPOST_FIELD = "foyer_repost"
 """Marks the second post of a response, from Foyer's own page (with the cookie)."""
-UPSTREAM_ERRORS = {
-    "access_denied": "access_denied",
-    "upstream_unavailable": "service_unavailable",
-    "upstream_misconfigured": "no_connection",
-    "invalid_response": "upstream_rejected",
-}
-"""The error page shown for each :class:`UpstreamError` code."""
 
 
 def saml_connection(name: str) -> tuple[Connection, SamlStrategy] | None:
@@ -103,28 +94,17 @@ def metadata(name: str) -> BaseResponse:
 @bp.route("/saml/<name>/post")
 def post_request(name: str) -> BaseResponse | tuple[str, int]:
     """The page that posts the signed AuthnRequest to the IdP (script, or a button)."""
-    tx = flow.load(request.args.get("tx"))
+    sign_in = sign_in_for(request.args.get("tx"))
+    tx = sign_in.transaction
     found = saml_connection(name)
     if found is None or tx is None or tx.completed:
         return error_page("login_expired")
-    post = tx.upstream.get("post") if tx.upstream.get("connection") == found[0].id else None
-    if not post:
+    pending = tx.upstream
+    post = (pending.get("saved") or {}).get("post")
+    if pending.get("connection") != found[0].id or not post or not pending.get("state"):
         return error_page("login_expired")
-    _open(tx)
-    fields = {"SAMLRequest": post["SAMLRequest"], "RelayState": tx.id}
+    fields = {"SAMLRequest": post["SAMLRequest"], "RelayState": pending["state"]}
     return render_page("login/saml_post.html", action=post["url"], fields=fields, to_idp=True)
-
-
-def _open(tx: LoginTransaction | None) -> None:
-    """Make ``tx`` the request's sign-in, with its brand and languages."""
-    sign_in = open_sign_in(current_tenant(), tx)
-    languages = page_languages()
-    languages.candidates = locale_candidates(tx)
-    organization = sign_in.organization
-    languages.defaults = [
-        organization.default_locale if organization is not None else None,
-        sign_in.tenant.default_locale,
-    ]
 
 
 # --- The Assertion Consumer Service ---------------------------------------------------------
@@ -132,12 +112,15 @@ def _open(tx: LoginTransaction | None) -> None:
 
 @bp.route("/saml/<name>/acs", methods=["POST"])
 def acs(name: str) -> BaseResponse | tuple[str, int]:
+    """The IdP's answer: to Foyer's AuthnRequest (its ``RelayState`` is the sign-in's
+    ``state``, :func:`app.login.federated.receive` takes it from there), or IdP-initiated
+    (accepted only when the connection enables it, into its configured application)."""
     found = saml_connection(name)
     if found is None:
         return error_page("not_found")
     connection, strategy = found
     form = request.form
-    relay = (form.get("RelayState") or "")[:100]
+    relay = (form.get("RelayState") or "")[:200]
     cookie = current_app.config["SESSION_COOKIE_NAME"]
     if cookie not in request.cookies and not form.get(REPOST_FIELD):
         fields = {
@@ -145,37 +128,40 @@ def acs(name: str) -> BaseResponse | tuple[str, int]:
             "RelayState": relay,
             REPOST_FIELD: "1",
         }
-        _open(None)
+        sign_in_for(None)
         return render_page("login/saml_post.html", action=request.url, fields=fields, to_idp=False)
-    tx = flow.load(relay) if relay else None
-    if tx is not None and (tx.completed or tx.upstream.get("connection") != connection.id):
-        return error_page("login_expired")
-    if tx is None and relay and not strategy.options.idp_initiated:
-        return error_page("login_expired")  # the sign-in ended or belongs to another browser
-    _open(tx)
+    params = {key: form[key] for key in ("SAMLResponse", "RelayState") if key in form}
+    tx_id = state_transaction(relay)
+    if tx_id:
+        response = federated.receive(relay, params)
+        _remember_upstream_session(connection, tx_id, response)
+        return response
+    return idp_initiated(connection, strategy, params)
+
+
+def idp_initiated(
+    connection: Connection, strategy: SamlStrategy, params: dict[str, str]
+) -> BaseResponse | tuple[str, int]:
+    """A response no sign-in of Foyer asked for (no ``InResponseTo`` allowed): refused
+    unless the connection's ``idp_initiated`` is on, and then only into its application."""
+    sign_in = sign_in_for(None)
     answer = UpstreamAnswer(
-        transaction_id=tx.id if tx else "",
-        params={key: form[key] for key in ("SAMLResponse", "RelayState") if key in form},
-        saved=dict(tx.upstream) if tx else {},
+        transaction_id="",
+        params=params,
+        saved={},
         callback_url=endpoint_url(request_issuer(), connection, "acs"),
     )
     try:
         profile = strategy.finish_login(answer)
     except UpstreamError as error:
-        return upstream_failed(error, connection, tx)
+        return federated.upstream_failed(sign_in, connection, error)
+    tx = idp_initiated_transaction(strategy)
     if tx is None:
-        tx = idp_initiated_transaction(strategy)
-        if tx is None:
-            return upstream_failed(
-                UpstreamError("upstream_misconfigured", "idp_initiated names no application"),
-                connection,
-                None,
-            )
-    sign_in = open_sign_in(current_tenant(), tx)
-    tx.connection_id = connection.id
-    flow.save(tx)
-    response = upstream_signed_in(sign_in, connection, profile)
-    _remember_upstream_session(connection, tx, profile)
+        error = UpstreamError("upstream_misconfigured", "idp_initiated names no application")
+        return federated.upstream_failed(sign_in, connection, error)
+    sign_in = sign_in_for(tx.id)
+    response = federated.upstream_signed_in(sign_in, connection, profile)
+    _remember_upstream_session(connection, tx.id, response)
     return response
 
 
@@ -212,47 +198,28 @@ def idp_initiated_transaction(strategy: SamlStrategy) -> LoginTransaction | None
     return tx
 
 
-def upstream_failed(
-    error: UpstreamError, connection: Connection, tx: LoginTransaction | None
-) -> BaseResponse:
-    """The branded error page for a refused upstream answer, and its event; the sign-in
-    ends (nothing of it was created)."""
-    tenant = current_tenant()
-    record_event(
-        "login_failed",
-        tenant=tenant,
-        organization=sign_in_organization(tx),
-        client_id=tx.client_id if tx else None,
-        connection_id=connection.id,
-        data={"reason": error.code, "detail": error.detail[:300], "hrd": tx.hrd if tx else []},
-    )
-    if tx is not None:
-        flow.discard(tx)
-    return error_page(
-        UPSTREAM_ERRORS.get(error.code, "upstream_rejected"),
-        connection=connection.name,
-        reason=error.code,
-    )
-
-
-def sign_in_organization(tx: LoginTransaction | None) -> Organization | None:
-    return organization_for(current_tenant(), tx) if tx is not None else None
-
-
 def _remember_upstream_session(
-    connection: Connection, tx: LoginTransaction, profile: UpstreamProfile
+    connection: Connection, tx_id: str, response: BaseResponse | tuple[str, int]
 ) -> None:
-    """Keep the NameID and SessionIndex for Single Logout, with the Foyer session the
-    sign-in started (when it is done already: not while a step such as MFA waits)."""
-    logout = profile.logout or {}
-    if not logout.get("name_id"):
+    """After a successful answer: keep the NameID and SessionIndex the IdP sent (on the
+    user's identity) for Single Logout, with the Foyer session the sign-in started (None
+    while a step such as two-step verification still waits)."""
+    status = response[1] if isinstance(response, tuple) else response.status_code
+    if status not in (302, 303):
         return
-    done = flow.load(tx.id)
-    user_id = done.user_id if done is not None else tx.user_id
+    tx = flow.load(tx_id)
     sso = current_sso()
-    if user_id is None and sso is not None:
-        user_id = sso.user_id
+    user_id = tx.user_id if tx is not None and tx.user_id else (sso.user_id if sso else None)
     if user_id is None:
+        return
+    identity = session.scalar(
+        sa.select(Identity).where(
+            Identity.user_id == user_id, Identity.connection_id == connection.id
+        )
+    )
+    claims = identity.profile if identity is not None else {}
+    name_id = name_id_xml(claims.get("name_id"), claims.get("name_id_format"))
+    if name_id is None:
         return
     settings = current_app.extensions["foyer.settings"]
     session.add(
@@ -260,8 +227,8 @@ def _remember_upstream_session(
             connection_id=connection.id,
             user_id=user_id,
             sso_session_id=sso.id if sso is not None and sso.user_id == user_id else None,
-            name_id=logout["name_id"],
-            session_index=(logout.get("session_index") or None),
+            name_id=name_id,
+            session_index=claims.get("session_index") or None,
             expires_at=utcnow() + dt.timedelta(seconds=settings.session_lifetime),
         )
     )
@@ -279,7 +246,7 @@ def slo(name: str) -> BaseResponse | tuple[str, int]:
     if found is None:
         return error_page("not_found")
     connection, strategy = found
-    _open(None)
+    sign_in_for(None)
     binding = "redirect" if request.method == "GET" else "post"
     params = request.args if binding == "redirect" else request.form
     try:
@@ -291,7 +258,7 @@ def slo(name: str) -> BaseResponse | tuple[str, int]:
             connection_id=connection.id,
             data={"code": "saml_logout_refused", "detail": error.detail[:300]},
         )
-        return error_page("upstream_rejected", connection=name, reason=error.code)
+        return error_page("upstream_failed", connection=name, reason=error.code)
     relay = params.get("RelayState") or ""
     if message.kind == "response":
         if relay.startswith("/") and not relay.startswith("//") and "\\" not in relay:

@@ -31,7 +31,9 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.request_stage import resolve_request
 from app.login import discovery
+from app.login import federated
 from app.login import flow
+from app.login import linking
 from app.login import organization_picker
 from app.login import steps
 from app.login import two_step
@@ -266,6 +268,11 @@ bp.add_url_rule(
     "/login/organization", view_func=organization_picker.organization, methods=["GET", "POST"]
 )
 bp.add_url_rule("/login/connection", view_func=upstream.connection_choice, methods=["POST"])
+bp.add_url_rule("/login/callback", "upstream_callback", federated.callback, methods=["GET"])
+bp.add_url_rule("/login/link", view_func=linking.link_account, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/login/link/separate", "link_keep_separate", linking.keep_separate, methods=["POST"]
+)
 bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET", "POST"])
 bp.add_url_rule(

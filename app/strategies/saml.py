@@ -36,6 +36,7 @@ from saml2.metadata import entity_descriptor
 from saml2.response import StatusError
 from saml2.response import UnsolicitedResponse
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
+from saml2.saml import NameID
 from saml2.saml import name_id_from_string
 from saml2.samlp import LogoutResponse
 from saml2.sigver import verify_redirect_signature
@@ -49,6 +50,7 @@ from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import UpstreamError
 from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import UpstreamProfile
+from app.connections.strategies import new_state
 from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
@@ -215,7 +217,8 @@ class SamlStrategy:
                 sign_alg=SIGNING_ALGORITHM,
                 **extra,
             )
-            login.saved.update({"request_id": request_id, "acs": acs, "idp": idp})
+            state = new_state(login.transaction_id)  # the RelayState: names the sign-in
+            login.saved.update({"request_id": request_id, "acs": acs, "idp": idp, "state": state})
             if post:
                 encoded = base64.b64encode(str(request).encode()).decode()
                 login.saved["post"] = {"url": destination, "SAMLRequest": encoded}
@@ -228,7 +231,7 @@ class SamlStrategy:
                 BINDING_HTTP_REDIRECT,
                 str(request),
                 destination,
-                relay_state=login.transaction_id,
+                relay_state=state,
                 sign=options.sign_requests,
                 sigalg=SIGNING_ALGORITHM,
             )
@@ -237,8 +240,9 @@ class SamlStrategy:
     def finish_login(self, answer: UpstreamAnswer) -> UpstreamProfile:
         """Check the SAMLResponse posted to the ACS and say whom it signs in.
 
-        ``answer.saved`` holds the AuthnRequest's ID; without one the response is
-        IdP-initiated, accepted only when the connection enables that.
+        ``answer.saved`` holds the AuthnRequest's ID and the ACS URL it named; without them
+        the response is IdP-initiated (checked against ``answer.callback_url``, the ACS it
+        came to), accepted only when the connection enables that.
 
         :raises UpstreamError: for every response that fails a check.
         """
@@ -247,6 +251,7 @@ class SamlStrategy:
         except (SamlMisconfigured, TypeError, ValueError) as error:
             raise UpstreamError("upstream_misconfigured", str(error)) from None
         request_id = answer.saved.get("request_id")
+        acs = str(answer.saved.get("acs") or answer.callback_url)
         if request_id is None and not options.idp_initiated:
             raise UpstreamError("invalid_response", "unsolicited response: IdP-initiated is off")
         encoded = answer.params.get("SAMLResponse")
@@ -261,7 +266,7 @@ class SamlStrategy:
                 client, idp = self._open(
                     options,
                     files,
-                    [answer.callback_url],
+                    [acs],
                     metadata,
                     allow_unsolicited=request_id is None,
                 )
@@ -269,7 +274,7 @@ class SamlStrategy:
                 raise UpstreamError("upstream_misconfigured", str(error)) from None
             outstanding = {request_id: answer.transaction_id} if request_id else {}
             response = _parse(client, encoded, outstanding)
-        _check(response, options, idp, self.entity_id, answer.callback_url, request_id)
+        _check(response, options, idp, self.entity_id, acs, request_id)
         self._remember(response, options)
         return _profile(response, options)
 
@@ -638,7 +643,12 @@ def _profile(response: t.Any, options: SamlOptions) -> UpstreamProfile:
         groups=groups,
         app_metadata=app_metadata,
         amr=["fed"],
-        claims={"name_id": name_id.text if name_id else None, "attributes": attributes},
+        claims={
+            "name_id": name_id.text if name_id else None,
+            "name_id_format": name_id.format if name_id else None,
+            "session_index": session_index,
+            "attributes": attributes,
+        },
         logout={
             "name_id": str(name_id) if name_id is not None else None,
             "session_index": session_index,
@@ -679,6 +689,13 @@ def same_name_id(stored: str, received: str) -> bool:
     except Exception:
         return False
     return bool(a is not None and b is not None and a.text == b.text and a.format == b.format)
+
+
+def name_id_xml(text: str | None, name_format: str | None) -> str | None:
+    """A NameID element (XML) from its text and format, as a LogoutRequest names it."""
+    if not text:
+        return None
+    return str(NameID(text=text, format=name_format or None))
 
 
 def inflate(encoded: str) -> str:
