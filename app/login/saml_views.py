@@ -15,6 +15,7 @@ branded error page and logs ``login_failed``, with nothing created.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 
 import sqlalchemy as sa
@@ -35,6 +36,7 @@ from app.connections.services import find_connection
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import UpstreamAnswer
 from app.connections.strategies import UpstreamError
+from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import state_transaction
 from app.db import session
 from app.db import utcnow
@@ -61,6 +63,11 @@ if t.TYPE_CHECKING:
 
 bp = Blueprint("saml", __name__)
 
+FOYER_STATE = re.compile(r"[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{16,64}")
+"""A ``RelayState`` Foyer sent (:func:`app.connections.strategies.new_state`); any other
+value comes with an IdP-initiated response and is never used as an address."""
+IDP_INITIATED = "saml_idp_initiated"
+"""Marks a sign-in opened for an IdP-initiated response (in ``tx.upstream``)."""
 REPOST_FIELD = "foyer_repost"
 """Marks the second post of a response, from Foyer's own page (with the cookie)."""
 
@@ -131,10 +138,9 @@ def acs(name: str) -> BaseResponse | tuple[str, int]:
         sign_in_for(None)
         return render_page("login/saml_post.html", action=request.url, fields=fields, to_idp=False)
     params = {key: form[key] for key in ("SAMLResponse", "RelayState") if key in form}
-    tx_id = state_transaction(relay)
-    if tx_id:
+    if FOYER_STATE.fullmatch(relay) and state_transaction(relay):
         response = federated.receive(relay, params)
-        _remember_upstream_session(connection, tx_id, response)
+        _remember_upstream_session(connection, state_transaction(relay), response)
         return response
     return idp_initiated(connection, strategy, params)
 
@@ -159,7 +165,28 @@ def idp_initiated(
     if tx is None:
         error = UpstreamError("upstream_misconfigured", "idp_initiated names no application")
         return federated.upstream_failed(sign_in, connection, error)
-    sign_in = sign_in_for(tx.id)
+    tx.upstream = {IDP_INITIATED: connection.id, "profile": federated.profile_data(profile)}
+    flow.save(tx)
+    # on to a GET: a browser that never came to Foyer has no cookie yet, and the answer to
+    # a cross-site POST never sets one; the sign-in binds to the browser that opens it
+    return redirect(url_for(".idp_initiated_continue", name=connection.name, tx=tx.id), 303)
+
+
+@bp.route("/saml/<name>/continue")
+def idp_initiated_continue(name: str) -> BaseResponse | tuple[str, int]:
+    """An IdP-initiated sign-in, its response checked: the user, then the next steps."""
+    sign_in = sign_in_for(request.args.get("tx"))
+    tx = sign_in.transaction
+    found = saml_connection(name)
+    if found is None or tx is None or tx.completed:
+        return error_page("login_expired")
+    connection = found[0]
+    pending = tx.upstream
+    if pending.get(IDP_INITIATED) != connection.id or not pending.get("profile"):
+        return error_page("login_expired")
+    profile = UpstreamProfile(**pending["profile"])
+    tx.upstream = {}  # single use
+    flow.save(tx)
     response = federated.upstream_signed_in(sign_in, connection, profile)
     _remember_upstream_session(connection, tx.id, response)
     return response
