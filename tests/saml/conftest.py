@@ -160,3 +160,7 @@ def code_of(response: t.Any) -> dict[str, str]:
     url = location(response)
     assert url.startswith(CLIENT_REDIRECT_URI), (response.status_code, url)
     return dict(parse_qsl(urlsplit(url).query))
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
