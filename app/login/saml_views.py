@@ -49,10 +49,10 @@ from app.sessions.models import SsoSession
 from app.sessions.services import current_sso
 from app.sessions.services import end_sso_session
 from app.strategies.saml import SamlStrategy
-from app.strategies.saml import endpoint_url
 from app.strategies.saml import name_id_xml
 from app.strategies.saml import same_name_id
 from app.strategies.saml_models import SamlSession
+from app.strategies.saml_settings import endpoint_url
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 

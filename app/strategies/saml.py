@@ -55,12 +55,14 @@ from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
 from app.orgs.models import Organization
+from app.strategies.saml_diagnose import diagnose
 from app.strategies.saml_keys import key_files
 from app.strategies.saml_keys import sp_keys
 from app.strategies.saml_models import SamlAssertionSeen
 from app.strategies.saml_settings import SIGNING_ALGORITHM
 from app.strategies.saml_settings import SamlMisconfigured
 from app.strategies.saml_settings import SamlOptions
+from app.strategies.saml_settings import endpoint_url
 from app.strategies.saml_settings import load_idp_metadata
 from app.strategies.saml_settings import sp_config
 from app.tenancy.models import Tenant
@@ -70,22 +72,16 @@ if t.TYPE_CHECKING:
     from app.accounts.models import User
     from app.connections.models import Connection
     from app.connections.strategies import ConnectionStrategy
+    from app.connections.strategies import Diagnosis
     from app.connections.strategies import UpstreamAnswer
 
 log = logging.getLogger(__name__)
 
-PATH = "/saml/{connection}/{what}"
-"""Where a connection's SAML endpoints are, under any host or ``/o/<name>`` path."""
 REPLAY_MARGIN = dt.timedelta(minutes=5)
 """An accepted assertion is remembered this long past its own expiry (and the skew)."""
 DEFAULT_REMEMBER = dt.timedelta(hours=1)
 PRUNE_INTERVAL = 60.0
 _PRUNED_AT = "foyer.saml.assertions_pruned_at"
-
-
-def endpoint_url(base: str, connection: Connection, what: str) -> str:
-    """``base`` (an issuer: scheme, host, maybe ``/o/<name>``) + the endpoint's path."""
-    return base.rstrip("/") + PATH.format(connection=connection.name, what=what)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -463,10 +459,8 @@ class SamlStrategy:
 
     # --- operators --------------------------------------------------------------------------
 
-    def diagnose(self) -> list[t.Any]:
+    def diagnose(self) -> list[Diagnosis]:
         """What ``foyer connections test`` prints and checks for this connection."""
-        from app.strategies.saml_diagnose import diagnose  # noqa: PLC0415 (CLI only)
-
         return diagnose(self)
 
 

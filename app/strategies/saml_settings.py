@@ -101,6 +101,15 @@ DEFAULT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 Okta, Entra ID / ADFS, Google Workspace, Shibboleth (OIDs) and plain names."""
 
 
+PATH = "/saml/{connection}/{what}"
+"""Where a connection's SAML endpoints are, under any host or ``/o/<name>`` path."""
+
+
+def endpoint_url(base: str, connection: Connection, what: str) -> str:
+    """``base`` (an issuer: scheme, host, maybe ``/o/<name>``) + the endpoint's path."""
+    return base.rstrip("/") + PATH.format(connection=connection.name, what=what)
+
+
 class SamlMisconfigured(Exception):
     """The connection's options or the IdP's metadata cannot serve a sign-in."""
 
