@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.database",
     "app.strategies.legacy",
+    "app.strategies.oidc",
     "app.strategies.saml",
     "app.strategies.saml_cli",
     "app.oidc.default_claims",

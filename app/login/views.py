@@ -273,6 +273,8 @@ bp.add_url_rule("/login/link", view_func=linking.link_account, methods=["GET", "
 bp.add_url_rule(
     "/login/link/separate", "link_keep_separate", linking.keep_separate, methods=["POST"]
 )
+bp.add_url_rule("/login/link/code/send", "link_send_code", linking.send_code, methods=["POST"])
+bp.add_url_rule("/login/link/code", "link_code", linking.enter_code, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET", "POST"])
 bp.add_url_rule(
