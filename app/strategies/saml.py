@@ -62,6 +62,7 @@ from app.strategies.saml_models import SamlAssertionSeen
 from app.strategies.saml_settings import SIGNING_ALGORITHM
 from app.strategies.saml_settings import SamlMisconfigured
 from app.strategies.saml_settings import SamlOptions
+from app.strategies.saml_settings import check_options
 from app.strategies.saml_settings import endpoint_url
 from app.strategies.saml_settings import load_idp_metadata
 from app.strategies.saml_settings import sp_config
@@ -105,6 +106,13 @@ class SamlStrategy:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    @staticmethod
+    def check_options(
+        options: t.Mapping[str, t.Any], secrets: t.Mapping[str, t.Any]
+    ) -> list[tuple[str, str]]:
+        """What ``foyer apply`` refuses in the options (the keys are not secrets)."""
+        return check_options(options)
 
     # --- what a password strategy would do: nothing here ----------------------------------
 

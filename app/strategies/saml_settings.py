@@ -110,6 +110,64 @@ def endpoint_url(base: str, connection: Connection, what: str) -> str:
     return base.rstrip("/") + PATH.format(connection=connection.name, what=what)
 
 
+KNOWN_OPTIONS = (
+    "idp_metadata_url",
+    "idp_metadata_xml",
+    "idp_entity_id",
+    "metadata_refresh",
+    "metadata_timeout",
+    "binding",
+    "sign_requests",
+    "require_signed_assertions",
+    "email_verified",
+    "attributes",
+    "app_metadata",
+    "name_id_format",
+    "clock_skew",
+    "idp_initiated",
+    "single_logout",
+    "sp_entity_id",
+    "link_to",
+)
+"""Every option of a SAML connection (``link_to`` is the federation core's)."""
+
+
+def check_options(options: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
+    """What ``foyer apply`` refuses in a SAML connection's options: ``[(field, message)]``."""
+    problems: list[tuple[str, str]] = []
+    for key in options:
+        if key not in KNOWN_OPTIONS:
+            problems.append((key, f"unknown option (known: {', '.join(KNOWN_OPTIONS)})"))
+    url, xml = options.get("idp_metadata_url"), options.get("idp_metadata_xml")
+    if bool(url) == bool(xml):
+        problems.append(("idp_metadata_url", "give idp_metadata_url or idp_metadata_xml (one)"))
+    elif url and not str(url).startswith(("https://", "http://127.", "http://localhost")):
+        problems.append(("idp_metadata_url", "must be https:// (http:// only on loopback)"))
+    if options.get("binding", "redirect") not in ("redirect", "post"):
+        problems.append(("binding", "must be 'redirect' or 'post'"))
+    for key in ("clock_skew", "metadata_refresh", "metadata_timeout"):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, int | float) or value < 0):
+            problems.append((key, "must be a number of seconds"))
+    if isinstance(options.get("clock_skew"), int) and options["clock_skew"] > MAX_CLOCK_SKEW:
+        problems.append(("clock_skew", f"at most {MAX_CLOCK_SKEW} seconds"))
+    attributes = options.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        problems.append(("attributes", "must map profile fields to attribute names"))
+    else:
+        for field in attributes:
+            if field not in DEFAULT_ATTRIBUTES:
+                problems.append((f"attributes.{field}", "unknown profile field"))
+    if not isinstance(options.get("app_metadata") or {}, dict):
+        problems.append(("app_metadata", "must map app_metadata fields to attribute names"))
+    initiated = options.get("idp_initiated") or {}
+    if not isinstance(initiated, dict):
+        problems.append(("idp_initiated", "must be a mapping (enabled, client_id...)"))
+    elif initiated.get("enabled") and not initiated.get("client_id"):
+        problems.append(("idp_initiated.client_id", "name the application to sign in to"))
+    return problems
+
+
 class SamlMisconfigured(Exception):
     """The connection's options or the IdP's metadata cannot serve a sign-in."""
 
