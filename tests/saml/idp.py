@@ -76,6 +76,8 @@ class SamlIdp:
         self.logout_requests: list[t.Any] = []
         self.metadata_hits = 0
         self.metadata_status = 200
+        self.refuse = False
+        """Answer every AuthnRequest with a signed error status (the user cancelled)."""
         self._http: t.Any = None
 
     # --- HTTP ---------------------------------------------------------------------------
@@ -151,7 +153,7 @@ class SamlIdp:
             params = request.args if path.endswith("redirect") else request.form
             binding = BINDING_HTTP_REDIRECT if path.endswith("redirect") else BINDING_HTTP_POST
             authn = self.parse_authn_request(dict(params), binding)
-            encoded = self.response_for(authn)
+            encoded = self.error_response(authn) if self.refuse else self.response_for(authn)
             response = Response(
                 auto_post_page(
                     authn.message.assertion_consumer_service_url,
