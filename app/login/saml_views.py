@@ -24,6 +24,7 @@ from flask import Response
 from flask import current_app
 from flask import redirect
 from flask import request
+from flask import session as cookie
 from flask import url_for
 
 from app.accounts.models import Identity
@@ -66,6 +67,10 @@ bp = Blueprint("saml", __name__)
 FOYER_STATE = re.compile(r"[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{16,64}")
 """A ``RelayState`` Foyer sent (:func:`app.connections.strategies.new_state`); any other
 value comes with an IdP-initiated response and is never used as an address."""
+LOGOUT_RETURN = "saml_logout_return"
+"""Cookie entry: where the browser goes once the IdP answered Foyer's LogoutRequest."""
+RETURN_TO_APPLICATION = "application"
+"""The RelayState of a LogoutRequest whose answer goes on to :data:`LOGOUT_RETURN`."""
 IDP_INITIATED = "saml_idp_initiated"
 """Marks a sign-in opened for an IdP-initiated response (in ``tx.upstream``)."""
 REPOST_FIELD = "foyer_repost"
@@ -288,6 +293,9 @@ def slo(name: str) -> BaseResponse | tuple[str, int]:
         return error_page("upstream_failed", connection=name, reason=error.code)
     relay = params.get("RelayState") or ""
     if message.kind == "response":
+        back = cookie.pop(LOGOUT_RETURN, None)
+        if relay == RETURN_TO_APPLICATION and isinstance(back, str) and back:
+            return redirect(back, code=303)
         if relay.startswith("/") and not relay.startswith("//") and "\\" not in relay:
             return redirect(relay, code=303)
         return redirect(url_for("login.logout"), code=303)
@@ -348,10 +356,12 @@ def end_upstream_sessions(
     return ended
 
 
-def upstream_logout_url(ended: SsoSession) -> str | None:
+def upstream_logout_url(ended: SsoSession, return_to: str | None = None) -> str | None:
     """After Foyer ended ``ended``: the IdP's Single Logout URL when its user came through a
-    SAML connection with ``single_logout`` on (the IdP sends the browser back to the
-    signed-out page), else None."""
+    SAML connection with ``single_logout`` on, else None. The IdP sends the browser back to
+    ``return_to`` (an address Foyer already checked, such as the application's registered
+    ``post_logout_redirect_uri``; kept in the cookie, as RelayState is short), or to the
+    signed-out page."""
     row = session.scalar(
         sa.select(SamlSession)
         .where(SamlSession.sso_session_id == ended.id)
@@ -368,7 +378,11 @@ def upstream_logout_url(ended: SsoSession) -> str | None:
     logout = {"name_id": row.name_id, "session_index": row.session_index}
     session.delete(row)
     session.commit()
+    relay = url_for("login.logout")
+    if return_to:
+        cookie[LOGOUT_RETURN] = return_to
+        relay = RETURN_TO_APPLICATION
     try:
-        return strategy.logout_url(logout, url_for("login.logout"))
+        return strategy.logout_url(logout, relay)
     except StrategyUnavailable:
         return None

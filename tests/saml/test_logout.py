@@ -105,3 +105,41 @@ def test_logout_request_for_another_subject_ends_nothing(client, corp, app_clien
     session.refresh(sso)
     assert sso.ended_at is None
     assert query_of(location(response))["SAMLResponse"]
+
+
+def test_application_logout_signs_out_upstream_then_returns_to_the_application(
+    client, single_logout, corp, app_client, idp
+):
+    """RP-initiated logout (``/oidc/logout`` with a valid hint) goes through the IdP's
+    Single Logout, then to the application's registered post-logout address."""
+    from app.testing import exchange_code
+
+    app, secret = app_client
+    app.post_logout_redirect_uris = ["https://app.test/signed-out"]
+    session.commit()
+    started = start_sign_in(client, app, idp)
+    answer = code_of(post_response(client, idp.response_for(started.authn), started.relay_state))
+    tokens = exchange_code(
+        client,
+        app,
+        {
+            "code": answer["code"],
+            "redirect_uri": "https://app.test/callback",
+            "verifier": started.verifier,
+        },
+        secret,
+    ).get_json()
+    response = client.get(
+        "/oidc/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://app.test/signed-out",
+            "state": "bye",
+        },
+    )
+    url = location(response)
+    assert url.startswith(f"{idp.base}/slo/redirect?"), url
+    at_idp = requests.get(url, allow_redirects=False, timeout=10)
+    assert len(idp.logout_requests) == 1
+    back = client.get(at_idp.headers["Location"])
+    assert location(back) == "https://app.test/signed-out?state=bye"
