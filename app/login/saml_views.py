@@ -254,6 +254,7 @@ def _remember_upstream_session(
     if name_id is None:
         return
     settings = current_app.extensions["foyer.settings"]
+    session.execute(sa.delete(SamlSession).where(SamlSession.expires_at <= utcnow()))
     session.add(
         SamlSession(
             connection_id=connection.id,
