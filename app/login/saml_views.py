@@ -284,6 +284,8 @@ def slo(name: str) -> BaseResponse | tuple[str, int]:
     params = request.args if binding == "redirect" else request.form
     try:
         message = strategy.read_logout_message(params, binding)
+    except StrategyUnavailable:
+        return error_page("upstream_unavailable", connection=name)
     except UpstreamError as error:
         record_event(
             "error_shown",
