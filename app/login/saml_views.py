@@ -4,6 +4,7 @@
 ``GET  /saml/<connection>/post``      the page that posts an AuthnRequest (POST binding)
 ``POST /saml/<connection>/acs``       the Assertion Consumer Service
 ``GET|POST /saml/<connection>/slo``   Single Logout, both ways
+``GET  /saml/<connection>/continue``  an IdP-initiated sign-in, its response checked
 
 The IdP posts to the ACS from its own site, so the ``SameSite=Lax`` cookie that binds the
 sign-in to the browser stays home: the ACS then answers with a page of Foyer's that posts

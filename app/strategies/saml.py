@@ -11,8 +11,9 @@ the database until it expires). The SAML library is pysaml2, which signs and che
 the ``xmlsec1`` program.
 
 The URLs of a connection are under ``/saml/<connection>/`` on every host and path of the
-tenant: ``metadata``, ``acs``, ``slo`` and ``post`` (the auto-posting page). The entity ID
-is stable whatever host serves the request.
+tenant: ``metadata``, ``acs``, ``slo``, ``post`` (the auto-posting page) and ``continue``
+(an IdP-initiated sign-in, once checked). The entity ID is stable whatever host serves the
+request.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import json
 import logging
 import time
 import typing as t
-import zlib
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -720,11 +720,6 @@ def name_id_xml(text: str | None, name_format: str | None) -> str | None:
     if not text:
         return None
     return str(NameID(text=text, format=name_format or None))
-
-
-def inflate(encoded: str) -> str:
-    """A Redirect-binding message as XML (for logs and tests)."""
-    return zlib.decompress(base64.b64decode(encoded), -15).decode()
 
 
 @hookimpl
