@@ -28,6 +28,7 @@ from app.events.record import record_plugin_failure
 from app.events.record import record_storage_failure
 from app.hooks import hook_failed
 from app.i18n import init_i18n
+from app.login import saml_views
 from app.login.context import load_sign_in
 from app.login.views import bp as login_bp
 from app.migrate import upgrade_if_needed
@@ -142,6 +143,9 @@ def setup_blueprints(app: Flask) -> None:
     app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
     app.register_blueprint(oidc_bp)
     app.register_blueprint(login_bp)
+    app.extensions["csrf"].exempt(saml_views.acs)  # posted by the IdP: signed, not a form
+    app.extensions["csrf"].exempt(saml_views.slo)  # likewise, Single Logout messages
+    app.register_blueprint(saml_views.bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)

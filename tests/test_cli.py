@@ -31,6 +31,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 GROUPS = {
     "apply",
     "clients",
+    "connections",
     "db",
     "demo",
     "export",

@@ -211,3 +211,24 @@ def kind_of(connection: Connection) -> str | None:
         return strategy_for(connection).kind
     except LookupError:
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """One line of ``foyer connections test``: something to give the customer's IdP
+    (``info``), or a check of the upstream and its result (``ok``, ``warning``, ``error``)."""
+
+    label: str
+    value: str
+    status: str = "info"
+
+
+@t.runtime_checkable
+class DiagnosableStrategy(t.Protocol):
+    """A strategy that can say what to give its upstream and check it
+    (``foyer connections test``); each strategy contributes its own checks."""
+
+    def diagnose(self) -> list[Diagnosis]:
+        """The URLs and values to give the upstream, then each check of its metadata or
+        discovery, keys and clock; never raises for an upstream's fault (an ``error`` line)."""
+        ...

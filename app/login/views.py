@@ -46,6 +46,7 @@ from app.login.forms import LogoutForm
 from app.login.forms import PasswordForm
 from app.login.identify import identifier_page
 from app.login.identify import submit_identifier
+from app.login.saml_views import upstream_logout_url
 from app.security.limits import count_submission
 from app.security.limits import retry_after
 from app.sessions.services import current_sso
@@ -249,6 +250,9 @@ def logout() -> Response | tuple[str, int]:
                 user_id=ended.user_id,
                 data={"session": ended.id, "via": "logout_page"},
             )
+            upstream_url = upstream_logout_url(ended)
+            if upstream_url is not None:  # the IdP signs out too, then comes back here
+                return redirect(upstream_url, code=303)
         return redirect(url_for(".logout"), code=303)
     sso = current_sso()
     if sso is None:
