@@ -98,7 +98,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_saml_session_connection_id"), ["connection_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_saml_session_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_saml_session_expires_at"), ["expires_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_saml_session_sso_session_id"), ["sso_session_id"], unique=False
         )
