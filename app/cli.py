@@ -7,7 +7,10 @@ through the ``register_commands`` hook, as builtin plugins, exactly as plugins a
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+import typing as t
 
 import click
 
@@ -15,6 +18,7 @@ from app import create_app
 from app.clikit import AppContext
 from app.clikit import pass_app
 from app.plugins import load_plugins_for_cli
+from app.worker import worker_of
 
 
 @click.group()
@@ -44,6 +48,31 @@ def run(host: str, port: int, workers: int) -> None:
             "app.wsgi:app",
         ],
     )
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.1, 3600),
+    default=None,
+    help="Seconds between looks for rows that fell due [default: FOYER_WORKER_POLL_SECONDS].",
+)
+@pass_app
+def worker(ctx: AppContext, once: bool, poll: float | None) -> None:
+    """Send queued emails and logout tokens, with retries (any number, on any hosts)."""
+    app = ctx.app
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: t.Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stopping)
+    every = poll or float(app.extensions["foyer.settings"].worker_poll_seconds)
+    if not once:
+        click.echo(f"worker: sending emails and logout tokens (looking every {every:g} s)")
+    worker_of(app).serve(every, stop, once=once)
 
 
 @cli.group()

@@ -24,12 +24,15 @@ from app.connections.strategies import build_registry
 from app.db import Database
 from app.db import close_session
 from app.errors import init_errors
+from app.events.record import record_mail_failure
 from app.events.record import record_plugin_failure
 from app.events.record import record_storage_failure
 from app.hooks import hook_failed
 from app.i18n import init_i18n
 from app.login.context import load_sign_in
 from app.login.views import bp as login_bp
+from app.mail.outbox import mail_given_up
+from app.mail.outbox import send_due
 from app.migrate import upgrade_if_needed
 from app.oidc.consent import bp as consent_bp
 from app.oidc.views import bp as oidc_bp
@@ -48,6 +51,7 @@ from app.sessions.services import init_login_manager
 from app.tenancy.models import Tenant
 from app.tenancy.models import TenantDomain
 from app.tenancy.paths import init_organization_paths
+from app.worker import init_worker
 
 
 def create_app(
@@ -63,6 +67,7 @@ def create_app(
     app.extensions["foyer.settings"] = settings
     setup_flask_config(app, settings)
     setup_database(app)
+    setup_worker(app)
     setup_plugins(app, plugins)
     setup_security(app)
     setup_i18n(app)
@@ -106,6 +111,13 @@ def setup_database(app: Flask) -> None:
     init_row_cache(
         app, Tenant, TenantDomain, Organization, OrganizationConnection, Connection, Client
     )
+
+
+def setup_worker(app: Flask) -> None:
+    """The background worker and its mail queue (logout tokens join it with the oidc room);
+    its thread starts with the first queued row, or at once under ``foyer run``."""
+    init_worker(app).add("mail", send_due)
+    mail_given_up.connect(record_mail_failure, app)
 
 
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:

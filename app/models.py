@@ -12,13 +12,26 @@ from app.connections import models as connections
 from app.db import Base
 from app.events import models as events
 from app.hrd import models as hrd
+from app.mail import models as mail
 from app.oidc import models as oidc
 from app.orgs import models as orgs
 from app.security import counters
 from app.sessions import models as sessions
 from app.tenancy import models as tenancy
 
-ROOMS = (accounts, clients, connections, counters, events, hrd, oidc, orgs, sessions, tenancy)
+ROOMS = (
+    accounts,
+    clients,
+    connections,
+    counters,
+    events,
+    hrd,
+    mail,
+    oidc,
+    orgs,
+    sessions,
+    tenancy,
+)
 """The models module of each room that has tables."""
 
 metadata = Base.metadata

@@ -3,9 +3,9 @@
 Pages that take an email address (reset request, sign-up, resend verification) must answer
 the same way, in the same time, whether or not an account exists. So the request only
 validates the form and hands the address to a worker thread; the worker finds the account,
-issues the token and delivers the email (retrying a failed delivery with backoff), in its
-own app context and database session. A process that stops drops what it had queued, as
-a lost email would be; the user asks again.
+issues the token and puts the email in the outbox (:mod:`app.mail.outbox`), in its own app
+context and database session. From then on the email is a database row that any worker
+sends; only the short look-up before it lives in this process's memory.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from flask import Flask
 from flask import current_app
 
 from app.db import session
+from app.worker import EXTENSION as WORKER
+from app.worker import Worker
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "foyer.accounts.background"
-RETRY_DELAYS = (1.0, 5.0)
-"""Seconds to wait before the second and third delivery attempts."""
 
 
 class BackgroundWork:
@@ -96,7 +96,12 @@ def shutdown_background(app: Flask, timeout: float = 60.0) -> None:
 
 
 def wait_for_background(app: Flask | None = None, timeout: float = 30.0) -> bool:
-    """Wait until the app's queued jobs are done."""
+    """Wait until the app's queued jobs are done and the worker sent what they queued."""
     target = app or current_app
+    deadline = time.monotonic() + timeout
     work = target.extensions.get(EXTENSION)
-    return True if work is None else t.cast(BackgroundWork, work).wait(timeout)
+    if work is not None and not t.cast(BackgroundWork, work).wait(timeout):
+        return False
+    worker = target.extensions.get(WORKER)
+    left = max(0.1, deadline - time.monotonic())
+    return True if worker is None else t.cast(Worker, worker).wait(left)
