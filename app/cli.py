@@ -6,6 +6,7 @@ through the ``register_commands`` hook, as builtin plugins, exactly as plugins a
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -107,4 +108,16 @@ def main() -> None:
     is built from settings only."""
     plugins = load_plugins_for_cli()
     plugins.hook.register_commands(cli=cli)
-    cli(obj=AppContext(factory=create_app, plugins_factory=lambda: plugins))
+    context = AppContext(factory=create_app, plugins_factory=lambda: plugins)
+    atexit.register(_finish_sending, context)
+    cli(obj=context)
+
+
+def _finish_sending(context: AppContext) -> None:
+    """A command that queued emails (``foyer users block``) gives the worker thread a few
+    seconds to send them; what is left stays queued for the next worker."""
+    if context.created is not None:
+        worker_of(context.created).wait(EXIT_GRACE)
+
+
+EXIT_GRACE = 15.0

@@ -110,8 +110,6 @@ def throwaway_settings(folder: t.Any, database_url: str) -> dict[str, t.Any]:
         # a failed email is retried at once, three times in all (the backoff is not waited)
         "mail_retry_seconds": 0.0,
         "mail_max_attempts": 3,
-        # the worker's thread starts with the first queued row; rows are not polled for
-        "worker_in_process": False,
     }
 
 

@@ -44,6 +44,9 @@ class Worker:
         self.done = 0
         self.busy = False
         self.due_in: float | None = None
+        self.autostart = True
+        """Whether a kick starts the thread (``FOYER_WORKER_IN_PROCESS``); when not, rows wait
+        for a ``foyer worker`` process."""
 
     def add(self, name: str, drain: Drain) -> None:
         self.drains[name] = drain
@@ -62,12 +65,14 @@ class Worker:
     def kick(self) -> None:
         """Run the drains soon (new rows were committed); starts the thread if needed."""
         with self.lock:
-            self.kicks += 1
             if self.thread is None or not self.thread.is_alive():
-                if self.stopping:
+                if self.stopping or not self.autostart:
                     return
+                self.kicks += 1
                 self.thread = threading.Thread(target=self._loop, name="foyer-worker", daemon=True)
                 self.thread.start()
+            else:
+                self.kicks += 1
         self.wake.set()
 
     def run_once(self) -> float | None:
@@ -153,6 +158,7 @@ def init_worker(app: Flask) -> Worker:
     if EXTENSION in app.extensions:
         return t.cast(Worker, app.extensions[EXTENSION])
     worker = Worker(app)
+    worker.autostart = bool(app.extensions["foyer.settings"].worker_in_process)
     app.extensions[EXTENSION] = worker
     maker = app.extensions["foyer.db"].sessionmaker
 

@@ -33,6 +33,7 @@ GROUPS = {
     "clients",
     "db",
     "demo",
+    "events",
     "export",
     "hrd",
     "keys",
@@ -42,6 +43,7 @@ GROUPS = {
     "run",
     "themes",
     "users",
+    "worker",
 }
 """Every command ``foyer --help`` lists without plugins."""
 
