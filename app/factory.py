@@ -27,6 +27,7 @@ from app.errors import init_errors
 from app.events.record import record_mail_failure
 from app.events.record import record_plugin_failure
 from app.events.record import record_storage_failure
+from app.events.streams import deployment_settings
 from app.hooks import hook_failed
 from app.i18n import init_i18n
 from app.login.context import load_sign_in
@@ -123,6 +124,7 @@ def setup_worker(app: Flask) -> None:
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
     settings = app.extensions["foyer.settings"]
     app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
+    deployment_settings(app)  # a wrong FOYER_EVENT_STREAM_* fails the start, not each event
     hook_failed.connect(record_plugin_failure, app)
     app.extensions["foyer.strategies"] = build_registry(app)
     init_template_hook(app)

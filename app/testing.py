@@ -40,6 +40,7 @@ from app.connections.services import find_connection
 from app.db import Database
 from app.db import session as db_session
 from app.events.models import Event
+from app.events.streams import shutdown_streams
 from app.hooks import validate_plugin_settings
 from app.hookspecs import hookimpl
 from app.login import flow
@@ -155,6 +156,7 @@ def _finish_background_work(app: Flask) -> None:
     are deleted."""
     shutdown_background(app)
     shutdown_worker(app)
+    shutdown_streams(app)
 
 
 def _delete_all_rows(app: Flask) -> None:
