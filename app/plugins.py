@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.lookup_view",
     "app.hrd.explain_view",
     "app.mail.default_smtp",
+    "app.mail.mailbox_views",
     "app.events.default_sinks",
     "app.events.cli",
     "app.events.streams",
