@@ -46,7 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.lookup_view",
     "app.hrd.explain_view",
     "app.mail.default_smtp",
-    "app.mail.mailbox_views",
+    "app.mailbox.views",
     "app.events.default_sinks",
     "app.events.cli",
     "app.events.streams",
