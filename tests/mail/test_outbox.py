@@ -198,3 +198,31 @@ def outbox_settings(foyer_app) -> t.Iterator[t.Callable[..., None]]:
 
     yield change
     vars(settings).update(saved)
+
+
+def test_the_served_app_sends_what_a_killed_process_left(env, user, mailbox):
+    """What ``foyer run`` serves (``app.wsgi`` under gunicorn, two workers) sends rows it did
+    not queue itself, found by polling: each once."""
+    queuing = start(QUEUE_THEN_HANG, user.id, env={**env, "FOYER_WORKER_IN_PROCESS": "false"})
+    try:
+        assert queuing.stdout is not None
+        assert queuing.stdout.readline().strip() == "queued", stop(queuing)
+    finally:
+        queuing.kill()
+        queuing.wait()
+    assert [r.status for r in rows()] == ["queued"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--no-control-socket"]
+        + ["--bind", f"127.0.0.1:{free_port()}", "app.wsgi:app"],
+        env={**env, "FOYER_WORKER_POLL_SECONDS": "0.2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        mailbox.wait_for(user.email, "Reset", timeout=60)
+        time.sleep(1.5)
+        assert mailbox.count() == 1
+    finally:
+        output = stop(server)
+    assert [r.status for r in rows()] == ["sent"], output
