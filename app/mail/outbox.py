@@ -49,6 +49,9 @@ PRUNE_EVERY = dt.timedelta(minutes=1)
 WORKER_ID = new_id()
 """This process's mark on the rows it claims."""
 
+ATTEMPTS = {"sent": 0, "failed": 0, "given_up": 0}
+"""Delivery attempts made by this process since it started, by outcome (for metrics)."""
+
 mail_given_up = blinker.Signal(
     """Sent with the app as sender and ``tenant_id``, ``organization_id``, ``purpose``,
     ``attempts`` and ``error`` when an email is given up after its last attempt."""
@@ -180,6 +183,9 @@ def _attempt(row_id: str) -> None:
         .execution_options(synchronize_session=False)
     )
     session.commit()
+    outcome = "sent" if sent else ("given_up" if values.get("status") == "dead" else "failed")
+    if values.get("status") != "held":
+        ATTEMPTS[outcome] += 1
     if values.get("status") == "dead":
         log.warning("gave up the %s email of tenant %s", row.purpose, row.tenant_id)
         mail_given_up.send(
@@ -255,8 +261,9 @@ def requeue(row_ids: t.Iterable[str] | None = None, tenant_id: str | None = None
 
 
 def queue_stats() -> dict[str, t.Any]:
-    """What the outbox holds, for metrics and ``foyer mail queue``: rows per status, and
-    the age in seconds of the oldest email still waiting."""
+    """What the outbox holds, for metrics and ``foyer mail queue``: rows per status, the
+    age in seconds of the oldest email still waiting, and this process's delivery attempts
+    by outcome (``sent``, ``failed`` then retried, ``given_up``)."""
     counts = dict(
         session.execute(
             sa.select(OutgoingMail.status, sa.func.count()).group_by(OutgoingMail.status)
@@ -273,6 +280,7 @@ def queue_stats() -> dict[str, t.Any]:
             s: int(counts.get(s, 0)) for s in ("queued", "sending", "sent", "held", "dead")
         },
         "oldest_waiting_seconds": (utcnow() - oldest).total_seconds() if oldest else 0.0,
+        "attempts_by_this_process": dict(ATTEMPTS),
     }
 
 
