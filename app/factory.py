@@ -30,6 +30,7 @@ from app.events.record import record_storage_failure
 from app.events.streams import deployment_settings
 from app.hooks import hook_failed
 from app.i18n import init_i18n
+from app.jobs import run_due
 from app.login.context import load_sign_in
 from app.login.views import bp as login_bp
 from app.mail.outbox import mail_given_up
@@ -117,7 +118,9 @@ def setup_database(app: Flask) -> None:
 def setup_worker(app: Flask) -> None:
     """The background worker and its mail queue (logout tokens join it with the oidc room);
     its thread starts with the first queued row, or at once under ``foyer run``."""
-    init_worker(app).add("mail", send_due)
+    worker = init_worker(app)
+    worker.add("jobs", run_due)  # first: the jobs queue emails, sent in the same pass
+    worker.add("mail", send_due)
     mail_given_up.connect(record_mail_failure, app)
 
 

@@ -6,6 +6,7 @@ above it, so the rooms' models are gathered here.
 
 from __future__ import annotations
 
+from app import jobs
 from app.accounts import models as accounts
 from app.clients import models as clients
 from app.connections import models as connections
@@ -26,6 +27,7 @@ ROOMS = (
     counters,
     events,
     hrd,
+    jobs,
     mail,
     oidc,
     orgs,

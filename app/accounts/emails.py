@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from app.accounts import tokens
+from app.accounts.background import background_job
 from app.accounts.models import User
 from app.connections.services import dedicated_organization
 from app.db import session
@@ -225,6 +226,7 @@ def send_account_blocked(user: User, organization: Organization | None = None) -
     return deliver(message, tenant, organization)
 
 
+@background_job
 def send_unblock_link(user_id: str, ip: str) -> bool:
     """Tell the user sign-ins to their account from ``ip`` are blocked after too many
     failures: a single-use link lifts the block, and a password reset link if it was not

@@ -1,11 +1,12 @@
-"""outgoing mail
+"""outgoing mail and background jobs
 
 Revision ID: 20261204_0600
 Revises: 20261204_0200
 Create Date: 2026-12-04 06:00:00
 
-The outbox of emails (``outgoing_mail``): every email is a row before it is sent, so a
-process that stops loses none; workers claim rows with a lease and retry with backoff.
+The outbox of emails (``outgoing_mail``) and the work pages hand off (``background_job``):
+both are rows before anything is done, so a process that stops loses none; workers claim
+rows with a lease and retry with backoff.
 """
 
 from __future__ import annotations
@@ -54,7 +55,28 @@ def upgrade() -> None:
         )
 
 
+    op.create_table(
+        "background_job",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=200), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", app.db.TZDateTime(), nullable=False),
+        sa.Column("lease_until", app.db.TZDateTime(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=40), nullable=True),
+        sa.Column("last_error", sa.String(length=255), nullable=True),
+        sa.Column("created_at", app.db.TZDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_background_job")),
+    )
+    with op.batch_alter_table("background_job", schema=None) as batch_op:
+        batch_op.create_index("ix_background_job_due", ["status", "next_attempt_at"], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("background_job", schema=None) as batch_op:
+        batch_op.drop_index("ix_background_job_due")
+    op.drop_table("background_job")
     with op.batch_alter_table("outgoing_mail", schema=None) as batch_op:
         batch_op.drop_index("ix_outgoing_mail_tenant_created")
         batch_op.drop_index("ix_outgoing_mail_due")

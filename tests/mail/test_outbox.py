@@ -36,6 +36,18 @@ with app.app_context():
     print("queued", flush=True)
     time.sleep(600)
 """
+ANSWER_THEN_HANG = """
+import sys, time
+from app import create_app
+from app.testing import host_client, submit_form
+app = create_app()
+with app.app_context():
+    browser = host_client(app)
+    page = browser.get("/password/reset")
+    answer = submit_form(browser, page, "reset-request-form", email=sys.argv[1])
+    print(answer.status_code, flush=True)
+    time.sleep(600)
+"""
 FOYER = "from app.cli import main; main()"
 
 
@@ -121,6 +133,27 @@ def test_mail_queued_by_a_killed_process_is_sent_once_by_a_worker(env, user, mai
     assert worker.returncode == 0, output
     (row,) = rows()
     assert (row.status, row.attempts, row.body) == ("sent", 1, None)
+
+
+def test_a_reset_answered_by_a_killed_process_is_still_sent(env, user, mailbox):
+    """The page answered, then its process died before looking the account up: the job
+    was already a row, and a worker finishes it."""
+    page = start(ANSWER_THEN_HANG, user.email, env={**env, "FOYER_WORKER_IN_PROCESS": "false"})
+    try:
+        assert page.stdout is not None
+        assert page.stdout.readline().strip() == "303", stop(page)
+    finally:
+        page.kill()
+        page.wait()
+    assert rows() == []  # no email yet: only the job
+    worker = start(FOYER, "worker", "--once", env=env)
+    try:
+        assert "token=" in link_in(mailbox.wait_for(user.email, "Reset", timeout=60))
+    finally:
+        output = stop(worker)
+    assert worker.returncode == 0, output
+    time.sleep(0.5)
+    assert mailbox.count() == 1
 
 
 def test_competing_workers_send_each_mail_exactly_once(foyer_app, tenant, env, mailbox):
