@@ -6,8 +6,12 @@ through the ``register_commands`` hook, as builtin plugins, exactly as plugins a
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import sys
+import threading
+import typing as t
 
 import click
 
@@ -15,6 +19,7 @@ from app import create_app
 from app.clikit import AppContext
 from app.clikit import pass_app
 from app.plugins import load_plugins_for_cli
+from app.worker import worker_of
 
 
 @click.group()
@@ -44,6 +49,31 @@ def run(host: str, port: int, workers: int) -> None:
             "app.wsgi:app",
         ],
     )
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.1, 3600),
+    default=None,
+    help="Seconds between looks for rows that fell due [default: FOYER_WORKER_POLL_SECONDS].",
+)
+@pass_app
+def worker(ctx: AppContext, once: bool, poll: float | None) -> None:
+    """Send queued emails and logout tokens, with retries (any number, on any hosts)."""
+    app = ctx.app
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: t.Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stopping)
+    every = poll or float(app.extensions["foyer.settings"].worker_poll_seconds)
+    if not once:
+        click.echo(f"worker: sending emails and logout tokens (looking every {every:g} s)")
+    worker_of(app).serve(every, stop, once=once)
 
 
 @cli.group()
@@ -78,4 +108,16 @@ def main() -> None:
     is built from settings only."""
     plugins = load_plugins_for_cli()
     plugins.hook.register_commands(cli=cli)
-    cli(obj=AppContext(factory=create_app, plugins_factory=lambda: plugins))
+    context = AppContext(factory=create_app, plugins_factory=lambda: plugins)
+    atexit.register(_finish_sending, context)
+    cli(obj=context)
+
+
+def _finish_sending(context: AppContext) -> None:
+    """A command that queued emails (``foyer users block``) gives the worker thread a few
+    seconds to send them; what is left stays queued for the next worker."""
+    if context.created is not None:
+        worker_of(context.created).wait(EXIT_GRACE)
+
+
+EXIT_GRACE = 15.0

@@ -47,6 +47,11 @@ class AppContext:
         return self._app
 
     @property
+    def created(self) -> Flask | None:
+        """The app if a command created or was given one, else None."""
+        return self._app
+
+    @property
     def plugins(self) -> PluginManager:
         """The plugins: the app's manager once there is an app, else the one built from
         settings alone (``foyer themes list`` works while the database is unreachable)."""

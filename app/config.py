@@ -62,6 +62,54 @@ class Settings:
     mail_from: str = "Foyer <no-reply@localhost>"
     """From address of emails Foyer sends."""
 
+    mail_max_attempts: int = 8
+    """Delivery attempts of one email before it is given up (``dead``, an ``email_failed``
+    event; ``foyer mail retry`` queues it again)."""
+
+    mail_retry_seconds: float = 30.0
+    """Wait before the second attempt at an email; it doubles with each further attempt."""
+
+    mail_keep_days: int = 7
+    """Sent, held and given-up emails are deleted from the outbox after this many days."""
+
+    dev_mailbox: bool = False
+    """Show every email Foyer sent at ``/_mailbox/`` on each tenant host (links work), and
+    keep emails there when no delivery is configured. For development and the demo (Flask's
+    debug mode turns it on too); never in production: anyone could read them."""
+
+    worker_in_process: bool = True
+    """Each process serving Foyer (``foyer run``) sends queued emails and logout tokens from
+    a thread of its own. Turn off when ``foyer worker`` processes do it instead."""
+
+    worker_poll_seconds: float = 5.0
+    """How often a worker looks for emails and logout tokens that fell due (left by a
+    stopped process or queued on another host); new ones are sent at once."""
+
+    event_retention_days: int = 90
+    """Events older than this are deleted by ``foyer events prune`` (a tenant's
+    ``tenant.events.retention_days`` overrides it)."""
+
+    event_stream_file: str = ""
+    """Append every event as one JSON line to this file (a log stream; see
+    ``docs/events.md``)."""
+
+    event_stream_webhook: str = ""
+    """POST events in batches, signed with ``FOYER_EVENT_STREAM_SECRET``, to this https URL."""
+
+    event_stream_secret: str = ""
+    """HMAC-SHA256 key signing the webhook's batches (``X-Foyer-Signature``)."""
+
+    event_stream_syslog: str = ""
+    """Send every event as an RFC 5424 message to ``udp://host:port`` or
+    ``tcp://host:port`` (octet-counted framing)."""
+
+    event_stream_queue: int = 10000
+    """Events each stream holds while its destination is slow; more are dropped (counted)."""
+
+    event_stream_attempts: int = 5
+    """Attempts at one webhook batch (1 s, doubling, between them) before it is written to
+    the dead-letter file ``instance/event-dead-letter.jsonl``."""
+
     themes_dir: str = "themes"
     """Folder of drop-in theme folders."""
 

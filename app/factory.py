@@ -24,13 +24,18 @@ from app.connections.strategies import build_registry
 from app.db import Database
 from app.db import close_session
 from app.errors import init_errors
+from app.events.record import record_mail_failure
 from app.events.record import record_plugin_failure
 from app.events.record import record_storage_failure
+from app.events.streams import deployment_settings
 from app.hooks import hook_failed
 from app.i18n import init_i18n
+from app.jobs import run_due
 from app.login import saml_views
 from app.login.context import load_sign_in
 from app.login.views import bp as login_bp
+from app.mail.outbox import mail_given_up
+from app.mail.outbox import send_due
 from app.migrate import upgrade_if_needed
 from app.oidc.consent import bp as consent_bp
 from app.oidc.views import bp as oidc_bp
@@ -50,6 +55,7 @@ from app.sessions.services import init_login_manager
 from app.tenancy.models import Tenant
 from app.tenancy.models import TenantDomain
 from app.tenancy.paths import init_organization_paths
+from app.worker import init_worker
 
 
 def create_app(
@@ -65,6 +71,7 @@ def create_app(
     app.extensions["foyer.settings"] = settings
     setup_flask_config(app, settings)
     setup_database(app)
+    setup_worker(app)
     setup_plugins(app, plugins)
     setup_security(app)
     setup_i18n(app)
@@ -110,9 +117,19 @@ def setup_database(app: Flask) -> None:
     )
 
 
+def setup_worker(app: Flask) -> None:
+    """The background worker and its mail queue (logout tokens join it with the oidc room);
+    its thread starts with the first queued row, or at once under ``foyer run``."""
+    worker = init_worker(app)
+    worker.add("jobs", run_due)  # first: the jobs queue emails, sent in the same pass
+    worker.add("mail", send_due)
+    mail_given_up.connect(record_mail_failure, app)
+
+
 def setup_plugins(app: Flask, extra: t.Iterable[object]) -> None:
     settings = app.extensions["foyer.settings"]
     app.extensions["foyer.pm"] = build_plugin_manager(settings.plugins_dir, extra)
+    deployment_settings(app)  # a wrong FOYER_EVENT_STREAM_* fails the start, not each event
     hook_failed.connect(record_plugin_failure, app)
     app.extensions["foyer.strategies"] = build_registry(app)
     init_template_hook(app)

@@ -380,9 +380,10 @@ def deliver_email(
 def track_event(event: EventRecord) -> None:
     """Receive every event of the log (log streams: files, webhooks, SIEM, user lifecycle).
 
-    Type codes are listed in ``app/events/types.py``; lifecycle plugins watch
-    ``user_created``, ``login_succeeded``, ``logout``, ``user_blocked`` and
-    ``user_deleted``.
+    Type codes are listed in ``app/events/types.py`` and ``docs/events.md``; lifecycle
+    plugins watch ``user_created``, ``login_succeeded``, ``logout``, ``user_blocked`` and
+    ``user_deleted``. Answer quickly (a sign-in waits for every sink): queue the event
+    and send it from a thread of your own, as the builtin log streams do.
 
     :param event: The stored event: type code, tenant, user, client, organization, data.
     :returns: None.
@@ -391,5 +392,7 @@ def track_event(event: EventRecord) -> None:
     an unscoped sink receives every tenant's events, a scoped one those of the tenants and
     organizations that enable it. A raising sink is logged and skipped: events are never
     lost because a sink failed.
-    Builtin: app.events.default_sinks writes a structured log line (trylast).
+    Builtin: app.events.default_sinks writes a structured log line (trylast);
+    app.events.streams sends events to the deployment's log streams, and the scoped plugin
+    ``log_streams`` to a tenant's own (a file, a webhook, syslog).
     """

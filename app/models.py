@@ -6,12 +6,14 @@ above it, so the rooms' models are gathered here.
 
 from __future__ import annotations
 
+from app import jobs
 from app.accounts import models as accounts
 from app.clients import models as clients
 from app.connections import models as connections
 from app.db import Base
 from app.events import models as events
 from app.hrd import models as hrd
+from app.mail import models as mail
 from app.oidc import models as oidc
 from app.orgs import models as orgs
 from app.security import counters
@@ -26,6 +28,8 @@ ROOMS = (
     counters,
     events,
     hrd,
+    jobs,
+    mail,
     oidc,
     orgs,
     saml,

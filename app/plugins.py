@@ -50,7 +50,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.lookup_view",
     "app.hrd.explain_view",
     "app.mail.default_smtp",
+    "app.mailbox.views",
     "app.events.default_sinks",
+    "app.events.cli",
+    "app.events.streams",
     "app.accounts.cli",
     "app.oidc.cli",
     "app.orgs.cli",
@@ -61,6 +64,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.plugin_commands",
 )
 """Foyer's own features, registered through the same hooks as any plugin."""
+
+BUILTIN_NAMED: dict[str, str] = {"log_streams": "app.events.streams:TENANT_STREAMS"}
+"""Builtin scoped plugins that tenants enable by name in their configuration file."""
 
 SOURCE_BUILTIN = "builtin"
 SOURCE_ENTRY_POINT = "entry point"
@@ -82,6 +88,10 @@ def build_plugin_manager(plugins_dir: str, extra: t.Iterable[object] = ()) -> Fo
     pm.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
+        pm.sources[name] = SOURCE_BUILTIN
+    for name, target in BUILTIN_NAMED.items():
+        module, attribute = target.split(":")
+        pm.register(getattr(importlib.import_module(module), attribute), name=name)
         pm.sources[name] = SOURCE_BUILTIN
     pm.load_setuptools_entrypoints("foyer")
     for plugin, _dist in pm.list_plugin_distinfo():

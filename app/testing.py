@@ -32,6 +32,7 @@ from joserfc.jwk import KeySet
 
 from app import create_app
 from app.accounts.background import shutdown_background
+from app.accounts.background import wait_for_background
 from app.accounts.services import create_user
 from app.clients.services import create_client
 from app.connections.services import create_connection
@@ -39,15 +40,16 @@ from app.connections.services import find_connection
 from app.db import Database
 from app.db import session as db_session
 from app.events.models import Event
+from app.events.streams import shutdown_streams
 from app.hooks import validate_plugin_settings
 from app.hookspecs import hookimpl
 from app.login import flow
 from app.models import metadata
 from app.oidc import keys
-from app.oidc.backchannel import shutdown_deliveries
 from app.orgs.services import create_organization
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
+from app.worker import shutdown_worker
 
 if t.TYPE_CHECKING:
     from app.accounts.models import User
@@ -106,6 +108,9 @@ def throwaway_settings(folder: t.Any, database_url: str) -> dict[str, t.Any]:
         "plugins_dir": str(folder / "no-plugins"),
         "argon2_time_cost": 1,
         "argon2_memory_cost": 8,
+        # a failed email is retried at once, three times in all (the backoff is not waited)
+        "mail_retry_seconds": 0.0,
+        "mail_max_attempts": 3,
     }
 
 
@@ -150,7 +155,8 @@ def _finish_background_work(app: Flask) -> None:
     """Let emails and logout tokens queued by the test's requests finish before their rows
     are deleted."""
     shutdown_background(app)
-    shutdown_deliveries(app)
+    shutdown_worker(app)
+    shutdown_streams(app)
 
 
 def _delete_all_rows(app: Flask) -> None:
@@ -470,15 +476,43 @@ def enable_plugin(tenant: Tenant) -> t.Callable[..., None]:
     return enable
 
 
+class SentEmails(list["EmailMessage"]):
+    """The emails delivered so far. Emails go through the outbox and the app's worker
+    thread: reading this list first waits (up to 30 s) until what was queued is sent."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__()
+        self.app = app
+
+    def settle(self) -> None:
+        wait_for_background(self.app, timeout=30)
+
+    def __iter__(self) -> t.Iterator[EmailMessage]:
+        self.settle()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.settle()
+        return super().__len__()
+
+    def __getitem__(self, index: t.Any) -> t.Any:
+        self.settle()
+        return super().__getitem__(index)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
 @pytest.fixture
-def outbox(register_plugin: t.Callable[..., object]) -> list[EmailMessage]:
-    """Every email sent during the test, delivered to a list instead of a mail server."""
-    messages: list[EmailMessage] = []
+def outbox(foyer_app: Flask, register_plugin: t.Callable[..., object]) -> list[EmailMessage]:
+    """Every email sent during the test, delivered to a list instead of a mail server
+    (reading it waits until the queued emails are sent)."""
+    messages = SentEmails(foyer_app)
 
     class Outbox:
         @hookimpl(tryfirst=True)
         def deliver_email(self, message: EmailMessage) -> bool:
-            messages.append(message)
+            list.append(messages, message)
             return True
 
     register_plugin(Outbox(), name="foyer-test-outbox")

@@ -34,6 +34,7 @@ GROUPS = {
     "connections",
     "db",
     "demo",
+    "events",
     "export",
     "hrd",
     "keys",
@@ -43,6 +44,7 @@ GROUPS = {
     "run",
     "themes",
     "users",
+    "worker",
 }
 """Every command ``foyer --help`` lists without plugins."""
 

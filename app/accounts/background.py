@@ -2,101 +2,42 @@
 
 Pages that take an email address (reset request, sign-up, resend verification) must answer
 the same way, in the same time, whether or not an account exists. So the request only
-validates the form and hands the address to a worker thread; the worker finds the account,
-issues the token and delivers the email (retrying a failed delivery with backoff), in its
-own app context and database session. A process that stops drops what it had queued, as
-a lost email would be; the user asks again.
+validates the form and hands the address to a durable background job (:mod:`app.jobs`, a
+row written at once); the worker finds the account, issues the token and puts the email in
+the outbox (:mod:`app.mail.outbox`), in its own app context and database session. Nothing
+of it lives only in one process's memory: a process killed right after answering loses
+nothing.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
-import threading
-import time
 import typing as t
 
 from flask import Flask
 from flask import current_app
 
-from app.db import session
+from app.jobs import background_job
+from app.jobs import enqueue
+from app.worker import EXTENSION as WORKER
+from app.worker import Worker
 
-log = logging.getLogger(__name__)
-
-EXTENSION = "foyer.accounts.background"
-RETRY_DELAYS = (1.0, 5.0)
-"""Seconds to wait before the second and third delivery attempts."""
-
-
-class BackgroundWork:
-    """A worker thread whose jobs run one at a time, in order, inside an app context.
-
-    One at a time: two reset requests for one account never race to issue tokens.
-    """
-
-    def __init__(self, app: Flask, workers: int = 1, name: str = "foyer-accounts") -> None:
-        self.app = app
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix=name
-        )
-        self.pending: set[concurrent.futures.Future[None]] = set()
-        self.lock = threading.Lock()
-
-    def submit(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
-        future = self.executor.submit(self._run, fn, args, kwargs)
-        with self.lock:
-            self.pending.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: concurrent.futures.Future[None]) -> None:
-        with self.lock:
-            self.pending.discard(future)
-
-    def _run(
-        self, fn: t.Callable[..., t.Any], args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
-    ) -> None:
-        with self.app.app_context():
-            try:
-                fn(*args, **kwargs)
-            except Exception:
-                log.exception("background job %s failed", getattr(fn, "__name__", fn))
-                session.rollback()
-
-    def wait(self, timeout: float = 30.0) -> bool:
-        """Wait for every queued job (tests, commands); True when none is left."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                pending = set(self.pending)
-            if not pending:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            concurrent.futures.wait(pending, timeout=left)
-
-
-def init_background(app: Flask) -> None:
-    if EXTENSION not in app.extensions:
-        app.extensions[EXTENSION] = BackgroundWork(app)
+__all__ = ["background_job", "later", "shutdown_background", "wait_for_background"]
 
 
 def later(fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> None:
-    """Run ``fn(*args, **kwargs)`` after this request, in a worker. Pass ids and strings,
-    never database objects (the worker has its own session)."""
-    t.cast(BackgroundWork, current_app.extensions[EXTENSION]).submit(fn, *args, **kwargs)
+    """Run ``fn(*args, **kwargs)`` after this request, in a worker. ``fn`` is marked with
+    :func:`background_job`; pass ids and strings, never database objects (the worker has
+    its own session, maybe in another process)."""
+    enqueue(fn, *args, **kwargs)
 
 
 def shutdown_background(app: Flask, timeout: float = 60.0) -> None:
-    """Finish the queued jobs and stop the worker thread (tests, before their app goes)."""
-    work = app.extensions.pop(EXTENSION, None)
-    if work is not None:
-        t.cast(BackgroundWork, work).wait(timeout)
-        t.cast(BackgroundWork, work).executor.shutdown(wait=True)
+    """Finish the queued jobs (tests, before their app goes); the worker stops after."""
+    wait_for_background(app, timeout)
 
 
 def wait_for_background(app: Flask | None = None, timeout: float = 30.0) -> bool:
-    """Wait until the app's queued jobs are done."""
+    """Wait until the worker ran the queued jobs and sent the emails they queued."""
     target = app or current_app
-    work = target.extensions.get(EXTENSION)
-    return True if work is None else t.cast(BackgroundWork, work).wait(timeout)
+    worker = target.extensions.get(WORKER)
+    return True if worker is None else t.cast(Worker, worker).wait(timeout)

@@ -27,9 +27,12 @@ from app.connections.services import find_connection
 from app.connections.services import password_connections
 from app.connections.strategies import strategy_for
 from app.db import session
+from app.db import utcnow
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.hookspecs import hookimpl
+from app.mail.outbox import NOT_SENT
+from app.mail.outbox import wait_for_outcome
 from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:
@@ -132,9 +135,15 @@ def send_reset(ctx: AppContext, tenant_name: str, email: str, connection_name: s
     for user in _users_by_email(tenant_name, email, connection_name):
         if user.blocked:
             fail(f"user {user.id} is blocked: unblock it first")
-        if not send_password_reset(user):
-            fail("no email was delivered: set FOYER_SMTP_URL or install a deliver_email plugin")
-        click.echo(f"sent a reset link to {user.email} (user {user.id})")
+        started = utcnow()
+        send_password_reset(user)
+        status = wait_for_outcome(t.cast(str, user.email), started)
+        if status == "sent":
+            click.echo(f"sent a reset link to {user.email} (user {user.id})")
+        elif status == "held":
+            click.echo(f"kept a reset link for {user.email} in the development mailbox")
+        else:
+            fail(NOT_SENT.format(status=status))
 
 
 @users.command("block")

@@ -7,19 +7,18 @@ it has one), never from the request's Host or X-Forwarded-Host. Rendering goes t
 
 from __future__ import annotations
 
-import time
 import typing as t
 from urllib.parse import urlsplit
 
 from flask import current_app
 
 from app.accounts import tokens
-from app.accounts.background import RETRY_DELAYS
+from app.accounts.background import background_job
 from app.accounts.models import User
 from app.connections.services import dedicated_organization
 from app.db import session
 from app.events.record import record_event
-from app.mail.delivery import send_email
+from app.mail.outbox import queue_email
 from app.mail.render import render_email
 from app.tenancy.models import Tenant
 
@@ -59,21 +58,11 @@ def tenant_url(
 
 
 def deliver(message: EmailMessage, tenant: Tenant, organization: Organization | None) -> bool:
-    """Send, retrying with backoff when no plugin delivered it (a mail server down); the
-    last failure is recorded as ``email_failed``. Blocks: call it from background work or
-    commands, not on a request that must answer uniformly."""
-    for delay in (0.0, *RETRY_DELAYS):
-        if delay:
-            time.sleep(delay)
-        if send_email(message, tenant, organization):
-            return True
-    record_event(
-        "email_failed",
-        tenant=tenant,
-        organization=organization,
-        data={"purpose": message.purpose},
-    )
-    return False
+    """Put the email in the outbox and commit: the worker sends it, retrying with backoff
+    (a mail server down), and records ``email_failed`` if it gives up. True once queued."""
+    queue_email(message, tenant, organization)
+    session.commit()
+    return True
 
 
 def user_name(user: User) -> str | None:
@@ -260,6 +249,7 @@ def send_account_blocked(user: User, organization: Organization | None = None) -
     return deliver(message, tenant, organization)
 
 
+@background_job
 def send_unblock_link(user_id: str, ip: str) -> bool:
     """Tell the user sign-ins to their account from ``ip`` are blocked after too many
     failures: a single-use link lifts the block, and a password reset link if it was not

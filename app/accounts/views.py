@@ -22,7 +22,6 @@ from flask import redirect
 from flask import request
 from flask import session as cookie
 from flask import url_for
-from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -33,7 +32,7 @@ from app.accounts import protection
 from app.accounts import session_views
 from app.accounts import signup as signup_service
 from app.accounts import tokens
-from app.accounts.background import init_background
+from app.accounts.background import background_job
 from app.accounts.background import later
 from app.accounts.credentials import set_new_password
 from app.accounts.credentials import sign_out_everywhere
@@ -74,14 +73,9 @@ from app.tenancy.models import Tenant
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
-    from flask import Flask
+    pass
 
 bp = Blueprint("accounts", __name__)
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    init_background(t.cast("Flask", state.app))
 
 
 # --- Request set-up and helpers ------------------------------------------------------------
@@ -195,6 +189,7 @@ def reset_request() -> Response | tuple[str, int]:
     return render_page("account/reset_request.html", form=form)
 
 
+@background_job
 def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
     """Background: email a reset link to each active account with this address, at most
     ``reset_emails_per_hour`` per account (more requests send nothing, L-09)."""
@@ -277,6 +272,7 @@ def reset_done() -> tuple[str, int]:
     return render_page("account/reset_done.html")
 
 
+@background_job
 def notify_password_changed(user_id: str, how: str, organization_id: str | None) -> None:
     """Background: the "your password was changed" email."""
     user = session.get(User, user_id)
@@ -451,6 +447,7 @@ def resend_verification() -> Response | tuple[str, int]:
     return render_page("account/resend_verification.html", form=form)
 
 
+@background_job
 def send_verification_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
     """Background: a verification link to each unverified account with this address."""
     settings = current_app.extensions["foyer.settings"]
@@ -552,6 +549,7 @@ def signup() -> Response | tuple[str, int]:
     return render_page("account/signup.html", form=form, connection=connection)
 
 
+@background_job
 def send_signup_code(row_id: str, code: str, first: bool) -> None:
     """Background: email the code when the address has no account in the connection;
     otherwise, after the first code only, tell the owner someone tried."""

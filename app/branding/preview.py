@@ -186,7 +186,24 @@ def fake_context(page: str) -> dict[str, t.Any]:
         "hours": 24,
         "days": 7,
         "sessions": [fake_session(True, "Firefox", "Linux"), fake_session(False, "Safari", "iOS")],
+        "mails": [fake_mail("sent"), fake_mail("held")],  # the development mailbox
+        "mail": fake_mail("sent"),
         "preview": True,
+    }
+
+
+def fake_mail(status: str) -> dict[str, t.Any]:
+    """An email of the development mailbox (``mailbox/inbox``, ``mailbox/message``)."""
+    return {
+        "id": f"preview-{status}",
+        "to": "alex@example.com",
+        "subject": _l("Reset your password"),
+        "status": status,
+        "when": format_datetime(dt.datetime.now(dt.UTC), "short"),
+        "sender": "Example <no-reply@example.com>",
+        "reply_to": None,
+        "text": _l("Hello Alex, open this link to choose a new password."),
+        "has_html": False,
     }
 
 

@@ -291,6 +291,17 @@ ATTACK_PROTECTION = Record(
     describe="mapping (attack protection)",
 )
 
+EVENTS = Record(
+    {
+        "retention_days": Field(
+            Nullable(Int(1, 3650)),
+            "Days the tenant's events are kept: `foyer events prune` deletes older ones "
+            "(empty: `FOYER_EVENT_RETENTION_DAYS`, 90 by default).",
+        ),
+    },
+    describe="mapping (events)",
+)
+
 TENANT = Record(
     {
         "name": Field(
@@ -335,6 +346,7 @@ TENANT = Record(
             "suspicious addresses (see below).",
             default={},
         ),
+        "events": Field(EVENTS, "The tenant's event log (see below).", default={}),
         "plugins": plugins_field(
             "Scoped plugins enabled for the whole tenant, each with its settings."
         ),
@@ -670,6 +682,7 @@ SECTIONS: tuple[tuple[str, Record], ...] = (
     ("tenant.hrd", HRD),
     ("tenant.passwords", PASSWORDS),
     ("tenant.attack_protection", ATTACK_PROTECTION),
+    ("tenant.events", EVENTS),
     ("connections[]", CONNECTION),
     ("organizations[]", ORGANIZATION),
     ("organizations[].email_domains[]", EMAIL_DOMAIN),

@@ -42,7 +42,12 @@ def register_commands(cli: click.Group) -> None:
 
 def demo_settings(instance_path: str) -> dict[str, t.Any]:
     """Settings for plain-http localhost (``create_app`` overrides)."""
-    return {"instance_path": os.path.abspath(instance_path), "secure_cookies": False, "demo": True}
+    return {
+        "instance_path": os.path.abspath(instance_path),
+        "secure_cookies": False,
+        "demo": True,
+        "dev_mailbox": True,  # emails are read at /_mailbox/ (no mail server needed)
+    }
 
 
 def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
@@ -197,6 +202,7 @@ def _print_banner(demo: Demo) -> None:
     click.echo("")
     click.echo(f"  Foyer                {demo.foyer_url}")
     click.echo(f"  Demo application     {demo.rp_url}   <- open this and press Sign in")
+    click.echo(f"  Mailbox              {demo.foyer_url}/_mailbox/   <- emails Foyer sent")
     click.echo("")
     _print_accounts(demo)
     click.echo("")

@@ -245,3 +245,23 @@ def record_storage_failure(_app: t.Any, *, backend: str, error: str) -> None:
         record_event("counter_storage_failed", data={"backend": backend, "error": error})
     except Exception:  # the database may be down too; the log has the failure
         log.exception("could not record the failure of %s", backend)
+
+
+def record_mail_failure(
+    _app: t.Any,
+    *,
+    tenant_id: str,
+    organization_id: str | None,
+    purpose: str,
+    attempts: int,
+    error: str | None,
+) -> None:
+    """Record an email given up by the outbox (:data:`app.mail.outbox.mail_given_up`)."""
+    try:
+        record_event(
+            "email_failed",
+            tenant_id=tenant_id,
+            data={"purpose": purpose, "attempts": attempts},
+        )
+    except Exception:  # the database may be what failed; the log has the failure
+        log.exception("could not record the failure of a %s email", purpose)

@@ -3,8 +3,9 @@ table, a worker thread that posts them, and retries.
 
 Ending a session queues one row per application (and issuer) that holds tokens from it
 and registered a ``backchannel_logout_uri`` (:mod:`app.oidc.logout`). Once the request's
-transaction commits, the app's worker posts them; the page that ended the session never
-waits for an application, so a slow or dead one cannot slow it or break it. A failed
+transaction commits, the app's worker (:mod:`app.worker`) posts them; the page that ended
+the session never waits for an application, so a slow or dead one cannot slow it or break
+it. A failed
 delivery is tried again after :data:`RETRY_DELAYS`; a relying party that refuses the token
 (a 4xx answer), or one still failing after the last retry, is given up on with a
 ``backchannel_logout_failed`` event. Each attempt signs the token afresh (a short ``exp``)
@@ -16,17 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 import typing as t
 
 import requests
 import sqlalchemy as sa
 from flask import Flask
-from flask import current_app
-from sqlalchemy.orm import Session
 
-from app.accounts.background import BackgroundWork
 from app.clients.models import Client
 from app.db import session
 from app.db import utcnow
@@ -34,6 +30,10 @@ from app.events.record import record_event
 from app.oidc.models import BackchannelLogout
 from app.oidc.tokens import create_logout_token
 from app.security.crypto import new_token
+from app.worker import Worker
+from app.worker import init_worker
+from app.worker import kick_after_commit
+from app.worker import worker_of
 
 if t.TYPE_CHECKING:
     from app.sessions.models import SsoSession
@@ -49,75 +49,16 @@ LEASE = dt.timedelta(seconds=60)
 KEEP_FINISHED = dt.timedelta(days=7)
 """Delivered and failed rows are deleted after this long."""
 BATCH = 50
-EXTENSION = "foyer.oidc.backchannel"
-_DUE = "foyer_backchannel_due"
-"""``Session.info`` flag: this unit of work queued tokens; post them once it commits."""
-
-
-class Deliveries:
-    """One app's delivery worker (a thread of its own, so emails never wait on an
-    application) and the timer of its next retry."""
-
-    def __init__(self, app: Flask) -> None:
-        self.work = BackgroundWork(app, name="foyer-backchannel")
-        self.lock = threading.Lock()
-        self.timer: threading.Timer | None = None
-        self.timer_due = 0.0
-
-    def kick(self) -> None:
-        """Post what is due, in the worker."""
-        self.work.submit(deliver_due)
-
-    def retry_in(self, seconds: float) -> None:
-        """Run the worker again in ``seconds`` (unless a run is planned sooner)."""
-        due = time.monotonic() + seconds
-        with self.lock:
-            if self.timer is not None and self.timer.is_alive() and self.timer_due <= due:
-                return
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = threading.Timer(seconds, self.kick)
-            self.timer.daemon = True
-            self.timer_due = due
-            self.timer.start()
-
-    def wait(self, timeout: float = 30.0) -> bool:
-        return self.work.wait(timeout)
-
-    def shutdown(self, timeout: float = 60.0) -> None:
-        with self.lock:
-            if self.timer is not None:
-                self.timer.cancel()
-        self.work.wait(timeout)
-        self.work.executor.shutdown(wait=True)
 
 
 def init_backchannel(app: Flask) -> None:
-    """The app's worker, started by the commits of units of work that queued tokens."""
-    deliveries = Deliveries(app)
-    app.extensions[EXTENSION] = deliveries
-    maker = app.extensions["foyer.db"].sessionmaker
-
-    def after_commit(unit: Session) -> None:
-        if unit.info.pop(_DUE, False):
-            deliveries.kick()
-
-    def after_rollback(unit: Session) -> None:
-        unit.info.pop(_DUE, None)
-
-    sa.event.listen(maker, "after_commit", after_commit)
-    sa.event.listen(maker, "after_rollback", after_rollback)
+    """Logout tokens are one of the worker's queues (:mod:`app.worker`)."""
+    init_worker(app).add("backchannel_logout", deliver_due)
 
 
-def deliveries_of(app: Flask) -> Deliveries:
-    return t.cast(Deliveries, app.extensions[EXTENSION])
-
-
-def shutdown_deliveries(app: Flask) -> None:
-    """Finish the running deliveries and stop the worker (tests, before their app goes)."""
-    deliveries = app.extensions.pop(EXTENSION, None)
-    if deliveries is not None:
-        t.cast(Deliveries, deliveries).shutdown()
+def deliveries_of(app: Flask) -> Worker:
+    """The worker that posts the tokens (``.wait()`` in tests)."""
+    return worker_of(app)
 
 
 def queue(client: Client, uri: str, issuer: str, sso: SsoSession) -> None:
@@ -134,11 +75,12 @@ def queue(client: Client, uri: str, issuer: str, sso: SsoSession) -> None:
             next_attempt_at=utcnow(),
         )
     )
-    session.info[_DUE] = True
+    kick_after_commit(session)
 
 
-def deliver_due() -> None:
-    """Post every token that is due (in the worker), then plan the next retry."""
+def deliver_due() -> float | None:
+    """Post every token that is due (the worker's drain); the seconds until the next one
+    is due."""
     now = utcnow()
     session.execute(
         sa.delete(BackchannelLogout).where(
@@ -156,7 +98,7 @@ def deliver_due() -> None:
     for row in due:
         if _claim(row, now):
             _attempt(row)
-    _plan_next()
+    return _next_due()
 
 
 def _claim(row: BackchannelLogout, now: dt.datetime) -> bool:
@@ -231,15 +173,14 @@ def _post(row: BackchannelLogout, client: Client) -> tuple[str | None, bool]:
     return f"HTTP {status}", 400 <= status < 500 and status not in (408, 429)
 
 
-def _plan_next() -> None:
-    """Run again when the earliest pending row is due."""
+def _next_due() -> float | None:
+    """Seconds until the earliest pending row is due, or None."""
     earliest = session.scalar(
         sa.select(sa.func.min(BackchannelLogout.next_attempt_at)).where(
             BackchannelLogout.status == "pending"
         )
     )
     session.rollback()  # read only
-    deliveries = current_app.extensions.get(EXTENSION)
-    if earliest is not None and deliveries is not None:  # None: the app is shutting down
-        seconds = max(0.0, (earliest - utcnow()).total_seconds())
-        t.cast(Deliveries, deliveries).retry_in(seconds)
+    if earliest is None:
+        return None
+    return max(0.0, (earliest - utcnow()).total_seconds())

@@ -41,9 +41,3 @@ def path_of(url: str) -> str:
 
 def token_of(url: str) -> str:
     return dict(parse_qsl(urlsplit(url).query))["token"]
-
-
-@pytest.fixture(autouse=True)
-def _quick_retries(monkeypatch) -> None:
-    """A failed delivery is retried at once in tests (the backoff is tested on its own)."""
-    monkeypatch.setattr("app.accounts.background.RETRY_DELAYS", (0.0, 0.0))

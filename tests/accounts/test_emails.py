@@ -4,6 +4,7 @@ recipient's language, in the organization's brand, with admin data escaped."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from app.accounts import emails
 from app.db import session
@@ -172,8 +173,12 @@ def test_account_blocked_notice(tenant, user, outbox):
     assert message.purpose == "account_blocked" and "blocked" in message.subject
 
 
-def test_failed_delivery_is_retried_then_recorded(tenant, user, register_plugin, recorded_events):
+def test_failed_delivery_is_retried_then_recorded(
+    foyer_app, tenant, user, register_plugin, recorded_events
+):
+    from app.accounts.background import wait_for_background
     from app.hookspecs import hookimpl
+    from app.mail.models import OutgoingMail
 
     attempts = []
 
@@ -184,9 +189,16 @@ def test_failed_delivery_is_retried_then_recorded(tenant, user, register_plugin,
             return True if len(attempts) == 3 else None
 
     register_plugin(Flaky(), name="flaky")
-    assert emails.send_password_changed(user, "change")
+    assert emails.send_password_changed(user, "change")  # queued
+    assert wait_for_background(foyer_app)
     assert len(attempts) == 3
+    row = session.scalar(sa.select(OutgoingMail))
+    session.refresh(row)
+    assert (row.status, row.attempts, row.body) == ("sent", 3, None)  # links not kept
+    assert not recorded_events("email_failed")
     attempts.clear()
     attempts.extend(["x"] * 10)  # never reaches 3 again: every attempt fails
-    assert not emails.send_password_changed(user, "change")
-    assert recorded_events("email_failed")
+    assert emails.send_password_changed(user, "change")
+    assert wait_for_background(foyer_app)
+    assert len(attempts) == 13  # three more attempts, then given up
+    assert recorded_events("email_failed")[0].data == {"purpose": "password_changed", "attempts": 3}

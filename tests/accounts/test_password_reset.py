@@ -246,7 +246,7 @@ def test_mail_server_down_changes_nothing_the_user_sees(foyer_app, client, user,
     assert down.status_code == unknown.status_code == 303
     assert down.headers["Location"] == unknown.headers["Location"]
     wait_for_background(foyer_app)
-    assert recorded_events("email_failed")[0].data == {"purpose": "password_reset"}
+    assert recorded_events("email_failed")[0].data == {"purpose": "password_reset", "attempts": 3}
     assert len(recorded_events("plugin_failed")) == 3  # three delivery attempts
 
 

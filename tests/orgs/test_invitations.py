@@ -88,6 +88,7 @@ def test_invitation_email_goes_through_smtp_in_the_org_brand(foyer_app, acme_org
         acme_org, "new.hire@example.com", ["member"], invited_by="Olivia Admin", locale="fr"
     )
     assert sent.delivered
+    assert wait_for_background(foyer_app)
     (message,) = received
     assert message["To"] == "new.hire@example.com"
     assert message["Reply-To"] == "people@initech.example"

@@ -26,7 +26,6 @@ from app.security.counters import redis_client
 from app.testing import read_form
 from app.testing import submit_form
 from e2e.mailbox import Mailbox
-from tests.accounts.conftest import _quick_retries
 from tests.accounts.conftest import mails
 
 
@@ -335,6 +334,5 @@ class HttpBrowser:
         return self.submit(page, "login-password-form", password=password)
 
 
-# the account pages' fixtures: emails sent by background work, retried at once
+# the account pages' fixture: emails sent by background work
 mails = mails  # noqa: PLW0127
-_quick_retries = _quick_retries  # noqa: PLW0127
