@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.views import bp as accounts_bp
+from app.api.setup import init_api
 from app.branding.loader import init_templates
 from app.branding.preview import init_preview
 from app.clients.models import Client
@@ -145,6 +146,7 @@ def setup_blueprints(app: Flask) -> None:
     app.register_blueprint(orgs_bp)
     for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
         app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
+    init_api(app)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

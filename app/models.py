@@ -7,6 +7,7 @@ above it, so the rooms' models are gathered here.
 from __future__ import annotations
 
 from app.accounts import models as accounts
+from app.api import models as api
 from app.clients import models as clients
 from app.connections import models as connections
 from app.db import Base
@@ -14,11 +15,25 @@ from app.events import models as events
 from app.hrd import models as hrd
 from app.oidc import models as oidc
 from app.orgs import models as orgs
+from app.scim import models as scim
 from app.security import counters
 from app.sessions import models as sessions
 from app.tenancy import models as tenancy
 
-ROOMS = (accounts, clients, connections, counters, events, hrd, oidc, orgs, sessions, tenancy)
+ROOMS = (
+    accounts,
+    api,
+    clients,
+    connections,
+    counters,
+    events,
+    hrd,
+    oidc,
+    orgs,
+    scim,
+    sessions,
+    tenancy,
+)
 """The models module of each room that has tables."""
 
 metadata = Base.metadata
