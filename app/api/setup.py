@@ -83,6 +83,7 @@ def init_api(app: Flask) -> None:
         app.after_request_funcs.setdefault(blueprint_name, []).append(add_rate_limit_headers)
     app.extensions["foyer.api"] = api
     answer_errors_under(app, "/api/", _error_with_headers)
+    app.register_error_handler(ApiError, _error_with_headers)
     app.add_url_rule(API_PATH + "openapi.json", "api_openapi", openapi_document)
     app.add_url_rule(API_PATH + "docs", "api_reference", reference_page)
     app.add_url_rule(API_PATH + "docs/reference.css", "api_reference_css", reference_css)
