@@ -39,6 +39,7 @@ from app.orgs.views import bp as orgs_bp
 from app.plugins import build_plugin_manager
 from app.plugins import init_template_hook
 from app.rowcache import init_row_cache
+from app.scim.views import init_scim
 from app.security.cookie_session import init_cookie_session
 from app.security.counters import storage_unavailable
 from app.security.headers import init_headers
@@ -147,6 +148,7 @@ def setup_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
         app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
     init_api(app)
+    init_scim(app)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)
