@@ -26,6 +26,7 @@ from scim2_models import AuthenticationScheme
 from scim2_models import Bulk
 from scim2_models import ChangePassword
 from scim2_models import Context
+from scim2_models import EnterpriseUser
 from scim2_models import ETag
 from scim2_models import Filter
 from scim2_models import Group as ScimGroupModel
@@ -80,6 +81,11 @@ SUB_ATTRIBUTES = {
 }
 """The parts of complex attributes Foyer keeps (what the published schemas promise)."""
 ALWAYS_RETURNED = ("schemas", "id", "meta")
+
+
+IncomingUser = ScimUserModel[EnterpriseUser]
+"""What a User payload may carry: Entra ID sends the enterprise extension (kept only as far
+as the core attributes go)."""
 
 
 class ScimError(Exception):
@@ -571,7 +577,7 @@ def _set_active(user: User, active: bool) -> None:
 
 @bp.route("/Users", methods=["POST"])
 def create_scim_user() -> Response:
-    payload = _validated(_body(), ScimUserModel, Context.RESOURCE_CREATION_REQUEST)
+    payload = _validated(_body(), IncomingUser, Context.RESOURCE_CREATION_REQUEST)
     org = organization()
     user_name = payload.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
@@ -635,7 +641,7 @@ def get_scim_user(user_id: str) -> Response:
 @bp.route("/Users/<user_id>", methods=["PUT"])
 def replace_scim_user(user_id: str) -> Response:
     link, user = _link(user_id)
-    payload = _validated(_body(), ScimUserModel, Context.RESOURCE_REPLACEMENT_REQUEST)
+    payload = _validated(_body(), IncomingUser, Context.RESOURCE_REPLACEMENT_REQUEST)
     _apply_user(user, link, payload, replace=True)
     session.commit()
     if "active" in payload:
