@@ -27,6 +27,8 @@ from app.accounts.models import User
 from app.api.errors import ApiError
 from app.api.errors import not_found
 from app.clients.models import Client
+from app.clients.services import API_ORGANIZATION
+from app.clients.services import api_organization_id
 from app.clients.services import tenant_client
 from app.connections.models import OrganizationConnection
 from app.db import session
@@ -43,8 +45,7 @@ if t.TYPE_CHECKING:
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 API_PATH = "/api/v1/"
-ORGANIZATION_BINDING = "api_organization"
-"""Key of ``Client.settings``: the id of the one organization an API client may manage."""
+ORGANIZATION_BINDING = API_ORGANIZATION
 
 SCOPES: dict[str, str] = {
     "read:users": "Search and read users, their sessions, tokens, identities, memberships",
@@ -95,9 +96,7 @@ def management_audience(issuer: str) -> str:
     return issuer.rstrip("/") + API_PATH
 
 
-def organization_binding(client: Client) -> str | None:
-    value = (client.settings or {}).get(ORGANIZATION_BINDING)
-    return value if isinstance(value, str) and value else None
+organization_binding = api_organization_id
 
 
 def _unauthorized(message: str, error: str = "invalid_token") -> ApiError:

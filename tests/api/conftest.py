@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 import pytest
+from werkzeug.serving import make_server
 
-from app.api.policy import ORGANIZATION_BINDING
 from app.api.policy import SCOPES
+from app.clients.services import API_ORGANIZATION as ORGANIZATION_BINDING
 from app.db import session as db_session
+from app.tenancy.models import TenantDomain
 from app.testing import token_request
 
 AUDIENCE = "https://login.test/api/v1/"
@@ -51,3 +54,23 @@ def acme_org(make_organization):
 
 def commit():
     db_session.commit()
+
+
+@pytest.fixture
+def foyer_config(foyer_config):
+    return {**foyer_config, "secure_cookies": False}  # plain http on loopback
+
+
+@pytest.fixture
+def live_server(foyer_app, tenant):
+    """Serve the test app on 127.0.0.1:<free port>, a domain of the tenant."""
+    server = make_server("127.0.0.1", 0, foyer_app, threaded=True)
+    tenant.domains.append(TenantDomain(hostname="127.0.0.1", scheme="http", port=server.port))
+    db_session.commit()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

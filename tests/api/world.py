@@ -7,8 +7,8 @@ import dataclasses
 import datetime as dt
 import typing as t
 
-from app.api.policy import ORGANIZATION_BINDING
 from app.api.policy import SCOPES
+from app.clients.services import API_ORGANIZATION as ORGANIZATION_BINDING
 from app.clients.services import create_client
 from app.connections.services import create_connection
 from app.db import session
