@@ -37,6 +37,7 @@ GROUPS = {
     "hrd",
     "keys",
     "mail",
+    "scim",
     "orgs",
     "plugins",
     "run",
