@@ -142,6 +142,14 @@ def reference_css() -> Response:
     return t.cast(Response, response)
 
 
+def _resolved(spec: dict[str, t.Any], item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A response object, its ``$ref`` followed (``#/components/responses/...``)."""
+    ref = item.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/components/responses/"):
+        return item
+    return t.cast(dict[str, t.Any], spec["components"]["responses"].get(ref.rsplit("/", 1)[1], {}))
+
+
 def reference_page() -> str:
     """``GET /api/v1/docs``: the reference, rendered from the same document (no script)."""
     spec = document()
@@ -161,7 +169,10 @@ def reference_page() -> str:
                     "scopes": scopes,
                     "parameters": operation.get("parameters", []),
                     "body": operation.get("requestBody", {}).get("content", {}),
-                    "responses": operation.get("responses", {}),
+                    "responses": {
+                        status: _resolved(spec, response)
+                        for status, response in operation.get("responses", {}).items()
+                    },
                 }
             )
     return render_template("api/reference.html", spec=spec, operations=operations, scopes=SCOPES)
