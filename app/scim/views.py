@@ -320,7 +320,11 @@ COMPARISON = re.compile(
 """``attribute op "value"``; ``and`` joins several (what Okta and Entra ID send)."""
 
 
-def parse_filter(text: str) -> list[tuple[str, str, str]]:
+USER_FILTERS = frozenset({"username", "emails", "emails.value", "externalid", "id"})
+GROUP_FILTERS = frozenset({"displayname", "externalid", "id"})
+
+
+def parse_filter(text: str, allowed: frozenset[str] = USER_FILTERS) -> list[tuple[str, str, str]]:
     """``[(attribute, op, value)]`` joined by ``and``; 400 ``invalidFilter`` otherwise."""
     if len(text) > 1024:
         raise ScimError(400, "The filter is too long.", "invalidFilter")
@@ -332,7 +336,15 @@ def parse_filter(text: str) -> list[tuple[str, str, str]]:
             raise ScimError(400, f"Unsupported filter: {part!r}.", "invalidFilter")
         attribute = match.group(1).strip()
         attribute = re.sub(r'emails\[type eq "work"\]', "emails", attribute, flags=re.IGNORECASE)
-        found.append((attribute.lower(), match.group(2).lower(), json.loads(f'"{match.group(3)}"')))
+        if attribute.lower() not in allowed:
+            raise ScimError(400, f"Filtering on {attribute!r} is not supported.", "invalidFilter")
+        try:
+            value = json.loads(f'"{match.group(3)}"')
+        except ValueError:
+            raise ScimError(
+                400, "The filter's value is not a valid string.", "invalidFilter"
+            ) from None
+        found.append((attribute.lower(), match.group(2).lower(), value))
     return found
 
 
@@ -439,7 +451,7 @@ def _paging() -> tuple[int, int]:
     return start, count
 
 
-def _search() -> dict[str, t.Any]:
+def _search(allowed: frozenset[str]) -> dict[str, t.Any]:
     """The query: from the query string (GET) or a SearchRequest body (POST /.search)."""
     if request.method == "POST":
         body = _body()
@@ -457,7 +469,7 @@ def _search() -> dict[str, t.Any]:
     if text is not None and not isinstance(text, str):
         raise ScimError(400, "filter is a string.", "invalidFilter")
     return {
-        "conditions": parse_filter(text) if text else [],
+        "conditions": parse_filter(text, allowed) if text else [],
         "start": start,
         "count": count,
         "attributes": source.get("attributes"),
@@ -468,7 +480,7 @@ def _search() -> dict[str, t.Any]:
 @bp.route("/Users")
 @bp.route("/Users/.search", methods=["POST"])
 def list_users() -> Response:
-    query = _search()
+    query = _search(USER_FILTERS)
     found = [
         (link, user)
         for link, user in _scim_users()
@@ -920,7 +932,7 @@ def _member_ids(value: t.Any) -> list[str]:
 @bp.route("/Groups")
 @bp.route("/Groups/.search", methods=["POST"])
 def list_groups() -> Response:
-    query = _search()
+    query = _search(GROUP_FILTERS)
     conditions, start, count = query["conditions"], query["start"], query["count"]
     with_members = "members" not in _names(query["excluded"])
     groups = list(
