@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
@@ -32,3 +33,26 @@ class IdempotentRequest(Base):
     location: Mapped[str | None] = mapped_column(sa.String(512), default=None)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
     created_at: Mapped[created_at]
+
+
+class ImportJob(Base):
+    """A bulk import of users into a connection, run after the answer; polled for progress."""
+
+    __tablename__ = "api_import_job"
+
+    id: Mapped[pk]
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))
+    connection_id: Mapped[str] = mapped_column(sa.ForeignKey("connection.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    """``queued``, ``running``, ``done`` or ``failed`` (a plugin raised: ``error`` says)."""
+    total: Mapped[int] = mapped_column(default=0)
+    processed: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[list[dict[str, t.Any]]] = mapped_column(sa.JSON, default=list)
+    """The first refused rows: ``{"row": n, "message": ...}``."""
+    error: Mapped[str | None] = mapped_column(sa.String(512), default=None)
+    created_at: Mapped[created_at]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)

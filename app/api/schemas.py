@@ -451,3 +451,40 @@ class EventQuery(PageQuery):
     organization = fields.String(validate=validate.Length(max=63))
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+MAX_IMPORT_ROWS = 100_000
+
+
+class ImportCreate(Strict):
+    connection = fields.String(required=True, validate=validate.Length(min=1, max=63))
+    users = fields.List(
+        fields.Dict(keys=fields.String()),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_IMPORT_ROWS),
+        metadata={
+            "description": "Rows as `foyer users import` reads them (or Auth0's export "
+            "shape); password_hash in argon2id, bcrypt, Django PBKDF2 or scrypt"
+        },
+    )
+
+
+class RowError(ma.Schema):
+    row = fields.Integer(required=True)
+    message = fields.String(required=True)
+
+
+class ImportJobSchema(ma.Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    total = fields.Integer(required=True)
+    processed = fields.Integer(required=True)
+    imported = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    errors = fields.List(fields.Nested(RowError), required=True)
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(allow_none=True)

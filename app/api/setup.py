@@ -16,6 +16,7 @@ from flask import send_from_directory
 from flask_smorest import Api
 from werkzeug.wrappers import Response
 
+from app.api import imports
 from app.api import organizations
 from app.api import tenant
 from app.api import users
@@ -32,7 +33,7 @@ from app.api.schemas import ErrorSchema
 from app.errors import answer_errors_under
 from app.tenancy.resolve import request_issuer
 
-BLUEPRINTS = (users.bp, organizations.bp, tenant.bp)
+BLUEPRINTS = (imports.bp, users.bp, organizations.bp, tenant.bp)
 DESCRIPTION = """\
 Manage the tenant's users, organizations, connections, applications, signing keys and event
 log over HTTP. Authenticate with an access token of the client-credentials grant for the

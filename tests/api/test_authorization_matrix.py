@@ -190,6 +190,15 @@ ENDPOINTS = [
         "POST", "/api/v1/signing-keys/rotate?force=true", "create:signing_keys", "tenant", 200
     ),
     Endpoint("GET", "/api/v1/events", "read:events", "list", 200),
+    Endpoint(
+        "POST",
+        "/api/v1/users/imports",
+        "create:users",
+        "tenant",
+        202,
+        {"connection": "users", "users": [{"email": "imported@x.test"}]},
+    ),
+    Endpoint("GET", "/api/v1/users/imports/{job}", "read:users", "tenant", 200),
 ]
 
 
@@ -209,6 +218,7 @@ def fill(value: t.Any, world: World, side: t.Any) -> t.Any:
         .replace("{scim_token}", side.scim_token.id)
         .replace("{client}", world.app_client.client_id)
         .replace("{connection}", side.connection.name)
+        .replace("{job}", world.import_job.id)
     )
 
 
@@ -252,6 +262,7 @@ def test_the_matrix_names_every_endpoint_and_every_view_declares_its_scope(foyer
             ("org", "organization"),
             ("client", "client_id"),
             ("connection", "name"),
+            ("job", "job_id"),
         ):
             path = path.replace("{" + name + "}", "{" + placeholder + "}")
         listed.add((endpoint.method, path))

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import typing as t
 
+from app.api.models import ImportJob
 from app.api.policy import SCOPES
 from app.clients.services import API_ORGANIZATION as ORGANIZATION_BINDING
 from app.clients.services import create_client
@@ -99,6 +100,7 @@ class World:
     other_tenant_token: str
     app_client: t.Any
     """An ordinary application of the tenant (the clients endpoints act on it)."""
+    import_job: t.Any
 
 
 def build_world(app: t.Any, tenant: t.Any, make_organization, make_user) -> World:
@@ -111,5 +113,12 @@ def build_world(app: t.Any, tenant: t.Any, make_organization, make_user) -> Worl
     app_client, _secret = create_client(
         tenant, "Shop", redirect_uris=["https://shop.test/cb"], grant_types=["authorization_code"]
     )
+    job = ImportJob(
+        tenant_id=tenant.id,
+        connection_id=a.connection.id,
+        client_id=app_client.client_id,
+        status="done",
+    )
+    session.add(job)
     session.commit()
-    return World(tenant, a, b, other_token, app_client)
+    return World(tenant, a, b, other_token, app_client, job)
