@@ -50,6 +50,7 @@ FIELDS = frozenset({"email", "username", "password_hash", *TEXT_FIELDS, *FLAGS, 
 COLUMNS = tuple(column.key for column in User.__table__.columns)
 """Every user column: a new user's row, with what ``prepare_user`` plugins set."""
 NEW_USER = dict.fromkeys(COLUMNS)
+USERS = t.cast(sa.Table, User.__table__)
 """A new user's row before its values: every column, empty."""
 
 
@@ -330,7 +331,7 @@ def _import_batch(
             row = {key: getattr(user, key) for key in COLUMNS}
         rows.append(row)
     if rows:
-        session.execute(sa.insert(User), rows)
+        session.execute(USERS.insert(), rows)  # Core: the ORM bulk path costs more than the INSERT
         session.commit()
         record_events(
             "user_created",

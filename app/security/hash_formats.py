@@ -19,10 +19,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 import bcrypt
 
 PREFIX = "legacy:"
+BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 SCHEMES = ("bcrypt", "pbkdf2_sha256", "scrypt")
 MAX_SCRYPT_COST = 2**20
 """Largest scrypt N accepted from imported data (memory is 128 * N * r bytes)."""
@@ -39,8 +41,8 @@ def import_hash(scheme: str, value: str) -> str:
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unsupported legacy hash scheme {scheme!r}")
-    if scheme == "bcrypt" and not value.startswith(("$2a$", "$2b$", "$2y$")):
-        raise ValueError("not a bcrypt hash")
+    if scheme == "bcrypt" and not BCRYPT.fullmatch(value):
+        raise ValueError("not a bcrypt hash ($2b$<cost>$<53 characters>)")
     if scheme == "pbkdf2_sha256":
         _parse_pbkdf2(value)
     if scheme == "scrypt":
