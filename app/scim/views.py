@@ -60,6 +60,7 @@ from app.scim.models import ScimGroup
 from app.scim.models import ScimGroupMember
 from app.scim.models import ScimUser
 from app.scim.tokens import token_organization_id
+from app.security.limits import hit
 from app.tenancy.resolve import current_tenant
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<organization>")
@@ -117,6 +118,8 @@ def scim_error_response(exc: Exception) -> Response:
     if scim_type:
         body["scimType"] = scim_type
     headers = {"WWW-Authenticate": 'Bearer realm="scim"'} if status == 401 else {}
+    if status == 429:
+        headers["Retry-After"] = "60"
     return scim_response(status, body, headers)
 
 
@@ -144,6 +147,8 @@ def _authenticate() -> None:
         raise ScimError(401, "The token does not provision this organization.")
     session.commit()  # the token's last use
     g.scim_organization = org
+    if not hit("rate_limit_api", "scim", org.id):
+        raise ScimError(429, "Too many requests: wait before sending more.")
 
 
 def organization() -> Organization:

@@ -80,3 +80,9 @@ def test_filters_eq_co_sw(scim):
     assert names('userName sw "ann"') == {"ann@a.example", "anna@b.example"}
     assert names('emails co "@a.example"') == {"ann@a.example", "bob@a.example"}
     assert names('userName sw "ann" and emails co "@b."') == {"anna@b.example"}
+
+
+def test_an_organization_over_its_rate_limit_waits(scim, foyer_app):
+    foyer_app.extensions["foyer.settings"].rate_limit_api = "2 per minute"
+    answers = [scim("GET", "/ServiceProviderConfig").status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
