@@ -177,6 +177,9 @@ class Settings:
     rate_limit_token: str = "300 per minute"
     """Rate limit per client address on the token endpoint."""
 
+    rate_limit_api: str = "600 per minute"
+    """Rate limit per API client on the management API and per organization on SCIM."""
+
     rate_limit_hrd_lookup: str = "30 per minute"
     """Rate limit per client address on the public home realm discovery lookup
     (``POST /hrd/lookup``)."""

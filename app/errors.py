@@ -290,14 +290,38 @@ def _load_page_context(app: Flask) -> None:
             log.debug("page context not loaded for the CSRF error page", exc_info=True)
 
 
+ErrorResponder = t.Callable[[Exception], Response]
+"""Turns an exception into a response (JSON APIs answer their own errors)."""
+
+
+def answer_errors_under(app: Flask, prefix: str, responder: ErrorResponder) -> None:
+    """Errors of requests whose path starts with ``prefix`` are answered by ``responder``
+    (a JSON API's own body) instead of the branded page: routing errors too, which no
+    blueprint handler sees."""
+    app.extensions.setdefault("foyer.error_responders", {})[prefix] = responder
+
+
+def _responder(app: Flask) -> ErrorResponder | None:
+    for prefix, responder in app.extensions.get("foyer.error_responders", {}).items():
+        if request.path.startswith(prefix):
+            return t.cast(ErrorResponder, responder)
+    return None
+
+
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:
+        responder = _responder(app)
+        if responder is not None:
+            return responder(exc)
         _load_page_context(app)
         return error_page("csrf_failed", 400, reason=exc.description)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
+        responder = _responder(app)
+        if responder is not None:
+            return responder(exc)
         if exc.description == "unknown_host":
             # no tenant: a plain page that repeats nothing from the Host header
             return Response("Unknown host\n", status=404, mimetype="text/plain")
@@ -312,6 +336,9 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(PluginError)
     def _plugin(exc: PluginError) -> Response:
+        responder = _responder(app)
+        if responder is not None:
+            return responder(exc)
         return error_page("plugin_failed", 502, plugin=exc.plugin, hook=exc.hook)
 
     @app.errorhandler(Exception)
@@ -321,6 +348,9 @@ def init_errors(app: Flask) -> None:
             session.rollback()
         except Exception:
             log.exception("rollback after an unhandled error failed")
+        responder = _responder(app)
+        if responder is not None:
+            return responder(exc)
         return error_page("server_error", 500, error=type(exc).__name__)
 
 

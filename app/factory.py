@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.views import bp as accounts_bp
+from app.api.setup import init_api
 from app.branding.loader import init_templates
 from app.branding.preview import init_preview
 from app.clients.models import Client
@@ -44,6 +45,7 @@ from app.orgs.views import bp as orgs_bp
 from app.plugins import build_plugin_manager
 from app.plugins import init_template_hook
 from app.rowcache import init_row_cache
+from app.scim.views import init_scim
 from app.security.cookie_session import init_cookie_session
 from app.security.counters import storage_unavailable
 from app.security.headers import init_headers
@@ -168,6 +170,8 @@ def setup_blueprints(app: Flask) -> None:
     app.register_blueprint(orgs_bp)
     for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
         app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
+    init_api(app)
+    init_scim(app)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

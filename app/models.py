@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from app import jobs
 from app.accounts import models as accounts
+from app.api import models as api
 from app.clients import models as clients
 from app.connections import models as connections
 from app.db import Base
@@ -16,6 +17,7 @@ from app.hrd import models as hrd
 from app.mail import models as mail
 from app.oidc import models as oidc
 from app.orgs import models as orgs
+from app.scim import models as scim
 from app.security import counters
 from app.sessions import models as sessions
 from app.strategies import saml_models as saml
@@ -23,6 +25,7 @@ from app.tenancy import models as tenancy
 
 ROOMS = (
     accounts,
+    api,
     clients,
     connections,
     counters,
@@ -33,6 +36,7 @@ ROOMS = (
     oidc,
     orgs,
     saml,
+    scim,
     sessions,
     tenancy,
 )

@@ -57,6 +57,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.accounts.cli",
     "app.oidc.cli",
     "app.orgs.cli",
+    "app.scim.cli",
     "app.mail.cli",
     "app.branding.cli",
     "app.configfile.cli",

@@ -39,6 +39,7 @@ GROUPS = {
     "hrd",
     "keys",
     "mail",
+    "scim",
     "orgs",
     "plugins",
     "run",

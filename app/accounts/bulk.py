@@ -1,4 +1,10 @@
-"""Bulk import of users with pre-hashed passwords (``foyer users import``), for migrations.
+"""Bulk import of users with pre-hashed passwords (``foyer users import`` and the management
+API's import jobs), for migrations.
+
+Hashes may be argon2id (kept as they are) or bcrypt, Django's PBKDF2 or Werkzeug's scrypt
+(kept as imported hashes, replaced by argon2id at the user's first sign-in:
+:mod:`app.security.hash_formats`). A line may also be in the shape of Auth0's user export
+(``custom_password_hash`` or ``passwordHash``; Auth0's own ids and counters are ignored).
 
 The file is JSON Lines, one user per line. It is read twice: first every line is checked
 (nothing is written if one is wrong, as ``foyer apply`` does), then users are inserted in
@@ -27,6 +33,7 @@ from app.db import utcnow
 from app.events.record import record_events
 from app.hooks import call_hook
 from app.hooks import plugin_manager
+from app.security.hash_formats import recognize
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -43,6 +50,7 @@ FIELDS = frozenset({"email", "username", "password_hash", *TEXT_FIELDS, *FLAGS, 
 COLUMNS = tuple(column.key for column in User.__table__.columns)
 """Every user column: a new user's row, with what ``prepare_user`` plugins set."""
 NEW_USER = dict.fromkeys(COLUMNS)
+USERS = t.cast(sa.Table, User.__table__)
 """A new user's row before its values: every column, empty."""
 
 
@@ -61,17 +69,58 @@ class ImportResult:
     """Users the connection already had (same email or username), left unchanged."""
 
 
-def parse_line(text: str) -> dict[str, t.Any]:
-    """One line as the values of a new user.
+AUTH0_ONLY = frozenset(
+    {
+        "user_id",
+        "nickname",
+        "picture",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "last_ip",
+        "logins_count",
+        "identities",
+        "custom_password_hash",
+        "passwordHash",
+        "phone_number",
+        "phone_verified",
+        "multifactor",
+    }
+)
+"""Keys of Auth0's user export that Foyer's own lines never have."""
+
+
+def from_auth0(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """An Auth0 export line in Foyer's shape: its password hash, its profile and metadata."""
+    values = {k: v for k, v in item.items() if k in FIELDS and k != "password_hash"}
+    custom = item.get("custom_password_hash")
+    hashed = item.get("passwordHash")
+    if isinstance(custom, dict):
+        inner = custom.get("hash")
+        hashed = inner.get("value") if isinstance(inner, dict) else None
+        if hashed is None:
+            raise ValueError("custom_password_hash.hash.value is missing")
+    if hashed is not None:
+        values["password_hash"] = hashed
+    return values
+
+
+def parse_line(text: str | dict[str, t.Any]) -> dict[str, t.Any]:
+    """One line (or an already parsed object) as the values of a new user.
 
     :raises ValueError: with a message naming the field.
     """
-    try:
-        item = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg})") from None
+    if isinstance(text, dict):
+        item = text
+    else:
+        try:
+            item = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg})") from None
     if not isinstance(item, dict):
         raise ValueError("a line must be a JSON object")
+    if AUTH0_ONLY & set(item):
+        item = from_auth0(item)
     unknown = sorted(set(item) - FIELDS)
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r}")
@@ -88,12 +137,12 @@ def parse_line(text: str) -> dict[str, t.Any]:
     if username is not None and (not isinstance(username, str) or not 0 < len(username) <= 128):
         raise ValueError("username must be text of at most 128 characters")
     password_hash = item.get("password_hash")
-    if password_hash is not None and (
-        not isinstance(password_hash, str)
-        or len(password_hash) > 512
-        or not ARGON2ID.fullmatch(password_hash)
-    ):
-        raise ValueError("password_hash must be an argon2id hash ($argon2id$...)")
+    if password_hash is not None:
+        if not isinstance(password_hash, str) or len(password_hash) > 480:
+            raise ValueError("password_hash must be text of at most 480 characters")
+        password_hash = recognize(password_hash)
+        if password_hash.startswith("$argon2id$") and not ARGON2ID.fullmatch(password_hash):
+            raise ValueError("password_hash is not a valid argon2id hash")
     for name, limit in TEXT_FIELDS.items():
         value = item.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
@@ -160,6 +209,71 @@ def import_users(
     return result
 
 
+@dataclasses.dataclass
+class ImportReport:
+    """What a tolerant import did: counts, and ``(row, message)`` for every refused row."""
+
+    total: int = 0
+    processed: int = 0
+    imported: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+
+
+def import_rows(
+    rows: t.Iterable[tuple[int, t.Any]],
+    tenant: Tenant,
+    connection: Connection,
+    progress: t.Callable[[ImportReport], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    total: int = 0,
+) -> ImportReport:
+    """Import what is valid, refuse the rest row by row (``(row number, line or object)``):
+    the API's import jobs. A row repeating an email or username of an earlier row is
+    refused; one the connection already holds is skipped. ``progress`` is told after each
+    batch.
+
+    :raises app.hooks.PluginError: when a ``prepare_user`` plugin raises; the batches
+        before it stay imported.
+    """
+    report = ImportReport(total=total)
+    seen: dict[tuple[str, str], int] = {}
+    batch: list[dict[str, t.Any]] = []
+
+    def flush() -> None:
+        result = ImportResult()
+        _import_batch(batch, tenant, connection, result)
+        report.imported += result.imported
+        report.skipped += result.skipped
+        report.processed += len(batch)
+        batch.clear()
+        if progress is not None:
+            progress(report)
+
+    for number, raw in rows:
+        try:
+            values = parse_line(raw)
+            for key in _keys(values):
+                if key in seen:
+                    raise ValueError(f"{key[0]} already on row {seen[key]}")
+        except ValueError as exc:
+            report.failed += 1
+            report.processed += 1
+            report.errors.append((number, str(exc)))
+            continue
+        for key in _keys(values):
+            seen[key] = number
+        batch.append(values)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    elif progress is not None:
+        progress(report)
+    return report
+
+
 def _lines(path: Path) -> t.Iterator[tuple[int, str]]:
     with path.open(encoding="utf-8") as fh:
         for number, text in enumerate(fh, start=1):
@@ -217,7 +331,7 @@ def _import_batch(
             row = {key: getattr(user, key) for key in COLUMNS}
         rows.append(row)
     if rows:
-        session.execute(sa.insert(User), rows)
+        session.execute(USERS.insert(), rows)  # Core: the ORM bulk path costs more than the INSERT
         session.commit()
         record_events(
             "user_created",

@@ -166,12 +166,8 @@ def block(
     ctx: AppContext, tenant_name: str, email: str, connection_name: str | None, notify: bool
 ) -> None:
     """Block a user: their sessions and refresh tokens end, sign-ins are refused."""
-    # CLI start-up time: credentials pulls in authlib and the token signing keys
-    from app.accounts.credentials import sign_out_everywhere
-
     ctx.app  # noqa: B018
     for user in _users_by_email(tenant_name, email, connection_name):
-        sign_out_everywhere(user, "user_blocked")
         set_blocked(user, True)
         sent = notify and send_account_blocked(user)
         click.echo(f"blocked user {user.id}" + (" (emailed)" if sent else ""))

@@ -7,6 +7,7 @@ import typing as t
 from flask import current_app
 from flask_babel import gettext as _
 
+from app.accounts.credentials import sign_out_everywhere
 from app.accounts.models import User
 from app.accounts.password_strength import min_score as tenant_min_score
 from app.accounts.password_strength import personal_values
@@ -15,7 +16,6 @@ from app.connections.strategies import strategy_for
 from app.db import session
 from app.events.record import record_event
 from app.hooks import call_hook
-from app.sessions.services import end_user_sessions
 from app.tenancy.models import Tenant
 from app.tenancy.services import normalize_hostname
 
@@ -166,14 +166,16 @@ def create_user(
 
 
 def set_blocked(user: User, blocked: bool = True) -> None:
-    """Block (or unblock) a user: a blocked user's sessions end and sign-ins are refused.
+    """Block (or unblock) a user: a blocked user's sessions and refresh tokens end at once
+    (applications registered for it are told by back-channel logout) and sign-ins are
+    refused. The CLI, the management API and SCIM deprovisioning all block through here.
 
     Commits, then records ``user_blocked`` (``data.blocked`` says which way).
     """
 
     user.blocked = blocked
     if blocked:
-        end_user_sessions(user)
+        sign_out_everywhere(user, "user_blocked")
     session.commit()
     record_event(
         "user_blocked",
@@ -187,10 +189,13 @@ def set_blocked(user: User, blocked: bool = True) -> None:
 def delete_user(user: User) -> None:
     """Delete a user with their identities, memberships and sessions; records ``user_deleted``.
 
-    The event keeps the user's id (never their email), so sinks can delete their own copy.
+    Their sessions and refresh tokens end first, so applications registered for
+    back-channel logout are told. The event keeps the user's id (never their email), so
+    sinks can delete their own copy.
     """
 
     tenant_id, user_id, connection_id = user.tenant_id, user.id, user.connection_id
+    sign_out_everywhere(user, "user_deleted")
     session.delete(user)
     session.commit()
     record_event("user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id)

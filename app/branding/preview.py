@@ -39,8 +39,9 @@ from app.orgs.models import Organization
 
 bp = Blueprint("theme_preview", __name__, url_prefix="/_themes")
 
-SKIPPED = ("layout.html", "macros/", "themes/", "mail/layout")
-"""Templates that are building blocks, not pages (also any ``*/macros.html``)."""
+SKIPPED = ("layout.html", "macros/", "themes/", "mail/layout", "api/")
+"""Templates that are building blocks, not pages (also any ``*/macros.html``), and the
+management API's reference, a developers' page rendered from its document, not themed."""
 PASSWORD_WORDS = ("password", "secret")
 
 

@@ -99,6 +99,17 @@ def logout_revokes_refresh_tokens(client: Client) -> bool:
     return value if isinstance(value, bool) else not requires_consent(client)
 
 
+API_ORGANIZATION = "api_organization"
+"""Key of ``Client.settings``: the id of the one organization a management API client may
+manage (the CLI and the API both bind clients through it)."""
+
+
+def api_organization_id(client: Client) -> str | None:
+    """The organization a management API client is bound to, if any."""
+    value = (client.settings or {}).get(API_ORGANIZATION)
+    return value if isinstance(value, str) and value else None
+
+
 def backchannel_logout_uri(client: Client) -> str | None:
     value = (client.settings or {}).get(BACKCHANNEL_LOGOUT_URI)
     return value if isinstance(value, str) and value else None

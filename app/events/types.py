@@ -37,6 +37,15 @@ EVENT_TYPES: dict[str, str] = {
     "user_migrated": "A user of a legacy store was moved into Foyer at their first sign-in",
     "user_blocked": "A user was blocked (or unblocked: data.blocked is false)",
     "user_deleted": "A user was deleted",
+    "user_updated": "A user's profile or metadata was changed through the management API "
+    "or SCIM (data.fields)",
+    "organization_created": "An organization was created through the management API",
+    "organization_updated": "An organization was changed through the management API",
+    "organization_deleted": "An organization was deleted through the management API",
+    "client_created": "An application was registered through the management API",
+    "client_secret_rotated": "An application's secret was replaced",
+    "scim_token_created": "A SCIM token was made for an organization",
+    "scim_token_revoked": "A SCIM token of an organization was revoked",
     "rate_limited": "A client address hit a rate limit",
     "counter_storage_failed": "Redis could not be reached: rate limits and attack-protection "
     "counters moved to the database for a while, with stricter limits",

@@ -7,6 +7,7 @@ import typing as t
 
 import click
 
+from app.clients.services import API_ORGANIZATION
 from app.clients.services import BACKCHANNEL_LOGOUT_SESSION_REQUIRED
 from app.clients.services import BACKCHANNEL_LOGOUT_URI
 from app.clients.services import LOGOUT_REVOKES_REFRESH_TOKENS
@@ -19,6 +20,7 @@ from app.db import session
 from app.events.record import record_event
 from app.hookspecs import hookimpl
 from app.login.assurance import REQUIRE_TWO_STEP
+from app.tenancy.cli import organization_or_fail
 from app.tenancy.cli import tenant_or_fail
 
 
@@ -91,6 +93,11 @@ def clients() -> None:
     is_flag=True,
     help="Signing in to the application requires two-step verification.",
 )
+@click.option(
+    "--api-organization",
+    default=None,
+    help="A management API client sees and changes only this organization (name or id).",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -108,11 +115,14 @@ def clients_create(
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: bool,
     require_two_step: bool,
+    api_organization: str | None,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
     ctx.app  # noqa: B018 - create the app and its context
     tenant = tenant_or_fail(tenant_name)
+    bound = organization_or_fail(tenant, api_organization).id if api_organization else None
     settings: dict[str, t.Any] = {
+        API_ORGANIZATION: bound,
         LOGOUT_REVOKES_REFRESH_TOKENS: logout_revokes,
         BACKCHANNEL_LOGOUT_URI: backchannel_logout_uri,
         BACKCHANNEL_LOGOUT_SESSION_REQUIRED: backchannel_logout_session_required or None,

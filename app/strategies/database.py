@@ -13,6 +13,8 @@ from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
 from app.hookspecs import hookimpl
+from app.security.hash_formats import is_legacy_hash
+from app.security.hash_formats import verify_legacy_hash
 from app.security.passwords import hash_password
 from app.security.passwords import verify_password
 
@@ -38,7 +40,13 @@ class DatabaseStrategy:
 
     def authenticate(self, identifier: str, password: str) -> AuthResult:
         user = self.find_user(identifier)
-        ok, new_hash = verify_password(user.password_hash if user else None, password)
+        stored = user.password_hash if user else None
+        if stored is not None and is_legacy_hash(stored):
+            # an imported hash (bcrypt, PBKDF2, scrypt): checked once, then argon2id
+            ok = verify_legacy_hash(stored, password)
+            new_hash = hash_password(password) if ok else None
+        else:
+            ok, new_hash = verify_password(stored, password)
         if not ok or user is None:
             return AuthResult(None)
         if new_hash:

@@ -1,87 +1,14 @@
-"""Password hashes imported from a legacy store, verified once and then replaced by argon2id.
-
-``foyer users migrate`` keeps a user's old hash when Foyer can check it, stored as
-``legacy:<scheme>:<hash>`` in ``User.password_hash``. The prefix keeps such a hash apart
-from Foyer's own: argon2 never accepts it, so only the ``legacy`` strategy reads it, and the
-first successful sign-in replaces it with an argon2id hash of the same password.
-
-Supported schemes, in the formats legacy stores usually export:
-
-- ``bcrypt``: the modular crypt string (``$2b$12$...``; ``$2a$`` and ``$2y$`` too).
-- ``pbkdf2_sha256``: ``<iterations>$<salt>$<base64 sha256 digest>`` (Django's layout).
-"""
+"""Legacy hash formats, for plugins that name them here: they live in
+:mod:`app.security.hash_formats`, where imports and every strategy read them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-
-import bcrypt
-
-PREFIX = "legacy:"
-SCHEMES = ("bcrypt", "pbkdf2_sha256")
-MAX_PBKDF2_ITERATIONS = 5_000_000
-"""Refuse absurd iteration counts from imported data rather than burn a worker on them."""
-BCRYPT_MAX_BYTES = 72
-"""bcrypt only ever read the first 72 bytes; the legacy system hashed just those."""
-
-
-def import_hash(scheme: str, value: str) -> str:
-    """The string to store in ``User.password_hash`` for a legacy hash.
-
-    :raises ValueError: for a scheme Foyer cannot check, or a malformed hash.
-    """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unsupported legacy hash scheme {scheme!r}")
-    if scheme == "bcrypt" and not value.startswith(("$2a$", "$2b$", "$2y$")):
-        raise ValueError("not a bcrypt hash")
-    if scheme == "pbkdf2_sha256":
-        _parse_pbkdf2(value)
-    return f"{PREFIX}{scheme}:{value}"
-
-
-def is_legacy_hash(stored: str | None) -> bool:
-    return bool(stored) and str(stored).startswith(PREFIX)
-
-
-def verify_legacy_hash(stored: str, password: str) -> bool:
-    """Check ``password`` against a stored ``legacy:<scheme>:<hash>``; False when malformed."""
-    if not is_legacy_hash(stored):
-        return False
-    scheme, _, value = stored[len(PREFIX) :].partition(":")
-    try:
-        return verify_hash(scheme, value, password)
-    except ValueError:
-        return False
-
-
-def verify_hash(scheme: str, value: str, password: str) -> bool:
-    """Check a password against a hash in one of :data:`SCHEMES` (constant-time compare).
-
-    :raises ValueError: for an unknown scheme or a malformed hash.
-    """
-    if scheme == "bcrypt":
-        secret = password.encode("utf-8")[:BCRYPT_MAX_BYTES]
-        return bcrypt.checkpw(secret, value.encode("ascii"))
-    if scheme == "pbkdf2_sha256":
-        iterations, salt, expected = _parse_pbkdf2(value)
-        digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode(), iterations)
-        return hmac.compare_digest(base64.b64encode(digest).decode("ascii"), expected)
-    raise ValueError(f"unsupported legacy hash scheme {scheme!r}")
-
-
-def pbkdf2_sha256(password: str, salt: str, iterations: int) -> str:
-    """Make a ``pbkdf2_sha256`` hash in the supported layout (tests and example stores)."""
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode(), iterations)
-    return f"{iterations}${salt}${base64.b64encode(digest).decode('ascii')}"
-
-
-def _parse_pbkdf2(value: str) -> tuple[int, str, str]:
-    parts = value.split("$")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1] or not parts[2]:
-        raise ValueError("not a pbkdf2_sha256 hash (<iterations>$<salt>$<digest>)")
-    iterations = int(parts[0])
-    if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS:
-        raise ValueError("pbkdf2_sha256 iteration count out of range")
-    return iterations, parts[1], parts[2]
+from app.security.hash_formats import PREFIX as PREFIX
+from app.security.hash_formats import SCHEMES as SCHEMES
+from app.security.hash_formats import import_hash as import_hash
+from app.security.hash_formats import is_legacy_hash as is_legacy_hash
+from app.security.hash_formats import pbkdf2_sha256 as pbkdf2_sha256
+from app.security.hash_formats import recognize as recognize
+from app.security.hash_formats import scrypt_hash as scrypt_hash
+from app.security.hash_formats import verify_hash as verify_hash
+from app.security.hash_formats import verify_legacy_hash as verify_legacy_hash
