@@ -11,7 +11,9 @@ import dataclasses
 import logging
 import typing as t
 
+import sqlalchemy as sa
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
@@ -26,10 +28,8 @@ from app.db import session
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.i18n import page_languages
+from app.tenancy.models import TenantDomain
 from app.tenancy.resolve import find_domain
-
-if t.TYPE_CHECKING:
-    from app.tenancy.models import TenantDomain
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +195,7 @@ def _render_error(
 
     domain, lookup_failed = _request_domain()
     if domain is None and not lookup_failed:
-        # no tenant: a plain page that repeats nothing from the Host header
-        return Response(
-            "Unknown host\n", status=404 if status == 404 else status, mimetype="text/plain"
-        )
+        return unknown_host_page(404 if status == 404 else status)
     tenant = domain.tenant if domain is not None else None
     languages = page_languages()
     if tenant is not None and not languages.defaults:
@@ -228,6 +225,25 @@ def _render_error(
             f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1>'
             f"<p>{escape(reference or '')}</p>"
         )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def unknown_host_page(status: int = 404) -> Response:
+    """The answer on a host that serves no tenant. It repeats nothing from the Host header.
+
+    In production a short plain-text page; in the demo, debug mode and theme development a
+    page naming the configured addresses, since "localhost" and "127.0.0.1" are different
+    host names to Foyer and the first visit often uses the wrong one.
+    """
+    settings = current_app.extensions["foyer.settings"]
+    if not (settings.demo or settings.theme_development or current_app.debug):
+        return Response("Unknown host\n", status=status, mimetype="text/plain")
+    try:
+        hosts = sorted({d.base_url for d in session.scalars(sa.select(TenantDomain))})
+        body = render_template("errors/unknown_host.html", hosts=hosts)
+    except Exception:
+        log.exception("unknown host page failed")
+        return Response("Unknown host\n", status=status, mimetype="text/plain")
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -269,8 +285,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         if exc.description == "unknown_host":
-            # no tenant: a plain page that repeats nothing from the Host header
-            return Response("Unknown host\n", status=404, mimetype="text/plain")
+            return unknown_host_page(404)
         code = HTTP_CODES.get(exc.code or 500, "server_error")
         headers = {}
         if exc.code == 429:

@@ -125,7 +125,7 @@ THEME_CSS = """\
 """
 
 TEMPLATES_README = """\
-{{# Templates of the "{name}" theme.
+Templates of the "{name}" theme.
 
     Put a file here with the same path as a core template to override it, e.g.
     login/identifier.html. Override blocks, not whole pages, so the theme keeps getting
@@ -135,8 +135,8 @@ TEMPLATES_README = """\
         {{% block content %}}<p class="notice">...</p>{{{{ super() }}}}{{% endblock %}}
 
     The core templates (and what each receives) are listed at /_themes/ when
-    FOYER_THEME_DEVELOPMENT=1. This file is a comment and is never rendered.
--#}}
+    FOYER_THEME_DEVELOPMENT=1 (`foyer themes preview`). This file is plain text: it is
+    not a template and no page shows it.
 """
 
 
@@ -171,7 +171,7 @@ def new(ctx: AppContext, name: str, parent: str, label: str | None, folder: Path
     (target / "templates").mkdir()
     (target / "theme.toml").write_text(THEME_TOML.format(label=label, parent=parent))
     (target / "static" / "css" / "theme.css").write_text(THEME_CSS.format(label=label))
-    (target / "templates" / "README.html").write_text(TEMPLATES_README.format(name=name))
+    (target / "templates" / "README.md").write_text(TEMPLATES_README.format(name=name))
     click.echo(f"created {target}")
     click.echo(
         f"edit {target / 'static' / 'css' / 'theme.css'}, then preview it with "

@@ -59,6 +59,7 @@ def template_names() -> tuple[list[str], list[str]]:
             or name.startswith(SKIPPED)
             or name in SKIPPED
             or name.endswith("/macros.html")
+            or name.rpartition("/")[2].upper().startswith("README")
         ):
             continue
         (emails if name.startswith("mail/") else pages).append(name.removesuffix(".html"))

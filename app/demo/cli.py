@@ -40,9 +40,14 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(demo_command)
 
 
-def demo_settings(instance_path: str) -> dict[str, t.Any]:
+def demo_settings(instance_path: str, rp_port: int = 5001) -> dict[str, t.Any]:
     """Settings for plain-http localhost (``create_app`` overrides)."""
-    return {"instance_path": os.path.abspath(instance_path), "secure_cookies": False, "demo": True}
+    return {
+        "instance_path": os.path.abspath(instance_path),
+        "secure_cookies": False,
+        "demo": True,
+        "demo_app_url": f"http://localhost:{rp_port}",
+    }
 
 
 def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
@@ -82,7 +87,7 @@ def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_on
     """Seed the demo tenant and serve Foyer with a demo application (Ctrl-C stops both)."""
     if port == rp_port:
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
-    settings = demo_settings(instance_path)
+    settings = demo_settings(instance_path, rp_port)
     app = create_app(settings)
     with app.app_context():
         demo = _seed(app, port, rp_port)
