@@ -332,6 +332,14 @@ def _client_settings(client: Client, item: State) -> None:
         else:
             settings[key] = item[key]
     settings["require_pkce"] = item["require_pkce"]
+    branding = {k: v for k, v in (settings.get("branding") or {}).items() if k != "theme"}
+    if item["theme"] is not None:
+        branding["theme"] = item["theme"]
+    if branding:
+        settings["branding"] = branding
+    else:
+        settings.pop("branding", None)
+    settings["metadata"] = item["metadata"]
     client.settings = settings
 
 

@@ -19,8 +19,8 @@ from app.branding.data import validate_branding
 from app.clients.models import Client
 from app.clients.services import ClientInvalid
 from app.clients.services import validate_client
+from app.clikit import did_you_mean
 from app.configfile.problems import ConfigInvalid
-from app.configfile.problems import did_you_mean
 from app.configfile.schema import Reader
 from app.connections.models import Connection
 from app.db import session
@@ -323,6 +323,7 @@ class _Checker:
     def clients(self) -> None:
         for index, client in enumerate(self.spec["clients"]):
             path = f"clients[{index}]"
+            self.theme(f"{path}.theme", client["theme"])
             try:
                 validate_client(
                     client["auth_method"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing as t
 
 
@@ -31,9 +30,3 @@ class ConfigInvalid(Exception):
     def __init__(self, problems: t.Sequence[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = list(problems)
-
-
-def did_you_mean(word: str, choices: t.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for a close choice, else an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

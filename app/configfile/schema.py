@@ -16,8 +16,8 @@ import typing as t
 
 import yaml
 
+from app.clikit import did_you_mean
 from app.configfile.problems import Problem
-from app.configfile.problems import did_you_mean
 from app.configfile.source import Source
 from app.configfile.source import join
 

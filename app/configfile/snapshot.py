@@ -227,6 +227,8 @@ def client_state(client: Client) -> State:
         "audience": client.audience,
         "id_token_alg": client.id_token_signed_response_alg,
         "organization_usage": client.organization_usage,
+        "theme": ((client.settings or {}).get("branding") or {}).get("theme"),
+        "metadata": client.metadata,
         **{
             key: (client.settings or {}).get(key, default)
             for key, default in CLIENT_SETTINGS.items()

@@ -548,6 +548,16 @@ CLIENT = Record(
             "may also ask for it per request: `acr_values=2`).",
             default=False,
         ),
+        "theme": Field(
+            Nullable(slug("theme name")),
+            "Theme of the sign-in pages for this application (an organization's own theme "
+            "wins; default: the tenant's).",
+        ),
+        "metadata": Field(
+            Json("mapping (free-form)"),
+            "Free-form data for plugins (`client.metadata`).",
+            default={},
+        ),
     },
     describe="mapping (client)",
 )
