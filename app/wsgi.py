@@ -1,10 +1,16 @@
 """WSGI entry point for gunicorn: ``gunicorn app.wsgi:app``."""
 
 import gc
+import sys
 
 from app import create_app
+from app.plugins import PluginLoadError
 
-app = create_app()
+try:
+    app = create_app()
+except PluginLoadError as exc:  # one line in the server's log, not a traceback
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(1) from None
 
 # What start-up built (modules, mappers, templates) lives as long as the worker: moved out
 # of the collector's reach, the full collections that requests trigger only walk what
