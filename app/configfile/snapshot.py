@@ -49,6 +49,7 @@ CLIENT_SETTINGS: dict[str, t.Any] = {
     "backchannel_logout_uri": None,
     "backchannel_logout_session_required": False,
     "require_two_step": False,
+    "require_consent": False,
 }
 """Fields of ``clients[]`` kept in ``Client.settings``, with their defaults (None: not
 stored); other keys there are left as they are."""

@@ -548,6 +548,12 @@ CLIENT = Record(
             "may also ask for it per request: `acr_values=2`).",
             default=False,
         ),
+        "require_consent": Field(
+            Bool(),
+            "A third-party application: users are asked to allow the scopes it asks for "
+            "(remembered per user and application).",
+            default=False,
+        ),
         "theme": Field(
             Nullable(slug("theme name")),
             "Theme of the sign-in pages for this application (an organization's own theme "
