@@ -17,6 +17,7 @@ from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -155,11 +156,21 @@ HTTP_CODES = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class ErrorAction:
+    """A way on from an error page: a link shown as a button (``id`` is its stable id)."""
+
+    id: str
+    label: t.Any
+    url: str
+
+
 def error_page(
     code: str,
     status: int | None = None,
     detail: str | None = None,
     headers: t.Mapping[str, str] | None = None,
+    actions: t.Sequence[ErrorAction] = (),
     **data: t.Any,
 ) -> Response:
     """Render the branded error page for ``code`` and log an ``error_shown`` event.
@@ -169,12 +180,13 @@ def error_page(
     static page is returned, so no framework default page is ever shown.
 
     :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
+    :param actions: Ways on (a refusal is never a dead end): buttons under the message.
     :param data: Recorded in the event (never secrets), not shown.
     """
     kind = ERRORS.get(code, ERRORS["server_error"])
     status = status or kind.status
     try:
-        response = _render_error(code, kind, status, detail, data)
+        response = _render_error(code, kind, status, detail, data, actions)
     except Exception:
         log.exception("error page failed")
         response = Response(_MINIMAL_PAGE, status=status, mimetype="text/html")
@@ -190,7 +202,12 @@ _MINIMAL_PAGE = (
 
 
 def _render_error(
-    code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any]
+    code: str,
+    kind: ErrorKind,
+    status: int,
+    detail: str | None,
+    data: dict[str, t.Any],
+    actions: t.Sequence[ErrorAction] = (),
 ) -> Response:
 
     domain, lookup_failed = _request_domain()
@@ -215,6 +232,7 @@ def _render_error(
         "error_detail": detail,
         "reference": reference,
         "tenant": tenant,
+        "error_actions": list(actions),
     }
     try:
         body = render_template("errors/error.html", **context)
@@ -280,7 +298,16 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:
         _load_page_context(app)
-        return error_page("csrf_failed", 400, reason=exc.description)
+        detail = None
+        if app.extensions["foyer.settings"].secure_cookies and not request.is_secure:
+            # the cookie holding the form's token is Secure: over http it never came back
+            detail = _(
+                "This page was opened over http, but Foyer's cookies are sent over https only, "
+                "so the browser could not keep them. Open it with https (behind a proxy that "
+                "ends https, set FOYER_TRUSTED_PROXIES), or for local development start Foyer "
+                "with FOYER_SECURE_COOKIES=false."
+            )
+        return error_page("csrf_failed", 400, detail=detail, reason=exc.description)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -13,6 +13,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.accounts.signed_in import show_session_organization
 from app.accounts.views import bp as accounts_bp
 from app.branding.loader import init_templates
 from app.branding.preview import init_preview
@@ -145,6 +146,8 @@ def setup_blueprints(app: Flask) -> None:
     app.register_blueprint(orgs_bp)
     for blueprint in (accounts_bp, orgs_bp):  # reached from a sign-in (?tx=): its brand, language
         app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
+    # without one, the account pages carry the brand of the organization of the session
+    app.before_request_funcs[accounts_bp.name].append(show_session_organization)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

@@ -64,6 +64,7 @@ from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
+from app.errors import ErrorAction
 from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
@@ -521,7 +522,10 @@ def signup() -> Response | tuple[str, int]:
     organization = page_subject().organization
     connection = signup_connection(tenant, organization)
     if connection is None:
-        return error_page("signup_disabled")
+        return error_page(
+            "signup_disabled",
+            actions=[ErrorAction("sign-in", _("Sign in"), url_for("login.identifier", tx=tx_id()))],
+        )
     form = SignupForm()
     if request.method == "POST":
         count_submission("rate_limit_account_email", "account_email")

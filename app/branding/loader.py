@@ -25,6 +25,8 @@ from jinja2 import FileSystemLoader
 from jinja2 import TemplateNotFound
 from jinja2 import TemplateSyntaxError
 from jinja2.utils import LRUCache
+from markupsafe import Markup
+from markupsafe import escape
 
 from app.branding.assets import AssetIndex
 from app.branding.assets import live_reload
@@ -194,6 +196,13 @@ def theme_folders(app: Flask) -> list[Path]:
     return folders
 
 
+def soft_breaks(value: str | None) -> Markup:
+    """An email address or host name that may wrap only after its ``@`` and its dots, never
+    inside a word (templates: ``{{ identifier|soft_breaks }}``)."""
+    text = str(escape(value or ""))
+    return Markup(text.replace("@", "<wbr>@").replace(".", ".<wbr>"))
+
+
 def init_templates(app: Flask) -> None:
     """Load the theme registry (a broken manifest stops start-up), log template and wording
     problems, build the assets and install the loader and the themed wording."""
@@ -201,6 +210,7 @@ def init_templates(app: Flask) -> None:
     themes = load_registry(folders)
     for problem in soft_problems(themes):
         log.error("%s", problem)
+    app.jinja_env.filters["soft_breaks"] = soft_breaks
     app.extensions["foyer.theme_folders"] = folders
     app.extensions["foyer.themes"] = themes
     app.extensions["foyer.assets"] = AssetIndex(themes)
