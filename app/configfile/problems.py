@@ -25,8 +25,18 @@ class Problem:
 
 
 class ConfigInvalid(Exception):
-    """The file cannot be applied; ``problems`` says why, all at once."""
+    """The file cannot be applied; ``problems`` says why, all at once, in file order.
 
-    def __init__(self, problems: t.Sequence[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = list(problems)
+    ``partial`` is the file read past its mistakes (spec, reader), when it could be read,
+    for the checks across fields and against the database to add their problems.
+    """
+
+    def __init__(self, problems: t.Sequence[Problem], partial: t.Any = None) -> None:
+        ordered = sorted(dict.fromkeys(problems), key=_position)
+        super().__init__("\n".join(str(p) for p in ordered))
+        self.problems = ordered
+        self.partial = partial
+
+
+def _position(problem: Problem) -> tuple[int, int]:
+    return (problem.line or 0, problem.column or 0)
