@@ -145,7 +145,10 @@ def test_check_reports_every_problem_with_file_and_line(tmp_path):
     write_theme(root, "orphan", 'label = "Orphan"\nparent = "gone"\n')
     problems = [str(p) for p in check_folders([BUILTIN_THEMES_DIR, root])]
     syntax = root / "syntax"
-    assert f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown keys" in problems[0]
+    assert (
+        f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown key in theme.toml: 'colour' (did you mean 'colors'?)"
+        in problems[0]
+    )
     assert any(
         p.startswith(f"{root / 'orphan' / 'theme.toml'}:2: theme 'orphan': unknown parent")
         for p in problems
