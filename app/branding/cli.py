@@ -105,11 +105,14 @@ THEME_CSS = """\
 /* {label}: your styles, loaded after the parent theme's.
  *
  * The quickest way to restyle: change these custom properties. Organizations may still
- * override colors with their branding data; text on --foyer-primary is made readable
- * automatically. Keep text at 4.5:1 contrast against its background.
+ * override colors with their branding data. Colors set in theme.toml ([colors]) get
+ * readable text on the primary color automatically; a --foyer-primary set here needs its
+ * --foyer-on-primary too. `foyer themes check` checks the values and the contrast (text
+ * 4.5:1 against its background, input outlines 3:1).
  */
 :root {{
   --foyer-primary: #4338ca;        /* buttons, links, the monogram */
+  --foyer-on-primary: #ffffff;     /* text on buttons: keep 4.5:1 against the primary */
   --foyer-primary-hover: #3730a3;  /* buttons under the pointer */
   --foyer-background: #f3f4f8;     /* the page behind the card */
   --foyer-surface: #ffffff;        /* the card */
