@@ -110,6 +110,10 @@ def is_computed(value: str) -> bool:
     return "(" in value and not value.lower().startswith(("rgb", "hsl", "hwb", "lab", "lch"))
 
 
+def not_a_color(value: str) -> bool:
+    return not is_computed(value) and as_hex(value) is None
+
+
 @dataclasses.dataclass
 class _Setting:
     value: str
@@ -139,7 +143,7 @@ def css_problems(theme: Theme, registry: ThemeRegistry | None) -> list[ThemeProb
                         f"{item.name} is not a property Foyer's pages use{hint}",
                     )
                 )
-            elif short in color_names and not is_computed(item.value) and as_hex(item.value) is None:
+            elif short in color_names and not_a_color(item.value):
                 problems.append(
                     ThemeProblem(
                         theme.name,

@@ -146,8 +146,8 @@ def test_check_reports_every_problem_with_file_and_line(tmp_path):
     problems = [str(p) for p in check_folders([BUILTIN_THEMES_DIR, root])]
     syntax = root / "syntax"
     assert (
-        f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown key in theme.toml: 'colour' (did you mean 'colors'?)"
-        in problems[0]
+        f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown key in theme.toml: "
+        "'colour' (did you mean 'colors'?)" in problems[0]
     )
     assert any(
         p.startswith(f"{root / 'orphan' / 'theme.toml'}:2: theme 'orphan': unknown parent")
