@@ -262,7 +262,10 @@ def reload_themes_if_changed(app: Flask) -> None:
         except (ThemeError, OSError) as exc:
             log.error("themes changed but cannot be reloaded; keeping the previous ones:\n%s", exc)
             app.extensions["foyer.theme_signature"] = signature
+            # the theme preview shows it over the page (the previous themes still serve it)
+            app.extensions["foyer.theme_reload_error"] = str(exc)
             return
+        app.extensions.pop("foyer.theme_reload_error", None)
         app.extensions["foyer.themes"] = fresh
         app.extensions["foyer.assets"] = index
         app.extensions["foyer.theme_signature"] = tree_signature(folders, fresh)

@@ -73,3 +73,18 @@ def test_theme_toml_problems_come_at_once_and_parents_get_a_suggestion(tmp_path)
     assert any("colors.primary: 'red' is not a #rgb or #rrggbb color" in p for p in acme)
     assert any("unknown color 'primery' (did you mean 'primary'?)" in p for p in acme)
     assert any("unknown parent theme 'harbour' (did you mean 'harbor'?)" in p for p in found)
+
+
+def test_an_unterminated_last_string_of_a_wording_file_is_reported(tmp_path):
+    po = 'msgid "Continue"\nmsgstr "Next step\n'
+    write_theme(
+        tmp_path,
+        "acme",
+        'label = "Acme"\n',
+        {"translations/en/LC_MESSAGES/messages.po": po},
+    )
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith(
+        f"{tmp_path / 'acme' / 'translations' / 'en' / 'LC_MESSAGES' / 'messages.po'}:2: "
+    )
+    assert "no closing quote" in problem
