@@ -54,3 +54,26 @@ def test_apt_install_gives_up_after_its_bound(tmp_path):
     done = run_install(tmp_path, locked_calls=10_000, wait="1")
     assert done.returncode == 1
     assert "gave up waiting for the package lock after 1s" in done.stderr
+
+
+def test_setup_silences_the_editable_install_note():
+    setup = (ROOT / "scripts" / "setup").read_text()
+    line = next(line for line in setup.splitlines() if "pip install --quiet -e" in line)
+    assert line.strip().startswith('PYTHONWARNINGS="')
+    filters = line.strip().split('"')[1]
+    # what setuptools' build backend emits (setuptools.warnings.InformationOnly)
+    code = (
+        "import warnings\n"
+        "class InformationOnly(UserWarning): pass\n"
+        "warnings.warn('Editable installation.\\n!!\\n****\\nPlease be careful', InformationOnly)\n"
+        "warnings.warn('something else', UserWarning)\n"
+    )
+    ran = subprocess.run(
+        ["python3", "-c", code],
+        env={**os.environ, "PYTHONWARNINGS": filters},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "Editable installation" not in ran.stderr
+    assert "something else" in ran.stderr  # other warnings still show
