@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import typing as t
 from pathlib import Path
@@ -26,7 +27,6 @@ from jinja2 import TemplateNotFound
 from jinja2 import TemplateSyntaxError
 from jinja2.utils import LRUCache
 from markupsafe import Markup
-from markupsafe import escape
 
 from app.branding.assets import AssetIndex
 from app.branding.assets import live_reload
@@ -197,10 +197,12 @@ def theme_folders(app: Flask) -> list[Path]:
 
 
 def soft_breaks(value: str | None) -> Markup:
-    """An email address or host name that may wrap only after its ``@`` and its dots, never
-    inside a word (templates: ``{{ identifier|soft_breaks }}``)."""
-    text = str(escape(value or ""))
-    return Markup(text.replace("@", "<wbr>@").replace(".", ".<wbr>"))
+    """An email address or host name that wraps only after its ``@`` and its dots, never
+    inside a part (templates: ``{{ identifier|soft_breaks }}``). Each part is a
+    ``span.word`` the theme keeps whole unless it is wider than the line."""
+    text = value or ""
+    parts = re.findall(r"[^.@]*[.]|@[^.@]*[.]?|[^.@]+", text) or [text]
+    return Markup("<wbr>").join(Markup('<span class="word">{}</span>').format(p) for p in parts)
 
 
 def init_templates(app: Flask) -> None:

@@ -272,7 +272,7 @@ def with_reload_error(body: str) -> str:
         return body
     overlay = Markup(
         '<div class="preview-error" id="theme-error" role="alert"><strong>{}</strong>'
-        "<pre dir=\"ltr\">{}</pre></div>"
+        '<pre dir="ltr">{}</pre></div>'
     ).format(_l("This theme has a problem; the preview shows its last working version."), error)
     head, sep, rest = body.partition("<body")
     if not sep:
