@@ -17,7 +17,9 @@ import click
 
 from app import create_app
 from app.clikit import AppContext
+from app.clikit import fail
 from app.clikit import pass_app
+from app.plugins import PluginLoadError
 from app.plugins import load_plugins_for_cli
 from app.worker import worker_of
 
@@ -106,7 +108,10 @@ def db_current(ctx: AppContext) -> None:
 def main() -> None:
     """The ``foyer`` console script. Plugins add commands without a database: the manager
     is built from settings only."""
-    plugins = load_plugins_for_cli()
+    try:
+        plugins = load_plugins_for_cli()
+    except PluginLoadError as exc:
+        fail(str(exc))
     plugins.hook.register_commands(cli=cli)
     context = AppContext(factory=create_app, plugins_factory=lambda: plugins)
     atexit.register(_finish_sending, context)

@@ -6,6 +6,7 @@ It sits on the foundation floor so that each room can add its own commands (thro
 
 from __future__ import annotations
 
+import difflib
 import sys
 import typing as t
 
@@ -64,6 +65,12 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 """Pass the command the :class:`AppContext`; ``ctx.app`` creates the app when needed."""
+
+
+def did_you_mean(word: str, choices: t.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close choice, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def fail(message: str) -> t.NoReturn:

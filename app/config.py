@@ -122,6 +122,13 @@ class Settings:
     reload) and every page can be previewed with fake data under ``/_themes/``. Flask's
     debug mode does the first too. Never on in production."""
 
+    demo: bool = False
+    """Set by ``foyer demo``: the landing page shows the demo application, the unknown-host
+    page names the configured hosts. Never on in production."""
+
+    demo_app_url: str = ""
+    """The demo application's address, linked from the landing page (``foyer demo``)."""
+
     trusted_proxies: int = 0
     """How many reverse proxies in front of Foyer set X-Forwarded-For/Proto/Host. 0 trusts
     none, so a client cannot spoof its address or scheme."""

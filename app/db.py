@@ -79,6 +79,54 @@ class Base(DeclarativeBase):
     }
 
 
+class RowMetadata:
+    """``Model.metadata``: SQLAlchemy's table catalog on the class, the row's own free-form
+    metadata on an instance.
+
+    Declarative models keep the catalog in the class attribute ``metadata``, so
+    ``organization.metadata`` used to return a ``MetaData`` object that crashed whatever
+    serialized it. On an instance this descriptor reads (and assigns) the row's metadata
+    through ``read``/``write``, or raises an :class:`AttributeError` naming the right
+    attribute for rows that have several (users) or none.
+    """
+
+    def __init__(
+        self,
+        catalog: sa.MetaData,
+        read: t.Callable[[t.Any], dict[str, t.Any]] | None = None,
+        write: t.Callable[[t.Any, dict[str, t.Any]], None] | None = None,
+        hint: str = "",
+    ) -> None:
+        self.catalog, self.read, self.write, self.hint = catalog, read, write, hint
+
+    def __get__(self, row: t.Any, owner: type | None = None) -> t.Any:
+        if row is None:
+            return self.catalog
+        if self.read is None:
+            raise AttributeError(self._refusal(row))
+        return dict(self.read(row) or {})
+
+    def __set__(self, row: t.Any, value: t.Mapping[str, t.Any]) -> None:
+        if self.write is None:
+            raise AttributeError(self._refusal(row))
+        if not isinstance(value, t.Mapping):
+            raise TypeError(f"{type(row).__name__}.metadata must be a mapping")
+        self.write(row, dict(value))
+
+    def _refusal(self, row: t.Any) -> str:
+        return f"{type(row).__name__} has no 'metadata'" + (f": {self.hint}" if self.hint else "")
+
+
+def row_metadata(
+    model: type,
+    read: t.Callable[[t.Any], dict[str, t.Any]] | None = None,
+    write: t.Callable[[t.Any, dict[str, t.Any]], None] | None = None,
+    hint: str = "",
+) -> None:
+    """Give ``model`` instances a ``metadata`` attribute (see :class:`RowMetadata`)."""
+    model.metadata = RowMetadata(Base.registry.metadata, read, write, hint)
+
+
 class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 

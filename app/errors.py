@@ -11,10 +11,13 @@ import dataclasses
 import logging
 import typing as t
 
+import sqlalchemy as sa
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -26,10 +29,8 @@ from app.db import session
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.i18n import page_languages
+from app.tenancy.models import TenantDomain
 from app.tenancy.resolve import find_domain
-
-if t.TYPE_CHECKING:
-    from app.tenancy.models import TenantDomain
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,21 @@ HTTP_CODES = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class ErrorAction:
+    """A way on from an error page: a link shown as a button (``id`` is its stable id)."""
+
+    id: str
+    label: t.Any
+    url: str
+
+
 def error_page(
     code: str,
     status: int | None = None,
     detail: str | None = None,
     headers: t.Mapping[str, str] | None = None,
+    actions: t.Sequence[ErrorAction] = (),
     **data: t.Any,
 ) -> Response:
     """Render the branded error page for ``code`` and log an ``error_shown`` event.
@@ -199,12 +210,13 @@ def error_page(
     static page is returned, so no framework default page is ever shown.
 
     :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
+    :param actions: Ways on (a refusal is never a dead end): buttons under the message.
     :param data: Recorded in the event (never secrets), not shown.
     """
     kind = ERRORS.get(code, ERRORS["server_error"])
     status = status or kind.status
     try:
-        response = _render_error(code, kind, status, detail, data)
+        response = _render_error(code, kind, status, detail, data, actions)
     except Exception:
         log.exception("error page failed")
         response = Response(_MINIMAL_PAGE, status=status, mimetype="text/html")
@@ -220,15 +232,17 @@ _MINIMAL_PAGE = (
 
 
 def _render_error(
-    code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any]
+    code: str,
+    kind: ErrorKind,
+    status: int,
+    detail: str | None,
+    data: dict[str, t.Any],
+    actions: t.Sequence[ErrorAction] = (),
 ) -> Response:
 
     domain, lookup_failed = _request_domain()
     if domain is None and not lookup_failed:
-        # no tenant: a plain page that repeats nothing from the Host header
-        return Response(
-            "Unknown host\n", status=404 if status == 404 else status, mimetype="text/plain"
-        )
+        return unknown_host_page(404 if status == 404 else status)
     tenant = domain.tenant if domain is not None else None
     languages = page_languages()
     if tenant is not None and not languages.defaults:
@@ -248,6 +262,7 @@ def _render_error(
         "error_detail": detail,
         "reference": reference,
         "tenant": tenant,
+        "error_actions": list(actions),
     }
     try:
         body = render_template("errors/error.html", **context)
@@ -258,6 +273,25 @@ def _render_error(
             f'<!doctype html><meta charset="utf-8"><title>{title}</title><h1>{title}</h1>'
             f"<p>{escape(reference or '')}</p>"
         )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def unknown_host_page(status: int = 404) -> Response:
+    """The answer on a host that serves no tenant. It repeats nothing from the Host header.
+
+    In production a short plain-text page; in the demo, debug mode and theme development a
+    page naming the configured addresses, since "localhost" and "127.0.0.1" are different
+    host names to Foyer and the first visit often uses the wrong one.
+    """
+    settings = current_app.extensions["foyer.settings"]
+    if not (settings.demo or settings.theme_development or current_app.debug):
+        return Response("Unknown host\n", status=status, mimetype="text/plain")
+    try:
+        hosts = sorted({d.base_url for d in session.scalars(sa.select(TenantDomain))})
+        body = render_template("errors/unknown_host.html", hosts=hosts)
+    except Exception:
+        log.exception("unknown host page failed")
+        return Response("Unknown host\n", status=status, mimetype="text/plain")
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -315,7 +349,16 @@ def init_errors(app: Flask) -> None:
         if responder is not None:
             return responder(exc)
         _load_page_context(app)
-        return error_page("csrf_failed", 400, reason=exc.description)
+        detail = None
+        if app.extensions["foyer.settings"].secure_cookies and not request.is_secure:
+            # the cookie holding the form's token is Secure: over http it never came back
+            detail = _(
+                "This page was opened over http, but Foyer's cookies are sent over https only, "
+                "so the browser could not keep them. Open it with https (behind a proxy that "
+                "ends https, set FOYER_TRUSTED_PROXIES), or for local development start Foyer "
+                "with FOYER_SECURE_COOKIES=false."
+            )
+        return error_page("csrf_failed", 400, detail=detail, reason=exc.description)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -323,8 +366,7 @@ def init_errors(app: Flask) -> None:
         if responder is not None:
             return responder(exc)
         if exc.description == "unknown_host":
-            # no tenant: a plain page that repeats nothing from the Host header
-            return Response("Unknown host\n", status=404, mimetype="text/plain")
+            return unknown_host_page(404)
         code = HTTP_CODES.get(exc.code or 500, "server_error")
         headers = {}
         if exc.code == 429:

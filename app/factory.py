@@ -13,6 +13,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.accounts.signed_in import show_session_organization
 from app.accounts.views import bp as accounts_bp
 from app.api.setup import init_api
 from app.branding.loader import init_templates
@@ -172,6 +173,8 @@ def setup_blueprints(app: Flask) -> None:
         app.before_request_funcs.setdefault(blueprint.name, []).append(load_sign_in)
     init_api(app)
     init_scim(app)
+    # without one, the account pages carry the brand of the organization of the session
+    app.before_request_funcs[accounts_bp.name].append(show_session_organization)
     for batch in app.extensions["foyer.pm"].hook.register_blueprints():
         for blueprint in batch:
             app.register_blueprint(blueprint)

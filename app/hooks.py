@@ -27,6 +27,8 @@ import blinker
 import pluggy
 from flask import current_app
 
+from app.clikit import did_you_mean
+
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
@@ -458,8 +460,13 @@ def validate_plugin_settings(name: str, settings: t.Any) -> list[str]:
     """
     plugin = plugin_manager().get_plugin(name)
     if plugin is None:
-        known = ", ".join(sorted(n for n, _ in plugin_manager().list_name_plugin())) or "none"
-        return [f"{name}: no plugin of that name is installed (installed: {known})"]
+        names = sorted(n for n, _ in plugin_manager().list_name_plugin())
+        hint = did_you_mean(name, names)
+        known = ", ".join(names) or "none"
+        return [
+            f"{name}: no plugin of that name is installed"
+            + (hint if hint else f" (installed: {known})")
+        ]
     if settings is None:
         settings = {}
     if not isinstance(settings, t.Mapping):
@@ -495,7 +502,11 @@ def settings_schema(plugin: object) -> list[tuple[str, str, str]]:
 def _build_settings(name: str, schema: type, values: t.Mapping[str, t.Any]) -> t.Any:
     hints = t.get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema)}
-    errors = [f"{name}: unknown setting {key!r}" for key in values if key not in fields]
+    errors = [
+        f"{name}: unknown setting {key!r}" + did_you_mean(key, fields)
+        for key in values
+        if key not in fields
+    ]
     for field in fields.values():
         if field.name not in values:
             required = field.default_factory is dataclasses.MISSING

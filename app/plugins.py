@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import re
 import sys
 import types
 import typing as t
@@ -18,9 +19,11 @@ from flask import before_render_template
 from flask import g
 from flask import has_request_context
 from flask import request
+from pluggy import PluginValidationError
 
 from app import hookspecs
 from app.branding.context import current_organization
+from app.clikit import did_you_mean
 from app.config import Settings
 from app.hooks import GuardedPluginManager
 from app.hooks import call_hook_named
@@ -75,6 +78,10 @@ SOURCE_PLUGINS_DIR = "plugins folder"
 SOURCE_EXTRA = "registered by code"
 
 
+class PluginLoadError(RuntimeError):
+    """A plugin cannot be loaded: one line saying which plugin and why (no traceback)."""
+
+
 class FoyerPluginManager(GuardedPluginManager):
     """The app's manager; remembers where each plugin came from (for ``foyer plugins``)."""
 
@@ -99,15 +106,53 @@ def build_plugin_manager(plugins_dir: str, extra: t.Iterable[object] = ()) -> Fo
         pm.sources[pm.get_name(plugin) or repr(plugin)] = SOURCE_ENTRY_POINT
     for name, module in _load_plugins_dir(Path(plugins_dir)):
         if pm.has_plugin(name):
-            raise RuntimeError(f"two plugins are named {name!r} (see {module.__file__})")
-        pm.register(module, name=name)
+            raise PluginLoadError(f"two plugins are named {name!r} (see {module.__file__})")
+        _register(pm, module, name)
         pm.sources[name] = SOURCE_PLUGINS_DIR
     for plugin in extra:
-        name = pm.register(plugin, name=getattr(plugin, "FOYER_NAME", None))
+        name = _register(pm, plugin, getattr(plugin, "FOYER_NAME", None))
         if name:
             pm.sources[name] = SOURCE_EXTRA
-    pm.check_pending()
+    check_hook_names(pm)
     return pm
+
+
+def _register(pm: FoyerPluginManager, plugin: object, name: str | None) -> str | None:
+    """Register ``plugin``; an implementation taking an argument its hook does not offer
+    is a :class:`PluginLoadError` naming the plugin, the hook and the arguments."""
+    try:
+        return pm.register(plugin, name=name)
+    except PluginValidationError as exc:
+        hook = re.search(r"for hook '(\w+)'", str(exc))
+        spec = getattr(pm.hook, hook.group(1), None) if hook else None
+        offered = ", ".join(spec.spec.argnames) if spec is not None and spec.spec else "?"
+        wrong = re.search(r"Argument\(s\) (\{.*?\}) are declared", str(exc))
+        label = name or getattr(plugin, "__name__", repr(plugin))
+        raise PluginLoadError(
+            f"plugin {label!r}: {hook.group(1) if hook else 'a hook'} takes "
+            f"{wrong.group(1) if wrong else 'arguments'} that the hook does not offer "
+            f"(it offers: {offered})"
+        ) from None
+
+
+def check_hook_names(pm: FoyerPluginManager) -> None:
+    """Every ``@hookimpl`` names a Foyer hook: a misspelt name is one line saying which
+    plugin, and the hook it probably means."""
+    known = [name for name in vars(pm.hook) if not name.startswith("_")]
+    specified = [name for name in known if getattr(pm.hook, name).spec is not None]
+    for name in known:
+        caller = getattr(pm.hook, name)
+        if caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            raise PluginLoadError(
+                f"plugin {impl.plugin_name!r}: {name!r} is not a Foyer hook"
+                + did_you_mean(name, specified)
+                + " (every hook: docs/hooks.md)"
+            )
+    pm.check_pending()
 
 
 def load_plugins_for_cli() -> FoyerPluginManager:

@@ -1,11 +1,17 @@
 """WSGI entry point for gunicorn: ``gunicorn app.wsgi:app``."""
 
 import gc
+import sys
 
 from app import create_app
+from app.plugins import PluginLoadError
 from app.worker import worker_of
 
-app = create_app()
+try:
+    app = create_app()
+except PluginLoadError as exc:  # one line in the server's log, not a traceback
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(1) from None
 
 if app.extensions["foyer.settings"].worker_in_process:
     # gunicorn imports this module in each worker after forking: one thread per worker

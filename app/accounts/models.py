@@ -14,6 +14,7 @@ from app.db import Base
 from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
+from app.db import row_metadata
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -54,6 +55,13 @@ class User(Base):
     identities: Mapped[list[Identity]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+
+row_metadata(
+    User,
+    hint="a user has 'app_metadata' (set by admins and plugins) and 'user_metadata' "
+    "(the user's own data)",
+)
 
 
 class Identity(Base):

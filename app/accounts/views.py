@@ -50,6 +50,7 @@ from app.accounts.services import check_password_policy
 from app.accounts.services import user_label
 from app.accounts.signed_in import sign_in_first
 from app.accounts.signed_in import signed_in_user
+from app.branding.context import current_tenant_or_none
 from app.branding.pages import page_subject
 from app.branding.pages import render_page
 from app.branding.pages import show_organization
@@ -61,6 +62,7 @@ from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
+from app.errors import ErrorAction
 from app.errors import error_page
 from app.events.record import record_event
 from app.i18n import locale_tag
@@ -152,11 +154,13 @@ def _account_links() -> dict[str, t.Any]:
 
     def account_links() -> dict[str, str | None]:
         subject = page_subject()
-        tenant = current_tenant()
+        tenant = current_tenant_or_none()
         tx = subject.transaction
         args: dict[str, t.Any] = {"tx": tx.id} if tx is not None else {}
         signup = None
-        if signup_connection(tenant, subject.organization) is not None:
+        if tenant is None:  # a theme preview (no tenant): show every link the page can have
+            signup = url_for("accounts.signup", **args)
+        elif signup_connection(tenant, subject.organization) is not None:
             signup = url_for("accounts.signup", **args)
         return {"reset": url_for("accounts.reset_request", **args), "signup": signup}
 
@@ -515,7 +519,10 @@ def signup() -> Response | tuple[str, int]:
     organization = page_subject().organization
     connection = signup_connection(tenant, organization)
     if connection is None:
-        return error_page("signup_disabled")
+        return error_page(
+            "signup_disabled",
+            actions=[ErrorAction("sign-in", _("Sign in"), url_for("login.identifier", tx=tx_id()))],
+        )
     form = SignupForm()
     if request.method == "POST":
         count_submission("rate_limit_account_email", "account_email")

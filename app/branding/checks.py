@@ -17,6 +17,7 @@ from jinja2 import Environment
 from jinja2 import TemplateSyntaxError
 from jinja2 import meta
 
+from app.branding.css_checks import css_problems
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import Theme
 from app.branding.themes import ThemeProblem
@@ -38,6 +39,7 @@ def check_folders(folders: t.Iterable[Path]) -> list[ThemeProblem]:
     for theme in sorted(themes.values(), key=lambda item: item.name):
         problems += template_problems(theme, registry)
         problems += translation_problems(theme, core_msgids())
+        problems += css_problems(theme, registry)
     return problems
 
 

@@ -105,11 +105,14 @@ THEME_CSS = """\
 /* {label}: your styles, loaded after the parent theme's.
  *
  * The quickest way to restyle: change these custom properties. Organizations may still
- * override colors with their branding data; text on --foyer-primary is made readable
- * automatically. Keep text at 4.5:1 contrast against its background.
+ * override colors with their branding data. Colors set in theme.toml ([colors]) get
+ * readable text on the primary color automatically; a --foyer-primary set here needs its
+ * --foyer-on-primary too. `foyer themes check` checks the values and the contrast (text
+ * 4.5:1 against its background, input outlines 3:1).
  */
 :root {{
   --foyer-primary: #4338ca;        /* buttons, links, the monogram */
+  --foyer-on-primary: #ffffff;     /* text on buttons: keep 4.5:1 against the primary */
   --foyer-primary-hover: #3730a3;  /* buttons under the pointer */
   --foyer-background: #f3f4f8;     /* the page behind the card */
   --foyer-surface: #ffffff;        /* the card */
@@ -125,7 +128,7 @@ THEME_CSS = """\
 """
 
 TEMPLATES_README = """\
-{{# Templates of the "{name}" theme.
+Templates of the "{name}" theme.
 
     Put a file here with the same path as a core template to override it, e.g.
     login/identifier.html. Override blocks, not whole pages, so the theme keeps getting
@@ -135,8 +138,8 @@ TEMPLATES_README = """\
         {{% block content %}}<p class="notice">...</p>{{{{ super() }}}}{{% endblock %}}
 
     The core templates (and what each receives) are listed at /_themes/ when
-    FOYER_THEME_DEVELOPMENT=1. This file is a comment and is never rendered.
--#}}
+    FOYER_THEME_DEVELOPMENT=1 (`foyer themes preview`). This file is plain text: it is
+    not a template and no page shows it.
 """
 
 
@@ -171,7 +174,7 @@ def new(ctx: AppContext, name: str, parent: str, label: str | None, folder: Path
     (target / "templates").mkdir()
     (target / "theme.toml").write_text(THEME_TOML.format(label=label, parent=parent))
     (target / "static" / "css" / "theme.css").write_text(THEME_CSS.format(label=label))
-    (target / "templates" / "README.html").write_text(TEMPLATES_README.format(name=name))
+    (target / "templates" / "README.md").write_text(TEMPLATES_README.format(name=name))
     click.echo(f"created {target}")
     click.echo(
         f"edit {target / 'static' / 'css' / 'theme.css'}, then preview it with "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import typing as t
 from pathlib import Path
@@ -25,6 +26,7 @@ from jinja2 import FileSystemLoader
 from jinja2 import TemplateNotFound
 from jinja2 import TemplateSyntaxError
 from jinja2.utils import LRUCache
+from markupsafe import Markup
 
 from app.branding.assets import AssetIndex
 from app.branding.assets import live_reload
@@ -194,6 +196,15 @@ def theme_folders(app: Flask) -> list[Path]:
     return folders
 
 
+def soft_breaks(value: str | None) -> Markup:
+    """An email address or host name that wraps only after its ``@`` and its dots, never
+    inside a part (templates: ``{{ identifier|soft_breaks }}``). Each part is a
+    ``span.word`` the theme keeps whole unless it is wider than the line."""
+    text = value or ""
+    parts = re.findall(r"[^.@]*[.]|@[^.@]*[.]?|[^.@]+", text) or [text]
+    return Markup("<wbr>").join(Markup('<span class="word">{}</span>').format(p) for p in parts)
+
+
 def init_templates(app: Flask) -> None:
     """Load the theme registry (a broken manifest stops start-up), log template and wording
     problems, build the assets and install the loader and the themed wording."""
@@ -201,6 +212,7 @@ def init_templates(app: Flask) -> None:
     themes = load_registry(folders)
     for problem in soft_problems(themes):
         log.error("%s", problem)
+    app.jinja_env.filters["soft_breaks"] = soft_breaks
     app.extensions["foyer.theme_folders"] = folders
     app.extensions["foyer.themes"] = themes
     app.extensions["foyer.assets"] = AssetIndex(themes)
@@ -252,7 +264,10 @@ def reload_themes_if_changed(app: Flask) -> None:
         except (ThemeError, OSError) as exc:
             log.error("themes changed but cannot be reloaded; keeping the previous ones:\n%s", exc)
             app.extensions["foyer.theme_signature"] = signature
+            # the theme preview shows it over the page (the previous themes still serve it)
+            app.extensions["foyer.theme_reload_error"] = str(exc)
             return
+        app.extensions.pop("foyer.theme_reload_error", None)
         app.extensions["foyer.themes"] = fresh
         app.extensions["foyer.assets"] = index
         app.extensions["foyer.theme_signature"] = tree_signature(folders, fresh)

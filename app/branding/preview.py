@@ -60,6 +60,7 @@ def template_names() -> tuple[list[str], list[str]]:
             or name.startswith(SKIPPED)
             or name in SKIPPED
             or name.endswith("/macros.html")
+            or name.rpartition("/")[2].upper().startswith("README")
         ):
             continue
         (emails if name.startswith("mail/") else pages).append(name.removesuffix(".html"))
@@ -267,7 +268,7 @@ def page(theme: str, page: str) -> Response:
         text = env.get_template(f"{page}.txt").render(context)
         return Response(text, mimetype="text/plain")
     template = env.get_template(f"{page}.html")
-    body = template.render(context)
+    body = with_reload_error(template.render(context))
     if page in emails:
         # emails are full documents with their own styles: shown as they are sent
         return Response(
@@ -279,6 +280,23 @@ def page(theme: str, page: str) -> Response:
             },
         )
     return Response(body, mimetype="text/html")
+
+
+def with_reload_error(body: str) -> str:
+    """The page with the last theme reload's error over it: while a theme file is broken,
+    the preview keeps showing the previous version, and must say so."""
+    error = current_app.extensions.get("foyer.theme_reload_error")
+    if not error:
+        return body
+    overlay = Markup(
+        '<div class="preview-error" id="theme-error" role="alert"><strong>{}</strong>'
+        '<pre dir="ltr">{}</pre></div>'
+    ).format(_l("This theme has a problem; the preview shows its last working version."), error)
+    head, sep, rest = body.partition("<body")
+    if not sep:
+        return str(overlay) + body
+    tag_end = rest.index(">") + 1
+    return head + sep + rest[:tag_end] + str(overlay) + rest[tag_end:]
 
 
 def preview_environment(app: Flask) -> Environment:

@@ -25,6 +25,7 @@ import tomllib
 import typing as t
 from pathlib import Path
 
+from app.clikit import did_you_mean
 from app.config import shipped_path
 
 DEFAULT_THEME = "default"
@@ -263,7 +264,8 @@ def chain_problems(themes: t.Mapping[str, Theme]) -> list[ThemeProblem]:
                             child.name,
                             child.manifest,
                             _line_of(child.manifest, "parent"),
-                            f"unknown parent theme {current!r}",
+                            f"unknown parent theme {current!r}"
+                            + did_you_mean(current, [n for n in themes if n != child.name]),
                         )
                     )
                     reported.add(child.name)
@@ -348,44 +350,61 @@ def read_theme(path: Path) -> Theme:
                 )
             ]
         ) from exc
+    problems: list[ThemeProblem] = []
+
+    def problem(message: str, key: str | None) -> None:
+        line = _line_of(manifest_file, key) if key else None
+        problems.append(ThemeProblem(name, manifest_file, line, message))
+
+    def part(read: t.Callable[[], t.Any], default: t.Any) -> t.Any:
+        """One part of the manifest; its mistakes are kept and the others still read."""
+        try:
+            return read()
+        except _ManifestError as exc:
+            for message, key in exc.found:
+                problem(message, key)
+            return default
+
     unknown = set(manifest) - MANIFEST_KEYS
-    if unknown:
-        first = sorted(unknown)[0]
-        fail(
-            f"unknown keys in theme.toml: {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(MANIFEST_KEYS))})",
-            first,
+    for key in sorted(unknown):
+        problem(
+            f"unknown key in theme.toml: {key!r}"
+            + (did_you_mean(key, MANIFEST_KEYS) or f" (known: {', '.join(sorted(MANIFEST_KEYS))})"),
+            key,
         )
     default_parent = None if name == DEFAULT_THEME else DEFAULT_THEME
     parent = manifest.get("parent", default_parent)
     if name == DEFAULT_THEME and parent is not None:
-        fail("the default theme cannot have a parent", "parent")
-    if parent is not None and (not isinstance(parent, str) or not THEME_NAME.match(parent)):
-        fail("parent must be a theme name", "parent")
-    try:
-        return Theme(
-            name=name,
-            path=path.resolve(),
-            label=_string(manifest, "label", name),
-            description=_string(manifest, "description", ""),
-            parent=parent,
-            styles=_assets(manifest, "styles", path),
-            scripts=_assets(manifest, "scripts", path),
-            colors=validate_colors(manifest.get("colors", {}), "colors"),
-            fonts=_fonts(manifest.get("fonts", {})),
-            logo=_asset(manifest.get("logo"), "logo", path),
-            favicon=_asset(manifest.get("favicon"), "favicon", path),
-            layout=_layout(manifest.get("layout", {}), path),
-        )
-    except _ManifestError as exc:
-        fail(exc.message, exc.key)
+        problem("the default theme cannot have a parent", "parent")
+    elif parent is not None and (not isinstance(parent, str) or not THEME_NAME.match(parent)):
+        problem("parent must be a theme name", "parent")
+    theme = Theme(
+        name=name,
+        path=path.resolve(),
+        label=part(lambda: _string(manifest, "label", name), name),
+        description=part(lambda: _string(manifest, "description", ""), ""),
+        parent=parent if isinstance(parent, str) else default_parent,
+        styles=part(lambda: _assets(manifest, "styles", path), ()),
+        scripts=part(lambda: _assets(manifest, "scripts", path), ()),
+        colors=part(lambda: validate_colors(manifest.get("colors", {}), "colors"), {}),
+        fonts=part(lambda: _fonts(manifest.get("fonts", {})), {}),
+        logo=part(lambda: _asset(manifest.get("logo"), "logo", path), None),
+        favicon=part(lambda: _asset(manifest.get("favicon"), "favicon", path), None),
+        layout=part(lambda: _layout(manifest.get("layout", {}), path), {}),
+    )
+    if problems:
+        raise ThemeError(problems)
+    return theme
 
 
 class _ManifestError(Exception):
-    def __init__(self, message: str, key: str) -> None:
+    """Mistakes in one part of a manifest: (message, key) pairs."""
+
+    def __init__(self, message: str, key: str, more: t.Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
+        self.found = [(message, key), *more]
 
 
 def validate_colors(value: object, where: str, strict: bool = True) -> dict[str, str]:
@@ -399,13 +418,17 @@ def validate_colors(value: object, where: str, strict: bool = True) -> dict[str,
             raise _ManifestError(f"{where} must be a table", "colors")
         return {}
     colors: dict[str, str] = {}
+    wrong: list[tuple[str, str]] = []
     for key, color in value.items():
         if key in COLOR_KEYS and isinstance(color, str) and COLOR.match(color):
             colors[key] = color.lower()
-        elif strict:
-            raise _ManifestError(
-                f"color {key!r} must be one of {sorted(COLOR_KEYS)} with a #rrggbb value", key
-            )
+        elif key not in COLOR_KEYS:
+            hint = did_you_mean(key, COLOR_KEYS) or f" (known: {', '.join(sorted(COLOR_KEYS))})"
+            wrong.append((f"colors: unknown color {key!r}{hint}", key))
+        else:
+            wrong.append((f"colors.{key}: {color!r} is not a #rgb or #rrggbb color", key))
+    if wrong and strict:
+        raise _ManifestError(*wrong[0], more=wrong[1:])
     return colors
 
 

@@ -182,6 +182,34 @@ def install_themed_domain(app: t.Any) -> None:
     babel.instance.domain_instance = ThemedDomain()
 
 
+PO_STRING_LINE = re.compile(r'^\s*(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)?\s*"')
+PO_TERMINATED = re.compile(r'"(?:[^"\\]|\\.)*"\s*$')
+
+
+def unterminated_strings(theme: Theme, path: Path) -> list[ThemeProblem]:
+    """Strings missing their closing quote. Babel reads an unterminated last string as it
+    is, so the page would show text cut short (or with a stray quote) and no error."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []  # reported when the file is read
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        if line.lstrip().startswith("#") or not PO_STRING_LINE.match(line):
+            continue
+        quoted = line[line.index('"') :]
+        if not PO_TERMINATED.fullmatch(quoted):
+            problems.append(
+                ThemeProblem(
+                    theme.name,
+                    path,
+                    number,
+                    'this string has no closing quote ("): its text would be cut short',
+                )
+            )
+    return problems
+
+
 def translation_problems(theme: Theme, known_msgids: t.Container[str] | None) -> list[ThemeProblem]:
     """Unparsable ``.po`` files, and overrides of messages the core does not have (a typo
     in a msgid silently changes nothing, so it is worth a warning)."""
@@ -211,6 +239,7 @@ def translation_problems(theme: Theme, known_msgids: t.Container[str] | None) ->
             problems.append(
                 ThemeProblem(theme.name, path, None, "only messages.po is read; rename this file")
             )
+        problems += unterminated_strings(theme, path)
         problems += _markup_problems(theme, path, catalog)
         if known_msgids is None:
             continue

@@ -6,6 +6,8 @@ discovery and the account pages all need to know which application a sign-in ser
 
 from __future__ import annotations
 
+import typing as t
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -14,6 +16,7 @@ from app.db import Base
 from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
+from app.db import row_metadata
 
 
 class Client(Base):
@@ -44,7 +47,7 @@ class Client(Base):
     """``deny``, ``allow`` or ``require``: how this client uses organizations."""
     settings: Mapped[JSONDict] = mapped_column(default=dict)
     """Per-client options: token lifetimes, branding overrides, allowed organizations,
-    ``require_pkce`` (absent means true)."""
+    ``require_pkce`` (absent means true), ``metadata`` (read it as ``client.metadata``)."""
     created_at: Mapped[created_at]
 
     @property
@@ -55,3 +58,10 @@ class Client(Base):
     def requires_pkce(self) -> bool:
         """PKCE on every authorization request; only a confidential client may opt out."""
         return self.is_public or (self.settings or {}).get("require_pkce", True) is not False
+
+
+def _write_client_metadata(client: Client, value: dict[str, t.Any]) -> None:
+    client.settings = {**(client.settings or {}), "metadata": value}
+
+
+row_metadata(Client, lambda client: (client.settings or {}).get("metadata"), _write_client_metadata)

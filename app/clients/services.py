@@ -210,6 +210,7 @@ def create_client(
         validate_client_secret(secret)
     else:
         secret = None
+    metadata = fields.pop("metadata", None)
     client = Client(
         tenant_id=tenant.id,
         client_id=client_id or secrets.token_urlsafe(16),
@@ -224,6 +225,8 @@ def create_client(
     )
     if not require_pkce:
         client.settings = {**(client.settings or {}), "require_pkce": False}
+    if metadata is not None:
+        client.metadata = metadata
     session.add(client)
     session.flush()
     return client, secret

@@ -14,15 +14,18 @@ import secrets
 import typing as t
 
 import sqlalchemy as sa
+from flask import has_app_context
 
 from app.accounts.models import User
 from app.accounts.services import create_user
 from app.clients.services import create_client
 from app.clients.services import hash_client_secret
+from app.configfile.checks import check_partial
 from app.configfile.checks import check_spec
 from app.configfile.plan import ROUTE
 from app.configfile.plan import Plan
 from app.configfile.plan import build_plan
+from app.configfile.problems import ConfigInvalid
 from app.configfile.snapshot import CLIENT_SETTINGS
 from app.configfile.snapshot import TENANT_SETTINGS
 from app.configfile.snapshot import clients as stored_clients
@@ -108,8 +111,19 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
 def load_file(
     text: str, name: str, env: t.Mapping[str, str] | None = None
 ) -> tuple[dict[str, t.Any], t.Any]:
-    """Read and check a file's format (no database); raises ConfigInvalid."""
-    return read_spec(read_source(text, name, env))
+    """Read and check a file's format; raises ConfigInvalid.
+
+    With an app context, an invalid file also gets the checks across fields and against
+    the database, so every problem comes at once, in file order.
+    """
+    try:
+        return read_spec(read_source(text, name, env))
+    except ConfigInvalid as exc:
+        if exc.partial is None or not has_app_context():
+            raise
+        spec, reader = exc.partial
+        prune = bool((spec.get("tenant") or {}).get("prune"))
+        raise ConfigInvalid(exc.problems + check_partial(spec, reader, prune)) from None
 
 
 def apply_text(
@@ -332,6 +346,14 @@ def _client_settings(client: Client, item: State) -> None:
         else:
             settings[key] = item[key]
     settings["require_pkce"] = item["require_pkce"]
+    branding = {k: v for k, v in (settings.get("branding") or {}).items() if k != "theme"}
+    if item["theme"] is not None:
+        branding["theme"] = item["theme"]
+    if branding:
+        settings["branding"] = branding
+    else:
+        settings.pop("branding", None)
+    settings["metadata"] = item["metadata"]
     client.settings = settings
 
 

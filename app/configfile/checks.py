@@ -6,6 +6,7 @@ They run before anything is written, and every problem names the field and its l
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import sqlalchemy as sa
@@ -19,8 +20,9 @@ from app.branding.data import validate_branding
 from app.clients.models import Client
 from app.clients.services import ClientInvalid
 from app.clients.services import validate_client
+from app.clikit import did_you_mean
 from app.configfile.problems import ConfigInvalid
-from app.configfile.problems import did_you_mean
+from app.configfile.problems import Problem
 from app.configfile.schema import Reader
 from app.connections.models import Connection
 from app.db import session
@@ -36,6 +38,7 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 Spec = dict[str, t.Any]
+log = logging.getLogger(__name__)
 
 
 def check_spec(spec: Spec, reader: Reader, prune: bool) -> None:
@@ -45,6 +48,31 @@ def check_spec(spec: Spec, reader: Reader, prune: bool) -> None:
     checker.run()
     if reader.problems:
         raise ConfigInvalid(reader.problems)
+
+
+def check_partial(spec: Spec, reader: Reader, prune: bool) -> list[Problem]:
+    """The problems the checks across fields find in a file read past its mistakes
+    (:class:`~app.configfile.schema.Reader` ``lenient``), leaving out those inside a field
+    that already has one: they would only repeat it."""
+    before = list(reader.problems)
+    reader.problems = []
+    try:
+        tenant = find_tenant(spec["tenant"]["name"]) if spec["tenant"]["name"] else None
+    except Exception:  # noqa: BLE001 - a name that cannot be looked up: no stored state
+        tenant = None
+    _Checker(spec, reader, tenant, prune).run()
+    known = [p.path for p in before if p.path]
+    found = [
+        problem
+        for problem in reader.problems
+        if not any(
+            problem.path == path or problem.path.startswith((f"{path}.", f"{path}["))
+            for path in known
+        )
+        and "None" not in problem.message
+    ]
+    reader.problems = before
+    return found
 
 
 class _Checker:
@@ -73,31 +101,41 @@ class _Checker:
         self.reader.problem_at(path, message)
 
     def run(self) -> None:
-        self.unique("connections", lambda c: c["name"], "connection name", "name")
-        self.unique("organizations", lambda o: o["name"], "organization name", "name")
-        self.unique("clients", lambda c: c["client_id"], "client_id", "client_id")
-        self.unique(
-            "users",
-            lambda u: (
-                u["connection"],
-                normalize_email(u["email"]) if u["email"] else None,
-                u["username"],
+        steps: list[t.Callable[[], None]] = [
+            lambda: self.unique("connections", lambda c: c["name"], "connection name", "name"),
+            lambda: self.unique("organizations", lambda o: o["name"], "organization name", "name"),
+            lambda: self.unique("clients", lambda c: c["client_id"], "client_id", "client_id"),
+            lambda: self.unique(
+                "users",
+                lambda u: (
+                    u["connection"],
+                    normalize_email(u["email"]) if u["email"] else None,
+                    u["username"],
+                ),
+                "user",
+                "email",
             ),
-            "user",
-            "email",
-        )
-        self.unique(
-            "identifier_map", lambda r: r["identifier"], "identifier map entry", "identifier"
-        )
-        self.tenant_plugins_and_theme()
-        self.hrd_order()
-        self.connections()
-        self.organizations()
-        self.email_domains()
-        self.domains()
-        self.clients()
-        self.identifier_map()
-        self.users()
+            lambda: self.unique(
+                "identifier_map", lambda r: r["identifier"], "identifier map entry", "identifier"
+            ),
+            self.tenant_plugins_and_theme,
+            self.hrd_order,
+            self.connections,
+            self.organizations,
+            self.email_domains,
+            self.domains,
+            self.clients,
+            self.identifier_map,
+            self.users,
+        ]
+        for step in steps:
+            if not self.reader.lenient:
+                step()
+                continue
+            try:  # a file read past its mistakes: a check its gaps trip over says nothing
+                step()
+            except Exception:  # noqa: BLE001
+                log.debug("check skipped on a file with mistakes", exc_info=True)
 
     # -- names -----------------------------------------------------------------------------
 
@@ -331,6 +369,7 @@ class _Checker:
     def clients(self) -> None:
         for index, client in enumerate(self.spec["clients"]):
             path = f"clients[{index}]"
+            self.theme(f"{path}.theme", client["theme"])
             try:
                 validate_client(
                     client["auth_method"],

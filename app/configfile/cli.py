@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import typing as t
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.clikit import AppContext
 from app.clikit import pass_app
 from app.configfile.problems import ConfigInvalid
+from app.configfile.problems import Problem
 from app.hookspecs import hookimpl
 from app.tenancy.cli import tenant_or_fail
 
@@ -30,19 +33,30 @@ def register_commands(cli: click.Group) -> None:
     is_flag=True,
     help="Delete connections, organizations and clients the file does not list.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON document on standard output (the plan, or the problems), for CI.",
+)
 @pass_app
-def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> None:
+def apply_command(
+    ctx: AppContext, file: str, dry_run: bool, prune: bool, output_format: str
+) -> None:
     """Create or update a tenant from a YAML FILE (`-` reads standard input).
 
     ${VAR} in values is replaced by the environment variable VAR ($${ for a literal ${).
     """
+    as_json = output_format == "json"
     # CLI start-up time: apply pulls in PyYAML and every room's services
     from app.configfile import apply
 
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail([f"{file}: cannot read: {exc}"])
+        _fail([f"{file}: cannot read: {exc}"], as_json)
     ctx.app  # noqa: B018 - create the app and push its context
     name = "<stdin>" if file == "-" else file
     try:
@@ -51,11 +65,22 @@ def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> Non
             click.echo(f"warning: {warning}", err=True)
         outcome = apply.run(spec, reader, name, dry_run=dry_run, prune=prune)
     except ConfigInvalid as exc:
-        _fail([str(p) for p in exc.problems])
+        _fail(list(exc.problems), as_json)
     except (SQLAlchemyError, ValueError) as exc:
         # e.g. another apply created the same name meanwhile; the transaction was rolled back
         reason = type(getattr(exc, "orig", None) or exc).__name__
-        _fail([f"{name}: the database refused the changes ({reason}); nothing was applied"])
+        _fail(
+            [f"{name}: the database refused the changes ({reason}); nothing was applied"],
+            as_json,
+        )
+    if as_json:
+        plan = outcome.plan if isinstance(outcome, apply.Result) else outcome
+        document: dict[str, t.Any] = {"applied": isinstance(outcome, apply.Result)}
+        document.update(plan.as_json())
+        if isinstance(outcome, apply.Result) and outcome.generated_secrets:
+            document["generated_secrets"] = outcome.generated_secrets  # shown once
+        click.echo(json.dumps(document, indent=2, default=str))
+        return
     if isinstance(outcome, apply.Result):
         click.echo(outcome.plan.render())
         if not outcome.plan.empty:
@@ -67,9 +92,16 @@ def apply_command(ctx: AppContext, file: str, dry_run: bool, prune: bool) -> Non
         click.echo("dry run: nothing was changed")
 
 
-def _fail(lines: list[str]) -> t.NoReturn:
-    for line in lines:
-        click.echo(f"error: {line}", err=True)
+def _fail(problems: t.Sequence[Problem | str], as_json: bool = False) -> t.NoReturn:
+    """Every problem on standard error, or as one JSON document on standard output."""
+    if as_json:
+        errors = [
+            dataclasses.asdict(p) if isinstance(p, Problem) else {"message": p} for p in problems
+        ]
+        click.echo(json.dumps({"applied": False, "errors": errors}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
     sys.exit(1)
 
 

@@ -44,6 +44,14 @@ class FieldChange:
     new: t.Any
     secret: bool = False
 
+    def as_json(self) -> dict[str, t.Any]:
+        if self.secret:  # never the value: "(set)", "(changed)"...
+            return {"field": self.field, "secret": True, "change": str(self.new)}
+        answer: dict[str, t.Any] = {"field": self.field, "new": self.new}
+        if self.old is not _ABSENT:
+            answer["old"] = self.old
+        return answer
+
     def render(self) -> str:
         if self.secret:
             return f"{self.field}: {self.new}"
@@ -65,6 +73,17 @@ class Change:
     fields: list[FieldChange] = dataclasses.field(default_factory=list)
     desired: State | None = None
     note: str = ""
+
+    def as_json(self) -> dict[str, t.Any]:
+        answer = {
+            "action": self.action,
+            "kind": self.kind,
+            "name": self.name,
+            "fields": [f.as_json() for f in self.fields],
+        }
+        if self.note:
+            answer["note"] = self.note
+        return answer
 
     def render(self) -> list[str]:
         head = f"{SYMBOL[self.action]} {self.action} {self.kind} {self.name}"
@@ -89,6 +108,15 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in SYMBOL}
+
+    def as_json(self) -> dict[str, t.Any]:
+        """The plan for machines (``foyer apply --format json``); secrets never appear."""
+        return {
+            "tenant": self.tenant_name,
+            "prune": self.prune,
+            "changes": [c.as_json() for c in self.changes],
+            "counts": self.counts(),
+        }
 
     def render(self) -> str:
         if self.empty:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing as t
 
 
@@ -26,14 +25,18 @@ class Problem:
 
 
 class ConfigInvalid(Exception):
-    """The file cannot be applied; ``problems`` says why, all at once."""
+    """The file cannot be applied; ``problems`` says why, all at once, in file order.
 
-    def __init__(self, problems: t.Sequence[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = list(problems)
+    ``partial`` is the file read past its mistakes (spec, reader), when it could be read,
+    for the checks across fields and against the database to add their problems.
+    """
+
+    def __init__(self, problems: t.Sequence[Problem], partial: t.Any = None) -> None:
+        ordered = sorted(dict.fromkeys(problems), key=_position)
+        super().__init__("\n".join(str(p) for p in ordered))
+        self.problems = ordered
+        self.partial = partial
 
 
-def did_you_mean(word: str, choices: t.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for a close choice, else an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _position(problem: Problem) -> tuple[int, int]:
+    return (problem.line or 0, problem.column or 0)

@@ -16,8 +16,8 @@ import typing as t
 
 import yaml
 
+from app.clikit import did_you_mean
 from app.configfile.problems import Problem
-from app.configfile.problems import did_you_mean
 from app.configfile.source import Source
 from app.configfile.source import join
 
@@ -44,8 +44,11 @@ KIND_OF_TAG = {
 class Reader:
     """Walks a :class:`Source` with a schema, collecting problems and each path's node."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, lenient: bool = False) -> None:
         self.source = source
+        self.lenient = lenient
+        """Read past mistakes: an invalid field takes its default (or None), so the checks
+        that span fields and the database can still run and report their problems too."""
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.nodes: dict[str, yaml.Node] = {}
@@ -211,6 +214,8 @@ class List(Type):
         if len(node.value) > self.max_items:
             return reader.fail(node, path, f"give at most {self.max_items} items")
         values = [self.item.read(reader, item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        if reader.lenient:  # keep the positions: paths name items by index
+            return [None if v is INVALID else v for v in values]
         return INVALID if any(v is INVALID for v in values) else values
 
 
@@ -274,9 +279,10 @@ class Record(Type):
         self.describe = describe
 
     def check(self, reader: Reader, node: yaml.Node, path: str) -> t.Any:
-        pairs = _pairs(reader, node, path)
-        if pairs is None:
-            return INVALID
+        found = _pairs(reader, node, path)
+        if found is None:
+            return self.defaults() if reader.lenient else INVALID
+        pairs = list(found)
         value: dict[str, t.Any] = {}
         ok = True
         for key, key_node, value_node in pairs:
@@ -309,16 +315,30 @@ class Record(Type):
                 )
             item = field.type.read(reader, value_node, field_path)
             ok = ok and item is not INVALID
+            if item is INVALID and reader.lenient:
+                continue  # filled in below like an absent field
             value[key] = item
+        given = {key for key, _, _ in pairs}
         for key, field in self.fields.items():
             if key in value:
                 continue
             if field.required:
-                reader.fail(node, join(path, key), f"missing required field {key!r}")
+                if key not in given:
+                    reader.fail(node, join(path, key), f"missing required field {key!r}")
                 ok = False
-            elif field.managed_when_absent:
+                if reader.lenient:
+                    value[key] = None
+            elif field.managed_when_absent or (reader.lenient and key in given):
                 value[key] = copy.deepcopy(field.default)
-        return value if ok else INVALID
+        return value if ok or reader.lenient else INVALID
+
+    def defaults(self) -> dict[str, t.Any]:
+        """Every field at its default (None where required): a stand-in for a record that
+        could not be read, in a lenient read."""
+        return {
+            key: None if field.required else copy.deepcopy(field.default)
+            for key, field in self.fields.items()
+        }
 
 
 class MapOf(Type):

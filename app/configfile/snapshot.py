@@ -50,6 +50,7 @@ CLIENT_SETTINGS: dict[str, t.Any] = {
     "backchannel_logout_uri": None,
     "backchannel_logout_session_required": False,
     "require_two_step": False,
+    "require_consent": False,
 }
 """Fields of ``clients[]`` kept in ``Client.settings``, with their defaults (None: not
 stored); other keys there are left as they are."""
@@ -230,6 +231,8 @@ def client_state(client: Client) -> State:
         "audience": client.audience,
         "id_token_alg": client.id_token_signed_response_alg,
         "organization_usage": client.organization_usage,
+        "theme": ((client.settings or {}).get("branding") or {}).get("theme"),
+        "metadata": client.metadata,
         **{
             key: (client.settings or {}).get(key, default)
             for key, default in CLIENT_SETTINGS.items()

@@ -32,6 +32,8 @@ class Source:
     """``id(node)`` -> variable names referenced in that scalar."""
     whole_references: set[int] = dataclasses.field(default_factory=set)
     """``id(node)`` of scalars that are exactly one ``${VAR}`` and nothing else."""
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    """Variables that are not set: reported with the file's other problems."""
 
     def problem(self, node: yaml.Node | None, path: str, message: str) -> Problem:
         mark = node.start_mark if node is not None else None
@@ -47,8 +49,9 @@ class Source:
 def read_source(
     text: str, name: str = "<config>", env: t.Mapping[str, str] | None = None
 ) -> Source:
-    """Parse ``text`` and expand variables from ``env``; raises ConfigInvalid with every
-    missing variable (by name and line) or the YAML syntax error."""
+    """Parse ``text`` and expand variables from ``env``; raises ConfigInvalid for a YAML
+    syntax error. Missing variables (by name and line) are kept in ``Source.problems``, to
+    be reported with every other problem of the file."""
     if len(text) > MAX_FILE_SIZE:
         raise ConfigInvalid([Problem("the file is larger than 2 MiB", file=name)])
     try:
@@ -75,10 +78,7 @@ def read_source(
             [Source(name, documents[1]).problem(documents[1], "", "one document per file")]
         )
     source = Source(name, documents[0])
-    problems: list[Problem] = []
-    _expand_tree(source, os.environ if env is None else env, problems)
-    if problems:
-        raise ConfigInvalid(problems)
+    _expand_tree(source, os.environ if env is None else env, source.problems)
     return source
 
 

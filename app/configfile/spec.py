@@ -478,9 +478,10 @@ CLIENT = Record(
         ),
         "secret": Field(
             Str(convert=client_secret, max_length=512, describe="string"),
-            "Client secret, stored hashed; write a `${VARIABLE}` reference. When "
-            "absent, the stored secret is kept (a new client gets a generated "
-            "one, printed once).",
+            f"Client secret, stored hashed; at least {MIN_SECRET_LENGTH} characters (a random "
+            "value: `python -c 'import secrets; print(secrets.token_urlsafe(32))'`); write a "
+            "`${VARIABLE}` reference. When absent, the stored secret is kept (a new client "
+            "gets a generated one, printed once).",
             secret=True,
             managed_when_absent=False,
         ),
@@ -559,6 +560,22 @@ CLIENT = Record(
             "Signing in to this application requires two-step verification (an application "
             "may also ask for it per request: `acr_values=2`).",
             default=False,
+        ),
+        "require_consent": Field(
+            Bool(),
+            "A third-party application: users are asked to allow the scopes it asks for "
+            "(remembered per user and application).",
+            default=False,
+        ),
+        "theme": Field(
+            Nullable(slug("theme name")),
+            "Theme of the sign-in pages for this application (an organization's own theme "
+            "wins; default: the tenant's).",
+        ),
+        "metadata": Field(
+            Json("mapping (free-form)"),
+            "Free-form data for plugins (`client.metadata`).",
+            default={},
         ),
     },
     describe="mapping (client)",
@@ -669,9 +686,19 @@ def read_spec(source: Source) -> tuple[dict[str, t.Any], Reader]:
     :raises ConfigInvalid: with every problem found.
     """
     reader = Reader(source)
+    reader.problems.extend(source.problems)
     spec = FILE.read(reader, source.root, "")
     if reader.problems or spec is INVALID:
-        raise ConfigInvalid(reader.problems)
+        # a missing variable leaves its field empty: its own problem says it all
+        unset = {p.path for p in source.problems}
+        reader.problems = [
+            p for p in reader.problems if p in source.problems or p.path not in unset
+        ]
+        # read again past the mistakes, so the checks across fields can add theirs
+        lenient = Reader(source, lenient=True)
+        partial = FILE.read(lenient, source.root, "")
+        lenient.problems = list(reader.problems)
+        raise ConfigInvalid(reader.problems, partial=(partial, lenient))
     return t.cast(dict[str, t.Any], spec), reader
 
 

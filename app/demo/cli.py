@@ -40,13 +40,14 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(demo_command)
 
 
-def demo_settings(instance_path: str) -> dict[str, t.Any]:
+def demo_settings(instance_path: str, rp_port: int = 5001) -> dict[str, t.Any]:
     """Settings for plain-http localhost (``create_app`` overrides)."""
     return {
         "instance_path": os.path.abspath(instance_path),
         "secure_cookies": False,
         "demo": True,
         "dev_mailbox": True,  # emails are read at /_mailbox/ (no mail server needed)
+        "demo_app_url": f"http://localhost:{rp_port}",
     }
 
 
@@ -83,25 +84,39 @@ def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
     help="Instance folder (SQLite database and generated secrets).",
 )
 @click.option("--seed-only", is_flag=True, help="Seed the demo tenant, print the accounts, exit.")
-def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_only: bool) -> None:
-    """Seed the demo tenant and serve Foyer with a demo application (Ctrl-C stops both)."""
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Apply the demo's seed file again, reverting what was changed since (otherwise "
+    "changes applied on top of the demo tenant are kept).",
+)
+def demo_command(
+    host: str, port: int, rp_port: int, instance_path: str, seed_only: bool, reset: bool
+) -> None:
+    """Seed the demo tenant and serve Foyer with a demo application (Ctrl-C stops both).
+
+    The seed file is applied on the first start; later starts keep what you applied on top
+    of the demo tenant and say what differs (``--reset`` applies the file again).
+    """
     if port == rp_port:
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
-    settings = demo_settings(instance_path)
+    settings = demo_settings(instance_path, rp_port)
     app = create_app(settings)
     with app.app_context():
-        demo = _seed(app, port, rp_port)
+        demo = _seed(app, port, rp_port, reset)
     app.extensions["foyer.db"].dispose()  # gunicorn's workers open their own connections
     if seed_only:
         click.echo(demo.changes)
+        _print_kept(demo)
         _print_accounts(demo)
         return
+    _print_kept(demo)
     run_servers(demo, {**os.environ, **settings_env(settings)}, host, port, rp_port)
 
 
-def _seed(app: Flask, port: int, rp_port: int) -> Demo:
+def _seed(app: Flask, port: int, rp_port: int, reset: bool) -> Demo:
     try:
-        return seed(app, port, rp_port)
+        return seed(app, port, rp_port, reset=reset)
     except ConfigInvalid as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
@@ -115,6 +130,8 @@ def run_servers(demo: Demo, env: dict[str, str], host: str, port: int, rp_port: 
         "FOYER_DEMO_RP_ISSUER": demo.foyer_url,
         "FOYER_DEMO_RP_CLIENT_ID": demo.client_id,
         "FOYER_DEMO_RP_CLIENT_SECRET": demo.client_secret,
+        "FOYER_DEMO_RP_PARTNER_CLIENT_ID": demo.partner_client_id,
+        "FOYER_DEMO_RP_PARTNER_CLIENT_SECRET": demo.partner_client_secret,
         "FOYER_DEMO_RP_SECRET_KEY": secrets.token_urlsafe(32),
         "FOYER_DEMO_RP_ORGANIZATIONS": json.dumps(demo.organizations),
     }
@@ -123,6 +140,9 @@ def run_servers(demo: Demo, env: dict[str, str], host: str, port: int, rp_port: 
         _gunicorn("app.demo.rp:create_app_from_env()", host, rp_port, rp_env, workers=1),
     ]
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job
+    # of a non-interactive shell inherits that, and Python then leaves SIGINT ignored)
+    previous_int = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     try:
         _wait_until_up(
             f"http://127.0.0.1:{port}/.well-known/openid-configuration",
@@ -140,6 +160,7 @@ def run_servers(demo: Demo, env: dict[str, str], host: str, port: int, rp_port: 
         click.echo("\nstopping the demo")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         _stop(processes)
 
 
@@ -198,24 +219,58 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def _print_kept(demo: Demo) -> None:
+    if demo.kept:
+        click.echo(
+            "The demo tenant differs from app/demo/demo.yaml (changes applied since it was "
+            "seeded); they are kept. `foyer demo --reset` applies the file again and reverts "
+            "them:",
+            err=True,
+        )
+        click.echo(demo.kept, err=True)
+
+
+def banner_lines(demo: Demo) -> list[str]:
+    """What ``foyer demo`` prints once both servers answer."""
+    rows = [
+        ("Foyer", demo.foyer_url, "<- its landing page says what is where"),
+        ("Demo application", demo.rp_url, "<- open this and press Sign in"),
+        ("Mailbox", f"{demo.foyer_url}/_mailbox/", "<- the emails Foyer sent, links working"),
+    ]
+    width = max(len(label) for label, _, _ in rows)
+    url_width = max(len(url) for _, url, _ in rows)
+    lines = [""]
+    lines += [f"  {label:<{width}}  {url:<{url_width}}  {note}" for label, url, note in rows]
+    lines += ["", *account_lines(demo), ""]
+    lines.append("  Sign-up: Hooli Community (a button of the demo application) is open to all.")
+    lines.append('  Consent: "Sign in to Partner Analytics" is a third-party application.')
+    lines += ["", "  Press Ctrl-C to stop both.", ""]
+    return lines
+
+
 def _print_banner(demo: Demo) -> None:
-    click.echo("")
-    click.echo(f"  Foyer                {demo.foyer_url}")
-    click.echo(f"  Demo application     {demo.rp_url}   <- open this and press Sign in")
-    click.echo(f"  Mailbox              {demo.foyer_url}/_mailbox/   <- emails Foyer sent")
-    click.echo("")
-    _print_accounts(demo)
-    click.echo("")
-    click.echo("  Press Ctrl-C to stop both.")
-    click.echo("")
+    for line in banner_lines(demo):
+        click.echo(line)
+
+
+def account_lines(demo: Demo) -> list[str]:
+    """The demo accounts as a table whose columns line up."""
+    rows = [
+        (
+            account.email,
+            "; ".join(account.organizations),
+            f"{'shared pool' if account.shared else 'own connection'} {account.connection}",
+        )
+        for account in demo.accounts
+    ]
+    header = ("email", "signs in to", "connection")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(2)]
+    lines = [f"  Demo accounts (password for every one: {DEMO_PASSWORD})"]
+    for email, organizations, connection in (header, *rows):
+        lines.append(f"    {email:<{widths[0]}}  {organizations:<{widths[1]}}  {connection}")
+    return lines
 
 
 def _print_accounts(demo: Demo) -> None:
-    click.echo(f"  Demo accounts (password for every one: {DEMO_PASSWORD})")
-    width = max(len(a.email) for a in demo.accounts)
-    for account in demo.accounts:
-        kind = "shared pool" if account.shared else "own connection"
-        click.echo(
-            f"    {account.email:<{width}}  {'; '.join(account.organizations)}"
-            f"  [{kind} {account.connection}]"
-        )
+    for line in account_lines(demo):
+        click.echo(line)

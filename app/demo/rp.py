@@ -40,12 +40,15 @@ def create_rp_app(
     secret_key: str | None = None,
     organizations: t.Sequence[tuple[str, str]] = (),
     metadata: dict[str, t.Any] | None = None,
+    partner: tuple[str, str] | None = None,
 ) -> Flask:
     """Build the demo application.
 
     :param issuer: Foyer's issuer URL; metadata comes from its discovery document.
     :param organizations: (name, display name) pairs offered as "Sign in to ..." buttons.
     :param metadata: Provider metadata to use instead of discovery (tests).
+    :param partner: (client_id, secret) of a third-party application registered with
+        consent; the page then offers to sign in as that application too.
     """
     app = Flask(__name__, template_folder="templates", static_folder=None)
     app.config.update(
@@ -66,6 +69,20 @@ def create_rp_app(
     else:
         register["server_metadata_url"] = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
     foyer = oauth.register("foyer", **register)
+    registrations = {"foyer": foyer}
+    if partner is not None:
+        registrations["partner"] = oauth.register(
+            "partner",
+            **{
+                **register,
+                "client_id": partner[0],
+                "client_secret": partner[1],
+                "client_kwargs": {
+                    "scope": "openid profile email offline_access",
+                    "code_challenge_method": "S256",
+                },
+            },
+        )
     app.extensions["demo_rp"] = {"issuer": issuer, "organizations": list(organizations)}
 
     @app.get("/")
@@ -81,6 +98,8 @@ def create_rp_app(
             form_token=_form_token(),
             signed_out=request.args.get("signed_out") == "1",
             error=request.args.get("error"),
+            error_description=request.args.get("error_description"),
+            partner=partner is not None,
         )
 
     @app.post("/login")
@@ -90,33 +109,63 @@ def create_rp_app(
         org = request.form.get("organization", "")
         if org and org in {name for name, _ in organizations}:
             params["organization"] = org
-        response = foyer.authorize_redirect(url_for("callback", _external=True), **params)
+        if request.form.get("as") == "partner" and "partner" in registrations:
+            response = registrations["partner"].authorize_redirect(
+                url_for("partner_callback", _external=True), **params
+            )
+        else:
+            response = foyer.authorize_redirect(url_for("callback", _external=True), **params)
         response.status_code = 303
         return t.cast(Response, response)
 
-    @app.get("/callback")
-    def callback() -> Response:
+    def finish(client: t.Any, as_partner: bool) -> Response:
         if "error" in request.args:
-            return redirect(url_for("home", error=request.args["error"][:100]), 303)
-        metadata_ = foyer.load_server_metadata()
+            return redirect(
+                url_for(
+                    "home",
+                    error=request.args["error"][:100],
+                    error_description=request.args.get("error_description", "")[:300] or None,
+                ),
+                303,
+            )
+        metadata_ = client.load_server_metadata()
         if "iss" in request.args and request.args["iss"] != metadata_["issuer"]:
             # RFC 9207: the response comes from another provider (mix-up attack)
             return redirect(url_for("home", error="issuer_mismatch"), 303)
         try:
-            token = foyer.authorize_access_token()
+            token = client.authorize_access_token()
         except OAuthError as exc:
-            return redirect(url_for("home", error=exc.error or "login_failed"), 303)
+            return redirect(
+                url_for(
+                    "home",
+                    error=exc.error or "login_failed",
+                    error_description=(exc.description or "")[:300] or None,
+                ),
+                303,
+            )
         except JoseError:  # the ID token did not verify (signature, iss, aud, nonce...)
             return redirect(url_for("home", error="invalid_id_token"), 303)
         claims = dict(token.get("userinfo") or {})
-        userinfo = dict(foyer.userinfo(token=token))
+        userinfo = dict(client.userinfo(token=token))
         session.clear()
         session["signed_in"] = {
             "claims": claims,
             "userinfo": userinfo,
             "id_token": token["id_token"],
+            "partner": as_partner,
+            "refresh_token": bool(token.get("refresh_token")),
         }
         return redirect(url_for("home"), 303)
+
+    @app.get("/callback")
+    def callback() -> Response:
+        return finish(foyer, as_partner=False)
+
+    @app.get("/partner/callback")
+    def partner_callback() -> Response:
+        if "partner" not in registrations:
+            abort(404)
+        return finish(registrations["partner"], as_partner=True)
 
     @app.post("/logout")
     def logout() -> Response:
@@ -127,7 +176,7 @@ def create_rp_app(
         logout = foyer.create_logout_url(
             post_logout_redirect_uri=url_for("signed_out", _external=True),
             id_token_hint=signed_in["id_token"],
-            client_id=client_id,
+            client_id=partner[0] if signed_in.get("partner") and partner else client_id,
         )
         session["logout_state"] = logout["state"]
         return redirect(logout["url"], 303)
@@ -175,10 +224,13 @@ def _check_form_token() -> None:
 def create_app_from_env() -> Flask:
     """The app gunicorn serves for ``foyer demo`` (``FOYER_DEMO_RP_*`` variables)."""
     organizations = json.loads(os.environ.get("FOYER_DEMO_RP_ORGANIZATIONS", "[]"))
+    partner_id = os.environ.get("FOYER_DEMO_RP_PARTNER_CLIENT_ID")
+    partner_secret = os.environ.get("FOYER_DEMO_RP_PARTNER_CLIENT_SECRET", "")
     return create_rp_app(
         os.environ["FOYER_DEMO_RP_ISSUER"],
         os.environ["FOYER_DEMO_RP_CLIENT_ID"],
         os.environ["FOYER_DEMO_RP_CLIENT_SECRET"],
         secret_key=os.environ.get("FOYER_DEMO_RP_SECRET_KEY"),
         organizations=[tuple(o) for o in organizations],
+        partner=(partner_id, partner_secret) if partner_id else None,
     )

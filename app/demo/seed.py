@@ -14,11 +14,14 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import _read_or_create
+from app.tenancy.services import find_tenant
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo.yaml"
 DEMO_PASSWORD = "foyer-demo-pass"
 """Password of every demo account (demo only: these accounts exist nowhere else)."""
 CLIENT_ID = "demo-app"
+PARTNER_CLIENT_ID = "partner-app"
+"""The third-party demo application (it asks for consent)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,18 +45,25 @@ class Demo:
     rp_url: str
     client_id: str
     client_secret: str
+    partner_client_id: str
+    partner_client_secret: str
     accounts: tuple[Account, ...]
     organizations: tuple[tuple[str, str], ...]
     """(name, display name) of each organization, for the application's buttons."""
     changes: str
     """The plan that was applied ("no changes" from the second start on)."""
+    kept: str = ""
+    """Differences from ``demo.yaml`` left in place (changes applied since the demo tenant
+    was seeded, kept unless ``--reset``), as a plan; empty when there are none."""
 
 
 def variables(app: Flask, port: int, rp_port: int) -> dict[str, str]:
     """The ``${...}`` values ``demo.yaml`` refers to."""
     instance = app.extensions["foyer.settings"].instance
     secret = _read_or_create(instance / "demo_client_secret", lambda: secrets.token_urlsafe(32))
+    partner = _read_or_create(instance / "demo_partner_secret", lambda: secrets.token_urlsafe(32))
     return {
+        "FOYER_DEMO_PARTNER_SECRET": partner,
         "FOYER_DEMO_PORT": str(port),
         "FOYER_DEMO_RP_PORT": str(rp_port),
         "FOYER_DEMO_CLIENT_SECRET": secret,
@@ -61,8 +71,13 @@ def variables(app: Flask, port: int, rp_port: int) -> dict[str, str]:
     }
 
 
-def seed(app: Flask, port: int = 5000, rp_port: int = 5001) -> Demo:
-    """Apply ``demo.yaml`` (inside ``app``'s context); idempotent.
+def seed(app: Flask, port: int = 5000, rp_port: int = 5001, reset: bool = False) -> Demo:
+    """Apply ``demo.yaml`` (inside ``app``'s context) the first time; idempotent.
+
+    Once the demo tenant exists, what was applied on top of it (an integrator's own
+    ``foyer apply``) is kept: the file is applied again only with ``reset``, or when the
+    ports changed (the tenant's addresses must follow them); :attr:`Demo.kept` lists the
+    differences kept.
 
     :raises ConfigInvalid: only if the shipped file is broken.
     """
@@ -71,17 +86,31 @@ def seed(app: Flask, port: int = 5000, rp_port: int = 5001) -> Demo:
 
     env = variables(app, port, rp_port)
     text = DEMO_FILE.read_text(encoding="utf-8")
-    result = apply.apply_text(text, str(DEMO_FILE), env=env)
-    assert isinstance(result, apply.Result)
     spec, _ = apply.load_file(text, str(DEMO_FILE), env)
+    foyer_url = f"http://localhost:{port}"
+    stored = find_tenant(spec["tenant"]["name"])
+    kept = ""
+    if stored is not None and not reset and foyer_url in {d.base_url for d in stored.domains}:
+        plan = apply.apply_text(text, str(DEMO_FILE), env=env, dry_run=True)
+        assert isinstance(plan, apply.Plan)
+        kept = "" if plan.empty else plan.render()
+    if kept:
+        changes = f"tenant {spec['tenant']['name']}: kept as it is"
+    else:
+        result = apply.apply_text(text, str(DEMO_FILE), env=env)
+        assert isinstance(result, apply.Result)
+        changes = result.plan.render()
     return Demo(
-        foyer_url=f"http://localhost:{port}",
+        foyer_url=foyer_url,
         rp_url=f"http://localhost:{rp_port}",
         client_id=CLIENT_ID,
         client_secret=env["FOYER_DEMO_CLIENT_SECRET"],
+        partner_client_id=PARTNER_CLIENT_ID,
+        partner_client_secret=env["FOYER_DEMO_PARTNER_SECRET"],
         accounts=tuple(accounts(spec)),
         organizations=tuple((o["name"], o["display_name"]) for o in spec["organizations"]),
-        changes=result.plan.render(),
+        changes=changes,
+        kept=kept,
     )
 
 

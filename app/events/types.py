@@ -10,6 +10,7 @@ EVENT_TYPES: dict[str, str] = {
     "login_succeeded": "A user signed in",
     "login_failed": "A sign-in attempt failed (wrong identifier or password)",
     "login_denied": "A login rule refused a sign-in",
+    "login_cancelled": "A user went back to the application from a refused sign-in",
     "login_blocked": "A blocked user tried to sign in",
     "login_pair_blocked": "An account had too many failed sign-ins in a row from one address: "
     "sign-ins to it from there are blocked (data.until) and the user was emailed a link",

@@ -26,6 +26,7 @@ import typing as t
 from flask import redirect
 from flask import request
 from flask import url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts import mfa
@@ -34,6 +35,7 @@ from app.connections.models import Connection
 from app.connections.strategies import kind_of
 from app.db import session
 from app.db import utcnow
+from app.errors import ErrorAction
 from app.errors import error_page
 from app.events.record import record_event
 from app.hooks import call_hook
@@ -258,8 +260,28 @@ def deny(sign_in: SignIn, decision: LoginDecision) -> Response:
         connection_id=tx.connection_id,
         data={"code": decision.code, "hrd": tx.hrd},
     )
-    flow.discard(tx)
-    return error_page("access_denied", detail=decision.reason or None, rule=decision.code)
+    # nothing is started; the sign-in stays open for another account (or to go back)
+    tx.user_id, tx.amr, tx.steps, tx.pending_step = None, [], [], None
+    tx.from_session = False
+    flow.save(tx)
+    actions = [
+        ErrorAction(
+            "sign-in-again",
+            _("Sign in with another account"),
+            url_for("login.identifier", tx=tx.id),
+        ),
+    ]
+    if tx.client_id:
+        actions.append(
+            ErrorAction(
+                "back-to-application",
+                _("Back to the application"),
+                url_for("consent.cancel", tx=tx.id, refused=decision.code),
+            )
+        )
+    return error_page(
+        "access_denied", detail=decision.reason or None, actions=actions, rule=decision.code
+    )
 
 
 def finish(sign_in: SignIn) -> Response:

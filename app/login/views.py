@@ -14,11 +14,13 @@ from __future__ import annotations
 import typing as t
 
 from flask import Blueprint
+from flask import current_app
 from flask import make_response
 from flask import redirect
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from app.accounts import protection
@@ -280,3 +282,35 @@ bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET
 bp.add_url_rule(
     "/login/mfa/recovery-codes", view_func=two_step.mfa_recovery_codes, methods=["GET", "POST"]
 )
+
+
+# --- The tenant's landing page -----------------------------------------------------------
+
+
+@bp.route("/")
+def home() -> tuple[str, int]:
+    """The host's root: what this service is, where to sign in, the account; in the demo
+    (or debug mode) also the demo application, the mailbox and the developer documents."""
+    sso = current_sso()
+    settings = current_app.extensions["foyer.settings"]
+    developer = bool(settings.demo or current_app.debug)
+    return render_page(
+        "login/home.html",
+        user=sso.user if sso is not None else None,
+        user_label=user_label(sso.user) if sso is not None else None,
+        developer=developer,
+        demo_app_url=settings.demo_app_url if developer else "",
+        mailbox_url=optional_url(MAILBOX_ENDPOINT) if developer else None,
+    )
+
+
+MAILBOX_ENDPOINT = "mailbox.inbox"
+"""The development mailbox's page, linked from the landing page when it is served."""
+
+
+def optional_url(endpoint: str) -> str | None:
+    """``url_for(endpoint)``, or None where no such page is served (an optional feature)."""
+    try:
+        return url_for(endpoint)
+    except BuildError:
+        return None

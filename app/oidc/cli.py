@@ -14,6 +14,7 @@ from app.clients.services import LOGOUT_REVOKES_REFRESH_TOKENS
 from app.clients.services import ClientInvalid
 from app.clients.services import create_client
 from app.clikit import AppContext
+from app.clikit import did_you_mean
 from app.clikit import fail
 from app.clikit import pass_app
 from app.db import session
@@ -98,6 +99,11 @@ def clients() -> None:
     default=None,
     help="A management API client sees and changes only this organization (name or id).",
 )
+@click.option(
+    "--theme",
+    default=None,
+    help="Theme of the sign-in pages for this application (an organization's own theme wins).",
+)
 @pass_app
 def clients_create(
     ctx: AppContext,
@@ -116,11 +122,15 @@ def clients_create(
     backchannel_logout_session_required: bool,
     require_two_step: bool,
     api_organization: str | None,
+    theme: str | None,
 ) -> None:
     """Register an application; prints its client_id and (once) its secret."""
-    ctx.app  # noqa: B018 - create the app and its context
+    app = ctx.app
     tenant = tenant_or_fail(tenant_name)
     bound = organization_or_fail(tenant, api_organization).id if api_organization else None
+    themes = app.extensions["foyer.themes"]
+    if theme is not None and theme not in themes:
+        fail(f"--theme: no theme named {theme!r}" + did_you_mean(theme, list(themes.themes)))
     settings: dict[str, t.Any] = {
         API_ORGANIZATION: bound,
         LOGOUT_REVOKES_REFRESH_TOKENS: logout_revokes,
@@ -133,6 +143,8 @@ def clients_create(
         "audience": audience,
         "settings": {key: value for key, value in settings.items() if value is not None},
     }
+    if theme is not None:
+        fields["settings"]["branding"] = {"theme": theme}
     if grant_types:
         fields["grant_types"] = list(grant_types)
     if scope:

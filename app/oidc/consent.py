@@ -10,6 +10,7 @@ by :mod:`app.accounts.consent`.
 
 from __future__ import annotations
 
+import re
 import time
 import typing as t
 
@@ -128,6 +129,38 @@ def _deny(tenant: Tenant, client: Client, tx: LoginTransaction) -> Response:
     if not OAuthClient(client).check_redirect_uri(redirect_uri):
         return error_page("access_denied")
     error = AccessDeniedError(redirect_uri=redirect_uri, state=tx.params.get("state"))
+    response = oauth_server().authorization_error(error)
+    response.status_code = 303
+    return response
+
+
+REFUSAL_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""A login rule's code (``not_a_member``): all a link may put in ``error_description``."""
+
+
+@bp.route("/authorize/cancel")
+def cancel() -> Response | tuple[str, int]:
+    """ "Back to the application" from a refused sign-in: the application gets
+    ``access_denied`` (and the refusal's code as ``error_description``) at its registered
+    redirect_uri, so the user is never stuck on Foyer's page."""
+    sign_in = current_sign_in()
+    tenant, tx, client = sign_in.tenant, sign_in.transaction, sign_in.client
+    if tx is None or tx.completed or not tx.client_id or client is None:
+        return error_page("login_expired")
+    flow.discard(tx)
+    redirect_uri = tx.params.get("redirect_uri", "")
+    if not OAuthClient(client).check_redirect_uri(redirect_uri):
+        return error_page("access_denied")
+    refused = request.args.get("refused", "")
+    refused = refused if REFUSAL_CODE.fullmatch(refused) else ""
+    record_event(
+        "login_cancelled", tenant=tenant, client_id=client.client_id, data={"refused": refused}
+    )
+    error = AccessDeniedError(
+        description=refused or None,
+        redirect_uri=redirect_uri,
+        state=tx.params.get("state"),
+    )
     response = oauth_server().authorization_error(error)
     response.status_code = 303
     return response

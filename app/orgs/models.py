@@ -15,6 +15,7 @@ from app.db import Base
 from app.db import JSONDict
 from app.db import created_at
 from app.db import pk
+from app.db import row_metadata
 
 
 class Organization(Base):
@@ -32,6 +33,8 @@ class Organization(Base):
     branding: Mapped[JSONDict] = mapped_column(default=dict)
     """Validated branding data: logo_url, colors, support_email, support_url, legal links."""
     metadata_: Mapped[JSONDict] = mapped_column("metadata", default=dict)
+    """Free-form data for plugins and applications; read it as ``organization.metadata``
+    (a copy: assign a new mapping to change it)."""
     default_locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
     plugins: Mapped[JSONDict] = mapped_column(default=dict)
     """Plugins enabled for this organization, with their settings: {name: {settings}}."""
@@ -116,3 +119,10 @@ class Invitation(Base):
     created_at: Mapped[created_at]
 
     organization: Mapped[Organization] = relationship()
+
+
+def _write_organization_metadata(org: Organization, value: dict[str, object]) -> None:
+    org.metadata_ = value
+
+
+row_metadata(Organization, lambda org: org.metadata_, _write_organization_metadata)

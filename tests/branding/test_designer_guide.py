@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from app.branding.cli import register_commands
 from app.cli import cli
+from app.testing import host_client
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "themes.md"
 
@@ -24,6 +25,8 @@ def test_the_first_theme_walkthrough(foyer_app, client, tenant, tmp_path, monkey
     name = re.search(r"^\s*foyer themes new (\S+)$", guide, re.M).group(1)
     old, new = re.search(r"change the line\s+`([^`]+)` to `([^`]+)`", guide).groups()
     url_path = re.search(rf"http://127\.0\.0\.1:5000(/_themes/{name}/[^`\s]+)", guide).group(1)
+    # the address the guide gives, not a tenant's host name
+    preview = host_client(foyer_app, "127.0.0.1:5000", scheme="http")
 
     root = Path(foyer_app.extensions["foyer.settings"].themes_dir)
     assert root.is_relative_to(tmp_path)
@@ -39,10 +42,13 @@ def test_the_first_theme_walkthrough(foyer_app, client, tenant, tmp_path, monkey
 
     foyer_app.extensions["foyer.settings"].theme_development = True  # `foyer themes preview`
     try:
-        before = client.get(url_path)
-        assert before.status_code == 200
+        before = preview.get(url_path)
+        assert before.status_code == 200, before.get_data(as_text=True)[:200]
+        index = preview.get("/_themes/").get_data(as_text=True)
+        assert f"/_themes/{name}/login/identifier" in index
+        assert "README" not in index  # the scaffold's note is no page
         css.write_text(css.read_text().replace(old, new))
-        after = client.get(url_path).get_data(as_text=True)
+        after = preview.get(url_path).get_data(as_text=True)
     finally:
         foyer_app.extensions["foyer.settings"].theme_development = False
     bundle = re.search(rf'href="(/assets/[0-9a-f]{{16}}/{name}\.css)"', after).group(1)

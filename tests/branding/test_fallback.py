@@ -145,7 +145,10 @@ def test_check_reports_every_problem_with_file_and_line(tmp_path):
     write_theme(root, "orphan", 'label = "Orphan"\nparent = "gone"\n')
     problems = [str(p) for p in check_folders([BUILTIN_THEMES_DIR, root])]
     syntax = root / "syntax"
-    assert f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown keys" in problems[0]
+    assert (
+        f"{root / 'badkey' / 'theme.toml'}:2: theme 'badkey': unknown key in theme.toml: "
+        "'colour' (did you mean 'colors'?)" in problems[0]
+    )
     assert any(
         p.startswith(f"{root / 'orphan' / 'theme.toml'}:2: theme 'orphan': unknown parent")
         for p in problems
@@ -181,3 +184,23 @@ def test_foyer_themes_check_exits_1_naming_the_file(tmp_path, monkeypatch):
 def test_shipped_themes_have_no_problem():
     assert [str(p) for p in check_folders([BUILTIN_THEMES_DIR])] == []
     load_registry([BUILTIN_THEMES_DIR])
+
+
+def test_the_preview_shows_a_broken_theme_file_over_the_page(foyer_app, themes_dir):
+    from app.testing import host_client
+
+    foyer_app.extensions["foyer.settings"].theme_development = True
+    try:
+        preview = host_client(foyer_app, "127.0.0.1:5000", scheme="http")
+        url = "/_themes/org/login/identifier"
+        assert 'id="theme-error"' not in preview.get(url).get_data(as_text=True)
+        manifest = themes_dir / "org" / "theme.toml"
+        manifest.write_text('label = "Org on Brand"\nparent = "brnad"\n')
+        broken = preview.get(url).get_data(as_text=True)
+        assert 'id="theme-error" role="alert"' in broken
+        assert "unknown parent theme &#39;brnad&#39; (did you mean &#39;brand&#39;?)" in broken
+        manifest.write_text('label = "Org on Brand"\nparent = "brand"\n')
+        assert 'id="theme-error"' not in preview.get(url).get_data(as_text=True)
+    finally:
+        foyer_app.extensions["foyer.settings"].theme_development = False
+        foyer_app.extensions.pop("foyer.theme_reload_error", None)

@@ -281,3 +281,21 @@ def test_a_database_refusal_is_reported_without_a_traceback(foyer, monkeypatch):
     assert "the database refused the changes (Exception); nothing was applied" in error
     assert "INSERT" not in error
     assert find_tenant("acme") is None
+
+
+def test_type_reference_and_variable_problems_come_together_in_file_order(foyer):
+    text = (
+        BASE.replace("  - name: partners\n", "  - name: partners\n    signup: maybe\n")
+        .replace("    connections: [partners]\n", "    connections: [partnres]\n")
+        .replace("${PORTAL_SECRET}", "${PORTAL_SECRT}")
+        .replace("    metadata: {region: north}", "    metdata: {region: north}")
+    )
+    found = errors(foyer.apply(text))
+    assert len(found) == 4, found
+    lines = [int(e.split(":")[2]) for e in found]
+    assert lines == sorted(lines)
+    assert "connections[1].signup: expected true or false" in found[0]
+    assert "unknown field 'metdata'" in found[1]
+    assert "no connection named 'partnres' (did you mean 'partners'?)" in found[2]
+    assert "PORTAL_SECRT" in found[3]
+    assert find_tenant("acme") is None

@@ -110,6 +110,8 @@ def test_foyer_demo_serves_both_and_ctrl_c_stops_them(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # as when the suite runs as a background job: SIGINT inherited as ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         deadline = time.monotonic() + 60
@@ -124,6 +126,10 @@ def test_foyer_demo_serves_both_and_ctrl_c_stops_them(tmp_path):
         output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
     assert "Demo accounts (password for every one" in output
+    foyer_line = next(line for line in output.splitlines() if line.startswith("  Foyer "))
+    app_line = next(line for line in output.splitlines() if "  Demo application " in line)
+    assert foyer_line.index("http://") == app_line.index("http://")
+    assert foyer_line.index("<-") == app_line.index("<-")
     assert "stopping the demo" in output
     for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{rp_port}/"):
         with pytest.raises(OSError):

@@ -47,7 +47,11 @@ def test_the_demo_tenant_serves_localhost_over_http(foyer_app):
 def test_isolated_and_shared_organizations(foyer_app):
     seed(foyer_app)
     orgs = {o.name: o for o in session.scalars(sa.select(Organization))}
-    assert set(orgs) == {"acme", "globex", "initech"}
+    assert set(orgs) == {"acme", "globex", "initech", "hooli"}
+    assert [c.name for c in orgs["hooli"].connections] == ["hooli-community"]
+    assert orgs["hooli"].connections[0].signup_enabled
+    hooli = orgs.pop("hooli")  # open sign-up, in the tenant's own look
+    assert hooli.theme is None
     assert [c.name for c in orgs["acme"].connections] == ["acme-staff"]
     assert [c.name for c in orgs["globex"].connections] == ["globex-staff", "shared-pool"]
     assert [c.name for c in orgs["initech"].connections] == ["shared-pool"]

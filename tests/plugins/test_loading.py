@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from click.testing import CliRunner
 
@@ -10,6 +14,7 @@ from app import hookimpl
 from app.plugins import BUILTIN_PLUGINS
 from app.plugins import SOURCE_BUILTIN
 from app.plugins import SOURCE_PLUGINS_DIR
+from app.plugins import PluginLoadError
 
 
 def test_plugins_folder_modules_are_named_by_file_and_sourced(foyer_app):
@@ -33,7 +38,53 @@ def test_a_broken_plugin_module_stops_start_up(foyer_config, tmp_path):
     (folder / "bad_hook.py").write_text(
         "from app import hookimpl\n\n@hookimpl\ndef no_such_hook():\n    return 1\n"
     )
-    with pytest.raises(Exception, match="unknown hook"):
+    with pytest.raises(PluginLoadError, match="'no_such_hook' is not a Foyer hook"):
+        create_app({**foyer_config, "plugins_dir": str(folder)})
+
+
+def test_a_misspelt_hook_is_one_line_with_a_suggestion(foyer_config, tmp_path):
+    folder = tmp_path / "misspelt"
+    folder.mkdir()
+    (folder / "team.py").write_text(
+        "from app import hookimpl\n\n@hookimpl\ndef extra_token_claim(target):\n    return {}\n"
+    )
+    with pytest.raises(PluginLoadError) as raised:
+        create_app({**foyer_config, "plugins_dir": str(folder)})
+    assert str(raised.value) == (
+        "plugin 'team': 'extra_token_claim' is not a Foyer hook "
+        "(did you mean 'extra_token_claims'?) (every hook: docs/hooks.md)"
+    )
+
+
+def test_foyer_names_the_misspelt_hook_on_one_line(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "team.py").write_text(
+        "from app import hookimpl\n\n@hookimpl\ndef check_logn(context):\n    return None\n"
+    )
+    env = {
+        **os.environ,
+        "FOYER_PLUGINS_DIR": str(folder),
+        "FOYER_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    code = "from app.cli import main; main()"
+    ran = subprocess.run(
+        [sys.executable, "-c", code, "plugins"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 1
+    assert ran.stderr == (
+        "error: plugin 'team': 'check_logn' is not a Foyer hook (did you mean 'check_login'?)"
+        " (every hook: docs/hooks.md)\n"
+    )
+
+
+def test_an_argument_the_hook_does_not_offer_is_one_line(foyer_config, tmp_path):
+    folder = tmp_path / "wrong-args"
+    folder.mkdir()
+    (folder / "team.py").write_text(
+        "from app import hookimpl\n\n@hookimpl\ndef extra_token_claims(usr):\n    return {}\n"
+    )
+    with pytest.raises(PluginLoadError, match=r"plugin 'team': extra_token_claims takes \{'usr'\}"):
         create_app({**foyer_config, "plugins_dir": str(folder)})
 
 
@@ -42,7 +93,7 @@ def test_two_plugins_with_one_name_stop_start_up(foyer_config, tmp_path):
     (folder / "pkg").mkdir(parents=True)
     (folder / "pkg" / "__init__.py").write_text("FOYER_NAME = 'same'\n")
     (folder / "other.py").write_text("FOYER_NAME = 'same'\n")
-    with pytest.raises(RuntimeError, match="two plugins are named 'same'"):
+    with pytest.raises(PluginLoadError, match="two plugins are named 'same'"):
         create_app({**foyer_config, "plugins_dir": str(folder)})
 
 

@@ -18,6 +18,12 @@ def test_validation_names_every_problem(foyer_app):
     assert validate_plugin_settings("deny_ip_ranges", {"cidrs": ["10.0.0.0/8"]}) == []
     [unknown] = validate_plugin_settings("nope", {})
     assert unknown.startswith("nope: no plugin of that name is installed (installed: ")
+    assert validate_plugin_settings("deny_ip_range", {}) == [
+        "deny_ip_range: no plugin of that name is installed (did you mean 'deny_ip_ranges'?)"
+    ]
+    assert validate_plugin_settings("deny_ip_ranges", {"cidr": ["10.0.0.0/8"]})[0] == (
+        "deny_ip_ranges: unknown setting 'cidr' (did you mean 'cidrs'?)"
+    )
     assert validate_plugin_settings("deny_ip_ranges", {}) == [
         "deny_ip_ranges: setting 'cidrs' is required"
     ]
