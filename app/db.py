@@ -79,6 +79,16 @@ class Base(DeclarativeBase):
     }
 
 
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for a PostgreSQL connection before the request answers 503."""
+
+
+def database_problem(exc: BaseException) -> str:
+    """The first line of the driver's message (no SQL, no parameters, no password)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
 class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 
@@ -88,8 +98,12 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+            if url.startswith("postgresql"):  # an unreachable host fails in seconds
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         self.url = url
-        self.engine = sa.create_engine(url, **kwargs)
+        # parameters stay out of error messages: they may hold token hashes or emails that
+        # would otherwise reach the logs
+        self.engine = sa.create_engine(url, hide_parameters=True, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)

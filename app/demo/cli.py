@@ -26,6 +26,9 @@ from app.configfile.problems import ConfigInvalid
 from app.demo.seed import DEMO_PASSWORD
 from app.demo.seed import seed
 from app.hookspecs import hookimpl
+from app.preflight import startup_findings
+from app.servers import gunicorn_argv
+from app.servers import metrics_env
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -42,7 +45,13 @@ def register_commands(cli: click.Group) -> None:
 
 def demo_settings(instance_path: str) -> dict[str, t.Any]:
     """Settings for plain-http localhost (``create_app`` overrides)."""
-    return {"instance_path": os.path.abspath(instance_path), "secure_cookies": False, "demo": True}
+    return {
+        "instance_path": os.path.abspath(instance_path),
+        "secure_cookies": False,
+        "demo": True,
+        # a person reads the demo's log: plain lines, unless FOYER_LOG_FORMAT says otherwise
+        "log_format": os.environ.get("FOYER_LOG_FORMAT", "text"),
+    }
 
 
 def settings_env(settings: dict[str, t.Any]) -> dict[str, str]:
@@ -84,6 +93,8 @@ def demo_command(host: str, port: int, rp_port: int, instance_path: str, seed_on
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
     settings = demo_settings(instance_path)
     app = create_app(settings)
+    for finding in startup_findings(app.extensions["foyer.settings"]):
+        click.echo(f"warning: {finding.message}", err=True)  # the demo starts all the same
     with app.app_context():
         demo = _seed(app, port, rp_port)
     app.extensions["foyer.db"].dispose()  # gunicorn's workers open their own connections
@@ -146,19 +157,8 @@ def _gunicorn(
     target: str, host: str, port: int, env: dict[str, str], workers: int
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"{host}:{port}",
-            "--graceful-timeout",
-            "5",
-            target,
-        ],
-        env=env,
+        gunicorn_argv(target, host, port, workers, ["--graceful-timeout", "5"]),
+        env=metrics_env(env),
     )
 
 
