@@ -16,6 +16,7 @@ import typing as t
 
 import sqlalchemy as sa
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import render_template
@@ -164,9 +165,9 @@ HTTP_CODES = {
 }
 
 
-UNRECORDED = frozenset({"not_found", "method_not_allowed", "service_unavailable"})
+UNRECORDED = frozenset({"not_found", "method_not_allowed"})
 """Error pages that write no event: what any scanner triggers at will (counted in the
-``foyer_error_pages_total`` metric instead), and the page shown when the database is down."""
+``foyer_error_pages_total`` metric instead)."""
 
 PROTOCOL_ENDPOINTS = frozenset(
     {
@@ -197,6 +198,7 @@ def error_page(
     status: int | None = None,
     detail: str | None = None,
     headers: t.Mapping[str, str] | None = None,
+    stored: bool = True,
     **data: t.Any,
 ) -> Response:
     """Render the branded error page for ``code`` and log an ``error_shown`` event.
@@ -206,13 +208,14 @@ def error_page(
     static page is returned, so no framework default page is ever shown.
 
     :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
+    :param stored: False when no event can be written (the database is down).
     :param data: Recorded in the event (never secrets), not shown.
     """
     kind = ERRORS.get(code, ERRORS["server_error"])
     status = status or kind.status
     metrics.count_error_page(code if code in ERRORS else "server_error")
     try:
-        response = _render_error(code, kind, status, detail, data)
+        response = _render_error(code, kind, status, detail, data if stored else None)
     except Exception:
         log.exception("error page failed")
         response = Response(_MINIMAL_PAGE, status=status, mimetype="text/html")
@@ -228,7 +231,7 @@ _MINIMAL_PAGE = (
 
 
 def _render_error(
-    code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any]
+    code: str, kind: ErrorKind, status: int, detail: str | None, data: dict[str, t.Any] | None
 ) -> Response:
 
     domain, lookup_failed = _request_domain()
@@ -242,7 +245,7 @@ def _render_error(
     if tenant is not None and not languages.defaults:
         languages.defaults = [tenant.default_locale]
     reference = request_id()
-    if code not in UNRECORDED:
+    if data is not None and code not in UNRECORDED:
         try:
             record_event(
                 "error_shown",
@@ -279,6 +282,8 @@ def _request_domain() -> tuple[TenantDomain | None, bool]:
         return domain, False
     try:
         domain = find_domain(request.host)
+    except DATABASE_UNAVAILABLE:  # already said once, by the handler that shows this page
+        return None, True
     except Exception:
         log.exception("could not look up the tenant of an error page")
         return None, True
@@ -352,6 +357,8 @@ def database_unavailable(exc: BaseException) -> Response:
         session.rollback()
     except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it later
         log.debug("rollback without a database failed", exc_info=True)
+    # the page is drawn without asking the database again: nobody is signed in on it
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
     headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
     if request.endpoint in PROTOCOL_ENDPOINTS or _wants_json():
         body = {
@@ -362,7 +369,7 @@ def database_unavailable(exc: BaseException) -> Response:
         response.status_code = 503
         response.headers.update(headers)
         return response
-    return error_page("service_unavailable", 503, headers=headers)
+    return error_page("service_unavailable", 503, headers=headers, stored=False)
 
 
 def _wants_json() -> bool:
