@@ -50,6 +50,7 @@ def run(host: str, port: int, workers: int) -> None:
     if any(f.level == "error" for f in findings):
         sys.exit(1)
     env = metrics_env(os.environ, settings.metrics_address)
+    env.update(FOYER_LOG_FORMAT=settings.log_format, FOYER_LOG_LEVEL=settings.log_level)
     exec_gunicorn(gunicorn_argv("app.wsgi:app", host, port, workers), env)
 
 

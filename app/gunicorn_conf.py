@@ -17,6 +17,33 @@ from app.observability import metrics
 from app.servers import OWNED_DIR_ENV
 
 
+def _log_config() -> dict[str, t.Any]:
+    """gunicorn's own lines (the master's start, workers booting) in Foyer's format."""
+    level = os.environ.get("FOYER_LOG_LEVEL", "INFO").upper()
+    text = os.environ.get("FOYER_LOG_FORMAT", "json") == "text"
+    formatter = "TextFormatter" if text else "JsonFormatter"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"foyer": {"()": f"app.observability.logs.{formatter}"}},
+        "handlers": {
+            "foyer": {
+                "class": "logging.StreamHandler",
+                "formatter": "foyer",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["foyer"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+        },
+    }
+
+
+logconfig_dict = _log_config()
+
+
 def on_starting(_server: t.Any) -> None:
     folder = metrics.multiprocess_dir()
     if folder is not None:

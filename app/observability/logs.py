@@ -59,7 +59,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: ``ts``, ``level``, ``logger``, ``message``, ``request_id``,
+    """One JSON object a line: ``ts``, ``level``, ``logger``, ``message``, ``pid``, ``request_id``,
     the record's ``fields``, and ``exception`` (the traceback, as one string) when any."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -70,6 +70,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         rid = getattr(record, "request_id", None)
         if rid:
