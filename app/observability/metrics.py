@@ -94,8 +94,8 @@ HOOK_FAILURES = Counter(
 )
 EMAIL_QUEUE_DEPTH = Gauge(
     "foyer_email_queue_depth",
-    "Emails waiting to be sent (the largest figure any process reported last).",
-    multiprocess_mode="max",
+    "Emails waiting to be sent, as a running process last reported it.",
+    multiprocess_mode="livemostrecent",
 )
 EMAILS = Counter(
     "foyer_emails", "Emails handed to delivery, by result (sent, retried, failed).", ["result"]
@@ -288,3 +288,14 @@ def process_exited(pid: int) -> None:
     """Tell the multiprocess files that a worker is gone (gunicorn's ``child_exit``)."""
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def metrics_reference() -> str:
+    """A Markdown table of every metric (``docs/operating.md`` embeds it; a test keeps the
+    two equal)."""
+    rows = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
+    for metric in ALL_METRICS:
+        names = ", ".join(f"`{n}`" for n in _sample_names(metric))
+        labels = ", ".join(f"`{label}`" for label in metric._labelnames) or "-"
+        rows.append(f"| {names} | {metric._type} | {labels} | {metric._documentation} |")
+    return "\n".join(rows) + "\n"
