@@ -21,6 +21,7 @@ from app.db import session
 from app.events.record import record_event
 from app.mail.delivery import send_email
 from app.mail.render import render_email
+from app.observability import metrics
 from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
@@ -62,11 +63,15 @@ def deliver(message: EmailMessage, tenant: Tenant, organization: Organization | 
     """Send, retrying with backoff when no plugin delivered it (a mail server down); the
     last failure is recorded as ``email_failed``. Blocks: call it from background work or
     commands, not on a request that must answer uniformly."""
-    for delay in (0.0, *RETRY_DELAYS):
+    for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
         if delay:
             time.sleep(delay)
         if send_email(message, tenant, organization):
+            metrics.count_email("sent")
             return True
+        if attempt < len(RETRY_DELAYS):
+            metrics.count_email("retried")
+    metrics.count_email("failed")
     record_event(
         "email_failed",
         tenant=tenant,

@@ -120,7 +120,3 @@ def configure_logging(
     # a refused CSRF token is an expected client error: the request's line and its
     # error_shown event say it; Flask-WTF's own INFO line would be a third
     logging.getLogger("flask_wtf.csrf").setLevel(logging.WARNING)
-    for name in ("gunicorn.error", "gunicorn.access"):  # gunicorn's own lines: same handler
-        gunicorn_logger = logging.getLogger(name)
-        gunicorn_logger.handlers = []
-        gunicorn_logger.propagate = True
