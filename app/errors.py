@@ -354,9 +354,11 @@ def database_unavailable(exc: BaseException) -> Response:
         database_problem(exc),
     )
     try:
-        session.rollback()
+        # close, not rollback: a rollback expires every loaded row (the host's tenant, its
+        # brand), and drawing the page would then ask the database for them again
+        session.close()
     except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it later
-        log.debug("rollback without a database failed", exc_info=True)
+        log.debug("closing the session without a database failed", exc_info=True)
     # the page is drawn without asking the database again: nobody is signed in on it
     g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
     headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}

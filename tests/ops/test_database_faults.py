@@ -13,9 +13,11 @@ from app.testing import run_authorization_code_flow
 from app.testing import throwaway_settings
 
 
-@pytest.fixture
-def foyer_config(tmp_path, private_database_url):
-    return {**throwaway_settings(tmp_path, private_database_url), "cache_seconds": 0}
+@pytest.fixture(params=[0, 5], ids=["uncached", "cached"])
+def foyer_config(request, tmp_path, private_database_url):
+    """Without the row cache every request needs the database at once; with it, the host's
+    tenant and the client are known and the request goes further before it needs it."""
+    return {**throwaway_settings(tmp_path, private_database_url), "cache_seconds": request.param}
 
 
 def basic(client, secret: str) -> dict[str, str]:

@@ -226,3 +226,24 @@ def test_readiness_follows_redis(foyer_app, tmp_path, monkeypatch):
         assert probe.get("/health/ready").status_code == 200
     finally:
         server.stop()
+
+
+def test_lockouts_and_protection_refusals_are_counted(tenant):
+    from app.db import utcnow
+    from app.events.record import count_in_metrics
+    from app.events.types import EventRecord
+
+    def event(type_: str, **data: str) -> EventRecord:
+        return EventRecord(id="e", type=type_, created_at=utcnow(), tenant_id=tenant.id, data=data)
+
+    blocked = sample("foyer_lockouts_total", kind="pair_blocked")
+    locked = sample(
+        "foyer_sign_ins_total", result="locked_out", tenant=tenant.name, organization="-"
+    )
+    count_in_metrics(event("login_pair_blocked"), tenant, None)
+    count_in_metrics(event("login_failed", reason="pair_blocked"), tenant, None)
+    assert sample("foyer_lockouts_total", kind="pair_blocked") == blocked + 1
+    assert (
+        sample("foyer_sign_ins_total", result="locked_out", tenant=tenant.name, organization="-")
+        == locked + 1
+    )

@@ -154,3 +154,11 @@ def test_apply_is_one_transaction_even_when_the_keys_fail(foyer_app, monkeypatch
     assert tenant is not None
     states = session.scalars(sa.select(SigningKey.state).where(SigningKey.tenant_id == tenant.id))
     assert sorted(states) == ["current", "next"]
+
+
+def test_the_demo_warns_about_an_unreachable_redis_and_starts_all_the_same(tmp_path):
+    env = {"FOYER_REDIS_URL": "redis://127.0.0.1:1/0"}
+    done = foyer("demo", "--seed-only", "--instance", str(tmp_path / "demo"), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: Redis at redis://127.0.0.1:1/0 cannot be reached" in done.stderr
+    assert "Demo accounts" in done.stdout
