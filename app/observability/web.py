@@ -20,6 +20,7 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import request
+from flask.wrappers import Request
 from werkzeug.wrappers import Response
 
 from app.db import get_database
@@ -110,68 +111,69 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     """Give the response its request id, count it and log it (one line)."""
+    # the proxies resolved once: each ``request.x`` through them costs a context lookup
+    req = t.cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
     rid = request_id()
     if rid is not None:
         response.headers[REQUEST_ID_HEADER] = rid
-    started = g.get("request_started")
+    started = ctx.get("request_started")
     seconds = time.perf_counter() - started if started is not None else 0.0
     try:
-        metrics.observe_request(request.endpoint, request.method, response.status_code, seconds)
-        if request.endpoint not in PROBE_ENDPOINTS:
+        endpoint, status = req.endpoint, response.status_code
+        metrics.observe_request(endpoint, req.method, status, seconds)
+        if endpoint not in PROBE_ENDPOINTS and access_log.isEnabledFor(logging.INFO):
+            fields = request_fields(req, ctx, status, seconds)
             access_log.info(
-                "%s %s %s",
-                request.method,
-                _route(),
-                response.status_code,
-                extra={"fields": request_fields(response.status_code, seconds)},
+                "%s %s %s", req.method, fields["route"], status, extra={"fields": fields}
             )
     except Exception:  # noqa: BLE001 - observing must never break an answer
         log.debug("could not observe a request", exc_info=True)
     return response
 
 
-def _route() -> str:
+def _route(req: Request) -> str:
     """The matched route's pattern (``/o/<organization>/login``), never the path: paths and
     query strings may carry what a log must not hold."""
-    rule = request.url_rule
+    rule = req.url_rule
     return rule.rule if rule is not None else "(unmatched)"
 
 
-def request_fields(status: int, seconds: float) -> dict[str, t.Any]:
+def request_fields(req: Request, ctx: t.Any, status: int, seconds: float) -> dict[str, t.Any]:
     """The access log's fields: who was served, where, how, and how long it took."""
-    tenant, organization, client = _served()
+    tenant, organization, client = _served(req, ctx)
     return {
         "kind": "request",
-        "method": request.method,
-        "route": _route(),
-        "endpoint": request.endpoint,
+        "method": req.method,
+        "route": _route(req),
+        "endpoint": req.endpoint,
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
         "tenant": tenant,
         "organization": organization,
         "client": client,
-        "ip": request.remote_addr,
+        "ip": req.remote_addr,
     }
 
 
-def _served() -> tuple[str | None, str | None, str | None]:
+def _served(req: Request, ctx: t.Any) -> tuple[str | None, str | None, str | None]:
     """Names of the tenant, organization and application the request was for, as the
     rooms left them on ``g`` (a sign-in, a vanity host, an ``/o/<name>/`` path)."""
-    domain = g.get("tenant_domain")
-    sign_in = g.get("foyer_sign_in")
+    domain = ctx.get("tenant_domain")
+    sign_in = ctx.get("foyer_sign_in")
     tenant = getattr(getattr(domain, "tenant", None), "name", None)
     organization = (
         getattr(sign_in, "organization", None)
-        or g.get("path_organization")
+        or ctx.get("path_organization")
         or getattr(domain, "organization", None)
     )
     client = getattr(getattr(sign_in, "client", None), "client_id", None)
-    if client is None:
-        client = request.args.get("client_id")
-        if client is None and request.mimetype == "application/x-www-form-urlencoded":
-            client = request.form.get("client_id")
-        if client is None and request.authorization is not None:
-            client = request.authorization.username  # Basic: the id, never the secret
+    if client is None and domain is not None:  # no tenant: nothing was asked of a client
+        client = req.args.get("client_id")
+        if client is None and req.mimetype == "application/x-www-form-urlencoded":
+            client = req.form.get("client_id")
+        if client is None and req.authorization is not None:
+            client = req.authorization.username  # Basic: the id, never the secret
     return tenant, getattr(organization, "name", None), client[:100] if client else None
 
 
