@@ -36,7 +36,9 @@ def _log_config() -> dict[str, t.Any]:
         "root": {"level": level, "handlers": ["foyer"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+            # Foyer logs each request itself, without the query string that gunicorn's
+            # access line would carry (codes, tokens in URLs): gunicorn's stays off
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 

@@ -84,11 +84,20 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``HH:MM:SS level logger: message key=value ... [request id]``, for a person."""
 
+    SHOWN_IN_MESSAGE = frozenset({"kind", "method", "route", "status", "endpoint"})
+    EVENT_HEADER = frozenset({"id", "type", "created_at"})
+
     def format(self, record: logging.LogRecord) -> str:
         when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         parts = [f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"]
-        for key, value in (getattr(record, "fields", None) or {}).items():
-            if value not in (None, "", {}, []):
+        fields = dict(getattr(record, "fields", None) or {})
+        if "duration_ms" in fields:
+            parts.append(f"{fields.pop('duration_ms')}ms")
+        event = fields.pop("event", None)
+        if isinstance(event, dict):  # an event's own fields, not one blob
+            fields.update({k: v for k, v in event.items() if k not in self.EVENT_HEADER})
+        for key, value in fields.items():
+            if key not in self.SHOWN_IN_MESSAGE and value not in (None, "", {}, []):
                 shown = json.dumps(value, default=str) if isinstance(value, dict) else value
                 parts.append(f"{key}={shown}")
         rid = getattr(record, "request_id", None)

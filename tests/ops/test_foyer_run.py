@@ -250,3 +250,5 @@ def test_foyer_run_probes_metrics_and_logs(foyer_run, user, oidc_client, tenant)
     ]
     for secret_value in secrets_used:
         assert secret_value not in log_text
+    assert "code_challenge" not in log_text  # no query string is logged, by Foyer or gunicorn
+    assert not [line for line in lines if line["logger"] == "gunicorn.access"]

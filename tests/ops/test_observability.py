@@ -181,7 +181,8 @@ def test_text_format_for_people(client, tenant, captured_log):
     configure_logging("INFO", "text", captured_log)
     client.get("/no/such/page", headers={"X-Request-ID": "req-43"})
     [line] = [line for line in captured_log.getvalue().splitlines() if "req-43" in line]
-    assert "foyer.access: GET (unmatched) 404" in line and "tenant=" in line
+    assert "foyer.access: GET (unmatched) 404 " in line and "tenant=" in line
+    assert "route=" not in line and "ms " in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
 
