@@ -13,6 +13,8 @@ import shutil
 import typing as t
 from pathlib import Path
 
+from prometheus_client import start_http_server
+
 from app.observability import metrics
 from app.servers import OWNED_DIR_ENV
 
@@ -58,9 +60,6 @@ def when_ready(server: t.Any) -> None:
     address = os.environ.get("FOYER_METRICS_ADDRESS", "")
     if not address:
         return
-    # gunicorn start-up: the client's HTTP server is only needed for the internal listener
-    from prometheus_client import start_http_server
-
     host, _, port = address.rpartition(":")
     start_http_server(int(port), host.strip("[]") or "127.0.0.1", metrics.collector_registry())
     server.log.info("metrics served on http://%s/metrics", address)

@@ -6,19 +6,27 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import hookimpl
+from app.db import session
+from app.db import utcnow
 from app.events.models import Event
+from app.events.record import count_in_metrics
+from app.events.types import EventRecord
 from app.observability import metrics
 from app.observability.logs import configure_logging
+from app.security.counters import redis_client
 from app.testing import USER_PASSWORD
 from app.testing import host_client
 from app.testing import login
+from tests.security.conftest import PrivateRedis
 
 TOKEN = "metrics-token-of-the-test-0123456789abcdef"
 
@@ -34,8 +42,6 @@ def sample(name: str, **labels: str) -> float:
 
 def count_events(app) -> int:
     with app.app_context():
-        from app.db import session
-
         return session.query(Event).count()
 
 
@@ -189,9 +195,6 @@ def test_text_format_for_people(client, tenant, captured_log):
 
 def test_dashboard_refers_only_to_exported_metrics():
     # the JSON in docs/ loads, and every metric its queries name is one Foyer exports
-    import re
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
     dashboard = json.loads(path.read_text())
     expressions = [
@@ -212,8 +215,6 @@ def test_dashboard_refers_only_to_exported_metrics():
 def test_readiness_follows_redis(foyer_app, tmp_path, monkeypatch):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    from app.security.counters import redis_client
-    from tests.security.conftest import PrivateRedis
 
     server = PrivateRedis(tmp_path)
     try:
@@ -230,10 +231,6 @@ def test_readiness_follows_redis(foyer_app, tmp_path, monkeypatch):
 
 
 def test_lockouts_and_protection_refusals_are_counted(tenant):
-    from app.db import utcnow
-    from app.events.record import count_in_metrics
-    from app.events.types import EventRecord
-
     def event(type_: str, **data: str) -> EventRecord:
         return EventRecord(id="e", type=type_, created_at=utcnow(), tenant_id=tenant.id, data=data)
 

@@ -18,6 +18,7 @@ from app.db import session
 from app.oidc import keys
 from app.oidc.models import SigningKey
 from app.tenancy.models import Tenant
+from app.tenancy.models import TenantDomain
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "Zx8-uQ2vT5kLm9pRs3wYb7nHc4jDf6gA1eK0iOqW"
@@ -94,8 +95,6 @@ def test_foyer_run_refuses_an_unreachable_database_and_redis(tmp_path):
 
 
 def test_foyer_run_refuses_a_plain_http_domain_in_production(tmp_path, foyer_app, tenant):
-    from app.tenancy.models import TenantDomain
-
     session.add(TenantDomain(tenant_id=tenant.id, hostname="login.example.com", scheme="http"))
     session.add(TenantDomain(tenant_id=tenant.id, hostname="localhost", scheme="http", port=5))
     session.commit()
