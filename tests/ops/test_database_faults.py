@@ -48,7 +48,7 @@ def test_stopped_database_answers_503_and_service_returns(
             "introspect": client.post(
                 "/oauth/introspect", data={"token": access}, headers=as_client
             ),
-            "hrd_lookup": client.post("/hrd/lookup", json={"email": "someone@example.com"}),
+            "hrd_lookup": client.post("/hrd/lookup", json={"identifier": "someone@example.com"}),
         }
         for name, answer in protocol.items():
             assert answer.status_code == 503, (name, answer.status_code, answer.data[:300])
