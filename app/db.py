@@ -93,7 +93,9 @@ class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, t.Any] = {}
+        # statements may be logged (sqlalchemy.engine at INFO), their parameters never: they
+        # hold session ids, password and token hashes, addresses
+        kwargs: dict[str, t.Any] = {"hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
@@ -101,9 +103,7 @@ class Database:
             if url.startswith("postgresql"):  # an unreachable host fails in seconds
                 kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         self.url = url
-        # parameters stay out of error messages: they may hold token hashes or emails that
-        # would otherwise reach the logs
-        self.engine = sa.create_engine(url, hide_parameters=True, **kwargs)
+        self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)

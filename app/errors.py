@@ -134,6 +134,36 @@ ERRORS: dict[str, ErrorKind] = {
         _l("There is no way to sign in with a password on this page yet."),
         _l("Contact support with the reference below."),
     ),
+    "upstream_denied": ErrorKind(
+        403,
+        _l("Your sign-in was cancelled"),
+        _l("Your organization's sign-in service did not sign you in."),
+        _l(
+            "Go back to the application and try again. If you did not cancel, contact "
+            "support with the reference below."
+        ),
+    ),
+    "upstream_unavailable": ErrorKind(
+        503,
+        _l("Your organization's sign-in service is not answering"),
+        _l("It is down or too slow right now, so you could not be signed in."),
+        _l("Try again in a few minutes. If it keeps happening, contact support."),
+    ),
+    "upstream_failed": ErrorKind(
+        502,
+        _l("Your organization's sign-in could not be checked"),
+        _l(
+            "Your organization's sign-in service sent an answer that cannot be accepted, so "
+            "you were not signed in. Nothing was changed."
+        ),
+        _l("Contact support with the reference below."),
+    ),
+    "account_conflict": ErrorKind(
+        409,
+        _l("This account cannot be signed in yet"),
+        _l("Another account here already uses the email address your organization sent."),
+        _l("Contact support with the reference below: they can sort it out."),
+    ),
     "signup_disabled": ErrorKind(
         403,
         _l("You cannot create an account here"),

@@ -31,6 +31,7 @@ from app.events.record import record_plugin_failure
 from app.events.record import record_storage_failure
 from app.hooks import hook_failed
 from app.i18n import init_i18n
+from app.login import saml_views
 from app.login.context import load_sign_in
 from app.login.views import bp as login_bp
 from app.migrate import upgrade_if_needed
@@ -47,6 +48,7 @@ from app.security.counters import storage_unavailable
 from app.security.headers import init_headers
 from app.security.json_body import init_json_bodies
 from app.security.limits import init_limiter
+from app.security.log_redaction import init_log_redaction
 from app.security.request_input import init_request_input
 from app.sessions.services import init_login_manager
 from app.tenancy.models import Tenant
@@ -144,6 +146,7 @@ def setup_security(app: Flask) -> None:
     init_json_bodies(app)
     init_request_input(app)
     init_limiter(app)
+    init_log_redaction()
     storage_unavailable.connect(record_storage_failure, app)
     init_login_manager(app)
 
@@ -161,6 +164,9 @@ def setup_blueprints(app: Flask) -> None:
     app.extensions["csrf"].exempt(oidc_bp)  # RP-driven endpoints: no CSRF token to carry
     app.register_blueprint(oidc_bp)
     app.register_blueprint(login_bp)
+    app.extensions["csrf"].exempt(saml_views.acs)  # posted by the IdP: signed, not a form
+    app.extensions["csrf"].exempt(saml_views.slo)  # likewise, Single Logout messages
+    app.register_blueprint(saml_views.bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)

@@ -62,7 +62,11 @@ def register_connection_strategies() -> list[type[ConnectionStrategy]]:
     Called by: app/connections/strategies.py, once at start-up. Not scoped: a connection's
     ``strategy`` chooses the class. A raising implementation stops start-up.
     Builtin: app.strategies.database registers ``database``, app.strategies.legacy
-    registers ``legacy``.
+    registers ``legacy``, app.strategies.oidc registers ``oidc`` (an upstream OpenID
+    Connect provider, docs/federation.md), app.strategies.saml registers ``saml`` (an
+    upstream SAML 2.0 IdP, docs/federation.md). A strategy class may also have a static
+    ``check_options(options, secrets)`` returning ``[(field, message)]``: ``foyer apply``
+    then refuses a connection whose options do not fit, naming each field.
     """
 
 

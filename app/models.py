@@ -16,9 +16,22 @@ from app.oidc import models as oidc
 from app.orgs import models as orgs
 from app.security import counters
 from app.sessions import models as sessions
+from app.strategies import saml_models as saml
 from app.tenancy import models as tenancy
 
-ROOMS = (accounts, clients, connections, counters, events, hrd, oidc, orgs, sessions, tenancy)
+ROOMS = (
+    accounts,
+    clients,
+    connections,
+    counters,
+    events,
+    hrd,
+    oidc,
+    orgs,
+    saml,
+    sessions,
+    tenancy,
+)
 """The models module of each room that has tables."""
 
 metadata = Base.metadata

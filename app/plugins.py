@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.database",
     "app.strategies.legacy",
+    "app.strategies.oidc",
+    "app.strategies.saml",
+    "app.strategies.saml_cli",
     "app.oidc.default_claims",
     "app.oidc.revocation",
     "app.login.membership_rule",
@@ -43,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.hrd.by_email_domain",
     "app.hrd.by_user_lookup",
     "app.hrd.cli",
+    "app.connections.cli",
     "app.hrd.lookup_view",
     "app.hrd.explain_view",
     "app.mail.default_smtp",

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.federation.upstream_idp import UpstreamIdp
+from tests.federation.upstream_idp import missing
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
 CHROMIUM = os.environ.get("FOYER_CHROMIUM", "/usr/bin/chromium")
@@ -97,6 +100,9 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
     mailbox = Mailbox()
     mailbox.start(free_port())
     env["FOYER_SMTP_URL"] = f"smtp://127.0.0.1:{mailbox.port}"
+    idp = _start_upstream_idp(workdir, port)
+    if idp is not None:
+        env["FOYER_E2E_UPSTREAM_ISSUER"] = idp.issuer
     seeded = subprocess.run(
         [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
         env=env,
@@ -138,6 +144,30 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
         log.close()
         applications.shutdown()
         mailbox.stop()
+        if idp is not None:
+            idp.stop()
+
+
+UPSTREAM_PERSON = {
+    "sub": "una",
+    "email": "una@umbrella.e2e.test",
+    "email_verified": True,
+    "name": "Una Umbrella",
+}
+"""The person the customer's IdP knows (its login is the ``sub``)."""
+
+
+def _start_upstream_idp(workdir: Path, port: int) -> UpstreamIdp | None:
+    """The customer's enterprise IdP (npm's oidc-provider) for the federation scenarios;
+    None without Node.js (a failure under CI)."""
+    why = missing()
+    if why:
+        if os.environ.get("CI"):
+            raise RuntimeError(why)
+        return None
+    idp = UpstreamIdp(workdir / "idp", [f"http://localhost:{port}/login/callback"])
+    idp.person(**UPSTREAM_PERSON)
+    return idp
 
 
 class _ApplicationPage(BaseHTTPRequestHandler):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-from pathlib import Path
 
 from seed_accounts import seed_account_flows  # e2e/, next to this script
 from seed_branding import seed_themed_organizations  # e2e/, next to this script
@@ -25,18 +23,8 @@ from app.tenancy.services import create_tenant
 PASSWORD = "e2e password that is long"
 
 
-def install_upstream_plugin() -> bool:
-    """Put the stub upstream IdP strategy in the deployment's plugins folder, if it has one."""
-    folder = os.environ.get("FOYER_PLUGINS_DIR")
-    if not folder:
-        return False
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(__file__).with_name("upstream_idp.py"), Path(folder) / "e2e_upstream.py")
-    return True
-
-
 def main(port: int, rp_port: int) -> None:
-    upstream = install_upstream_plugin()
+    upstream = os.environ.get("FOYER_E2E_UPSTREAM_ISSUER")
     app = create_app()
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])

@@ -6,8 +6,9 @@ Called by ``e2e/seed.py``:
 - Contoso (its own staff plus the shared partner pool, ``contoso.e2e.test``);
 - Fabrikam (the shared partner pool only; ``*@partners.e2e.test`` is routed there by the
   identifier map);
-- Umbrella (an upstream identity provider for ``umbrella.e2e.test``, when the
-  ``e2e-upstream`` strategy plugin is installed).
+- Umbrella (its own OpenID Connect IdP, ``umbrella-sso``, for ``umbrella.e2e.test``, when
+  the suite started one: npm's oidc-provider at ``upstream``), support address
+  ``help@umbrella.e2e.test``.
 
 The tenant lists its organizations on the picker (``hrd.organization_picker: list``).
 """
@@ -28,9 +29,11 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 PASSWORD = "hrd e2e password that is long"
+UPSTREAM_CLIENT_SECRET = "upstream client secret"
+"""The secret e2e/conftest.py registers Foyer with at the upstream IdP."""
 
 
-def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: bool) -> dict[str, t.Any]:
+def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: str | None) -> dict[str, t.Any]:
     """Create the organizations and their users; returns the accounts file's ``hrd`` entry."""
     tenant.settings = {**(tenant.settings or {}), "hrd": {"organization_picker": "list"}}
     northwind_staff = create_connection(tenant, "northwind-staff", "database", "Northwind staff")
@@ -72,11 +75,27 @@ def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: bool) -> dict[st
         accounts["organizations"][org.name] = {"name": org.name, "display_name": org.display_name}
     accounts["organizations"]["northwind"]["host"] = host
     if upstream:
-        idp = f"http://127.0.0.1:{rp_port}/idp/authorize"
         sso = create_connection(
-            tenant, "umbrella-sso", "e2e-upstream", "Umbrella SSO", options={"authorize_url": idp}
+            tenant,
+            "umbrella-sso",
+            "oidc",
+            "Umbrella SSO",
+            options={"issuer": upstream, "client_id": "foyer-basic"},
+            secrets={"client_secret": UPSTREAM_CLIENT_SECRET},
         )
-        umbrella = create_organization(tenant, "umbrella", "Umbrella", connections=[sso])
+        umbrella = create_organization(
+            tenant,
+            "umbrella",
+            "Umbrella",
+            connections=[sso],
+            branding={"support_email": "help@umbrella.e2e.test"},
+        )
         set_email_domains(umbrella, [("umbrella.e2e.test", False, sso.id)])
-        accounts["upstream"] = {"email": "una@umbrella.e2e.test", "idp": idp}
+        accounts["upstream"] = {
+            "email": "una@umbrella.e2e.test",
+            "login": "una",
+            "issuer": upstream,
+            "organization": "Umbrella",
+            "support_email": "help@umbrella.e2e.test",
+        }
     return accounts

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import socket
 import typing as t
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -153,19 +151,46 @@ def test_user_choice_on_the_picker_then_remembered(page, deployment, hrd):
     assert visit.problems == []
 
 
-def test_redirecting_connection_goes_upstream(page, deployment, hrd):
-    upstream = hrd.get("upstream")
-    if not upstream:
+@pytest.fixture
+def upstream(hrd) -> dict[str, t.Any]:
+    if not hrd.get("upstream"):
         pytest.skip("no upstream identity provider on this deployment")
+    return t.cast("dict[str, t.Any]", hrd["upstream"])
+
+
+def test_email_domain_signs_in_at_the_organizations_idp(page, deployment, upstream):
+    """The address's domain sends the browser to Umbrella's own IdP (npm's oidc-provider),
+    which signs the person in and sends them back: signed in to Umbrella, same ``sub``
+    at the next sign-in."""
+    subjects = []
+    for attempt in range(2):
+        rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+        rp.catch_redirects(page)
+        page.goto(rp.authorization_url(prompt="login") if attempt else rp.authorization_url())
+        page.locator("#identifier").fill(upstream["email"])
+        page.locator("#submit").click()
+        page.wait_for_url(f"{upstream['issuer']}/**")
+        page.locator("input[name=login]").fill(upstream["login"])
+        page.locator("input[name=password]").fill("the IdP checks its own passwords")
+        page.locator("button[type=submit]").click()
+        claims = finish(page, rp)
+        assert claims["org_name"] == "umbrella"
+        assert claims["email"] == upstream["email"]
+        subjects.append(claims["sub"])
+    assert subjects[0] == subjects[1]
+
+
+def test_cancelling_at_the_idp_shows_the_organizations_page(page, deployment, upstream):
     rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
-    rp.catch_redirects(page)
-    page.goto(rp.authorization_url())
-    page.locator("#identifier").fill(upstream["email"])
-    page.locator("#submit").click()
-    rp.wait_until_back(page)
-    landed = urlsplit(rp.landed[-1])
-    assert f"{landed.scheme}://{landed.netloc}{landed.path}" == upstream["idp"]
-    assert parse_qs(landed.query)["login_hint"] == [upstream["email"]]
+    page.goto(rp.authorization_url(organization="umbrella"))
+    expect_brand(page, upstream["organization"])
+    page.locator("#connection-umbrella-sso").click()
+    page.wait_for_url(f"{upstream['issuer']}/**")
+    page.get_by_role("link", name="Cancel").or_(page.locator("a[href$='/abort']")).first.click()
+    expect(page.locator("#error-title")).to_be_visible()
+    expect_brand(page, upstream["organization"])
+    expect(page.locator("#error-support")).to_contain_text(upstream["support_email"])
+    expect(page.locator("#error-reference")).not_to_be_empty()
 
 
 def test_user_of_one_organization_cannot_enter_another(page, deployment, hrd):

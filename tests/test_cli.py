@@ -31,6 +31,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 GROUPS = {
     "apply",
     "clients",
+    "connections",
     "db",
     "demo",
     "export",
@@ -104,7 +105,15 @@ def test_rooms_add_their_commands_as_builtin_plugins(full_cli):
         assert module in BUILTIN_PLUGINS
     users = full_cli.commands["users"]
     assert isinstance(users, click.Group)
-    assert set(users.commands) == {"create", "import", "send-reset", "block", "unblock", "migrate"}
+    assert set(users.commands) == {
+        "create",
+        "import",
+        "send-reset",
+        "block",
+        "unblock",
+        "migrate",
+        "sign-out",
+    }
     clients = full_cli.commands["clients"]
     assert isinstance(clients, click.Group) and set(clients.commands) == {"create"}
 

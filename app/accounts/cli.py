@@ -8,6 +8,7 @@ import typing as t
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
 from app.accounts import protection
 from app.accounts.bulk import ImportInvalid
@@ -15,6 +16,7 @@ from app.accounts.bulk import check_file
 from app.accounts.bulk import import_users
 from app.accounts.emails import send_account_blocked
 from app.accounts.emails import send_password_reset
+from app.accounts.models import User
 from app.accounts.services import PasswordRejected
 from app.accounts.services import create_user
 from app.accounts.services import set_blocked
@@ -31,7 +33,6 @@ from app.hookspecs import hookimpl
 from app.tenancy.cli import tenant_or_fail
 
 if t.TYPE_CHECKING:
-    from app.accounts.models import User
     from app.connections.models import Connection
     from app.tenancy.models import Tenant
 
@@ -165,6 +166,52 @@ def block(
         set_blocked(user, True)
         sent = notify and send_account_blocked(user)
         click.echo(f"blocked user {user.id}" + (" (emailed)" if sent else ""))
+
+
+@users.command("sign-out")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--email", default=None, help="The user's email address.")
+@click.option("--connection", "connection_name", default=None)
+@click.option("--all", "everyone", is_flag=True, help="Every user of the tenant.")
+@pass_app
+def sign_out(
+    ctx: AppContext,
+    tenant_name: str,
+    email: str | None,
+    connection_name: str | None,
+    everyone: bool,
+) -> None:
+    """End sessions and refresh tokens: one user's (--email) or every user's of the tenant
+    (--all, after a suspected leak). They sign in again; nothing else changes."""
+    # CLI start-up time: credentials pulls in authlib and the token signing keys
+    from app.accounts.credentials import sign_out_everywhere
+
+    ctx.app  # noqa: B018
+    if everyone == bool(email):
+        fail("give --email or --all")
+    if everyone:
+        tenant = tenant_or_fail(tenant_name)
+        ids = list(session.scalars(sa.select(User.id).where(User.tenant_id == tenant.id)))
+        users = (session.get(User, user_id) for user_id in ids)
+    else:
+        users = iter(_users_by_email(tenant_name, t.cast(str, email), connection_name))
+    done = {"users": 0, "sessions_ended": 0}
+    for number, user in enumerate(users, 1):
+        if user is None:
+            continue
+        counts = sign_out_everywhere(user, "admin_sign_out")
+        record_event(
+            "logout", tenant_id=user.tenant_id, user_id=user.id, data={"via": "admin", **counts}
+        )
+        done["users"] += 1
+        done["sessions_ended"] += counts.get("sessions_ended", 0)
+        if number % 500 == 0:
+            session.commit()
+    session.commit()
+    click.echo(
+        f"signed out {done['users']} user(s): {done['sessions_ended']} session(s) ended, "
+        "their refresh tokens revoked"
+    )
 
 
 @users.command("unblock")

@@ -208,6 +208,29 @@ def send_signup_code(
     return deliver(message, tenant, organization)
 
 
+def send_link_code(
+    user: User, organization: Organization | None, code: str, upstream: str, minutes: int
+) -> bool:
+    """Email the code that proves ``user`` owns their account before an upstream identity
+    (``upstream``, the connection's name on the pages) is linked to it."""
+    tenant = _tenant(user)
+    organization = _organization(user, organization)
+    assert user.email is not None
+    message = render_email(
+        "link_code",
+        purpose="link_code",
+        to=user.email,
+        tenant=tenant,
+        organization=organization,
+        locale=user.locale,
+        code=f"{code[: len(code) // 2]} {code[len(code) // 2 :]}",
+        upstream=upstream,
+        minutes=minutes,
+        user_name=user_name(user),
+    )
+    return deliver(message, tenant, organization)
+
+
 def send_signup_attempt(user: User, organization: Organization | None = None) -> bool:
     """Tell an existing account that someone signed up with its address."""
     tenant = _tenant(user)

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts import mfa
-from app.accounts.credentials import password_is_current
+from app.accounts import protection
 from app.accounts.forms import EnrollTotpCodeForm
 from app.accounts.forms import EnrollTotpForm
 from app.accounts.forms import PasswordConfirmForm
@@ -91,8 +91,8 @@ def enrollment_page(
     if request.method == "POST":
         count_submission("rate_limit_login", "login")
         if form.validate():
-            if "current_password" in form and not password_is_current(
-                user, form.current_password.data
+            if "current_password" in form and not protection.current_password_matches(
+                current_tenant(), user, form.current_password.data
             ):
                 form.current_password.errors.append(_("This is not your current password."))
             else:
@@ -154,7 +154,9 @@ def mfa_new_recovery_codes() -> Response | tuple[str, int]:
         return redirect(url_for(".mfa_setup"))
     form = PasswordConfirmForm()
     count_submission("rate_limit_login", "login")
-    if form.validate() and password_is_current(user, form.current_password.data):
+    if form.validate() and protection.current_password_matches(
+        current_tenant(), user, form.current_password.data
+    ):
         cookie[CODES_KEY] = mfa.new_recovery_codes(user)
         session.commit()
         record_event(
@@ -183,7 +185,9 @@ def mfa_disable() -> Response | tuple[str, int]:
         return sign_in_first()
     form = PasswordConfirmForm()
     count_submission("rate_limit_login", "login")
-    if form.validate() and password_is_current(user, form.current_password.data):
+    if form.validate() and protection.current_password_matches(
+        current_tenant(), user, form.current_password.data
+    ):
         mfa.disable(user)
         session.commit()
         record_event(

@@ -20,9 +20,6 @@ import threading
 import typing as t
 
 from flask_babel import gettext as _
-from zxcvbn import zxcvbn
-from zxcvbn.matching import L33T_TABLE
-from zxcvbn.time_estimates import guesses_to_score
 
 if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
@@ -38,7 +35,10 @@ MAX_WHOLE_L33T = 5
 """A password with more distinct l33t characters than this is scored window by window."""
 
 WORDS = re.compile(r"[^\W_]+")
-L33T_CHARACTERS = frozenset(ch for subs in L33T_TABLE.values() for ch in subs)
+# zxcvbn's frequency lists take about 13 MiB once imported: loaded at the first new
+# password a worker checks, not in every worker at start
+L33T_CHARACTERS = frozenset("!$%(+0123456789<@[{|")
+"""The characters zxcvbn reads as letters (its ``L33T_TABLE``; a test holds them equal)."""
 
 _lock = threading.Lock()
 """zxcvbn keeps the user inputs of a call in a module global: one call at a time."""
@@ -91,6 +91,9 @@ def _is_personal(password: str, personal: t.Sequence[str]) -> bool:
 
 def _estimate(password: str, user_inputs: list[str]) -> tuple[int, list[dict[str, t.Any]]]:
     """zxcvbn's score and matches, scoring window by window where l33t would be slow."""
+    from zxcvbn import zxcvbn  # memory: its lists load at the first password checked
+    from zxcvbn.time_estimates import guesses_to_score
+
     l33t = len(set(password) & L33T_CHARACTERS)
     pieces = (
         [password]

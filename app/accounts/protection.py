@@ -35,8 +35,10 @@ from flask import current_app
 from flask import request
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.exceptions import TooManyRequests
 
 from app.accounts.background import later
+from app.accounts.credentials import password_is_current
 from app.accounts.emails import send_unblock_link
 from app.accounts.services import normalize_email
 from app.events.record import record_event
@@ -285,6 +287,34 @@ def failed(attempt: Attempt, user: User | None) -> None:
 def succeeded(attempt: Attempt) -> None:
     """A right password, not blocked: the run of failures starts again from zero."""
     counters().clear(attempt.pair_key, attempt.spray_key, attempt.gate_key)
+
+
+def current_password_matches(tenant: Tenant, user: User, password: str) -> bool:
+    """Check ``user``'s password where a page asks for it again (change password, two-step
+    settings, the sessions page, an email verification link, an invitation for an existing
+    account) under the sign-in's protection: the same counters, so these pages add no
+    guesses to what the figures allow per account and address, and across addresses.
+
+    A blocked pair spends the hash and answers False whatever the password; a blocked
+    user is refused alike.
+
+    :raises werkzeug.exceptions.TooManyRequests: the address is throttled or the account
+        must wait (``retry_after`` says how long); nothing was checked.
+    """
+    identifier = user.email or user.username or user.id
+    attempt = before_password_check(tenant, identifier, request.remote_addr or "")
+    if attempt.refused_for:
+        reason = "address_throttled" if attempt.throttled_for else "account_delayed"
+        record_event(
+            "password_check_refused", tenant=tenant, user_id=user.id, data={"reason": reason}
+        )
+        raise TooManyRequests(retry_after=max(1, int(attempt.refused_for + 0.999)))
+    matches = password_is_current(user, password)
+    if matches and not attempt.blocked and not user.blocked:
+        succeeded(attempt)
+        return True
+    failed(attempt, user)
+    return False
 
 
 def count_signup(tenant: Tenant, ip: str) -> float:

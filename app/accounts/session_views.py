@@ -16,7 +16,7 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.accounts.credentials import password_is_current
+from app.accounts import protection
 from app.accounts.forms import PasswordConfirmForm
 from app.accounts.signed_in import sign_in_first
 from app.branding.pages import render_page
@@ -104,7 +104,9 @@ def account_sessions() -> Response | tuple[str, int]:
     if request.method == "POST":
         count_submission("rate_limit_login", "login")
         target = (request.form.get("session") or "")[:64]
-        if form.validate() and password_is_current(user, form.current_password.data):
+        if form.validate() and protection.current_password_matches(
+            current_tenant(), user, form.current_password.data
+        ):
             ended = _end(user, current, target)
             for sso_id in ended:
                 record_event(

@@ -35,7 +35,6 @@ from app.accounts import signup as signup_service
 from app.accounts import tokens
 from app.accounts.background import init_background
 from app.accounts.background import later
-from app.accounts.credentials import password_is_current
 from app.accounts.credentials import set_new_password
 from app.accounts.credentials import sign_out_everywhere
 from app.accounts.forms import ChangePasswordForm
@@ -320,7 +319,7 @@ def change_password() -> Response | tuple[str, int]:
     if request.method == "POST":
         count_submission("rate_limit_login", "login")
         if form.validate():
-            if not password_is_current(user, form.current_password.data):
+            if not protection.current_password_matches(tenant, user, form.current_password.data):
                 record_event(
                     "password_change_failed",
                     tenant=tenant,
@@ -390,7 +389,8 @@ def verify_email() -> Response | tuple[str, int]:
             count_submission("rate_limit_login", "login")
         if form.validate():
             if needs_password and (
-                user.blocked or not password_is_current(user, form.password.data)
+                user.blocked
+                or not protection.current_password_matches(tenant, user, form.password.data)
             ):
                 record_event(
                     "email_verification_failed",

@@ -170,6 +170,14 @@ class _Checker:
                     + did_you_mean(strategy, registry),
                 )
             stored = self.stored_connections.get(connection["name"])
+            check_options = getattr(registry.get(strategy), "check_options", None)
+            if check_options is not None:
+                secrets = connection.get("secrets")
+                if secrets is None:  # absent: the stored ones are kept
+                    secrets = stored.get_secrets() if stored is not None else {}
+                for field, message in check_options(connection["options"], secrets):
+                    where = field if field.startswith("secrets.") else f"options.{field}"
+                    self.problem(f"{path}.{where}", message)
             if stored is not None and stored.strategy != strategy:
                 self.problem(
                     f"{path}.strategy",

@@ -7,6 +7,7 @@ The builtin strategies live in :mod:`app.strategies`; plugins register theirs th
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import typing as t
 
 from flask import Flask
@@ -169,6 +170,20 @@ class CallbackStrategy(RedirectStrategy, t.Protocol):
         ...
 
 
+def new_state(transaction_id: str) -> str:
+    """A ``state`` (OIDC) or ``RelayState`` (SAML) for a sign-in sent upstream:
+    ``<transaction id>.<random>``. The login room finds the sign-in by the first part and
+    accepts the answer only in the browser the sign-in belongs to, and only if the whole
+    value is the one the strategy saved in ``saved["state"]``."""
+    return f"{transaction_id}.{secrets.token_urlsafe(24)}"
+
+
+def state_transaction(state: str) -> str:
+    """The transaction id a :func:`new_state` value names ("" when it names none)."""
+    tx_id, dot, _rest = state.partition(".")
+    return tx_id if dot else ""
+
+
 def build_registry(app: Flask) -> dict[str, type[ConnectionStrategy]]:
     registry: dict[str, type[ConnectionStrategy]] = {}
     pm = app.extensions["foyer.pm"]
@@ -196,3 +211,24 @@ def kind_of(connection: Connection) -> str | None:
         return strategy_for(connection).kind
     except LookupError:
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """One line of ``foyer connections test``: something to give the customer's IdP
+    (``info``), or a check of the upstream and its result (``ok``, ``warning``, ``error``)."""
+
+    label: str
+    value: str
+    status: str = "info"
+
+
+@t.runtime_checkable
+class DiagnosableStrategy(t.Protocol):
+    """A strategy that can say what to give its upstream and check it
+    (``foyer connections test``); each strategy contributes its own checks."""
+
+    def diagnose(self) -> list[Diagnosis]:
+        """The URLs and values to give the upstream, then each check of its metadata or
+        discovery, keys and clock; never raises for an upstream's fault (an ``error`` line)."""
+        ...

@@ -17,6 +17,9 @@ EVENT_TYPES: dict[str, str] = {
     "must wait (data.seconds)",
     "login_unblocked": "The blocks and delays of an account's sign-ins were lifted (data.via: "
     "link, password_reset or admin)",
+    "password_check_refused": "A page that asks for the password again (change password, "
+    "two-step settings, sessions, a verification link, an invitation) refused to check it: "
+    "the account must wait or the address is throttled (data.reason)",
     "ip_throttled": "An address made too many failed sign-ins or sign-ups (data.kind) in a "
     "day: it is refused until the day ends (data.until)",
     "logout": "A user signed out",
@@ -41,6 +44,15 @@ EVENT_TYPES: dict[str, str] = {
     "claim_rejected": "A plugin tried to set a protected claim",
     "error_shown": "An error page was shown",
     "login_redirected": "A sign-in was sent to an upstream identity provider (data.hrd says why)",
+    "upstream_failed": "A sign-in at an upstream identity provider could not be finished "
+    "(data.code: access_denied, upstream_unavailable, upstream_misconfigured, "
+    "invalid_response or email_in_use; data.detail says what failed)",
+    "upstream_email_conflict": "An upstream identity provider gave a user the address of "
+    "another user of the connection; the user kept their own address",
+    "identity_linked": "An upstream identity was linked to an existing account after the "
+    "user proved the account was theirs",
+    "identity_link_failed": "A proof of an existing account, asked before linking an "
+    "upstream identity to it, was wrong",
     "hrd_explained": "Support staff asked why a sign-in would be routed where it goes",
     "password_reset_requested": "A password reset link was emailed to a user",
     "password_reset_limited": "A reset or verification email was not sent: the account's "

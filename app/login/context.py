@@ -95,16 +95,24 @@ def current_sign_in() -> SignIn:
     """This request's sign-in, made on first use from ``?tx=``."""
     sign_in = g.get(_SIGN_IN)
     if sign_in is None:
-        tenant = current_tenant()
-        sign_in = open_sign_in(tenant, flow.load(request.args.get("tx")))
-        languages = page_languages()
-        languages.candidates = locale_candidates(sign_in.transaction)
-        organization = sign_in.organization
-        languages.defaults = [
-            organization.default_locale if organization is not None else None,
-            tenant.default_locale,
-        ]
+        sign_in = sign_in_for(request.args.get("tx"))
     return t.cast(SignIn, sign_in)
+
+
+def sign_in_for(tx_id: str | None) -> SignIn:
+    """Make the sign-in ``tx_id`` (when this browser may use it) the request's, with its
+    brand and languages: for a page that names its sign-in another way than ``?tx=`` (an
+    upstream IdP's answer names it in ``state``)."""
+    tenant = current_tenant()
+    sign_in = open_sign_in(tenant, flow.load(tx_id))
+    languages = page_languages()
+    languages.candidates = locale_candidates(sign_in.transaction)
+    organization = sign_in.organization
+    languages.defaults = [
+        organization.default_locale if organization is not None else None,
+        tenant.default_locale,
+    ]
+    return sign_in
 
 
 def load_sign_in() -> None:

@@ -81,6 +81,10 @@ class LoginTransaction:
     """The steps passed so far (:mod:`app.login.steps`)."""
     pending_step: str | None = None
     """The step the sign-in waits on (``mfa``, a plugin's step), if any."""
+    upstream: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    """A round trip to an upstream IdP in progress (:mod:`app.login.federated`): the
+    connection, the ``state`` sent, what the strategy saved (nonce, PKCE verifier), or an
+    account link waiting for proof. Single use: emptied when the answer comes back."""
     from_session: bool = False
     """The SSO session authenticated the user: the sign-in ends without a new session."""
     completed: bool = False

@@ -4,7 +4,8 @@ Home realm discovery gets here three ways: the application's ``connection`` para
 identifier whose email domain (or identifier map entry) names such a connection, or a
 button on the organization's login page (``POST /login/connection``). The choice is traced
 and logged (``login_redirected``) before the browser leaves. Finishing the upstream sign-in
-is the strategy's own callback, which hands the user to
+is :mod:`app.login.federated` (Foyer's callback URL, for the builtin ``oidc`` and
+``saml`` strategies) or a plugin strategy's own callback, which hands the user to
 :func:`app.login.steps.upstream_authenticated`.
 """
 
@@ -15,11 +16,13 @@ from urllib.parse import urlsplit
 
 from flask import redirect
 from flask import request
+from flask import url_for
 from werkzeug.wrappers import Response
 
 from app.connections.services import redirect_connections
 from app.connections.strategies import RedirectStrategy
 from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import UpstreamError
 from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import strategy_for
 from app.errors import error_page
@@ -28,6 +31,7 @@ from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
 from app.i18n import locale_tag
 from app.login import discovery
+from app.login import federated
 from app.login import flow
 from app.login import last_organization
 from app.login.context import current_sign_in
@@ -67,19 +71,29 @@ def start(sign_in: SignIn, connection: Connection) -> Response:
     tenant, client = sign_in.tenant, sign_in.client
     organization = organization_for(tenant, tx)
     tx.connection_id = connection.id
+    login = UpstreamLogin(
+        transaction_id=tx.id,
+        login_hint=tx.identifier or tx.login_hint,
+        organization=organization,
+        locale=locale_tag(),
+        callback_url=url_for("login.upstream_callback", _external=True),
+        force_login=tx.force_login or "login" in tx.params.get("prompt", "").split(),
+        max_age=_max_age(tx.params.get("max_age")),
+    )
     try:
-        url = strategy.start_login(
-            UpstreamLogin(
-                transaction_id=tx.id,
-                login_hint=tx.identifier or tx.login_hint,
-                organization=organization,
-                locale=locale_tag(),
-            )
-        )
+        url = strategy.start_login(login)
     except StrategyUnavailable:
         return error_page("service_unavailable", connection=connection.name)
+    except UpstreamError as exc:
+        return federated.upstream_failed(sign_in, connection, exc)
     if urlsplit(url).scheme not in ("https", "http"):
         return error_page("no_connection", connection=connection.name, reason="bad_upstream_url")
+    tx.upstream = {
+        "connection": connection.id,
+        "state": str(login.saved.get("state", "")),
+        "saved": dict(login.saved),
+        "callback_url": login.callback_url,
+    }
     flow.save(tx)
     record_event(
         "login_redirected",
@@ -93,3 +107,11 @@ def start(sign_in: SignIn, connection: Connection) -> Response:
     if organization is not None:
         last_organization.remember(response, organization)
     return response
+
+
+def _max_age(value: str | None) -> int | None:
+    """The application's ``max_age`` (validated by ``/authorize``), as a number."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None

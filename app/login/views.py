@@ -31,7 +31,9 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.request_stage import resolve_request
 from app.login import discovery
+from app.login import federated
 from app.login import flow
+from app.login import linking
 from app.login import organization_picker
 from app.login import steps
 from app.login import two_step
@@ -44,6 +46,7 @@ from app.login.forms import LogoutForm
 from app.login.forms import PasswordForm
 from app.login.identify import identifier_page
 from app.login.identify import submit_identifier
+from app.login.saml_views import upstream_logout_url
 from app.security.limits import count_submission
 from app.security.limits import retry_after
 from app.sessions.services import current_sso
@@ -247,6 +250,9 @@ def logout() -> Response | tuple[str, int]:
                 user_id=ended.user_id,
                 data={"session": ended.id, "via": "logout_page"},
             )
+            upstream_url = upstream_logout_url(ended)
+            if upstream_url is not None:  # the IdP signs out too, then comes back here
+                return redirect(upstream_url, code=303)
         return redirect(url_for(".logout"), code=303)
     sso = current_sso()
     if sso is None:
@@ -262,6 +268,13 @@ bp.add_url_rule(
     "/login/organization", view_func=organization_picker.organization, methods=["GET", "POST"]
 )
 bp.add_url_rule("/login/connection", view_func=upstream.connection_choice, methods=["POST"])
+bp.add_url_rule("/login/callback", "upstream_callback", federated.callback, methods=["GET"])
+bp.add_url_rule("/login/link", view_func=linking.link_account, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/login/link/separate", "link_keep_separate", linking.keep_separate, methods=["POST"]
+)
+bp.add_url_rule("/login/link/code/send", "link_send_code", linking.send_code, methods=["POST"])
+bp.add_url_rule("/login/link/code", "link_code", linking.enter_code, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET", "POST"])
 bp.add_url_rule(

@@ -16,7 +16,7 @@ class EmailMessage:
     purpose: str = ""
     """What it is for: ``password_reset``, ``password_changed``, ``email_verification``,
     ``signup_code``, ``signup_attempt``, ``invitation``, ``account_blocked``,
-    ``login_blocked``, ``test``."""
+    ``login_blocked``, ``link_code``, ``test``."""
     sender: str | None = None
     """The From address; None lets the delivering plugin use its configured one."""
     reply_to: str | None = None

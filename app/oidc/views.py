@@ -42,6 +42,7 @@ from app.hrd.sso import session_answer
 from app.i18n import page_languages
 from app.login import flow
 from app.login.discovery import begin_login
+from app.login.saml_views import upstream_logout_url
 from app.login.steps import continue_session_sign_in
 from app.login.steps import session_rules
 from app.oidc import keys
@@ -464,6 +465,10 @@ def end_session() -> Response:
     if sso is not None and claims.get("sub") != sso.user_id:
         return _confirm_logout()  # the hint names someone else: do not sign this browser out
     response = t.cast(Response, server.create_endpoint_response("end_session", logout))
+    if sso is not None:  # the upstream IdP signs out too when its connection says so
+        upstream = upstream_logout_url(sso, response.headers.get("Location"))
+        if upstream is not None:
+            return redirect(upstream, code=303)
     if request.method == "POST":
         response.status_code = 303
     return response

@@ -17,8 +17,8 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.accounts import protection
 from app.accounts import tokens
-from app.accounts.credentials import password_is_current
 from app.accounts.forms import AcceptInvitationForm
 from app.accounts.forms import TokenAndPasswordForm
 from app.accounts.services import PasswordRejected
@@ -71,7 +71,9 @@ def accept_invitation() -> Response | tuple[str, int]:
         if request.method == "POST":
             count_submission("rate_limit_login", "login")
             if join.validate():
-                if existing.blocked or not password_is_current(existing, join.password.data):
+                if existing.blocked or not protection.current_password_matches(
+                    tenant, existing, join.password.data
+                ):
                     record_event(
                         "invitation_failed",
                         tenant=tenant,

@@ -212,6 +212,7 @@ def test_the_docs_breach_check_plugin_refuses_a_breached_password(
 def test_scoring_stays_fast_whatever_is_typed():
     """zxcvbn's l33t matching costs seconds on 72 characters full of l33t characters."""
     l33t = "4@8({[<3610!|7$5+%29"
+    weakness("zxcvbn loads its lists at the first check", minimum=3, personal=[])
     for password in ((l33t * 7)[:128], "a" * 32 + (l33t * 5)[:96], ("+17|!" * 30)[:128]):
         started = time.monotonic()
         weakness(password, minimum=3, personal=["x@example.com"])
@@ -229,3 +230,27 @@ def docs_plugin(name: str):
     module = importlib.util.module_from_spec(spec)
     exec(compile(blocks[0], str(DOCS / "accounts.md"), "exec"), module.__dict__)  # noqa: S102
     return module
+
+
+def test_the_l33t_characters_are_zxcvbns_own():
+    from zxcvbn.matching import L33T_TABLE
+
+    from app.accounts.password_strength import L33T_CHARACTERS
+
+    assert {ch for subs in L33T_TABLE.values() for ch in subs} == L33T_CHARACTERS
+
+
+def test_a_worker_loads_zxcvbn_only_to_check_a_password():
+    """Its frequency lists take about 13 MiB: a worker that never checks a new password
+    never pays for them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, tempfile; d = tempfile.mkdtemp();"
+        "os.environ.update(FOYER_INSTANCE_PATH=d, FOYER_PLUGINS_DIR=d);"
+        "from app import create_app; create_app();"
+        "print('zxcvbn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
