@@ -19,8 +19,16 @@ from app import create_app
 from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
+from app.config import Settings
+from app.config import SettingsError
+from app.db import database_problem
+from app.errors import DATABASE_UNAVAILABLE
 from app.plugins import PluginLoadError
 from app.plugins import load_plugins_for_cli
+from app.preflight import startup_findings
+from app.servers import exec_gunicorn
+from app.servers import gunicorn_argv
+from app.servers import metrics_env
 from app.worker import worker_of
 
 
@@ -37,20 +45,20 @@ def cli(ctx: click.Context) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def run(host: str, port: int, workers: int) -> None:
-    """Serve Foyer with gunicorn (settings from FOYER_* variables)."""
-    os.execvp(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"{host}:{port}",
-            "app.wsgi:app",
-        ],
-    )
+    """Serve Foyer with gunicorn (settings from FOYER_* variables).
+
+    Refuses to start while the database or Redis cannot be reached or a domain is plain
+    http; logs are JSON lines unless FOYER_LOG_FORMAT=text.
+    """
+    settings = Settings.load()
+    findings = startup_findings(settings)
+    for finding in findings:
+        click.echo(str(finding), err=True)
+    if any(f.level == "error" for f in findings):
+        sys.exit(1)
+    env = metrics_env(os.environ, settings.metrics_address)
+    env.update(FOYER_LOG_FORMAT=settings.log_format, FOYER_LOG_LEVEL=settings.log_level)
+    exec_gunicorn(gunicorn_argv("app.wsgi:app", host, port, workers), env)
 
 
 @cli.command()
@@ -83,39 +91,55 @@ def db() -> None:
     """Database schema migrations."""
 
 
+def _schema_app() -> AppContext:
+    """The ``foyer db`` commands' app: built without the start-up schema check, since they
+    report on the schema themselves."""
+    return AppContext(factory=lambda: create_app(check_schema=False))
+
+
 @db.command("upgrade")
 @click.argument("revision", default="head")
-@pass_app
-def db_upgrade(ctx: AppContext, revision: str) -> None:
+def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
     # CLI start-up time: migrate pulls in Alembic
+    from app.migrate import current_revision
     from app.migrate import upgrade
 
-    upgrade(ctx.app.extensions["foyer.db"], revision)
-    click.echo("database is up to date")
+    database = _schema_app().app.extensions["foyer.db"]
+    before = current_revision(database)
+    upgrade(database, revision)
+    after = current_revision(database)
+    if before == after:
+        click.echo(f"database is already at {after or '(empty)'}: nothing to do")
+    else:
+        click.echo(f"database migrated from {before or '(empty)'} to {after}")
 
 
 @db.command("current")
-@pass_app
-def db_current(ctx: AppContext) -> None:
+def db_current() -> None:
     """Print the database's revision."""
     # CLI start-up time: migrate pulls in Alembic
     from app.migrate import current_revision
 
-    click.echo(current_revision(ctx.app.extensions["foyer.db"]) or "(empty)")
+    click.echo(current_revision(_schema_app().app.extensions["foyer.db"]) or "(empty)")
 
 
 def main() -> None:
     """The ``foyer`` console script. Plugins add commands without a database: the manager
-    is built from settings only."""
+    is built from settings only. Bad settings and an unreachable database end a command
+    with one line, not a traceback."""
     try:
         plugins = load_plugins_for_cli()
+        plugins.hook.register_commands(cli=cli)
+        context = AppContext(factory=create_app, plugins_factory=lambda: plugins)
+        atexit.register(_finish_sending, context)
+        cli(obj=context)
     except PluginLoadError as exc:
         fail(str(exc))
-    plugins.hook.register_commands(cli=cli)
-    context = AppContext(factory=create_app, plugins_factory=lambda: plugins)
-    atexit.register(_finish_sending, context)
-    cli(obj=context)
+    except SettingsError as exc:
+        fail(str(exc))
+    except DATABASE_UNAVAILABLE as exc:
+        fail(f"the database cannot be reached: {database_problem(exc)}")
 
 
 def _finish_sending(context: AppContext) -> None:

@@ -7,8 +7,10 @@ that are not given are generated once into the instance folder so a first start 
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
 import inspect
+import math
 import os
 import secrets
 import tomllib
@@ -225,6 +227,22 @@ class Settings:
     rate_limit_mfa: str = "10 per hour"
     """Attempts at a one-time code (authenticator or recovery code) per user."""
 
+    log_level: str = "INFO"
+    """Lowest level of log lines written to standard error (``DEBUG``, ``INFO``,
+    ``WARNING``, ``ERROR``)."""
+
+    log_format: str = "json"
+    """``json``: one JSON object a line (requests, events, messages), for log collectors.
+    ``text``: human-readable lines (what ``foyer demo`` uses)."""
+
+    metrics_token: str = ""
+    """When set, ``/metrics`` answers on every host to requests carrying
+    ``Authorization: Bearer <token>`` (use a long random value). Empty: it answers 404."""
+
+    metrics_address: str = ""
+    """``host:port`` of a separate listener that serves ``/metrics`` to Prometheus (e.g.
+    ``10.0.0.5:9102``, an internal address), started by ``foyer run``. Needs no token."""
+
     @classmethod
     def load(cls, overrides: t.Mapping[str, t.Any] | None = None) -> Settings:
         """Build settings from the file named by FOYER_CONFIG, then env, then ``overrides``."""
@@ -243,7 +261,7 @@ class Settings:
                 values[key.lower()] = value
         unknown = set(values) - set(fields)
         if unknown:
-            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
         settings = cls(**values)
         settings._fill_secrets()
         return settings
@@ -264,10 +282,72 @@ class Settings:
             self.encryption_keys = _read_or_create(
                 self.instance / "encryption_key", lambda: Fernet.generate_key().decode()
             )
+        check_secrets(self.secret_key, self.encryption_keys)
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"FOYER_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"FOYER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         if not 8 <= self.password_min_length <= 64:
-            raise ValueError("password_min_length must be between 8 and 64")
+            raise SettingsError("password_min_length must be between 8 and 64")
         if not 60 <= self.signup_code_lifetime <= 600:
-            raise ValueError("signup_code_lifetime must be between 60 and 600 seconds")
+            raise SettingsError("signup_code_lifetime must be between 60 and 600 seconds")
+
+
+class SettingsError(ValueError):
+    """A setting that Foyer refuses to start with; the message names the variable."""
+
+
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_BITS = 80
+
+
+def estimated_bits(value: str) -> float:
+    """Entropy of ``value`` estimated from its characters' frequencies, in bits, counting
+    only once each stretch that repeats an earlier one.
+
+    A rough stand-in, not a proof: it flags short, repetitive or one-alphabet keys (``x``,
+    ``changeme-changeme...``, ``aaaa...``) while every generated key passes with room.
+    """
+    if not value:
+        return 0.0
+    counts = collections.Counter(value)
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    grams = [value[i : i + 4] for i in range(max(len(value) - 3, 1))]
+    fresh = len(set(grams)) / len(grams)  # repeated 4-character stretches add nothing
+    return per_char * len(value) * fresh
+
+
+def check_secrets(secret_key: str, encryption_keys: str) -> None:
+    """Refuse a weak secret key and encryption keys that do not parse, at start.
+
+    :raises SettingsError: naming the variable and how to make a good value.
+    """
+    make = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    if len(secret_key) < SECRET_KEY_MIN_LENGTH:
+        raise SettingsError(
+            f"FOYER_SECRET_KEY is {len(secret_key)} characters long; it needs at least "
+            f"{SECRET_KEY_MIN_LENGTH} random ones (make one with {make})"
+        )
+    if estimated_bits(secret_key) < SECRET_KEY_MIN_BITS:
+        raise SettingsError(
+            "FOYER_SECRET_KEY is too predictable (repeated or too few different characters); "
+            f"use a random value (make one with {make})"
+        )
+    keys = [k.strip() for k in encryption_keys.split(",") if k.strip()]
+    if not keys:
+        raise SettingsError("FOYER_ENCRYPTION_KEYS holds no key")
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise SettingsError(
+                f"FOYER_ENCRYPTION_KEYS: key {number} of {len(keys)} is not a Fernet key "
+                "(32 bytes in url-safe base64; make one with "
+                '`python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`)'
+            ) from None
 
 
 def _coerce(raw: str, annotation: t.Any) -> t.Any:

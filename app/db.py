@@ -127,6 +127,16 @@ def row_metadata(
     model.metadata = RowMetadata(Base.registry.metadata, read, write, hint)
 
 
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for a PostgreSQL connection before the request answers 503."""
+
+
+def database_problem(exc: BaseException) -> str:
+    """The first line of the driver's message (no SQL, no parameters, no password)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
 class Database:
     """The engine and session factory of one app, kept in ``app.extensions['foyer.db']``."""
 
@@ -138,6 +148,8 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+            if url.startswith("postgresql"):  # an unreachable host fails in seconds
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         self.url = url
         self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):

@@ -1,4 +1,7 @@
-"""Branded error pages for every failure, each with a reference id matching a log event.
+"""Branded error pages for every failure, each with the request id as its reference.
+
+The reference is the request's id (``X-Request-ID``): the same id is in the request's log
+line and in the ``error_shown`` event, so support finds both from what a user reads out.
 
 Views call :func:`error_page` with a stable code; handlers turn HTTP errors, CSRF failures,
 plugin failures and unexpected exceptions into the same page. No Flask default error page
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_babel import gettext as _
@@ -25,10 +29,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from app.db import database_problem
 from app.db import session
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.i18n import page_languages
+from app.observability import metrics
+from app.observability.logs import request_id
+from app.observability.web import RETRY_AFTER
 from app.tenancy.models import TenantDomain
 from app.tenancy.resolve import find_domain
 
@@ -195,12 +203,41 @@ class ErrorAction:
     url: str
 
 
+UNRECORDED = frozenset({"not_found", "method_not_allowed"})
+"""Error pages that write no event: what any scanner triggers at will (counted in the
+``foyer_error_pages_total`` metric instead)."""
+
+PROTOCOL_ENDPOINTS = frozenset(
+    {
+        "oidc.token",
+        "oidc.userinfo",
+        "oidc.introspect",
+        "oidc.revoke",
+        "oidc.jwks",
+        "oidc.discovery",
+        "hrd.lookup",
+    }
+)
+"""Endpoints programs call: their failures are JSON with an OAuth ``error``, never a page."""
+
+DATABASE_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+    sa.exc.PendingRollbackError,
+)
+"""What SQLAlchemy raises when the database cannot be reached (or the connection broke
+mid-request): answered 503 with ``Retry-After``, as the pool reconnects by itself."""
+
+
 def error_page(
     code: str,
     status: int | None = None,
     detail: str | None = None,
     headers: t.Mapping[str, str] | None = None,
     actions: t.Sequence[ErrorAction] = (),
+    stored: bool = True,
     **data: t.Any,
 ) -> Response:
     """Render the branded error page for ``code`` and log an ``error_shown`` event.
@@ -211,12 +248,14 @@ def error_page(
 
     :param detail: Extra user-facing text (already translated), e.g. a login rule's reason.
     :param actions: Ways on (a refusal is never a dead end): buttons under the message.
+    :param stored: False when no event can be written (the database is down).
     :param data: Recorded in the event (never secrets), not shown.
     """
     kind = ERRORS.get(code, ERRORS["server_error"])
     status = status or kind.status
+    metrics.count_error_page(code if code in ERRORS else "server_error")
     try:
-        response = _render_error(code, kind, status, detail, data, actions)
+        response = _render_error(code, kind, status, detail, data if stored else None, actions)
     except Exception:
         log.exception("error page failed")
         response = Response(_MINIMAL_PAGE, status=status, mimetype="text/html")
@@ -236,7 +275,7 @@ def _render_error(
     kind: ErrorKind,
     status: int,
     detail: str | None,
-    data: dict[str, t.Any],
+    data: dict[str, t.Any] | None,
     actions: t.Sequence[ErrorAction] = (),
 ) -> Response:
 
@@ -247,13 +286,16 @@ def _render_error(
     languages = page_languages()
     if tenant is not None and not languages.defaults:
         languages.defaults = [tenant.default_locale]
-    reference = None
-    try:
-        reference = record_event(
-            "error_shown", tenant=tenant, data={"code": code, "path": request.path, **data}
-        ).id
-    except Exception:  # the database itself may be what failed
-        log.exception("could not record error event")
+    reference = request_id()
+    if data is not None and code not in UNRECORDED:
+        try:
+            record_event(
+                "error_shown",
+                tenant=tenant,
+                data={"code": code, "path": request.path, "request_id": reference, **data},
+            )
+        except Exception:  # the database itself may be what failed
+            log.exception("could not record error event")
     context = {
         "error_code": code,
         "error_title": kind.title,
@@ -302,6 +344,8 @@ def _request_domain() -> tuple[TenantDomain | None, bool]:
         return domain, False
     try:
         domain = find_domain(request.host)
+    except DATABASE_UNAVAILABLE:  # already said once, by the handler that shows this page
+        return None, True
     except Exception:
         log.exception("could not look up the tenant of an error page")
         return None, True
@@ -383,6 +427,9 @@ def init_errors(app: Flask) -> None:
             return responder(exc)
         return error_page("plugin_failed", 502, plugin=exc.plugin, hook=exc.hook)
 
+    for database_error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(database_error, database_unavailable)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.path)
@@ -394,6 +441,44 @@ def init_errors(app: Flask) -> None:
         if responder is not None:
             return responder(exc)
         return error_page("server_error", 500, error=type(exc).__name__)
+
+
+def database_unavailable(exc: BaseException) -> Response:
+    """503 with ``Retry-After``: JSON with an OAuth error for programs, the branded page for
+    people. Nothing is recorded (the database is what failed) and nothing was allowed: the
+    request stopped where the database was needed. One log line, no traceback."""
+    metrics.count_database_unavailable()
+    log.warning(
+        "database unavailable on %s: %s",
+        request.endpoint or "(unmatched)",
+        database_problem(exc),
+    )
+    try:
+        # close, not rollback: a rollback expires every loaded row (the host's tenant, its
+        # brand), and drawing the page would then ask the database for them again
+        session.close()
+    except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it later
+        log.debug("closing the session without a database failed", exc_info=True)
+    # the page is drawn without asking the database again: nobody is signed in on it
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
+    if request.endpoint in PROTOCOL_ENDPOINTS or _wants_json():
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "The service is temporarily unavailable; retry later.",
+        }
+        response = jsonify(body)
+        response.status_code = 503
+        response.headers.update(headers)
+        return response
+    return error_page("service_unavailable", 503, headers=headers, stored=False)
+
+
+def _wants_json() -> bool:
+    accepted = request.accept_mimetypes
+    return accepted.best_match(["text/html", "application/json"]) == "application/json" and (
+        accepted["application/json"] > accepted["text/html"]
+    )
 
 
 def _record_rate_limited(exc: HTTPException) -> None:

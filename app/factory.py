@@ -7,6 +7,7 @@ Wiring sits above every room, so it imports them all at module level; the packag
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
 
 from flask import Flask
@@ -25,6 +26,8 @@ from app.connections.models import OrganizationConnection
 from app.connections.strategies import build_registry
 from app.db import Database
 from app.db import close_session
+from app.db import database_problem
+from app.errors import DATABASE_UNAVAILABLE
 from app.errors import init_errors
 from app.events.record import record_mail_failure
 from app.events.record import record_plugin_failure
@@ -39,6 +42,7 @@ from app.login.views import bp as login_bp
 from app.mail.outbox import mail_given_up
 from app.mail.outbox import send_due
 from app.migrate import upgrade_if_needed
+from app.observability.web import init_observability
 from app.oidc.consent import bp as consent_bp
 from app.oidc.views import bp as oidc_bp
 from app.orgs.models import Organization
@@ -60,21 +64,29 @@ from app.tenancy.models import TenantDomain
 from app.tenancy.paths import init_organization_paths
 from app.worker import init_worker
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
-    config: t.Mapping[str, t.Any] | None = None, plugins: t.Iterable[object] = ()
+    config: t.Mapping[str, t.Any] | None = None,
+    plugins: t.Iterable[object] = (),
+    *,
+    check_schema: bool = True,
 ) -> Flask:
     """Build the Foyer application.
 
     :param config: Settings overrides (names of :class:`app.config.Settings` fields).
     :param plugins: Extra plugin objects to register (tests, embedding applications).
+    :param check_schema: Migrate SQLite / warn about an old schema at start; the ``foyer db``
+        commands turn it off, as they say themselves what they find and do.
     """
     settings = Settings.load(config)
     app = Flask("app", instance_path=str(settings.instance))
     app.extensions["foyer.settings"] = settings
     setup_flask_config(app, settings)
-    setup_database(app)
+    setup_database(app, check_schema)
     setup_worker(app)
+    init_observability(app)
     setup_plugins(app, plugins)
     setup_security(app)
     setup_i18n(app)
@@ -108,12 +120,21 @@ def setup_flask_config(app: Flask, settings: t.Any) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
 
-def setup_database(app: Flask) -> None:
-    """Open the database and bring its schema to the newest migration."""
+def setup_database(app: Flask, check_schema: bool = True) -> None:
+    """Open the database and bring its schema to the newest migration.
+
+    A database that cannot be reached does not stop a worker from starting (gunicorn would
+    give up on the whole server): it is logged, requests answer 503 and ``/health/ready``
+    says so until it is back. ``foyer run`` refuses to start without it instead.
+    """
     database = Database(app.extensions["foyer.settings"].database_url)
     app.extensions["foyer.db"] = database
     app.teardown_appcontext(close_session)
-    upgrade_if_needed(database)
+    if check_schema:
+        try:
+            upgrade_if_needed(database)
+        except DATABASE_UNAVAILABLE as exc:
+            log.error("database unreachable at start: %s", database_problem(exc))
     # a domain's copy holds its tenant and, for a vanity host, its organization's connections
     init_row_cache(
         app, Tenant, TenantDomain, Organization, OrganizationConnection, Connection, Client

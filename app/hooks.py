@@ -28,6 +28,7 @@ import pluggy
 from flask import current_app
 
 from app.clikit import did_you_mean
+from app.observability import metrics
 
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
@@ -84,6 +85,7 @@ def report_failure(
 ) -> None:
     """Log a plugin's failure with its traceback and tell :data:`hook_failed` listeners."""
     log.error("plugin %s failed in hook %s", plugin, hook, exc_info=error)
+    metrics.count_hook_failure(plugin, hook)
     hook_failed.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         plugin=plugin,
@@ -333,6 +335,7 @@ def _contained(plugin: str, call: _Call, passing: BaseException | None = None) -
     swallowed: the code after the ``with`` block runs.
     """
     token = _running.set(plugin)
+    started = time.perf_counter()
     try:
         with hook_budget(call.budget, f"{plugin} in {call.hook}"):
             yield
@@ -344,6 +347,7 @@ def _contained(plugin: str, call: _Call, passing: BaseException | None = None) -
             raise PluginError(plugin, call.hook, exc, call.organization) from exc
     finally:
         _running.reset(token)
+        metrics.observe_hook(plugin, call.hook, time.perf_counter() - started)
 
 
 # --- Time budget ---------------------------------------------------------------------------

@@ -4,9 +4,13 @@ import gc
 import sys
 
 from app import create_app
+from app.config import Settings
+from app.observability.logs import configure_logging
 from app.plugins import PluginLoadError
 from app.worker import worker_of
 
+_settings = Settings.load()  # first, so that start-up's own lines are in the chosen format
+configure_logging(_settings.log_level, _settings.log_format)
 try:
     app = create_app()
 except PluginLoadError as exc:  # one line in the server's log, not a traceback

@@ -4,6 +4,7 @@ framework default page."""
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app import hookimpl
 from app.db import session
@@ -32,11 +33,25 @@ def assert_branded(response, status: int, title: str) -> str:
     return body
 
 
-def test_unknown_path_is_a_branded_404_with_a_reference(client, tenant, recorded_events):
-    body = assert_branded(client.get("/no/such/page"), 404, "Page not found")
-    [event] = recorded_events("error_shown")
-    assert event.data == {"code": "not_found", "path": "/no/such/page"}
-    assert f'id="error-reference" dir="ltr">{event.id}<' in body
+def test_unknown_path_is_a_branded_404_counted_not_stored(client, tenant, recorded_events):
+    before = REGISTRY.get_sample_value("foyer_error_pages_total", {"code": "not_found"}) or 0
+    answer = client.get("/no/such/page", headers={"X-Request-ID": "lb-4711"})
+    body = assert_branded(answer, 404, "Page not found")
+    assert answer.headers["X-Request-ID"] == "lb-4711"
+    assert 'id="error-reference" dir="ltr">lb-4711<' in body
+    assert recorded_events("error_shown") == []  # a scanner does not grow the event table
+    after = REGISTRY.get_sample_value("foyer_error_pages_total", {"code": "not_found"})
+    assert after == before + 1
+
+
+def test_the_reference_is_the_request_id_of_the_event_and_the_log(client, user, recorded_events):
+    page = client.get("/login", follow_redirects=True)
+    action = read_form(text(page), "login-identifier-form").action
+    answer = client.post(action, data={"identifier": "a@b.test"}, headers={"X-Request-ID": "<x>"})
+    rid = answer.headers["X-Request-ID"]
+    assert rid != "<x>" and len(rid) == 32  # not an id a log line or a page may hold: a new one
+    assert f'id="error-reference" dir="ltr">{rid}<' in text(answer)
+    assert recorded_events("error_shown")[-1].data["request_id"] == rid
 
 
 def test_wrong_method_is_a_branded_405_with_allow_header(client, tenant):

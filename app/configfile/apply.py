@@ -42,7 +42,8 @@ from app.events.record import record_event
 from app.hrd.identifier_map import remove_route
 from app.hrd.identifier_map import set_route
 from app.oidc.keys import DEFAULT_ALG
-from app.oidc.keys import ensure_keys
+from app.oidc.keys import forget_keys
+from app.oidc.keys import stage_keys
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.services import create_organization
@@ -88,23 +89,28 @@ def apply_spec(spec: State, reader: t.Any, prune: bool = False, source: str = ""
         result = Result(plan)
         if not plan.empty:
             result.tenant = _execute(plan, spec, result)
-            session.commit()
-        else:
+        tenant = result.tenant or plan.tenant
+        keys_added = False
+        if tenant is not None:
+            # in the same transaction: a key that cannot be made (or stored) leaves nothing
+            algs = {DEFAULT_ALG} | {client["id_token_alg"] for client in spec["clients"]}
+            session.flush()
+            keys_added = stage_keys(session, tenant.id, sorted(algs))
+        if plan.empty and not keys_added:
             session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
+    if tenant is not None and keys_added:
+        forget_keys(tenant.id)
     if not plan.empty:
         record_event(
             "config_applied",
             tenant=result.tenant,
             data={**plan.counts(), "source": source, "prune": plan.prune},
         )
-    tenant = result.tenant or plan.tenant
-    if tenant is not None:
-        # after the commit: keys are written in their own session (one SQLite writer)
-        algs = {DEFAULT_ALG} | {client["id_token_alg"] for client in spec["clients"]}
-        ensure_keys(tenant.id, sorted(algs))
     return result
 
 

@@ -26,6 +26,9 @@ from app.configfile.problems import ConfigInvalid
 from app.demo.seed import DEMO_PASSWORD
 from app.demo.seed import seed
 from app.hookspecs import hookimpl
+from app.preflight import startup_findings
+from app.servers import gunicorn_argv
+from app.servers import metrics_env
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -48,6 +51,8 @@ def demo_settings(instance_path: str, rp_port: int = 5001) -> dict[str, t.Any]:
         "demo": True,
         "dev_mailbox": True,  # emails are read at /_mailbox/ (no mail server needed)
         "demo_app_url": f"http://localhost:{rp_port}",
+        # a person reads the demo's log: plain lines, unless FOYER_LOG_FORMAT says otherwise
+        "log_format": os.environ.get("FOYER_LOG_FORMAT", "text"),
     }
 
 
@@ -102,6 +107,8 @@ def demo_command(
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
     settings = demo_settings(instance_path, rp_port)
     app = create_app(settings)
+    for finding in startup_findings(app.extensions["foyer.settings"]):
+        click.echo(f"warning: {finding.message}", err=True)  # the demo starts all the same
     with app.app_context():
         demo = _seed(app, port, rp_port, reset)
     app.extensions["foyer.db"].dispose()  # gunicorn's workers open their own connections
@@ -172,19 +179,8 @@ def _gunicorn(
     target: str, host: str, port: int, env: dict[str, str], workers: int
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"{host}:{port}",
-            "--graceful-timeout",
-            "5",
-            target,
-        ],
-        env=env,
+        gunicorn_argv(target, host, port, workers, ["--graceful-timeout", "5"]),
+        env=metrics_env(env),
     )
 
 

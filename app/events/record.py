@@ -23,6 +23,7 @@ from app.events.types import EVENT_TYPES
 from app.events.types import EventRecord
 from app.hooks import HookTimeout
 from app.hooks import call_hook
+from app.observability import metrics
 from app.tenancy.models import Tenant
 
 if t.TYPE_CHECKING:
@@ -111,6 +112,7 @@ def _new_record(
 
 
 def _send(record: EventRecord, tenant: Tenant | None, organization: Organization | None) -> None:
+    count_in_metrics(record, tenant, organization)
     call_hook(
         "track_event",
         tenant=tenant if tenant is not None else _tenant_by_id(record.tenant_id),
@@ -148,8 +150,43 @@ def record_events(
     if records:
         _write(records)
     for record in records:
+        count_in_metrics(record, tenant, None)
         call_hook("track_event", tenant=tenant, contain=True, event=record)
     return records
+
+
+SIGN_IN_RESULTS = {
+    "login_succeeded": "success",
+    "login_failed": "failed",
+    "login_denied": "denied",
+    "login_blocked": "blocked",
+}
+LOCKOUTS = {
+    "login_pair_blocked": "pair_blocked",
+    "login_delayed": "account_delayed",
+    "ip_throttled": "address_throttled",
+}
+PROTECTION_REASONS = frozenset({"pair_blocked", "account_delayed", "address_throttled"})
+
+
+def count_in_metrics(
+    record: EventRecord, tenant: Tenant | None, organization: Organization | None
+) -> None:
+    """Events feed the metrics: every type, sign-in results by tenant and organization
+    (names, bounded per process), attack protection stepping in."""
+    metrics.count_event(record.type)
+    result = SIGN_IN_RESULTS.get(record.type)
+    if result is not None:
+        if result == "failed" and record.data.get("reason") in PROTECTION_REASONS:
+            result = "locked_out"
+        metrics.count_sign_in(
+            result,
+            tenant.name if tenant is not None else None,
+            organization.name if organization is not None else None,
+        )
+    lockout = LOCKOUTS.get(record.type)
+    if lockout is not None:
+        metrics.count_lockout(lockout)
 
 
 def _store(record: EventRecord) -> None:

@@ -129,8 +129,9 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
 
 def upstream_failed(sign_in: SignIn, connection: Connection, error: UpstreamError) -> Response:
     """The branded error page for an upstream sign-in that could not be finished, after an
-    ``upstream_failed`` event with the detail (the page's reference is its ``error_shown``
-    event, which names the ``upstream_failed`` one). Nothing is written."""
+    ``upstream_failed`` event with the detail (the page's reference is the request id, held
+    by its ``error_shown`` event, which names the ``upstream_failed`` one). Nothing is
+    written."""
     session.rollback()
     tx = sign_in.transaction
     event = record_event(

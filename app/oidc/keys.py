@@ -188,6 +188,30 @@ def ensure_keys(tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> None:
     _cache().invalidate(tenant_id)
 
 
+def stage_keys(s: Session, tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> bool:
+    """Add a ``current`` and a ``next`` key for each algorithm that has none to ``s``,
+    uncommitted: the caller's transaction keeps them or drops them with everything else
+    (``foyer apply``). Call :func:`forget_keys` after the commit. Returns whether any
+    was added."""
+    present = set(
+        s.scalars(
+            sa.select(SigningKey.alg).where(
+                SigningKey.tenant_id == tenant_id, SigningKey.state == "current"
+            )
+        )
+    )
+    missing = sorted({alg for alg in algs if alg in ALGORITHMS} - present)
+    for alg in missing:
+        s.add(_new_key(tenant_id, alg, "current"))
+        s.add(_new_key(tenant_id, alg, "next"))
+    return bool(missing)
+
+
+def forget_keys(tenant_id: str) -> None:
+    """Drop this process's copy of a tenant's keys (they changed in the database)."""
+    _cache().invalidate(tenant_id)
+
+
 def _generate(alg: str) -> Key:
     parameters: t.Any = {"alg": alg, "use": "sig"}
     if alg == "RS256":

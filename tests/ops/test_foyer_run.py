@@ -1,0 +1,254 @@
+"""``foyer run`` for real: gunicorn with two workers, probes, metrics of both workers added up
+on the internal listener (parsed with the Prometheus client's parser), one JSON log line per
+request and per event, and no secret in the whole log of a sign-in."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import typing as t
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.testing import CLIENT_REDIRECT_URI
+from app.testing import TENANT_HOST
+from app.testing import USER_PASSWORD
+from app.testing import pkce_pair
+from app.testing import read_form
+from tests.ops.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FoyerRun:
+    """``foyer run --workers 2`` on a free port (the process becomes gunicorn's master)."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "foyer.log"
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from app.cli import main; main()", "run"]
+                + ["--port", str(self.port), "--workers", "2"],
+                env={
+                    **os.environ,
+                    "PYTHONPATH": str(ROOT),
+                    "FOYER_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
+                    **env,
+                },
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.wait_until_up()
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.log_path.read_text())
+            try:
+                if requests.get(f"{self.base}/health/live", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:  # not listening yet, or a worker still booting
+                time.sleep(0.2)
+        raise RuntimeError(f"foyer run did not start:\n{self.log_path.read_text()}")
+
+    def log_lines(self) -> list[dict[str, t.Any]]:
+        """Every line of the log, each parsed as JSON (fails on any other line)."""
+        lines = self.log_path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def foyer_run(tmp_path, foyer_app) -> t.Iterator[t.Callable[..., FoyerRun]]:
+    settings = foyer_app.extensions["foyer.settings"]
+    started: list[FoyerRun] = []
+
+    def start(**env: str) -> FoyerRun:
+        server = FoyerRun(
+            tmp_path,
+            {
+                "FOYER_INSTANCE_PATH": settings.instance_path,
+                "FOYER_DATABASE_URL": settings.database_url,
+                "FOYER_REDIS_URL": settings.redis_url,
+                "FOYER_SECRET_KEY": settings.secret_key,
+                "FOYER_ENCRYPTION_KEYS": settings.encryption_keys,
+                "FOYER_PLUGINS_DIR": settings.plugins_dir,
+                "FOYER_SECURE_COOKIES": "false",
+                "FOYER_TRUSTED_PROXIES": "1",
+                "FOYER_ARGON2_TIME_COST": "1",
+                "FOYER_ARGON2_MEMORY_COST": "8",
+                **env,
+            },
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def sign_in(server: FoyerRun, client_id: str, secret: str, email: str) -> dict[str, t.Any]:
+    """The authorization code flow through the hosted pages, over HTTP."""
+    browser = requests.Session()
+    browser.headers.update({"Host": TENANT_HOST, "X-Forwarded-Proto": "https"})
+
+    def url(target: str) -> str:
+        parts = urllib.parse.urlsplit(target)
+        return server.base + parts.path + ("?" + parts.query if parts.query else "")
+
+    verifier, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CLIENT_REDIRECT_URI,
+        "scope": "openid email",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    answer = browser.get(url("/authorize?" + urllib.parse.urlencode(query)), allow_redirects=False)
+    assert answer.status_code in (302, 303), answer.text[:2000]
+    page = browser.get(url(answer.headers["Location"]))
+    form = read_form(page.text, "login-identifier-form")
+    step = browser.post(
+        url(form.action), data={**form.fields, "identifier": email}, allow_redirects=False
+    )
+    page = browser.get(url(step.headers["Location"]))
+    form = read_form(page.text, "login-password-form")
+    step = browser.post(
+        url(form.action), data={**form.fields, "password": USER_PASSWORD}, allow_redirects=False
+    )
+    assert step.status_code == 303, step.text[:500]
+    back = browser.get(url(step.headers["Location"]), allow_redirects=False)
+    location = back.headers["Location"]
+    assert location.startswith(CLIENT_REDIRECT_URI), location
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))["code"]
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    tokens = browser.post(
+        url("/oauth/token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CLIENT_REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        headers={"Authorization": f"Basic {basic}"},
+    ).json()
+    info = browser.get(
+        url("/userinfo"), headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert info.status_code == 200
+    return {"tokens": tokens, "code": code, "verifier": verifier, "csrf": form.fields}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_foyer_run_probes_metrics_and_logs(foyer_run, user, oidc_client, tenant):
+    app_client, secret = oidc_client
+    server = foyer_run()
+    host = {"Host": TENANT_HOST, "X-Forwarded-Proto": "https"}
+
+    ready = requests.get(f"{server.base}/health/ready", timeout=5)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["migrations"] == "current"
+
+    before = server.scrape()
+    for _ in range(30):
+        assert requests.get(f"{server.base}/health/live", timeout=5).status_code == 200
+    flow = sign_in(server, app_client.client_id, secret, user.email)
+
+    # a client with a wrong secret: one event line and one request line, no traceback
+    wrong = base64.b64encode(f"{app_client.client_id}:not-the-secret".encode()).decode()
+    refused = requests.post(
+        f"{server.base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={**host, "Authorization": f"Basic {wrong}", "X-Request-ID": "client-auth-1"},
+    )
+    assert refused.status_code == 401
+    missing = requests.get(f"{server.base}/wp-login.php", headers=host)
+    assert missing.status_code == 404
+    assert missing.headers["X-Request-ID"] in missing.text  # the page's reference
+
+    samples = server.scrape()  # the internal listener adds up both workers
+    live = {"endpoint": "health.live", "method": "GET", "status": "200"}
+    assert value(samples, "foyer_http_requests_total", **live) == (
+        value(before, "foyer_http_requests_total", **live) + 30
+    )
+    assert (
+        value(
+            samples, "foyer_sign_ins_total", result="success", tenant=tenant.name, organization="-"
+        )
+        == 1
+    )
+    assert (
+        value(
+            samples, "foyer_http_requests_total", endpoint="oidc.token", method="POST", status="401"
+        )
+        == 1
+    )
+    assert value(samples, "foyer_error_pages_total", code="not_found") == 1
+    assert value(samples, "foyer_events_total", type="client_auth_failed") == 1
+    assert value(samples, "foyer_http_request_duration_seconds_count", endpoint="oidc.token") == 2
+    assert requests.get(f"{server.base}/metrics", headers=host).status_code == 404  # no token
+
+    lines = server.log_lines()  # every line is JSON
+    requests_logged = [line for line in lines if line.get("kind") == "request"]
+    assert {line["pid"] for line in lines if line["logger"] == "foyer.access"}
+    assert not [line for line in lines if "exception" in line or "Traceback" in line["message"]]
+    auth = [line for line in lines if line.get("request_id") == "client-auth-1"]
+    assert [line["logger"] for line in auth] == ["foyer.events", "foyer.access"], auth
+    assert auth[0]["event"]["type"] == "client_auth_failed"
+    assert auth[1]["status"] == 401 and auth[1]["client"] == app_client.client_id
+    token_lines = [line for line in requests_logged if line["route"] == "/oauth/token"]
+    assert token_lines and all(line["tenant"] == tenant.name for line in token_lines)
+    signed_in = [line for line in lines if line.get("event", {}).get("type") == "login_succeeded"]
+    assert len(signed_in) == 1 and signed_in[0]["request_id"]
+
+    log_text = server.log_path.read_text()
+    secrets_used = [
+        USER_PASSWORD,
+        secret,
+        flow["code"],
+        flow["verifier"],
+        flow["tokens"]["access_token"],
+        flow["tokens"]["id_token"],
+        flow["csrf"]["csrf_token"],
+    ]
+    for secret_value in secrets_used:
+        assert secret_value not in log_text
+    assert "code_challenge" not in log_text  # no query string is logged, by Foyer or gunicorn
+    assert not [line for line in lines if line["logger"] == "gunicorn.access"]
