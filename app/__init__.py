@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "CallbackStrategy": "app.connections.strategies",
     "UpstreamError": "app.connections.strategies",
     "UpstreamProfile": "app.connections.strategies",
+    "new_state": "app.connections.strategies",
     "LegacyStore": "app.strategies.legacy",
     "LegacyUser": "app.strategies.legacy",
     "verify_hash": "app.strategies.legacy_hashes",
@@ -94,6 +95,7 @@ if t.TYPE_CHECKING:  # the same names, for type checkers
     from app.connections.strategies import UpstreamError as UpstreamError
     from app.connections.strategies import UpstreamLogin as UpstreamLogin
     from app.connections.strategies import UpstreamProfile as UpstreamProfile
+    from app.connections.strategies import new_state as new_state
     from app.factory import create_app as create_app
     from app.hooks import PluginError as PluginError
     from app.hooks import plugin_settings as plugin_settings

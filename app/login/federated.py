@@ -26,6 +26,7 @@ nothing written.
 from __future__ import annotations
 
 import hashlib
+import logging
 import typing as t
 
 import sqlalchemy as sa
@@ -58,6 +59,8 @@ if t.TYPE_CHECKING:
     from app.connections.models import Connection
     from app.login.context import SignIn
     from app.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
 
 LINK = "link"
 """The step of a sign-in whose upstream identity waits to be linked to an existing account."""
@@ -120,12 +123,17 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         profile = strategy.finish_login(answer)
     except UpstreamError as exc:
         return upstream_failed(sign_in, connection, exc)
+    except Exception as exc:  # noqa: BLE001 - a strategy's bug is one more failed answer
+        log.exception("strategy %s failed on an upstream answer", connection.strategy)
+        error = UpstreamError("invalid_response", f"strategy error: {type(exc).__name__}")
+        return upstream_failed(sign_in, connection, error)
     return upstream_signed_in(sign_in, connection, profile)
 
 
 def upstream_failed(sign_in: SignIn, connection: Connection, error: UpstreamError) -> Response:
-    """The branded error page for an upstream sign-in that could not be finished, and an
-    ``upstream_failed`` event whose id is the page's reference. Nothing is written."""
+    """The branded error page for an upstream sign-in that could not be finished, after an
+    ``upstream_failed`` event with the detail (the page's reference is its ``error_shown``
+    event, which names the ``upstream_failed`` one). Nothing is written."""
     session.rollback()
     tx = sign_in.transaction
     event = record_event(

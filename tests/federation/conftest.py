@@ -16,11 +16,14 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
+from app.accounts.models import User
 from app.db import session
 from app.orgs.services import set_email_domains
 from app.strategies import oidc_metadata
 from app.tenancy.models import TenantDomain
+from app.testing import read_form
 from tests.federation.upstream_idp import CLIENT_SECRET
 from tests.federation.upstream_idp import UpstreamIdp
 from tests.federation.upstream_idp import at_foyer
@@ -127,3 +130,37 @@ def come_back(browser: FlaskClient, idp: UpstreamIdp, response: t.Any, sub: str 
 def start_by_email(browser: FlaskClient, client: t.Any, email: str, **params: t.Any):
     page, request = authorize(browser, client, **params)
     return type_identifier(browser, page, email), request
+
+
+def submit(browser: FlaskClient, page: t.Any, form_id: str, **values: str) -> t.Any:
+    form = read_form(text(page), form_id)
+    return follow(browser, browser.post(form.action, data={**form.fields, **values}))
+
+
+def press(browser: FlaskClient, page: t.Any, connection: str) -> t.Any:
+    """The organization's button for an upstream connection."""
+    assert f'id="connection-{connection}"' in text(page), text(page)[:1500]
+    return submit(browser, page, "login-connection-form", connection=connection)
+
+
+def follow_connection(browser: FlaskClient, app: t.Any, name: str) -> t.Any:
+    """An application's sign-in naming the connection (``connection=``), followed."""
+    return follow(
+        browser,
+        browser.get(
+            "/authorize",
+            query_string={
+                "response_type": "code",
+                "client_id": app.client_id,
+                "redirect_uri": app.redirect_uris[0],
+                "scope": "openid",
+                "connection": name,
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+        ),
+    )
+
+
+def users_of(connection: Connection) -> list[User]:
+    return list(session.scalars(sa.select(User).where(User.connection_id == connection.id)))

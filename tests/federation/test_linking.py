@@ -15,14 +15,14 @@ from app.accounts.models import User
 from app.db import session
 from app.testing import USER_PASSWORD
 from app.testing import host_client
-from app.testing import read_form
 from tests.federation.conftest import callback
 from tests.federation.conftest import come_back
 from tests.federation.conftest import exchange
-from tests.federation.conftest import follow
+from tests.federation.conftest import follow_connection
 from tests.federation.conftest import start_by_email
+from tests.federation.conftest import submit
 from tests.federation.conftest import text
-from tests.federation.test_oidc_sign_in import follow_connection
+from tests.federation.conftest import users_of
 from tests.federation.upstream_idp import CLIENT_SECRET
 
 VICTIM = "victim@acme.example"
@@ -49,15 +49,6 @@ def sign_in_upstream(browser, idp, app, sub, email=VICTIM):
 
 def identities_of(user):
     return session.scalars(sa.select(Identity).where(Identity.user_id == user.id)).all()
-
-
-def users_of(connection):
-    return session.scalars(sa.select(User).where(User.connection_id == connection.id)).all()
-
-
-def submit(browser, page, form_id, **values):
-    form = read_form(text(page), form_id)
-    return follow(browser, browser.post(form.action, data={**form.fields, **values}))
 
 
 def test_an_unverified_address_is_never_linked(client, linkable, idp, victim, app_client):

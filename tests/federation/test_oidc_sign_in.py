@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from urllib.parse import urljoin
 
 import pytest
 import requests
 import sqlalchemy as sa
+from joserfc.jwk import RSAKey
 
 from app.accounts.models import Identity
-from app.accounts.models import User
 from app.db import session
 from app.sessions.models import LoginTransactionRow
 from app.testing import host_client
+from tests.federation.conftest import authorize
 from tests.federation.conftest import callback
 from tests.federation.conftest import come_back
 from tests.federation.conftest import exchange
 from tests.federation.conftest import follow
+from tests.federation.conftest import follow_connection
+from tests.federation.conftest import press
 from tests.federation.conftest import start_by_email
 from tests.federation.conftest import text
 from tests.federation.conftest import upstream_params
 from tests.federation.conftest import upstream_url
+from tests.federation.conftest import users_of
 from tests.federation.upstream_idp import CLIENT_SECRET
 from tests.federation.upstream_idp import at_foyer
-
-
-def users_of(connection):
-    return session.scalars(sa.select(User).where(User.connection_id == connection.id)).all()
 
 
 def test_first_sign_in_creates_the_user_and_later_ones_refresh_it(
@@ -333,26 +337,137 @@ def test_a_saved_transaction_keeps_no_secret_after_the_answer(client, realm, idp
     assert row is None or not row.data.get("upstream")
 
 
-def follow_connection(browser, app, name):
-    return follow(
-        browser,
-        browser.get(
-            "/authorize",
-            query_string={
-                "response_type": "code",
-                "client_id": app.client_id,
-                "redirect_uri": app.redirect_uris[0],
-                "scope": "openid",
-                "connection": name,
-                "code_challenge": "x" * 43,
-                "code_challenge_method": "S256",
-            },
-        ),
-    )
-
-
 def test_identity_rows_are_keyed_by_subject(client, realm, idp, app_client):
     idp.person("jo", email="jo@acme.example", email_verified=True)
     redirected, _r = start_by_email(client, app_client[0], "jo@acme.example")
     come_back(client, idp, redirected, "jo")
     assert session.scalar(sa.select(Identity.subject)) == "jo"
+
+
+def test_an_answer_naming_another_issuer_is_refused(
+    client, realm, idp, app_client, recorded_events
+):
+    """RFC 9207: an answer whose ``iss`` is not the connection's IdP (a mix-up attack)."""
+    idp.person("kit", email="kit@acme.example", email_verified=True)
+    redirected, _request = start_by_email(client, app_client[0], "kit@acme.example")
+    answer = idp.sign_in(upstream_url(redirected), "kit")
+    mixed = re.sub(r"iss=[^&]+", "iss=https%3A%2F%2Fevil.example", answer)
+    page = follow(client, client.get(at_foyer(mixed)))
+    assert page.status_code == 502
+    assert recorded_events("upstream_failed")[0].data["code"] == "invalid_response"
+    assert users_of(realm.acme_sso) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "status"),
+    [
+        ("temporarily_unavailable", "upstream_unavailable", 503),
+        ("server_error", "upstream_unavailable", 503),
+        ("unauthorized_client", "upstream_misconfigured", 502),
+        ("login_required", "access_denied", 403),
+    ],
+)
+def test_every_upstream_error_has_its_page(
+    client, realm, idp, app_client, recorded_events, error, code, status
+):
+    redirected, _request = start_by_email(client, app_client[0], "lee@acme.example")
+    state = upstream_params(redirected)["state"]
+    page = client.get("/login/callback", query_string={"error": error, "state": state})
+    assert page.status_code == status
+    assert recorded_events("upstream_failed")[0].data["code"] == code
+
+
+@pytest.fixture
+def impostor_keys(upstream_idp):
+    """A key set served on loopback holding another key under the IdP's key id."""
+    impostor = RSAKey.generate_key(2048, parameters={"kid": upstream_idp.signing_key.kid})
+    body = json.dumps({"keys": [impostor.as_dict(private=False)]}).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    server.shutdown()
+
+
+def test_explicit_endpoints_and_a_wrong_signature(
+    client,
+    tenant,
+    idp,
+    app_client,
+    make_connection,
+    make_organization,
+    recorded_events,
+    impostor_keys,
+):
+    """Explicit endpoints replace discovery; keys that did not sign the token refuse it."""
+    endpoints = {
+        "authorization_endpoint": f"{idp.issuer}/auth",
+        "token_endpoint": f"{idp.issuer}/token",
+    }
+    good = make_connection(
+        "explicit-sso",
+        "oidc",
+        options=idp.options(**endpoints, jwks_uri=f"{idp.issuer}/jwks"),
+        secrets={"client_secret": CLIENT_SECRET},
+    )
+    forged = make_connection(
+        "forged-keys",
+        "oidc",
+        options=idp.options(**endpoints, jwks_uri=impostor_keys),
+        secrets={"client_secret": CLIENT_SECRET},
+    )
+    make_organization("explicit", "Explicit", connections=[good, forged])
+    idp.person("max", email="max@explicit.example", email_verified=True)
+    done = come_back(client, idp, follow_connection(client, app_client[0], "explicit-sso"), "max")
+    assert done.status_code in (302, 303) and "code=" in done.headers["Location"]
+
+    browser = host_client(client.application)
+    refused = come_back(
+        browser, idp, follow_connection(browser, app_client[0], "forged-keys"), "max"
+    )
+    assert refused.status_code == 502
+    [failed] = recorded_events("upstream_failed")
+    assert failed.data["code"] == "invalid_response" and "signature" in failed.data["detail"]
+    assert users_of(forged) == []
+
+
+def test_a_shared_pool_lets_users_in_only_where_they_are_members(
+    client, tenant, idp, app_client, make_connection, make_organization
+):
+    """An IdP enabled for two organizations is a shared pool: its users enter an
+    organization only as members, here from a claim mapped to app_metadata.organizations."""
+    shared = make_connection(
+        "partner-idp",
+        "oidc",
+        options=idp.options(
+            scope="openid email department", app_metadata={"organizations": "department"}
+        ),
+        secrets={"client_secret": CLIENT_SECRET},
+    )
+    make_organization("one", "One", connections=[shared])
+    make_organization("two", "Two", connections=[shared])
+    idp.person("pat", email="pat@partner.example", email_verified=True, department=["one"])
+    app, secret = app_client
+    for organization, allowed in (("one", True), ("two", False)):
+        browser = host_client(client.application)
+        page, request = authorize(browser, app, organization=organization)
+        done = come_back(browser, idp, press(browser, page, "partner-idp"), "pat")
+        if allowed:
+            assert (
+                exchange(browser, secret, request, callback(done, request)).id_token["org_name"]
+                == "one"
+            )
+        else:
+            assert done.status_code == 403 and "not a member of Two" in text(done)
+    [user] = users_of(shared)  # one user of the pool, whichever organization
+    assert user.app_metadata["organizations"] == ["one"]

@@ -14,9 +14,10 @@ from tests.federation.conftest import authorize
 from tests.federation.conftest import callback
 from tests.federation.conftest import come_back
 from tests.federation.conftest import exchange
+from tests.federation.conftest import press
+from tests.federation.conftest import submit
 from tests.federation.conftest import text
 from tests.federation.conftest import upstream_params
-from tests.federation.test_linking import submit
 from tests.hrd.conftest import type_identifier
 
 
@@ -24,12 +25,6 @@ def finish(browser, idp, secret, request, redirected, sub):
     return exchange(
         browser, secret, request, callback(come_back(browser, idp, redirected, sub), request)
     )
-
-
-def press(browser, page, connection):
-    """The organization's button for an upstream connection."""
-    assert f'id="connection-{connection}"' in text(page), text(page)[:1500]
-    return submit(browser, page, "login-connection-form", connection=connection)
 
 
 def test_organization_parameter_shows_the_button(client, realm, idp, app_client):
