@@ -16,6 +16,7 @@ from app.oidc import models as oidc
 from app.orgs import models as orgs
 from app.security import counters
 from app.sessions import models as sessions
+from app.strategies import oidc_models as oidc_upstream
 from app.strategies import saml_models as saml
 from app.tenancy import models as tenancy
 
@@ -27,6 +28,7 @@ ROOMS = (
     events,
     hrd,
     oidc,
+    oidc_upstream,
     orgs,
     saml,
     sessions,
