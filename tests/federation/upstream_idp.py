@@ -203,6 +203,10 @@ class UpstreamIdp:
             url = urljoin(url, response.headers.get("Location", ""))
         raise AssertionError("the IdP did not send the browser back")
 
+    def decode(self, token: str) -> dict[str, t.Any]:
+        """The claims of a token the IdP signed (its signature checked)."""
+        return dict(jwt.decode(token, self.signing_key).claims)
+
     def forge_id_token(self, claims: dict[str, t.Any], key: RSAKey | None = None) -> str:
         """An ID token signed with the IdP's own key (or ``key``): what the IdP never sends."""
         key = key or self.signing_key
