@@ -31,6 +31,8 @@ class GitHub:
         self.codes: dict[str, dict[str, t.Any]] = {}
         self.tokens: dict[str, str] = {}
         self.requests: list[tuple[str, str]] = []
+        self.default_login: str | None = None
+        """Who approves when a browser comes without ``test_login`` (a real browser)."""
         handler = type("Handler", (_Handler,), {"github": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
@@ -111,11 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
         redirect_uri = query["redirect_uri"]
         if query.get("client_id") != CLIENT_ID:
             return self.send(404, "unknown client", "text/plain")
-        if "test_cancel" in query:
+        login = query.get("test_login") or self.github.default_login
+        if "test_cancel" in query or login is None:
             params = {"error": "access_denied", "state": query["state"]}
         else:
             code = secrets.token_hex(10)
-            self.github.codes[code] = {**query, "login": query["test_login"]}
+            self.github.codes[code] = {**query, "login": login}
             params = {"code": code, "state": query["state"]}
         self.send_response(302)
         self.send_header("Location", f"{redirect_uri}?{urlencode(params)}")
