@@ -76,9 +76,6 @@ PAGES = {
 """The error page shown for each :class:`UpstreamError` code."""
 
 PROFILE_FIELDS = ("name", "given_name", "family_name", "locale")
-LONG_PARAMS = {"SAMLResponse": 512 * 1024}
-"""Answer parameters longer than 4096 characters: a signed SAML response with its
-certificate (and perhaps encrypted) is tens of kilobytes."""
 LOCALE_MAX = 16
 SUBJECT_MAX = 255
 
@@ -116,7 +113,7 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         return error_page("no_connection", connection=connection.name)
     answer = UpstreamAnswer(
         transaction_id=tx.id,
-        params={key: str(value)[: LONG_PARAMS.get(key, 4096)] for key, value in params.items()},
+        params={key: str(value) for key, value in params.items()},
         saved=pending.get("saved") or {},
         callback_url=str(pending.get("callback_url") or ""),
     )

@@ -4,6 +4,7 @@
 ``GET  /saml/<connection>/post``      the page that posts an AuthnRequest (POST binding)
 ``POST /saml/<connection>/acs``       the Assertion Consumer Service
 ``GET|POST /saml/<connection>/slo``   Single Logout, both ways
+``GET  /saml/<connection>/continue``  an IdP-initiated sign-in, its response checked
 
 The IdP posts to the ACS from its own site, so the ``SameSite=Lax`` cookie that binds the
 sign-in to the browser stays home: the ACS then answers with a page of Foyer's that posts
@@ -254,6 +255,7 @@ def _remember_upstream_session(
     if name_id is None:
         return
     settings = current_app.extensions["foyer.settings"]
+    session.execute(sa.delete(SamlSession).where(SamlSession.expires_at <= utcnow()))
     session.add(
         SamlSession(
             connection_id=connection.id,
@@ -283,6 +285,8 @@ def slo(name: str) -> BaseResponse | tuple[str, int]:
     params = request.args if binding == "redirect" else request.form
     try:
         message = strategy.read_logout_message(params, binding)
+    except StrategyUnavailable:
+        return error_page("upstream_unavailable", connection=name)
     except UpstreamError as error:
         record_event(
             "error_shown",

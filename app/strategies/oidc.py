@@ -291,6 +291,7 @@ class OidcStrategy:
                 timeout=(options.timeout, options.timeout),
                 headers={"Accept": "application/json", "User-Agent": oidc_metadata.USER_AGENT},
                 allow_redirects=False,
+                stream=True,
             )
         except requests.RequestException as exc:
             raise UpstreamError("upstream_unavailable", f"token: {type(exc).__name__}") from exc

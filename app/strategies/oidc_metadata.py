@@ -12,6 +12,7 @@ forged key ids cannot make Foyer hammer the IdP).
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 import typing as t
@@ -64,6 +65,7 @@ def get_json(
             timeout=(timeout, timeout),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})},
             allow_redirects=False,
+            stream=True,
         )
     except requests.RequestException as exc:
         raise UpstreamError("upstream_unavailable", f"{what} {url}: {type(exc).__name__}") from exc
@@ -73,11 +75,20 @@ def get_json(
 def read_json(response: requests.Response, what: str) -> dict[str, t.Any]:
     """The JSON object of an upstream answer (see :func:`get_json` for the errors)."""
     if response.status_code >= 500:
+        response.close()
         raise UpstreamError("upstream_unavailable", f"{what}: HTTP {response.status_code}")
-    if len(response.content) > MAX_DOCUMENT:
-        raise UpstreamError("upstream_misconfigured", f"{what}: answer too large")
+    try:  # read at most MAX_DOCUMENT bytes, however much the IdP sends
+        body = b""
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_DOCUMENT:
+                raise UpstreamError("upstream_misconfigured", f"{what}: answer too large")
+    except requests.RequestException as exc:
+        raise UpstreamError("upstream_unavailable", f"{what}: {type(exc).__name__}") from exc
+    finally:
+        response.close()
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         data = None
     if not isinstance(data, dict):

@@ -11,8 +11,9 @@ the database until it expires). The SAML library is pysaml2, which signs and che
 the ``xmlsec1`` program.
 
 The URLs of a connection are under ``/saml/<connection>/`` on every host and path of the
-tenant: ``metadata``, ``acs``, ``slo`` and ``post`` (the auto-posting page). The entity ID
-is stable whatever host serves the request.
+tenant: ``metadata``, ``acs``, ``slo``, ``post`` (the auto-posting page) and ``continue``
+(an IdP-initiated sign-in, once checked). The entity ID is stable whatever host serves the
+request.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 import typing as t
-import zlib
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -83,6 +84,9 @@ REPLAY_MARGIN = dt.timedelta(minutes=5)
 DEFAULT_REMEMBER = dt.timedelta(hours=1)
 PRUNE_INTERVAL = 60.0
 _PRUNED_AT = "foyer.saml.assertions_pruned_at"
+_METADATA = "foyer.saml.sp_metadata"
+METADATA_CACHE_SIZE = 256
+"""SP metadata documents a worker keeps (one per connection and key set)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,12 +180,26 @@ class SamlStrategy:
 
     def metadata_xml(self) -> str:
         """The SP metadata to give the customer's IdP: entity ID, the ACS and SLO URLs of
-        every host and path, and every published certificate (two during a rotation)."""
+        every host and path, and every published certificate (two during a rotation).
+
+        Kept per worker while nothing it shows changes (the library asks ``xmlsec1`` which
+        algorithms it supports each time it writes one)."""
         bases = self.published_bases() or [request_issuer()]
-        with key_files(sp_keys(self.connection)) as files:
+        keys = sp_keys(self.connection)
+        options = self.options
+        cache = t.cast(dict[str, str], current_app.extensions.setdefault(_METADATA, {}))
+        key = json.dumps(
+            [self.entity_id, bases, [(k.id, k.state) for k in keys], self.connection.options],
+            sort_keys=True,
+            default=str,
+        )
+        found = cache.get(key)
+        if found is not None:
+            return found
+        with key_files(keys) as files:
             config = sp_config(
                 self.entity_id,
-                self.options,
+                options,
                 files,
                 [endpoint_url(base, self.connection, "acs") for base in bases],
                 [endpoint_url(base, self.connection, "slo") for base in bases],
@@ -189,9 +207,13 @@ class SamlStrategy:
             )
             descriptor = entity_descriptor(config)
         descriptor.spsso_descriptor.want_assertions_signed = (
-            "true" if self.options.require_signed_assertions else "false"
+            "true" if options.require_signed_assertions else "false"
         )
-        return str(descriptor.to_string().decode())
+        xml = str(descriptor.to_string().decode())
+        if len(cache) >= METADATA_CACHE_SIZE:
+            cache.clear()
+        cache[key] = xml
+        return xml
 
     # --- sign-in ----------------------------------------------------------------------------
 
@@ -698,11 +720,6 @@ def name_id_xml(text: str | None, name_format: str | None) -> str | None:
     if not text:
         return None
     return str(NameID(text=text, format=name_format or None))
-
-
-def inflate(encoded: str) -> str:
-    """A Redirect-binding message as XML (for logs and tests)."""
-    return zlib.decompress(base64.b64decode(encoded), -15).decode()
 
 
 @hookimpl

@@ -4,9 +4,15 @@ on an unknown key id."""
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 
 import pytest
+from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import OctKey
 from joserfc.jwk import RSAKey
@@ -90,16 +96,11 @@ def test_a_signature_by_another_key_with_the_same_kid_is_refused(upstream_idp, k
 
 
 def test_symmetric_and_unsigned_tokens_are_refused(upstream_idp, keys):
-    from joserfc import jwt
-
     secret = OctKey.import_key("the client secret the attacker guessed, long enough")
     hs = jwt.encode({"alg": "HS256"}, claims(upstream_idp), secret)
     with pytest.raises(UpstreamError):
         check(hs, keys, upstream_idp)
     header = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
-    import base64
-    import json
-
     body = base64.urlsafe_b64encode(json.dumps(claims(upstream_idp)).encode()).rstrip(b"=")
     with pytest.raises(UpstreamError):
         check(f"{header}.{body.decode()}.", keys, upstream_idp)
@@ -155,3 +156,28 @@ def test_discovery_is_cached_and_a_failing_refresh_keeps_the_last_good_one(
     with pytest.raises(UpstreamError):
         oidc_metadata.discovery(upstream_idp.issuer, 60, 5)
     oidc_metadata.clear()
+
+
+def test_an_oversized_answer_is_not_read_whole():
+    """An IdP answering megabytes is refused after MAX_DOCUMENT bytes."""
+
+    class Huge(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                self.wfile.write(b'{"keys": [' + b" " * (oidc_metadata.MAX_DOCUMENT * 4))
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(UpstreamError, match="too large"):
+            oidc_metadata.get_json(f"http://127.0.0.1:{server.server_address[1]}/", 5)
+    finally:
+        server.shutdown()

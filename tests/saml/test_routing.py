@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from saml2 import BINDING_HTTP_REDIRECT
 
+from app.connections.models import OrganizationConnection
 from app.db import session
 from app.orgs.services import set_email_domains
 from app.tenancy.models import TenantDomain
@@ -63,8 +64,6 @@ def side_by_side(corp, connection, saml_connection):
     """``corp`` offers its password connection (``users``) and its SAML connection."""
     corp.connection_links.clear()
     session.flush()
-    from app.connections.models import OrganizationConnection
-
     corp.connection_links.extend(
         [
             OrganizationConnection(connection_id=connection.id, position=0),
