@@ -212,6 +212,6 @@ def test_the_social_buttons_look_right(foyer, chromium, tmp_path, theme, lang):
         for n in ("google", "microsoft", "github")
     ]
     assert (
-        tops == sorted(tops) and min(b - a for a, b in zip(tops, tops[1:])) > 40
+        tops == sorted(tops) and min(b - a for a, b in zip(tops, tops[1:], strict=False)) > 40
     )  # not overlapping
     page.screenshot(path=str(folder / f"social-buttons-{theme}-{lang}.png"), full_page=True)
