@@ -39,6 +39,9 @@ from app.sessions.services import current_sso
 from app.strategies.oidc import OidcStrategy
 from app.strategies.oidc_models import OidcUpstreamSession
 
+PENDING_FOR = dt.timedelta(hours=1)
+"""How far apart an upstream answer and the Foyer session it led to may be (a step such as
+a consent page waited between them)."""
 RETURN = "oidc_logout_return"
 """Cookie key: the ``state`` sent to the IdP and where to go once it sends the browser back."""
 
@@ -75,15 +78,18 @@ def remember(
     )
     row.logout = {k: v for k, v in profile.logout.items() if isinstance(v, str)}
     session.add(row)
+    now = utcnow()  # and forget those whose Foyer session is over anyway
+    session.execute(sa.delete(OidcUpstreamSession).where(OidcUpstreamSession.expires_at < now))
     session.commit()
 
 
 def find_row(ended: SsoSession) -> OidcUpstreamSession | None:
     mine = sa.select(OidcUpstreamSession).where(OidcUpstreamSession.sso_session_id == ended.id)
-    pending = sa.select(OidcUpstreamSession).where(
+    pending = sa.select(OidcUpstreamSession).where(  # kept while a later step waited
         OidcUpstreamSession.user_id == ended.user_id,
         OidcUpstreamSession.sso_session_id.is_(None),
-        OidcUpstreamSession.created_at >= ended.created_at,
+        OidcUpstreamSession.created_at >= ended.created_at - PENDING_FOR,
+        OidcUpstreamSession.created_at <= ended.created_at + PENDING_FOR,
     )
     for query in (mine, pending):
         row = session.scalar(query.order_by(OidcUpstreamSession.created_at.desc()).limit(1))
