@@ -64,7 +64,10 @@ def register_connection_strategies() -> list[type[ConnectionStrategy]]:
     Builtin: app.strategies.database registers ``database``, app.strategies.legacy
     registers ``legacy``, app.strategies.oidc registers ``oidc`` (an upstream OpenID
     Connect provider, docs/federation.md), app.strategies.saml registers ``saml`` (an
-    upstream SAML 2.0 IdP, docs/federation.md). A strategy class may also have a static
+    upstream SAML 2.0 IdP, docs/federation.md), app.strategies.social registers ``google``
+    and ``microsoft`` and app.strategies.github registers ``github`` (social presets). A
+    strategy may have a ``diagnose()`` method (``foyer connections test``) and a logo
+    ``static/img/connections/<name>.svg`` in a theme. A strategy class may also have a static
     ``check_options(options, secrets)`` returning ``[(field, message)]``: ``foyer apply``
     then refuses a connection whose options do not fit, naming each field.
     """

@@ -20,6 +20,7 @@ from app.orgs import models as orgs
 from app.scim import models as scim
 from app.security import counters
 from app.sessions import models as sessions
+from app.strategies import oidc_models as oidc_upstream
 from app.strategies import saml_models as saml
 from app.tenancy import models as tenancy
 
@@ -34,6 +35,7 @@ ROOMS = (
     jobs,
     mail,
     oidc,
+    oidc_upstream,
     orgs,
     saml,
     scim,

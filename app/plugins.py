@@ -39,6 +39,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.strategies.oidc",
     "app.strategies.saml",
     "app.strategies.saml_cli",
+    "app.strategies.social",
+    "app.strategies.github",
     "app.oidc.default_claims",
     "app.oidc.revocation",
     "app.login.membership_rule",

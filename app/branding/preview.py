@@ -191,6 +191,20 @@ def fake_context(page: str) -> dict[str, t.Any]:
         "mails": [fake_mail("sent"), fake_mail("held")],  # the development mailbox
         "mail": fake_mail("sent"),
         "preview": True,
+        # the sign-in page's buttons: a company IdP and the social presets (with logos)
+        "upstream_connections": [
+            SimpleNamespace(name=name, strategy=strategy, display_name=label)
+            for name, strategy, label in (
+                ("acme-sso", "oidc", "Acme SSO"),
+                ("google", "google", "Google"),
+                ("microsoft", "microsoft", "Microsoft"),
+                ("github", "github", "GitHub"),
+            )
+        ],
+        # the page that forwards a SAML message with a form post
+        "action": "https://idp.example.com/sso",
+        "fields": {"SAMLRequest": "PHNhbWxwOkF1dGhuUmVxdWVzdC8+", "RelayState": "preview"},
+        "to_idp": True,
     }
 
 

@@ -51,6 +51,7 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.login import flow
+from app.login import oidc_logout
 from app.login import steps
 from app.login.context import sign_in_for
 from app.security.crypto import constant_time_equal
@@ -124,7 +125,9 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         log.exception("strategy %s failed on an upstream answer", connection.strategy)
         error = UpstreamError("invalid_response", f"strategy error: {type(exc).__name__}")
         return upstream_failed(sign_in, connection, error)
-    return upstream_signed_in(sign_in, connection, profile)
+    response = upstream_signed_in(sign_in, connection, profile)
+    oidc_logout.remember(connection, profile, tx.id, response)
+    return response
 
 
 def upstream_failed(sign_in: SignIn, connection: Connection, error: UpstreamError) -> Response:

@@ -36,6 +36,7 @@ from app.login import discovery
 from app.login import federated
 from app.login import flow
 from app.login import linking
+from app.login import oidc_logout
 from app.login import organization_picker
 from app.login import steps
 from app.login import two_step
@@ -48,7 +49,7 @@ from app.login.forms import LogoutForm
 from app.login.forms import PasswordForm
 from app.login.identify import identifier_page
 from app.login.identify import submit_identifier
-from app.login.saml_views import upstream_logout_url
+from app.login.upstream_logout import after_logout as upstream_logout_url
 from app.security.limits import count_submission
 from app.security.limits import retry_after
 from app.sessions.services import current_sso
@@ -271,6 +272,7 @@ bp.add_url_rule(
 )
 bp.add_url_rule("/login/connection", view_func=upstream.connection_choice, methods=["POST"])
 bp.add_url_rule("/login/callback", "upstream_callback", federated.callback, methods=["GET"])
+bp.add_url_rule("/login/upstream-logout", "upstream_logout_done", oidc_logout.upstream_logout_done)
 bp.add_url_rule("/login/link", view_func=linking.link_account, methods=["GET", "POST"])
 bp.add_url_rule(
     "/login/link/separate", "link_keep_separate", linking.keep_separate, methods=["POST"]

@@ -42,9 +42,9 @@ from app.hrd.sso import session_answer
 from app.i18n import page_languages
 from app.login import flow
 from app.login.discovery import begin_login
-from app.login.saml_views import upstream_logout_url
 from app.login.steps import continue_session_sign_in
 from app.login.steps import session_rules
+from app.login.upstream_logout import after_logout as upstream_logout_url
 from app.oidc import keys
 from app.oidc import logout
 from app.oidc import tokens

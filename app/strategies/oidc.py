@@ -34,12 +34,15 @@ from joserfc.jwk import RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
 from app.connections.strategies import AuthResult
+from app.connections.strategies import Diagnosis
 from app.connections.strategies import UpstreamAnswer
 from app.connections.strategies import UpstreamError
 from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import new_state
 from app.hookspecs import hookimpl
+from app.strategies import oidc_diagnose
+from app.strategies import oidc_logout
 from app.strategies import oidc_metadata
 from app.strategies.oidc_options import SIGNING_ALGORITHMS
 from app.strategies.oidc_options import OidcOptions
@@ -120,7 +123,7 @@ class OidcStrategy:
             not options.userinfo or "userinfo_endpoint" in explicit
         ):
             return {"issuer": options.issuer, **explicit}
-        document = oidc_metadata.discovery(options.issuer, options.discovery_ttl, options.timeout)
+        document = self.discovery(options)
         merged = {**document, **explicit}
         for key in needed:
             if not isinstance(merged.get(key), str):
@@ -182,7 +185,9 @@ class OidcStrategy:
             raise UpstreamError(code, f"{error[:100]}: {description}".rstrip(": "))
         metadata = self.metadata(options)
         returned_issuer = params.get("iss")
-        if returned_issuer is not None and returned_issuer != options.issuer:
+        if returned_issuer is not None and not self.issuer_matches(
+            options, metadata, returned_issuer
+        ):
             raise UpstreamError("invalid_response", "iss of the answer is another issuer's")
         if returned_issuer is None and metadata.get(
             "authorization_response_iss_parameter_supported"
@@ -209,7 +214,44 @@ class OidcStrategy:
             if "error" in userinfo or userinfo.get("sub") != claims["sub"]:
                 raise UpstreamError("invalid_response", "userinfo is not the token's subject")
             claims = {**userinfo, **claims}
+        return self.profile(options, claims, id_token, tokens)
+
+    # -- what presets (app.strategies.social) change ---------------------------------------
+
+    def discovery(self, options: OidcOptions) -> dict[str, t.Any]:
+        """The IdP's (cached) discovery document."""
+        return oidc_metadata.discovery(options.issuer, options.discovery_ttl, options.timeout)
+
+    def issuer_matches(
+        self, options: OidcOptions, metadata: t.Mapping[str, t.Any], issuer: str
+    ) -> bool:
+        """Whether ``issuer`` (the answer's ``iss``) is this connection's IdP."""
+        return issuer == options.issuer
+
+    def token_issuer(
+        self, options: OidcOptions, metadata: t.Mapping[str, t.Any], id_token: str
+    ) -> str:
+        """The ``iss`` the ID token must carry."""
+        return options.issuer
+
+    def profile(
+        self,
+        options: OidcOptions,
+        claims: dict[str, t.Any],
+        id_token: str,
+        tokens: t.Mapping[str, t.Any],
+    ) -> UpstreamProfile:
+        """The profile of the checked claims."""
         return map_profile(options, claims, id_token)
+
+    def diagnose(self) -> list[Diagnosis]:
+        """What ``foyer connections test`` prints and checks for this connection."""
+        return oidc_diagnose.diagnose(self, LEEWAY)
+
+    def logout_url(self, logout: t.Mapping[str, t.Any], return_to: str, state: str) -> str | None:
+        """The IdP's RP-initiated logout URL (its ``end_session_endpoint``) when the
+        connection's ``upstream_logout`` is on and the IdP publishes one, else None."""
+        return oidc_logout.logout_url(self, logout, return_to, state)
 
     def exchange(
         self,
@@ -288,7 +330,7 @@ class OidcStrategy:
             id_token,
             keys,
             algorithms,
-            issuer=options.issuer,
+            issuer=self.token_issuer(options, metadata, id_token),
             client_id=options.client_id,
             nonce=str(saved.get("nonce") or ""),
             max_age=saved.get("max_age"),

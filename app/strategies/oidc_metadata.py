@@ -119,15 +119,18 @@ def _cached(
     return value
 
 
-def discovery(issuer: str, ttl: float, timeout: float) -> dict[str, t.Any]:
-    """The issuer's discovery document (its ``issuer`` must be exactly ``issuer``)."""
+def discovery(
+    issuer: str, ttl: float, timeout: float, also: t.Collection[str] = ()
+) -> dict[str, t.Any]:
+    """The issuer's discovery document (its ``issuer`` must be exactly ``issuer``, or one of
+    ``also``: a multi-tenant IdP names a template such as ``…/{tenantid}/v2.0``)."""
 
     def fetch() -> dict[str, t.Any]:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         document = get_json(url, timeout, what="discovery")
         if "error" in document:
             raise UpstreamError("upstream_misconfigured", f"discovery: {document['error']}")
-        if document.get("issuer") != issuer:
+        if document.get("issuer") != issuer and document.get("issuer") not in also:
             raise UpstreamError(
                 "upstream_misconfigured",
                 f"discovery names issuer {str(document.get('issuer'))[:200]!r}, not {issuer!r}",

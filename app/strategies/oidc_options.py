@@ -27,7 +27,13 @@ SIGNING_ALGORITHMS = (
 )
 """ID token algorithms accepted: asymmetric only (never ``none``, never a shared secret)."""
 PROMPTS = ("login", "consent", "select_account")
-ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
+ENDPOINTS = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+)
 DEFAULT_MAPPING = {
     "email": "email",
     "email_verified": "email_verified",
@@ -54,6 +60,7 @@ KNOWN = {
     "algorithms",
     "link_to",
     "private_key_kid",
+    "upstream_logout",
     *ENDPOINTS,
 }
 
@@ -88,6 +95,9 @@ class OidcOptions:
     private_key_kid: str | None = None
     endpoints: dict[str, str] = dataclasses.field(default_factory=dict)
     """Explicit endpoints, preferred over the discovery document's."""
+    upstream_logout: bool = False
+    """Signing out of Foyer also signs out at the IdP (RP-initiated logout); off by default:
+    a B2B user signing out of one application rarely means to leave their company's IdP."""
 
 
 def is_loopback(host: str) -> bool:
@@ -147,7 +157,7 @@ def parse_options(options: t.Mapping[str, t.Any] | None) -> OidcOptions:
                 problem(key, message)
             else:
                 endpoints[key] = str(options[key])
-    for key in ("userinfo", "assume_email_verified", "login_hint"):
+    for key in ("userinfo", "assume_email_verified", "login_hint", "upstream_logout"):
         if key in options and not isinstance(options[key], bool):
             problem(key, "true or false")
     mapping = dict(DEFAULT_MAPPING)
@@ -206,6 +216,7 @@ def parse_options(options: t.Mapping[str, t.Any] | None) -> OidcOptions:
         algorithms=tuple(algorithms),
         private_key_kid=kid,
         endpoints=endpoints,
+        upstream_logout=bool(options.get("upstream_logout", False)),
     )
 
 

@@ -62,9 +62,18 @@ def unavailable(message: str) -> None:
 
 
 class UpstreamIdp:
-    def __init__(self, workdir: Path, callbacks: t.Sequence[str] = CALLBACKS) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        callbacks: t.Sequence[str] = CALLBACKS,
+        tenant: str | None = None,
+    ) -> None:
         self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.tenant = tenant
+        """Set: one tenant of a multi-tenant IdP (issuer ``/<tenant>/v2.0``, and
+        ``/organizations/v2.0`` names the issuer ``/{tenantid}/v2.0``, as Entra ID does)."""
+        self.issuer = f"{self.origin}/{tenant}/v2.0" if tenant else self.origin
         self.signing_key = RSAKey.generate_key(
             2048, parameters={"kid": "upstream-1", "alg": "RS256", "use": "sig"}
         )
@@ -84,6 +93,9 @@ class UpstreamIdp:
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
             "id_token_signed_response_alg": "RS256",
+            "post_logout_redirect_uris": [
+                url.replace("/login/callback", "/login/upstream-logout") for url in callbacks
+            ],
         }
         clients = [
             {
@@ -111,6 +123,7 @@ class UpstreamIdp:
             "clients": clients,
             "accounts_file": str(self.accounts_file),
             "jwks": {"keys": [self.signing_key.as_dict(private=True)]},
+            **({"tenant": tenant} if tenant else {}),
         }
         config_file = workdir / "idp.json"
         config_file.write_text(json.dumps(config))
@@ -167,7 +180,7 @@ class UpstreamIdp:
         browser = browser or requests.Session()
         url = authorize_url
         for _ in range(12):
-            if not url.startswith(self.issuer):
+            if not url.startswith(self.origin):
                 return url
             response = browser.get(url, allow_redirects=False, timeout=10)
             if response.status_code in (302, 303):
@@ -189,6 +202,10 @@ class UpstreamIdp:
             )
             url = urljoin(url, response.headers.get("Location", ""))
         raise AssertionError("the IdP did not send the browser back")
+
+    def decode(self, token: str) -> dict[str, t.Any]:
+        """The claims of a token the IdP signed (its signature checked)."""
+        return dict(jwt.decode(token, self.signing_key).claims)
 
     def forge_id_token(self, claims: dict[str, t.Any], key: RSAKey | None = None) -> str:
         """An ID token signed with the IdP's own key (or ``key``): what the IdP never sends."""

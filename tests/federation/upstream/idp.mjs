@@ -10,11 +10,16 @@
 // "ready <issuer>" once listening.
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const issuer = `http://127.0.0.1:${config.port}`;
+const origin = `http://127.0.0.1:${config.port}`;
+// With "tenant", the IdP plays one tenant of a multi-tenant IdP (Entra ID): its issuer is
+// /<tenant>/v2.0 and /organizations/v2.0 publishes the discovery with a {tenantid} issuer.
+const prefix = config.tenant ? `/${config.tenant}/v2.0` : '';
+const issuer = origin + prefix;
 
 function accounts() {
   return JSON.parse(readFileSync(config.accounts_file, 'utf8'));
@@ -25,9 +30,9 @@ const provider = new Provider(issuer, {
   jwks: config.jwks,
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'hd', 'tid'],
     profile: ['name', 'given_name', 'family_name', 'locale'],
-    email: ['email', 'email_verified'],
+    email: ['email', 'email_verified', 'xms_edov'],
     groups: ['groups'],
     department: ['department'],
   },
@@ -53,7 +58,7 @@ const provider = new Provider(issuer, {
     });
     grant.addOIDCScope('openid profile email groups department');
     grant.addOIDCClaims(['email', 'email_verified', 'name', 'given_name', 'family_name',
-      'locale', 'groups', 'department']);
+      'locale', 'groups', 'department', 'hd', 'tid', 'xms_edov']);
     await grant.save();
     return grant;
   },
@@ -64,6 +69,29 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 
-provider.listen(config.port, '127.0.0.1', () => {
-  console.log(`ready ${issuer}`);
-});
+if (!prefix) {
+  provider.listen(config.port, '127.0.0.1', () => {
+    console.log(`ready ${issuer}`);
+  });
+} else {
+  const serve = provider.callback();
+  createServer(async (req, res) => {
+    if (req.url.startsWith('/organizations/v2.0/.well-known/openid-configuration')) {
+      const doc = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+      doc.issuer = `${origin}/{tenantid}/v2.0`;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(doc));
+      return;
+    }
+    if (req.url === prefix || req.url.startsWith(`${prefix}/`)) {
+      req.originalUrl = req.url;
+      req.url = req.url.slice(prefix.length) || '/';
+      serve(req, res);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  }).listen(config.port, '127.0.0.1', () => {
+    console.log(`ready ${issuer}`);
+  });
+}
