@@ -17,7 +17,7 @@ from alembic import op
 import app.db
 
 revision = "20261204_0600"
-down_revision = "20261204_0400"
+down_revision = "20261204_0450"
 branch_labels = None
 depends_on = None
 
