@@ -16,13 +16,13 @@ from flask import request
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
-from app.accounts.background import BackgroundWork
 from app.accounts.bulk import ImportReport
 from app.accounts.bulk import import_rows
 from app.api import schemas as s
 from app.api.errors import invalid
 from app.api.errors import json_response
 from app.api.errors import not_found
+from app.api.import_thread import ImportThread
 from app.api.models import ImportJob
 from app.api.policy import current_principal
 from app.api.policy import requires
@@ -90,25 +90,25 @@ def run_import(job_id: str, rows: list[t.Any]) -> None:
     session.commit()
 
 
-def _worker(app: Flask) -> BackgroundWork:
+def _worker(app: Flask) -> ImportThread:
     work = app.extensions.get(EXTENSION)
     if work is None:
-        work = app.extensions[EXTENSION] = BackgroundWork(app, name="foyer-imports")
-    return t.cast(BackgroundWork, work)
+        work = app.extensions[EXTENSION] = ImportThread(app)
+    return t.cast(ImportThread, work)
 
 
 def wait_for_imports(app: Flask, timeout: float = 60.0) -> bool:
     """Wait for the running imports (tests, benchmarks)."""
     work = app.extensions.get(EXTENSION)
-    return True if work is None else t.cast(BackgroundWork, work).wait(timeout)
+    return True if work is None else t.cast(ImportThread, work).wait(timeout)
 
 
 def shutdown_imports(app: Flask) -> None:
     """Finish the running imports and stop the worker (tests, before their app goes)."""
     work = app.extensions.pop(EXTENSION, None)
     if work is not None:
-        t.cast(BackgroundWork, work).wait(120)
-        t.cast(BackgroundWork, work).executor.shutdown(wait=True)
+        t.cast(ImportThread, work).wait(120)
+        t.cast(ImportThread, work).executor.shutdown(wait=True)
 
 
 def _large_body(view: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
