@@ -3,7 +3,8 @@ party library, ``rp/rp.mjs``) signs in through Foyer while Foyer federates to th
 organization's own IdP (npm's oidc-provider): a real Chromium starts at the application,
 types a work email at Foyer, signs in at the IdP and comes back through Foyer to the
 application, which exchanges the code (PKCE S256, state, nonce) and validates the ID token
-with the library. Twice, in two browsers: the application sees the same ``sub``."""
+with the library. In two browsers, then again with ``prompt=login``: the application sees
+the same ``sub`` every time."""
 
 from __future__ import annotations
 
@@ -115,35 +116,36 @@ def site(foyer_app, tmp_path):
         idp.stop()
 
 
-def sign_in(browser: t.Any, base: str, rp: RelyingParty, idp: UpstreamIdp) -> dict[str, t.Any]:
-    """From the application's sign-in link to its callback in a fresh browser context;
+def sign_in(
+    context: t.Any, base: str, rp: RelyingParty, idp: UpstreamIdp, query: str = ""
+) -> dict[str, t.Any]:
+    """From the application's sign-in link to its callback in the browser ``context``;
     returns what the application answered."""
-    context = browser.new_context(locale="en-US")
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(f"{rp.origin}/login")
-        assert page.url.startswith(f"{base}/"), page.url  # at Foyer
-        page.locator("#identifier").fill("lee@acme.example")
-        page.locator("#submit").click()
-        page.wait_for_url(f"{idp.issuer}/**")
-        page.locator("input[name=login]").fill("lee")
-        page.locator("input[name=password]").fill("the IdP checks its own passwords")
-        page.locator("button[type=submit]").click()
-        page.wait_for_url(f"{rp.origin}/callback**")
-        answer = json.loads(page.locator("body").inner_text())
-        assert "error" not in answer, (answer, rp.output())
-        return answer
-    finally:
-        context.close()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{rp.origin}/login{query}")
+    assert page.url.startswith(f"{base}/"), page.url  # at Foyer
+    page.locator("#identifier").fill("lee@acme.example")
+    page.locator("#submit").click()
+    page.wait_for_url(f"{idp.issuer}/**")
+    page.locator("input[name=login]").fill("lee")
+    page.locator("input[name=password]").fill("the IdP checks its own passwords")
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{rp.origin}/callback**")
+    answer = json.loads(page.locator("body").inner_text())
+    page.close()
+    assert "error" not in answer, (answer, rp.output())
+    return answer
 
 
 def test_a_certified_client_library_signs_in_through_the_federation_twice(site, chromium):  # noqa: F811
     base, rp, idp = site
     idp.person("lee", email="lee@acme.example", email_verified=True, name="Lee Adams")
-    first = sign_in(chromium, base, rp, idp)
-    second = sign_in(chromium, base, rp, idp)
-    for answer in (first, second):
+    one, other = (chromium.new_context(locale="en-US") for _ in range(2))
+    first = sign_in(one, base, rp, idp)
+    second = sign_in(other, base, rp, idp)  # another browser
+    third = sign_in(one, base, rp, idp, "?prompt=login")  # the first again, forced to sign in
+    for answer in (first, second, third):
         claims = answer["claims"]
         assert answer["validated"] is True
         # checked by openid-client: issuer, audience, nonce, and the signature (Foyer's JWKS)
@@ -151,9 +153,10 @@ def test_a_certified_client_library_signs_in_through_the_federation_twice(site, 
         assert claims["aud"] == rp.client_id or rp.client_id in claims["aud"]
         assert claims["nonce"] == answer["nonce"]
         assert claims["email"] == "lee@acme.example"
-    assert first["claims"]["sub"] == second["claims"]["sub"]
+    assert first["claims"]["sub"] == second["claims"]["sub"] == third["claims"]["sub"]
     assert first["claims"]["sub"] != "lee"  # Foyer's own subject, not the IdP's
-    assert first["nonce"] != second["nonce"]
+    assert len({first["nonce"], second["nonce"], third["nonce"]}) == 3
+    assert third["claims"]["auth_time"] >= first["claims"]["auth_time"]
 
 
 def test_the_library_refuses_an_answer_it_did_not_ask_for(site, chromium):  # noqa: F811
