@@ -67,6 +67,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.branding.cli",
     "app.configfile.cli",
     "app.demo.cli",
+    "app.doctor.cli",
     "app.plugin_commands",
 )
 """Foyer's own features, registered through the same hooks as any plugin."""

@@ -34,6 +34,7 @@ GROUPS = {
     "connections",
     "db",
     "demo",
+    "doctor",
     "events",
     "export",
     "hrd",
