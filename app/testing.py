@@ -106,6 +106,7 @@ def throwaway_settings(folder: t.Any, database_url: str) -> dict[str, t.Any]:
         "plugins_dir": str(folder / "no-plugins"),
         "argon2_time_cost": 1,
         "argon2_memory_cost": 8,
+        "outbound_allow": "127.0.0.0/8,::1/128,localhost",  # the test upstreams
     }
 
 
