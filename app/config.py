@@ -135,6 +135,11 @@ class Settings:
     """How many reverse proxies in front of Foyer set X-Forwarded-For/Proto/Host. 0 trusts
     none, so a client cannot spoof its address or scheme."""
 
+    outbound_allow: str = ""
+    """Comma-separated networks (CIDR) or host names Foyer may fetch IdP metadata, OpenID
+    discovery, JWKS and token answers from although they are private, loopback or
+    link-local, and over plain http. Empty: only https to public addresses."""
+
     secure_cookies: bool = True
     """Send cookies with the Secure flag, the session cookie as ``__Host-foyer_session``
     (Secure, ``Path=/``, no ``Domain``). Turned off by ``foyer demo`` on plain-http localhost."""

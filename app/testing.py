@@ -112,6 +112,7 @@ def throwaway_settings(folder: t.Any, database_url: str) -> dict[str, t.Any]:
         # a failed email is retried at once, three times in all (the backoff is not waited)
         "mail_retry_seconds": 0.0,
         "mail_max_attempts": 3,
+        "outbound_allow": "127.0.0.0/8,::1/128,localhost",  # the test upstreams
     }
 
 

@@ -108,6 +108,10 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         return error_page("login_expired", reason="upstream_state_mismatch")
     tx.upstream = {}  # single use: the same answer never works twice
     flow.save(tx)
+    organization = sign_in.organization
+    if organization is not None and connection not in organization.connections:
+        # the organization stopped enabling the connection while the person was upstream
+        return error_page("no_connection", connection=connection.name)
     strategy = strategy_for(connection)
     if not isinstance(strategy, CallbackStrategy):
         return error_page("no_connection", connection=connection.name)

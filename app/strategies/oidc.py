@@ -41,6 +41,8 @@ from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import new_state
 from app.hookspecs import hookimpl
+from app.security.outbound import OutboundRefused
+from app.security.outbound import check_url
 from app.strategies import oidc_diagnose
 from app.strategies import oidc_logout
 from app.strategies import oidc_metadata
@@ -283,6 +285,10 @@ class OidcStrategy:
                 client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 client_assertion=client_assertion(options, endpoint, keys.get("private_key")),
             )
+        try:
+            check_url(endpoint)
+        except OutboundRefused as exc:
+            raise UpstreamError("upstream_misconfigured", f"token {endpoint}: {exc}") from None
         try:
             response = requests.post(
                 endpoint,

@@ -21,6 +21,8 @@ import requests
 from joserfc.jwk import KeySet
 
 from app.connections.strategies import UpstreamError
+from app.security.outbound import OutboundRefused
+from app.security.outbound import check_url
 
 STALE_FOR = 86400
 """Seconds a cached document or key set may serve while its refresh fails."""
@@ -59,6 +61,10 @@ def get_json(
     :raises UpstreamError: ``upstream_unavailable`` (unreachable, slow, 5xx) or
         ``upstream_misconfigured`` (another status, not a JSON object).
     """
+    try:
+        check_url(url)
+    except OutboundRefused as exc:
+        raise UpstreamError("upstream_misconfigured", f"{what} {url}: {exc}") from None
     try:
         response = requests.get(
             url,

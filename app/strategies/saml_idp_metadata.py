@@ -15,6 +15,8 @@ import requests
 from flask import current_app
 
 from app.connections.strategies import StrategyUnavailable
+from app.security.outbound import OutboundRefused
+from app.security.outbound import check_url
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -45,7 +47,11 @@ def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """GET the metadata document. :raises StrategyUnavailable: unreachable, slow, not 200,
     too large, or not XML."""
     try:
-        with requests.get(url, timeout=timeout, stream=True) as answer:
+        check_url(url)
+    except OutboundRefused as error:
+        raise StrategyUnavailable(f"IdP metadata address refused: {error}") from None
+    try:
+        with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as answer:
             if answer.status_code != 200:
                 raise StrategyUnavailable(f"IdP metadata answered HTTP {answer.status_code}")
             body = answer.raw.read(MAX_BYTES + 1, decode_content=True)

@@ -117,7 +117,7 @@ def test_max_age_needs_a_recent_auth_time(upstream_idp, keys):
     assert check(recent, keys, upstream_idp, max_age=60)["sub"] == "ada"
 
 
-def test_an_unknown_kid_refetches_the_keys_once_rate_limited(upstream_idp, monkeypatch):
+def test_an_unknown_kid_refetches_the_keys_once_rate_limited(foyer_app, upstream_idp, monkeypatch):
     oidc_metadata.clear()
     fetched = []
     real = oidc_metadata.get_json
@@ -140,7 +140,9 @@ def test_an_unknown_kid_refetches_the_keys_once_rate_limited(upstream_idp, monke
 
 
 def test_discovery_is_cached_and_a_failing_refresh_keeps_the_last_good_one(
-    upstream_idp, monkeypatch
+    foyer_app,
+    upstream_idp,
+    monkeypatch,  # foyer_app: its settings allow loopback
 ):
     oidc_metadata.clear()
     first = oidc_metadata.discovery(upstream_idp.issuer, 60, 5)
@@ -158,7 +160,7 @@ def test_discovery_is_cached_and_a_failing_refresh_keeps_the_last_good_one(
     oidc_metadata.clear()
 
 
-def test_an_oversized_answer_is_not_read_whole():
+def test_an_oversized_answer_is_not_read_whole(foyer_app):  # its settings allow loopback
     """An IdP answering megabytes is refused after MAX_DOCUMENT bytes."""
 
     class Huge(BaseHTTPRequestHandler):
