@@ -91,6 +91,8 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
         "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
         # every scenario signs in from 127.0.0.1: the limits are tested in tests/login
         "FOYER_RATE_LIMIT_LOGIN": "600 per minute",
+        # the customer's IdP of the federation scenarios listens on loopback
+        "FOYER_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128,localhost",
     }
     env.pop("FOYER_DATABASE_URL", None)
     if theme:
