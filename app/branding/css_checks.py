@@ -58,8 +58,31 @@ def read_stylesheet(path: Path) -> tuple[list[Declaration], list[tuple[int, str]
         return [], [(0, f"cannot read: {exc}")]
     found: list[Declaration] = []
     errors: list[tuple[int, str]] = []
-    _walk(tinycss2.parse_stylesheet(text), path, found, errors, nested=False)
+    rules = tinycss2.parse_stylesheet(text)
+    _walk(rules, path, found, errors, nested=False)
+    unclosed = _unclosed_block_line(text, rules)
+    if unclosed is not None:
+        errors.append(
+            (
+                unclosed,
+                "CSS syntax error: this block is never closed (a '}' is missing), so "
+                "browsers read every rule after it as part of it",
+            )
+        )
     return found, errors
+
+
+def _unclosed_block_line(text: str, rules: list[t.Any]) -> int | None:
+    """The line of the last top-level rule when a block runs to the end of the file.
+
+    CSS parsers (tinycss2 and browsers alike) close such a block silently at the end, so a
+    lost '}' shows only as the closing braces the serializer has to add back.
+    """
+    tokens = tinycss2.parse_component_value_list(text, skip_comments=False)
+    if tinycss2.serialize(tokens).count("}") <= text.count("}"):
+        return None
+    tops = [rule for rule in rules if rule.type in ("qualified-rule", "at-rule")]
+    return tops[-1].source_line if tops else 1
 
 
 def _walk(

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -105,6 +106,8 @@ def demo_command(
     """
     if port == rp_port:
         raise click.BadParameter("--port and --rp-port must differ", param_hint="--rp-port")
+    if not seed_only:
+        busy_ports(host, port, rp_port)
     settings = demo_settings(instance_path, rp_port)
     app = create_app(settings)
     for finding in startup_findings(app.extensions["foyer.settings"]):
@@ -119,6 +122,26 @@ def demo_command(
         return
     _print_kept(demo)
     run_servers(demo, {**os.environ, **settings_env(settings)}, host, port, rp_port)
+
+
+def busy_ports(host: str, port: int, rp_port: int) -> None:
+    """Stop before seeding when a port is taken, saying how to choose others: a server
+    that cannot bind only says so in gunicorn's log lines."""
+    taken = []
+    for number in (port, rp_port):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, number))
+            except OSError:
+                taken.append(number)
+    if taken:
+        ports = " and ".join(str(number) for number in taken)
+        raise click.ClickException(
+            f"port {ports} already in use on {host}: stop what uses it, or choose other "
+            "ports, e.g. `foyer demo --port 5010 --rp-port 5011` (scripts/demo passes "
+            "them on)"
+        )
 
 
 def _seed(app: Flask, port: int, rp_port: int, reset: bool) -> Demo:

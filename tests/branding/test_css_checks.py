@@ -27,6 +27,14 @@ def test_an_invalid_primary_color_is_reported_with_its_line(tmp_path):
     assert "--foyer-primary: '#12g' is not a CSS color" in problem
 
 
+def test_a_missing_closing_brace_is_reported_at_its_block(tmp_path):
+    css = ".note {\n  color: red;\n\n:root {\n  --foyer-primary: #0f766e;\n}\n"
+    write_theme(tmp_path, "acme", MANIFEST, {"static/css/theme.css": css})
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith(f"{tmp_path / 'acme' / 'static' / 'css' / 'theme.css'}:1: ")
+    assert "this block is never closed" in problem
+
+
 def test_an_unknown_property_gets_a_suggestion(tmp_path):
     css = ":root { --foyer-primry: #0f766e; }\n"
     write_theme(tmp_path, "acme", MANIFEST, {"static/css/theme.css": css})

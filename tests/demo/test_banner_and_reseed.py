@@ -20,7 +20,7 @@ def test_the_banner_columns_line_up(foyer_app):
         assert all(row[column - 2 : column] == "  " and row[column] != " " for row in rows), rows
     lines = banner_lines(demo)
     urls = [line.index("http://") for line in lines if "http://localhost" in line]
-    assert len(set(urls)) == 1 and len(urls) == 2
+    assert len(set(urls)) == 1 and len(urls) == 3  # Foyer, the demo application, the mailbox
 
 
 def acme() -> Organization:
