@@ -50,6 +50,7 @@ from app.login.forms import PasswordForm
 from app.login.identify import identifier_page
 from app.login.identify import submit_identifier
 from app.login.upstream_logout import after_logout as upstream_logout_url
+from app.mail.outbox import mailbox_enabled
 from app.security.limits import count_submission
 from app.security.limits import retry_after
 from app.sessions.services import current_sso
@@ -302,12 +303,12 @@ def home() -> tuple[str, int]:
         user_label=user_label(sso.user) if sso is not None else None,
         developer=developer,
         demo_app_url=settings.demo_app_url if developer else "",
-        mailbox_url=optional_url(MAILBOX_ENDPOINT) if developer else None,
+        mailbox_url=optional_url(MAILBOX_ENDPOINT) if developer and mailbox_enabled() else None,
     )
 
 
 MAILBOX_ENDPOINT = "mailbox.inbox"
-"""The development mailbox's page, linked from the landing page when it is served."""
+"""The development mailbox's page, linked from the landing page when it is on."""
 
 
 def optional_url(endpoint: str) -> str | None:

@@ -4,14 +4,11 @@ in the demo and development, and nothing in production."""
 from __future__ import annotations
 
 import pytest
-from flask import Blueprint
 
 from app.db import session
 from app.demo.cli import demo_settings
-from app.hookspecs import hookimpl
 from app.tenancy.services import create_tenant
 from app.testing import host_client
-from app.testing import running_app
 from app.testing import sign_in
 
 
@@ -31,20 +28,15 @@ def test_the_root_is_a_branded_landing_page(foyer_app, client, tenant):
     assert "docs/connecting-apps.md" in body
 
 
-class Mailbox:
-    """Serves a page named like the development mailbox's."""
-
-    @hookimpl
-    def register_blueprints(self) -> list[Blueprint]:
-        bp = Blueprint("mailbox", __name__)
-        bp.add_url_rule("/_mailbox/", "index", lambda: "mail")
-        return [bp]
-
-
-def test_the_landing_page_links_the_mailbox_only_when_it_is_served(foyer_config, client, tenant):
+def test_the_landing_page_links_the_mailbox_only_when_it_is_on(foyer_app, client, tenant):
+    settings = foyer_app.extensions["foyer.settings"]
+    settings.dev_mailbox = False
     assert 'id="mailbox"' not in client.get("/").get_data(as_text=True)
-    with running_app(foyer_config, [Mailbox()]) as app:
-        body = host_client(app).get("/").get_data(as_text=True)
+    settings.dev_mailbox = True
+    try:
+        body = client.get("/").get_data(as_text=True)
+    finally:
+        settings.dev_mailbox = False
     assert 'id="mailbox" href="/_mailbox/"' in body
 
 
