@@ -32,16 +32,17 @@ from app.db import sqlite_write_holder
 from app.db import utcnow
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json
+from app.worker import WORKER_ID
+from app.worker import claim
+from app.worker import claimable
 from app.worker import worker_of
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 10.0
 KEEP_DONE = dt.timedelta(days=1)
 BATCH = 20
-WORKER_ID = new_id()
 _MARK = "__foyer_background_job__"
 PENDING = "foyer_pending_jobs"
 LISTENING = "foyer_pending_jobs_listener"
@@ -137,21 +138,11 @@ def _write_pending(main: Session, transaction: SessionTransaction) -> None:
 
 
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        sa.and_(BackgroundJob.status == "queued", BackgroundJob.next_attempt_at <= now),
-        sa.and_(BackgroundJob.status == "running", BackgroundJob.lease_until < now),
-    )
+    return claimable(BackgroundJob, "running", now)
 
 
 def _claim(job_id: str, now: dt.datetime) -> bool:
-    result = session.execute(
-        sa.update(BackgroundJob)
-        .where(BackgroundJob.id == job_id, _claimable(now))
-        .values(status="running", lease_until=now + LEASE, claimed_by=WORKER_ID)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+    return claim(BackgroundJob, job_id, "running", now)
 
 
 def run_due() -> float | None:

@@ -11,6 +11,7 @@ and every ``poll`` seconds (rows left by a process that stopped, or queued by an
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -20,11 +21,16 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app.db import new_id
 from app.db import session
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "foyer.worker"
+LEASE = dt.timedelta(minutes=5)
+"""How long a claimed row is this worker's; a row still held after it is taken over."""
+WORKER_ID = new_id()
+"""This process's worker, in ``claimed_by``."""
 Drain = t.Callable[[], "float | None"]
 """Sends what is due (inside an app context); returns seconds until the next row is due."""
 
@@ -191,3 +197,24 @@ def shutdown_worker(app: Flask, timeout: float = 60.0) -> None:
     if worker is not None:
         t.cast(Worker, worker).wait(timeout)
         t.cast(Worker, worker).stop(timeout)
+
+
+def claimable(model: t.Any, busy: str, now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Rows of a queue table due now: queued and due, or ``busy`` with an expired lease."""
+    return sa.or_(
+        sa.and_(model.status == "queued", model.next_attempt_at <= now),
+        sa.and_(model.status == busy, model.lease_until < now),
+    )
+
+
+def claim(model: t.Any, row_id: str, busy: str, now: dt.datetime) -> bool:
+    """Take one row for this worker with a conditional UPDATE (commits); False when another
+    worker, in this process or on another host, has it."""
+    result = session.execute(
+        sa.update(model)
+        .where(model.id == row_id, claimable(model, busy, now))
+        .values(status=busy, lease_until=now + LEASE, claimed_by=WORKER_ID)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1

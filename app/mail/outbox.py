@@ -25,7 +25,6 @@ import blinker
 import sqlalchemy as sa
 from flask import current_app
 
-from app.db import new_id
 from app.db import session
 from app.db import utcnow
 from app.mail.delivery import send_email
@@ -35,18 +34,20 @@ from app.orgs.models import Organization
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json
 from app.tenancy.models import Tenant
+from app.worker import LEASE as LEASE  # the lease of every queue
+from app.worker import WORKER_ID
+from app.worker import claim as claim_row
+from app.worker import claimable
 from app.worker import kick_after_commit
 from app.worker import worker_of
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=5)
 """How long a claimed row is left to its worker (far more than one SMTP conversation)."""
 BATCH = 20
 MAX_RETRY_DELAY = 6 * 3600.0
 """The backoff never waits longer than this between two attempts."""
 PRUNE_EVERY = dt.timedelta(minutes=1)
-WORKER_ID = new_id()
 """This process's mark on the rows it claims."""
 
 ATTEMPTS = {"sent": 0, "failed": 0, "given_up": 0}
@@ -106,22 +107,12 @@ def message_of(row: OutgoingMail) -> EmailMessage | None:
 
 
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        sa.and_(OutgoingMail.status == "queued", OutgoingMail.next_attempt_at <= now),
-        sa.and_(OutgoingMail.status == "sending", OutgoingMail.lease_until < now),
-    )
+    return claimable(OutgoingMail, "sending", now)
 
 
 def claim(row_id: str, now: dt.datetime) -> bool:
     """Take one row for this worker; False when another worker (or host) has it."""
-    result = session.execute(
-        sa.update(OutgoingMail)
-        .where(OutgoingMail.id == row_id, _claimable(now))
-        .values(status="sending", lease_until=now + LEASE, claimed_by=WORKER_ID)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return t.cast(sa.CursorResult[t.Any], result).rowcount == 1
+    return claim_row(OutgoingMail, row_id, "sending", now)
 
 
 def send_due() -> float | None:
