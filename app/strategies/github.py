@@ -171,7 +171,9 @@ class GitHubStrategy:
         timeout = float(options["timeout"])
         try:
             response = requests.post(
-                f"{options['base_url'].rstrip('/')}/login/oauth/access_token",
+                oidc_metadata.allowed(
+                    f"{options['base_url'].rstrip('/')}/login/oauth/access_token", "token"
+                ),
                 data=form,
                 timeout=(timeout, timeout),
                 headers={"Accept": "application/json", "User-Agent": oidc_metadata.USER_AGENT},
@@ -199,7 +201,7 @@ class GitHubStrategy:
         secondary address is never taken: anyone can add any address to a GitHub account)."""
         try:
             response = requests.get(
-                f"{api}/user/emails",
+                oidc_metadata.allowed(f"{api}/user/emails", "emails"),
                 timeout=(timeout, timeout),
                 headers={**headers, "User-Agent": oidc_metadata.USER_AGENT},
                 allow_redirects=False,

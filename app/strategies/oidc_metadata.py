@@ -50,6 +50,18 @@ def clear() -> None:
         _cache.clear()
 
 
+def allowed(url: str, what: str) -> str:
+    """``url``, when Foyer may fetch it (:func:`app.security.outbound.check_url`).
+
+    :raises UpstreamError: ``upstream_misconfigured`` naming what was refused.
+    """
+    try:
+        check_url(url)
+    except OutboundRefused as exc:
+        raise UpstreamError("upstream_misconfigured", f"{what} {url}: {exc}") from None
+    return url
+
+
 def get_json(
     url: str,
     timeout: float,
@@ -61,10 +73,7 @@ def get_json(
     :raises UpstreamError: ``upstream_unavailable`` (unreachable, slow, 5xx) or
         ``upstream_misconfigured`` (another status, not a JSON object).
     """
-    try:
-        check_url(url)
-    except OutboundRefused as exc:
-        raise UpstreamError("upstream_misconfigured", f"{what} {url}: {exc}") from None
+    allowed(url, what)
     try:
         response = requests.get(
             url,
