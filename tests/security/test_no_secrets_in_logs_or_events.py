@@ -130,9 +130,12 @@ class Secrets:
         found = []
         for kind, value in self.items:
             forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-            if value.replace(" ", "").isdigit():  # a short code: only as a number of its own
-                digits = value.replace(" ", "")
-                pattern = rf"(?<![0-9]){digits}(?![0-9])|{re.escape(value)}"
+            if value.replace(" ", "").isdigit():
+                # A short code counts only as a number of its own, typed with or without its
+                # space: not as the digits inside a longer number or a decimal fraction
+                # (SQLAlchemy logs "cached since 12.123456s ago").
+                typed = {value, value.replace(" ", "")}
+                pattern = "|".join(rf"(?<![0-9.]){re.escape(form)}(?![0-9])" for form in typed)
             else:
                 pattern = "|".join(re.escape(form) for form in forms)
             match = re.search(pattern, haystack)
