@@ -81,8 +81,14 @@ def _tenant(user: User) -> Tenant:
     return tenant
 
 
-def send_password_reset(user: User, organization: Organization | None = None) -> bool:
-    """Issue a reset token (voiding older ones), commit, email the link."""
+def send_password_reset(
+    user: User, organization: Organization | None = None, page_locale: str | None = None
+) -> bool:
+    """Issue a reset token (voiding older ones), commit, email the link.
+
+    :param page_locale: The language of the page the person asked on: their account has
+        none saved, so the mail speaks the language they were just reading.
+    """
     tenant = _tenant(user)
     organization = _organization(user, organization)
     issued = tokens.issue(
@@ -98,7 +104,7 @@ def send_password_reset(user: User, organization: Organization | None = None) ->
         to=t.cast(str, user.email),
         tenant=tenant,
         organization=organization,
-        locale=user.locale,
+        locale=user.locale or page_locale,
         reset_url=tenant_url(tenant, "accounts.reset_form", organization, token=issued.value),
         minutes=max(1, settings.reset_token_lifetime // 60),
         user_name=user_name(user),
@@ -113,8 +119,11 @@ def send_password_reset(user: User, organization: Organization | None = None) ->
     return deliver(message, tenant, organization)
 
 
-def send_verification(user: User, organization: Organization | None = None) -> bool:
-    """Issue an email verification token (voiding older ones), commit, email the link."""
+def send_verification(
+    user: User, organization: Organization | None = None, page_locale: str | None = None
+) -> bool:
+    """Issue an email verification token (voiding older ones), commit, email the link
+    (in ``page_locale`` when the account has no language saved, as for a reset)."""
     tenant = _tenant(user)
     organization = _organization(user, organization)
     issued = tokens.issue(
@@ -134,7 +143,7 @@ def send_verification(user: User, organization: Organization | None = None) -> b
         to=t.cast(str, user.email),
         tenant=tenant,
         organization=organization,
-        locale=user.locale,
+        locale=user.locale or page_locale,
         verify_url=tenant_url(tenant, "accounts.verify_email", organization, token=issued.value),
         hours=max(1, settings.verify_token_lifetime // 3600),
         user_name=user_name(user),

@@ -22,6 +22,7 @@ from flask import redirect
 from flask import request
 from flask import session as cookie
 from flask import url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -184,6 +185,7 @@ def reset_request() -> Response | tuple[str, int]:
                 current_tenant().id,
                 organization.id if organization is not None else None,
                 form.email.data,
+                str(get_locale()),
             )
             return redirect(url_for(".reset_sent", tx=tx_id()), code=303)
         return render_page("account/reset_request.html", 400, form=form)
@@ -194,7 +196,9 @@ def reset_request() -> Response | tuple[str, int]:
 
 
 @background_job
-def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
+def send_reset_emails(
+    tenant_id: str, organization_id: str | None, email: str, page_locale: str | None = None
+) -> None:
     """Background: email a reset link to each active account with this address, at most
     ``reset_emails_per_hour`` per account (more requests send nothing, L-09)."""
     settings = current_app.extensions["foyer.settings"]
@@ -212,7 +216,7 @@ def send_reset_emails(tenant_id: str, organization_id: str | None, email: str) -
                 connection_id=user.connection_id,
             )
             continue
-        emails.send_password_reset(user, organization or home_organization(user))
+        emails.send_password_reset(user, organization or home_organization(user), page_locale)
 
 
 @bp.route("/password/reset/sent")
@@ -442,6 +446,7 @@ def resend_verification() -> Response | tuple[str, int]:
                 current_tenant().id,
                 organization.id if organization is not None else None,
                 form.email.data,
+                str(get_locale()),
             )
             return redirect(url_for(".verification_sent", tx=tx_id()), code=303)
         return render_page("account/resend_verification.html", 400, form=form)
@@ -452,7 +457,9 @@ def resend_verification() -> Response | tuple[str, int]:
 
 
 @background_job
-def send_verification_emails(tenant_id: str, organization_id: str | None, email: str) -> None:
+def send_verification_emails(
+    tenant_id: str, organization_id: str | None, email: str, page_locale: str | None = None
+) -> None:
     """Background: a verification link to each unverified account with this address."""
     settings = current_app.extensions["foyer.settings"]
     since = utcnow() - dt.timedelta(hours=1)
@@ -463,7 +470,7 @@ def send_verification_emails(tenant_id: str, organization_id: str | None, email:
         sent = tokens.issued_since(user, tokens.EMAIL_VERIFICATION, since)
         if sent >= settings.reset_emails_per_hour:
             continue
-        emails.send_verification(user, organization or home_organization(user))
+        emails.send_verification(user, organization or home_organization(user), page_locale)
 
 
 @bp.route("/email/verify/sent")

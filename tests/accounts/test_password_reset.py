@@ -298,6 +298,21 @@ def test_reset_page_speaks_the_users_language(client, make_user, mails):
     assert '<html lang="fr"' in page.get_data(as_text=True)
 
 
+def test_reset_mail_speaks_the_page_language_when_the_account_has_none(client, make_user, mails):
+    """An account without a saved language gets the mail in the language of the page the
+    reset was asked on, not the organization's or tenant's default; a saved one wins."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"  # the browser reads German
+    make_user(email="noor@example.com", locale=None)
+    request_reset(client, "noor@example.com")
+    (message,) = mails()
+    assert 'lang="de"' in message.html
+    page = client.get(path_of(link_in(message)))
+    assert '<html lang="de"' in page.get_data(as_text=True)
+    make_user(email="ines@example.com", locale="fr")
+    request_reset(client, "ines@example.com")
+    assert 'lang="fr"' in mails()[-1].html
+
+
 def test_admin_blocks_a_user_who_is_told_and_loses_sessions_and_tokens(
     foyer_app, client, user, oidc_client, outbox
 ):
