@@ -109,6 +109,9 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+NOISY_AT_INFO = ("alembic.runtime.plugins", "xmlschema")
+
+
 def configure_logging(
     level: str = "INFO", fmt: str = "json", stream: t.TextIO | None = None
 ) -> None:
@@ -129,3 +132,7 @@ def configure_logging(
     # a refused CSRF token is an expected client error: the request's line and its
     # error_shown event say it; Flask-WTF's own INFO line would be a third
     logging.getLogger("flask_wtf.csrf").setLevel(logging.WARNING)
+    # libraries' start-up chatter at INFO (Alembic's plugin list, xmlschema loading the
+    # SAML schemas) tells an operator nothing; their warnings still come through
+    for chatty in NOISY_AT_INFO:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -193,6 +193,17 @@ def test_text_format_for_people(client, tenant, captured_log):
         json.loads(line)
 
 
+def test_library_start_up_chatter_stays_out_of_the_log(captured_log):
+    configure_logging("INFO", "text", captured_log)
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate")
+    logging.getLogger("xmlschema").info("Resource 'XMLSchema.xsd' is already loaded")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade a -> b")
+    logging.getLogger("xmlschema").warning("a schema could not be loaded")
+    text = captured_log.getvalue()
+    assert "setup plugin" not in text and "already loaded" not in text
+    assert "Running upgrade a -> b" in text and "could not be loaded" in text
+
+
 def test_dashboard_refers_only_to_exported_metrics():
     # the JSON in docs/ loads, and every metric its queries name is one Foyer exports
     path = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
