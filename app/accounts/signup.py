@@ -193,3 +193,38 @@ def _set_code(row: OneTimeToken, code: str) -> None:
 
 def _code_hash(row: OneTimeToken, code: str) -> str:
     return keyed_hash(code, f"signup:{row.token_hash}")
+
+
+# --- The sign-in a sign-up finishes --------------------------------------------------------
+
+SIGNED_UP_KEY = "signed_up"
+"""The browser's proof, in its signed session, that it just finished a sign-up."""
+
+SIGNED_UP_LIFETIME = 600
+"""Seconds within which the sign-up signs its browser in (then the usual sign-in asks)."""
+
+
+def signed_up_proof(tx_id: str, user: User, organization_id: str | None) -> dict[str, object]:
+    """What the sign-up leaves in its browser's session for the sign-in it interrupted: the
+    address is proved by the code entered in this browser and the password was chosen
+    moments ago, so asking for both again would only lose the person."""
+    return {
+        "tx": tx_id,
+        "user": user.id,
+        "organization": organization_id,
+        "at": int(utcnow().timestamp()),
+    }
+
+
+def signed_up_user(proof: object, tx_id: str, tenant_id: str) -> User | None:
+    """The user ``proof`` vouches for, in the sign-in ``tx_id`` of ``tenant_id``, while fresh
+    and the account is usable; else None (the sign-in then asks as usual)."""
+    if not isinstance(proof, dict) or proof.get("tx") != tx_id:
+        return None
+    at = proof.get("at")
+    if not isinstance(at, int) or not 0 <= utcnow().timestamp() - at <= SIGNED_UP_LIFETIME:
+        return None
+    user = session.get(User, str(proof.get("user") or ""))
+    if user is None or user.tenant_id != tenant_id or user.blocked:
+        return None
+    return user

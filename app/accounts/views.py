@@ -598,7 +598,8 @@ def _pending_signup() -> OneTimeToken | None:
 @bp.route("/signup/verify", methods=["GET", "POST"])
 def signup_verify() -> Response | tuple[str, int]:
     """Enter the emailed code in the browser that signed up: the account is created then,
-    its address verified. No sign-in follows (two-step and login rules apply as usual)."""
+    its address verified, and the sign-in the sign-up started from goes on signed in (its
+    login rules, two-step verification and consent apply as usual)."""
     tenant = current_tenant()
     row = _pending_signup()
     if row is None:
@@ -642,7 +643,13 @@ def finish_signup(tenant: Tenant, email: str) -> Response | tuple[str, int]:
         connection_id=user.connection_id,
         data={"via": "signup"},
     )
-    return redirect(url_for(".signup_done", tx=tx_id()), code=303)
+    transaction = tx_id()
+    if transaction is not None:  # the sign-in it interrupted goes on, signed in
+        cookie[signup_service.SIGNED_UP_KEY] = signup_service.signed_up_proof(
+            transaction, user, organization.id if organization is not None else None
+        )
+        return redirect(url_for("login.signed_up", tx=transaction), code=303)
+    return redirect(url_for(".signup_done"), code=303)
 
 
 def _code_page(row: OneTimeToken, form: CodeForm) -> dict[str, t.Any]:

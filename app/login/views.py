@@ -32,6 +32,7 @@ from app.connections.strategies import strategy_for
 from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.request_stage import resolve_request
+from app.login import after_signup
 from app.login import discovery
 from app.login import federated
 from app.login import flow
@@ -280,6 +281,7 @@ bp.add_url_rule(
 )
 bp.add_url_rule("/login/link/code/send", "link_send_code", linking.send_code, methods=["POST"])
 bp.add_url_rule("/login/link/code", "link_code", linking.enter_code, methods=["GET", "POST"])
+bp.add_url_rule("/login/signed-up", "signed_up", after_signup.signed_up)
 bp.add_url_rule("/login/mfa", view_func=two_step.mfa_challenge, methods=["GET", "POST"])
 bp.add_url_rule("/login/mfa/setup", view_func=two_step.mfa_enroll, methods=["GET", "POST"])
 bp.add_url_rule(

@@ -201,3 +201,53 @@ def test_an_organizations_own_connection_takes_sign_ups_only_on_its_pages(
     assert enter_code(client, code_in(message), path="/o/open").status_code == 303
     created = session.scalar(sa.select(User).where(User.email_normalized == "gus@example.com"))
     assert created.connection_id == own.id
+
+
+def test_a_signup_inside_an_applications_sign_in_goes_on_signed_in(
+    client, open_signup, oidc_client, mails, recorded_events
+):
+    """Signing up from an application's sign-in ends in the application, signed in: the code
+    entered in this browser proved the address and the password was chosen moments ago.
+    The proof counts once, for that sign-in only."""
+    model, secret = oidc_client
+    started = client.get(
+        "/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": model.client_id,
+            "redirect_uri": model.redirect_uris[0],
+            "scope": "openid email",
+            "state": "s-1",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        },
+    )
+    tx = re.search(r"tx=([\w-]+)", started.headers["Location"]).group(1)
+    page = client.get(f"/signup?tx={tx}")
+    assert page.status_code == 200
+    submit_form(client, page, "signup-form", email="bob@example.com", name="Bob", password=PASSWORD)
+    page = client.get(f"/signup/verify?tx={tx}")
+    done = submit_form(client, page, "signup-code-form", code=code_in(mails()[-1]))
+    assert done.status_code == 303 and f"/login/signed-up?tx={tx}" in done.headers["Location"]
+    back = client.get(path_of(done.headers["Location"]))
+    assert back.status_code in (302, 303)
+    resumed = client.get(path_of(back.headers["Location"]))
+    location = resumed.headers["Location"]
+    assert location.startswith(model.redirect_uris[0]) and "code=" in location, location
+    assert "state=s-1" in location
+    signed_in = recorded_events("login_succeeded")
+    assert signed_in and signed_in[-1].data.get("amr") in (["pwd"], None)
+    again = client.get(f"/login/signed-up?tx={tx}")  # the proof was used: no second sign-in
+    assert again.status_code in (303, 400)
+    assert "code=" not in again.headers.get("Location", "")
+
+
+def test_a_signed_up_proof_does_not_sign_in_another_sign_in(client, open_signup, make_login_tx):
+    from app.accounts.signup import SIGNED_UP_KEY
+
+    first, second = make_login_tx(), make_login_tx()
+    client.get(f"/login?tx={first}")
+    with client.session_transaction() as cookie:
+        cookie[SIGNED_UP_KEY] = {"tx": first, "user": "nobody", "organization": None, "at": 0}
+    answer = client.get(f"/login/signed-up?tx={second}")
+    assert answer.status_code == 303 and f"/login?tx={second}" in answer.headers["Location"]
