@@ -108,15 +108,24 @@ class FakeField:
         return str(self())
 
 
+HOSTED_PAGE_MODULES = ("app.login.", "app.accounts.", "app.orgs.")
+
+
 def known_labels() -> dict[str, t.Any]:
     """Field labels of the app's real forms by field name (translated), so a preview reads
     like the page: "Email or username", not "Identifier"."""
 
-    labels: dict[str, t.Any] = {}
+    forms: list[type[FlaskForm]] = []
     pending = list(FlaskForm.__subclasses__())
     while pending:
         form = pending.pop()
         pending.extend(form.__subclasses__())
+        forms.append(form)
+    # the sign-in and account pages' forms first: a support tool's field of the same name
+    # ("identifier" of the discovery explainer) must not relabel the sign-in page
+    forms.sort(key=lambda form: not form.__module__.startswith(HOSTED_PAGE_MODULES))
+    labels: dict[str, t.Any] = {}
+    for form in forms:
         for name, unbound in vars(form).items():
             if not hasattr(unbound, "field_class"):  # not a field
                 continue

@@ -135,6 +135,8 @@ def test_preview_renders_every_page_of_every_theme_in_every_locale(foyer_app, cl
         assert '<html lang="ar" dir="rtl">' in identifier and 'id="sign-in-notice"' in identifier
         english = client.get("/_themes/harbor/login/identifier?lang=en").get_data(as_text=True)
         assert "Sign in to <bdi>Example Corporation</bdi>" in english
+        assert "Email or username" in english  # the sign-in form's label, no other form's
+        assert "Identifier the user types" not in english
         emails = sorted(set(re.findall(r'href="/_themes/default/(mail/[^"?]+)\?part=text"', index)))
         for email in emails:  # each email's text part, when the theme has emails
             answer = client.get(f"/_themes/ember/{email}?part=text&lang=ar")
