@@ -28,6 +28,7 @@ from app.backup.tables import tenant_scope
 from app.cli import cli
 from app.clikit import AppContext
 from app.db import session
+from app.migrate import upgrade
 from app.models import metadata
 from app.orgs.invitations import invite
 from app.orgs.services import add_member
@@ -61,8 +62,10 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def cheap_key_derivation(monkeypatch) -> None:
-    """scrypt at 4 MiB instead of 128 MiB: the archive records its cost, readers follow it."""
+    """scrypt at 4 MiB instead of 128 MiB (the archive records its cost, readers follow it),
+    and 256-byte frames, so that a damaged last frame is found after rows were inserted."""
     monkeypatch.setattr(archive_format, "SCRYPT_N", 2**12)
+    monkeypatch.setattr(archive_format, "FRAME", 256)
 
 
 @pytest.fixture
@@ -236,6 +239,7 @@ def archive(foyer_app, tenant, user, tmp_path):
 
 def test_wrong_passphrase_is_one_clear_line(foyer_app, archive, tmp_path, empty_database_url):
     with other_app(foyer_app, empty_database_url, tmp_path / "restored") as restored:
+        upgrade(restored.extensions["foyer.db"])  # a refused archive leaves no schema to clean
         result = foyer(restored, "restore", str(archive), passphrase="not the passphrase")
         assert result.exit_code == 1
         assert result.output.strip() == "error: wrong passphrase for this backup"
@@ -248,13 +252,21 @@ def test_truncated_or_altered_archive_is_refused_and_nothing_is_restored(
     data = archive.read_bytes()
     truncated = tmp_path / "truncated.foyer-backup"
     truncated.write_bytes(data[: len(data) - 10])
+    frames_at = data.index(b"\n", len(archive_format.MAGIC)) + 1
+    frame = 4 + archive_format.FRAME + 16  # length, ciphertext, tag
+    frames = -(-(len(data) - frames_at) // frame)
+    assert frames > 4  # rows are inserted before the damaged frame is read
+    spot = frames_at + (frames - 2) * frame + 4 + 100  # in the last frame but one's ciphertext
     altered = tmp_path / "altered.foyer-backup"
-    altered.write_bytes(data[:-40] + bytes([data[-40] ^ 1]) + data[-39:])
+    altered.write_bytes(data[:spot] + bytes([data[spot] ^ 1]) + data[spot + 1 :])
     with other_app(foyer_app, empty_database_url, tmp_path / "restored") as restored:
+        upgrade(restored.extensions["foyer.db"])
         cut = foyer(restored, "restore", str(truncated))
         assert cut.exit_code == 1 and "truncated" in cut.output, cut.output
         changed = foyer(restored, "restore", str(altered))
-        assert changed.exit_code == 1 and "damaged" in changed.output, changed.output
+        assert changed.exit_code == 1, changed.output
+        expected = f"error: the backup is damaged: part {frames - 1} was altered"
+        assert changed.output.strip() == expected
         assert session.scalar(sa.select(sa.func.count()).select_from(metadata.tables["user"])) == 0
         assert foyer(restored, "restore", str(archive)).exit_code == 0  # still empty
 
