@@ -211,14 +211,14 @@ def restore_backup(
     :raises ArchiveError: the archive cannot be read (any point: nothing is committed).
     :raises RestoreRefused: the database is not empty, or the schemas differ.
     """
-    records = read_records(stream, passphrase)
-    manifest = check_manifest(database, next(records, None))
     full = non_empty_tables(database)
     if full:
         shown = ", ".join(full[:5]) + (", ..." if len(full) > 5 else "")
         raise RestoreRefused(
             f"the database is not empty ({shown} hold rows): restore needs an empty database"
         )
+    records = read_records(stream, passphrase)
+    manifest = check_manifest(database, next(records, None))
     upgrade(database)
     counts: dict[str, int] = {}
     expected = manifest["rows"]

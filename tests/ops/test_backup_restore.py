@@ -6,11 +6,15 @@ refused with one line."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
+import re
+import shlex
 import time
 import types
 import typing as t
 import uuid
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -43,6 +47,7 @@ from app.testing import submit_form
 from app.testing import throwaway_settings
 from app.testing import token_request
 
+ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "a long backup passphrase"
 register_commands(cli)
 
@@ -299,3 +304,40 @@ def test_backup_needs_a_scope_a_known_tenant_and_a_long_passphrase(foyer_app, te
     short = foyer(foyer_app, "backup", "--all", "-o", out, passphrase="short")
     assert "too short" in short.output
     assert not os.path.exists(out) and not os.path.exists(out + ".partial")
+
+
+def doc_blocks() -> list[str]:
+    """The shell blocks of docs/operating.md's "Backup and restore" that run foyer."""
+    text = (ROOT / "docs" / "operating.md").read_text()
+    section = text.split("## Backup and restore\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return [block for block in blocks if re.search(r"^foyer (backup|restore) ", block, re.M)]
+
+
+def commands(block: str) -> list[list[str]]:
+    """The arguments of each ``foyer`` line of a shell block, as the shell would split them."""
+    today = dt.date.today().isoformat()
+    lines = [
+        shlex.split(line.replace("$(date +%F)", today), comments=True)
+        for line in block.splitlines()
+    ]
+    return [words[1:] for words in lines if words and words[0] == "foyer"]
+
+
+def test_the_operating_guide_commands_run_as_written(
+    foyer_app, tenant, user, oidc_client, tmp_path, empty_database_url, monkeypatch
+):
+    backup_block, restore_block = doc_blocks()
+    monkeypatch.chdir(tmp_path)
+    for args in commands(backup_block):
+        made = foyer(foyer_app, *args)
+        assert made.exit_code == 0, made.output
+    assert len(list(tmp_path.glob("*.foyer-backup"))) == 2
+    with other_app(foyer_app, empty_database_url, tmp_path / "restored") as restored:
+        (args,) = commands(restore_block)
+        done = foyer(restored, *args)
+        assert done.exit_code == 0, done.output
+        assert "restored" in done.output and "(acme)" in done.output
+        assert login(host_client(restored), user.email, USER_PASSWORD).status_code == 303
+        again = foyer(restored, *args)
+        assert again.exit_code == 1 and "the database is not empty" in again.output
