@@ -276,15 +276,28 @@ def test_truncated_or_altered_archive_is_refused_and_nothing_is_restored(
         assert foyer(restored, "restore", str(archive)).exit_code == 0  # still empty
 
 
-def test_not_a_backup_and_a_newer_format_are_refused(foyer_app, archive, tmp_path):
+def test_not_a_backup_a_newer_format_and_a_newer_schema_are_refused(
+    foyer_app, archive, tmp_path, empty_database_url
+):
     other = tmp_path / "notes.txt"
     other.write_text("hello")
-    result = foyer(foyer_app, "restore", str(other))
-    assert result.output.strip() == "error: this is not a Foyer backup"
     newer = tmp_path / "newer.foyer-backup"
     newer.write_bytes(archive.read_bytes().replace(b'"format": 1', b'"format": 9', 1))
-    result = foyer(foyer_app, "restore", str(newer))
-    assert result.exit_code == 1 and "newer than this Foyer reads" in result.output
+    later = tmp_path / "later.foyer-backup"
+    with later.open("wb") as out:
+        writer = archive_format.ArchiveWriter(out, PASSPHRASE)
+        writer.write({"manifest": {"revision": "29991231_0000", "foyer": "9.0", "rows": {}}})
+        writer.write({"end": {}})
+        writer.close()
+    with other_app(foyer_app, empty_database_url, tmp_path / "restored") as restored:
+        upgrade(restored.extensions["foyer.db"])
+        result = foyer(restored, "restore", str(other))
+        assert result.output.strip() == "error: this is not a Foyer backup"
+        result = foyer(restored, "restore", str(newer))
+        assert result.exit_code == 1 and "newer than this Foyer reads" in result.output
+        result = foyer(restored, "restore", str(later))
+        assert result.exit_code == 1, result.output
+        assert "made by Foyer 9.0 (schema 29991231_0000), newer than this Foyer" in result.output
 
 
 def test_restore_into_a_database_with_rows_is_refused(foyer_app, archive):
