@@ -9,7 +9,9 @@ import typing as t
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 
+from app import create_app
 from app.backup.archive import ArchiveError
 from app.backup.service import Progress
 from app.backup.service import RestoreRefused
@@ -18,6 +20,7 @@ from app.backup.service import write_backup
 from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
+from app.db import database_problem
 from app.hookspecs import hookimpl
 
 PASSPHRASE_VARIABLE = "FOYER_BACKUP_PASSPHRASE"
@@ -120,6 +123,8 @@ def backup_command(
         partial.replace(target)
     except LookupError as exc:
         fail(f"no tenant named {exc.args[0]!r}")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     finally:
         partial.unlink(missing_ok=True)
     click.echo(f"wrote {sum(counts.values())} rows of {len(counts)} tables to {output}", err=True)
@@ -133,12 +138,16 @@ def restore_command(ctx: AppContext, archive: str, passphrase_file: str | None) 
     """Restore an archive of `foyer backup` into an empty database (migrated first), in one
     transaction: on any error nothing is restored."""
     passphrase = get_passphrase(passphrase_file, confirm=False)
-    database = ctx.app.extensions["foyer.db"]
+    # the start-up schema check would tell to run `foyer db upgrade`: restore migrates itself
+    app = ctx.created or AppContext(factory=lambda: create_app(check_schema=False)).app
+    database = app.extensions["foyer.db"]
     try:
         with open(archive, "rb") as stream:
             manifest = restore_backup(database, stream, passphrase, progress_bar("restoring"))
     except (ArchiveError, RestoreRefused) as exc:
         fail(str(exc))
+    except sa.exc.SQLAlchemyError as exc:
+        fail(f"the restore failed and nothing was restored: {database_problem(exc)}")
     rows = sum(manifest["rows"].values())
     scope = "every tenant" if manifest["all"] else ", ".join(manifest["tenants"])
     click.echo(

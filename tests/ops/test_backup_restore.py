@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import os
 import re
 import shlex
+import sys
 import time
 import types
 import typing as t
@@ -23,6 +25,7 @@ from click.testing import CliRunner
 
 from app.accounts import mfa
 from app.backup import archive as archive_format
+from app.backup.cli import progress_bar
 from app.backup.cli import register_commands
 from app.backup.service import canonical_dump
 from app.backup.tables import EVENTS
@@ -131,6 +134,22 @@ def test_every_table_is_backed_up_or_excluded_with_a_reason():
     assert EVENTS not in {table.name for table in backed_up_tables(events=False)}
     for table in backed_up_tables(events=True):
         assert tenant_scope(table, ["x"]) is not None, f"{table.name} has no way to its tenant"
+        # a restore inserts keys as they were and resets no sequence: keys are random strings
+        assert all(isinstance(c.type, sa.String) for c in table.primary_key.columns), table.name
+
+
+def test_progress_is_a_bar_on_a_terminal_and_silent_otherwise(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, drawn in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        with progress_bar("backing up")(10) as advance:
+            advance(4)
+            advance(6)
+        assert ("backing up" in stream.getvalue() and "100%" in stream.getvalue()) == drawn
+        assert bool(stream.getvalue()) == drawn
 
 
 def test_round_trip_keeps_rows_keys_passwords_authenticators_and_token_families(
