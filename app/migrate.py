@@ -67,3 +67,13 @@ def upgrade_if_needed(database: Database) -> None:
         upgrade(database)
     else:
         log.warning("database schema is not current: run `foyer db upgrade`")
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this code's migration scripts hold ``revision`` (an unknown one is newer)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        return ScriptDirectory.from_config(cfg).get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown or malformed id
+        return False

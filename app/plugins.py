@@ -68,6 +68,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.configfile.cli",
     "app.demo.cli",
     "app.doctor.cli",
+    "app.backup.cli",
     "app.plugin_commands",
 )
 """Foyer's own features, registered through the same hooks as any plugin."""

@@ -30,6 +30,7 @@ register_clients(cli)
 README = Path(__file__).resolve().parent.parent / "README.md"
 GROUPS = {
     "apply",
+    "backup",
     "clients",
     "connections",
     "db",
@@ -43,6 +44,7 @@ GROUPS = {
     "scim",
     "orgs",
     "plugins",
+    "restore",
     "run",
     "themes",
     "users",
