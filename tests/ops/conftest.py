@@ -127,7 +127,7 @@ class FoyerRun:
             )
 
     def wait_until_up(self) -> FoyerRun:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a busy machine boots a worker slowly
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(self.log_path.read_text())
