@@ -154,6 +154,7 @@ class Nginx:
                 return
             except requests.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.process.kill()
                     raise RuntimeError((folder / "error.log").read_text()) from None
                 time.sleep(0.1)
 
@@ -181,7 +182,10 @@ class Browser:
         url = self.balancer.base + parts.path + ("?" + parts.query if parts.query else "")
         if node is not None:
             while self.last is None or self.last == node:  # the next one goes to the other
-                self.last = self.nodes[self._send("GET", f"{self.balancer.base}/health/live")]
+                probe = self.session.get(
+                    f"{self.balancer.base}/health/live", timeout=30, verify=self.verify
+                )
+                self.last = self.nodes[probe.headers["X-Upstream"]]
         answer = self.session.request(
             method, url, allow_redirects=False, timeout=30, verify=self.verify, **kw
         )
@@ -189,10 +193,6 @@ class Browser:
         self.served.append(self.last)
         assert node is None or self.last == node, (self.last, node)
         return answer
-
-    def _send(self, method: str, url: str) -> str:
-        answer = self.session.request(method, url, timeout=30, verify=self.verify)
-        return str(answer.headers["X-Upstream"])
 
     def get(self, target: str, node: int | None = None, **kw: t.Any) -> t.Any:
         return self.request("GET", target, node, **kw)
