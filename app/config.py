@@ -145,9 +145,10 @@ class Settings:
     (Secure, ``Path=/``, no ``Domain``). Turned off by ``foyer demo`` on plain-http localhost."""
 
     cache_seconds: int = 5
-    """How long a worker trusts its copy of a tenant's domains and client registrations
-    (read by nearly every request). Changes made by the same process apply at once; other
-    workers and hosts see them within this time. 0 reads them on every request."""
+    """How long a worker trusts its copy of a tenant's domains, settings and signing keys and
+    of client registrations (read by nearly every request). Changes made by the same process
+    apply at once; other workers and hosts see them within this time. 0 reads them on every
+    request."""
 
     session_lifetime: int = 8 * 3600
     """Absolute lifetime of an SSO session, in seconds."""

@@ -32,19 +32,37 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _stamp() -> tuple[tuple[str, int], ...]:
+    versions = MIGRATIONS / "versions"
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in versions.glob("*.py")))
+
+
 def head_revision(database: Database) -> str | None:
     """The newest revision of the migration scripts (read once per version of the files)."""
-    versions = MIGRATIONS / "versions"
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in versions.glob("*.py")))
-    return _head_of_scripts(stamp)
+    return _scripts(_stamp())[0]
 
 
 @functools.lru_cache(maxsize=4)
-def _head_of_scripts(stamp: tuple[tuple[str, int], ...]) -> str | None:
-    """Reading the scripts took 6.5 ms of every start; tests start an app per test."""
+def _scripts(stamp: tuple[tuple[str, int], ...]) -> tuple[str | None, frozenset[str]]:
+    """The head and every revision of the scripts. Reading them took 6.5 ms of every start;
+    tests start an app per test."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    scripts = ScriptDirectory.from_config(cfg)
+    return scripts.get_current_head(), frozenset(s.revision for s in scripts.walk_revisions())
+
+
+def schema_state(database: Database, revision: str | None) -> str:
+    """How the database's ``revision`` compares with this code's migrations: ``current``;
+    ``ahead`` when it names a revision these scripts do not know (a newer release migrated
+    it: during a rolling upgrade the previous release still serves, see the expand-then-
+    contract rule in docs/operating.md); ``not current`` when it is behind (or empty)."""
+    head = head_revision(database)
+    if revision == head:
+        return "current"
+    if revision is not None and revision not in _scripts(_stamp())[1]:
+        return "ahead"
+    return "not current"
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
@@ -61,8 +79,8 @@ def upgrade_if_needed(database: Database) -> None:
     Several app processes sharing PostgreSQL must not race to migrate, so operators run
     ``foyer db upgrade`` once per deployment.
     """
-    if current_revision(database) == head_revision(database):
-        return
+    if schema_state(database, current_revision(database)) != "not current":
+        return  # current, or migrated by a newer release (a node being replaced)
     if database.url.startswith("sqlite"):
         upgrade(database)
     else:

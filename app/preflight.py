@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.db import Database
 from app.db import database_problem
-from app.migrate import head_revision
+from app.migrate import schema_state
 from app.security.counters import redis_client
 from app.tenancy.models import TenantDomain
 
@@ -64,7 +64,8 @@ def _database_findings(settings: Settings) -> list[Finding]:
     finally:
         database.dispose()
     findings = []
-    if revision != head_revision(database) and not settings.database_url.startswith("sqlite"):
+    behind = schema_state(database, revision) == "not current"
+    if behind and not settings.database_url.startswith("sqlite"):
         findings.append(
             Finding(
                 "warning",

@@ -1,6 +1,10 @@
-"""Migrations: the models match the migrations, and every migration reverses cleanly."""
+"""Migrations: the models match the migrations, every migration reverses cleanly, and each
+upgrade only expands the schema (rolling upgrades)."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -37,3 +41,64 @@ def test_downgrade_to_base_and_upgrade_again_keeps_working(tmp_path):
     upgrade(database)
     assert current_revision(database) == head_revision(database)
     database.dispose()
+
+
+CONTRACTING = ("drop_", "rename", "alter_column", "execute")
+"""Operations that can break the previous release's code while it still serves."""
+
+
+def _contracting_calls(source: str) -> list[str]:
+    """What ``upgrade()`` of a migration does that is not expand-only: drops, renames,
+    altered columns, raw SQL, and new NOT NULL columns without a server default (the
+    previous release inserts rows without them)."""
+    found = []
+    for function in ast.parse(source).body:
+        if not (isinstance(function, ast.FunctionDef) and function.name == "upgrade"):
+            continue
+        for node in ast.walk(function):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            if name.startswith(CONTRACTING):
+                found.append(ast.unparse(node))
+            elif name == "add_column":
+                column = node.args[0] if node.args else None
+                keywords = {k.arg: ast.unparse(k.value) for k in getattr(column, "keywords", [])}
+                if keywords.get("nullable") == "False" and "server_default" not in keywords:
+                    found.append(ast.unparse(node))
+    return found
+
+
+def test_every_upgrade_only_expands_the_schema():
+    """Rolling upgrades (docs/operating.md): the database is migrated first, while nodes of
+    the previous release still serve, so an upgrade adds and never takes away. A contracting
+    step belongs in a later release and is named in ``CONTRACT_ALLOWED`` with the reason."""
+    versions = Path(__file__).resolve().parents[1] / "migrations" / "versions"
+    found = {
+        path.name: calls
+        for path in sorted(versions.glob("*.py"))
+        if (calls := _contracting_calls(path.read_text())) and path.name not in CONTRACT_ALLOWED
+    }
+    assert found == {}
+
+
+CONTRACT_ALLOWED: dict[str, str] = {}
+"""Migration file -> why its contracting step is safe (what the previous release no longer
+reads)."""
+
+
+def test_the_expand_check_sees_a_dropped_column_and_a_new_required_one():
+    source = (
+        "def upgrade():\n"
+        "    op.drop_column('user', 'name')\n"
+        "    with op.batch_alter_table('user') as batch_op:\n"
+        "        batch_op.add_column(sa.Column('x', sa.String(), nullable=False))\n"
+        "        batch_op.add_column(sa.Column('y', sa.Boolean(), server_default=sa.false(),"
+        " nullable=False))\n"
+        "def downgrade():\n"
+        "    op.drop_table('user')\n"
+    )
+    assert _contracting_calls(source) == [
+        "op.drop_column('user', 'name')",
+        "batch_op.add_column(sa.Column('x', sa.String(), nullable=False))",
+    ]

@@ -161,7 +161,7 @@ def storage_findings(settings: Settings, app: Flask, production: bool) -> list[F
                 "database.sqlite",
                 "the database is SQLite: it serves one host only (counters, sessions and "
                 "keys cannot be shared); use PostgreSQL for production",
-                "scaling-and-caches",
+                "scaling-out",
             )
         )
     return findings

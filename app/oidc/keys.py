@@ -6,8 +6,9 @@ after a rotation, a ``previous`` key that still verifies the tokens it signed. K
 created on first need; private JWKs are encrypted at rest (``app.security.crypto``).
 
 ``/oauth/token`` and the JWKS are hot paths, so parsed keys are cached per process and the
-cache is re-validated against a cheap version query at most every :data:`CHECK_INTERVAL`
-seconds (rotations by another process or host show up within that delay).
+cache is re-validated against a cheap version query at most every ``FOYER_CACHE_SECONDS``
+(the trust window of every per-process copy of database rows, :mod:`app.rowcache`), so
+rotations by another process or host show up within that delay.
 
 Key rows are written in their own database session and committed at once, so creating a
 key never commits (or waits on) the caller's unit of work.
@@ -45,8 +46,6 @@ ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 """Signing algorithms a tenant may use (the JWS allow-list for every token we verify)."""
 DEFAULT_ALG = "RS256"
 PUBLISHED_STATES = ("next", "current", "previous")
-CHECK_INTERVAL = 5.0
-"""Seconds a cached key ring is trusted before its version is checked again."""
 RSA_KEY_SIZE = 2048
 
 
@@ -71,9 +70,11 @@ class KeyRing:
 
 
 class KeyCache:
-    """Parsed key rings per tenant, kept in ``app.extensions['foyer.oidc.keys']``."""
+    """Parsed key rings per tenant, kept in ``app.extensions['foyer.oidc.keys']``, each
+    trusted for ``ttl`` seconds before its version is checked again."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
         self._rings: dict[str, tuple[KeyRing, float]] = {}
         self._lock = threading.Lock()
 
@@ -90,7 +91,9 @@ class KeyCache:
 
 
 def init_keys(app: Flask) -> None:
-    app.extensions["foyer.oidc.keys"] = KeyCache()
+    app.extensions["foyer.oidc.keys"] = KeyCache(
+        float(app.extensions["foyer.settings"].cache_seconds)
+    )
 
 
 def _cache() -> KeyCache:
@@ -139,7 +142,7 @@ def keyring(tenant_id: str) -> KeyRing:
     """The tenant's keys, from the cache when its version was checked recently."""
     cache = _cache()
     cached = cache.get(tenant_id)
-    if cached is not None and time.monotonic() - cached[1] < CHECK_INTERVAL:
+    if cached is not None and time.monotonic() - cached[1] < cache.ttl:
         return cached[0]
     with _db() as s:
         version = _version(s, tenant_id)

@@ -14,6 +14,8 @@ may rewrite, so a spoofed X-Forwarded-For neither bypasses nor shifts a limit.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import math
 import time
 import typing as t
@@ -202,6 +204,15 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def redis_prefix(secret_key: str) -> str:
+    """The prefix of a deployment's keys in Redis: the same on every node (they all share
+    the secret key, as their cookies must verify everywhere) and different for another
+    deployment sharing the Redis server. Derived from the key, never the key itself; a
+    folder name or a host name would count each node apart and double every limit."""
+    digest = hmac.new(secret_key.encode(), b"foyer redis key prefix", hashlib.sha256)
+    return f"foyer:{digest.hexdigest()[:16]}:"
+
+
 def init_limiter(app: Flask) -> None:
     """The app's shared counters (``foyer.counters``) and the limiter counting on them."""
     settings = app.extensions["foyer.settings"]
@@ -209,8 +220,8 @@ def init_limiter(app: Flask) -> None:
     storage_options: dict[str, t.Any] = {"counters": in_database}
     storage_uri, prefix = "foyer-database://", "foyer:"
     counters: Counters = in_database
-    if settings.redis_url:  # shared by several deployments: keys carry the instance
-        prefix = f"foyer:{settings.instance_path}:"
+    if settings.redis_url:
+        prefix = redis_prefix(settings.secret_key)
         client, breaker = redis_client(settings.redis_url), Breaker("redis")
         counters = FailoverCounters(RedisCounters(client, prefix), in_database, breaker)
         storage_uri = "foyer-failover://"

@@ -5,116 +5,18 @@ request and per event, and no secret in the whole log of a sign-in."""
 from __future__ import annotations
 
 import base64
-import json
-import os
 import secrets
-import subprocess
-import sys
-import time
 import typing as t
 import urllib.parse
-from pathlib import Path
 
-import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.testing import CLIENT_REDIRECT_URI
 from app.testing import TENANT_HOST
 from app.testing import USER_PASSWORD
 from app.testing import pkce_pair
 from app.testing import read_form
-from tests.ops.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class FoyerRun:
-    """``foyer run --workers 2`` on a free port (the process becomes gunicorn's master)."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.metrics_port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "foyer.log"
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", "from app.cli import main; main()", "run"]
-                + ["--port", str(self.port), "--workers", "2"],
-                env={
-                    **os.environ,
-                    "PYTHONPATH": str(ROOT),
-                    "FOYER_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
-                    **env,
-                },
-                cwd=workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.wait_until_up()
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.log_path.read_text())
-            try:
-                if requests.get(f"{self.base}/health/live", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:  # not listening yet, or a worker still booting
-                time.sleep(0.2)
-        raise RuntimeError(f"foyer run did not start:\n{self.log_path.read_text()}")
-
-    def log_lines(self) -> list[dict[str, t.Any]]:
-        """Every line of the log, each parsed as JSON (fails on any other line)."""
-        lines = self.log_path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
-
-    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-        }
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def foyer_run(tmp_path, foyer_app) -> t.Iterator[t.Callable[..., FoyerRun]]:
-    settings = foyer_app.extensions["foyer.settings"]
-    started: list[FoyerRun] = []
-
-    def start(**env: str) -> FoyerRun:
-        server = FoyerRun(
-            tmp_path,
-            {
-                "FOYER_INSTANCE_PATH": settings.instance_path,
-                "FOYER_DATABASE_URL": settings.database_url,
-                "FOYER_REDIS_URL": settings.redis_url,
-                "FOYER_SECRET_KEY": settings.secret_key,
-                "FOYER_ENCRYPTION_KEYS": settings.encryption_keys,
-                "FOYER_PLUGINS_DIR": settings.plugins_dir,
-                "FOYER_SECURE_COOKIES": "false",
-                "FOYER_TRUSTED_PROXIES": "1",
-                "FOYER_ARGON2_TIME_COST": "1",
-                "FOYER_ARGON2_MEMORY_COST": "8",
-                **env,
-            },
-        )
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+from tests.ops.conftest import FoyerRun
 
 
 def sign_in(server: FoyerRun, client_id: str, secret: str, email: str) -> dict[str, t.Any]:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -62,10 +63,28 @@ def test_probes_answer_on_any_host_and_write_nothing(foyer_app, tenant):
 
 
 def test_not_ready_while_the_schema_is_behind(foyer_app, tenant, monkeypatch):
-    monkeypatch.setattr("app.observability.web.head_revision", lambda _db: "29991231_9999")
+    monkeypatch.setattr("app.migrate.head_revision", lambda _db: "29991231_9999")
     answer = host_client(foyer_app, "10.1.2.3").get("/health/ready")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert answer.get_json()["checks"]["migrations"] == "not current"
+
+
+def test_ready_while_the_schema_is_one_release_ahead(foyer_app, tenant):
+    """During a rolling upgrade the database is migrated first: the previous release's nodes,
+    which do not know the new revision, keep serving (expand, then contract)."""
+    engine = foyer_app.extensions["foyer.db"].engine
+    with engine.begin() as connection:
+        head = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '29991231_9999'"))
+    try:
+        answer = host_client(foyer_app, "10.1.2.3").get("/health/ready")
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["checks"]["migrations"] == "ahead"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )
 
 
 def test_metrics_need_the_token(foyer_app, client, user):
