@@ -67,9 +67,9 @@ def cannot_measure(server: str, scenario: str) -> str | None:
     """Why a peer cannot run a scenario of the table, or None."""
     if server.startswith("canaille") and scenario == "refresh_rotation":
         return (
-            "its refresh grant issues the same access token to every user of a client "
-            "within one second (a JWT without the user's claims or a unique claim), so a "
-            "second refresh in that second fails its unique constraint with a 500"
+            "its refresh grant gave two users of one client the same access token within "
+            "one second here, so a second refresh in that second fails its unique "
+            "constraint with a 500"
         )
     return None
 
