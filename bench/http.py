@@ -53,17 +53,25 @@ class UnexpectedResponse(Exception):
 
 
 class Client:
-    """One browser or one machine client: a cookie jar and a connection per request.
+    """One browser or one machine client: a cookie jar, and a connection per request or one
+    kept alive.
 
-    gunicorn's sync workers close every connection after one response, as browsers behind a
-    load balancer would see it; the client opens a new one for each request.
+    gunicorn's sync workers close every connection after one response; with ``keepalive``
+    the client keeps its connection open between requests (HTTP/1.1 keep-alive) for the
+    servers that offer it, and opens a new one when the server closed it.
     """
 
     def __init__(
-        self, address: tuple[str, int], host: str, headers: t.Mapping[str, str] | None = None
+        self,
+        address: tuple[str, int],
+        host: str,
+        headers: t.Mapping[str, str] | None = None,
+        keepalive: bool = False,
     ) -> None:
         self.address = address
         self.host = host
+        self.keepalive = keepalive
+        self.connection: http.client.HTTPConnection | None = None
         self.headers = dict(headers or {})
         """Sent with every request (a TLS-terminating proxy's X-Forwarded-* headers)."""
         self.cookies: dict[str, str] = {}
@@ -90,13 +98,7 @@ class Client:
             body = urlencode(form).encode()
             send["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.perf_counter()
-        connection = http.client.HTTPConnection(*self.address, timeout=60)
-        try:
-            connection.request(method, target, body=body, headers=send)
-            raw = connection.getresponse()
-            data = raw.read()
-        finally:
-            connection.close()
+        raw, data = self._send(method, target, body, send)
         seconds = time.perf_counter() - started
         self.latencies.append(seconds)
         for header in raw.headers.get_all("Set-Cookie") or ():
@@ -107,6 +109,38 @@ class Client:
             else:
                 self.cookies[name.strip()] = value
         return Response(raw.status, raw.headers, data, seconds)
+
+    def _send(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        if not self.keepalive:
+            connection = http.client.HTTPConnection(*self.address, timeout=60)
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                raw = connection.getresponse()
+                return raw, raw.read()
+            finally:
+                connection.close()
+        reused = self.connection is not None
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(*self.address, timeout=60)
+        try:
+            self.connection.request(method, target, body=body, headers=headers)
+            raw = self.connection.getresponse()
+            data = raw.read()
+        except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
+            self.close()
+            if not reused:
+                raise
+            return self._send(method, target, body, headers)  # the server closed an idle one
+        if raw.will_close:
+            self.close()
+        return raw, data
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
     def get(self, target: str, params: t.Mapping[str, str] | None = None, **kw: t.Any) -> Response:
         if params:

@@ -1,4 +1,4 @@
-"""Peers measured in the same run: npm's ``oidc-provider``, and Canaille's quoted figures.
+"""Peers measured in the same run: npm's ``oidc-provider`` (and Canaille, bench/canaille.py).
 
 ``oidc-provider`` is installed under ``bench/peers/node_modules`` by ``npm install`` (see
 bench/README.md) and started as one Node.js process (Node serves on one core; its figures
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import typing as t
 from pathlib import Path
 
 from bench.scenarios import Target
@@ -17,13 +16,6 @@ from bench.scenarios import oidc_provider_login
 from bench.server import Server
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
-
-CANAILLE_QUOTED = {
-    "sso_sign_in": 30.0,
-    "client_credentials": 250.0,
-}
-"""Canaille (Flask + authlib) per busy core on the reference 2-core machine, as quoted in
-the issue that asked for these benchmarks; not measured by this run."""
 
 
 def oidc_provider_available() -> str | None:
@@ -61,6 +53,9 @@ def start_oidc_provider(port: int, secret: str, workdir: Path) -> tuple[Server, 
         authorize_path="/auth",
         token_path="/token",
         jwks_path="/jwks",
+        userinfo_path="/me",
+        userinfo_client="bench-rp-userinfo",
+        offline_params={"prompt": "consent"},
         sso_scope="openid profile email api.read",
         login=oidc_provider_login("ada@bench.example"),
     )
@@ -68,13 +63,19 @@ def start_oidc_provider(port: int, secret: str, workdir: Path) -> tuple[Server, 
     return server, target
 
 
-def quoted_canaille(scenario: str) -> dict[str, t.Any] | None:
-    figure = CANAILLE_QUOTED.get(scenario)
-    if figure is None:
-        return None
-    return {
-        "scenario": scenario,
-        "server": "canaille",
-        "ops_per_core_s": figure,
-        "note": "quoted from the issue (reference machine), not measured in this run",
-    }
+def cannot_measure(server: str, scenario: str) -> str | None:
+    """Why a peer cannot run a scenario of the table, or None."""
+    if server.startswith("canaille") and scenario == "refresh_rotation":
+        return (
+            "its refresh grant gave two users of one client the same access token within "
+            "one second here, so a second refresh in that second fails its unique "
+            "constraint with a 500"
+        )
+    return None
+
+
+def storage(server: str) -> str:
+    """Where a peer keeps its data, said beside its figures."""
+    if server.startswith("canaille"):
+        return "SQLite"
+    return "in-process memory"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import secrets
+import time
 import typing as t
 
 from bench.http import Client
@@ -36,16 +37,33 @@ class Target:
     token_path: str = "/oauth/token"
     discovery_path: str = "/.well-known/openid-configuration"
     jwks_path: str = "/.well-known/jwks.json"
+    userinfo_path: str = "/userinfo"
     web_client: str = "bench-rp"
+    userinfo_client: str = "bench-rp"
+    """The web client whose access tokens the userinfo endpoint accepts."""
     machine_client: str = "bench-m2m"
     sso_scope: str = "openid profile email"
     login: t.Callable[[Client, str, str], Client] | None = None
     """Turns an authorization redirect into a signed-in browser; returns the client."""
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     """Sent with every request: Foyer is measured behind a TLS-terminating proxy."""
+    offline_params: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Extra authorization parameters for a refresh token (oidc-provider: prompt=consent)."""
+    browsers: int = 1
+    """Signed-in browsers per load thread, taking turns (a peer that cannot serve one user
+    twice in a second gets several)."""
+    reuse_seconds: float = 0.0
+    """A browser waits this long between two of its operations (the client sleeps; the
+    server spends no CPU on it)."""
+    keepalive: bool = False
+    """Clients keep their connection open between requests (the server offers keep-alive)."""
+
+    @property
+    def transport(self) -> str:
+        return "keep-alive" if self.keepalive else "new connection per request"
 
     def client(self, host: str | None = None) -> Client:
-        return Client(("127.0.0.1", self.port), host or self.host, self.headers)
+        return Client(("127.0.0.1", self.port), host or self.host, self.headers, self.keepalive)
 
 
 # --- The authorization code flow ------------------------------------------------------------
@@ -87,8 +105,11 @@ def code_from(response: t.Any, state: str) -> str:
 
 def exchange(target: Target, browser: Client, client_id: str, code: str, pkce: Pkce) -> dict:
     """The application's back end redeems the code: its own connection, no browser cookie."""
-    backend = target.client()
-    backend.latencies = browser.latencies
+    backend = getattr(browser, "backend", None)
+    if backend is None:  # one per browser: with keep-alive, the back end's connection stays
+        backend = target.client()
+        backend.latencies = browser.latencies
+        browser.backend = backend  # type: ignore[attr-defined]
     response = expect(
         backend.post(
             target.token_path,
@@ -149,12 +170,16 @@ def oidc_provider_login(account: str) -> t.Callable[[Client, str, str], Client]:
 
 
 def sign_in(
-    target: Target, browser: Client, client_id: str | None = None, scope: str | None = None
+    target: Target,
+    browser: Client,
+    client_id: str | None = None,
+    scope: str | None = None,
+    extra: t.Mapping[str, str] | None = None,
 ) -> dict:
     """A whole interactive sign-in in ``browser``; returns the token response."""
     client_id = client_id or target.web_client
     pkce = Pkce.new()
-    params = authorization_params(client_id, scope or target.sso_scope, pkce)
+    params = authorization_params(client_id, scope or target.sso_scope, pkce, **(extra or {}))
     started = browser.get(target.authorize_path, params)
     if started.status not in (302, 303):
         raise UnexpectedResponse("authorize did not redirect", started)
@@ -187,6 +212,30 @@ def full_sign_in(target: Target) -> tuple[t.Callable[[int], t.Any], t.Callable[[
     return setup, step
 
 
+class Turns:
+    """Per-thread signed-in browsers, one after the other."""
+
+    def __init__(self, browsers: list[Client], reuse_seconds: float = 0.0) -> None:
+        self.browsers = browsers
+        self.reuse_seconds = reuse_seconds
+        self.used = [time.monotonic()] * len(browsers)
+        self.turn = 0
+        self.latencies: list[float] = []
+        for browser in browsers:
+            browser.latencies = self.latencies
+            if hasattr(browser, "backend"):
+                browser.backend.latencies = self.latencies
+
+    def next(self) -> Client:
+        self.turn = (self.turn + 1) % len(self.browsers)
+        if self.reuse_seconds:
+            wait = self.used[self.turn] + self.reuse_seconds - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self.used[self.turn] = time.monotonic()
+        return self.browsers[self.turn]
+
+
 class Holder:
     """Per-thread state that outlives the browsers a scenario makes (request latencies)."""
 
@@ -198,12 +247,15 @@ def sso_sign_in(target: Target, client_id: str | None = None) -> tuple[t.Any, t.
     """A signed-in browser comes back: authorize -> code at once -> token."""
     client_id = client_id or target.web_client
 
-    def setup(_i: int) -> Client:
-        browser = target.client()
-        sign_in(target, browser, client_id)
-        return browser
+    def setup(_i: int) -> Turns:
+        browsers = []
+        for _ in range(target.browsers):
+            browsers.append(target.client())
+            sign_in(target, browsers[-1], client_id)
+        return Turns(browsers, target.reuse_seconds)
 
-    def step(browser: Client) -> int:
+    def step(turns: Turns) -> int:
+        browser = turns.next()
         pkce = Pkce.new()
         params = authorization_params(client_id, target.sso_scope, pkce)
         code = code_from(browser.get(target.authorize_path, params), params["state"])
@@ -241,13 +293,24 @@ def refresh_rotation(target: Target) -> tuple[t.Any, t.Any]:
     """Use the refresh token, keep the new one (the old one is now spent)."""
     headers = basic_auth(target.web_client, target.client_secret)
 
-    def setup(_i: int) -> Client:
-        browser = target.client()
-        token = sign_in(target, browser, scope="openid profile email offline_access")
-        browser.refresh_token = token["refresh_token"]  # type: ignore[attr-defined]
-        return browser
+    def setup(_i: int) -> Turns:
+        browsers = []
+        for _ in range(target.browsers):
+            browser = target.client()
+            token = sign_in(
+                target,
+                browser,
+                scope=target.sso_scope + " offline_access",
+                extra=target.offline_params,
+            )
+            if "refresh_token" not in token:
+                raise UnexpectedResponse(f"no refresh token was issued ({sorted(token)})")
+            browser.refresh_token = token["refresh_token"]  # type: ignore[attr-defined]
+            browsers.append(browser)
+        return Turns(browsers, target.reuse_seconds)
 
-    def step(browser: t.Any) -> int:
+    def step(turns: Turns) -> int:
+        browser: t.Any = turns.next()
         response = expect(
             browser.post(
                 target.token_path,
@@ -261,6 +324,50 @@ def refresh_rotation(target: Target) -> tuple[t.Any, t.Any]:
         if token.get("refresh_token") in (None, browser.refresh_token):
             raise UnexpectedResponse("the refresh token was not rotated", response)
         browser.refresh_token = token["refresh_token"]
+        return 1
+
+    return setup, step
+
+
+def userinfo(target: Target) -> tuple[t.Any, t.Any]:
+    """The application asks for the signed-in user's claims with its access token."""
+
+    def setup(_i: int) -> Client:
+        browser = target.client()
+        token = sign_in(target, browser, target.userinfo_client)
+        api = target.client()
+        api.latencies = browser.latencies
+        api.bearer = {"Authorization": "Bearer " + token["access_token"]}  # type: ignore[attr-defined]
+        return api
+
+    def step(api: t.Any) -> int:
+        answer = expect(api.get(target.userinfo_path, headers=api.bearer), 200, "userinfo")
+        if b'"sub"' not in answer.body:
+            raise UnexpectedResponse("userinfo without sub", answer)
+        return 1
+
+    return setup, step
+
+
+def interaction_page(target: Target) -> tuple[t.Any, t.Any]:
+    """The peer's sign-in page (oidc-provider's development login form), fetched again and
+    again, as :func:`login_page` fetches Foyer's."""
+
+    def setup(_i: int) -> Client:
+        browser = target.client()
+        pkce = Pkce.new()
+        params = authorization_params(target.web_client, target.sso_scope, pkce)
+        started = browser.get(target.authorize_path, params)
+        if started.status not in (302, 303):
+            raise UnexpectedResponse("authorize did not redirect to the login page", started)
+        browser.page = started.location  # type: ignore[attr-defined]
+        page = expect(browser.get(started.location), 200, "login page")
+        if b"<form" not in page.body:
+            raise UnexpectedResponse("the login page has no form", page)
+        return browser
+
+    def step(browser: t.Any) -> int:
+        expect(browser.get(browser.page), 200, "login page")
         return 1
 
     return setup, step

@@ -7,6 +7,7 @@ does not depend on how much of the machine the load generator itself takes.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -15,6 +16,11 @@ import time
 import typing as t
 import urllib.request
 from pathlib import Path
+
+import sqlalchemy as sa
+
+from app.servers import gunicorn_argv
+from app.servers import metrics_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +39,14 @@ def children(pid: int) -> list[int]:
             found += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Children, their children and so on (granian's workers are its master's children)."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
     return found
 
 
@@ -73,16 +87,20 @@ class Server:
         self.process = process
         self.port = port
         self.log = log
+        self.database_cpu: t.Callable[[], float] | None = None
+        """CPU seconds of the database server's processes serving this server (PostgreSQL
+        backends), added to the server's own."""
 
     def serving_pids(self) -> list[int]:
         """The processes that serve requests (gunicorn's workers; node itself)."""
         return children(self.process.pid) or [self.process.pid]
 
     def all_pids(self) -> list[int]:
-        return [self.process.pid, *children(self.process.pid)]
+        return [self.process.pid, *descendants(self.process.pid)]
 
     def cpu(self) -> float:
-        return sum(cpu_seconds(pid) for pid in self.all_pids())
+        own = sum(cpu_seconds(pid) for pid in self.all_pids())
+        return own + (self.database_cpu() if self.database_cpu else 0.0)
 
     def reset_peaks(self) -> None:
         for pid in self.serving_pids():
@@ -116,35 +134,104 @@ class Server:
                 self.process.wait()
 
 
-def start_foyer(env: t.Mapping[str, str], workers: int, port: int, workdir: Path) -> Server:
-    """gunicorn with ``workers`` sync workers, as ``foyer run`` starts it."""
-    log = workdir / f"gunicorn-{port}.log"
-    process = subprocess.Popen(
-        [
+SERVERS = {
+    "sync": "gunicorn, sync workers (one request at a time, no keep-alive)",
+    "gthread": "gunicorn, gthread workers (4 threads, keep-alive)",
+    "granian": "granian, WSGI workers (keep-alive)",
+}
+"""The servers the bench can put Foyer behind (``--servers``)."""
+
+KEEPALIVE = {"sync": False, "gthread": True, "granian": True}
+
+GRANIAN_PATH = Path.home() / ".cache" / "foyer-bench" / "granian-lib"
+"""Where the bench finds granian when Foyer's environment lacks it
+(``pip install --target ~/.cache/foyer-bench/granian-lib granian``)."""
+
+
+def granian_available() -> str | None:
+    """Why granian cannot run here, or None when it can."""
+    if importlib.util.find_spec("granian") is not None or (GRANIAN_PATH / "granian").is_dir():
+        return None
+    return f"granian is not installed (pip install --target {GRANIAN_PATH} granian)"
+
+
+def foyer_argv(kind: str, workers: int, port: int) -> list[str]:
+    """The command line of Foyer served by ``kind``; gunicorn's is ``foyer run``'s."""
+    if kind == "granian":
+        return [
             sys.executable,
             "-m",
-            "gunicorn",
+            "granian",
+            "--interface",
+            "wsgi",
             "--workers",
             str(workers),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--no-control-socket",
-            "--timeout",
-            "120",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
             "--backlog",
             "2048",
+            "--no-ws",
+            "--log-level",
+            "warning",
             "app.wsgi:app",
-        ],
-        env=dict(env),
+        ]
+    threads = ["--threads", "4"] if kind == "gthread" else []
+    extra = ["--worker-class", kind, *threads, "--timeout", "120", "--backlog", "2048"]
+    return gunicorn_argv("app.wsgi:app", "127.0.0.1", port, workers, extra)
+
+
+def start_foyer(
+    env: t.Mapping[str, str], workers: int, port: int, workdir: Path, kind: str = "sync"
+) -> Server:
+    """Foyer behind ``kind`` (gunicorn sync workers by default, as ``foyer run`` starts it)."""
+    log = workdir / f"{kind}-{port}.log"
+    env = metrics_env(env)
+    if kind == "granian" and importlib.util.find_spec("granian") is None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(GRANIAN_PATH), env.get("PYTHONPATH", "")) if p
+        )
+    process = subprocess.Popen(
+        foyer_argv(kind, workers, port),
+        env=env,
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     server = Server(process, port, log)
-    server.name = "foyer"
+    server.name = f"foyer ({kind})"
     return server
+
+
+def postgres_backends_cpu(url: str) -> t.Callable[[], float]:
+    """CPU seconds of the PostgreSQL backends serving database ``url`` (read from /proc:
+    the server must run on this machine).
+
+    The backends are found in ``pg_stat_activity``; a backend that exits between two reads
+    takes its CPU with it (Foyer's connection pools keep theirs open), so the figure may
+    fall short, never over.
+    """
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    name = sa.make_url(url).database
+    seen: dict[int, float] = {}
+
+    def read() -> float:
+        with engine.connect() as connection:
+            pids = connection.execute(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :name "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ),
+                {"name": name},
+            ).scalars()
+            for pid in pids:
+                seconds = cpu_seconds(pid)
+                if seconds:
+                    seen[pid] = seconds
+        return sum(seen.values())
+
+    return read
 
 
 def wait_for_workers(server: Server, count: int, timeout: float = 60) -> None:

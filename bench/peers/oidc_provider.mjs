@@ -2,8 +2,10 @@
 // the peer figures of bench/: a confidential web client (code + PKCE, RS256 ID tokens) and a
 // machine client (client_credentials). Access tokens are RS256 JWTs for the bench API on
 // both servers (resource indicators with accessTokenFormat "jwt"), so a token response
-// carries the same signatures as Foyer's. Storage is oidc-provider's default in-process
-// adapter. Usage: node oidc_provider.mjs PORT CLIENT_SECRET
+// carries the same signatures as Foyer's. Refresh tokens rotate on every use, as Foyer's do.
+// oidc-provider's userinfo endpoint refuses tokens issued for a resource server, so a third
+// client (bench-rp-userinfo) gets opaque access tokens for it. Storage is oidc-provider's
+// default in-process adapter. Usage: node oidc_provider.mjs PORT CLIENT_SECRET
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
@@ -24,6 +26,15 @@ const provider = new Provider(issuer, {
       client_secret: secret,
       redirect_uris: ['http://127.0.0.1:9/callback'],
       grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    {
+      client_id: 'bench-rp-userinfo',
+      client_secret: secret,
+      redirect_uris: ['http://127.0.0.1:9/callback'],
+      grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
@@ -60,12 +71,13 @@ const provider = new Provider(issuer, {
     };
   },
   pkce: { required: () => true },
+  rotateRefreshToken: () => true,
   features: {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => audience,
+      defaultResource: (ctx, client) => (client.clientId === 'bench-rp-userinfo' ? undefined : audience),
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
         scope: 'api.read api.write',
