@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="foyer-bench-import-"))
     os.environ.setdefault("FOYER_SECRET_KEY", "bench-import-secret")
     from app import create_app  # noqa: PLC0415 - after the environment is set
-    from app.api.imports import wait_for_imports  # noqa: PLC0415
+    from app.accounts.background import wait_for_background  # noqa: PLC0415
     from app.api.policy import SCOPES  # noqa: PLC0415
     from app.clients.services import create_client  # noqa: PLC0415
     from app.connections.services import create_connection  # noqa: PLC0415
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             print(answer.status_code, answer.get_data(as_text=True)[:500], file=sys.stderr)
             return 1
         location = answer.headers["Location"]
-        wait_for_imports(app, timeout=3600)
+        wait_for_background(app, timeout=3600)
         job = browser.get(location, headers=headers).get_json()
         finished = time.monotonic()
         seconds = finished - started
