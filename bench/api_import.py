@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -59,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="foyer-bench-import-"))
-    os.environ.setdefault("FOYER_SECRET_KEY", "bench-import-secret")
+    os.environ.setdefault("FOYER_SECRET_KEY", secrets.token_urlsafe(48))
     from app import create_app  # noqa: PLC0415 - after the environment is set
     from app.accounts.background import wait_for_background  # noqa: PLC0415
     from app.api.policy import SCOPES  # noqa: PLC0415
     from app.clients.services import create_client  # noqa: PLC0415
+    from app.migrate import upgrade  # noqa: PLC0415
     from app.connections.services import create_connection  # noqa: PLC0415
     from app.db import session  # noqa: PLC0415
     from app.security.hash_formats import pbkdf2_sha256  # noqa: PLC0415
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             "rate_limit_login": "100000 per minute",
         }
     )
+    upgrade(app.extensions["foyer.db"])  # as an operator does first (SQLite upgrades itself)
     with app.app_context():
         tenant = create_tenant("bench", "Bench", ["https://login.bench"])
         create_connection(tenant, "users", "database")
