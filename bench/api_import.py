@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.accounts.background import wait_for_background  # noqa: PLC0415
     from app.api.policy import SCOPES  # noqa: PLC0415
     from app.clients.services import create_client  # noqa: PLC0415
-    from app.migrate import upgrade  # noqa: PLC0415
     from app.connections.services import create_connection  # noqa: PLC0415
     from app.db import session  # noqa: PLC0415
+    from app.migrate import upgrade  # noqa: PLC0415
     from app.security.hash_formats import pbkdf2_sha256  # noqa: PLC0415
     from app.security.hash_formats import scrypt_hash  # noqa: PLC0415
     from app.security.passwords import hash_password  # noqa: PLC0415

@@ -64,6 +64,14 @@ class UserPage(ma.Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+class DeleteQuery(Strict):
+    mode = fields.String(
+        load_default="delete",
+        validate=validate.OneOf(["delete", "anonymize"]),
+        metadata={"description": "`anonymize`: keep the user's id and events, remove the rest"},
+    )
+
+
 class UserSearch(PageQuery):
     email = fields.String(validate=validate.Length(max=320))
     name = fields.String(validate=validate.Length(max=255))

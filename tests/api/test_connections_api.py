@@ -79,8 +79,8 @@ def test_the_api_refuses_what_foyer_apply_refuses(client, tenant):
     file_problems = set()
     try:
         apply_text(
-            "version: 1\ntenant: {name: %s}\nconnections:\n  - name: broken-sso\n"
-            "    strategy: oidc\n    options: {issuer: 'http://x'}\n" % tenant.name,
+            f"version: 1\ntenant: {{name: {tenant.name}}}\nconnections:\n  - name: broken-sso\n"
+            "    strategy: oidc\n    options: {issuer: 'http://x'}\n",
             dry_run=True,
         )
     except ConfigInvalid as exc:
