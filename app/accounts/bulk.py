@@ -10,8 +10,11 @@ The file is JSON Lines, one user per line. It is read twice: first every line is
 (nothing is written if one is wrong, as ``foyer apply`` does), then users are inserted in
 batches, each batch one transaction with one multi-row INSERT for the users and one for
 their ``user_created`` events. A user whose email or username the connection already holds
-is left as it is and counted as skipped, so an interrupted import can simply be run again.
-``prepare_user`` plugins see every new user, as they do for :func:`create_user`.
+is left as it is and counted as skipped (the INSERT leaves out, in the database, rows its
+unique constraints refuse: no lookup per batch, so the rate holds as the table grows), so
+an interrupted import can simply be run again.
+``prepare_user`` plugins see every new user, as they do for :func:`create_user` (and a row
+the connection turns out to hold already, which is then left out).
 """
 
 from __future__ import annotations
