@@ -325,7 +325,7 @@ def _insert_new(dialect: str) -> t.Any:
     username the connection already holds (its unique constraints): no lookup per batch,
     whose cost grew with the table, and no race with a concurrent import."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(USERS).on_conflict_do_nothing().returning(USERS.c.id)
+    return insert(USERS).on_conflict_do_nothing()
 
 
 def _import_batch(
@@ -359,9 +359,15 @@ def _import_batch(
         rows.append(row)
     inserted: set[str] = set()
     if rows:
-        # Core: the ORM bulk path costs more than the INSERT
+        # Core: the ORM bulk path costs more than the INSERT; no RETURNING, which would
+        # make one huge statement per batch (costlier to send than the rows themselves)
         database = session.connection()
-        inserted = set(database.execute(_insert_new(database.dialect.name), rows).scalars())
+        written = database.execute(_insert_new(database.dialect.name), rows).rowcount
+        inserted = {row["id"] for row in rows}
+        if written != len(rows):  # some were there already: which of ours landed
+            inserted = set(
+                database.execute(sa.select(USERS.c.id).where(USERS.c.id.in_(inserted))).scalars()
+            )
     result.imported += len(inserted)
     result.skipped += len(batch) - len(inserted)
     if before_commit is not None:
