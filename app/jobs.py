@@ -10,6 +10,7 @@ functions marked with :func:`background_job` can be named by a row.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import importlib
 import logging
@@ -32,6 +33,7 @@ from app.db import sqlite_write_holder
 from app.db import utcnow
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json
+from app.worker import LEASE
 from app.worker import WORKER_ID
 from app.worker import claim
 from app.worker import claimable
@@ -48,6 +50,14 @@ PENDING = "foyer_pending_jobs"
 LISTENING = "foyer_pending_jobs_listener"
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+_RUNNING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "foyer_running_job", default=None
+)
+"""The job this worker runs now (its id and attempt), for :func:`renew_lease`."""
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took this job over (its lease ran out): stop without writing more."""
 
 
 class BackgroundJob(Base):
@@ -137,6 +147,31 @@ def _write_pending(main: Session, transaction: SessionTransaction) -> None:
             log.exception("could not queue %d background jobs", len(pending))
 
 
+def renew_lease() -> None:
+    """Keep the running job this worker's for another lease, in the caller's transaction
+    (a long job calls it with each step it commits).
+
+    :raises LeaseLost: when another worker took the job over; roll back and return.
+    """
+    running = _RUNNING.get()
+    if running is None:
+        return
+    result = session.execute(
+        sa.update(BackgroundJob)
+        .where(BackgroundJob.id == running[0], BackgroundJob.claimed_by == WORKER_ID)
+        .values(lease_until=utcnow() + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if t.cast(sa.CursorResult[t.Any], result).rowcount != 1:
+        raise LeaseLost(running[0])
+
+
+def last_attempt() -> bool:
+    """Whether a failure of the running job is final (no retry follows)."""
+    running = _RUNNING.get()
+    return running is None or running[1] >= MAX_ATTEMPTS
+
+
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
     return claimable(BackgroundJob, "running", now)
 
@@ -155,11 +190,14 @@ def run_due() -> float | None:
         )
     )
     session.commit()
+    started = now
     for _round in range(50):
         now = utcnow()
+        # due when the pass started: what a job queues now (the next slice of a long one)
+        # waits for the next pass, after the worker's other queues
         ids = session.scalars(
             sa.select(BackgroundJob.id)
-            .where(_claimable(now))
+            .where(_claimable(started))
             .order_by(BackgroundJob.created_at)
             .limit(BATCH)
         ).all()
@@ -186,11 +224,16 @@ def _run(job_id: str) -> None:
     kind, payload, attempts = job.kind, job.payload, job.attempts + 1
     session.rollback()
     values: dict[str, t.Any] = {"attempts": attempts, "lease_until": None}
+    running = _RUNNING.set((job_id, attempts))
     try:
         fn = _resolve(kind)
         data = decrypt_json(payload)
         fn(*data.get("args", []), **data.get("kwargs", {}))
         values.update(status="done", payload="", last_error=None)
+    except LeaseLost:
+        session.rollback()
+        log.warning("background job %s was taken over by another worker", kind)
+        return
     except Exception as exc:
         session.rollback()
         log.exception("background job %s failed", kind)
@@ -202,6 +245,8 @@ def _run(job_id: str) -> None:
             values["next_attempt_at"] = utcnow() + dt.timedelta(
                 seconds=RETRY_SECONDS * 2 ** (attempts - 1)
             )
+    finally:
+        _RUNNING.reset(running)
     session.execute(
         sa.update(BackgroundJob)
         .where(BackgroundJob.id == job_id, BackgroundJob.claimed_by == WORKER_ID)

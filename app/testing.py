@@ -34,7 +34,6 @@ from app import create_app
 from app.accounts.background import shutdown_background
 from app.accounts.background import wait_for_background
 from app.accounts.services import create_user
-from app.api.imports import shutdown_imports
 from app.clients.services import create_client
 from app.connections.services import create_connection
 from app.connections.services import find_connection
@@ -156,7 +155,6 @@ def foyer_app(foyer_config: dict[str, t.Any], foyer_plugins: list[object]) -> t.
 def _finish_background_work(app: Flask) -> None:
     """Let emails and logout tokens queued by the test's requests finish before their rows
     are deleted."""
-    shutdown_imports(app)
     shutdown_background(app)
     shutdown_worker(app)
     shutdown_streams(app)

@@ -10,8 +10,11 @@ The file is JSON Lines, one user per line. It is read twice: first every line is
 (nothing is written if one is wrong, as ``foyer apply`` does), then users are inserted in
 batches, each batch one transaction with one multi-row INSERT for the users and one for
 their ``user_created`` events. A user whose email or username the connection already holds
-is left as it is and counted as skipped, so an interrupted import can simply be run again.
-``prepare_user`` plugins see every new user, as they do for :func:`create_user`.
+is left as it is and counted as skipped (the INSERT leaves out, in the database, rows its
+unique constraints refuse: no lookup per batch, so the rate holds as the table grows), so
+an interrupted import can simply be run again.
+``prepare_user`` plugins see every new user, as they do for :func:`create_user` (and a row
+the connection turns out to hold already, which is then left out).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import typing as t
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from app.accounts.models import User
 from app.accounts.services import clean_email
@@ -30,7 +35,7 @@ from app.accounts.services import normalize_email
 from app.db import new_id
 from app.db import session
 from app.db import utcnow
-from app.events.record import record_events
+from app.events.record import commit_with_events
 from app.hooks import call_hook
 from app.hooks import plugin_manager
 from app.security.hash_formats import recognize
@@ -219,6 +224,10 @@ class ImportReport:
     skipped: int = 0
     failed: int = 0
     errors: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    through: int = 0
+    """Every row up to this number is accounted for (committed): where a resumed run starts."""
+    finished: bool = False
+    """False when ``stop`` ended the run early; run it again from ``through``."""
 
 
 def import_rows(
@@ -228,49 +237,70 @@ def import_rows(
     progress: t.Callable[[ImportReport], None] | None = None,
     batch_size: int = BATCH_SIZE,
     total: int = 0,
+    resume: ImportReport | None = None,
+    stop: t.Callable[[], bool] | None = None,
+    seen: dict[tuple[str, str], int] | None = None,
 ) -> ImportReport:
     """Import what is valid, refuse the rest row by row (``(row number, line or object)``):
     the API's import jobs. A row repeating an email or username of an earlier row is
-    refused; one the connection already holds is skipped. ``progress`` is told after each
-    batch.
+    refused; one the connection already holds is skipped.
+
+    ``progress`` is told before each batch commits, in the batch's transaction, so what it
+    writes (a job's counts and ``through``) is true exactly when the batch is. With
+    ``resume`` (the report committed last), rows up to ``resume.through`` are only read
+    again for their emails and usernames: nothing is imported or counted twice. ``stop`` is
+    asked after each batch; when it answers True the run ends there, ``finished`` False.
+    ``seen`` is filled with the valid rows' emails and usernames; passed back filled (the
+    run before, in this process, up to ``resume.through``), those rows are not read again.
 
     :raises app.hooks.PluginError: when a ``prepare_user`` plugin raises; the batches
         before it stay imported.
     """
-    report = ImportReport(total=total)
-    seen: dict[tuple[str, str], int] = {}
+    report = dataclasses.replace(resume, errors=list(resume.errors)) if resume else None
+    report = report or ImportReport(total=total)
+    done = report.through
+    known = bool(seen)
+    seen = {} if seen is None else seen
     batch: list[dict[str, t.Any]] = []
 
-    def flush() -> None:
-        result = ImportResult()
-        _import_batch(batch, tenant, connection, result)
-        report.imported += result.imported
-        report.skipped += result.skipped
-        report.processed += len(batch)
-        batch.clear()
-        if progress is not None:
-            progress(report)
+    def commit(through: int) -> None:
+        def before_commit(result: ImportResult) -> None:
+            report.imported += result.imported
+            report.skipped += result.skipped
+            report.through = through
+            if progress is not None:
+                progress(report)
 
+        report.processed += len(batch)
+        _import_batch(batch, tenant, connection, ImportResult(), before_commit)
+        batch.clear()
+
+    number = done
     for number, raw in rows:
+        if known and number <= done:
+            continue
         try:
             values = parse_line(raw)
             for key in _keys(values):
                 if key in seen:
                     raise ValueError(f"{key[0]} already on row {seen[key]}")
         except ValueError as exc:
-            report.failed += 1
-            report.processed += 1
-            report.errors.append((number, str(exc)))
+            if number > done:
+                report.failed += 1
+                report.processed += 1
+                report.errors.append((number, str(exc)))
             continue
         for key in _keys(values):
             seen[key] = number
+        if number <= done:
+            continue
         batch.append(values)
         if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
-    elif progress is not None:
-        progress(report)
+            commit(number)
+            if stop is not None and stop():
+                return report
+    commit(max(number, done))
+    report.finished = True
     return report
 
 
@@ -290,31 +320,28 @@ def _keys(values: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
     return keys
 
 
-def _existing(connection: Connection, batch: list[dict[str, t.Any]]) -> set[tuple[str, str]]:
-    """The batch's emails and usernames the connection already holds."""
-    found: set[tuple[str, str]] = set()
-    for kind, column in (("email", User.email_normalized), ("username", User.username)):
-        wanted = [v[column.key] for v in batch if v[column.key]]
-        if wanted:
-            rows = session.scalars(
-                sa.select(column).where(User.connection_id == connection.id, column.in_(wanted))
-            )
-            found.update((kind, value) for value in rows if value is not None)
-    return found
+def _insert_new(dialect: str) -> t.Any:
+    """An INSERT of users that leaves out, in the database, every row whose email or
+    username the connection already holds (its unique constraints): no lookup per batch,
+    whose cost grew with the table, and no race with a concurrent import."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(USERS).on_conflict_do_nothing()
 
 
 def _import_batch(
-    batch: list[dict[str, t.Any]], tenant: Tenant, connection: Connection, result: ImportResult
+    batch: list[dict[str, t.Any]],
+    tenant: Tenant,
+    connection: Connection,
+    result: ImportResult,
+    before_commit: t.Callable[[ImportResult], None] | None = None,
 ) -> None:
-    existing = _existing(connection, batch)
+    """Insert a batch and its ``user_created`` events in one transaction; ``before_commit``
+    sees the batch's counts and may write in that transaction too."""
     now = utcnow()
     # a User object per row only for plugins to change; without any, plain rows are enough
     plugins = bool(plugin_manager().hook.prepare_user.get_hookimpls())
     rows = []
     for values in batch:
-        if any(key in existing for key in _keys(values)):
-            result.skipped += 1
-            continue
         row = dict(
             NEW_USER,
             id=new_id(),
@@ -330,15 +357,27 @@ def _import_batch(
             )
             row = {key: getattr(user, key) for key in COLUMNS}
         rows.append(row)
+    inserted: set[str] = set()
     if rows:
-        session.execute(USERS.insert(), rows)  # Core: the ORM bulk path costs more than the INSERT
-        session.commit()
-        record_events(
-            "user_created",
-            tenant=tenant,
-            entries=[
-                {"user_id": row["id"], "connection_id": connection.id, "data": {"via": "import"}}
-                for row in rows
-            ],
-        )
-    result.imported += len(rows)
+        # Core: the ORM bulk path costs more than the INSERT; no RETURNING, which would
+        # make one huge statement per batch (costlier to send than the rows themselves)
+        database = session.connection()
+        written = database.execute(_insert_new(database.dialect.name), rows).rowcount
+        inserted = {row["id"] for row in rows}
+        if written != len(rows):  # some were there already: which of ours landed
+            inserted = set(
+                database.execute(sa.select(USERS.c.id).where(USERS.c.id.in_(inserted))).scalars()
+            )
+    result.imported += len(inserted)
+    result.skipped += len(batch) - len(inserted)
+    if before_commit is not None:
+        before_commit(result)
+    commit_with_events(
+        "user_created",
+        tenant=tenant,
+        entries=[
+            {"user_id": row["id"], "connection_id": connection.id, "data": {"via": "import"}}
+            for row in rows
+            if row["id"] in inserted
+        ],
+    )

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import typing as t
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
 from app.accounts.credentials import sign_out_everywhere
+from app.accounts.models import Consent
+from app.accounts.models import Identity
+from app.accounts.models import OneTimeToken
+from app.accounts.models import RecoveryCode
+from app.accounts.models import TotpFactor
 from app.accounts.models import User
 from app.accounts.password_strength import min_score as tenant_min_score
 from app.accounts.password_strength import personal_values
 from app.accounts.password_strength import weakness
 from app.connections.strategies import strategy_for
 from app.db import session
+from app.events.models import Event
 from app.events.record import record_event
 from app.hooks import call_hook
+from app.orgs.models import Membership
 from app.tenancy.models import Tenant
 from app.tenancy.services import normalize_hostname
 
@@ -199,6 +207,57 @@ def delete_user(user: User) -> None:
     session.delete(user)
     session.commit()
     record_event("user_deleted", tenant_id=tenant_id, user_id=user_id, connection_id=connection_id)
+
+
+PERSONAL = (
+    "email",
+    "email_normalized",
+    "username",
+    "password_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "locale",
+    "last_login_at",
+    "password_changed_at",
+)
+"""The user's columns that say who they are; anonymizing empties them."""
+
+
+def anonymize_user(user: User) -> None:
+    """Keep the user's row and event log, without anything that says who they were.
+
+    As :func:`delete_user`, every session and refresh token ends first (applications
+    registered for back-channel logout are told). Then the profile, metadata, password,
+    linked identities, memberships, single-use tokens, two-step factors and consents go
+    (in the caller's transaction with what it removed too), the user stays
+    blocked, and their events lose the address they came from and any value naming them
+    (the identifier typed at sign-in). Records ``user_anonymized``.
+    """
+    names = {v.lower() for v in (user.email, user.username, user.name) if v}
+    sign_out_everywhere(user, "user_anonymized")
+    for column in PERSONAL:
+        setattr(user, column, None)
+    user.email_verified = False
+    user.user_metadata, user.app_metadata, user.blocked = {}, {}, True
+    for model in (Identity, OneTimeToken, TotpFactor, RecoveryCode, Consent, Membership):
+        session.execute(sa.delete(model).where(model.user_id == user.id))
+    for event in session.scalars(sa.select(Event).where(Event.user_id == user.id)):
+        event.ip = None
+        event.data = {k: v for k, v in (event.data or {}).items() if not _names(v, names)}
+    session.commit()
+    record_event(
+        "user_anonymized",
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        connection_id=user.connection_id,
+    )
+
+
+def _names(value: t.Any, names: set[str]) -> bool:
+    """``value`` holds one of the user's names (an event's ``identifier``)."""
+    text = str(value).lower()
+    return any(name in text for name in names)
 
 
 def user_label(user: User) -> str:

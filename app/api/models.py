@@ -36,7 +36,8 @@ class IdempotentRequest(Base):
 
 
 class ImportJob(Base):
-    """A bulk import of users into a connection, run after the answer; polled for progress."""
+    """A bulk import of users into a connection, run after the answer by the durable worker
+    (:mod:`app.jobs`); polled for progress."""
 
     __tablename__ = "api_import_job"
 
@@ -54,5 +55,10 @@ class ImportJob(Base):
     errors: Mapped[list[dict[str, t.Any]]] = mapped_column(sa.JSON, default=list)
     """The first refused rows: ``{"row": n, "message": ...}``."""
     error: Mapped[str | None] = mapped_column(sa.String(512), default=None)
+    payload: Mapped[str | None] = mapped_column(sa.Text, default=None, deferred=True)
+    """The rows to import (JSON, compressed, encrypted: they hold password hashes); cleared
+    when the job ends."""
+    through: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Every row up to this number is committed with the counts: where a resumed job goes on."""
     created_at: Mapped[created_at]
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -30,6 +30,7 @@ from app.clients.models import Client
 from app.clients.services import API_ORGANIZATION
 from app.clients.services import api_organization_id
 from app.clients.services import tenant_client
+from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
 from app.db import session
 from app.oidc.tokens import decode_access_token
@@ -66,6 +67,9 @@ SCOPES: dict[str, str] = {
     "create:scim_tokens": "Create SCIM tokens (shown once)",
     "delete:scim_tokens": "Revoke SCIM tokens",
     "read:connections": "Read connections",
+    "create:connections": "Create connections (a bound client: its organization's own)",
+    "update:connections": "Change connections and their secrets",
+    "delete:connections": "Delete connections with their users",
     "read:clients": "Read applications (tenant-wide)",
     "create:clients": "Register applications (tenant-wide)",
     "update:clients": "Rotate applications' secrets (tenant-wide)",
@@ -233,6 +237,42 @@ def user_for(user_id: str) -> User:
     if user is None:
         raise not_found("user")
     return user
+
+
+def connection_to_change(name: str) -> Connection:
+    """The tenant's connection of this name, if the principal may change it; else 404. A
+    bound client changes only connections its organization alone enables (409
+    ``connection_shared`` for one it sees because other organizations use it too)."""
+    principal = current_principal()
+    connection = session.scalar(
+        sa.select(Connection).where(
+            Connection.tenant_id == principal.tenant.id, Connection.name == name[:63]
+        )
+    )
+    if connection is None:
+        raise not_found("connection")
+    if principal.organization_id is not None:
+        enabled = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OrganizationConnection)
+            .where(
+                OrganizationConnection.connection_id == connection.id,
+                OrganizationConnection.organization_id == principal.organization_id,
+            )
+        )
+        if not enabled:
+            raise not_found("connection")
+        dedicated = dedicated_connections(principal.organization_id).where(
+            OrganizationConnection.connection_id == connection.id
+        )
+        if session.scalar(dedicated) is None:
+            raise ApiError(
+                409,
+                "connection_shared",
+                "Other organizations use this connection too: only an unbound client may "
+                "change it.",
+            )
+    return connection
 
 
 def check_may_change_everywhere(user: User) -> None:

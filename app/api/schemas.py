@@ -7,6 +7,9 @@ import marshmallow as ma
 from marshmallow import fields
 from marshmallow import validate
 
+from app.connections.services import SECRET_NAME
+from app.connections.services import STRATEGY_NAME
+
 MAX_LIMIT = 100
 
 
@@ -59,6 +62,14 @@ class UserSchema(ma.Schema):
 class UserPage(ma.Schema):
     items = fields.List(fields.Nested(UserSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class DeleteQuery(Strict):
+    mode = fields.String(
+        load_default="delete",
+        validate=validate.OneOf(["delete", "anonymize"]),
+        metadata={"description": "`anonymize`: keep the user's id and events, remove the rest"},
+    )
 
 
 class UserSearch(PageQuery):
@@ -351,8 +362,52 @@ class ConnectionSchema(ma.Schema):
     strategy = fields.String(required=True)
     signup_enabled = fields.Boolean(required=True)
     options = fields.Dict(keys=fields.String(), required=True)
+    secrets = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The names of the stored secrets (never their values)"},
+    )
     organizations = fields.List(fields.String(), required=True)
     created_at = fields.DateTime(required=True)
+
+
+SecretValues = fields.Dict(
+    keys=fields.String(validate=validate.Regexp("^" + SECRET_NAME.pattern + "$")),
+    values=fields.String(validate=validate.Length(max=8192)),
+    metadata={"description": "Strategy secrets, stored encrypted, never shown again"},
+)
+
+
+class ConnectionCreate(Strict):
+    name = Slug
+    strategy = fields.String(
+        load_default="database", validate=validate.Regexp("^" + STRATEGY_NAME.pattern + "$")
+    )
+    display_name = fields.String(validate=validate.Length(min=1, max=255), allow_none=True)
+    signup = fields.Boolean(load_default=False)
+    options = fields.Dict(keys=fields.String(), load_default=dict)
+    secrets = SecretValues
+    organization = fields.String(
+        validate=validate.Length(min=1, max=103),
+        metadata={"description": "Enable it for this organization only (a dedicated connection)"},
+    )
+
+    @ma.validates_schema
+    def _required(self, data: dict, **kwargs: object) -> None:
+        if "name" not in data:
+            raise ma.ValidationError("Missing data for required field.", "name")
+
+
+class ConnectionPatch(Strict):
+    display_name = fields.String(validate=validate.Length(min=1, max=255), allow_none=True)
+    signup = fields.Boolean()
+    options = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), allow_none=True)
+    secrets = fields.Dict(
+        keys=fields.String(validate=validate.Regexp("^" + SECRET_NAME.pattern + "$")),
+        values=fields.String(validate=validate.Length(max=8192), allow_none=True),
+        allow_none=True,
+        metadata={"description": "Merged key by key; null removes a secret"},
+    )
 
 
 class ConnectionList(ma.Schema):

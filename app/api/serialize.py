@@ -140,6 +140,7 @@ def connection_json(connection: Connection, organizations: list[str]) -> dict[st
         "strategy": connection.strategy,
         "signup_enabled": bool(connection.signup_enabled),
         "options": dict(connection.options or {}),
+        "secrets": sorted(connection.get_secrets()),
         "organizations": organizations,
         "created_at": iso(connection.created_at),
     }

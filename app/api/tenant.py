@@ -14,9 +14,12 @@ from app.api.errors import ApiError
 from app.api.errors import invalid
 from app.api.errors import json_response
 from app.api.errors import not_found
+from app.api.http import check_if_match
 from app.api.http import idempotent
 from app.api.http import page_after
+from app.api.http import with_etag
 from app.api.policy import ORGANIZATION_BINDING
+from app.api.policy import connection_to_change
 from app.api.policy import current_principal
 from app.api.policy import organization_binding
 from app.api.policy import organization_for
@@ -25,12 +28,16 @@ from app.api.serialize import client_json
 from app.api.serialize import connection_json
 from app.api.serialize import event_json
 from app.api.serialize import key_json
+from app.api.serialize import merge_patch
 from app.clients.models import Client
 from app.clients.services import ClientInvalid
 from app.clients.services import create_client
 from app.clients.services import hash_client_secret
 from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
+from app.connections.services import check_connection
+from app.connections.services import create_connection
+from app.connections.services import find_connection
 from app.db import session
 from app.events.models import Event
 from app.events.record import record_event
@@ -38,6 +45,7 @@ from app.oidc.keys import KeyRotationTooSoon
 from app.oidc.keys import list_keys
 from app.oidc.keys import rotate_keys
 from app.orgs.models import Organization
+from app.orgs.services import set_connections
 from app.rowcache import row_cache
 
 bp = Blueprint(
@@ -86,14 +94,110 @@ def connections() -> Response:
     return json_response(200, {"items": [connection_json(c, o) for c, o in _connection_rows()]})
 
 
+def _visible(name: str) -> dict[str, t.Any]:
+    for found, orgs in _connection_rows():
+        if found.name == name:
+            return connection_json(found, orgs)
+    raise not_found("connection")
+
+
 @bp.route("/connections/<name>")
 @requires("read:connections")
 @bp.response(200, s.ConnectionSchema)
 def connection(name: str) -> Response:
-    for found, orgs in _connection_rows():
-        if found.name == name:
-            return json_response(200, connection_json(found, orgs))
-    raise not_found("connection")
+    """A connection (with an ``ETag``); its secrets by name only."""
+    return with_etag(_visible(name))
+
+
+def _check(
+    strategy: str,
+    options: dict[str, t.Any],
+    secrets: dict[str, t.Any] | None,
+    stored: Connection | None,
+) -> None:
+    """The checks of ``foyer apply``; every problem listed, the first one's field named."""
+    problems = check_connection(strategy, options, secrets, stored)
+    if problems:
+        session.rollback()
+        errors = [{"field": field, "message": message} for field, message in problems]
+        raise ApiError(
+            422, "invalid_connection", problems[0][1], field=problems[0][0], errors=errors
+        )
+
+
+@bp.route("/connections", methods=["POST"])
+@requires("create:connections")
+@idempotent
+@bp.arguments(s.ConnectionCreate)
+@bp.response(201, s.ConnectionSchema)
+def create_connection_view(data: dict[str, t.Any]) -> Response:
+    """Create a connection, checked as configuration files are; its secrets are stored
+    encrypted and never shown. With ``organization`` (always, for a bound client: its own)
+    only that organization enables it."""
+    principal = current_principal()
+    org = None
+    if principal.bound or "organization" in data:
+        org = organization_for(data.get("organization") or str(principal.organization_id))
+    if find_connection(principal.tenant, data["name"]) is not None:
+        raise ApiError(409, "connection_exists", "A connection has this name.", field="name")
+    _check(data["strategy"], data["options"], data.get("secrets"), None)
+    created = create_connection(
+        principal.tenant,
+        data["name"],
+        data["strategy"],
+        data.get("display_name") or data["name"],
+        data["options"],
+        data.get("secrets"),
+    )
+    created.signup_enabled = data["signup"]
+    if org is not None:
+        set_connections(org, [*org.connections, created])
+    session.commit()
+    body = connection_json(created, [org.name] if org is not None else [])
+    return with_etag(body, 201, {"Location": f"/api/v1/connections/{created.name}"})
+
+
+@bp.route("/connections/<name>", methods=["PATCH"])
+@requires("update:connections")
+@bp.arguments(s.ConnectionPatch, content_type="application/merge-patch+json")
+@bp.response(200, s.ConnectionSchema)
+def update_connection(patch: dict[str, t.Any], name: str) -> Response:
+    """Change a connection with a JSON merge patch (``options`` and ``secrets`` merge key
+    by key, ``null`` removes one), checked as configuration files are."""
+    found = connection_to_change(name)
+    check_if_match(_visible(name))
+    options = dict(found.options or {})
+    if "options" in patch:
+        options = merge_patch(options, patch["options"]) if patch["options"] is not None else {}
+    secrets = None
+    if "secrets" in patch:
+        secrets = (
+            merge_patch(found.get_secrets(), patch["secrets"])
+            if patch["secrets"] is not None
+            else {}
+        )
+    _check(found.strategy, options, secrets, found)
+    found.options = options
+    if secrets is not None:
+        found.set_secrets(secrets)
+    if "display_name" in patch:
+        found.display_name = patch["display_name"] or found.name
+    if "signup" in patch:
+        found.signup_enabled = patch["signup"]
+    session.commit()
+    return with_etag(_visible(name))
+
+
+@bp.route("/connections/<name>", methods=["DELETE"])
+@requires("delete:connections")
+@bp.response(204)
+def delete_connection(name: str) -> Response:
+    """Delete a connection and every user of it."""
+    found = connection_to_change(name)
+    check_if_match(_visible(name))
+    session.delete(found)
+    session.commit()
+    return Response(status=204)
 
 
 # --- clients ---------------------------------------------------------------------------------

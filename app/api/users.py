@@ -14,6 +14,7 @@ from app.accounts.emails import send_verification
 from app.accounts.models import Identity
 from app.accounts.models import User
 from app.accounts.services import PasswordRejected
+from app.accounts.services import anonymize_user
 from app.accounts.services import create_user
 from app.accounts.services import delete_user
 from app.accounts.services import normalize_email
@@ -53,6 +54,8 @@ from app.orgs.invitations import target_connection
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.services import add_member
+from app.scim.models import ScimGroupMember
+from app.scim.models import ScimUser
 from app.sessions.services import active_sessions
 from app.sessions.services import end_session_of
 
@@ -273,14 +276,24 @@ def update(patch: dict[str, t.Any], user_id: str) -> Response:
 
 @bp.route("/<user_id>", methods=["DELETE"])
 @requires("delete:users")
+@bp.arguments(s.DeleteQuery, location="query", as_kwargs=True)
 @bp.response(204)
-def delete(user_id: str) -> Response:
+def delete(user_id: str, mode: str = "delete") -> Response:
     """Delete a user: every session and refresh token ends first, and applications
-    registered for back-channel logout are told. The event log keeps the user's id."""
+    registered for back-channel logout are told. The event log keeps the user's id.
+
+    ``mode=anonymize`` keeps the user's row and events instead, without their personal
+    data: profile, metadata, password, identities, memberships, SCIM links, and in their
+    events the address and the identifier they signed in with."""
     user = user_for(user_id)
     check_if_match(user_json(user))
     check_may_change_everywhere(user)
-    delete_user(user)
+    if mode == "anonymize":
+        for model in (ScimGroupMember, ScimUser):
+            session.execute(sa.delete(model).where(model.user_id == user.id))
+        anonymize_user(user)
+    else:
+        delete_user(user)
     return Response(status=204)
 
 

@@ -25,6 +25,7 @@ from app.configfile.problems import ConfigInvalid
 from app.configfile.problems import Problem
 from app.configfile.schema import Reader
 from app.connections.models import Connection
+from app.connections.services import check_connection
 from app.db import session
 from app.hooks import validate_plugin_settings
 from app.hrd.chain import registered_methods
@@ -197,31 +198,13 @@ class _Checker:
         self.branding("tenant.branding", self.spec["tenant"]["branding"])
 
     def connections(self) -> None:
-        registry = current_app.extensions["foyer.strategies"]
         for index, connection in enumerate(self.spec["connections"]):
-            path = f"connections[{index}]"
-            strategy = connection["strategy"]
-            if strategy not in registry:
-                self.problem(
-                    f"{path}.strategy",
-                    f"unknown strategy {strategy!r} (installed: {', '.join(sorted(registry))})"
-                    + did_you_mean(strategy, registry),
-                )
             stored = self.stored_connections.get(connection["name"])
-            check_options = getattr(registry.get(strategy), "check_options", None)
-            if check_options is not None:
-                secrets = connection.get("secrets")
-                if secrets is None:  # absent: the stored ones are kept
-                    secrets = stored.get_secrets() if stored is not None else {}
-                for field, message in check_options(connection["options"], secrets):
-                    where = field if field.startswith("secrets.") else f"options.{field}"
-                    self.problem(f"{path}.{where}", message)
-            if stored is not None and stored.strategy != strategy:
-                self.problem(
-                    f"{path}.strategy",
-                    f"connection {connection['name']!r} uses {stored.strategy!r}; a strategy "
-                    "cannot change (its users depend on it): add a new connection instead",
-                )
+            problems = check_connection(
+                connection["strategy"], connection["options"], connection.get("secrets"), stored
+            )
+            for field, message in problems:
+                self.problem(f"connections[{index}].{field}", message)
 
     # -- organizations ---------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ from app.configfile.schema import Record
 from app.configfile.schema import Str
 from app.configfile.schema import Type
 from app.configfile.source import Source
+from app.connections.services import SECRET_NAME
+from app.connections.services import STRATEGY_NAME
 from app.hrd.chain import DEFAULT_ORDER
 from app.hrd.identifier_map import normalize_entry
 from app.i18n import SUPPORTED_LOCALES
@@ -52,7 +54,6 @@ VERSION = 1
 SLUG_HINT = "lower-case letters, digits and dashes, at most 63"
 CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 PLUGIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}")
-SECRET_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 ROLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
 SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*")
 ARGON2ID = re.compile(r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
@@ -374,7 +375,7 @@ CONNECTION = Record(
         ),
         "strategy": Field(
             Str(
-                pattern=re.compile(r"[a-z0-9_-]{1,63}"),
+                pattern=STRATEGY_NAME,
                 pattern_hint="a connection strategy name",
                 describe="strategy name",
             ),
@@ -387,7 +388,7 @@ CONNECTION = Record(
         "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).", default={}),
         "secrets": Field(
             MapOf(
-                Str(pattern=SECRET_KEY, pattern_hint="letters, digits and _", describe="name"),
+                Str(pattern=SECRET_NAME, pattern_hint="letters, digits and _", describe="name"),
                 Str(max_length=8192, describe="string"),
             ),
             "Strategy secrets, stored encrypted; write `${VARIABLE}` references. When "

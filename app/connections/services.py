@@ -9,11 +9,13 @@ dedicated connection for a second organization therefore tightens access.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.clikit import did_you_mean
 from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
 from app.connections.strategies import kind_of
@@ -51,6 +53,50 @@ def create_connection(
     session.add(connection)
     session.flush()
     return connection
+
+
+SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+"""A connection secret's name (``client_secret``)."""
+STRATEGY_NAME = re.compile(r"[a-z0-9_-]{1,63}")
+
+
+def check_connection(
+    strategy: str,
+    options: t.Mapping[str, t.Any],
+    secrets: t.Mapping[str, t.Any] | None,
+    stored: Connection | None,
+) -> list[tuple[str, str]]:
+    """What is wrong with a connection's settings, as ``[(field, message)]``: the checks
+    that configuration files (``foyer apply``) and the management API share. ``secrets``
+    None keeps the stored ones; ``stored`` is the connection being changed, if any.
+    """
+    registry = current_app.extensions["foyer.strategies"]
+    problems: list[tuple[str, str]] = []
+    if strategy not in registry:
+        problems.append(
+            (
+                "strategy",
+                f"unknown strategy {strategy!r} (installed: {', '.join(sorted(registry))})"
+                + did_you_mean(strategy, registry),
+            )
+        )
+    check_options = getattr(registry.get(strategy), "check_options", None)
+    if check_options is not None:
+        if secrets is None:
+            secrets = stored.get_secrets() if stored is not None else {}
+        for field, message in check_options(options, secrets):
+            problems.append(
+                (field if field.startswith("secrets.") else f"options.{field}", message)
+            )
+    if stored is not None and stored.strategy != strategy:
+        problems.append(
+            (
+                "strategy",
+                f"connection {stored.name!r} uses {stored.strategy!r}; a strategy cannot "
+                "change (its users depend on it): add a new connection instead",
+            )
+        )
+    return problems
 
 
 def enables(organization: Organization, connection: Connection) -> bool:

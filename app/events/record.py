@@ -122,13 +122,15 @@ def _send(record: EventRecord, tenant: Tenant | None, organization: Organization
     )
 
 
-def record_events(
+def commit_with_events(
     type_: str, *, tenant: Tenant, entries: t.Iterable[t.Mapping[str, t.Any]]
 ) -> list[EventRecord]:
-    """Store many events of one type with one INSERT, then send each to the sinks.
+    """Commit the session's transaction with many events of one type written in it (one
+    INSERT), then send each to the sinks.
 
-    For bulk commands (``foyer users import``): one event per user, without one transaction
-    per event. Each entry may set ``user_id``, ``client_id``, ``connection_id`` and ``data``.
+    For bulk work (imports): one event per user, without one transaction per event, and
+    the events exist exactly when the users do. Each entry may set ``user_id``,
+    ``client_id``, ``connection_id`` and ``data``.
     """
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
@@ -148,7 +150,8 @@ def record_events(
         for entry in entries
     ]
     if records:
-        _write(records)
+        session.connection().execute(INSERT_EVENT, [_row(record) for record in records])
+    session.commit()
     for record in records:
         count_in_metrics(record, tenant, None)
         call_hook("track_event", tenant=tenant, contain=True, event=record)

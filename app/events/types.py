@@ -38,6 +38,7 @@ EVENT_TYPES: dict[str, str] = {
     "user_migrated": "A user of a legacy store was moved into Foyer at their first sign-in",
     "user_blocked": "A user was blocked (or unblocked: data.blocked is false)",
     "user_deleted": "A user was deleted",
+    "user_anonymized": "A user's personal data was removed; their id and event log stay",
     "user_updated": "A user's profile or metadata was changed through the management API "
     "or SCIM (data.fields)",
     "organization_created": "An organization was created through the management API",

@@ -12,6 +12,7 @@ Groups are organization roles: a member of group "Billing Admins" holds role
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import typing as t
@@ -95,9 +96,31 @@ class ScimError(Exception):
         self.status, self.detail, self.scim_type = status, detail, scim_type
 
 
+def versioned(body: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``body`` with ``meta.version``: a weak entity tag of everything else it says, so it
+    changes exactly when the resource as a client sees it does (RFC 7644 §3.14)."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
+    body["meta"]["version"] = f'W/"{digest}"'
+    return body
+
+
+def check_if_match(body: dict[str, t.Any]) -> None:
+    """Refuse a change whose ``If-Match`` names another version (412)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return
+    wanted = {tag.strip() for tag in header.split(",")}
+    version = body["meta"]["version"]
+    if version not in wanted and version.removeprefix("W/") not in wanted:
+        raise ScimError(412, "The resource changed since it was read (If-Match).")
+
+
 def scim_response(status: int, body: t.Any, headers: t.Mapping[str, str] | None = None) -> Response:
     response = Response(json.dumps(body), status=status, mimetype=SCIM_JSON)
     response.headers["Cache-Control"] = "no-store"
+    version = body.get("meta", {}).get("version") if isinstance(body, dict) else None
+    if isinstance(version, str) and status in (200, 201):
+        response.headers["ETag"] = version
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -272,8 +295,8 @@ def service_provider_config() -> Response:
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=MAX_RESULTS),
         change_password=ChangePassword(supported=False),
-        sort=Sort(supported=False),
-        etag=ETag(supported=False),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
         authentication_schemes=[
             AuthenticationScheme(
                 type="oauthbearertoken",
@@ -427,7 +450,7 @@ def user_resource(link: ScimUser, user: User) -> dict[str, t.Any]:
     groups = _user_groups(user)
     if groups:
         body["groups"] = groups
-    return body
+    return versioned(body)
 
 
 def _matches_user(link: ScimUser, user: User, conditions: list[tuple[str, str, str]]) -> bool:
@@ -445,6 +468,41 @@ def _matches_user(link: ScimUser, user: User, conditions: list[tuple[str, str, s
         if not _compare(value, op, wanted):
             return False
     return True
+
+
+USER_SORTS: dict[str, t.Callable[[ScimUser, User], t.Any]] = {
+    "id": lambda link, user: link.id,
+    "username": lambda link, user: (user.username or user.email or user.id).lower(),
+    "externalid": lambda link, user: link.external_id,
+    "emails": lambda link, user: user.email.lower() if user.email else None,
+    "emails.value": lambda link, user: user.email.lower() if user.email else None,
+    "name.givenname": lambda link, user: user.given_name,
+    "name.familyname": lambda link, user: user.family_name,
+    "meta.created": lambda link, user: link.created_at,
+    "meta.lastmodified": lambda link, user: link.updated_at,
+}
+GROUP_SORTS: dict[str, t.Callable[[ScimGroup], t.Any]] = {
+    "id": lambda group: group.id,
+    "displayname": lambda group: group.display_name.lower(),
+    "externalid": lambda group: group.external_id,
+    "meta.created": lambda group: group.created_at,
+    "meta.lastmodified": lambda group: group.updated_at,
+}
+
+
+def _sorted(items: list[t.Any], query: dict[str, t.Any], keys: dict[str, t.Any]) -> list[t.Any]:
+    """``sortBy``/``sortOrder`` (RFC 7644 §3.4.2.3); a missing value sorts as the highest."""
+    if query["sort_by"] is None:
+        return items
+    key = keys.get(query["sort_by"])
+    if key is None:
+        raise ScimError(400, f"Sorting by {query['sort_by']!r} is not supported.", "invalidValue")
+
+    def ordered(item: t.Any) -> tuple[bool, t.Any]:
+        value = key(*item) if isinstance(item, tuple) else key(item)
+        return (value is None, value if value is not None else "")
+
+    return sorted(items, key=ordered, reverse=query["descending"])
 
 
 def _paging() -> tuple[int, int]:
@@ -473,7 +531,14 @@ def _search(allowed: frozenset[str]) -> dict[str, t.Any]:
     text = source.get("filter")
     if text is not None and not isinstance(text, str):
         raise ScimError(400, "filter is a string.", "invalidFilter")
+    sort_by, order = source.get("sortBy"), source.get("sortOrder") or "ascending"
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise ScimError(400, "sortBy is a string.", "invalidValue")
+    if not isinstance(order, str) or order.lower() not in ("ascending", "descending"):
+        raise ScimError(400, "sortOrder is ascending or descending.", "invalidValue")
     return {
+        "sort_by": sort_by.strip().lower() if sort_by else None,
+        "descending": order.lower() == "descending",
         "conditions": parse_filter(text, allowed) if text else [],
         "start": start,
         "count": count,
@@ -491,6 +556,7 @@ def list_users() -> Response:
         for link, user in _scim_users()
         if _matches_user(link, user, query["conditions"])
     ]
+    found = _sorted(found, query, USER_SORTS)
     start, count = query["start"], query["count"]
     page = found[start - 1 : start - 1 + count]
     items = [
@@ -658,6 +724,7 @@ def get_scim_user(user_id: str) -> Response:
 @bp.route("/Users/<user_id>", methods=["PUT"])
 def replace_scim_user(user_id: str) -> Response:
     link, user = _link(user_id)
+    check_if_match(user_resource(link, user))
     payload = _validated(_body(), IncomingUser, Context.RESOURCE_REPLACEMENT_REQUEST)
     _apply_user(user, link, payload, replace=True)
     session.commit()
@@ -707,6 +774,7 @@ def patch_scim_user(user_id: str) -> Response:
     objects or strings, ``"False"`` as a boolean, paths in any case."""
     link, user = _link(user_id)
     current = user_resource(link, user)
+    check_if_match(current)
     changes: dict[str, t.Any] = {}
     for operation in _operations():
         value = operation["value"]
@@ -769,6 +837,7 @@ def delete_scim_user(user_id: str) -> Response:
     """Deprovision: the user leaves the organization and loses every session and refresh
     token; a user of no other organization is deleted."""
     link, user = _link(user_id)
+    check_if_match(user_resource(link, user))
     org = organization()
     others = session.scalar(
         sa.select(sa.func.count())
@@ -841,7 +910,9 @@ def group_resource(group: ScimGroup, with_members: bool = True) -> dict[str, t.A
             }
             for link, user in _members(group)
         ]
-    return body
+        return versioned(body)
+    # without its members, the version of the whole group all the same
+    return {**body, "meta": {**body["meta"], "version": group_resource(group)["meta"]["version"]}}
 
 
 def _group(group_id: str) -> ScimGroup:
@@ -963,6 +1034,7 @@ def list_groups() -> Response:
             ok = ok and _compare(value, op, wanted)
         if ok:
             found.append(group)
+    found = _sorted(found, query, GROUP_SORTS)
     page = found[start - 1 : start - 1 + count]
     items = [
         project(group_resource(g_, with_members), query["attributes"], query["excluded"])
@@ -1009,6 +1081,7 @@ def get_group(group_id: str) -> Response:
 @bp.route("/Groups/<group_id>", methods=["PUT"])
 def replace_group(group_id: str) -> Response:
     group = _group(group_id)
+    check_if_match(group_resource(group))
     payload = _validated(_body(), ScimGroupModel, Context.RESOURCE_REPLACEMENT_REQUEST)
     if isinstance(payload.get("displayName"), str) and payload["displayName"].strip():
         _rename(group, payload["displayName"])
@@ -1037,6 +1110,7 @@ def patch_group(group_id: str) -> Response:
     """Group push as Okta (``replace`` members, ``remove`` with a filter path) and Entra ID
     (``add``/``remove`` with ``members``, ``replace`` of ``displayName``) send it."""
     group = _group(group_id)
+    check_if_match(group_resource(group))
     for operation in _operations():
         op, path, value = operation["op"], operation["path"], operation["value"]
         lowered = (path or "").strip().lower()
@@ -1071,6 +1145,7 @@ def patch_group(group_id: str) -> Response:
 @bp.route("/Groups/<group_id>", methods=["DELETE"])
 def delete_group(group_id: str) -> Response:
     group = _group(group_id)
+    check_if_match(group_resource(group))
     _set_members(group, [], replace=True)  # its members lose its role first
     session.delete(group)
     session.commit()

@@ -7,6 +7,7 @@ import hmac
 import json
 import secrets
 import typing as t
+import zlib
 
 from cryptography.fernet import Fernet
 from cryptography.fernet import MultiFernet
@@ -36,6 +37,15 @@ def encrypt_json(value: dict[str, t.Any]) -> str:
 
 def decrypt_json(token: str) -> dict[str, t.Any]:
     return t.cast(dict[str, t.Any], json.loads(decrypt(token)))
+
+
+def encrypt_large_json(value: t.Any) -> str:
+    """Encrypt a large JSON value (an import's rows), compressed first."""
+    return _fernet().encrypt(zlib.compress(json.dumps(value).encode(), 1)).decode()
+
+
+def decrypt_large_json(token: str) -> t.Any:
+    return json.loads(zlib.decompress(_fernet().decrypt(token.encode())))
 
 
 def token_hash(value: str) -> str:

@@ -9,8 +9,8 @@ import time
 import bcrypt
 import sqlalchemy as sa
 
+from app.accounts.background import wait_for_background
 from app.accounts.models import User
-from app.api.imports import wait_for_imports
 from app.db import session
 from app.security.hash_formats import pbkdf2_sha256
 from app.security.hash_formats import scrypt_hash
@@ -61,7 +61,7 @@ def test_import_job_keeps_valid_rows_reports_bad_ones_and_users_sign_in(client, 
     assert started.status_code == 202, started.get_json()
     job = started.get_json()
     assert job["total"] == 8
-    assert wait_for_imports(foyer_app)
+    assert wait_for_background(foyer_app)
     deadline = time.monotonic() + 30
     while True:
         job = client.get(started.headers["Location"], headers=headers).get_json()

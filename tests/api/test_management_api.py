@@ -4,12 +4,16 @@ and deprovisioning end to end."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from openapi_spec_validator import validate
 
 from app.accounts.models import User
 from app.db import session
+from app.events.models import Event
+from app.events.record import record_event
 from app.oidc.models import TokenGrant
 from app.orgs.services import add_member
 from app.sessions.models import SsoSession
@@ -239,7 +243,7 @@ def test_client_secret_is_shown_once_and_rotates(client, headers):
     assert new.status_code == 200
 
 
-@pytest.mark.parametrize("how", ["block", "delete", "patch"])
+@pytest.mark.parametrize("how", ["block", "delete", "patch", "anonymize"])
 def test_deprovisioning_ends_every_session_and_token_and_tells_applications(
     how, client, headers, user, make_client
 ):
@@ -264,6 +268,8 @@ def test_deprovisioning_ends_every_session_and_token_and_tells_applications(
             response = client.patch(
                 url, json={"blocked": True}, content_type=MERGE, headers=headers
             )
+        elif how == "anonymize":
+            response = client.delete(url + "?mode=anonymize", headers=headers)
         else:
             response = client.delete(url, headers=headers)
         assert response.status_code in (200, 204), response.get_json()
@@ -279,6 +285,39 @@ def test_deprovisioning_ends_every_session_and_token_and_tells_applications(
         assert claims["sub"] == user_id and claims["sid"] == sso_id
     finally:
         rp.close()
+
+
+def test_anonymizing_keeps_the_user_id_and_events_without_personal_data(
+    client, headers, user, tenant
+):
+    email = user.email
+    record_event(
+        "login_failed",
+        tenant=tenant,
+        user_id=user.id,
+        data={"identifier": email.upper(), "reason": "wrong_password"},
+    )
+    session.execute(sa.update(Event).where(Event.user_id == user.id).values(ip="203.0.113.9"))
+    session.commit()
+    user_id = user.id
+    answer = client.delete(f"/api/v1/users/{user_id}?mode=anonymize", headers=headers)
+    assert answer.status_code == 204
+    session.expire_all()
+    kept = session.get(User, user_id)
+    assert kept is not None and kept.blocked
+    assert (kept.email, kept.email_normalized, kept.name, kept.password_hash) == (None,) * 4
+    events = session.scalars(sa.select(Event).where(Event.user_id == user_id)).all()
+    types = [e.type for e in events]
+    assert "login_failed" in types and "user_anonymized" in types
+    for event in events:
+        assert event.ip is None or event.type == "user_anonymized"
+        assert email.lower() not in json.dumps(event.data).lower()
+    failed = next(e for e in events if e.type == "login_failed")
+    assert failed.data == {"reason": "wrong_password"}
+    read = client.get(f"/api/v1/users/{user_id}", headers=headers)
+    assert read.status_code == 200 and read.get_json()["email"] is None
+    wrong = client.delete(f"/api/v1/users/{user_id}?mode=forget", headers=headers)
+    assert wrong.status_code == 422
 
 
 def test_openapi_document_is_valid_and_the_reference_page_renders(client, tenant):

@@ -10,7 +10,7 @@ from app.events.types import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "events.md"
-RECORDERS = {"record_event", "commit_with_event", "record_events"}
+RECORDERS = {"record_event", "commit_with_event", "commit_with_events"}
 
 
 def recorded_types() -> dict[str, list[str]]:

@@ -86,3 +86,49 @@ def test_an_organization_over_its_rate_limit_waits(scim, foyer_app):
     foyer_app.extensions["foyer.settings"].rate_limit_api = "2 per minute"
     answers = [scim("GET", "/ServiceProviderConfig").status_code for _ in range(3)]
     assert answers == [200, 200, 429]
+
+
+def test_versions_guard_changes_with_if_match(scim):
+    created = scim("POST", "/Users", USER)
+    user = created.get_json()
+    version = user["meta"]["version"]
+    assert created.headers["ETag"] == version and version.startswith('W/"')
+    path = f"/Users/{user['id']}"
+    assert scim("GET", path).headers["ETag"] == version
+    rename = {"Operations": [{"op": "replace", "path": "name.givenName", "value": "Grace"}]}
+    changed = scim("PATCH", path, rename, headers={"If-Match": version})
+    assert changed.status_code == 200
+    newer = changed.get_json()["meta"]["version"]
+    assert newer != version
+    replacement = {**USER, "name": {"givenName": "G"}}
+    for method, body in (("PATCH", rename), ("PUT", replacement), ("DELETE", None)):
+        stale = scim(method, path, body, headers={"If-Match": version})
+        assert stale.status_code == 412, (method, stale.get_json())
+        assert stale.get_json()["status"] == "412"
+    assert scim("GET", path).get_json()["name"]["givenName"] == "Grace"
+    assert scim("PUT", path, replacement, headers={"If-Match": newer}).status_code == 200
+    group = scim("POST", "/Groups", {"displayName": "Admins", "members": []}).get_json()
+    gpath = f"/Groups/{group['id']}"
+    stale = scim("DELETE", gpath, headers={"If-Match": 'W/"0"'})
+    assert stale.status_code == 412
+    assert scim("DELETE", gpath, headers={"If-Match": group["meta"]["version"]}).status_code == 204
+
+
+def test_sort_by_and_sort_order(scim):
+    for name in ("bob@a.example", "ann@a.example", "cid@a.example"):
+        scim("POST", "/Users", {**USER, "userName": name, "emails": [{"value": name}]})
+
+    def names(**query: str) -> list[str]:
+        found = scim("GET", "/Users", query_string=query).get_json()
+        return [r["userName"] for r in found["Resources"]]
+
+    assert names(sortBy="userName") == ["ann@a.example", "bob@a.example", "cid@a.example"]
+    assert names(sortBy="userName", sortOrder="descending") == [
+        "cid@a.example",
+        "bob@a.example",
+        "ann@a.example",
+    ]
+    assert scim("GET", "/Users", query_string={"sortBy": "title"}).status_code == 400
+    config = scim("GET", "/ServiceProviderConfig").get_json()
+    assert config["sort"]["supported"] and config["etag"]["supported"]
+    assert not config["bulk"]["supported"]
