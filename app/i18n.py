@@ -10,6 +10,7 @@ first there, so the language switcher always does what it says.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import typing as t
 from urllib.parse import urlencode
@@ -117,14 +118,18 @@ def locale_tag() -> str:
     return str(locale).replace("_", "-") if locale is not None else "en"
 
 
+@functools.cache
 def locale_label(code: str) -> str:
-    """A language's name in that language (``Deutsch``, ``日本語``), for the switcher."""
+    """A language's name in that language (``Deutsch``, ``日本語``), for the switcher
+    (the same on every page: kept per process)."""
     name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_")) or code
     return name[:1].upper() + name[1:]
 
 
+@functools.cache
 def available_locales() -> list[tuple[str, str]]:
-    """(tag, native name) of every language the pages can be shown in."""
+    """(tag, native name) of every language the pages can be shown in (one list per
+    process: templates only read it)."""
     return [(code, locale_label(code)) for code in SUPPORTED_LOCALES]
 
 
