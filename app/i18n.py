@@ -137,11 +137,17 @@ def lang_url(code: str) -> str:
     """This page's URL with ``lang`` set (path and query only: never another host)."""
     if not has_request_context():
         return f"?{urlencode([('lang', code)])}"
-    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
-    args.append(("lang", code))
-    # "//evil.test/x" would be a link to another host: keep a single leading slash
-    path = "/" + request.path.lstrip("/\\")
-    return f"{path}?{urlencode(args)}"
+    prefix = g.get(_LANG_PREFIX)
+    if prefix is None:  # the same for every language of the switcher: made once a page
+        args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+        # "//evil.test/x" would be a link to another host: keep a single leading slash
+        path = "/" + request.path.lstrip("/\\")
+        prefix = f"{path}?{urlencode(args)}&" if args else f"{path}?"
+        setattr(g, _LANG_PREFIX, prefix)
+    return f"{prefix}{urlencode([('lang', code)])}"
+
+
+_LANG_PREFIX = "foyer_lang_prefix"
 
 
 def init_i18n(app: Flask) -> None:
