@@ -10,6 +10,7 @@ first there, so the language switcher always does what it says.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import typing as t
 from urllib.parse import urlencode
@@ -117,14 +118,18 @@ def locale_tag() -> str:
     return str(locale).replace("_", "-") if locale is not None else "en"
 
 
+@functools.cache
 def locale_label(code: str) -> str:
-    """A language's name in that language (``Deutsch``, ``日本語``), for the switcher."""
+    """A language's name in that language (``Deutsch``, ``日本語``), for the switcher
+    (the same on every page: kept per process)."""
     name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_")) or code
     return name[:1].upper() + name[1:]
 
 
+@functools.cache
 def available_locales() -> list[tuple[str, str]]:
-    """(tag, native name) of every language the pages can be shown in."""
+    """(tag, native name) of every language the pages can be shown in (one list per
+    process: templates only read it)."""
     return [(code, locale_label(code)) for code in SUPPORTED_LOCALES]
 
 
@@ -132,11 +137,17 @@ def lang_url(code: str) -> str:
     """This page's URL with ``lang`` set (path and query only: never another host)."""
     if not has_request_context():
         return f"?{urlencode([('lang', code)])}"
-    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
-    args.append(("lang", code))
-    # "//evil.test/x" would be a link to another host: keep a single leading slash
-    path = "/" + request.path.lstrip("/\\")
-    return f"{path}?{urlencode(args)}"
+    prefix = g.get(_LANG_PREFIX)
+    if prefix is None:  # the same for every language of the switcher: made once a page
+        args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+        # "//evil.test/x" would be a link to another host: keep a single leading slash
+        path = "/" + request.path.lstrip("/\\")
+        prefix = f"{path}?{urlencode(args)}&" if args else f"{path}?"
+        setattr(g, _LANG_PREFIX, prefix)
+    return f"{prefix}{urlencode([('lang', code)])}"
+
+
+_LANG_PREFIX = "foyer_lang_prefix"
 
 
 def init_i18n(app: Flask) -> None:

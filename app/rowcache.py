@@ -44,6 +44,9 @@ class RowCache:
         self.ttl = ttl
         self._rows: dict[t.Hashable, tuple[Base, float]] = {}
         self._lock = threading.Lock()
+        self.dependents: list[t.Callable[[], None]] = []
+        """Called whenever the cache is cleared: copies derived from these rows (a
+        page's brand) go with them."""
 
     def get(self, key: t.Hashable, load: t.Callable[[Session], M | None]) -> M | None:
         """The row for ``key`` bound to the request's session, loading it when needed.
@@ -71,6 +74,8 @@ class RowCache:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+        for dependent in self.dependents:
+            dependent()
 
 
 def init_row_cache(app: Flask, *watched: type[Base]) -> None:

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 import typing as t
 from urllib.parse import urlencode
 
 from flask import current_app
 from flask import g
 from flask import has_request_context
+from flask import request
 from flask import url_for
 
 from app.branding.assets import asset_href
 from app.branding.assets import asset_index
+from app.branding.assets import live_reload
 from app.branding.data import LINK_KEYS
 from app.branding.data import clean_branding
 from app.branding.data import safe_email as safe_email
@@ -147,15 +151,72 @@ def current_theme_name() -> str:
 
 
 def current_brand() -> Brand:
-    """The brand of this request, built once per request."""
+    """The brand of this request, built once per request, or taken from the worker's
+    :class:`BrandCache`."""
     if not has_request_context():
         return build_brand(current_tenant_or_none(), None, current_theme_name(), None)
     subject = page_subject()
     if subject.brand is None:
-        subject.brand = build_brand(
-            current_tenant_or_none(), subject.organization, current_theme_name(), subject.client
-        )
+        tenant, organization = current_tenant_or_none(), subject.organization
+        client = subject.client
+        theme_name = current_theme_name()
+        cache: BrandCache | None = current_app.extensions.get(BRANDS)
+        if cache is None or live_reload(current_app):  # a theme being edited: always fresh
+            subject.brand = build_brand(tenant, organization, theme_name, client)
+        else:
+            key = (
+                tenant.id if tenant is not None else None,
+                organization.id if organization is not None else None,
+                client.id if client is not None else None,
+                theme_name,
+                request.script_root,  # the asset URLs are under it
+            )
+            subject.brand = cache.get(
+                key, lambda: build_brand(tenant, organization, theme_name, client)
+            )
     return subject.brand
+
+
+BRANDS = "foyer.brands"
+"""``app.extensions`` key of the worker's :class:`BrandCache`."""
+
+
+class BrandCache:
+    """Brands built for (tenant, organization, application, theme, path prefix), each
+    trusted for ``ttl`` seconds.
+
+    A brand is derived from rows the worker's row cache (:mod:`app.rowcache`) already
+    trusts for ``cache_seconds`` and from the theme registry, and building one costs as
+    much as the rest of rendering a page's layout. So it lives as long as those rows: the
+    same ``ttl``, cleared with the row cache (a change to a tenant, organization or client
+    made through this process) and when the themes are reloaded. At most
+    :data:`MAX_ENTRIES` brands are kept; a full cache is dropped whole. Brands do not
+    depend on the language (wording is looked up when the page renders).
+    """
+
+    MAX_ENTRIES = 2_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._brands: dict[t.Hashable, tuple[Brand, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: t.Hashable, build: t.Callable[[], Brand]) -> Brand:
+        if self.ttl <= 0:
+            return build()
+        entry = self._brands.get(key)
+        if entry is not None and time.monotonic() - entry[1] < self.ttl:
+            return entry[0]
+        brand = build()
+        with self._lock:
+            if len(self._brands) >= self.MAX_ENTRIES:
+                self._brands.clear()
+            self._brands[key] = (brand, time.monotonic())
+        return brand
+
+    def clear(self) -> None:
+        with self._lock:
+            self._brands.clear()
 
 
 def branding_layers(

@@ -33,6 +33,8 @@ from app.branding.assets import live_reload
 from app.branding.assets import theme_asset_url
 from app.branding.assets import tree_signature
 from app.branding.checks import soft_problems
+from app.branding.context import BRANDS
+from app.branding.context import BrandCache
 from app.branding.context import current_brand
 from app.branding.context import current_theme_name
 from app.branding.themes import BUILTIN_THEMES_DIR
@@ -217,6 +219,9 @@ def init_templates(app: Flask) -> None:
     app.extensions["foyer.themes"] = themes
     app.extensions["foyer.assets"] = AssetIndex(themes)
     app.extensions["foyer.theme_signature"] = tree_signature(folders, themes)
+    brands = BrandCache(float(app.extensions["foyer.settings"].cache_seconds))
+    app.extensions[BRANDS] = brands
+    app.extensions["foyer.rowcache"].dependents.append(brands.clear)
     if app.extensions["foyer.settings"].theme_development:
         app.config["TEMPLATES_AUTO_RELOAD"] = True
     loader = ThemeLoader(themes)
@@ -273,3 +278,4 @@ def reload_themes_if_changed(app: Flask) -> None:
         app.extensions["foyer.theme_signature"] = tree_signature(folders, fresh)
         t.cast(ThemeLoader, app.jinja_loader).use(fresh)
         app.jinja_env.cache.clear()  # type: ignore[union-attr]
+        app.extensions[BRANDS].clear()

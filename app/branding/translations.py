@@ -124,16 +124,16 @@ class ThemedDomain(Domain):  # type: ignore[misc]
         self._broken_logged: set[tuple[str, int]] = set()
 
     def get_translations(self) -> Translations | NullTranslations:
-        core = super().get_translations()
         if not has_app_context() or "foyer.themes" not in current_app.extensions:
-            return core
+            return super().get_translations()
         locale = str(get_locale() or "")
         if not locale:
-            return core
+            return super().get_translations()
         key = (current_theme_name(), locale)
         per_request: dict[tuple[str, str], t.Any] = g.setdefault("_foyer_wording", {})
         if key in per_request:  # one lookup per request, not per message
             return t.cast(Translations, per_request[key])
+        core = super().get_translations()
         cached: tuple[_Stamps, Translations | NullTranslations] | None = self._themed.get(key)
         if cached is None or live_reload(current_app):
             themes = current_app.extensions["foyer.themes"]

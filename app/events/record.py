@@ -67,20 +67,31 @@ def commit_with_event(
     type_: str,
     *,
     tenant: Tenant,
+    organization: Organization | None = None,
     user_id: str | None = None,
     client_id: str | None = None,
+    connection_id: str | None = None,
     data: dict[str, t.Any] | None = None,
 ) -> EventRecord:
     """Commit the request's transaction with this event written in it, then send the event
     to the sinks.
 
-    For a success that is the request's own work (a token issued): one commit instead of
-    the two of :func:`record_event`, and the event exists exactly when the work does.
+    For a success that is the request's own work (a token issued, a sign-in finished): one
+    commit instead of the two of :func:`record_event`, and the event exists exactly when
+    the work does.
     """
-    record = _new_record(type_, tenant=tenant, user_id=user_id, client_id=client_id, data=data)
+    record = _new_record(
+        type_,
+        tenant=tenant,
+        organization=organization,
+        user_id=user_id,
+        client_id=client_id,
+        connection_id=connection_id,
+        data=data,
+    )
     core_execute(INSERT_EVENT, _row(record))
     session.commit()
-    _send(record, tenant, None)
+    _send(record, tenant, organization)
     return record
 
 

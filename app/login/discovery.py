@@ -15,12 +15,12 @@ from __future__ import annotations
 import typing as t
 
 from app.connections.models import Connection
-from app.db import session
 from app.hrd.identifier_stage import resolve_identifier
 from app.hrd.request_stage import organizations_allowed
 from app.login import flow
 from app.orgs.models import Organization
 from app.orgs.services import has_organizations
+from app.rowcache import row_cache
 
 if t.TYPE_CHECKING:
     from app.clients.models import Client
@@ -47,13 +47,18 @@ def begin_login(
 ) -> LoginTransaction:
     """Open the login transaction from the request stage's decision (and trace it)."""
     tx = flow.begin(
-        tenant, params, client, organization=resolution.organization, force_login=force_login
+        tenant,
+        params,
+        client,
+        organization=resolution.organization,
+        force_login=force_login,
+        stored=False,
     )
     flow.record_decisions(tx, resolution.decisions)
     tx.fixed_organization_id = tx.organization_id
     tx.fixed_connection_id = tx.connection_id
     tx.organization_from_request = tx.organization_id is not None
-    flow.save(tx)
+    flow.save(tx, new=True)
     return tx
 
 
@@ -106,7 +111,7 @@ def organization_of(tenant: Tenant, organization_id: str | None) -> Organization
     """An organization of the transaction, only if it still belongs to this tenant."""
     if not organization_id:
         return None
-    organization = session.get(Organization, organization_id)
+    organization = cached_row(Organization, organization_id)
     if organization is None or organization.tenant_id != tenant.id:
         return None
     return organization
@@ -116,7 +121,16 @@ def connection_of(tenant: Tenant, connection_id: str | None) -> Connection | Non
     """The transaction's connection, only if it still belongs to this tenant."""
     if not connection_id:
         return None
-    connection = session.get(Connection, connection_id)
+    connection = cached_row(Connection, connection_id)
     if connection is None or connection.tenant_id != tenant.id:
         return None
     return connection
+
+
+M = t.TypeVar("M", Organization, Connection)
+
+
+def cached_row(model: type[M], row_id: str) -> M | None:
+    """An organization or connection of a sign-in, from the worker's row cache: every page
+    of a sign-in reads them, and they change rarely (fresh within ``cache_seconds``)."""
+    return row_cache().get((model.__tablename__, row_id), lambda s: s.get(model, row_id))

@@ -109,8 +109,11 @@ def begin(
     client: Client | None = None,
     organization: Organization | None = None,
     force_login: bool = False,
+    *,
+    stored: bool = True,
 ) -> LoginTransaction:
-    """Start a transaction and store it; returns it (its ``id`` goes in the page URLs)."""
+    """Start a transaction and store it (unless ``stored`` is false: the caller fills it in,
+    then saves it with ``new=True``); returns it (its ``id`` goes in the page URLs)."""
     transactions.prune()
     tx = LoginTransaction(
         id=transactions.new_transaction_id(),
@@ -122,7 +125,8 @@ def begin(
         organization_id=organization.id if organization else None,
         fixed_organization_id=organization.id if organization else None,
     )
-    save(tx)
+    if stored:
+        save(tx, new=True)
     return tx
 
 
@@ -144,14 +148,17 @@ def load(tx_id: str | None) -> LoginTransaction | None:
     return tx
 
 
-def save(tx: LoginTransaction) -> None:
-    """Store the transaction's state (committed at once, like a cookie on the way out)."""
+def save(tx: LoginTransaction, *, new: bool = False, commit: bool = True) -> None:
+    """Store the transaction's state, committed at once like a cookie on the way out, or
+    with the caller's own work when it commits (``commit=False``)."""
     expires_at = dt.datetime.fromtimestamp(tx.created_at + _lifetime(), dt.UTC)
-    transactions.store(tx.id, tx.tenant_id, dataclasses.asdict(tx), expires_at)
+    transactions.store(
+        tx.id, tx.tenant_id, dataclasses.asdict(tx), expires_at, new=new, commit=commit
+    )
 
 
-def discard(tx: LoginTransaction) -> None:
-    transactions.remove(tx.id)
+def discard(tx: LoginTransaction, *, commit: bool = True) -> None:
+    transactions.remove(tx.id, commit=commit)
 
 
 def _lifetime() -> int:

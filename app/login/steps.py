@@ -37,6 +37,7 @@ from app.db import session
 from app.db import utcnow
 from app.errors import ErrorAction
 from app.errors import error_page
+from app.events.record import commit_with_event
 from app.events.record import record_event
 from app.hooks import call_hook
 from app.login import flow
@@ -44,11 +45,11 @@ from app.login import last_organization
 from app.login.assurance import two_step_required
 from app.login.context import current_sign_in
 from app.login.context import open_sign_in
+from app.login.discovery import cached_row
 from app.login.rules import MFA
 from app.login.rules import LoginContext
 from app.login.rules import LoginDecision
 from app.orgs.models import Organization
-from app.rowcache import row_cache
 from app.sessions.services import current_sso
 from app.sessions.services import start_sso_session
 from app.tenancy.resolve import current_tenant
@@ -62,9 +63,6 @@ if t.TYPE_CHECKING:
 
 AUTHENTICATE = "authenticate"
 """The strategy's step, the first in ``tx.steps``."""
-
-M = t.TypeVar("M", Organization, Connection)
-
 
 # --- Authentication -----------------------------------------------------------------------
 
@@ -293,12 +291,21 @@ def finish(sign_in: SignIn) -> Response:
         sso = current_sso()
         if sso is not None and list(sso.amr or []) != tx.amr:  # a rule asked for more
             sso.amr = list(tx.amr)
-            session.commit()
     else:
         user.last_login_at = utcnow()
+        start_sso_session(user, tx.amr, organization, commit=False)
+    tx.completed = True
+    if not tx.client_id:
+        flow.discard(tx, commit=False)
+        response = redirect(url_for("login.signed_in"), code=303)
+    else:
+        flow.save(tx, commit=False)
+        response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
+    # one commit for the step: the session, the finished transaction and the event
+    if tx.from_session:
         session.commit()
-        start_sso_session(user, tx.amr, organization)
-        record_event(
+    else:
+        commit_with_event(
             "login_succeeded",
             tenant=sign_in.tenant,
             organization=organization,
@@ -307,13 +314,6 @@ def finish(sign_in: SignIn) -> Response:
             connection_id=tx.connection_id,
             data={"hrd": tx.hrd, "amr": tx.amr},
         )
-    tx.completed = True
-    if not tx.client_id:
-        flow.discard(tx)
-        response = redirect(url_for("login.signed_in"), code=303)
-    else:
-        flow.save(tx)
-        response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
     if organization is not None:  # offered first by the organization picker next time
         last_organization.remember(response, organization)
     return response
@@ -333,10 +333,10 @@ def session_rules(
     step, for the session's user signing in to ``organization_id`` (None to allow). The
     organization and connection come from the worker's row cache."""
     user = sso.user
-    organization = _cached(Organization, organization_id) if organization_id else None
+    organization = cached_row(Organization, organization_id) if organization_id else None
     if MFA not in (sso.amr or []) and two_step_required(tenant, organization, client, acr_values):
         return LoginDecision.require(MFA)
-    connection = _cached(Connection, user.connection_id)
+    connection = cached_row(Connection, user.connection_id)
     assert connection is not None
     return check_rules(
         LoginContext(
@@ -372,8 +372,3 @@ def continue_session_sign_in(
     tx.steps = [AUTHENTICATE]
     tx.from_session = True
     return require(open_sign_in(tenant, tx, client), decision)
-
-
-def _cached(model: type[M], row_id: str) -> M | None:
-    """An organization or connection from the worker's row cache (they change rarely)."""
-    return row_cache().get((model.__tablename__, row_id), lambda s: s.get(model, row_id))

@@ -141,14 +141,16 @@ def new_sso_session(
 
 
 def start_sso_session(
-    user: User, amr: list[str], organization: Organization | None = None
+    user: User, amr: list[str], organization: Organization | None = None, *, commit: bool = True
 ) -> SsoSession:
-    """End any current session of this browser and start a new one for ``user``."""
+    """End any current session of this browser and start a new one for ``user``, committed
+    unless the caller commits it with the rest of its step (``commit=False``)."""
     end_sso_session()
     sso = new_sso_session(
         user, amr, organization, user_agent=request.user_agent.string, ip=request.remote_addr
     )
-    session.commit()
+    if commit:
+        session.commit()
     cookie.permanent = True
     login_user(SessionUser(sso))
     return sso

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask import session as cookie
 
+from app.db import core_execute
 from app.db import session
 from app.db import utcnow
 from app.security.crypto import constant_time_equal
@@ -46,26 +47,48 @@ def _browser_hash() -> str | None:
     return token_hash(key) if isinstance(key, str) else None
 
 
-def store(tx_id: str, tenant_id: str, data: dict[str, t.Any], expires_at: dt.datetime) -> None:
-    """Write a transaction (new, or changed by its browser) and commit.
+TABLE = t.cast(sa.Table, LoginTransactionRow.__table__)
+UPDATE_DATA = (
+    sa.update(TABLE)
+    .where(TABLE.c.id == sa.bindparam("tx_id"))
+    .values(data=sa.bindparam("data"), expires_at=sa.bindparam("expires_at"))
+)
+SELECT_ROW = sa.select(TABLE.c.browser_hash, TABLE.c.data).where(
+    TABLE.c.id == sa.bindparam("tx_id")
+)
+
+
+def store(
+    tx_id: str,
+    tenant_id: str,
+    data: dict[str, t.Any],
+    expires_at: dt.datetime,
+    *,
+    new: bool = False,
+    commit: bool = True,
+) -> None:
+    """Write a transaction (``new``, or changed by its browser), and commit unless the
+    caller commits its own work with it (one commit for the step instead of two).
 
     A new transaction is bound at once when the request carries a browser key; otherwise
-    its first :func:`fetch` binds it.
+    its first :func:`fetch` binds it. A changed transaction whose row is gone (pruned while
+    the page was open) is written again. Plain statements: the row never goes through the
+    ORM, whose bookkeeping costs several times the SQL on every page of a sign-in.
     """
-    row = session.get(LoginTransactionRow, tx_id)
-    if row is None:
-        row = LoginTransactionRow(
-            id=tx_id,
-            tenant_id=tenant_id,
-            browser_hash=_browser_hash(),
-            data=data,
-            expires_at=expires_at,
+    values = {"tx_id": tx_id, "data": data, "expires_at": expires_at}
+    if new or not core_execute(UPDATE_DATA, values).rowcount:
+        core_execute(
+            sa.insert(TABLE).values(
+                id=tx_id,
+                tenant_id=tenant_id,
+                browser_hash=_browser_hash(),
+                data=data,
+                expires_at=expires_at,
+                created_at=utcnow(),
+            )
         )
-        session.add(row)
-    else:
-        row.data = data
-        row.expires_at = expires_at
-    session.commit()
+    if commit:
+        session.commit()
 
 
 def fetch(tx_id: str) -> dict[str, t.Any] | None:
@@ -73,32 +96,38 @@ def fetch(tx_id: str) -> dict[str, t.Any] | None:
     if no browser used it yet); None when unknown or another browser's."""
     if not TRANSACTION_ID.fullmatch(tx_id):
         return None
-    row = session.get(LoginTransactionRow, tx_id)
+    row = core_execute(SELECT_ROW, {"tx_id": tx_id}).first()
     if row is None:
         return None
-    if row.browser_hash is None:
+    browser_hash, data = row
+    if browser_hash is None:
         key = cookie.get(BROWSER_KEY)
         if not isinstance(key, str):
             key = new_token(16)
             cookie[BROWSER_KEY] = key
-        session.execute(  # conditional: of two browsers opening it at once, one wins
-            sa.update(LoginTransactionRow)
-            .where(LoginTransactionRow.id == tx_id, LoginTransactionRow.browser_hash.is_(None))
+        bound = core_execute(  # conditional: of two browsers opening it at once, one wins
+            sa.update(TABLE)
+            .where(TABLE.c.id == tx_id, TABLE.c.browser_hash.is_(None))
             .values(browser_hash=token_hash(key))
-            .execution_options(synchronize_session=False)
-        )
+        ).rowcount
         session.commit()
-        session.refresh(row)
+        if bound:
+            browser_hash = token_hash(key)
+        else:  # the other browser won: read whose it is now
+            found = core_execute(SELECT_ROW, {"tx_id": tx_id}).first()
+            browser_hash = found[0] if found is not None else None
     own = _browser_hash()
-    if own is None or row.browser_hash is None or not constant_time_equal(row.browser_hash, own):
+    if own is None or browser_hash is None or not constant_time_equal(browser_hash, own):
         return None
-    return dict(row.data)
+    return dict(data)
 
 
-def remove(tx_id: str) -> None:
-    """Delete a transaction (finished, refused or expired) and commit."""
-    session.execute(sa.delete(LoginTransactionRow).where(LoginTransactionRow.id == tx_id))
-    session.commit()
+def remove(tx_id: str, *, commit: bool = True) -> None:
+    """Delete a transaction (finished, refused or expired), and commit unless the caller
+    commits its own work with it."""
+    core_execute(sa.delete(TABLE).where(TABLE.c.id == tx_id))
+    if commit:
+        session.commit()
 
 
 def prune() -> None:

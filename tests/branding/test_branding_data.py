@@ -269,3 +269,21 @@ def test_a_form_expired_during_an_organizations_sign_in_keeps_its_brand(
     html = body(page)
     assert "theme-harbor" in html and 'lang="fr"' in html
     assert "· North</title>" in html
+
+
+def test_a_changed_brand_shows_on_the_next_page_of_the_same_worker(
+    client, tenant, make_organization, make_login_tx
+):
+    """Brands are kept per worker (app.branding.context.BrandCache): a change made through
+    this process clears them with the row cache, so the next page shows it."""
+    org = make_organization("west", "West", branding={"colors": {"primary": "#123456"}})
+    session.commit()
+    tx = make_login_tx(organization=org)
+    assert "primary=123456" in body(client.get(f"/login?tx={tx}"))
+    assert "primary=123456" in body(client.get(f"/login?tx={tx}"))  # kept: same brand
+
+    org.branding = {"display_name": "West Coast", "colors": {"primary": "#654321"}}
+    session.commit()
+    page = body(client.get(f"/login?tx={tx}"))
+    assert "primary=654321" in page and "primary=123456" not in page
+    assert "Sign in to <bdi>West Coast</bdi>" in page
