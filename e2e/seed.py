@@ -25,6 +25,7 @@ PASSWORD = "e2e password that is long"
 
 def main(port: int, rp_port: int) -> None:
     upstream = os.environ.get("FOYER_E2E_UPSTREAM_ISSUER")
+    github = os.environ.get("FOYER_E2E_GITHUB_URL")
     app = create_app()
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
@@ -41,7 +42,7 @@ def main(port: int, rp_port: int) -> None:
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
         organizations = seed_themed_organizations(tenant, connection, port, [alice])
         account_flows = seed_account_flows(tenant, connection, PASSWORD, rp_port)
-        hrd = seed_hrd(tenant, port, rp_port, upstream)
+        hrd = seed_hrd(tenant, port, rp_port, upstream, github)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
