@@ -384,6 +384,12 @@ CONNECTION = Record(
         ),
         "display_name": Field(Nullable(Str()), "Shown on the login page (default: the name)."),
         "signup": Field(Bool(), "Users may create their own account.", default=False),
+        "enabled": Field(
+            Bool(),
+            "`false` switches the connection off: kept with its users, but no login page or "
+            "discovery offers it and its IdP's answers are refused.",
+            default=True,
+        ),
         "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).", default={}),
         "secrets": Field(
             MapOf(
