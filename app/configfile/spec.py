@@ -211,6 +211,13 @@ PASSWORDS = Record(
             "or name is refused whatever the score.",
             default=DEFAULT_MIN_SCORE,
         ),
+        "check_at_sign_in": Field(
+            Bool(),
+            "A right password that these rules (or a `check_password` plugin) refuse now "
+            "must be changed at sign-in, after two-step verification, before the sign-in "
+            "goes on; a `password_breach_detected` event is recorded.",
+            default=True,
+        ),
     },
     describe="mapping (password rules)",
 )
