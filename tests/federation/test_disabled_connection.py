@@ -16,6 +16,7 @@ from app.cli import cli
 from app.clikit import AppContext
 from app.connections.cli import register_commands
 from app.db import session
+from app.testing import USER_PASSWORD
 from app.testing import read_form
 from tests.configfile.conftest import foyer  # noqa: F401 - the fixture
 from tests.federation.conftest import authorize
@@ -132,3 +133,18 @@ def test_the_configuration_file_switches_it_off_and_exports_the_switch(foyer):  
     assert "enabled: false" in exported
     assert foyer.apply(FILE, env=env).exit_code == 0
     assert "enabled:" not in foyer.run("export", "acme").output  # on is the default
+
+
+def test_a_password_connection_switched_off_during_the_sign_in_checks_no_password(
+    client, realm, app_client, make_user, recorded_events
+):
+    app, _secret = app_client
+    user = make_user(email="pat@globex.example", connection_=realm.globex_staff)
+    page, _request = authorize(client, app, organization="globex")
+    password_page = type_identifier(client, page, user.email)
+    switch_off(realm.globex_staff)
+    form = read_form(text(password_page), "login-password-form")
+    refused = client.post(form.action, data={**form.fields, "password": USER_PASSWORD})
+    assert refused.status_code == 503
+    assert "code=" not in refused.headers.get("Location", "")
+    assert recorded_events("login_succeeded") == []
