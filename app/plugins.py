@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "app.oidc.default_claims",
     "app.oidc.revocation",
     "app.login.membership_rule",
+    "app.login.breached_password",
     "app.hrd.by_parameter",
     "app.hrd.by_host",
     "app.hrd.by_plugin",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.federation.github_api import GitHub
 from tests.federation.upstream_idp import UpstreamIdp
 from tests.federation.upstream_idp import missing
 
@@ -105,6 +106,8 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
     idp = _start_upstream_idp(workdir, port)
     if idp is not None:
         env["FOYER_E2E_UPSTREAM_ISSUER"] = idp.issuer
+    github = _start_github()
+    env["FOYER_E2E_GITHUB_URL"] = github.base
     seeded = subprocess.run(
         [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
         env=env,
@@ -146,6 +149,7 @@ def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Dep
         log.close()
         applications.shutdown()
         mailbox.stop()
+        github.stop()
         if idp is not None:
             idp.stop()
 
@@ -170,6 +174,24 @@ def _start_upstream_idp(workdir: Path, port: int) -> UpstreamIdp | None:
     idp = UpstreamIdp(workdir / "idp", [f"http://localhost:{port}/login/callback"])
     idp.person(**UPSTREAM_PERSON)
     return idp
+
+
+GITHUB_PERSON = {
+    "login": "octo-umbrella",
+    "id": 583231,
+    "name": "Octo Umbrella",
+    "emails": [{"email": "octo@umbrella-social.e2e.test", "primary": True, "verified": True}],
+}
+"""The GitHub account the social scenario signs in with (the stand-in approves it)."""
+
+
+def _start_github() -> GitHub:
+    """A loopback stand-in for GitHub's OAuth and REST API (tests/federation/github_api.py),
+    approving :data:`GITHUB_PERSON` for every browser."""
+    github = GitHub()
+    github.user(**GITHUB_PERSON)
+    github.default_login = GITHUB_PERSON["login"]
+    return github
 
 
 class _ApplicationPage(BaseHTTPRequestHandler):

@@ -18,13 +18,16 @@ from app.accounts.services import create_user
 from app.clients.services import create_client
 from app.connections.services import create_connection
 from app.db import session
+from app.security.passwords import hash_password
 from app.tenancy.services import create_tenant
 
 PASSWORD = "e2e password that is long"
+WEAK = "123456789012"
 
 
 def main(port: int, rp_port: int) -> None:
     upstream = os.environ.get("FOYER_E2E_UPSTREAM_ISSUER")
+    github = os.environ.get("FOYER_E2E_GITHUB_URL")
     app = create_app()
     with app.app_context():
         tenant = create_tenant("e2e", "E2E Corp", [f"http://localhost:{port}"])
@@ -39,9 +42,11 @@ def main(port: int, rp_port: int) -> None:
             email_verified=True,
         )
         create_user(connection, email="blocked@e2e.test", password=PASSWORD, blocked=True)
+        # chosen before the policy refused it: the sign-in asks for a new one
+        create_user(connection, email="weak@e2e.test", password_hash=hash_password(WEAK))
         organizations = seed_themed_organizations(tenant, connection, port, [alice])
         account_flows = seed_account_flows(tenant, connection, PASSWORD, rp_port)
-        hrd = seed_hrd(tenant, port, rp_port, upstream)
+        hrd = seed_hrd(tenant, port, rp_port, upstream, github)
         clients = {}
         for key, name in (("client", "E2E app"), ("client2", "E2E second app")):
             redirect_uri = f"http://127.0.0.1:{rp_port}/{key}/callback"
@@ -64,6 +69,7 @@ def main(port: int, rp_port: int) -> None:
         "users": {
             "alice": {"email": "alice@e2e.test", "password": PASSWORD, "name": "Alice E2E"},
             "blocked": {"email": "blocked@e2e.test", "password": PASSWORD},
+            "weak": {"email": "weak@e2e.test", "password": WEAK},
             **account_flows["users"],
         },
         "invitations": account_flows["invitations"],

@@ -8,7 +8,9 @@ Called by ``e2e/seed.py``:
   identifier map);
 - Umbrella (its own OpenID Connect IdP, ``umbrella-sso``, for ``umbrella.e2e.test``, when
   the suite started one: npm's oidc-provider at ``upstream``), support address
-  ``help@umbrella.e2e.test``.
+  ``help@umbrella.e2e.test`` and a brand color of its own; beside its IdP, a password
+  connection for its contractors (``umbrella-staff``) and the Google, Microsoft and GitHub
+  buttons (GitHub's stand-in at ``github`` when the suite started one).
 
 The tenant lists its organizations on the picker (``hrd.organization_picker: list``).
 """
@@ -31,9 +33,16 @@ if t.TYPE_CHECKING:
 PASSWORD = "hrd e2e password that is long"
 UPSTREAM_CLIENT_SECRET = "upstream client secret"
 """The secret e2e/conftest.py registers Foyer with at the upstream IdP."""
+GITHUB_CLIENT_ID = "Iv1.foyer-test"
+GITHUB_CLIENT_SECRET = "github client secret"
+"""What GitHub's stand-in (tests/federation/github_api.py) knows Foyer by."""
+UMBRELLA_PRIMARY = "#8a1538"
+"""Umbrella's brand color: its pages' buttons carry it."""
 
 
-def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: str | None) -> dict[str, t.Any]:
+def seed_hrd(
+    tenant: Tenant, port: int, rp_port: int, upstream: str | None, github: str | None = None
+) -> dict[str, t.Any]:
     """Create the organizations and their users; returns the accounts file's ``hrd`` entry."""
     tenant.settings = {**(tenant.settings or {}), "hrd": {"organization_picker": "list"}}
     northwind_staff = create_connection(tenant, "northwind-staff", "database", "Northwind staff")
@@ -75,27 +84,67 @@ def seed_hrd(tenant: Tenant, port: int, rp_port: int, upstream: str | None) -> d
         accounts["organizations"][org.name] = {"name": org.name, "display_name": org.display_name}
     accounts["organizations"]["northwind"]["host"] = host
     if upstream:
-        sso = create_connection(
-            tenant,
-            "umbrella-sso",
-            "oidc",
-            "Umbrella SSO",
-            options={"issuer": upstream, "client_id": "foyer-basic"},
-            secrets={"client_secret": UPSTREAM_CLIENT_SECRET},
-        )
-        umbrella = create_organization(
-            tenant,
-            "umbrella",
-            "Umbrella",
-            connections=[sso],
-            branding={"support_email": "help@umbrella.e2e.test"},
-        )
-        set_email_domains(umbrella, [("umbrella.e2e.test", False, sso.id)])
-        accounts["upstream"] = {
-            "email": "una@umbrella.e2e.test",
-            "login": "una",
-            "issuer": upstream,
-            "organization": "Umbrella",
-            "support_email": "help@umbrella.e2e.test",
-        }
+        accounts["upstream"] = seed_umbrella(tenant, upstream, github)
     return accounts
+
+
+def seed_umbrella(tenant: Tenant, upstream: str, github: str | None) -> dict[str, t.Any]:
+    """Umbrella: its IdP, a password connection and social buttons side by side."""
+    sso = create_connection(
+        tenant,
+        "umbrella-sso",
+        "oidc",
+        "Umbrella SSO",
+        options={"issuer": upstream, "client_id": "foyer-basic"},
+        secrets={"client_secret": UPSTREAM_CLIENT_SECRET},
+    )
+    staff = create_connection(tenant, "umbrella-staff", "database", "Umbrella contractors")
+    social = [
+        create_connection(
+            tenant,
+            f"umbrella-{strategy}",
+            strategy,
+            label,
+            options={"client_id": f"umbrella-{strategy}"},
+            secrets={"client_secret": "not used: the scenarios never press it"},
+        )
+        for strategy, label in (("google", "Google"), ("microsoft", "Microsoft"))
+    ]
+    if github:
+        social.append(
+            create_connection(
+                tenant,
+                "umbrella-github",
+                "github",
+                "GitHub",
+                options={
+                    "client_id": GITHUB_CLIENT_ID,
+                    "base_url": github,
+                    "api_url": f"{github}/api",
+                },
+                secrets={"client_secret": GITHUB_CLIENT_SECRET},
+            )
+        )
+    umbrella = create_organization(
+        tenant,
+        "umbrella",
+        "Umbrella",
+        connections=[staff, sso, *social],
+        branding={
+            "support_email": "help@umbrella.e2e.test",
+            "colors": {"primary": UMBRELLA_PRIMARY},
+        },
+    )
+    set_email_domains(umbrella, [("umbrella.e2e.test", False, sso.id)])
+    contractor = "ursula@umbrella-contractors.e2e.test"
+    create_user(staff, email=contractor, password=PASSWORD, name="Ursula", email_verified=True)
+    return {
+        "email": "una@umbrella.e2e.test",
+        "login": "una",
+        "issuer": upstream,
+        "organization": "Umbrella",
+        "support_email": "help@umbrella.e2e.test",
+        "primary_color": UMBRELLA_PRIMARY,
+        "contractor": {"email": contractor, "password": PASSWORD},
+        "github": {"email": "octo@umbrella-social.e2e.test"} if github else None,
+    }

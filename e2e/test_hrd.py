@@ -158,26 +158,101 @@ def upstream(hrd) -> dict[str, t.Any]:
     return t.cast("dict[str, t.Any]", hrd["upstream"])
 
 
+def expect_brand_color(page, color: str) -> None:
+    """The organization's own primary color is the page's (its buttons carry it)."""
+    primary = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--foyer-primary')"
+    )
+    assert primary.strip().lower() == color.lower()
+
+
+def sign_in_at_the_idp(page, upstream: dict[str, t.Any]) -> None:
+    page.wait_for_url(f"{upstream['issuer']}/**")
+    page.locator("input[name=login]").fill(upstream["login"])
+    page.locator("input[name=password]").fill("the IdP checks its own passwords")
+    page.locator("button[type=submit]").click()
+
+
 def test_email_domain_signs_in_at_the_organizations_idp(page, deployment, upstream):
     """The address's domain sends the browser to Umbrella's own IdP (npm's oidc-provider),
-    which signs the person in and sends them back: signed in to Umbrella, same ``sub``
-    at the next sign-in."""
+    which signs the person in and sends them back to Umbrella's pages (its name and color:
+    the consent page of a third-party application), signed in to Umbrella; the same
+    ``sub`` at the next sign-in, and the account page in Umbrella's brand."""
+    partner = deployment.accounts.get("partner")
+    if not partner:
+        pytest.skip("the accounts file names no third-party client")
+    visit = Visit(page, "idp-return", FOLDER)
     subjects = []
-    for attempt in range(2):
-        rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    for attempt, client in enumerate((partner, deployment.accounts["client"])):
+        rp = RelyingParty(deployment.base_url, client)
         rp.catch_redirects(page)
         page.goto(rp.authorization_url(prompt="login") if attempt else rp.authorization_url())
         page.locator("#identifier").fill(upstream["email"])
         page.locator("#submit").click()
-        page.wait_for_url(f"{upstream['issuer']}/**")
-        page.locator("input[name=login]").fill(upstream["login"])
-        page.locator("input[name=password]").fill("the IdP checks its own passwords")
-        page.locator("button[type=submit]").click()
+        sign_in_at_the_idp(page, upstream)
+        if client is partner:  # back from the IdP, on Umbrella's page
+            expect(page.locator("#consent-scopes")).to_be_visible()
+            expect_brand(page, upstream["organization"])
+            expect_brand_color(page, upstream["primary_color"])
+            visit("consent")
+            page.locator("#allow").click()
         claims = finish(page, rp)
         assert claims["org_name"] == "umbrella"
         assert claims["email"] == upstream["email"]
         subjects.append(claims["sub"])
     assert subjects[0] == subjects[1]
+    page.goto(f"{deployment.base_url}/o/umbrella/account")
+    expect_brand(page, upstream["organization"])
+    expect_brand_color(page, upstream["primary_color"])
+    expect(page.locator("main")).to_contain_text(upstream["email"])
+    visit("account")
+    assert visit.problems == []
+
+
+def test_a_password_connection_and_the_idp_side_by_side(page, deployment, upstream):
+    """Umbrella's page offers its IdP, the social buttons and a password form for its
+    contractors: the form signs a contractor in, the IdP's button signs an employee in."""
+    visit = Visit(page, "side-by-side", FOLDER)
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url(organization="umbrella"))
+    expect_brand(page, upstream["organization"])
+    expect_brand_color(page, upstream["primary_color"])
+    expect(page.get_by_role("button", name="Continue with Umbrella SSO")).to_be_visible()
+    expect(page.locator("#login-identifier-form")).to_be_visible()
+    visit("choices")
+    contractor = upstream["contractor"]
+    sign_in(page, contractor["email"], contractor["password"])
+    claims = finish(page, rp)
+    assert (claims["org_name"], claims["email"]) == ("umbrella", contractor["email"])
+
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client2"])
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url(organization="umbrella", prompt="login"))
+    page.get_by_role("button", name="Continue with Umbrella SSO").click()
+    sign_in_at_the_idp(page, upstream)
+    claims = finish(page, rp)
+    assert (claims["org_name"], claims["email"]) == ("umbrella", upstream["email"])
+    assert visit.problems == []
+
+
+def test_a_social_button_signs_in(page, deployment, upstream):
+    """Google, Microsoft and GitHub buttons show their logos; GitHub's (a loopback stand-in
+    for github.com) signs the person in to Umbrella with their verified address."""
+    github = upstream.get("github")
+    if not github:
+        pytest.skip("no GitHub stand-in on this deployment")
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url(organization="umbrella"))
+    for name in ("Google", "Microsoft", "GitHub"):
+        button = page.get_by_role("button", name=f"Continue with {name}")
+        expect(button).to_be_visible()
+        logo = button.locator("img")
+        assert logo.evaluate("img => img.complete && img.naturalWidth > 0"), name
+    page.get_by_role("button", name="Continue with GitHub").click()
+    claims = finish(page, rp)
+    assert (claims["org_name"], claims["email"]) == ("umbrella", github["email"])
 
 
 def test_cancelling_at_the_idp_shows_the_organizations_page(page, deployment, upstream):

@@ -134,3 +134,29 @@ def test_sign_in_and_out_on_foyers_own_pages(page, deployment):
     page.goto(f"{deployment.base_url}/login/done")
     expect(page.locator("#identifier")).to_be_visible()  # the session is gone
     assert visit.problems == []
+
+
+def test_a_common_password_is_changed_before_going_on(page, deployment):
+    """A right password the policy now refuses (``123456789012``): the sign-in asks for a
+    new one on its own page, then goes on to the application."""
+    weak = deployment.accounts["users"].get("weak")
+    if not weak:
+        import pytest  # noqa: PLC0415 - only this skip needs it
+
+        pytest.skip("the accounts file names no user with a common password")
+    visit = Visit(page, "password-change", FOLDER)
+    rp = RelyingParty(deployment.base_url, deployment.accounts["client"])
+    rp.catch_redirects(page)
+    page.goto(rp.authorization_url())
+    sign_in(page, weak["email"], weak["password"])
+    expect(page.locator("#password-change-form")).to_be_visible()
+    visit("asked")
+    page.locator("#new_password").fill("passwordpassword")
+    page.locator("#submit").click()
+    expect(page.locator("#new_password")).to_have_attribute("aria-invalid", "true")
+    visit("refused")
+    page.locator("#new_password").fill("quiet harbor lantern 58 vivid")
+    page.locator("#submit").click()
+    rp.wait_until_back(page)
+    assert "id_token" in rp.exchange()
+    assert visit.problems == []

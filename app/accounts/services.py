@@ -69,6 +69,7 @@ def check_password_policy(
     email: str | None = None,
     names: t.Sequence[str | None] = (),
     min_score: int | None = None,
+    check_length: bool = True,
 ) -> None:
     """Refuse a new password that breaks the length rules, is too easy to guess (the
     tenant's ``passwords.min_score``, or is the user's email or name), or breaks a
@@ -80,14 +81,16 @@ def check_password_policy(
     :param names: The names of a new user (``user``'s are always included).
     :param min_score: Instead of the tenant's setting (a config file checks against the
         value it sets).
+    :param check_length: False for a password already in use (checked at sign-in): only
+        how guessable it is counts.
     :raises PasswordRejected: with a user-facing message.
     :raises app.hooks.PluginError: when a password plugin raises.
     """
 
     s = current_app.extensions["foyer.settings"]
-    if len(password) > s.password_max_length:
+    if check_length and len(password) > s.password_max_length:
         raise PasswordRejected(_("Use at most %(n)d characters.", n=s.password_max_length))
-    if len(password) < s.password_min_length:
+    if check_length and len(password) < s.password_min_length:
         raise PasswordRejected(_("Use at least %(n)d characters.", n=s.password_min_length))
     if email is None and user is not None:
         email = user.email

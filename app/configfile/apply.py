@@ -231,6 +231,7 @@ def _connections(plan: Plan, tenant: Tenant) -> dict[str, Connection]:
             if "secrets" in item:
                 connection.set_secrets(item["secrets"])
         connection.signup_enabled = item["signup"]
+        connection.enabled = item["enabled"]
     session.flush()
     return stored
 

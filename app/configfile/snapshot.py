@@ -101,6 +101,7 @@ def desired_connection(item: State) -> State:
         "strategy": item["strategy"],
         "display_name": item["display_name"] or item["name"],
         "signup": item["signup"],
+        "enabled": item["enabled"],
         "options": item["options"],
     }
 
@@ -173,6 +174,7 @@ def connection_state(connection: Connection) -> State:
         "strategy": connection.strategy,
         "display_name": connection.display_name or connection.name,
         "signup": connection.signup_enabled,
+        "enabled": connection.enabled,
         "options": connection.options or {},
     }
 

@@ -212,6 +212,13 @@ PASSWORDS = Record(
             "or name is refused whatever the score.",
             default=DEFAULT_MIN_SCORE,
         ),
+        "check_at_sign_in": Field(
+            Bool(),
+            "A right password that these rules (or a `check_password` plugin) refuse now "
+            "must be changed at sign-in, after two-step verification, before the sign-in "
+            "goes on; a `password_breach_detected` event is recorded.",
+            default=True,
+        ),
     },
     describe="mapping (password rules)",
 )
@@ -385,6 +392,12 @@ CONNECTION = Record(
         ),
         "display_name": Field(Nullable(Str()), "Shown on the login page (default: the name)."),
         "signup": Field(Bool(), "Users may create their own account.", default=False),
+        "enabled": Field(
+            Bool(),
+            "`false` switches the connection off: kept with its users, but no login page or "
+            "discovery offers it and its IdP's answers are refused.",
+            default=True,
+        ),
         "options": Field(Json("mapping (free-form)"), "Strategy options (not secret).", default={}),
         "secrets": Field(
             MapOf(

@@ -1,6 +1,8 @@
-"""``foyer connections``: what to give a customer's IdP, and whether it answers as it should.
+"""``foyer connections``: what to give a customer's IdP, whether it answers as it should,
+and switching a connection off and on.
 
 foyer connections test --tenant acme corp-saml
+foyer connections disable --tenant acme corp-saml
 
 Each strategy contributes its own lines (:class:`~app.connections.strategies.Diagnosis`)
 through its ``diagnose()`` method; the command exits 1 when a check failed.
@@ -14,8 +16,10 @@ from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
 from app.connections.services import find_connection
+from app.connections.services import set_enabled
 from app.connections.strategies import DiagnosableStrategy
 from app.connections.strategies import strategy_for
+from app.db import session
 from app.hookspecs import hookimpl
 from app.tenancy.cli import tenant_or_fail
 
@@ -30,7 +34,7 @@ def register_commands(cli: click.Group) -> None:
 
 @click.group()
 def connections() -> None:
-    """Connections: test an upstream IdP's set-up."""
+    """Connections: test an upstream IdP's set-up, switch a connection off or on."""
 
 
 @connections.command("test")
@@ -60,3 +64,33 @@ def test_command(ctx: AppContext, name: str, tenant_name: str) -> None:
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         raise SystemExit(1)
+
+
+def _switch(name: str, tenant_name: str, enabled: bool) -> None:
+    tenant = tenant_or_fail(tenant_name)
+    connection = find_connection(tenant, name)
+    if connection is None:
+        fail(f"no connection named {name!r} in tenant {tenant_name!r}")
+    changed = set_enabled(connection, enabled)
+    session.commit()
+    state = "on" if enabled else "off"
+    click.echo(f"connection {name} {'switched' if changed else 'was already'} {state}")
+
+
+@connections.command("disable")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", required=True)
+@pass_app
+def disable_command(ctx: AppContext, name: str, tenant_name: str) -> None:
+    """Switch connection NAME off: no page offers it and its IdP's answers are refused;
+    its users and settings are kept."""
+    _switch(name, tenant_name, enabled=False)
+
+
+@connections.command("enable")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", required=True)
+@pass_app
+def enable_command(ctx: AppContext, name: str, tenant_name: str) -> None:
+    """Switch connection NAME on again."""
+    _switch(name, tenant_name, enabled=True)

@@ -33,6 +33,9 @@ class Connection(Base):
     secrets_encrypted: Mapped[str | None] = mapped_column(sa.Text, default=None)
     """Strategy secrets (upstream client secrets...), a Fernet token of a JSON object."""
     signup_enabled: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    """False: switched off, kept with its users and settings: no login page or discovery
+    offers it, and answers from its IdP are refused (``foyer connections disable``)."""
     created_at: Mapped[created_at]
 
     def get_secrets(self) -> dict[str, t.Any]:

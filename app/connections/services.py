@@ -126,8 +126,8 @@ def is_dedicated(connection: Connection, organization: Organization) -> bool:
 
 
 def shared_connections(tenant: Tenant) -> list[Connection]:
-    """The tenant's connections not dedicated to one organization (shared pools and
-    connections of no organization), oldest first."""
+    """The tenant's switched-on connections not dedicated to one organization (shared pools
+    and connections of no organization), oldest first."""
     dedicated = (
         sa.select(OrganizationConnection.connection_id)
         .join(Connection, Connection.id == OrganizationConnection.connection_id)
@@ -138,15 +138,19 @@ def shared_connections(tenant: Tenant) -> list[Connection]:
     return list(
         session.scalars(
             sa.select(Connection)
-            .where(Connection.tenant_id == tenant.id, Connection.id.not_in(dedicated))
+            .where(
+                Connection.tenant_id == tenant.id,
+                Connection.id.not_in(dedicated),
+                Connection.enabled,
+            )
             .order_by(Connection.created_at, Connection.name)
         )
     )
 
 
 def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Connections whose strategy takes a password on Foyer's page, in a stable order: the
-    organization's, or every connection of the tenant."""
+    """Switched-on connections whose strategy takes a password on Foyer's page, in a stable
+    order: the organization's, or every connection of the tenant."""
     if organization is not None:
         pool = list(organization.connections)
     else:
@@ -157,12 +161,22 @@ def password_connections(tenant: Tenant, organization: Organization | None) -> l
                 .order_by(Connection.created_at, Connection.name)
             )
         )
-    return [connection for connection in pool if kind_of(connection) == "password"]
+    return [c for c in pool if c.enabled and kind_of(c) == "password"]
 
 
 def redirect_connections(organization: Organization | None) -> list[Connection]:
-    """The organization's connections that send the browser to an upstream IdP (one
-    button each on its login page)."""
+    """The organization's switched-on connections that send the browser to an upstream IdP
+    (one button each on its login page)."""
     if organization is None:
         return []
-    return [c for c in organization.connections if kind_of(c) == "redirect"]
+    return [c for c in organization.connections if c.enabled and kind_of(c) == "redirect"]
+
+
+def set_enabled(connection: Connection, enabled: bool) -> bool:
+    """Switch ``connection`` on or off (users, identities and settings are kept); returns
+    whether that changed anything."""
+    if connection.enabled == enabled:
+        return False
+    connection.enabled = enabled
+    session.flush()
+    return True

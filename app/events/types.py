@@ -72,6 +72,9 @@ EVENT_TYPES: dict[str, str] = {
     "sessions and refresh tokens ended",
     "password_changed": "A signed-in user changed their password",
     "password_change_failed": "A password change gave a wrong current password",
+    "password_breach_detected": "A user signed in with a right password that the policy now "
+    "refuses (common, easy to guess, or refused by a check_password rule): they must choose "
+    "a new one before the sign-in goes on",
     "link_rejected": "An emailed link (reset, verification, invitation) was unknown, expired "
     "or already used",
     "email_verification_sent": "An email verification link was emailed to a user",

@@ -37,7 +37,7 @@ def candidates(tenant: Tenant, organization: Organization | None) -> list[Connec
         pool = list(organization.connections)
     else:
         pool = shared_connections(tenant)
-    return [c for c in pool if kind_of(c) == "password"]
+    return [c for c in pool if c.enabled and kind_of(c) == "password"]
 
 
 class UserLookup:
@@ -54,7 +54,7 @@ class UserLookup:
         if not pool:
             organization = context.organization
             if organization is not None and len(organization.connections) == 1:
-                only = organization.connections[0]
+                only = organization.connections[0]  # the chain ignores it if switched off
                 return HomeRealm(only, detail=f"the organization's only connection, {only.name}")
             return None
         known = [c for c in pool if strategy_for(c).find_user(context.identifier) is not None]

@@ -3,7 +3,8 @@
 Rules the chain enforces whatever a method answers, so no method (nor plugin) can route a
 user outside the realm the request allows:
 
-- an answer must stay within the tenant;
+- an answer must stay within the tenant, and name no switched-off connection (refused in
+  the ``request`` stage as an unknown one, ignored in the ``identifier`` stage);
 - in the ``request`` stage every method that answers must agree: an organization or a
   connection contradicting an earlier answer, or a connection not enabled for the
   organization, refuses the request (:class:`~app.hrd.method.HrdRefused`);
@@ -160,6 +161,10 @@ def _merge(stage: str, name: str, context: HrdContext, answer: HomeRealm) -> Ste
     detail = answer.detail
     if connection is not None and connection.tenant_id != context.tenant.id:
         return Step(name, IGNORED, "names a connection of another tenant")
+    if connection is not None and not connection.enabled:
+        if stage == REQUEST:  # as an unknown name: a switched-off connection says nothing
+            raise HrdRefused("unknown_connection", "Unknown connection.")
+        return Step(name, IGNORED, f"connection {connection.name} is switched off")
     if organization is not None and organization.tenant_id != context.tenant.id:
         return Step(name, IGNORED, "names an organization of another tenant")
     if organization is not None and not context.organizations_allowed:

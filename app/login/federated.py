@@ -75,6 +75,9 @@ PAGES = {
 }
 """The error page shown for each :class:`UpstreamError` code."""
 
+DISABLED = "connection_disabled"
+"""The ``reason`` of the page refusing an answer for a switched-off connection."""
+
 PROFILE_FIELDS = ("name", "given_name", "family_name", "locale")
 LOCALE_MAX = 16
 SUBJECT_MAX = 255
@@ -108,6 +111,8 @@ def receive(state: str, params: t.Mapping[str, str]) -> Response | tuple[str, in
         return error_page("login_expired", reason="upstream_state_mismatch")
     tx.upstream = {}  # single use: the same answer never works twice
     flow.save(tx)
+    if not connection.enabled:  # switched off while the person was upstream
+        return error_page("no_connection", connection=connection.name, reason=DISABLED)
     organization = sign_in.organization
     if organization is not None and connection not in organization.connections:
         # the organization stopped enabling the connection while the person was upstream

@@ -85,6 +85,9 @@ class LoginTransaction:
     """A round trip to an upstream IdP in progress (:mod:`app.login.federated`): the
     connection, the ``state`` sent, what the strategy saved (nonce, PKCE verifier), or an
     account link waiting for proof. Single use: emptied when the answer comes back."""
+    password_change: bool = False
+    """The password typed is one the policy now refuses: the user changes it before the
+    sign-in goes on (:mod:`app.login.breached_password`)."""
     from_session: bool = False
     """The SSO session authenticated the user: the sign-in ends without a new session."""
     completed: bool = False

@@ -132,6 +132,9 @@ def acs(name: str) -> BaseResponse | tuple[str, int]:
     if found is None:
         return error_page("not_found")
     connection, strategy = found
+    if not connection.enabled:  # switched off: no answer of its IdP signs anyone in
+        sign_in_for(None)
+        return error_page("no_connection", connection=connection.name, reason=federated.DISABLED)
     form = request.form
     relay = (form.get("RelayState") or "")[:200]
     cookie = current_app.config["SESSION_COOKIE_NAME"]
@@ -190,6 +193,8 @@ def idp_initiated_continue(name: str) -> BaseResponse | tuple[str, int]:
     pending = tx.upstream
     if pending.get(IDP_INITIATED) != connection.id or not pending.get("profile"):
         return error_page("login_expired")
+    if not connection.enabled:
+        return error_page("no_connection", connection=connection.name, reason=federated.DISABLED)
     profile = UpstreamProfile(**pending["profile"])
     tx.upstream = {}  # single use
     flow.save(tx)

@@ -33,6 +33,7 @@ from app.errors import error_page
 from app.events.record import record_event
 from app.hrd.request_stage import resolve_request
 from app.login import after_signup
+from app.login import breached_password
 from app.login import discovery
 from app.login import federated
 from app.login import flow
@@ -189,6 +190,7 @@ def check_password(
         )
         return wrong_credentials(tx)
     protection.succeeded(attempt)
+    breached_password.note(sign_in, user, connection, secret)
     response = make_response(steps.authenticated(sign_in, user, connection, result.amr))
     return protection.remember_device(response, user)
 

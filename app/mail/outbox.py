@@ -30,6 +30,8 @@ from app.db import utcnow
 from app.mail.delivery import send_email
 from app.mail.message import EmailMessage
 from app.mail.models import OutgoingMail
+from app.observability.metrics import count_email
+from app.observability.metrics import set_email_queue_depth
 from app.orgs.models import Organization
 from app.security.crypto import decrypt_json
 from app.security.crypto import encrypt_json
@@ -52,6 +54,8 @@ PRUNE_EVERY = dt.timedelta(minutes=1)
 
 ATTEMPTS = {"sent": 0, "failed": 0, "given_up": 0}
 """Delivery attempts made by this process since it started, by outcome (for metrics)."""
+METRIC_RESULTS = {"sent": "sent", "failed": "retried", "given_up": "failed"}
+"""An attempt's outcome, as ``foyer_emails_total`` names it."""
 
 mail_given_up = blinker.Signal(
     """Sent with the app as sender and ``tenant_id``, ``organization_id``, ``purpose``,
@@ -133,7 +137,19 @@ def send_due() -> float | None:
         for row_id in ids:
             if claim(row_id, now):
                 _attempt(row_id)
+    set_email_queue_depth(waiting())
     return _next_due()
+
+
+def waiting() -> int:
+    """Emails waiting to be sent (queued, or being sent): the queue-depth gauge."""
+    count = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutgoingMail)
+        .where(OutgoingMail.status.in_(("queued", "sending")))
+    )
+    session.rollback()
+    return int(count or 0)
 
 
 def _attempt(row_id: str) -> None:
@@ -177,6 +193,7 @@ def _attempt(row_id: str) -> None:
     outcome = "sent" if sent else ("given_up" if values.get("status") == "dead" else "failed")
     if values.get("status") != "held":
         ATTEMPTS[outcome] += 1
+        count_email(METRIC_RESULTS[outcome])
     if values.get("status") == "dead":
         log.warning("gave up the %s email of tenant %s", row.purpose, row.tenant_id)
         mail_given_up.send(

@@ -248,19 +248,42 @@ def observe_upstream(strategy: str, call: str, outcome: str, seconds: float) -> 
     UPSTREAM_DURATION.labels(strategy, call, outcome).observe(seconds)
 
 
+class UpstreamCall:
+    """What :func:`timed_upstream` records: ``success`` unless the block raises or says the
+    answer was a failure (:meth:`failed`, e.g. an HTTP 5xx)."""
+
+    def __init__(self) -> None:
+        self.outcome = "success"
+
+    def failed(self) -> None:
+        self.outcome = "error"
+
+
 @contextlib.contextmanager
-def timed_upstream(strategy: str, call: str) -> t.Iterator[None]:
-    """Time the block as an upstream call: ``success`` unless it raises (``timeout`` for
-    :class:`TimeoutError` and the ``requests`` timeouts, which subclass it or say so)."""
+def timed_upstream(strategy: str, call: str) -> t.Iterator[UpstreamCall]:
+    """Time the block as an upstream call: ``timeout`` when what it raises is (or was
+    caused by) a timeout, :class:`TimeoutError` or ``requests``' ``*Timeout``; ``error``
+    for anything else it raises or when the block calls ``failed()``."""
     started = time.perf_counter()
-    outcome = "success"
+    record = UpstreamCall()
     try:
-        yield
+        yield record
     except BaseException as exc:
-        outcome = "timeout" if "Timeout" in type(exc).__name__ else "error"
+        record.outcome = "timeout" if _is_timeout(exc) else "error"
         raise
     finally:
-        observe_upstream(strategy, call, outcome, time.perf_counter() - started)
+        observe_upstream(strategy, call, record.outcome, time.perf_counter() - started)
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    """``exc`` or what it was raised from (a strategy wraps the HTTP library's errors)."""
+    for _depth in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 # --- Exposition ---------------------------------------------------------------------------

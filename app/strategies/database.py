@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.accounts.services import normalize_email
 from app.connections.strategies import AuthResult
+from app.connections.strategies import StrategyUnavailable
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
@@ -21,6 +22,12 @@ from app.security.passwords import verify_password
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
     from app.connections.strategies import ConnectionStrategy
+
+
+def refuse_when_switched_off(connection: Connection) -> None:
+    """:raises StrategyUnavailable: when ``connection`` is switched off (``enabled: false``)."""
+    if not connection.enabled:
+        raise StrategyUnavailable(f"connection {connection.name} is switched off")
 
 
 class DatabaseStrategy:
@@ -39,6 +46,9 @@ class DatabaseStrategy:
         )
 
     def authenticate(self, identifier: str, password: str) -> AuthResult:
+        """:raises StrategyUnavailable: the connection is switched off (a sign-in that
+        started before the switch gets the "unavailable" page, not a password check)."""
+        refuse_when_switched_off(self.connection)
         user = self.find_user(identifier)
         stored = user.password_hash if user else None
         if stored is not None and is_legacy_hash(stored):

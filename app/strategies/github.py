@@ -28,6 +28,7 @@ from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import new_state
 from app.hookspecs import hookimpl
+from app.observability.metrics import timed_upstream
 from app.strategies import oidc_metadata
 from app.strategies.oidc_diagnose import callback_lines
 from app.strategies.oidc_options import check_url
@@ -138,7 +139,14 @@ class GitHubStrategy:
         api = options["api_url"].rstrip("/")
         timeout = float(options["timeout"])
         auth = {**API_HEADERS, "Authorization": f"Bearer {token}"}
-        user = oidc_metadata.get_json(f"{api}/user", timeout, headers=auth, what="GitHub user")
+        user = oidc_metadata.get_json(
+            f"{api}/user",
+            timeout,
+            headers=auth,
+            what="GitHub user",
+            strategy=self.name,
+            call="user",
+        )
         if not isinstance(user.get("id"), int) or isinstance(user.get("id"), bool):
             raise UpstreamError("invalid_response", "GitHub user: no numeric id")
         email = self.verified_primary_email(api, timeout, auth)
@@ -169,19 +177,26 @@ class GitHubStrategy:
             "code_verifier": str(answer.saved.get("verifier", "")),
         }
         timeout = float(options["timeout"])
-        try:
-            response = requests.post(
-                oidc_metadata.allowed(
-                    f"{options['base_url'].rstrip('/')}/login/oauth/access_token", "token"
-                ),
-                data=form,
-                timeout=(timeout, timeout),
-                headers={"Accept": "application/json", "User-Agent": oidc_metadata.USER_AGENT},
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise UpstreamError("upstream_unavailable", f"token: {type(exc).__name__}") from exc
-        tokens = oidc_metadata.read_json(response, "token")
+        endpoint = oidc_metadata.allowed(
+            f"{options['base_url'].rstrip('/')}/login/oauth/access_token", "token"
+        )
+        with timed_upstream(self.name, "token") as timing:
+            try:
+                response = requests.post(
+                    endpoint,
+                    data=form,
+                    timeout=(timeout, timeout),
+                    headers={
+                        "Accept": "application/json",
+                        "User-Agent": oidc_metadata.USER_AGENT,
+                    },
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise UpstreamError("upstream_unavailable", f"token: {type(exc).__name__}") from exc
+            if response.status_code >= 500:
+                timing.failed()
+            tokens = oidc_metadata.read_json(response, "token")
         if "error" in tokens:
             error = str(tokens["error"])[:100]
             kind = (
@@ -199,15 +214,21 @@ class GitHubStrategy:
     ) -> str | None:
         """The address GitHub marks primary and verified, else None (an unverified or
         secondary address is never taken: anyone can add any address to a GitHub account)."""
-        try:
-            response = requests.get(
-                oidc_metadata.allowed(f"{api}/user/emails", "emails"),
-                timeout=(timeout, timeout),
-                headers={**headers, "User-Agent": oidc_metadata.USER_AGENT},
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise UpstreamError("upstream_unavailable", f"emails: {type(exc).__name__}") from exc
+        url = oidc_metadata.allowed(f"{api}/user/emails", "emails")
+        with timed_upstream(GitHubStrategy.name, "emails") as timing:
+            try:
+                response = requests.get(
+                    url,
+                    timeout=(timeout, timeout),
+                    headers={**headers, "User-Agent": oidc_metadata.USER_AGENT},
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise UpstreamError(
+                    "upstream_unavailable", f"emails: {type(exc).__name__}"
+                ) from exc
+            if response.status_code >= 500:
+                timing.failed()
         if response.status_code in (401, 403, 404):
             return None  # the user:email scope was not granted
         if response.status_code >= 500:

@@ -42,6 +42,7 @@ from app.hookspecs import hookimpl
 from app.security.passwords import dummy_verify
 from app.security.passwords import hash_password
 from app.strategies.database import DatabaseStrategy
+from app.strategies.database import refuse_when_switched_off
 from app.strategies.legacy_hashes import import_hash
 from app.strategies.legacy_hashes import is_legacy_hash
 from app.strategies.legacy_hashes import verify_legacy_hash
@@ -144,6 +145,7 @@ class LegacyStrategy(DatabaseStrategy):
     kind: t.ClassVar[str] = "password"
 
     def authenticate(self, identifier: str, password: str) -> AuthResult:
+        refuse_when_switched_off(self.connection)
         user = self.find_user(identifier)
         if user is not None and user.password_hash and not is_legacy_hash(user.password_hash):
             return super().authenticate(identifier, password)  # moved: never asks the store

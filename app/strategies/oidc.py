@@ -41,6 +41,7 @@ from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import new_state
 from app.hookspecs import hookimpl
+from app.observability.metrics import timed_upstream
 from app.security.outbound import OutboundRefused
 from app.security.outbound import check_url
 from app.strategies import oidc_diagnose
@@ -212,6 +213,7 @@ class OidcStrategy:
                 options.timeout,
                 headers={"Authorization": f"Bearer {access_token}"},
                 what="userinfo",
+                strategy=self.name,
             )
             if "error" in userinfo or userinfo.get("sub") != claims["sub"]:
                 raise UpstreamError("invalid_response", "userinfo is not the token's subject")
@@ -222,7 +224,9 @@ class OidcStrategy:
 
     def discovery(self, options: OidcOptions) -> dict[str, t.Any]:
         """The IdP's (cached) discovery document."""
-        return oidc_metadata.discovery(options.issuer, options.discovery_ttl, options.timeout)
+        return oidc_metadata.discovery(
+            options.issuer, options.discovery_ttl, options.timeout, strategy=self.name
+        )
 
     def issuer_matches(
         self, options: OidcOptions, metadata: t.Mapping[str, t.Any], issuer: str
@@ -289,19 +293,25 @@ class OidcStrategy:
             check_url(endpoint)
         except OutboundRefused as exc:
             raise UpstreamError("upstream_misconfigured", f"token {endpoint}: {exc}") from None
-        try:
-            response = requests.post(
-                endpoint,
-                data=form,
-                auth=auth,
-                timeout=(options.timeout, options.timeout),
-                headers={"Accept": "application/json", "User-Agent": oidc_metadata.USER_AGENT},
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as exc:
-            raise UpstreamError("upstream_unavailable", f"token: {type(exc).__name__}") from exc
-        tokens = oidc_metadata.read_json(response, "token")
+        with timed_upstream(self.name, "token") as timing:
+            try:
+                response = requests.post(
+                    endpoint,
+                    data=form,
+                    auth=auth,
+                    timeout=(options.timeout, options.timeout),
+                    headers={
+                        "Accept": "application/json",
+                        "User-Agent": oidc_metadata.USER_AGENT,
+                    },
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise UpstreamError("upstream_unavailable", f"token: {type(exc).__name__}") from exc
+            if response.status_code >= 500:
+                timing.failed()
+            tokens = oidc_metadata.read_json(response, "token")
         if "error" in tokens:
             error = str(tokens["error"])[:100]
             kind = "invalid_response" if error == "invalid_grant" else "upstream_misconfigured"
@@ -326,11 +336,17 @@ class OidcStrategy:
         except (jose_errors.JoseError, ValueError) as exc:
             raise UpstreamError("invalid_response", "the ID token is not a JWS") from exc
         jwks_uri = str(metadata["jwks_uri"])
-        keys = oidc_metadata.key_set(jwks_uri, options.discovery_ttl, options.timeout)
+        keys = oidc_metadata.key_set(
+            jwks_uri, options.discovery_ttl, options.timeout, strategy=self.name
+        )
         kid = header.get("kid")
         if kid is not None and kid not in {key.kid for key in keys.keys}:
             keys = oidc_metadata.key_set(
-                jwks_uri, options.discovery_ttl, options.timeout, unknown_kid=True
+                jwks_uri,
+                options.discovery_ttl,
+                options.timeout,
+                unknown_kid=True,
+                strategy=self.name,
             )
         return check_id_token(
             id_token,

@@ -21,6 +21,7 @@ import requests
 from joserfc.jwk import KeySet
 
 from app.connections.strategies import UpstreamError
+from app.observability.metrics import timed_upstream
 from app.security.outbound import OutboundRefused
 from app.security.outbound import check_url
 
@@ -67,24 +68,38 @@ def get_json(
     timeout: float,
     headers: t.Mapping[str, str] | None = None,
     what: str = "document",
+    *,
+    strategy: str = "oidc",
+    call: str | None = None,
 ) -> dict[str, t.Any]:
-    """GET a JSON object from the IdP.
+    """GET a JSON object from the IdP, timed in the upstream latency histogram.
 
+    :param strategy: The calling strategy (the histogram's ``strategy`` label).
+    :param call: The histogram's ``call`` label (default: ``what``).
     :raises UpstreamError: ``upstream_unavailable`` (unreachable, slow, 5xx) or
         ``upstream_misconfigured`` (another status, not a JSON object).
     """
     allowed(url, what)
-    try:
-        response = requests.get(
-            url,
-            timeout=(timeout, timeout),
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})},
-            allow_redirects=False,
-            stream=True,
-        )
-    except requests.RequestException as exc:
-        raise UpstreamError("upstream_unavailable", f"{what} {url}: {type(exc).__name__}") from exc
-    return read_json(response, what)
+    with timed_upstream(strategy, call or what) as timing:
+        try:
+            response = requests.get(
+                url,
+                timeout=(timeout, timeout),
+                headers={
+                    "Accept": "application/json",
+                    "User-Agent": USER_AGENT,
+                    **(headers or {}),
+                },
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            raise UpstreamError(
+                "upstream_unavailable", f"{what} {url}: {type(exc).__name__}"
+            ) from exc
+        if response.status_code >= 400:
+            timing.failed()
+        return read_json(response, what)
 
 
 def read_json(response: requests.Response, what: str) -> dict[str, t.Any]:
@@ -135,14 +150,18 @@ def _cached(
 
 
 def discovery(
-    issuer: str, ttl: float, timeout: float, also: t.Collection[str] = ()
+    issuer: str,
+    ttl: float,
+    timeout: float,
+    also: t.Collection[str] = (),
+    strategy: str = "oidc",
 ) -> dict[str, t.Any]:
     """The issuer's discovery document (its ``issuer`` must be exactly ``issuer``, or one of
     ``also``: a multi-tenant IdP names a template such as ``…/{tenantid}/v2.0``)."""
 
     def fetch() -> dict[str, t.Any]:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        document = get_json(url, timeout, what="discovery")
+        document = get_json(url, timeout, what="discovery", strategy=strategy)
         if "error" in document:
             raise UpstreamError("upstream_misconfigured", f"discovery: {document['error']}")
         if document.get("issuer") != issuer and document.get("issuer") not in also:
@@ -155,11 +174,17 @@ def discovery(
     return t.cast("dict[str, t.Any]", _cached(("discovery", issuer), ttl, fetch))
 
 
-def key_set(jwks_uri: str, ttl: float, timeout: float, unknown_kid: bool = False) -> KeySet:
+def key_set(
+    jwks_uri: str,
+    ttl: float,
+    timeout: float,
+    unknown_kid: bool = False,
+    strategy: str = "oidc",
+) -> KeySet:
     """The IdP's signing keys; ``unknown_kid`` asks for one refetch (rate limited)."""
 
     def fetch() -> KeySet:
-        document = get_json(jwks_uri, timeout, what="jwks")
+        document = get_json(jwks_uri, timeout, what="jwks", strategy=strategy)
         try:
             keys = [k for k in document.get("keys", []) if k.get("use", "sig") == "sig"]
             return KeySet.import_key_set({"keys": keys})

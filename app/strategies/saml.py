@@ -56,10 +56,12 @@ from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
 from app.orgs.models import Organization
+from app.strategies.saml_clients import saml_client
 from app.strategies.saml_diagnose import diagnose
 from app.strategies.saml_keys import key_files
 from app.strategies.saml_keys import sp_keys
 from app.strategies.saml_models import SamlAssertionSeen
+from app.strategies.saml_schema import check_schema
 from app.strategies.saml_settings import SIGNING_ALGORITHM
 from app.strategies.saml_settings import SamlMisconfigured
 from app.strategies.saml_settings import SamlOptions
@@ -227,8 +229,7 @@ class SamlStrategy:
         base = request_issuer()
         acs = endpoint_url(base, self.connection, "acs")
         metadata = load_idp_metadata(self.connection)
-        with key_files(sp_keys(self.connection)) as files:
-            client, idp = self._open(options, files, [acs], metadata)
+        with self._client(options, [acs], metadata) as (client, idp):
             destination = _sso_location(client, idp, options.request_binding)
             extra: dict[str, t.Any] = {"assertion_consumer_service_url": acs}
             if login.force_login:
@@ -287,22 +288,43 @@ class SamlStrategy:
             metadata = load_idp_metadata(self.connection)
         except StrategyUnavailable as error:
             raise UpstreamError("upstream_unavailable", str(error)) from None
-        with key_files(sp_keys(self.connection)) as files:
-            try:
-                client, idp = self._open(
-                    options,
-                    files,
-                    [acs],
-                    metadata,
-                    allow_unsolicited=request_id is None,
-                )
-            except StrategyUnavailable as error:
-                raise UpstreamError("upstream_misconfigured", str(error)) from None
-            outstanding = {request_id: answer.transaction_id} if request_id else {}
-            response = _parse(client, encoded, outstanding)
+        check_schema(encoded)
+        outstanding = {request_id: answer.transaction_id} if request_id else {}
+        try:
+            with self._client(options, [acs], metadata, allow_unsolicited=request_id is None) as (
+                client,
+                idp,
+            ):
+                response = _parse(client, encoded, outstanding)  # raises UpstreamError only
+        except StrategyUnavailable as error:
+            raise UpstreamError("upstream_misconfigured", str(error)) from None
         _check(response, options, idp, self.entity_id, acs, request_id)
         self._remember(response, options)
         return _profile(response, options)
+
+    def _client(
+        self,
+        options: SamlOptions,
+        acs_urls: list[str],
+        metadata: str,
+        *,
+        allow_unsolicited: bool = False,
+    ) -> t.ContextManager[tuple[Saml2Client, str]]:
+        """The SAML client (kept per worker, :mod:`app.strategies.saml_clients`) and the
+        entity ID of the IdP it talks to, for a ``with`` block.
+
+        :raises StrategyUnavailable: the configuration or the IdP metadata does not fit.
+        """
+        return saml_client(
+            self.connection,
+            metadata,
+            sp_keys(self.connection),
+            acs_urls,
+            allow_unsolicited,
+            lambda files: self._open(
+                options, files, acs_urls, metadata, allow_unsolicited=allow_unsolicited
+            ),
+        )
 
     def _open(
         self,
@@ -313,7 +335,7 @@ class SamlStrategy:
         *,
         allow_unsolicited: bool = False,
     ) -> tuple[Saml2Client, str]:
-        """A SAML client for one use, and the entity ID of the IdP it talks to."""
+        """A SAML client, and the entity ID of the IdP it talks to."""
         slo = [url.rsplit("/", 1)[0] + "/slo" for url in acs_urls]
         try:
             config = sp_config(
@@ -371,8 +393,7 @@ class SamlStrategy:
         base = request_issuer()
         acs = endpoint_url(base, self.connection, "acs")
         metadata = load_idp_metadata(self.connection)
-        with key_files(sp_keys(self.connection)) as files:
-            client, idp = self._open(options, files, [acs], metadata)
+        with self._client(options, [acs], metadata) as (client, idp):
             try:
                 locations = client.metadata.single_logout_service(
                     idp, BINDING_HTTP_REDIRECT, "idpsso"
@@ -418,8 +439,7 @@ class SamlStrategy:
             metadata = load_idp_metadata(self.connection)
         except StrategyUnavailable as error:
             raise UpstreamError("upstream_unavailable", str(error)) from None
-        with key_files(sp_keys(self.connection)) as files:
-            client, idp = self._open(options, files, [acs], metadata)
+        with self._client(options, [acs], metadata) as (client, idp):
             if saml_binding == BINDING_HTTP_REDIRECT:
                 _check_redirect_signature(client, idp, params, kind)
             try:
@@ -457,8 +477,7 @@ class SamlStrategy:
         options = self.options
         acs = endpoint_url(request_issuer(), self.connection, "acs")
         metadata = load_idp_metadata(self.connection)
-        with key_files(sp_keys(self.connection)) as files:
-            client, idp = self._open(options, files, [acs], metadata)
+        with self._client(options, [acs], metadata) as (client, idp):
             try:
                 locations = client.metadata.single_logout_service(
                     idp, BINDING_HTTP_REDIRECT, "idpsso"

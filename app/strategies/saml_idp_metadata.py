@@ -15,6 +15,7 @@ import requests
 from flask import current_app
 
 from app.connections.strategies import StrategyUnavailable
+from app.observability.metrics import timed_upstream
 from app.security.outbound import OutboundRefused
 from app.security.outbound import check_url
 
@@ -50,13 +51,14 @@ def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
         check_url(url)
     except OutboundRefused as error:
         raise StrategyUnavailable(f"IdP metadata address refused: {error}") from None
-    try:
-        with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as answer:
-            if answer.status_code != 200:
-                raise StrategyUnavailable(f"IdP metadata answered HTTP {answer.status_code}")
-            body = answer.raw.read(MAX_BYTES + 1, decode_content=True)
-    except requests.RequestException as error:
-        raise StrategyUnavailable(f"IdP metadata unreachable: {type(error).__name__}") from None
+    with timed_upstream("saml", "metadata"):
+        try:
+            with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as answer:
+                if answer.status_code != 200:
+                    raise StrategyUnavailable(f"IdP metadata answered HTTP {answer.status_code}")
+                body = answer.raw.read(MAX_BYTES + 1, decode_content=True)
+        except requests.RequestException as error:
+            raise StrategyUnavailable(f"IdP metadata unreachable: {type(error).__name__}") from None
     if len(body) > MAX_BYTES:
         raise StrategyUnavailable("IdP metadata is too large")
     text = body.decode("utf-8", "replace").strip()

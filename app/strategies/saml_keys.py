@@ -138,23 +138,28 @@ def key_files(keys: list[SamlSpKey]) -> Iterator[KeyFiles]:
     """Write the keys to a private temporary folder (mode 0700, files 0600), removed when
     the block ends: the private keys stay encrypted at rest everywhere else."""
     with tempfile.TemporaryDirectory(prefix="foyer-saml-") as folder:
-        pairs = []
-        for index, row in enumerate(keys):
-            key_path = os.path.join(folder, f"{index}.key")
-            cert_path = os.path.join(folder, f"{index}.crt")
-            descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as out:
-                out.write(row.private_key)
-            with open(cert_path, "w") as out:
-                out.write(row.certificate)
-            pairs.append({"key_file": key_path, "cert_file": cert_path})
-        signing = next(
-            (pair for pair, row in zip(pairs, keys, strict=True) if row.state == KEY_CURRENT),
-            pairs[0],
-        )
-        yield KeyFiles(
-            key_file=signing["key_file"],
-            cert_file=signing["cert_file"],
-            published_cert_files=[p["cert_file"] for p in pairs if p is not signing],
-            decryption_pairs=pairs,
-        )
+        yield write_key_files(keys, folder)
+
+
+def write_key_files(keys: list[SamlSpKey], folder: str) -> KeyFiles:
+    """Write the keys into ``folder`` (private: files 0600), the current one signing."""
+    pairs = []
+    for index, row in enumerate(keys):
+        key_path = os.path.join(folder, f"{index}.key")
+        cert_path = os.path.join(folder, f"{index}.crt")
+        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(row.private_key)
+        with open(cert_path, "w") as out:
+            out.write(row.certificate)
+        pairs.append({"key_file": key_path, "cert_file": cert_path})
+    signing = next(
+        (pair for pair, row in zip(pairs, keys, strict=True) if row.state == KEY_CURRENT),
+        pairs[0],
+    )
+    return KeyFiles(
+        key_file=signing["key_file"],
+        cert_file=signing["cert_file"],
+        published_cert_files=[p["cert_file"] for p in pairs if p is not signing],
+        decryption_pairs=pairs,
+    )

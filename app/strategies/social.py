@@ -197,6 +197,7 @@ class MicrosoftStrategy(PresetStrategy):
             options.discovery_ttl,
             options.timeout,
             also=(self.template(options.issuer),),
+            strategy=self.name,
         )
 
     def issuer_for(self, metadata: t.Mapping[str, t.Any], tid: t.Any) -> str:

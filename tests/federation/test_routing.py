@@ -119,7 +119,9 @@ def test_an_organization_with_several_connections_offers_each(client, realm, idp
     body = text(page)
     assert 'id="login-identifier-form"' in body  # its database, by email and password
     assert re.search(
-        r'id="connection-globex-sso"[^>]*>\s*<span>Continue with <bdi>Globex SSO', body
+        r'id="connection-globex-sso"[^>]*>\s*(<img class="button__logo"[^>]*>)?\s*'
+        r"<span>Continue with <bdi>Globex SSO",
+        body,
     )
     idp.person("gil", email="gil@globex.example", email_verified=True)
     redirected = press(client, page, "globex-sso")

@@ -262,3 +262,44 @@ def test_the_served_app_sends_what_a_killed_process_left(env, user, mailbox):
     finally:
         output = stop(server)
     assert [r.status for r in rows()] == ["sent"], output
+
+
+def metric_samples(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``/metrics`` parsed with the Prometheus client's parser: value by (name, labels)."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert answer.status_code == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.get_data(as_text=True))
+        for s in family.samples
+    }
+
+
+METRICS_TOKEN = "metrics-token-of-the-outbox-test-0123456789"
+
+
+def test_the_worker_reports_the_queue_depth_and_each_attempt(
+    foyer_app, client, tenant, outbox_settings, mailbox
+):
+    down = f"smtp://127.0.0.1:{free_port()}"  # nothing listens: every attempt fails
+    outbox_settings(mail_retry_seconds=60.0, smtp_url=down, metrics_token=METRICS_TOKEN)
+    before = metric_samples(client)
+    for n in range(3):
+        outbox.queue_email(EmailMessage(to=f"u{n}@example.com", subject="s", text="t"), tenant)
+    session.commit()
+    assert wait_for_background(foyer_app)  # the worker's pass: three failures, retried later
+    after = metric_samples(client)
+    assert after[("foyer_email_queue_depth", ())] == 3
+    retried = ("foyer_emails_total", (("result", "retried"),))
+    assert after[retried] - before.get(retried, 0) == 3
+    outbox_settings(smtp_url=f"smtp://127.0.0.1:{mailbox.port}")
+    session.execute(sa.update(OutgoingMail).values(next_attempt_at=utcnow()))
+    session.commit()
+    worker_of(foyer_app).kick()
+    assert wait_for_background(foyer_app)
+    sent = metric_samples(client)
+    assert sent[("foyer_email_queue_depth", ())] == 0
+    sent_key = ("foyer_emails_total", (("result", "sent"),))
+    assert sent[sent_key] - before.get(sent_key, 0) == 3

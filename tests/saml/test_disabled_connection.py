@@ -1,4 +1,5 @@
-"""F-05: a SAML connection that is deleted (``foyer apply`` without it) signs nobody in,
+"""F-05: a SAML connection that is deleted (``foyer apply`` without it) or switched off
+(``enabled: false``) signs nobody in,
 whether the sign-in started at Foyer (SP-initiated, the answer arriving after the change)
 or at the IdP (IdP-initiated); an answer to a sign-in into an organization that stopped
 enabling the connection while the person was upstream is refused too."""
@@ -78,3 +79,35 @@ def test_sp_initiated_answer_is_refused_once_the_organization_disables_the_conne
     disable(corp.connections[0].id)
     response = post_response(client, idp.response_for(started.authn), started.relay_state)
     signed_in_nobody(response)
+
+
+def switch_off(connection) -> None:
+    """``enabled: false`` in the configuration file, or ``foyer connections disable``."""
+    connection.enabled = False
+    session.commit()
+
+
+def test_idp_initiated_is_refused_once_the_connection_is_switched_off(
+    client, initiated, corp, idp, recorded_events
+):
+    switch_off(corp.connections[0])
+    refused = post_response(client, idp.unsolicited(ACS, ENTITY_ID), "")
+    signed_in_nobody(refused)
+    assert refused.status_code == 503
+    assert recorded_events("error_shown")[-1].data["reason"] == "connection_disabled"
+
+
+def test_sp_initiated_answer_is_refused_once_the_connection_is_switched_off(
+    client, corp, app_client, idp
+):
+    started = start_sign_in(client, app_client[0], idp)
+    switch_off(corp.connections[0])
+    response = post_response(client, idp.response_for(started.authn), started.relay_state)
+    signed_in_nobody(response)
+    assert response.status_code == 503
+
+
+def test_a_switched_off_connection_starts_no_sign_in(client, corp, app_client, idp):
+    switch_off(corp.connections[0])
+    with pytest.raises(AssertionError):
+        start_sign_in(client, app_client[0], idp)
