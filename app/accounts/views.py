@@ -60,6 +60,7 @@ from app.connections.services import dedicated_organization
 from app.connections.services import dedicated_organization_id
 from app.connections.services import password_connections
 from app.connections.strategies import StrategyUnavailable
+from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
@@ -94,6 +95,13 @@ def use_organization(organization_id: str | None) -> Organization | None:
         subject = show_organization(org)
         page_languages().defaults = [org.default_locale, current_tenant().default_locale]
     return subject.organization
+
+
+def has_own_password(user: User) -> bool:
+    """Whether Foyer checks this user's password (a password connection), so it can be
+    changed here; an upstream identity provider's users change it there."""
+    connection = session.get(Connection, user.connection_id)
+    return connection is not None and kind_of(connection) == "password"
 
 
 def tx_id() -> str | None:
@@ -305,6 +313,7 @@ def account() -> Response | tuple[str, int]:
         user=user,
         user_label=user_label(user),
         mfa_enabled=mfa.has_totp(user),
+        has_password=has_own_password(user),
         done=request.args.get("done", "")[:20],
         resend_form=EmailForm(formdata=None, email=user.email),
     )
@@ -317,6 +326,8 @@ def change_password() -> Response | tuple[str, int]:
     if sso is None:
         return sign_in_first()
     user = sso.user
+    if not has_own_password(user):  # their identity provider keeps their password
+        return redirect(url_for(".account"), code=303)
     tenant = current_tenant()
     organization = page_subject().organization
     form = ChangePasswordForm()

@@ -184,6 +184,7 @@ def fake_context(page: str) -> dict[str, t.Any]:
         "tenant": None,
         "identifier": "alex@example.com",
         "user": SimpleNamespace(name="Alex Example", email="alex@example.com"),
+        "has_password": True,  # the account page's password link
         "recipient": "alex@example.com",
         "error_code": code,
         "error_title": kind.title,

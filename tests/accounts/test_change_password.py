@@ -107,3 +107,25 @@ def test_other_sessions_may_be_kept(client, foyer_app, user, mails):
         sign_out_others="",
     )
     assert other.get("/account").status_code == 200
+
+
+def test_a_user_whose_identity_provider_keeps_the_password_is_not_offered_a_change(
+    client, make_connection, make_user
+):
+    upstream = make_connection(
+        "acme-sso",
+        "oidc",
+        options={"issuer": "https://idp.acme.example", "client_id": "foyer"},
+        secrets={"client_secret": "an upstream client secret of some length"},
+    )
+    una = make_user(email="una@acme.example", password=None, connection_=upstream)
+    sign_in(client, una)
+    account = client.get("/account").get_data(as_text=True)
+    assert 'id="mfa-settings"' in account and 'id="change-password"' not in account
+    answer = client.get("/account/password")
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/account")
+
+
+def test_a_password_user_is_offered_the_change(client, user):
+    sign_in(client, user)
+    assert 'id="change-password"' in client.get("/account").get_data(as_text=True)
