@@ -131,11 +131,14 @@ class Secrets:
         for kind, value in self.items:
             forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
             if value.replace(" ", "").isdigit():
-                # A short code counts only as a number of its own, typed with or without its
-                # space: not as the digits inside a longer number or a decimal fraction
-                # (SQLAlchemy logs "cached since 12.123456s ago").
+                # A short code counts only as a word of its own, typed with or without its
+                # space: not as the digits inside a longer number, a decimal fraction or a
+                # hexadecimal address (SQLAlchemy logs "cached since 12.123456s ago" and
+                # "<Connection at 0x7fa066671b0>").
                 typed = {value, value.replace(" ", "")}
-                pattern = "|".join(rf"(?<![0-9.]){re.escape(form)}(?![0-9])" for form in typed)
+                pattern = "|".join(
+                    rf"(?<![0-9A-Za-z.]){re.escape(form)}(?![0-9A-Za-z])" for form in typed
+                )
             else:
                 pattern = "|".join(re.escape(form) for form in forms)
             match = re.search(pattern, haystack)
