@@ -329,7 +329,8 @@ class Meter:
             pids = conn.scalars(
                 sa.text(
                     "SELECT pid FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'"
                 )
             ).all()
         found = {}
@@ -357,7 +358,9 @@ class Meter:
         }
 
 
-def _measure(organizations: int, users: int, rounds: int, ops: int) -> None:
+def _measure(
+    organizations: int, users: int, rounds: int, ops: int, only: tuple[str, ...] = ()
+) -> None:
     """In a child process: every scenario at this size; prints one JSON object."""
     from app import create_app  # configured by the environment of this child process
     from app.accounts.cli import _users_by_email as users_by_email  # the commands' lookup
@@ -472,6 +475,8 @@ def _measure(organizations: int, users: int, rounds: int, ops: int) -> None:
         ),
         "cli_search_email": cli_search,
     }
+    if only:
+        table = {name: step for name, step in table.items() if name in only}
     with app.app_context():
         meter = Meter(get_database().engine)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in table}
@@ -501,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure", action="store_true", help="measure after generating")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ops", type=int, default=20, help="operations per scenario and round")
+    parser.add_argument("--only", help="comma-separated scenario names (default: all)")
     parser.add_argument("--drop", action="store_true", help="drop the data sets at the end")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON Lines file")
     args = parser.parse_args(argv)
@@ -522,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
                 env = environment(url, workdir)
                 code = (
                     "from bench.scale import _measure; "
-                    f"_measure({organizations}, {users}, {args.rounds}, {args.ops})"
+                    f"_measure({organizations}, {users}, {args.rounds}, {args.ops}, "
+                    f"{tuple(args.only.split(',')) if args.only else ()!r})"
                 )
                 figures[(organizations, users)] = json.loads(child(env, code))
                 report(figures, sizes)

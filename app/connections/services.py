@@ -14,9 +14,12 @@ import typing as t
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.models import User
+from app.accounts.services import normalize_email
 from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
 from app.connections.strategies import kind_of
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.orgs.models import Organization
 
@@ -79,39 +82,86 @@ def is_dedicated(connection: Connection, organization: Organization) -> bool:
     return dedicated_organization_id(connection) == organization.id
 
 
-def shared_connections(tenant: Tenant) -> list[Connection]:
-    """The tenant's connections not dedicated to one organization (shared pools and
-    connections of no organization), oldest first."""
-    dedicated = (
-        sa.select(OrganizationConnection.connection_id)
-        .join(Connection, Connection.id == OrganizationConnection.connection_id)
-        .where(Connection.tenant_id == tenant.id)
-        .group_by(OrganizationConnection.connection_id)
-        .having(sa.func.count() == 1)
+def password_strategies() -> tuple[list[str], list[str]]:
+    """The installed strategies that take a password, as two lists: those whose users are
+    rows of the user table found by email or username (``stored_users``), so the holders
+    of an identifier across every connection are one indexed query; and the others, whose
+    connections are asked one at a time."""
+    stored, other = [], []
+    for name, cls in current_app.extensions["foyer.strategies"].items():
+        if getattr(cls, "kind", None) == "password":
+            (stored if getattr(cls, "stored_users", False) else other).append(name)
+    return stored, other
+
+
+def _not_dedicated(connection_id: t.Any) -> sa.ColumnElement[bool]:
+    """The connection is enabled by no organization or by several (a shared pool). Reads
+    at most two links of the connection's index, whatever the number of organizations."""
+    one, other = sa.orm.aliased(OrganizationConnection), sa.orm.aliased(OrganizationConnection)
+    linked = sa.exists().where(OrganizationConnection.connection_id == connection_id)
+    twice = sa.exists().where(
+        one.connection_id == connection_id,
+        other.connection_id == connection_id,
+        other.organization_id != one.organization_id,
     )
-    return list(
-        session.scalars(
-            sa.select(Connection)
-            .where(Connection.tenant_id == tenant.id, Connection.id.not_in(dedicated))
-            .order_by(Connection.created_at, Connection.name)
+    return sa.or_(~linked, twice)
+
+
+def first_password_connection(
+    tenant: Tenant, *, shared: bool = False, signup: bool = False
+) -> Connection | None:
+    """The tenant's oldest password connection (``shared``: not dedicated to one
+    organization; ``signup``: open to sign-up), without loading the others: the connections
+    are walked in creation order through an index and the first that fits ends the walk."""
+    stored, other = password_strategies()
+    statement = sa.select(Connection).where(
+        Connection.tenant_id == tenant.id, Connection.strategy.in_(stored + other)
+    )
+    if signup:
+        statement = statement.where(Connection.signup_enabled.is_(True))
+    if shared:
+        statement = statement.where(_not_dedicated(Connection.id))
+    return session.scalar(statement.order_by(Connection.created_at, Connection.name).limit(1))
+
+
+def password_connections_knowing(
+    tenant: Tenant, identifier: str, *, shared: bool = False
+) -> list[Connection]:
+    """The tenant's password connections whose strategy finds ``identifier`` (``shared``:
+    only those not dedicated to one organization), oldest first. The same statements run
+    whether or not anyone holds the identifier, however many connections the tenant has:
+    one for the stored users' connections, one for the connections of other strategies
+    (each then asked in turn)."""
+    stored, other = password_strategies()
+    value = identifier.strip()
+    if "@" in value:
+        holders = sa.select(User.connection_id).where(
+            User.tenant_id == tenant.id, User.email_normalized == normalize_email(value)
         )
-    )
-
-
-def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Connections whose strategy takes a password on Foyer's page, in a stable order: the
-    organization's, or every connection of the tenant."""
-    if organization is not None:
-        pool = list(organization.connections)
     else:
-        pool = list(
-            session.scalars(
-                sa.select(Connection)
-                .where(Connection.tenant_id == tenant.id)
-                .order_by(Connection.created_at, Connection.name)
-            )
+        holders = sa.select(User.connection_id).where(
+            User.tenant_id == tenant.id, User.username == value
         )
-    return [connection for connection in pool if kind_of(connection) == "password"]
+    found_stored = sa.select(Connection).where(
+        Connection.id.in_(holders), Connection.strategy.in_(stored)
+    )
+    asked = sa.select(Connection).where(
+        Connection.tenant_id == tenant.id, Connection.strategy.in_(other)
+    )
+    if shared:
+        found_stored = found_stored.where(_not_dedicated(Connection.id))
+        asked = asked.where(_not_dedicated(Connection.id))
+    found = list(session.scalars(found_stored))
+    found += [c for c in session.scalars(asked) if strategy_for(c).find_user(value) is not None]
+    return sorted(found, key=lambda c: (c.created_at, c.name))
+
+
+def password_connections(organization: Organization) -> list[Connection]:
+    """The organization's connections whose strategy takes a password on Foyer's page, in
+    the order of its login page."""
+    return [
+        connection for connection in organization.connections if kind_of(connection) == "password"
+    ]
 
 
 def redirect_connections(organization: Organization | None) -> list[Connection]:
