@@ -314,10 +314,12 @@ class Meter:
     """CPU of this process and of the database's backends, and SQL statements sent."""
 
     def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
         self.statements = 0
         sa.event.listen(sa.Engine, "before_cursor_execute", self._count)
         self.postgres = engine.dialect.name == "postgresql"
+        # its own connection, never one of the app's pool: a backend the app used must
+        # never be left out of one reading and counted whole in the next
+        self.engine = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
 
     def _count(self, *_args: t.Any) -> None:
         self.statements += 1
