@@ -97,14 +97,20 @@ def password_strategies() -> tuple[list[str], list[str]]:
 def _not_dedicated(connection_id: t.Any) -> sa.ColumnElement[bool]:
     """The connection is enabled by no organization or by several (a shared pool). Reads
     at most two links of the connection's index, whatever the number of organizations."""
-    one, other = sa.orm.aliased(OrganizationConnection), sa.orm.aliased(OrganizationConnection)
-    linked = sa.exists().where(OrganizationConnection.connection_id == connection_id)
-    twice = sa.exists().where(
-        one.connection_id == connection_id,
-        other.connection_id == connection_id,
-        other.organization_id != one.organization_id,
+    first = sa.orm.aliased(OrganizationConnection)
+    one_organization = (
+        sa.select(first.organization_id)
+        .where(first.connection_id == connection_id)
+        .correlate_except(first)
+        .limit(1)
+        .scalar_subquery()
     )
-    return sa.or_(~linked, twice)
+    linked = sa.exists().where(OrganizationConnection.connection_id == connection_id)
+    another = sa.exists().where(
+        OrganizationConnection.connection_id == connection_id,
+        OrganizationConnection.organization_id != one_organization,
+    )
+    return sa.or_(~linked, another)
 
 
 def first_password_connection(
