@@ -9,6 +9,7 @@ dedicated connection for a second organization therefore tightens access.
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 
 import sqlalchemy as sa
@@ -118,16 +119,31 @@ def first_password_connection(
 ) -> Connection | None:
     """The tenant's oldest password connection (``shared``: not dedicated to one
     organization; ``signup``: open to sign-up), without loading the others: the connections
-    are walked in creation order through an index and the first that fits ends the walk."""
+    are read in creation order through an index, a few at a time, and the first that fits
+    ends the walk (a tenant's own pools are usually older than its organizations')."""
     stored, other = password_strategies()
     statement = sa.select(Connection).where(
         Connection.tenant_id == tenant.id, Connection.strategy.in_(stored + other)
     )
-    if signup:
-        statement = statement.where(Connection.signup_enabled.is_(True))
-    if shared:
-        statement = statement.where(_not_dedicated(Connection.id))
-    return session.scalar(statement.order_by(Connection.created_at, Connection.name).limit(1))
+    # the conditions are checked here, not in SQL: a rare value (one connection open to
+    # sign-up) would make the planner read and sort every connection instead of the index
+    statement = statement.order_by(Connection.created_at, Connection.name)
+    offset = 0
+    for size in itertools.chain([1], itertools.repeat(WALK_PAGE)):  # usually the first fits
+        rows = session.scalars(statement.limit(size).offset(offset)).all()
+        offset += size
+        for connection in rows:
+            if signup and not connection.signup_enabled:
+                continue
+            if not shared or dedicated_organization_id(connection) is None:
+                return connection
+        if len(rows) < size:
+            return None
+    return None  # pragma: no cover (the loop returns)
+
+
+WALK_PAGE = 20
+"""Connections read at once by :func:`first_password_connection`."""
 
 
 def password_connections_knowing(
