@@ -152,8 +152,8 @@ def password_connections_knowing(
     """The tenant's password connections whose strategy finds ``identifier`` (``shared``:
     only those not dedicated to one organization), oldest first. The same statements run
     whether or not anyone holds the identifier, however many connections the tenant has:
-    one for the stored users' connections, one for the connections of other strategies
-    (each then asked in turn)."""
+    one for the stored users' connections, and when other strategies are installed one for
+    their connections (each then asked in turn)."""
     stored, other = password_strategies()
     value = identifier.strip()
     if "@" in value:
@@ -174,7 +174,8 @@ def password_connections_knowing(
         found_stored = found_stored.where(_not_dedicated(Connection.id))
         asked = asked.where(_not_dedicated(Connection.id))
     found = list(session.scalars(found_stored))
-    found += [c for c in session.scalars(asked) if strategy_for(c).find_user(value) is not None]
+    if other:  # an empty IN () is a scan of the tenant's connections on SQLite
+        found += [c for c in session.scalars(asked) if strategy_for(c).find_user(value) is not None]
     return sorted(found, key=lambda c: (c.created_at, c.name))
 
 
