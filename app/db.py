@@ -148,8 +148,14 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
-            if url.startswith("postgresql"):  # an unreachable host fails in seconds
-                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+            if url.startswith("postgresql"):
+                kwargs["connect_args"] = {
+                    "connect_timeout": CONNECT_TIMEOUT,  # an unreachable host fails in seconds
+                    # every statement is a short indexed lookup, but a LIMIT over a large
+                    # table is estimated as a full scan and would be JIT-compiled first
+                    # (about 180 ms of the server's CPU per statement at 100,000 rows)
+                    "options": "-c jit=off",
+                }
         self.url = url
         self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):

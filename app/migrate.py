@@ -18,6 +18,18 @@ if t.TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MIGRATIONS = shipped_path("migrations")
+SEARCH_INDEXES = frozenset(
+    {"ix_user_name_trgm", "ix_organization_display_name_trgm", "ix_organization_name_trgm"}
+)
+"""PostgreSQL's trigram indexes for "contains" searches (migration 20261205_0830): made
+only where ``pg_trgm`` exists, so they are not in the models."""
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate's filter: the database-specific search indexes are not model drift."""
+    return not (type_ == "index" and reflected and name in SEARCH_INDEXES)
 
 
 def alembic_config(database: Database) -> Config:

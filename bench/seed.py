@@ -11,15 +11,27 @@ hundred, the pattern ``*@team-<n>.example``.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import secrets
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from app.config import Settings
+from app.connections.models import Connection
+from app.connections.models import OrganizationConnection
+from app.db import TZDateTime
+from app.db import new_id
+from app.hrd.models import IdentifierRoute
+from app.orgs.models import Organization
+from app.orgs.models import OrgDomain
+from app.tenancy.models import Tenant
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -79,8 +91,6 @@ def apply_bench_tenant(env: dict[str, str], port: int) -> dict[str, str]:
 
 def add_organizations(env: t.Mapping[str, str], total: int) -> float:
     """Grow the HRD tenant to ``total`` organizations; returns the seconds it took."""
-    import time
-
     started = time.perf_counter()
     code = f"from bench.seed import _insert_organizations; _insert_organizations({total})"
     done = subprocess.run(
@@ -98,6 +108,35 @@ def add_organizations(env: t.Mapping[str, str], total: int) -> float:
 
 PATTERN_EVERY = 100
 """One organization in this many has a pattern entry in the identifier map."""
+SHARED_EVERY = 10
+"""Two organizations in this many enable the shared pool, when there is one (so it is
+shared at every size, never dedicated to one organization)."""
+WORDS = (
+    "north",
+    "river",
+    "stone",
+    "maple",
+    "harbor",
+    "cedar",
+    "summit",
+    "pioneer",
+    "atlas",
+    "beacon",
+    "falcon",
+    "granite",
+    "meadow",
+    "orbit",
+    "quartz",
+    "silver",
+    "timber",
+    "vector",
+)
+
+
+def organization_display_name(index: int) -> str:
+    """A name a picker search can find: two words of a short list and the number."""
+    first, second = WORDS[index % len(WORDS)], WORDS[(index // len(WORDS)) % len(WORDS)]
+    return f"{first.title()} {second.title()} {index}"
 
 
 def hrd_domain(index: int) -> str:
@@ -114,26 +153,53 @@ def hrd_identifier(kind: str, index: int) -> str:
     return f"someone@team-{index - index % PATTERN_EVERY}.example"
 
 
-def _insert_organizations(total: int) -> None:
-    """Insert organizations ``org-<n>`` up to ``total`` (each with a connection and domain)."""
-    import datetime as dt
+def write_rows(session: t.Any, table: sa.Table, rows: list[dict[str, t.Any]]) -> None:
+    """Insert ``rows`` (dicts keyed by column name) into ``table`` in the session's
+    transaction: PostgreSQL's ``COPY`` (a million rows in seconds), else one multi-row
+    ``INSERT`` per batch."""
+    if not rows:
+        return
+    if session.bind.dialect.name != "postgresql":
+        session.execute(sa.insert(table), rows)
+        return
+    columns = list(rows[0])
+    jsons = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
+    times = {c for c in columns if isinstance(table.c[c].type, TZDateTime)}
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row[c])
+                    if c in jsons
+                    else row[c].astimezone(dt.UTC).replace(tzinfo=None)
+                    if c in times and row[c] is not None
+                    else row[c]
+                    for c in columns
+                ]
+            )
 
-    import sqlalchemy as sa
 
-    from app import create_app
-    from app.connections.models import Connection
-    from app.connections.models import OrganizationConnection
-    from app.db import new_id
+def _insert_organizations(
+    total: int, tenant_name: str = "hrd", shared_connection: str | None = None
+) -> None:
+    """Insert organizations ``org-<n>`` up to ``total`` (each with a connection and domain);
+    two in ``SHARED_EVERY`` also enable ``shared_connection`` (a shared pool)."""
+    from app import create_app  # the app is configured by the environment this runs in
     from app.db import session
-    from app.hrd.models import IdentifierRoute
-    from app.orgs.models import Organization
-    from app.orgs.models import OrgDomain
-    from app.tenancy.services import find_tenant
 
     app = create_app()
     with app.app_context():
-        tenant = find_tenant("hrd")
+        tenant = session.scalar(sa.select(Tenant).where(Tenant.name == tenant_name))
         assert tenant is not None
+        shared_id = None
+        if shared_connection is not None:
+            shared_id = session.scalar(
+                sa.select(Connection.id).where(
+                    Connection.tenant_id == tenant.id, Connection.name == shared_connection
+                )
+            )
         present = (
             session.scalar(
                 sa.select(sa.func.count(Organization.id)).where(Organization.tenant_id == tenant.id)
@@ -141,7 +207,7 @@ def _insert_organizations(total: int) -> None:
             or 0
         )
         now = dt.datetime.now(dt.UTC)
-        batch = 5000
+        batch = 20000
         for start in range(present, total, batch):
             orgs, connections, links, domains, routes = [], [], [], [], []
             for n in range(start, min(start + batch, total)):
@@ -151,10 +217,11 @@ def _insert_organizations(total: int) -> None:
                         "id": org_id,
                         "tenant_id": tenant.id,
                         "name": f"org-{n}",
-                        "display_name": f"Organization {n}",
+                        "display_name": organization_display_name(n),
                         "branding": {},
-                        "metadata_": {},
+                        "metadata": {},
                         "plugins": {},
+                        "require_two_step": False,
                         "created_at": now,
                     }
                 )
@@ -173,6 +240,10 @@ def _insert_organizations(total: int) -> None:
                 links.append(
                     {"organization_id": org_id, "connection_id": connection_id, "position": 0}
                 )
+                if shared_id is not None and n % SHARED_EVERY < 2:
+                    links.append(
+                        {"organization_id": org_id, "connection_id": shared_id, "position": 1}
+                    )
                 domains.append(
                     {
                         "id": new_id(),
@@ -206,11 +277,11 @@ def _insert_organizations(total: int) -> None:
                             "created_at": now,
                         }
                     )
-            session.execute(sa.insert(Organization), orgs)
-            session.execute(sa.insert(Connection), connections)
-            session.execute(sa.insert(OrganizationConnection), links)
-            session.execute(sa.insert(OrgDomain), domains)
-            session.execute(sa.insert(IdentifierRoute), routes)
+            write_rows(session, Organization.__table__, orgs)
+            write_rows(session, Connection.__table__, connections)
+            write_rows(session, OrganizationConnection.__table__, links)
+            write_rows(session, OrgDomain.__table__, domains)
+            write_rows(session, IdentifierRoute.__table__, routes)
             session.commit()
         session.execute(sa.text("ANALYZE"))  # fresh planner statistics, as a DBA would
         session.commit()

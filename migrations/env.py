@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from app.migrate import include_object
 from app.models import metadata as target_metadata
 
 config = context.config
@@ -16,6 +17,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             compare_server_default=True,
+            include_object=include_object,
             transaction_per_migration=True,
             render_as_batch=connection.dialect.name == "sqlite",
         )

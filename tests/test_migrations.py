@@ -14,6 +14,7 @@ from app.db import Database
 from app.migrate import current_revision
 from app.migrate import downgrade
 from app.migrate import head_revision
+from app.migrate import include_object
 from app.migrate import upgrade
 from app.models import metadata
 
@@ -21,7 +22,8 @@ from app.models import metadata
 def test_models_match_migrations(foyer_app):
     engine = foyer_app.extensions["foyer.db"].engine
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, metadata)
     assert diff == [], "models changed without a migration (scripts/regen-migration)"
 
 

@@ -24,7 +24,7 @@ from app.clikit import AppContext
 from app.clikit import fail
 from app.clikit import pass_app
 from app.connections.services import find_connection
-from app.connections.services import password_connections
+from app.connections.services import password_connections_knowing
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.db import utcnow
@@ -246,7 +246,7 @@ def _users_by_email(tenant_name: str, email: str, connection_name: str | None) -
     """The tenant's users with this address in its password connections (exit 1: none)."""
     tenant = tenant_or_fail(tenant_name)
     connections = [
-        c for c in password_connections(tenant, None) if connection_name in (None, c.name)
+        c for c in password_connections_knowing(tenant, email) if connection_name in (None, c.name)
     ]
     found = [
         u

@@ -27,6 +27,9 @@ class User(Base):
     __table_args__ = (
         sa.UniqueConstraint("connection_id", "email_normalized"),
         sa.UniqueConstraint("connection_id", "username"),
+        # who holds a username across a tenant's connections; the API's pages in order
+        sa.Index("ix_user_tenant_id_username", "tenant_id", "username"),
+        sa.Index("ix_user_tenant_id_created_at", "tenant_id", "created_at", "id"),
     )
 
     id: Mapped[pk]

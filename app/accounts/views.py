@@ -58,7 +58,9 @@ from app.branding.pages import show_organization
 from app.connections.models import Connection
 from app.connections.services import dedicated_organization
 from app.connections.services import dedicated_organization_id
+from app.connections.services import first_password_connection
 from app.connections.services import password_connections
+from app.connections.services import password_connections_knowing
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
@@ -124,13 +126,9 @@ def signup_connection(tenant: Tenant, organization: Organization | None) -> Conn
     Without an organization, a connection that belongs to one organization only (its
     isolated users) is left out: people sign up to it on that organization's pages.
     """
-    for connection in password_connections(tenant, organization):
-        if not connection.signup_enabled:
-            continue
-        if organization is None and dedicated_organization_id(connection) is not None:
-            continue
-        return connection
-    return None
+    if organization is None:
+        return first_password_connection(tenant, shared=True, signup=True)
+    return next((c for c in password_connections(organization) if c.signup_enabled), None)
 
 
 def home_organization(user: User) -> Organization | None:
@@ -145,8 +143,13 @@ def _find_users(tenant_id: str, organization_id: str | None, email: str) -> list
     if tenant is None:
         return []
     organization = session.get(Organization, organization_id) if organization_id else None
+    pool = (
+        password_connections(organization)
+        if organization is not None
+        else password_connections_knowing(tenant, email)
+    )
     found = []
-    for connection in password_connections(tenant, organization):
+    for connection in pool:
         try:
             user = strategy_for(connection).find_user(email)
         except StrategyUnavailable:

@@ -44,7 +44,7 @@ from app.api.serialize import session_json
 from app.api.serialize import user_json
 from app.connections.models import Connection
 from app.connections.services import find_connection
-from app.connections.services import password_connections
+from app.connections.services import first_password_connection
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
@@ -119,8 +119,7 @@ def _connection_for(connection_name: str | None, org: Organization | None) -> Co
         return connection
     found = target_connection(org) if org is not None else None
     if found is None and org is None:
-        pool = password_connections(principal.tenant, None)
-        found = pool[0] if pool else None
+        found = first_password_connection(principal.tenant)
     if found is None:
         raise invalid("connection", "There is no password connection to create the user in.")
     return found

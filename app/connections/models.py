@@ -20,7 +20,11 @@ class Connection(Base):
     """A source of identities, served by the connection strategy named in ``strategy``."""
 
     __tablename__ = "connection"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name"),
+        # the oldest connection that fits, without reading a connection per organization
+        sa.Index("ix_connection_tenant_id_created_at", "tenant_id", "created_at", "name"),
+    )
 
     id: Mapped[pk]
     tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenant.id", ondelete="CASCADE"))

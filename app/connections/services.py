@@ -9,16 +9,20 @@ dedicated connection for a second organization therefore tightens access.
 
 from __future__ import annotations
 
+import itertools
 import re
 import typing as t
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.accounts.models import User
+from app.accounts.services import normalize_email
 from app.clikit import did_you_mean
 from app.connections.models import Connection
 from app.connections.models import OrganizationConnection
 from app.connections.strategies import kind_of
+from app.connections.strategies import strategy_for
 from app.db import session
 from app.orgs.models import Organization
 
@@ -125,43 +129,110 @@ def is_dedicated(connection: Connection, organization: Organization) -> bool:
     return dedicated_organization_id(connection) == organization.id
 
 
-def shared_connections(tenant: Tenant) -> list[Connection]:
-    """The tenant's switched-on connections not dedicated to one organization (shared pools
-    and connections of no organization), oldest first."""
-    dedicated = (
-        sa.select(OrganizationConnection.connection_id)
-        .join(Connection, Connection.id == OrganizationConnection.connection_id)
-        .where(Connection.tenant_id == tenant.id)
-        .group_by(OrganizationConnection.connection_id)
-        .having(sa.func.count() == 1)
+def password_strategies() -> tuple[list[str], list[str]]:
+    """The installed strategies that take a password, as two lists: those whose users are
+    rows of the user table found by email or username (``stored_users``), so the holders
+    of an identifier across every connection are one indexed query; and the others, whose
+    connections are asked one at a time."""
+    stored, other = [], []
+    for name, cls in current_app.extensions["foyer.strategies"].items():
+        if getattr(cls, "kind", None) == "password":
+            (stored if getattr(cls, "stored_users", False) else other).append(name)
+    return stored, other
+
+
+def _not_dedicated(connection_id: t.Any) -> sa.ColumnElement[bool]:
+    """The connection is enabled by no organization or by several (a shared pool). Reads
+    at most two links of the connection's index, whatever the number of organizations."""
+    first = sa.orm.aliased(OrganizationConnection)
+    one_organization = (
+        sa.select(first.organization_id)
+        .where(first.connection_id == connection_id)
+        .correlate_except(first)
+        .limit(1)
+        .scalar_subquery()
     )
-    return list(
-        session.scalars(
-            sa.select(Connection)
-            .where(
-                Connection.tenant_id == tenant.id,
-                Connection.id.not_in(dedicated),
-                Connection.enabled,
-            )
-            .order_by(Connection.created_at, Connection.name)
+    linked = sa.exists().where(OrganizationConnection.connection_id == connection_id)
+    another = sa.exists().where(
+        OrganizationConnection.connection_id == connection_id,
+        OrganizationConnection.organization_id != one_organization,
+    )
+    return sa.or_(~linked, another)
+
+
+def first_password_connection(
+    tenant: Tenant, *, shared: bool = False, signup: bool = False
+) -> Connection | None:
+    """The tenant's oldest password connection (``shared``: not dedicated to one
+    organization; ``signup``: open to sign-up), without loading the others: the connections
+    are read in creation order through an index, a few at a time, and the first that fits
+    ends the walk (a tenant's own pools are usually older than its organizations')."""
+    stored, other = password_strategies()
+    statement = sa.select(Connection).where(
+        Connection.tenant_id == tenant.id, Connection.strategy.in_(stored + other)
+    )
+    # the conditions are checked here, not in SQL: a rare value (one connection open to
+    # sign-up) would make the planner read and sort every connection instead of the index
+    statement = statement.order_by(Connection.created_at, Connection.name)
+    offset = 0
+    for size in itertools.chain([1], itertools.repeat(WALK_PAGE)):  # usually the first fits
+        rows = session.scalars(statement.limit(size).offset(offset)).all()
+        offset += size
+        for connection in rows:
+            if not connection.enabled or (signup and not connection.signup_enabled):
+                continue
+            if not shared or dedicated_organization_id(connection) is None:
+                return connection
+        if len(rows) < size:
+            return None
+    return None  # pragma: no cover (the loop returns)
+
+
+WALK_PAGE = 20
+"""Connections read at once by :func:`first_password_connection`."""
+
+
+def password_connections_knowing(
+    tenant: Tenant, identifier: str, *, shared: bool = False
+) -> list[Connection]:
+    """The tenant's password connections whose strategy finds ``identifier`` (``shared``:
+    only those not dedicated to one organization), oldest first. The same statements run
+    whether or not anyone holds the identifier, however many connections the tenant has:
+    one for the stored users' connections, and when other strategies are installed one for
+    their connections (each then asked in turn)."""
+    stored, other = password_strategies()
+    value = identifier.strip()
+    if "@" in value:
+        holders = sa.select(User.connection_id).where(
+            User.tenant_id == tenant.id, User.email_normalized == normalize_email(value)
         )
-    )
-
-
-def password_connections(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Switched-on connections whose strategy takes a password on Foyer's page, in a stable
-    order: the organization's, or every connection of the tenant."""
-    if organization is not None:
-        pool = list(organization.connections)
     else:
-        pool = list(
-            session.scalars(
-                sa.select(Connection)
-                .where(Connection.tenant_id == tenant.id)
-                .order_by(Connection.created_at, Connection.name)
-            )
+        holders = sa.select(User.connection_id).where(
+            User.tenant_id == tenant.id, User.username == value
         )
-    return [c for c in pool if c.enabled and kind_of(c) == "password"]
+    found_stored = sa.select(Connection).where(
+        Connection.id.in_(holders), Connection.strategy.in_(stored), Connection.enabled
+    )
+    asked = sa.select(Connection).where(
+        Connection.tenant_id == tenant.id, Connection.strategy.in_(other), Connection.enabled
+    )
+    if shared:
+        found_stored = found_stored.where(_not_dedicated(Connection.id))
+        asked = asked.where(_not_dedicated(Connection.id))
+    found = list(session.scalars(found_stored))
+    if other:  # an empty IN () is a scan of the tenant's connections on SQLite
+        found += [c for c in session.scalars(asked) if strategy_for(c).find_user(value) is not None]
+    return sorted(found, key=lambda c: (c.created_at, c.name))
+
+
+def password_connections(organization: Organization) -> list[Connection]:
+    """The organization's switched-on connections whose strategy takes a password on
+    Foyer's page, in the order of its login page."""
+    return [
+        connection
+        for connection in organization.connections
+        if connection.enabled and kind_of(connection) == "password"
+    ]
 
 
 def redirect_connections(organization: Organization | None) -> list[Connection]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import typing as t
 
-from app.connections.services import shared_connections
+from app.connections.services import first_password_connection
+from app.connections.services import password_connections_knowing
 from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
 from app.hookspecs import hookimpl
@@ -31,13 +32,9 @@ if t.TYPE_CHECKING:
     from app.tenancy.models import Tenant
 
 
-def candidates(tenant: Tenant, organization: Organization | None) -> list[Connection]:
-    """Password connections that may serve a sign-in to ``organization`` (or to none)."""
-    if organization is not None:
-        pool = list(organization.connections)
-    else:
-        pool = shared_connections(tenant)
-    return [c for c in pool if c.enabled and kind_of(c) == "password"]
+def candidates(organization: Organization) -> list[Connection]:
+    """The organization's switched-on password connections that may serve a sign-in to it."""
+    return [c for c in organization.connections if c.enabled and kind_of(c) == "password"]
 
 
 class UserLookup:
@@ -50,10 +47,12 @@ class UserLookup:
         reached."""
         if not context.identifier:
             return None
-        pool = candidates(context.tenant, context.organization)
+        organization = context.organization
+        if organization is None:
+            return self.shared(context.tenant, context.identifier)
+        pool = candidates(organization)
         if not pool:
-            organization = context.organization
-            if organization is not None and len(organization.connections) == 1:
+            if len(organization.connections) == 1:
                 only = organization.connections[0]  # the chain ignores it if switched off
                 return HomeRealm(only, detail=f"the organization's only connection, {only.name}")
             return None
@@ -61,6 +60,18 @@ class UserLookup:
         if known:
             return HomeRealm(known[0], detail=f"account found in {known[0].name}")
         first = pool[0]
+        return HomeRealm(first, detail=f"no account found: first password connection {first.name}")
+
+    def shared(self, tenant: Tenant, identifier: str) -> HomeRealm | None:
+        """Without an organization: the shared pools only. Both statements run every time,
+        and neither grows with the number of organizations (their dedicated connections
+        are left out through an index, not by loading them)."""
+        known = password_connections_knowing(tenant, identifier, shared=True)
+        first = first_password_connection(tenant, shared=True)
+        if known:
+            return HomeRealm(known[0], detail=f"account found in {known[0].name}")
+        if first is None:
+            return None
         return HomeRealm(first, detail=f"no account found: first password connection {first.name}")
 
 

@@ -33,6 +33,11 @@ def refuse_when_switched_off(connection: Connection) -> None:
 class DatabaseStrategy:
     name: t.ClassVar[str] = "database"
     kind: t.ClassVar[str] = "password"
+    stored_users: t.ClassVar[bool] = True
+    """:meth:`find_user` is a lookup of the connection's rows in the user table by email or
+    username, so who holds an identifier among many connections is one indexed query
+    (:func:`app.connections.services.password_connections_knowing`). A subclass whose
+    ``find_user`` asks elsewhere sets it False."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
