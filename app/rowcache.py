@@ -44,6 +44,8 @@ class RowCache:
         self.ttl = ttl
         self._rows: dict[t.Hashable, tuple[Base, float]] = {}
         self._lock = threading.Lock()
+        self.generation = 0
+        """Changes at every :meth:`clear`, for copies made from cached rows elsewhere."""
 
     def get(self, key: t.Hashable, load: t.Callable[[Session], M | None]) -> M | None:
         """The row for ``key`` bound to the request's session, loading it when needed.
@@ -71,6 +73,7 @@ class RowCache:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+            self.generation += 1
 
 
 def init_row_cache(app: Flask, *watched: type[Base]) -> None:
