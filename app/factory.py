@@ -45,6 +45,7 @@ from app.migrate import upgrade_if_needed
 from app.observability.web import init_observability
 from app.oidc.consent import bp as consent_bp
 from app.oidc.views import bp as oidc_bp
+from app.oidc.well_known import init_well_known
 from app.orgs.models import Organization
 from app.orgs.views import bp as orgs_bp
 from app.plugins import build_plugin_manager
@@ -92,6 +93,7 @@ def create_app(
     setup_i18n(app)
     setup_templates(app)
     setup_blueprints(app)
+    setup_proxy(app)
     setup_organization_paths(app)
     setup_errors(app)
     return app
@@ -115,6 +117,14 @@ def setup_flask_config(app: Flask, settings: t.Any) -> None:
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+
+
+def setup_proxy(app: Flask) -> None:
+    """The WSGI layers around Flask, innermost first: discovery and JWKS copies, then the
+    trusted proxies' scheme, host and client address (the copies are kept per scheme and
+    host as the proxies give them)."""
+    init_well_known(app)
+    settings = app.extensions["foyer.settings"]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

@@ -47,6 +47,8 @@ class RowCache:
         self.dependents: list[t.Callable[[], None]] = []
         """Called whenever the cache is cleared: copies derived from these rows (a
         page's brand) go with them."""
+        self.generation = 0
+        """Changes at every :meth:`clear`, for copies made from cached rows elsewhere."""
 
     def get(self, key: t.Hashable, load: t.Callable[[Session], M | None]) -> M | None:
         """The row for ``key`` bound to the request's session, loading it when needed.
@@ -74,6 +76,7 @@ class RowCache:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+            self.generation += 1
         for dependent in self.dependents:
             dependent()
 

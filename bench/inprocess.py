@@ -15,6 +15,7 @@ commits can be compared with the same driver.
 from __future__ import annotations
 
 import email.message
+import json
 import logging
 import os
 import sys
@@ -43,7 +44,49 @@ SCENARIOS: dict[str, t.Callable[[scenarios.Target], tuple[t.Any, t.Any]]] = {
     "login_page": lambda target: scenarios.login_page(target, f"acme.localhost:{PORT}", "fr"),
     "discovery": lambda target: scenarios.fetch(target, target.discovery_path),
     "jwks": lambda target: scenarios.fetch(target, target.jwks_path),
+    "userinfo": lambda target: userinfo(target),
+    "introspection": lambda target: introspection(target),
 }
+
+
+def _signed_in_token(target: scenarios.Target) -> str:
+    """A user's access token (meant for the provider too: ``openid`` scope)."""
+    return str(scenarios.sign_in(target, target.client())["access_token"])
+
+
+def userinfo(target: scenarios.Target) -> tuple[t.Any, t.Any]:
+    """An application reads the signed-in user's claims with its access token."""
+
+    def setup(_i: int) -> tuple[http.Client, dict[str, str]]:
+        return target.client(), {"Authorization": f"Bearer {_signed_in_token(target)}"}
+
+    def step(state: tuple[http.Client, dict[str, str]]) -> int:
+        client, headers = state
+        answer = http.expect(client.get("/userinfo", headers=headers), 200, "userinfo")
+        if b'"sub"' not in answer.body:
+            raise http.UnexpectedResponse("userinfo has no sub", answer)
+        return 1
+
+    return setup, step
+
+
+def introspection(target: scenarios.Target) -> tuple[t.Any, t.Any]:
+    """A resource server (the web client's back end) asks whether an access token is active."""
+    headers = http.basic_auth(target.web_client, target.client_secret)
+
+    def setup(_i: int) -> tuple[http.Client, dict[str, str]]:
+        return target.client(), {"token": _signed_in_token(target)}
+
+    def step(state: tuple[http.Client, dict[str, str]]) -> int:
+        client, form = state
+        answer = http.expect(
+            client.post("/oauth/introspect", form, headers=headers), 200, "introspection"
+        )
+        if json.loads(answer.body).get("active") is not True:
+            raise http.UnexpectedResponse("the token is not active", answer)
+        return 1
+
+    return setup, step
 
 
 class InProcessClient(http.Client):

@@ -40,7 +40,6 @@ if t.TYPE_CHECKING:
 
     from app.accounts.models import User
     from app.clients.models import Client
-    from app.oidc.models import TokenGrant
     from app.orgs.models import Organization
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -193,7 +192,7 @@ class IssuedCode:
 class IssuedRefreshToken:
     """A stored refresh token (and its family) as authlib sees it."""
 
-    def __init__(self, model: tokens.StoredRow, grant: TokenGrant) -> None:
+    def __init__(self, model: tokens.StoredRow, grant: tokens.Family) -> None:
         self.model = model
         self.grant = grant
 
@@ -211,7 +210,7 @@ def _unique(values: t.Iterable[str]) -> list[str]:
 # --- Issuing tokens (shared by the three grants) ---------------------------------------------
 
 
-def _organization(request: OAuth2Request, grant: TokenGrant) -> Organization | None:
+def _organization(request: OAuth2Request, grant: tokens.Family) -> Organization | None:
 
     if not hasattr(request, "organization"):
         request.organization = (
@@ -247,7 +246,7 @@ class IssuesTokens:
         client = t.cast(OAuthClient, request.client).model
         tenant = current_tenant()
         scope = scope or ""
-        grant: TokenGrant | None = getattr(request, "token_grant", None)
+        grant: tokens.Family | None = getattr(request, "token_grant", None)
         if grant is not None and user is not None:
             access_token, lifetime = tokens.create_access_token(
                 tenant=tenant,
@@ -288,7 +287,7 @@ class IssuesTokens:
 
 def save_token(token: dict[str, t.Any], request: OAuth2Request) -> None:
     """Store the refresh token of a user's token response (access tokens are not stored)."""
-    grant: TokenGrant | None = getattr(request, "token_grant", None)
+    grant: tokens.Family | None = getattr(request, "token_grant", None)
     if grant is not None and "refresh_token" in token:
         tokens.create_refresh_token(token["refresh_token"], grant, grant.scope)
 
@@ -448,7 +447,7 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore
             self._revoke_family(refresh_token.grant)
             raise InvalidGrantError("Invalid 'refresh_token' in request.")
 
-    def _revoke_family(self, grant: TokenGrant) -> None:
+    def _revoke_family(self, grant: tokens.Family) -> None:
         """A rotated refresh token came back: someone holds a copy, so end the family."""
         tokens.revoke_grant(grant.id, "refresh_token_reused")
         session.commit()
@@ -507,7 +506,7 @@ class IssuesIDTokens:
     """Foyer's ID token (claims, per-client algorithm, tenant key) for authlib's extensions."""
 
     def encode_id_token(self, token: dict[str, t.Any], request: OAuth2Request) -> str:
-        grant: TokenGrant = request.token_grant
+        grant: tokens.Family = request.token_grant
         code: IssuedCode | None = request.authorization_code
         return tokens.create_id_token(
             tenant=current_tenant(),
@@ -539,7 +538,7 @@ class OpenIDRefresh(IssuesIDTokens, oidc_grants.OpenIDToken):  # type: ignore[mi
 class UserAccessToken:
     """A verified access token of a user, with its family, as authlib's validator sees it."""
 
-    def __init__(self, token: tokens.AccessToken, grant: TokenGrant | None) -> None:
+    def __init__(self, token: tokens.AccessToken, grant: tokens.Family | None) -> None:
         self.token = token
         self.grant = grant
 

@@ -77,17 +77,24 @@ class KeyCache:
         self.ttl = ttl
         self._rings: dict[str, tuple[KeyRing, float]] = {}
         self._lock = threading.Lock()
+        self.generation = 0
+        """Changes whenever a tenant's ring is replaced or dropped (copies of the JWKS
+        made from the old one are stale: :mod:`app.oidc.well_known`)."""
 
     def get(self, tenant_id: str) -> tuple[KeyRing, float] | None:
         return self._rings.get(tenant_id)
 
     def put(self, tenant_id: str, ring: KeyRing) -> None:
         with self._lock:
+            old = self._rings.get(tenant_id)
+            if old is None or old[0] is not ring:
+                self.generation += 1
             self._rings[tenant_id] = (ring, time.monotonic())
 
     def invalidate(self, tenant_id: str) -> None:
         with self._lock:
             self._rings.pop(tenant_id, None)
+            self.generation += 1
 
 
 def init_keys(app: Flask) -> None:
@@ -152,6 +159,13 @@ def keyring(tenant_id: str) -> KeyRing:
         ring = _load(s, tenant_id, version)
     cache.put(tenant_id, ring)
     return ring
+
+
+def trusted_until(tenant_id: str) -> float:
+    """When the cached ring of the tenant is checked again (``time.monotonic()``): what
+    is derived from it may be kept until then."""
+    cached = _cache().get(tenant_id)
+    return cached[1] + _cache().ttl if cached is not None else time.monotonic()
 
 
 def signing_key(tenant_id: str, alg: str = DEFAULT_ALG) -> Key:

@@ -47,7 +47,6 @@ if t.TYPE_CHECKING:
     from authlib.oidc.rpinitiated import EndSessionRequest
 
     from app.accounts.models import User
-    from app.oidc.models import TokenGrant
     from app.sessions.models import SsoSession
 
 
@@ -125,7 +124,7 @@ class SearchesBothTokenTypes:
         return None
 
 
-def family_in_tenant(grant_id: str | None) -> TokenGrant | None:
+def family_in_tenant(grant_id: str | None) -> tokens.Family | None:
     """The token family, when it exists and is this tenant's."""
     family = tokens.find_grant(grant_id) if grant_id else None
     return family if family is not None and family.tenant_id == current_tenant().id else None
@@ -182,7 +181,7 @@ class IntrospectedToken:
         kind: str,
         claims: dict[str, t.Any],
         expires_at: int,
-        family: TokenGrant | None = None,
+        family: tokens.Family | None = None,
         spent: bool = False,
     ) -> None:
         self.kind = kind

@@ -134,9 +134,11 @@ CLAIM_REFRESH_TOKEN = (
 )
 
 StoredRow = sa.Row[t.Any]
-"""A code or refresh token as read: its table's columns as attributes, read-only (the
-token endpoint only reads them; building model objects from them cost as much as the
-query)."""
+"""A code, refresh token or token family as read: its table's columns as attributes,
+read-only (the token endpoint only reads them; building model objects from them cost as
+much as the query)."""
+Family = TokenGrant | StoredRow
+"""A token family: the new one a code starts, or one read back (:func:`find_grant`)."""
 
 
 def find_code(value: str) -> StoredRow | None:
@@ -182,14 +184,15 @@ def start_grant(code: StoredRow) -> TokenGrant:
     return grant
 
 
-def find_grant(grant_id: str) -> TokenGrant | None:
-    return session.scalar(GRANT_BY_ID, {"grant_id": grant_id})
+def find_grant(grant_id: str) -> StoredRow | None:
+    """The family as read (its row: refresh, userinfo and introspection only read it)."""
+    return core_execute(GRANT_BY_ID, {"grant_id": grant_id}).first()
 
 
-GRANT_BY_ID = sa.select(TokenGrant).where(TokenGrant.id == sa.bindparam("grant_id"))
+GRANT_BY_ID = GRANTS.select().where(GRANTS.c.id == sa.bindparam("grant_id"))
 
 
-def grant_is_active(grant: TokenGrant) -> bool:
+def grant_is_active(grant: Family) -> bool:
     return grant.revoked_at is None and grant.expires_at > utcnow()
 
 
@@ -211,7 +214,7 @@ def revoke_grant(grant_id: str, reason: str) -> None:
 # --- Refresh tokens --------------------------------------------------------------------------
 
 
-def create_refresh_token(value: str, grant: TokenGrant, scope: str) -> None:
+def create_refresh_token(value: str, grant: Family, scope: str) -> None:
     """Store a new refresh token of the family (hashed); it never outlives the family."""
     core_execute(
         INSERT_REFRESH_TOKEN,
@@ -261,7 +264,7 @@ def create_access_token(
     scope: str,
     audience: str | list[str],
     user: User | None = None,
-    grant: TokenGrant | None = None,
+    grant: Family | None = None,
     organization: Organization | None = None,
 ) -> tuple[str, int]:
     """Sign an RFC 9068 access token; returns (token, expires_in).
@@ -359,7 +362,7 @@ def create_id_token(
     tenant: Tenant,
     client: Client,
     user: User,
-    grant: TokenGrant,
+    grant: Family,
     scope: str,
     access_token: str | None,
     nonce: str | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import typing as t
 
 from authlib.oauth2 import OAuth2Error
@@ -21,6 +22,7 @@ from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Flask
+from flask import current_app
 from flask import jsonify
 from flask import redirect
 from flask import request
@@ -48,6 +50,7 @@ from app.login.upstream_logout import after_logout as upstream_logout_url
 from app.oidc import keys
 from app.oidc import logout
 from app.oidc import tokens
+from app.oidc import well_known
 from app.oidc.backchannel import init_backchannel
 from app.oidc.claims import extra_claims
 from app.oidc.consent import consent_step
@@ -64,6 +67,7 @@ from app.security.headers import allow_any_origin
 from app.security.limits import counted
 from app.sessions.services import current_sso
 from app.sessions.services import sessions_ended as session_end_signal
+from app.tenancy.resolve import current_domain
 from app.tenancy.resolve import current_tenant
 from app.tenancy.resolve import request_issuer
 
@@ -144,7 +148,10 @@ def _server_error() -> Response:
 
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Response:
-    return _json(metadata_json(request_issuer()), headers=CACHEABLE)
+    document = metadata_json(request_issuer())
+    seconds = current_app.extensions["foyer.settings"].cache_seconds
+    _may_repeat(time.monotonic() + seconds)
+    return _json(document, headers=CACHEABLE)
 
 
 @bp.route("/.well-known/jwks.json")
@@ -152,9 +159,17 @@ def jwks() -> Response:
     tenant = current_tenant()
     keys.ensure_keys(tenant.id)  # a new tenant publishes keys before it signs anything
     ring = keys.keyring(tenant.id)
+    _may_repeat(keys.trusted_until(tenant.id))
     response = _json(ring.jwks_json, headers=CACHEABLE)
     response.mimetype = "application/jwk-set+json"
     return response
+
+
+def _may_repeat(until: float) -> None:
+    """Let :mod:`app.oidc.well_known` repeat this answer until ``until`` (monotonic)."""
+    domain = current_domain()
+    organization = domain.organization
+    well_known.keep(until, domain.tenant.name, organization.name if organization else None)
 
 
 # --- Authorization ------------------------------------------------------------------------

@@ -104,6 +104,57 @@ class Counters(abc.ABC):
 # --- The database --------------------------------------------------------------------------
 
 TABLE = t.cast(sa.Table, CounterRow.__table__)
+PREVIOUS = TABLE.alias("previous")
+
+
+def _statements(dialect: str) -> dict[str, sa.Executable]:
+    """The counter statements of a dialect, built once: composing an upsert costs more than
+    running it, and the token endpoint counts every request."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = sa.bindparam("now", type_=sa.Float)
+    ends = sa.bindparam("ends", type_=sa.Float)
+    amount = sa.bindparam("amount", type_=sa.Integer)
+    ended = TABLE.c.expires_at <= now
+    running = TABLE.c.expires_at > now
+
+    def upsert(first_count: t.Any, **changes: t.Any) -> t.Any:
+        return (
+            insert(TABLE)
+            .values(key=sa.bindparam("key"), count=first_count, expires_at=ends)
+            .on_conflict_do_update(index_elements=[TABLE.c.key], set_=changes)
+            .returning(TABLE.c.count, TABLE.c.expires_at)
+        )
+
+    add = upsert(
+        amount,
+        count=sa.case((ended, amount), else_=TABLE.c.count + amount),
+        expires_at=sa.case((ended, ends), else_=TABLE.c.expires_at),
+    )
+    other = (
+        sa.select(PREVIOUS.c.count)
+        .where(PREVIOUS.c.key == sa.bindparam("other"), PREVIOUS.c.expires_at > now)
+        .scalar_subquery()
+    )
+    return {
+        "add": add,
+        "add_extend": upsert(
+            amount,
+            count=sa.case((ended, amount), else_=TABLE.c.count + amount),
+            expires_at=ends,
+        ),
+        "add_beside": add.returning(other.label("other")),
+        "charge": upsert(
+            1,
+            count=sa.case((running, TABLE.c.count + 1), else_=1),
+            expires_at=sa.case(
+                (running, TABLE.c.expires_at + sa.bindparam("seconds", type_=sa.Float)),
+                else_=ends,
+            ),
+        ),
+        "peek": sa.select(TABLE.c.count, TABLE.c.expires_at).where(
+            TABLE.c.key == sa.bindparam("key")
+        ),
+    }
 
 
 class DatabaseCounters(Counters):
@@ -117,49 +168,39 @@ class DatabaseCounters(Counters):
     def __init__(self, database: Database) -> None:
         self.database = database
         self.dialect = database.engine.dialect.name
+        self.statements = _statements(self.dialect)
         self._swept = 0.0
 
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
     ) -> Count:
-        ends = now + window
-        ended = TABLE.c.expires_at <= now
-        return self._upsert(
-            key,
-            now,
-            (amount, ends),
-            count=sa.case((ended, amount), else_=TABLE.c.count + amount),
-            expires_at=ends if extend else sa.case((ended, ends), else_=TABLE.c.expires_at),
+        statement = self.statements["add_extend" if extend else "add"]
+        (row,) = self._write(
+            statement, {"key": key, "now": now, "ends": now + window, "amount": amount}
         )
+        self._sweep(now)
+        return Count(int(row.count), float(row.expires_at))
+
+    def add_beside(
+        self, key: str, window: float, now: float, amount: int, other: str
+    ) -> tuple[Count, int]:
+        """:meth:`add`, and in the same statement the count of the ``other`` key (0 when
+        its window ended): a sliding window's current and previous windows in one round
+        trip."""
+        params = {"key": key, "now": now, "ends": now + window, "amount": amount, "other": other}
+        (row,) = self._write(self.statements["add_beside"], params)
+        self._sweep(now)
+        return Count(int(row.count), float(row.expires_at)), int(row.other or 0)
 
     def charge(self, key: str, seconds: float, now: float) -> Count:
-        running = TABLE.c.expires_at > now
-        return self._upsert(
-            key,
-            now,
-            (1, now + seconds),
-            count=sa.case((running, TABLE.c.count + 1), else_=1),
-            expires_at=sa.case((running, TABLE.c.expires_at + seconds), else_=now + seconds),
-        )
-
-    def _upsert(self, key: str, now: float, first: tuple[int, float], **changes: t.Any) -> Count:
-        """Insert the row with the ``first`` count and end, or apply ``changes`` to it."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        count, expires_at = first
-        statement = (
-            insert(TABLE)
-            .values(key=key, count=count, expires_at=expires_at)
-            .on_conflict_do_update(index_elements=[TABLE.c.key], set_=changes)
-            .returning(TABLE.c.count, TABLE.c.expires_at)
-        )
-        (row,) = self._write(statement)
+        params = {"key": key, "now": now, "ends": now + seconds, "seconds": seconds}
+        (row,) = self._write(self.statements["charge"], params)
         self._sweep(now)
         return Count(int(row.count), float(row.expires_at))
 
     def peek(self, key: str, now: float) -> Count:
-        statement = sa.select(TABLE.c.count, TABLE.c.expires_at).where(TABLE.c.key == key)
         with self.database.engine.connect() as connection:
-            row = connection.execute(statement).first()
+            row = connection.execute(self.statements["peek"], {"key": key}).first()
         if row is None or row.expires_at <= now:
             return NOTHING
         return Count(int(row.count), float(row.expires_at))
@@ -172,14 +213,16 @@ class DatabaseCounters(Counters):
         """Forget every count (the ``limits`` storage's ``reset``)."""
         self._write(TABLE.delete())
 
-    def _write(self, statement: sa.Executable) -> list[sa.Row[t.Any]]:
+    def _write(
+        self, statement: sa.Executable, params: dict[str, t.Any] | None = None
+    ) -> list[sa.Row[t.Any]]:
         """Run one change; the rows it returns, if any."""
         holder = sqlite_write_holder()
         if holder is not None:
-            result = holder.connection().execute(statement)
+            result = holder.connection().execute(statement, params)
             return list(result) if result.returns_rows else []
         with self.database.engine.begin() as connection:
-            result = connection.execute(statement)
+            result = connection.execute(statement, params)
             return list(result) if result.returns_rows else []
 
     def _sweep(self, now: float) -> None:

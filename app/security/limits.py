@@ -95,14 +95,17 @@ class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
         self, key: str, limit: int, expiry: int, amount: int = 1
     ) -> bool:
         """Count first, then compare: two workers at once cannot both take the last place
-        (the one over the limit gives its count back)."""
+        (the one over the limit gives its count back). The previous window's count comes
+        back with the new one, from the same statement."""
         if amount > limit:
             return False
         now = time.time()
         previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        previous = self.counters.peek(previous_key, now).value
+        count, previous = self.counters.add_beside(
+            current_key, 2 * expiry, now, amount, previous_key
+        )
+        current = count.value
         previous_weight = _previous_ttl(previous, expiry, now) / expiry
-        current = self.counters.add(current_key, 2 * expiry, now, amount).value
         if math.floor(previous * previous_weight + current) > limit:
             self.counters.add(current_key, 2 * expiry, now, -amount)
             return False
