@@ -8,7 +8,7 @@ headers and body are kept, and later requests for the same address get them agai
 their own request id, counted in the metrics and written to the access log like any other.
 
 Freshness: a JWKS copy is kept no longer than the key ring it came from is trusted
-(:data:`app.oidc.keys.CHECK_INTERVAL` after its last check), a discovery copy
+(``cache_seconds`` after its last check), a discovery copy
 ``cache_seconds``; keys or domains changed by this process drop every copy at once.
 Only ``200`` answers to a plain ``GET`` (no query, no credentials, no ``/o/<name>`` path)
 are kept, at most :data:`MAX_ENTRIES`; ``cache_seconds = 0`` turns the layer off.
