@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import flag_modified
 
 from app import create_app
 from app.accounts.models import Identity
@@ -52,6 +53,7 @@ def test_idp_initiated_without_a_configured_application_is_refused(
 ):
     saml_options["idp_initiated"] = {"enabled": True}
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     response = post_response(client, idp.unsolicited(ACS, ENTITY_ID), "")
     assert response.status_code == 502

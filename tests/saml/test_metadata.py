@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from saml2 import md
 from saml2.mdstore import MetadataStore
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.db import session
 from app.strategies import saml_keys
@@ -118,6 +119,7 @@ def test_idp_metadata_by_url_is_fetched_once_and_cached(client, corp, app_client
 def test_idp_metadata_is_refreshed_after_its_max_age(client, saml_options, corp, app_client, idp):
     saml_options["metadata_refresh"] = 0
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     hits = idp.metadata_hits
     start_sign_in(client, app_client[0], idp)
@@ -128,6 +130,7 @@ def test_idp_metadata_is_refreshed_after_its_max_age(client, saml_options, corp,
 def test_idp_metadata_outage_keeps_the_copy_in_hand(client, saml_options, corp, app_client, idp):
     saml_options["metadata_refresh"] = 0
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     start_sign_in(client, app_client[0], idp)
     idp.metadata_status = 500

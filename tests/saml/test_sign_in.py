@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.accounts.models import Identity
 from app.accounts.models import User
@@ -121,6 +122,7 @@ def test_attribute_mapping_from_connection_options(client, saml_options, corp, a
         app_metadata={"department": "department", "cost_center": "costCenter"},
     )
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     idp.user.attributes.update(workEmail=["ada.l@corp.example"], costCenter=["CC-42"])
     sign_in_once(client, app_client[0], idp)
@@ -136,6 +138,7 @@ def test_email_is_unverified_unless_the_connection_says_the_idp_verifies_it(
 ):
     saml_options.pop("email_verified")
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     sign_in_once(client, app_client[0], idp)
     assert user_of("u-1001").email_verified is False
@@ -177,6 +180,7 @@ def test_transient_name_id_without_a_subject_attribute_is_refused(
 def test_subject_taken_from_a_mapped_attribute(client, saml_options, corp, app_client, idp):
     saml_options["attributes"] = {"subject": "employeeId"}
     corp.connections[0].options = saml_options
+    flag_modified(corp.connections[0], "options")  # changed in place: save it
     session.commit()
     idp.user.attributes["employeeId"] = ["E-77"]
     sign_in_once(client, app_client[0], idp)
