@@ -16,6 +16,7 @@ from pathlib import Path
 from prometheus_client import start_http_server
 
 from app.observability import metrics
+from app.observability.logs import NOISY_AT_INFO
 from app.servers import OWNED_DIR_ENV
 
 
@@ -41,6 +42,12 @@ def _log_config() -> dict[str, t.Any]:
             # Foyer logs each request itself, without the query string that gunicorn's
             # access line would carry (codes, tokens in URLs): gunicorn's stays off
             "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+            # libraries' start-up notes, logged while the app is imported (before
+            # configure_logging runs in the worker): their warnings still show
+            **{
+                name: {"level": "WARNING", "handlers": [], "propagate": True}
+                for name in NOISY_AT_INFO
+            },
         },
     }
 

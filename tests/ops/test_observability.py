@@ -21,7 +21,9 @@ from app.db import utcnow
 from app.events.models import Event
 from app.events.record import count_in_metrics
 from app.events.types import EventRecord
+from app.gunicorn_conf import logconfig_dict
 from app.observability import metrics
+from app.observability.logs import NOISY_AT_INFO
 from app.observability.logs import configure_logging
 from app.security.counters import redis_client
 from app.testing import USER_PASSWORD
@@ -221,6 +223,14 @@ def test_library_start_up_chatter_stays_out_of_the_log(captured_log):
     text = captured_log.getvalue()
     assert "setup plugin" not in text and "already loaded" not in text
     assert "Running upgrade a -> b" in text and "could not be loaded" in text
+
+
+def test_the_servers_log_config_quiets_the_same_chatter_before_the_app_is_imported():
+    # gunicorn configures logging in the master; the app's imports log before the worker's
+    # configure_logging runs, so the server's own configuration must already quiet them
+    for name in NOISY_AT_INFO:
+        assert logconfig_dict["loggers"][name]["level"] == "WARNING"
+        assert logconfig_dict["loggers"][name]["propagate"] is True
 
 
 def test_dashboard_refers_only_to_exported_metrics():
