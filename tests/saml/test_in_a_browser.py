@@ -125,7 +125,8 @@ def shots() -> Path | None:
 
 def test_a_browser_signs_in_through_the_saml_idp_and_back(foyer, idp, chromium):
     base, client = foyer
-    idp.trust(requests.get(f"{base}/saml/corp-saml/metadata", timeout=10).text)
+    # the first request of a new server loads the SAML schemas: slow on a busy machine
+    idp.trust(requests.get(f"{base}/saml/corp-saml/metadata", timeout=60).text)
     page = chromium.new_page(locale="en-US")
     page.set_default_timeout(15_000)
     callback = client.redirect_uris[0]
@@ -138,7 +139,7 @@ def test_a_browser_signs_in_through_the_saml_idp_and_back(foyer, idp, chromium):
 
 def test_post_binding_page_and_the_error_page_as_a_person_sees_them(foyer, idp, chromium, tmp_path):
     base, client = foyer
-    idp.trust(requests.get(f"{base}/saml/corp-post/metadata", timeout=10).text)
+    idp.trust(requests.get(f"{base}/saml/corp-post/metadata", timeout=60).text)
     folder = shots() or tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     still = chromium.new_context(locale="en-US", java_script_enabled=False)
