@@ -17,8 +17,8 @@ from __future__ import annotations
 import typing as t
 
 from app.connections.services import first_password_connection
+from app.connections.services import password_connections
 from app.connections.services import password_connections_knowing
-from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
 from app.hookspecs import hookimpl
 from app.hrd.method import IDENTIFIER
@@ -26,15 +26,8 @@ from app.hrd.method import HrdContext
 from app.hrd.realm import HomeRealm
 
 if t.TYPE_CHECKING:
-    from app.connections.models import Connection
     from app.hrd.method import HomeRealmMethod
-    from app.orgs.models import Organization
     from app.tenancy.models import Tenant
-
-
-def candidates(organization: Organization) -> list[Connection]:
-    """The organization's switched-on password connections that may serve a sign-in to it."""
-    return [c for c in organization.connections if c.enabled and kind_of(c) == "password"]
 
 
 class UserLookup:
@@ -50,7 +43,7 @@ class UserLookup:
         organization = context.organization
         if organization is None:
             return self.shared(context.tenant, context.identifier)
-        pool = candidates(organization)
+        pool = password_connections(organization)
         if not pool:
             if len(organization.connections) == 1:
                 only = organization.connections[0]  # the chain ignores it if switched off
