@@ -87,7 +87,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", default="", help="Comma-separated scenarios to run: " + ", ".join(SCENARIOS)
     )
     parser.add_argument(
-        "--hrd-sizes", default="", help="Organization counts for HRD (default 10,10000,100000)."
+        "--hrd-sizes",
+        default="",
+        help="Organization counts for HRD (default 10,1000,10000,100000).",
     )
     parser.add_argument(
         "--import-rows",
@@ -135,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    sizes = args.hrd_sizes or ("10,1000" if args.quick else "10,10000,100000")
+    sizes = args.hrd_sizes or ("10,1000" if args.quick else "10,1000,10000,100000")
     args.hrd_sizes = [int(n) for n in sizes.split(",")]
     args.import_rows = args.import_rows or (2000 if args.quick else 20000)
     return args
@@ -366,45 +368,38 @@ class Bench:
             self.peers(target)
 
     def hrd(self, target: scenarios.Target) -> None:
-        baseline = None
+        """Home realm discovery at each size, asked two ways: the JSON endpoint
+        (``hrd_lookup_<n>``) and the hosted pages a user goes through (``hrd_pages_<n>``:
+        a new sign-in and the identifier page's POST). Each is compared with its own figure
+        at the smallest size."""
+        baselines: dict[str, dict[str, t.Any]] = {}
         for size in self.args.hrd_sizes:
             seconds = seed.add_organizations(self.env, size)
             self.info(f"HRD tenant has {size:,} organizations (seeded in {seconds:.1f}s)")
             server = self.start()  # a fresh process: no cache warmed by the smaller run
             host = f"{seed.HRD_HOST}:{self.port}"
-            endpoint = (
-                target.client(host)
-                .request(
-                    "POST",
-                    "/hrd/lookup",
-                    body=b'{"identifier": "x@org-0.example"}',
-                    headers={"Content-Type": "application/json"},
-                )
-                .status
-                == 200
-            )
-            via = (
-                "POST /hrd/lookup (JSON)"
-                if endpoint
-                else "GET /login (new sign-in) + POST of the identifier page"
-            )
             try:
-                record = self.measure(
-                    f"hrd_lookup_{size}",
-                    server,
-                    scenarios.hrd_lookup(target, host, size),
-                    max_ops=50 if self.args.quick else 5000,
-                    note=f"{via}; email domain, identifier-map entry and pattern in turn",
-                    extra={"organizations": size, "via": via},
-                )
+                for kind, pages, via in (
+                    ("hrd_lookup", False, "POST /hrd/lookup (JSON)"),
+                    ("hrd_pages", True, "GET /login (new sign-in) + POST of the identifier page"),
+                ):
+                    record = self.measure(
+                        f"{kind}_{size}",
+                        server,
+                        scenarios.hrd_lookup(target, host, size, pages=pages),
+                        max_ops=50 if self.args.quick else 5000,
+                        note=f"{via}; email domain, identifier-map entry and pattern in turn",
+                        extra={"organizations": size, "via": via},
+                    )
+                    baseline = baselines.setdefault(kind, record)
+                    if baseline is not record and baseline["server_cpu_ms_per_op"]:
+                        ratio = record["server_cpu_ms_per_op"] / baseline["server_cpu_ms_per_op"]
+                        record["cost_ratio_vs_smallest"] = round(ratio, 2)
+                        self.info(
+                            f"{kind} cost at {size:,} / at {self.args.hrd_sizes[0]:,}: {ratio:.2f}"
+                        )
             finally:
                 server.stop()
-            if baseline is None:
-                baseline = record
-            elif baseline["server_cpu_ms_per_op"]:
-                ratio = record["server_cpu_ms_per_op"] / baseline["server_cpu_ms_per_op"]
-                record["cost_ratio_vs_smallest"] = round(ratio, 2)
-                self.info(f"HRD cost at {size:,} / at {self.args.hrd_sizes[0]:,}: {ratio:.2f}")
 
     def bulk_import(self, variables: dict[str, str]) -> None:
         """Pre-hashed users through the bulk path (``foyer users import``), rows per second."""
@@ -791,7 +786,7 @@ class Bench:
         for record in hrd:
             lines.append(
                 f"{record['scenario']}: CPU per lookup / at the smallest size = "
-                f"{record['cost_ratio_vs_smallest']:.2f} (target < 1.2)"
+                f"{record['cost_ratio_vs_smallest']:.2f} (target <= 1.3)"
             )
         page = find("login_page", "foyer")
         if page:

@@ -410,9 +410,12 @@ def login_page(target: Target, host: str, locale: str) -> tuple[t.Any, t.Any]:
 HRD_KINDS = ("email_domain", "identifier_map", "pattern")
 
 
-def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.Any]:
-    """Where does this identifier sign in? Asked of ``POST /hrd/lookup`` (JSON) when the
-    server has that endpoint, else by typing it on the identifier page.
+def hrd_lookup(
+    target: Target, host: str, organizations: int, *, pages: bool = False
+) -> tuple[t.Any, t.Any]:
+    """Where does this identifier sign in? Asked of ``POST /hrd/lookup`` (JSON), or with
+    ``pages`` through the hosted pages a user sees: a new sign-in (``GET /login``) and the
+    identifier page's POST, which must route to the password page.
 
     The identifiers cycle through an email domain, an exact identifier-map entry and a
     pattern entry of a random organization among ``organizations``.
@@ -426,21 +429,14 @@ def hrd_lookup(target: Target, host: str, organizations: int) -> tuple[t.Any, t.
     def setup(_i: int) -> Client:
         browser = target.client(host)
         browser.turn = 0  # type: ignore[attr-defined]
-        probe = browser.request(
-            "POST",
-            "/hrd/lookup",
-            headers={"Content-Type": "application/json"},
-            body=b'{"identifier": "someone@org-0.example"}',
-        )
-        browser.endpoint = probe.status == 200  # type: ignore[attr-defined]
-        if not browser.endpoint:  # type: ignore[attr-defined]
+        if pages:
             started = browser.get("/login")
             page = expect(browser.get(started.location), 200, "identifier page")
             browser.csrf = page.csrf_token()  # type: ignore[attr-defined]
         return browser
 
     def step(browser: t.Any) -> int:
-        if browser.endpoint:
+        if not pages:
             body = json.dumps({"identifier": identifier(browser)}).encode()
             answer = expect(
                 browser.request(
