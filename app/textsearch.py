@@ -1,0 +1,70 @@
+"""SQLite's index for "contains" searches of names: FTS5 trigram tables.
+
+``LIKE '%term%'`` cannot use a B-tree index, so the organization picker's search and the
+management API's ``name`` filter would read every organization or user of the tenant.
+PostgreSQL serves them from pg_trgm indexes; on SQLite, migration 20261205_0910 keeps FTS5
+tables with the ``trigram`` tokenizer beside ``user`` and ``organization`` (kept in step by
+triggers). :func:`narrowed` makes a search start from the rows whose index holds the term,
+and the caller's ``LIKE`` still decides: the trigram index folds case beyond ASCII, so it may
+offer rows the ``LIKE`` then refuses, never fewer, and the answers and their order stay
+exactly the ``LIKE``'s. Terms shorter than three characters (the tokenizer indexes runs of
+three) still read every row of the tenant.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import weakref
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+
+from app.db import get_database
+
+MIN_LENGTH = 3
+"""Characters a term needs for the index: trigram indexes runs of three."""
+
+SEARCH_TABLES = {"user": "user_name_search", "organization": "organization_name_search"}
+"""Indexed table -> its FTS5 table (migration 20261205_0910)."""
+
+_present: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
+"""Per engine: whether the FTS5 tables exist (a SQLite without the tokenizer has none)."""
+
+
+class _IndexFirst(sa.sql.expression.Join):
+    """``fts CROSS JOIN table``: SQLite reads the join's left side first. Without statistics
+    (Foyer does not run ANALYZE) its planner would rather walk the tenant's index in the
+    page's order and probe the matches for each row, which reads every row again."""
+
+    inherit_cache = True
+
+
+@compiles(_IndexFirst)
+def _cross_join(join: _IndexFirst, compiler: t.Any, **kw: t.Any) -> str:
+    text = compiler.visit_join(join, **kw)
+    left = f"{join.left.name} JOIN "  # type: ignore[attr-defined]
+    assert text.startswith(left), text
+    return f"{join.left.name} CROSS JOIN {text[len(left) :]}"  # type: ignore[attr-defined]
+
+
+def _has_index(engine: sa.Engine) -> bool:
+    if engine.dialect.name != "sqlite":
+        return False
+    if engine not in _present:
+        _present[engine] = sa.inspect(engine).has_table(SEARCH_TABLES["user"])
+    return _present[engine]
+
+
+def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Select[t.Any]:
+    """``statement`` (which selects from ``table``) starting from the rows whose names hold
+    ``term`` in any case, on SQLite with the index; unchanged otherwise. The caller keeps
+    its own ``LIKE`` condition, which decides."""
+    if len(term) < MIN_LENGTH or "\x00" in term or not _has_index(get_database().engine):
+        return statement
+    name = SEARCH_TABLES[table.name]
+    search = sa.table(name, sa.column("rowid"), sa.column(name))
+    phrase = '"' + term.replace('"', '""') + '"'  # a string: no FTS5 query syntax
+    rowid = sa.literal_column(f'"{table.name}".rowid')
+    return statement.select_from(_IndexFirst(search, table, search.c.rowid == rowid)).where(
+        search.c[name].match(phrase)
+    )
