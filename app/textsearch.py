@@ -63,8 +63,14 @@ def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Sele
         return statement
     name = SEARCH_TABLES[table.name]
     search = sa.table(name, sa.column("rowid"), sa.column(name))
-    phrase = '"' + term.replace('"', '""') + '"'  # a string: no FTS5 query syntax
+    # The term's runs of three side by side (the last may overlap), each quoted as a string
+    # (no FTS5 query syntax), all required: a row whose name holds the term holds each run,
+    # and the index reads a third of the lists that the phrase of every trigram would.
+    runs = [term[i : i + MIN_LENGTH] for i in range(0, len(term) - MIN_LENGTH + 1, MIN_LENGTH)]
+    if len(term) % MIN_LENGTH:
+        runs.append(term[-MIN_LENGTH:])
+    query = " AND ".join('"' + run.replace('"', '""') + '"' for run in dict.fromkeys(runs))
     rowid = sa.literal_column(f'"{table.name}".rowid')
     return statement.select_from(_IndexFirst(search, table, search.c.rowid == rowid)).where(
-        search.c[name].match(phrase)
+        search.c[name].match(query)
     )
