@@ -137,7 +137,11 @@ def test_the_sqlite_name_search_index_holds_every_row_at_head(tmp_path):
         )
     upgrade(database)
     with database.engine.begin() as conn:
-        for table in ("organization_name_search", "user_name_search"):
+        search, changes = (
+            ("organization_name_search", "user_name_search"),
+            ("insert", "update", "delete"),
+        )
+        for table in search:
             conn.execute(
                 sa.text(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
             )
@@ -148,4 +152,6 @@ def test_the_sqlite_name_search_index_holds_every_row_at_head(tmp_path):
             )
         )
         assert found == conn.scalar(sa.text("SELECT rowid FROM organization WHERE id = 'o1'"))
+        triggers = conn.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        assert {f"{table}_{change}" for table in search for change in changes} <= set(triggers)
     database.dispose()

@@ -71,6 +71,9 @@ def test_the_index_and_the_scan_give_the_same_answers(
     assert indexed["100%"] == ["user3@example.com"]
     assert indexed['"Q"'] == ["user7@example.com"]
     assert indexed["x*"] == ["user17@example.com"]
+    both = {"name": "lovelace", "connection": "users", "blocked": "false"}
+    answer = client.get("/api/v1/users", query_string=both, headers=auth).get_json()
+    assert [u["email"] for u in answer["items"]] == indexed["lovelace"]
     matched = any("MATCH" in statement for statement in sent)
     assert matched == (engine.dialect.name == "sqlite")
 

@@ -5,10 +5,12 @@ narrows: special characters, quotes, FTS5 query syntax, non-ASCII, any case."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from app import textsearch
 from app.db import session
 from app.login.organization_picker import search
+from app.tenancy.models import Tenant
 
 DISPLAY_NAMES = (
     "Acme Corporation", "ACME Widgets", "100% Organic", "a_b_c Labs", "O'Reilly Media",
@@ -51,3 +53,16 @@ def test_the_index_follows_renames_and_deletions(tenant, make_organization):
     session.delete(org)
     session.commit()
     assert search(tenant, "holdings", 20) == []
+
+
+def test_the_index_stays_whole_when_a_tenant_goes(foyer_app, tenant, organizations, make_user):
+    make_user(email="ada@example.com", name="Ada Lovelace")
+    session.execute(sa.delete(Tenant).where(Tenant.id == tenant.id))
+    session.commit()
+    if foyer_app.extensions["foyer.db"].engine.dialect.name != "sqlite":
+        return
+    for table in ("organization_name_search", "user_name_search"):
+        session.execute(
+            sa.text(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+        )
+        assert session.scalar(sa.text(f"SELECT count(*) FROM {table}_docsize")) == 0
