@@ -80,19 +80,19 @@ def test_the_index_and_the_scan_give_the_same_answers(
 
 def test_the_index_follows_changes_and_deletions(client, auth, make_user):
     user = make_user(email="grace@example.com", name="Grace Hopper")
-    assert search(client, auth, "hopper") == ["grace@example.com"]
+    assert search(client, auth, "Hopper") == ["grace@example.com"]
     user.name = "Grace Brewster"
     session.commit()
-    assert search(client, auth, "hopper") == []
-    assert search(client, auth, "brewster") == ["grace@example.com"]
+    assert search(client, auth, "Hopper") == []
+    assert search(client, auth, "Brewster") == ["grace@example.com"]
     user.last_login_at = user.created_at  # not a name: the index is not touched
     session.commit()
-    assert search(client, auth, "brewster") == ["grace@example.com"]
+    assert search(client, auth, "Brewster") == ["grace@example.com"]
     anonymize_user(user)
     session.commit()
-    assert search(client, auth, "brewster") == []
+    assert search(client, auth, "Brewster") == []
     other = make_user(email="ada@example.com", name="Ada Lovelace")
-    assert search(client, auth, "lovelace") == ["ada@example.com"]
+    assert search(client, auth, "Lovelace") == ["ada@example.com"]
     delete_user(other)
     session.commit()
-    assert search(client, auth, "lovelace") == []
+    assert search(client, auth, "Lovelace") == []
