@@ -39,12 +39,12 @@ class _IndexFirst(sa.sql.expression.Join):
     inherit_cache = True
 
 
-@compiles(_IndexFirst)
+@compiles(_IndexFirst, "sqlite")
 def _cross_join(join: _IndexFirst, compiler: t.Any, **kw: t.Any) -> str:
-    text = compiler.visit_join(join, **kw)
-    left = f"{join.left.name} JOIN "  # type: ignore[attr-defined]
-    assert text.startswith(left), text
-    return f"{join.left.name} CROSS JOIN {text[len(left) :]}"  # type: ignore[attr-defined]
+    """The join as SQLAlchemy writes it, its first ``JOIN`` (after the FTS5 table's plain
+    name) made ``CROSS JOIN``."""
+    name = join.left.name  # type: ignore[attr-defined]
+    return str(compiler.visit_join(join, **kw)).replace(f"{name} JOIN ", f"{name} CROSS JOIN ", 1)
 
 
 def _has_index(engine: sa.Engine) -> bool:

@@ -74,7 +74,8 @@ def test_the_index_and_the_scan_give_the_same_answers(
     both = {"name": "lovelace", "connection": "users", "blocked": "false"}
     answer = client.get("/api/v1/users", query_string=both, headers=auth).get_json()
     assert [u["email"] for u in answer["items"]] == indexed["lovelace"]
-    matched = any("MATCH" in statement for statement in sent)
+    # on SQLite, read from the index first (its planner would otherwise walk the tenant)
+    matched = any("user_name_search CROSS JOIN" in statement for statement in sent)
     assert matched == (engine.dialect.name == "sqlite")
 
 
