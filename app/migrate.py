@@ -23,13 +23,25 @@ SEARCH_INDEXES = frozenset(
 )
 """PostgreSQL's trigram indexes for "contains" searches (migration 20261205_0830): made
 only where ``pg_trgm`` exists, so they are not in the models."""
+SEARCH_TABLES = frozenset(
+    f"{table}{shadow}"
+    for table in ("user_name_search", "organization_name_search")
+    for shadow in ("", "_data", "_idx", "_docsize", "_config")
+)
+"""SQLite's trigram indexes for the same searches (migration 20261205_0910): FTS5 tables and
+the tables FTS5 keeps for each, made only where SQLite has the tokenizer."""
 
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """Autogenerate's filter: the database-specific search indexes are not model drift."""
-    return not (type_ == "index" and reflected and name in SEARCH_INDEXES)
+    if not reflected:
+        return True
+    return not (
+        (type_ == "index" and name in SEARCH_INDEXES)
+        or (type_ == "table" and name in SEARCH_TABLES)
+    )
 
 
 def alembic_config(database: Database) -> Config:

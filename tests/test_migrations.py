@@ -89,6 +89,11 @@ CONTRACT_ALLOWED: dict[str, str] = {
         "raw SQL only adds: the pg_trgm extension and GIN trigram indexes, which SQLAlchemy's"
         " operations cannot express; nothing the previous release reads changes"
     ),
+    "20261205_0910_sqlite_name_search.py": (
+        "raw SQL only adds, on SQLite: FTS5 trigram tables and the triggers that keep them in"
+        " step with user and organization rows, which SQLAlchemy's operations cannot express;"
+        " the previous release's writes fire the triggers and keep the index whole"
+    ),
 }
 """Migration file -> why its contracting step is safe (what the previous release no longer
 reads)."""
@@ -109,3 +114,44 @@ def test_the_expand_check_sees_a_dropped_column_and_a_new_required_one():
         "op.drop_column('user', 'name')",
         "batch_op.add_column(sa.Column('x', sa.String(), nullable=False))",
     ]
+
+
+def test_the_sqlite_name_search_index_holds_every_row_at_head(tmp_path):
+    """Rows written before a later migration are still in the trigram index at head (a
+    migration that recreates ``user`` or ``organization`` must rebuild it: 20261205_0910)."""
+    database = Database(f"sqlite:///{tmp_path / 'search.db'}")
+    upgrade(database, "20261205_0830")
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO tenant (id, name, display_name, default_locale, settings, created_at)"
+                " VALUES ('t1', 'acme', 'Acme', 'en', '{}', '2026-01-01 00:00:00');"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO organization (id, tenant_id, name, display_name, branding,"
+                " metadata, plugins, require_two_step, created_at) VALUES ('o1', 't1',"
+                " 'globex', 'Globex Corporation', '{}', '{}', '{}', 0, '2026-01-01 00:00:00')"
+            )
+        )
+    upgrade(database)
+    with database.engine.begin() as conn:
+        search, changes = (
+            ("organization_name_search", "user_name_search"),
+            ("insert", "update", "delete"),
+        )
+        for table in search:
+            conn.execute(
+                sa.text(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")
+            )
+        found = conn.scalar(
+            sa.text(
+                "SELECT rowid FROM organization_name_search"
+                " WHERE organization_name_search MATCH '\"corpo\"'"
+            )
+        )
+        assert found == conn.scalar(sa.text("SELECT rowid FROM organization WHERE id = 'o1'"))
+        triggers = conn.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        assert {f"{table}_{change}" for table in search for change in changes} <= set(triggers)
+    database.dispose()

@@ -47,6 +47,7 @@ from app.orgs.privacy import guarded_lookup
 from app.orgs.privacy import list_is_public
 from app.orgs.services import find_organization_by_name
 from app.security.limits import count_submission
+from app.textsearch import narrowed
 
 if t.TYPE_CHECKING:
     from app.login.context import SignIn
@@ -76,12 +77,15 @@ def picker_mode(tenant: Tenant) -> str:
 
 
 def search(tenant: Tenant, query: str, limit: int) -> list[Organization]:
-    """Organizations whose display name or name contains ``query`` (case-insensitive)."""
+    """Organizations whose display name or name contains ``query`` (case-insensitive),
+    found through trigram indexes (PostgreSQL's pg_trgm, SQLite's: :mod:`app.textsearch`)
+    when it has three characters or more; a shorter query reads them all."""
     statement = sa.select(Organization).where(Organization.tenant_id == tenant.id)
     if query:
-        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        lowered = query.lower()
+        escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        statement = statement.where(
+        statement = narrowed(statement, Organization.__table__, lowered).where(
             sa.or_(
                 sa.func.lower(Organization.display_name).like(pattern, escape="\\"),
                 Organization.name.like(pattern, escape="\\"),
