@@ -6,7 +6,8 @@ organization in its first connection; ``active: false`` blocks the user, which e
 session and refresh token at once (applications are told by back-channel logout); a
 deleted user is removed from the organization and, when it was their only one, deleted.
 Groups are organization roles: a member of group "Billing Admins" holds role
-``billing-admins``. Discovery documents and payload checks come from scim2-models.
+``billing-admins``. Discovery documents and payload checks come from scim2-models
+(:mod:`app.scim.documents`, imported by the first request that needs them).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ signature on the response or on the assertion from a key of the IdP's metadata, 
 destination, recipient, audience, ``InResponseTo`` (the transaction's request), the
 validity window (with ``clock_skew``), and an assertion never seen before (remembered in
 the database until it expires). The SAML library is pysaml2, which signs and checks with
-the ``xmlsec1`` program.
+the ``xmlsec1`` program; it is imported by the first SAML request a worker serves (with
+xmlschema, about 16 MiB that an instance without SAML connections never needs).
 
 The URLs of a connection are under ``/saml/<connection>/`` on every host and path of the
 tenant: ``metadata``, ``acs``, ``slo``, ``post`` (the auto-posting page) and ``continue``
