@@ -8,13 +8,17 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from app.db import Database
+from app.migrate import MIGRATIONS
 from app.migrate import current_revision
 from app.migrate import downgrade
 from app.migrate import head_revision
 from app.migrate import include_object
+from app.migrate import is_known_revision
 from app.migrate import upgrade
 from app.models import metadata
 
@@ -42,6 +46,25 @@ def test_downgrade_to_base_and_upgrade_again_keeps_working(tmp_path):
     assert "tenant" not in sa.inspect(database.engine).get_table_names()
     upgrade(database)
     assert current_revision(database) == head_revision(database)
+    database.dispose()
+
+
+def test_revisions_read_without_alembic_are_alembics(tmp_path):
+    """Start-up reads the scripts' revisions and the database's without importing Alembic:
+    the same answers as Alembic's."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    database = Database(f"sqlite:///{tmp_path / 'revisions.db'}")
+    assert current_revision(database) is None
+    upgrade(database)
+    assert head_revision(database) == scripts.get_current_head()
+    assert all(is_known_revision(s.revision) for s in scripts.walk_revisions())
+    assert not is_known_revision("29991231_9999")
+    with database.engine.connect() as conn:
+        assert current_revision(database) == MigrationContext.configure(conn).get_current_revision()
+    downgrade(database, "base")
+    assert current_revision(database) is None
     database.dispose()
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.catalog import Message
 from babel.messages.mofile import write_mo
@@ -24,6 +25,7 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from app.i18n import LOCALE_LABELS
 from app.i18n import SUPPORTED_LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,3 +212,11 @@ def test_login_pages_strings_are_extracted():
         "Your form expired",
     ):
         assert message in template
+
+
+def test_language_switcher_names_are_cldr_names() -> None:
+    """The switcher's names, written out in app.i18n, are the ones Babel's CLDR data gives."""
+    assert set(LOCALE_LABELS) == set(SUPPORTED_LOCALES)
+    for code, label in LOCALE_LABELS.items():
+        name = Locale.parse(code).get_display_name(code)
+        assert label == name[:1].upper() + name[1:]

@@ -6,7 +6,8 @@ organization in its first connection; ``active: false`` blocks the user, which e
 session and refresh token at once (applications are told by back-channel logout); a
 deleted user is removed from the organization and, when it was their only one, deleted.
 Groups are organization roles: a member of group "Billing Admins" holds role
-``billing-admins``. Discovery documents and payload checks come from scim2-models.
+``billing-admins``. Discovery documents and payload checks come from scim2-models
+(:mod:`app.scim.documents`, imported by the first request that needs them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import types
 import typing as t
 
 import sqlalchemy as sa
@@ -22,21 +24,6 @@ from flask import Blueprint
 from flask import Flask
 from flask import g
 from flask import request
-from pydantic import ValidationError
-from scim2_models import AuthenticationScheme
-from scim2_models import Bulk
-from scim2_models import ChangePassword
-from scim2_models import Context
-from scim2_models import EnterpriseUser
-from scim2_models import ETag
-from scim2_models import Filter
-from scim2_models import Group as ScimGroupModel
-from scim2_models import Patch
-from scim2_models import Required
-from scim2_models import ResourceType
-from scim2_models import ServiceProviderConfig
-from scim2_models import Sort
-from scim2_models import User as ScimUserModel
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -83,11 +70,6 @@ SUB_ATTRIBUTES = {
 }
 """The parts of complex attributes Foyer keeps (what the published schemas promise)."""
 ALWAYS_RETURNED = ("schemas", "id", "meta")
-
-
-IncomingUser = ScimUserModel[EnterpriseUser]
-"""What a User payload may carry: Entra ID sends the enterprise extension (kept only as far
-as the core attributes go)."""
 
 
 class ScimError(Exception):
@@ -196,25 +178,17 @@ def search_everything() -> Response:
 # --- discovery -------------------------------------------------------------------------------
 
 
-def _trimmed_schema(model: t.Any, names: t.Sequence[str]) -> dict[str, t.Any]:
-    schema = model.to_schema()
-    schema.attributes = [a for a in schema.attributes if a.name in names]
-    for attribute in schema.attributes:
-        kept = SUB_ATTRIBUTES.get(attribute.name)
-        if kept is not None and attribute.sub_attributes:
-            attribute.sub_attributes = [a for a in attribute.sub_attributes if a.name in kept]
-        if attribute.name == "active":  # always there: true, or false for a blocked user
-            attribute.required = Required.true
-    return t.cast(dict[str, t.Any], schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+def documents() -> types.ModuleType:
+    """:mod:`app.scim.documents`, imported by the first request that needs it."""
+    # memory: scim2-models and pydantic take about 10 MiB, loaded only where SCIM is used
+    from app.scim import documents as module
+
+    return module
 
 
 def schemas() -> list[dict[str, t.Any]]:
     found = []
-    for model, names, name in (
-        (ScimUserModel, USER_ATTRIBUTES, "User"),
-        (ScimGroupModel, GROUP_ATTRIBUTES, "Group"),
-    ):
-        schema = _trimmed_schema(model, names)
+    for schema, name in documents().schemas(USER_ATTRIBUTES, GROUP_ATTRIBUTES, SUB_ATTRIBUTES):
         schema["meta"] = {
             "resourceType": "Schema",
             "location": f"{base_url()}/Schemas/{schema['id']}",
@@ -230,10 +204,7 @@ def resource_types() -> list[dict[str, t.Any]]:
         ("User", "/Users", USER_SCHEMA),
         ("Group", "/Groups", GROUP_SCHEMA),
     ):
-        resource_type = ResourceType(
-            id=name, name=name, endpoint=endpoint, schema_=schema, description=f"{name}s"
-        )
-        body = resource_type.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        body = documents().resource_type(name, endpoint, schema)
         body["meta"] = {
             "resourceType": "ResourceType",
             "location": f"{base_url()}/ResourceTypes/{name}",
@@ -289,24 +260,7 @@ def listed(items: list[dict[str, t.Any]], total: int | None = None, start: int =
 
 @bp.route("/ServiceProviderConfig")
 def service_provider_config() -> Response:
-    config = ServiceProviderConfig(
-        documentation_uri=None,
-        patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
-        filter=Filter(supported=True, max_results=MAX_RESULTS),
-        change_password=ChangePassword(supported=False),
-        sort=Sort(supported=True),
-        etag=ETag(supported=True),
-        authentication_schemes=[
-            AuthenticationScheme(
-                type="oauthbearertoken",
-                name="Bearer token",
-                description="A token made for this organization (shown once)",
-                primary=True,
-            )
-        ],
-    )
-    body = config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    body = documents().service_provider_config(MAX_RESULTS)
     body["meta"] = {
         "resourceType": "ServiceProviderConfig",
         "location": f"{base_url()}/ServiceProviderConfig",
@@ -605,15 +559,13 @@ def _primary_email(payload: dict[str, t.Any]) -> str | None:
     return None
 
 
-def _validated(payload: t.Any, model: t.Any, context: Context) -> dict[str, t.Any]:
+def _validated(payload: t.Any, kind: str, replacing: bool) -> dict[str, t.Any]:
+    """``payload``, a ``User`` or ``Group`` resource as RFC 7643 has it (400 otherwise)."""
     if not isinstance(payload, dict):
         raise ScimError(400, "The body is a JSON object.", "invalidSyntax")
-    try:
-        model.model_validate(payload, scim_ctx=context)
-    except ValidationError as exc:
-        raise ScimError(
-            400, f"Invalid resource: {exc.errors()[0]['msg']}", "invalidValue"
-        ) from None
+    problem = documents().problem(payload, kind, replacing)
+    if problem is not None:
+        raise ScimError(400, f"Invalid resource: {problem}", "invalidValue")
     return payload
 
 
@@ -660,7 +612,7 @@ def _set_active(user: User, active: bool) -> None:
 
 @bp.route("/Users", methods=["POST"])
 def create_scim_user() -> Response:
-    payload = _validated(_body(), IncomingUser, Context.RESOURCE_CREATION_REQUEST)
+    payload = _validated(_body(), "User", replacing=False)
     org = organization()
     user_name = payload.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
@@ -725,7 +677,7 @@ def get_scim_user(user_id: str) -> Response:
 def replace_scim_user(user_id: str) -> Response:
     link, user = _link(user_id)
     check_if_match(user_resource(link, user))
-    payload = _validated(_body(), IncomingUser, Context.RESOURCE_REPLACEMENT_REQUEST)
+    payload = _validated(_body(), "User", replacing=True)
     _apply_user(user, link, payload, replace=True)
     session.commit()
     if "active" in payload:
@@ -1045,7 +997,7 @@ def list_groups() -> Response:
 
 @bp.route("/Groups", methods=["POST"])
 def create_group() -> Response:
-    payload = _validated(_body(), ScimGroupModel, Context.RESOURCE_CREATION_REQUEST)
+    payload = _validated(_body(), "Group", replacing=False)
     name = payload.get("displayName")
     if not isinstance(name, str) or not name.strip():
         raise ScimError(400, "displayName is required.", "invalidValue")
@@ -1082,7 +1034,7 @@ def get_group(group_id: str) -> Response:
 def replace_group(group_id: str) -> Response:
     group = _group(group_id)
     check_if_match(group_resource(group))
-    payload = _validated(_body(), ScimGroupModel, Context.RESOURCE_REPLACEMENT_REQUEST)
+    payload = _validated(_body(), "Group", replacing=True)
     if isinstance(payload.get("displayName"), str) and payload["displayName"].strip():
         _rename(group, payload["displayName"])
     group.external_id = str(payload["externalId"])[:255] if payload.get("externalId") else None

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 from argon2 import PasswordHasher
 from argon2 import exceptions as argon2_exceptions
 from flask import current_app
+
+_one_at_a_time = threading.Lock()
+"""argon2id hashes of this process run one at a time. Each holds ``memory_cost`` (19 MiB)
+while it runs, the largest block a request allocates, and releases the GIL: a threaded
+server (gunicorn gthread, granian) held one per busy thread at once, about 40 MiB more at a
+worker's peak under concurrent sign-ins. Processes still hash side by side: one per core
+where a server runs a worker per core."""
 
 
 def hasher() -> PasswordHasher:
@@ -24,7 +32,8 @@ def hasher() -> PasswordHasher:
 
 
 def hash_password(password: str) -> str:
-    return hasher().hash(password)
+    with _one_at_a_time:
+        return hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> tuple[bool, str | None]:
@@ -38,11 +47,13 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, str
         _dummy_verify(ph, password)
         return False, None
     try:
-        ph.verify(password_hash, password)
+        with _one_at_a_time:
+            ph.verify(password_hash, password)
     except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
         return False, None
     if ph.check_needs_rehash(password_hash):
-        return True, ph.hash(password)
+        with _one_at_a_time:
+            return True, ph.hash(password)
     return True, None
 
 
@@ -54,9 +65,11 @@ def dummy_verify(password: str) -> None:
 def _dummy_verify(ph: PasswordHasher, password: str) -> None:
     dummy = current_app.extensions.get("foyer.dummy_hash")
     if dummy is None:
-        dummy = ph.hash("not a real password")
+        with _one_at_a_time:
+            dummy = ph.hash("not a real password")
         current_app.extensions["foyer.dummy_hash"] = dummy
     try:
-        ph.verify(dummy, password)
+        with _one_at_a_time:
+            ph.verify(dummy, password)
     except argon2_exceptions.VerificationError:
         pass

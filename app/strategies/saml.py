@@ -8,7 +8,8 @@ signature on the response or on the assertion from a key of the IdP's metadata, 
 destination, recipient, audience, ``InResponseTo`` (the transaction's request), the
 validity window (with ``clock_skew``), and an assertion never seen before (remembered in
 the database until it expires). The SAML library is pysaml2, which signs and checks with
-the ``xmlsec1`` program.
+the ``xmlsec1`` program; it is imported by the first SAML request a worker serves (with
+xmlschema, about 16 MiB that an instance without SAML connections never needs).
 
 The URLs of a connection are under ``/saml/<connection>/`` on every host and path of the
 tenant: ``metadata``, ``acs``, ``slo``, ``post`` (the auto-posting page) and ``continue``
@@ -30,19 +31,6 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import current_app
-from saml2 import BINDING_HTTP_POST
-from saml2 import BINDING_HTTP_REDIRECT
-from saml2.client import Saml2Client
-from saml2.metadata import entity_descriptor
-from saml2.response import StatusError
-from saml2.response import UnsolicitedResponse
-from saml2.saml import NAMEID_FORMAT_TRANSIENT
-from saml2.saml import NameID
-from saml2.saml import name_id_from_string
-from saml2.samlp import LogoutResponse
-from saml2.sigver import verify_redirect_signature
-from saml2.validate import ResponseLifetimeExceed
-from saml2.validate import ToEarly
 from sqlalchemy.exc import IntegrityError
 
 from app.connections.models import OrganizationConnection
@@ -56,12 +44,12 @@ from app.db import session
 from app.db import utcnow
 from app.hookspecs import hookimpl
 from app.orgs.models import Organization
-from app.strategies.saml_clients import saml_client
-from app.strategies.saml_diagnose import diagnose
 from app.strategies.saml_keys import key_files
 from app.strategies.saml_keys import sp_keys
 from app.strategies.saml_models import SamlAssertionSeen
-from app.strategies.saml_schema import check_schema
+from app.strategies.saml_settings import BINDING_HTTP_POST
+from app.strategies.saml_settings import BINDING_HTTP_REDIRECT
+from app.strategies.saml_settings import NAMEID_FORMAT_TRANSIENT
 from app.strategies.saml_settings import SIGNING_ALGORITHM
 from app.strategies.saml_settings import SamlMisconfigured
 from app.strategies.saml_settings import SamlOptions
@@ -73,6 +61,8 @@ from app.tenancy.models import Tenant
 from app.tenancy.resolve import request_issuer
 
 if t.TYPE_CHECKING:
+    from saml2.client import Saml2Client
+
     from app.accounts.models import User
     from app.connections.models import Connection
     from app.connections.strategies import ConnectionStrategy
@@ -186,6 +176,9 @@ class SamlStrategy:
 
         Kept per worker while nothing it shows changes (the library asks ``xmlsec1`` which
         algorithms it supports each time it writes one)."""
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from saml2.metadata import entity_descriptor
+
         bases = self.published_bases() or [request_issuer()]
         keys = sp_keys(self.connection)
         options = self.options
@@ -288,6 +281,9 @@ class SamlStrategy:
             metadata = load_idp_metadata(self.connection)
         except StrategyUnavailable as error:
             raise UpstreamError("upstream_unavailable", str(error)) from None
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from app.strategies.saml_schema import check_schema
+
         check_schema(encoded)
         outstanding = {request_id: answer.transaction_id} if request_id else {}
         try:
@@ -315,6 +311,9 @@ class SamlStrategy:
 
         :raises StrategyUnavailable: the configuration or the IdP metadata does not fit.
         """
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from app.strategies.saml_clients import saml_client
+
         return saml_client(
             self.connection,
             metadata,
@@ -336,6 +335,9 @@ class SamlStrategy:
         allow_unsolicited: bool = False,
     ) -> tuple[Saml2Client, str]:
         """A SAML client, and the entity ID of the IdP it talks to."""
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from saml2.client import Saml2Client
+
         slo = [url.rsplit("/", 1)[0] + "/slo" for url in acs_urls]
         try:
             config = sp_config(
@@ -387,6 +389,9 @@ class SamlStrategy:
         """Where to send the browser so that the IdP ends its session too (a signed
         LogoutRequest, HTTP-Redirect binding); None when ``single_logout`` is off or the
         IdP has no Single Logout endpoint."""
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from saml2.saml import name_id_from_string
+
         options = self.options
         if not options.single_logout or not logout.get("name_id"):
             return None
@@ -474,6 +479,9 @@ class SamlStrategy:
 
     def logout_response_url(self, request_id: str, relay_state: str | None) -> str | None:
         """The signed LogoutResponse (HTTP-Redirect) answering the IdP's LogoutRequest."""
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from saml2.samlp import LogoutResponse
+
         options = self.options
         acs = endpoint_url(request_issuer(), self.connection, "acs")
         metadata = load_idp_metadata(self.connection)
@@ -510,6 +518,9 @@ class SamlStrategy:
 
     def diagnose(self) -> list[Diagnosis]:
         """What ``foyer connections test`` prints and checks for this connection."""
+        # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+        from app.strategies.saml_diagnose import diagnose
+
         return diagnose(self)
 
 
@@ -526,6 +537,12 @@ def _sso_location(client: Saml2Client, idp: str, binding: str) -> str:
 
 def _parse(client: Saml2Client, encoded: str, outstanding: dict[str, str]) -> t.Any:
     """The SAML library's checks, each failure named for the log and the event."""
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.response import StatusError
+    from saml2.response import UnsolicitedResponse
+    from saml2.validate import ResponseLifetimeExceed
+    from saml2.validate import ToEarly
+
     try:
         response = client.parse_authn_request_response(
             encoded, BINDING_HTTP_POST, outstanding=outstanding
@@ -704,6 +721,9 @@ def _check_redirect_signature(
     client: Saml2Client, idp: str, params: t.Mapping[str, str], kind: str
 ) -> None:
     """The query signature of an HTTP-Redirect message, by a signing key of the IdP."""
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.sigver import verify_redirect_signature
+
     signature, algorithm = params.get("Signature"), params.get("SigAlg")
     if not signature or not algorithm:
         raise UpstreamError("invalid_response", "unsigned logout message")
@@ -727,6 +747,9 @@ def _check_redirect_signature(
 
 def same_name_id(stored: str, received: str) -> bool:
     """Two NameID elements (XML) name the same subject: the same text and format."""
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.saml import name_id_from_string
+
     try:
         a, b = name_id_from_string(stored), name_id_from_string(received)
     except Exception:
@@ -736,6 +759,9 @@ def same_name_id(stored: str, received: str) -> bool:
 
 def name_id_xml(text: str | None, name_format: str | None) -> str | None:
     """A NameID element (XML) from its text and format, as a LogoutRequest names it."""
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.saml import NameID
+
     if not text:
         return None
     return str(NameID(text=text, format=name_format or None))

@@ -40,18 +40,20 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from saml2 import BINDING_HTTP_POST
-from saml2 import BINDING_HTTP_REDIRECT
-from saml2.config import SPConfig
-from saml2.sigver import get_xmlsec_binary
-
 from app.connections.strategies import StrategyUnavailable
 from app.strategies.saml_idp_metadata import idp_metadata
 
 if t.TYPE_CHECKING:
+    from saml2.config import SPConfig
+
     from app.connections.models import Connection
     from app.strategies.saml_keys import KeyFiles
 
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+NAMEID_FORMAT_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+"""SAML 2.0's names of its bindings and of a transient NameID (pysaml2's constants; a test
+holds them equal), here so that naming them does not load the library."""
 SIGNING_ALGORITHM = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 DIGEST_ALGORITHM = "http://www.w3.org/2001/04/xmlenc#sha256"
 DEFAULT_CLOCK_SKEW = 60
@@ -236,6 +238,9 @@ def xmlsec_binary() -> str:
 
     :raises StrategyUnavailable: when it is not installed (``scripts/setup`` installs it).
     """
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.sigver import get_xmlsec_binary
+
     try:
         return str(get_xmlsec_binary())
     except Exception:
@@ -253,6 +258,9 @@ def sp_config(
     allow_unsolicited: bool = False,
 ) -> SPConfig:
     """The SAML library's configuration of the service provider for one use."""
+    # memory: pysaml2 (about 12 MiB) loads with the first SAML request, not in every worker
+    from saml2.config import SPConfig
+
     service: dict[str, t.Any] = {
         "endpoints": {
             "assertion_consumer_service": [(url, BINDING_HTTP_POST) for url in acs_urls],

@@ -4,6 +4,7 @@ refreshed, kept through an outage) or inline."""
 
 from __future__ import annotations
 
+import saml2
 import sqlalchemy as sa
 from saml2 import md
 from saml2.mdstore import MetadataStore
@@ -11,6 +12,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.db import session
 from app.strategies import saml_keys
+from app.strategies import saml_settings
 from app.strategies.saml_idp_metadata import DEFAULT_REFRESH
 from app.strategies.saml_models import SamlSpKey
 from tests.saml.conftest import ENTITY_ID
@@ -176,3 +178,10 @@ def test_inline_idp_metadata(client, make_connection, make_organization, app_cli
     encoded = idp.response_for(started.authn)
     assert code_of(post_response(client, encoded, started.relay_state, acs=acs))["code"]
     assert MetadataStore  # the IdP's metadata parses with the same library
+
+
+def test_the_saml_names_foyer_writes_out_are_pysaml2s():
+    """The bindings and the transient NameID format, named without loading pysaml2."""
+    assert saml_settings.BINDING_HTTP_POST == saml2.BINDING_HTTP_POST
+    assert saml_settings.BINDING_HTTP_REDIRECT == saml2.BINDING_HTTP_REDIRECT
+    assert saml_settings.NAMEID_FORMAT_TRANSIENT == saml2.saml.NAMEID_FORMAT_TRANSIENT
