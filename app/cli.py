@@ -7,6 +7,7 @@ through the ``register_commands`` hook, as builtin plugins, exactly as plugins a
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import signal
 import sys
@@ -65,6 +66,8 @@ def run(host: str, port: int, workers: int, server: str) -> None:
         click.echo(str(finding), err=True)
     if any(f.level == "error" for f in findings):
         sys.exit(1)
+    if server == "granian" and importlib.util.find_spec("granian") is None:
+        fail("granian is not installed: pip install granian, or foyer run --server gunicorn")
     env = metrics_env(os.environ, settings.metrics_address)
     env.update(FOYER_LOG_FORMAT=settings.log_format, FOYER_LOG_LEVEL=settings.log_level)
     exec_server(server_argv(server, "app.wsgi:app", host, port, workers), env)
