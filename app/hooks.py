@@ -479,6 +479,7 @@ class _Watchdog:
                 fired, budget.done = budget.done, True
             if fired:
                 _set_async_exc(budget.thread, None)  # withdraw it, if not raised yet
+                _timeout_messages.pop(budget.thread, None)
 
         return disarm
 

@@ -1,4 +1,4 @@
-"""Two nodes of one deployment: two ``foyer run`` (separate gunicorn masters, each with its
+"""Two nodes of one deployment: two ``foyer run`` (separate server masters, each with its
 own instance folder, as on two hosts) on one database and one Redis, behind nginx with the
 round-robin configuration docs/operating.md shows. Whatever node serves a request, the
 deployment behaves as one: sessions, codes, refresh families, logout, lockouts and rate
