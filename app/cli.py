@@ -7,6 +7,7 @@ through the ``register_commands`` hook, as builtin plugins, exactly as plugins a
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import signal
 import sys
@@ -26,9 +27,10 @@ from app.errors import DATABASE_UNAVAILABLE
 from app.plugins import PluginLoadError
 from app.plugins import load_plugins_for_cli
 from app.preflight import startup_findings
-from app.servers import exec_gunicorn
-from app.servers import gunicorn_argv
+from app.servers import SERVERS
+from app.servers import exec_server
 from app.servers import metrics_env
+from app.servers import server_argv
 from app.worker import worker_of
 
 
@@ -44,8 +46,16 @@ def cli(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def run(host: str, port: int, workers: int) -> None:
-    """Serve Foyer with gunicorn (settings from FOYER_* variables).
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="granian",
+    show_default=True,
+    envvar="FOYER_SERVER",
+    help="The HTTP server [env: FOYER_SERVER].",
+)
+def run(host: str, port: int, workers: int, server: str) -> None:
+    """Serve Foyer with granian or gunicorn (settings from FOYER_* variables).
 
     Refuses to start while the database or Redis cannot be reached or a domain is plain
     http; logs are JSON lines unless FOYER_LOG_FORMAT=text.
@@ -56,9 +66,11 @@ def run(host: str, port: int, workers: int) -> None:
         click.echo(str(finding), err=True)
     if any(f.level == "error" for f in findings):
         sys.exit(1)
+    if server == "granian" and importlib.util.find_spec("granian") is None:
+        fail("granian is not installed: pip install granian, or foyer run --server gunicorn")
     env = metrics_env(os.environ, settings.metrics_address)
     env.update(FOYER_LOG_FORMAT=settings.log_format, FOYER_LOG_LEVEL=settings.log_level)
-    exec_gunicorn(gunicorn_argv("app.wsgi:app", host, port, workers), env)
+    exec_server(server_argv(server, "app.wsgi:app", host, port, workers), env)
 
 
 @cli.command()

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import dataclasses
 import functools
+import heapq
 import logging
+import os
 import signal
 import threading
 import time
@@ -60,6 +63,11 @@ class HookTimeout(BaseException):
 
     A ``BaseException`` so that a plugin's own ``except Exception`` cannot swallow it.
     """
+
+    def __init__(self, *args: object) -> None:
+        # the budget watchdog raises the class in another thread: its message waits there
+        waiting = _timeout_messages.pop(threading.get_ident(), "ran out of its budget")
+        super().__init__(*(args or (waiting,)))
 
 
 class PluginSettingsInvalid(ValueError):
@@ -374,31 +382,40 @@ def time_left(default: float) -> float:
 def hook_budget(seconds: float, what: str) -> t.Iterator[None]:
     """Give the code inside ``seconds``; past that it is interrupted with :class:`HookTimeout`.
 
-    Interrupting uses a SIGALRM timer, available in the main thread of a Unix process (the
-    test client, gunicorn's sync workers). Elsewhere the budget is only reported after the
-    fact, and :func:`time_left` is the plugin's way to keep to it. Nested budgets run under
-    the outer timer.
+    In the main thread of a Unix process (the test client, gunicorn's sync workers) a
+    SIGALRM timer interrupts it, blocking calls included. In any other thread (granian's
+    and gthread's request threads) the budget watchdog raises :class:`HookTimeout` in that
+    thread, at its next Python instruction: a blocking C call (a socket read, a sleep)
+    returns first, which is why a plugin that calls out gives :func:`time_left` as its
+    timeout. Nested budgets run under the outer one's interruption.
     """
     started = time.monotonic()
     outer = _deadline.get()
     deadline = started + seconds if outer is None else min(outer, started + seconds)
     token = _deadline.set(deadline)
-    disarm = _arm_timer(deadline - started, what) if outer is None and seconds > 0 else None
+    disarm = _arm(deadline - started, what) if outer is None and seconds > 0 else None
     try:
         yield
     finally:
-        if disarm is not None:
-            disarm()
-        _deadline.reset(token)
+        try:
+            if disarm is not None:
+                disarm()
+        finally:
+            _deadline.reset(token)
         elapsed = time.monotonic() - started
         if seconds > 0 and elapsed > seconds:
             log.warning("%s took %.1fs (budget %.1fs)", what, elapsed, seconds)
 
 
-def _arm_timer(seconds: float, what: str) -> t.Callable[[], None] | None:
-    if not hasattr(signal, "setitimer"):
-        return None
+def _arm(seconds: float, what: str) -> t.Callable[[], None] | None:
+    message = f"{what} ran out of its {seconds:.1f}s budget"
     if threading.current_thread() is not threading.main_thread():
+        return _watchdog().arm(seconds, message)
+    return _arm_timer(seconds, message)
+
+
+def _arm_timer(seconds: float, message: str) -> t.Callable[[], None] | None:
+    if not hasattr(signal, "setitimer"):
         return None
     if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         return None  # someone else's timer (pytest-timeout, an outer budget) is running
@@ -407,7 +424,7 @@ def _arm_timer(seconds: float, what: str) -> t.Callable[[], None] | None:
     def on_alarm(_signum: int, _frame: t.Any) -> None:
         if state["armed"]:
             state["armed"] = False
-            raise HookTimeout(f"{what} ran out of its {seconds:.1f}s budget")
+            raise HookTimeout(message)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
@@ -418,6 +435,88 @@ def _arm_timer(seconds: float, what: str) -> t.Callable[[], None] | None:
         signal.signal(signal.SIGALRM, previous)
 
     return disarm
+
+
+def _set_async_exc(thread: int, exception: type[BaseException] | None) -> None:
+    """Have ``thread`` raise ``exception`` at its next Python instruction; None withdraws
+    one not raised yet (a NULL pointer: ctypes passes None as NULL)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), None if exception is None else ctypes.py_object(exception)
+    )
+
+
+@dataclasses.dataclass(order=True)
+class _Budget:
+    deadline: float
+    thread: int = dataclasses.field(compare=False)
+    message: str = dataclasses.field(compare=False)
+    done: bool = dataclasses.field(default=False, compare=False)
+    """Disarmed, or already fired (set under the watchdog's lock)."""
+
+
+class _Watchdog:
+    """One thread per process that interrupts budgets running out in other threads.
+
+    It raises :class:`HookTimeout` in the budget's thread with CPython's
+    ``PyThreadState_SetAsyncExc``. Firing and disarming take one lock, so an exception is
+    only ever sent to a thread still inside its budget; one sent but not yet raised when the
+    budget ends is withdrawn, so it never surfaces after the ``with`` block.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._due: list[_Budget] = []
+        threading.Thread(target=self._run, name="foyer-hook-budgets", daemon=True).start()
+
+    def arm(self, seconds: float, message: str) -> t.Callable[[], None]:
+        budget = _Budget(time.monotonic() + seconds, threading.get_ident(), message)
+        with self._lock:
+            heapq.heappush(self._due, budget)
+            self._lock.notify()
+
+        def disarm() -> None:
+            with self._lock:
+                fired, budget.done = budget.done, True
+            if fired:
+                _set_async_exc(budget.thread, None)  # withdraw it, if not raised yet
+                _timeout_messages.pop(budget.thread, None)
+
+        return disarm
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                while self._due and self._due[0].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._lock.wait()
+                    continue
+                wait = self._due[0].deadline - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                budget = heapq.heappop(self._due)
+                budget.done = True
+                _timeout_messages[budget.thread] = budget.message
+                _set_async_exc(budget.thread, HookTimeout)
+
+
+_timeout_messages: dict[int, str] = {}
+"""The message of the :class:`HookTimeout` the watchdog raises in a thread (the exception is
+created there, from its class)."""
+
+_watchdog_of_process: list[_Watchdog] = []
+
+
+def _watchdog() -> _Watchdog:
+    with _watchdog_started:
+        if not _watchdog_of_process:
+            _watchdog_of_process.append(_Watchdog())
+        return _watchdog_of_process[0]
+
+
+_watchdog_started = threading.Lock()
+os.register_at_fork(after_in_child=_watchdog_of_process.clear)  # its thread stays behind
 
 
 # --- Settings ------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import importlib.util
 import os
 import socket
 import subprocess
-import sys
 import time
 import typing as t
 import urllib.request
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.servers import granian_argv
 from app.servers import gunicorn_argv
 from app.servers import metrics_env
 
@@ -137,7 +137,7 @@ class Server:
 SERVERS = {
     "sync": "gunicorn, sync workers (one request at a time, no keep-alive)",
     "gthread": "gunicorn, gthread workers (4 threads, keep-alive)",
-    "granian": "granian, WSGI workers (keep-alive)",
+    "granian": "granian, WSGI workers (keep-alive), as foyer run starts it",
 }
 """The servers the bench can put Foyer behind (``--servers``)."""
 
@@ -156,27 +156,10 @@ def granian_available() -> str | None:
 
 
 def foyer_argv(kind: str, workers: int, port: int) -> list[str]:
-    """The command line of Foyer served by ``kind``; gunicorn's is ``foyer run``'s."""
+    """The command line of Foyer served by ``kind``, as ``foyer run --server`` starts it
+    (gunicorn's gthread workers are the bench's own variant)."""
     if kind == "granian":
-        return [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "wsgi",
-            "--workers",
-            str(workers),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backlog",
-            "2048",
-            "--no-ws",
-            "--log-level",
-            "warning",
-            "app.wsgi:app",
-        ]
+        return granian_argv("app.wsgi:app", "127.0.0.1", port, workers)
     threads = ["--threads", "4"] if kind == "gthread" else []
     extra = ["--worker-class", kind, *threads, "--timeout", "120", "--backlog", "2048"]
     return gunicorn_argv("app.wsgi:app", "127.0.0.1", port, workers, extra)

@@ -1,5 +1,6 @@
 """A PostgreSQL of the test's own, which the test stops and starts (database faults), and
-``foyer run`` started for real (one gunicorn master per call, on free loopback ports)."""
+``foyer run`` started for real (one server's master per call, on free loopback ports;
+``FOYER_SERVER`` picks the server)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def private_database_url(private_postgres: PrivatePostgres) -> str:
 
 
 class FoyerRun:
-    """``foyer run`` on a free port (the process becomes gunicorn's master), in a folder of
+    """``foyer run`` on a free port (the process becomes the server's master), in a folder of
     its own (its log; its instance folder unless the settings name one)."""
 
     def __init__(self, workdir: Path, env: dict[str, str], workers: int = 2) -> None:
@@ -117,7 +118,10 @@ class FoyerRun:
                 + ["--port", str(self.port), "--workers", str(workers)],
                 env={
                     **os.environ,
-                    "PYTHONPATH": str(ROOT),
+                    # the test's own path after Foyer's (a granian installed beside it)
+                    "PYTHONPATH": os.pathsep.join(
+                        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+                    ),
                     "FOYER_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
                     **env,
                 },
@@ -137,6 +141,16 @@ class FoyerRun:
             except requests.RequestException:  # not listening yet, or a worker still booting
                 time.sleep(0.2)
         raise RuntimeError(f"foyer run did not start:\n{self.log_path.read_text()}")
+
+    def workers(self) -> set[int]:
+        """The pids of the serving processes (the master's children)."""
+        found: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            try:
+                found |= {int(pid) for pid in (task / "children").read_text().split()}
+            except OSError:
+                continue
+        return found
 
     def log_lines(self) -> list[dict[str, t.Any]]:
         """Every line of the log, each parsed as JSON (fails on any other line)."""

@@ -1,14 +1,22 @@
-"""``foyer run`` for real: gunicorn with two workers, probes, metrics of both workers added up
-on the internal listener (parsed with the Prometheus client's parser), one JSON log line per
-request and per event, and no secret in the whole log of a sign-in."""
+"""``foyer run`` for real, behind granian and behind gunicorn, two workers each: probes,
+metrics of both workers added up on the internal listener (parsed with the Prometheus
+client's parser), one JSON log line per request and per event, no secret in the whole log of
+a sign-in; and granian's master doing what gunicorn's hooks do (a crashed worker restarted
+and its gauges dropped, a graceful reload and stop, the metrics folder removed)."""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
+import os
 import secrets
+import signal
+import time
 import typing as t
 import urllib.parse
+from pathlib import Path
 
+import pytest
 import requests
 
 from app.testing import CLIENT_REDIRECT_URI
@@ -78,9 +86,16 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_foyer_run_probes_metrics_and_logs(foyer_run, user, oidc_client, tenant):
+needs_granian = pytest.mark.skipif(
+    importlib.util.find_spec("granian") is None, reason="granian is not installed"
+)
+SERVERS = [pytest.param("granian", marks=needs_granian), "gunicorn"]
+
+
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_foyer_run_probes_metrics_and_logs(foyer_run, user, oidc_client, tenant, server_name):
     app_client, secret = oidc_client
-    server = foyer_run()
+    server = foyer_run(FOYER_SERVER=server_name)
     host = {"Host": TENANT_HOST, "X-Forwarded-Proto": "https"}
 
     ready = requests.get(f"{server.base}/health/ready", timeout=5)
@@ -152,5 +167,60 @@ def test_foyer_run_probes_metrics_and_logs(foyer_run, user, oidc_client, tenant)
     ]
     for secret_value in secrets_used:
         assert secret_value not in log_text
-    assert "code_challenge" not in log_text  # no query string is logged, by Foyer or gunicorn
-    assert not [line for line in lines if line["logger"] == "gunicorn.access"]
+    assert "code_challenge" not in log_text  # no query string is logged, by Foyer or the server
+    assert not [line for line in lines if line["logger"] in ("gunicorn.access", "granian.access")]
+    master = "_granian" if server_name == "granian" else "gunicorn.error"
+    assert [line for line in lines if line["logger"] == master]  # the server's own, as JSON
+
+
+def wait_for(check: t.Callable[[], t.Any], what: str, seconds: float = 120) -> t.Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"still waiting for {what}")
+
+
+def live_gauge_pids(folder: Path) -> set[int]:
+    return {int(f.stem.rsplit("_", 1)[1]) for f in folder.glob("gauge_live*_*.db")}
+
+
+@needs_granian
+def test_granian_restarts_a_crashed_worker_and_drops_its_gauges(foyer_run, tmp_path):
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    server = foyer_run(FOYER_SERVER="granian", PROMETHEUS_MULTIPROC_DIR=str(folder))
+    workers = wait_for(lambda: len(server.workers()) == 2 and server.workers(), "two workers")
+    crashed = min(workers)
+    wait_for(lambda: crashed in live_gauge_pids(folder), "the worker's gauge file")
+    os.kill(crashed, signal.SIGKILL)
+
+    wait_for(lambda: len(server.workers() - workers) == 1, "a new worker")
+    wait_for(lambda: crashed not in live_gauge_pids(folder), "the dead worker's gauges dropped")
+    assert workers - {crashed} <= server.workers()  # the other worker lives on
+    # one socket for all workers: a connection waits for a worker, never refused
+    assert requests.get(f"{server.base}/health/live", timeout=120).status_code == 200
+    assert server.process.poll() is None
+
+
+@needs_granian
+def test_granian_reloads_on_hup_without_refusing_a_request_and_stops_cleanly(foyer_run):
+    server = foyer_run(FOYER_SERVER="granian")
+    environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+    [folder] = [Path(v.split(b"=", 1)[1].decode()) for v in environ if v.startswith(b"PROMETHEUS")]
+    workers = wait_for(lambda: len(server.workers()) == 2 and server.workers(), "two workers")
+
+    os.kill(server.process.pid, signal.SIGHUP)  # workers replaced one after the other
+    answers = []
+    while server.workers() & workers or len(server.workers()) != 2:
+        # a request waits for a new worker to boot (a minute on a busy machine), never refused
+        answers.append(requests.get(f"{server.base}/health/live", timeout=120).status_code)
+        assert len(answers) < 5000, "the old workers were not replaced"
+        time.sleep(0.02)
+    assert set(answers) == {200}
+
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=60) == 0
+    assert not folder.exists()  # the folder foyer run made
+    assert server.log_lines()[-1]["logger"] == "_granian"  # every line JSON, to the last

@@ -1,4 +1,4 @@
-"""Two nodes of one deployment: two ``foyer run`` (separate gunicorn masters, each with its
+"""Two nodes of one deployment: two ``foyer run`` (separate server masters, each with its
 own instance folder, as on two hosts) on one database and one Redis, behind nginx with the
 round-robin configuration docs/operating.md shows. Whatever node serves a request, the
 deployment behaves as one: sessions, codes, refresh families, logout, lockouts and rate
@@ -120,6 +120,9 @@ class Nginx:
             "listen 443 ssl;": f"listen 127.0.0.1:{self.port} ssl;",
             "/etc/ssl/foyer/fullchain.pem": str(self.cert),
             "/etc/ssl/foyer/privkey.pem": str(key),
+            # the test is the first of two proxies: nginx adds its scheme to the test's, as
+            # it adds to X-Forwarded-For (with nginx alone, $scheme is the whole header)
+            "X-Forwarded-Proto $scheme;": 'X-Forwarded-Proto "$http_x_forwarded_proto, $scheme";',
         }.items():
             assert placeholder in site, placeholder
             site = site.replace(placeholder, value)
@@ -172,7 +175,9 @@ class Browser:
         self.nodes = {f"127.0.0.1:{node.port}": number for number, node in enumerate(nodes)}
         self.session = requests.Session()
         self.verify = str(balancer.cert)  # per request: REQUESTS_CA_BUNDLE would win otherwise
-        self.session.headers.update({"Host": TENANT_HOST, "X-Forwarded-For": ip})
+        self.session.headers.update(
+            {"Host": TENANT_HOST, "X-Forwarded-For": ip, "X-Forwarded-Proto": "https"}
+        )
         self.last: int | None = None
         self.served: list[int] = []
 

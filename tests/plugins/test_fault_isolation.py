@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
 
 import pytest
@@ -43,6 +45,20 @@ class Swallows:
         except Exception:
             return {"swallowed": True}
         return None
+
+
+class Spins:
+    """Busy in Python: what the budget watchdog interrupts off the main thread."""
+
+    FOYER_SCOPED = True
+
+    @hookimpl
+    def extra_template_vars(self):
+        try:
+            while True:
+                time.sleep(0.01)
+        except Exception:
+            return {"swallowed": True}
 
 
 class Fine:
@@ -127,3 +143,80 @@ def test_time_left_shrinks_inside_a_budget_and_nested_budgets_share_the_timer(fo
     with pytest.raises(HookTimeout):
         with hook_budget(0.1, "sleepy"):
             time.sleep(5)
+
+
+def _in_thread(call):
+    """Run ``call`` in a request thread of its own, as granian and gthread do (with this
+    thread's app context), and give back what it returned or raised."""
+    outcome = {}
+    context = contextvars.copy_context()
+
+    def run():
+        try:
+            outcome["returned"] = context.run(call)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            outcome["raised"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    return outcome
+
+
+@pytest.mark.parametrize("where", ["main thread", "request thread"])
+def test_busy_plugin_is_interrupted_within_its_budget_in_any_thread(
+    foyer_app, tenant, register_plugin, enable_plugin, recorded_events, where
+):
+    foyer_app.extensions["foyer.settings"].plugin_timeout = 0.3
+    register_plugin(Spins(), name="spins")
+    enable_plugin("spins")
+    started = time.monotonic()
+    if where == "main thread":
+        with pytest.raises(PluginError) as info:
+            _call(tenant)
+        error = info.value
+    else:
+        error = _in_thread(lambda: _call(tenant))["raised"]
+    assert time.monotonic() - started < 3
+    assert isinstance(error, PluginError) and isinstance(error.original, HookTimeout)
+    assert "spins in extra_template_vars ran out of its 0.3s budget" in str(error.original)
+    [event] = recorded_events("plugin_failed")
+    assert event.data["plugin"] == "spins" and event.data["timed_out"] is True
+
+
+def test_budget_in_a_request_thread_never_fires_after_its_block():
+    """A budget that ends as the watchdog fires withdraws the exception: none surfaces
+    later in the thread, and the thread's deadline is reset each time."""
+
+    def many_short_budgets():
+        for _ in range(2000):
+            try:
+                with hook_budget(0.001, "short"):
+                    sum(range(200))
+            except HookTimeout:
+                pass  # fired inside its block: allowed
+            assert time_left(7.0) == 7.0
+        ends = time.monotonic() + 0.3
+        while time.monotonic() < ends:
+            sum(range(100))
+        return "done"
+
+    assert _in_thread(many_short_budgets) == {"returned": "done"}
+
+
+def test_time_left_in_a_request_thread_and_blocking_calls_return_first():
+    """Off the main thread a blocking call is not cut short: the budget interrupts at the
+    next Python instruction after it, and time_left is what keeps calls within it."""
+
+    def sleeps_past_the_budget():
+        with hook_budget(0.1, "sleepy"):
+            assert time_left(7.0) <= 0.1
+            time.sleep(0.3)
+            while True:
+                pass
+
+    started = time.monotonic()
+    outcome = _in_thread(sleeps_past_the_budget)
+    assert isinstance(outcome["raised"], HookTimeout)
+    assert 0.3 <= time.monotonic() - started < 3
