@@ -35,17 +35,16 @@ from app.servers import log_config
 from app.servers import remove_metrics_folder
 from app.servers import serve_metrics
 
-BLOCKING_THREADS = 2
-"""Python threads serving requests in each worker. Requests hold the GIL for all but
-their database, Redis and upstream round trips, so more threads add memory, not
-throughput (granian's default, half its backpressure, is 256 with two workers: 60 MiB more
-per worker under the bench's load); the second keeps a worker serving while one request
-waits on a round trip."""
+BLOCKING_THREADS = 1
+"""Python threads serving requests in each worker: one, as a gunicorn sync worker. Requests
+hold the GIL for all but their round trips, so more threads add memory, not throughput
+(granian's default, half its backpressure, is 256 with two workers: 60 MiB more per
+worker under the bench's load; a second thread alone adds about 20 MiB at the peak)."""
 
-MALLOC_ARENAS = 2
-"""glibc's malloc arenas per process unless ``MALLOC_ARENA_MAX`` says otherwise: each
-thread that allocates would otherwise get one of its own (up to 8 per core); 20 MiB less
-per worker under the bench's load, at no measured CPU cost."""
+MALLOC_ARENAS = 1
+"""glibc's malloc arenas per process unless ``MALLOC_ARENA_MAX`` says otherwise: granian's
+own threads would otherwise each grow an arena of their own (up to 8 per core); 20 MiB
+less per worker under the bench's load, at no measured CPU cost."""
 STOP_GRACE = 30
 """Seconds a worker has to finish its requests on stop or reload before it is killed
 (gunicorn's graceful timeout)."""
