@@ -114,9 +114,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--servers",
-        default="sync",
+        default="granian,sync",
         help="With --peers: the servers to put Foyer behind, comma-separated, the first "
-        "judged against the targets: " + ", ".join(SERVERS),
+        "judged against the targets (default: foyer run's granian, then gunicorn sync): "
+        + ", ".join(SERVERS),
     )
     parser.add_argument(
         "--no-canaille", action="store_true", help="With --peers: leave Canaille out."
