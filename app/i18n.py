@@ -22,6 +22,10 @@ from flask import request
 from flask import session as cookie
 from flask_babel import Babel
 from flask_babel import get_locale
+from flask_babel import get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from app.config import shipped_path
 
@@ -69,6 +73,17 @@ def select_locale() -> str:
         if match:
             return match
     return t.cast(str, current_app.extensions["foyer.settings"].default_locale)
+
+
+def _selected_locale() -> Locale:
+    """:func:`select_locale` as the Babel locale Flask-Babel would parse from it, parsed
+    once per process (tags come from a fixed list and the configured default)."""
+    return _parsed_locale(select_locale())
+
+
+@functools.cache
+def _parsed_locale(tag: str) -> Locale:
+    return Locale.parse(tag)
 
 
 def _supported(tag: str) -> str | None:
@@ -142,19 +157,72 @@ def lang_url(code: str) -> str:
         path = "/" + request.path.lstrip("/\\")
         prefix = f"{path}?{urlencode(args)}&" if args else f"{path}?"
         setattr(g, _LANG_PREFIX, prefix)
-    return f"{prefix}{urlencode([('lang', code)])}"
+    return f"{prefix}{_LANG_QUERIES.get(code) or urlencode([('lang', code)])}"
 
 
 _LANG_PREFIX = "foyer_lang_prefix"
+_LANG_QUERIES = {code: urlencode([("lang", code)]) for code in SUPPORTED_LOCALES}
+"""``lang=<tag>`` of the switcher's languages, encoded once per process."""
+
+WORDING = "_foyer_wording"
+"""Template context entry holding the page's translations (its theme's wording over the
+core catalog), looked up once per rendered template instead of once per message."""
+
+
+def _wording(context: Context) -> t.Any:
+    """The page's translations: the ones the render started with (theme and language do
+    not change while a template renders), else Flask-Babel's (a macro imported without
+    the page's context)."""
+    wording = context.get(WORDING)
+    return wording if wording is not None else get_translations()
+
+
+def _finish(context: Context, text: str, variables: dict[str, t.Any]) -> str:
+    """What Jinja's new-style gettext does with a looked-up message: mark it safe when
+    autoescaping (the placeholders are escaped by ``%``), then fill them in."""
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+@pass_context
+def _gettext(context: Context, message: str, /, **variables: t.Any) -> str:
+    return _finish(context, _wording(context).ugettext(message), variables)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: t.Any) -> str:
+    variables.setdefault("num", num)
+    return _finish(context, _wording(context).ungettext(singular, plural, num), variables)
+
+
+@pass_context
+def _pgettext(context: Context, ctxt: str, message: str, /, **variables: t.Any) -> str:
+    variables.setdefault("context", ctxt)
+    return _finish(context, _wording(context).upgettext(ctxt, message), variables)
+
+
+@pass_context
+def _npgettext(
+    context: Context, ctxt: str, singular: str, plural: str, num: int, /, **variables: t.Any
+) -> str:
+    variables.setdefault("context", ctxt)
+    variables.setdefault("num", num)
+    return _finish(context, _wording(context).unpgettext(ctxt, singular, plural, num), variables)
 
 
 def init_i18n(app: Flask) -> None:
     Babel(
         app,
-        locale_selector=select_locale,
+        locale_selector=_selected_locale,
         default_translation_directories=str(TRANSLATIONS),
     )
 
+    # Jinja's i18n callables, as Flask-Babel installs them but with the translations
+    # found once per render (:data:`WORDING`); ``_`` calls gettext without the alias hop
+    app.jinja_env.globals.update(
+        gettext=_gettext, _=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext
+    )
     app.before_request(remember_page_choice)
 
     @app.context_processor
@@ -165,4 +233,5 @@ def init_i18n(app: Flask) -> None:
             "text_direction": text_direction(tag),
             "available_locales": AVAILABLE_LOCALES,
             "lang_url": lang_url,
+            WORDING: get_translations(),
         }

@@ -21,10 +21,10 @@ import typing as t
 from urllib.parse import urlencode
 
 from flask import current_app
-from flask import g
 from flask import has_request_context
-from flask import request
 from flask import url_for
+from flask.globals import _cv_app
+from flask.globals import _cv_request
 
 from app.branding.assets import asset_href
 from app.branding.assets import asset_index
@@ -34,6 +34,7 @@ from app.branding.data import clean_branding
 from app.branding.data import safe_email as safe_email
 from app.branding.data import safe_url as safe_url
 from app.branding.pages import page_subject
+from app.branding.pages import request_globals
 from app.branding.themes import DEFAULT_THEME
 from app.branding.themes import Theme
 from app.branding.themes import ThemeRegistry
@@ -89,7 +90,7 @@ def registry() -> ThemeRegistry:
 
 def current_tenant_or_none() -> Tenant | None:
     """The tenant already resolved for this request, if any (never aborts)."""
-    domain = g.get("tenant_domain") if has_request_context() else None
+    domain = request_globals().get("tenant_domain") if has_request_context() else None
     return domain.tenant if domain is not None else None
 
 
@@ -160,8 +161,9 @@ def current_brand() -> Brand:
         tenant, organization = current_tenant_or_none(), subject.organization
         client = subject.client
         theme_name = current_theme_name()
-        cache: BrandCache | None = current_app.extensions.get(BRANDS)
-        if cache is None or live_reload(current_app):  # a theme being edited: always fresh
+        app = _cv_app.get().app  # not through the proxy: once per page, a few lookups
+        cache: BrandCache | None = app.extensions.get(BRANDS)
+        if cache is None or live_reload(app):  # a theme being edited: always fresh
             subject.brand = build_brand(tenant, organization, theme_name, client)
         else:
             key = (
@@ -169,7 +171,7 @@ def current_brand() -> Brand:
                 organization.id if organization is not None else None,
                 client.id if client is not None else None,
                 theme_name,
-                request.script_root,  # the asset URLs are under it
+                _cv_request.get().request.script_root,  # the asset URLs are under it
             )
             subject.brand = cache.get(
                 key, lambda: build_brand(tenant, organization, theme_name, client)

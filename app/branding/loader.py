@@ -25,7 +25,6 @@ from jinja2 import Environment
 from jinja2 import FileSystemLoader
 from jinja2 import TemplateNotFound
 from jinja2 import TemplateSyntaxError
-from jinja2.utils import LRUCache
 from markupsafe import Markup
 
 from app.branding.assets import AssetIndex
@@ -162,30 +161,50 @@ def _also_unchanged(
     return check
 
 
-class ThemedCache(LRUCache):
-    """Jinja's template cache with the request's theme added to every key."""
+class ThemedCache:
+    """Jinja's template cache with the request's theme added to every key.
+
+    Jinja's own LRU cache moves a key to the back of a list on every hit, a scan of the
+    list under a lock, several times per page; here a hit is one dict lookup. At most
+    ``capacity`` compiled templates are kept (a page of every theme: far fewer than the
+    default); past it the oldest is dropped. Cleared when the themes are reloaded.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._templates: dict[tuple[str, t.Any], t.Any] = {}
+        self._lock = threading.Lock()
 
     @staticmethod
-    def _key(key: t.Any) -> t.Any:
+    def _key(key: t.Any) -> tuple[str, t.Any]:
         return (current_theme_name(), key)
 
+    def get(self, key: t.Any, default: t.Any = None) -> t.Any:
+        return self._templates.get(self._key(key), default)
+
     def __getitem__(self, key: t.Any) -> t.Any:
-        return super().__getitem__(self._key(key))
+        return self._templates[self._key(key)]
 
     def __setitem__(self, key: t.Any, value: t.Any) -> None:
-        super().__setitem__(self._key(key), value)
+        with self._lock:
+            templates = self._templates
+            while len(templates) >= self.capacity:
+                del templates[next(iter(templates))]
+            templates[self._key(key)] = value
 
     def __contains__(self, key: t.Any) -> bool:
-        return super().__contains__(self._key(key))
+        return self._key(key) in self._templates
 
     def __delitem__(self, key: t.Any) -> None:
-        super().__delitem__(self._key(key))
+        with self._lock:
+            del self._templates[self._key(key)]
 
-    def get(self, key: t.Any, default: t.Any = None) -> t.Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._templates.clear()
 
 
 def theme_folders(app: Flask) -> list[Path]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from flask import g
 from flask import render_template
+from flask.globals import _cv_app
 
 from app.tenancy.resolve import current_tenant
 
@@ -53,6 +53,7 @@ class PageSubject:
 
 def page_subject() -> PageSubject:
     """This request's: what a view showed, else the host's (never aborts)."""
+    g = request_globals()
     subject = g.get(_SUBJECT)
     if subject is not None:
         return t.cast(PageSubject, subject)
@@ -61,6 +62,13 @@ def page_subject() -> PageSubject:
     if domain is not None:  # the host is known: what it says holds for the whole request
         setattr(g, _SUBJECT, subject)
     return subject
+
+
+def request_globals() -> t.Any:
+    """This app context's ``g``, not through Flask's proxy: an attribute looked up on the
+    proxy costs microseconds (a failed lookup, then ``__getattr__``), and the theme is
+    looked up on every template a page loads."""
+    return _cv_app.get().g
 
 
 def show_page(
@@ -72,7 +80,7 @@ def show_page(
     """Make this request's pages those of ``organization`` (and of the application and
     sign-in); the theme and brand are chosen again."""
     subject = PageSubject(organization, client, transaction, theme_name)
-    setattr(g, _SUBJECT, subject)
+    setattr(request_globals(), _SUBJECT, subject)
     return subject
 
 
@@ -84,6 +92,7 @@ def show_organization(organization: Organization) -> PageSubject:
 
 def swap_page_subject(subject: PageSubject | None) -> PageSubject | None:
     """Put ``subject`` in place (None: the host's again); returns the one it replaces."""
+    g = request_globals()
     previous = t.cast("PageSubject | None", g.get(_SUBJECT))
     if subject is None:
         g.pop(_SUBJECT, None)
