@@ -10,10 +10,12 @@ first there, so the language switcher always does what it says.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import typing as t
 from urllib.parse import urlencode
 
+from babel import Locale
 from flask import Flask
 from flask import current_app
 from flask import g
