@@ -43,6 +43,7 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
+ID_TOKEN_TYPE = "JWT"
 ACCESS_TOKEN_TYPE = "at+jwt"
 LOGOUT_TOKEN_TYPE = "logout+jwt"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -301,9 +302,7 @@ def create_access_token(
     )
     if grant is not None:
         claims["grant_id"] = grant.id
-    key = keys.signing_key(tenant.id, keys.DEFAULT_ALG)
-    header = {"alg": keys.DEFAULT_ALG, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
-    return jwt.encode(header, claims, key, algorithms=[keys.DEFAULT_ALG]), lifetime
+    return keys.signer(tenant.id, keys.DEFAULT_ALG).sign(claims, ACCESS_TOKEN_TYPE), lifetime
 
 
 @dataclasses.dataclass
@@ -402,9 +401,7 @@ def create_id_token(
         at_hash = create_half_hash(access_token, alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
-    key = keys.signing_key(tenant.id, alg)
-    header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
-    return jwt.encode(header, claims, key, algorithms=[alg])
+    return keys.signer(tenant.id, alg).sign(claims, ID_TOKEN_TYPE)
 
 
 # --- Logout tokens ---------------------------------------------------------------------------
@@ -428,9 +425,7 @@ def create_logout_token(
         "sid": sid,
         "events": {LOGOUT_EVENT: {}},
     }
-    key = keys.signing_key(tenant_id, alg)
-    header = {"alg": alg, "kid": key.kid, "typ": LOGOUT_TOKEN_TYPE}
-    return jwt.encode(header, claims, key, algorithms=[alg])
+    return keys.signer(tenant_id, alg).sign(claims, LOGOUT_TOKEN_TYPE)
 
 
 def find_user(user_id: str) -> User | None:
