@@ -120,13 +120,43 @@ INSERT_CODE = CODES.insert()
 CODE_BY_HASH = CODES.select().where(CODES.c.code_hash == sa.bindparam("code_hash"))
 CLAIM_CODE = (
     CODES.update()
-    .where(CODES.c.id == sa.bindparam("code_id"), CODES.c.used_at.is_(None))
+    .where(
+        CODES.c.code_hash == sa.bindparam("hash"),
+        CODES.c.used_at.is_(None),
+        CODES.c.tenant_id == sa.bindparam("tenant"),
+        CODES.c.client_id == sa.bindparam("client"),
+        CODES.c.expires_at > sa.bindparam("now"),
+    )
     .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("new_grant_id"))
+    .returning(*CODES.columns)
 )
 INSERT_GRANT = GRANTS.insert()
 INSERT_REFRESH_TOKEN = REFRESH_TOKENS.insert()
 REFRESH_TOKEN_BY_HASH = REFRESH_TOKENS.select().where(
     REFRESH_TOKENS.c.token_hash == sa.bindparam("hash")
+)
+
+
+class StoredRefreshToken(t.NamedTuple):
+    """A refresh token as read with its family (the columns of ``refresh_token``)."""
+
+    id: str
+    grant_id: str
+    token_hash: str
+    scope: str
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+FAMILY_AND_REFRESH_TOKEN = (
+    sa.select(
+        GRANTS,
+        *(REFRESH_TOKENS.c[name].label(f"token_{name}") for name in StoredRefreshToken._fields),
+    )
+    .join_from(GRANTS, REFRESH_TOKENS, REFRESH_TOKENS.c.grant_id == GRANTS.c.id)
+    .where(REFRESH_TOKENS.c.token_hash == sa.bindparam("hash"))
 )
 CLAIM_REFRESH_TOKEN = (
     REFRESH_TOKENS.update()
@@ -138,7 +168,7 @@ StoredRow = sa.Row[t.Any]
 """A code, refresh token or token family as read: its table's columns as attributes,
 read-only (the token endpoint only reads them; building model objects from them cost as
 much as the query)."""
-Family = TokenGrant | StoredRow
+Family = t.Union["NewFamily", StoredRow]
 """A token family: the new one a code starts, or one read back (:func:`find_grant`)."""
 
 
@@ -146,25 +176,55 @@ def find_code(value: str) -> StoredRow | None:
     return core_execute(CODE_BY_HASH, {"code_hash": token_hash(value)}).first()
 
 
-def claim_code(code: StoredRow, grant_id: str) -> bool:
-    """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
-    when another request used it first."""
-    params = {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id}
-    return core_execute(CLAIM_CODE, params).rowcount == 1
+def claim_code(value: str, *, tenant_id: str, client_id: str, grant_id: str) -> StoredRow | None:
+    """Mark the code used by the family ``grant_id`` it starts, and read it, in one UPDATE:
+    only an unused, unexpired code of this tenant issued to this client. None for any
+    other (:func:`find_code` tells which), or when another request used it first.
+
+    The claim is part of the request's transaction: a token request that fails after it
+    rolls it back, and the code stays as it was.
+    """
+    params = {
+        "hash": token_hash(value),
+        "tenant": tenant_id,
+        "client": client_id,
+        "now": utcnow(),
+        "new_grant_id": grant_id,
+    }
+    return core_execute(CLAIM_CODE, params).first()
 
 
 # --- Token families --------------------------------------------------------------------------
 
 
-def start_grant(code: StoredRow) -> TokenGrant:
-    """The family of tokens issued from a code; it ends ``refresh_token_lifetime`` from now.
+class NewFamily(t.NamedTuple):
+    """A family just started (the columns of ``token_grant``, as written)."""
 
-    Written with Core in the request's transaction; the returned object stays outside the
-    session (the request only reads it).
-    """
+    id: str
+    tenant_id: str
+    client_id: str
+    user_id: str
+    scope: str
+    organization_id: str | None
+    sso_session_id: str | None
+    auth_time: dt.datetime
+    amr: list[str]
+    acr: str | None
+    issuer: str
+    extra_claims: dict[str, t.Any]
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    created_at: dt.datetime
+
+
+def start_grant(code: StoredRow) -> NewFamily:
+    """The family of tokens issued from a code (its id chosen when the code was claimed);
+    it ends ``refresh_token_lifetime`` from now. Written with Core in the request's
+    transaction."""
     now = utcnow()
-    grant = TokenGrant(
-        id=new_id(),
+    grant = NewFamily(
+        id=code.grant_id,
         tenant_id=code.tenant_id,
         client_id=code.client_id,
         user_id=code.user_id,
@@ -181,7 +241,7 @@ def start_grant(code: StoredRow) -> TokenGrant:
         revoked_reason=None,
         created_at=now,
     )
-    core_execute(INSERT_GRANT, {c.key: getattr(grant, c.key) for c in GRANTS.columns})
+    core_execute(INSERT_GRANT, grant._asdict())
     return grant
 
 
@@ -236,7 +296,16 @@ def find_refresh_token(value: str) -> StoredRow | None:
     return core_execute(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)}).first()
 
 
-def claim_refresh_token(token: StoredRow) -> bool:
+def find_refresh_token_and_family(value: str) -> tuple[StoredRefreshToken, StoredRow] | None:
+    """The refresh token and its family, read in one statement (the refresh grant); the
+    family's row also carries the token's columns, prefixed ``token_``."""
+    row = core_execute(FAMILY_AND_REFRESH_TOKEN, {"hash": token_hash(value)}).first()
+    if row is None:
+        return None
+    return StoredRefreshToken(*row[len(GRANTS.columns) :]), row
+
+
+def claim_refresh_token(token: StoredRefreshToken) -> bool:
     """Mark the refresh token rotated; False when another request rotated it first."""
     result = core_execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
     return result.rowcount == 1
