@@ -193,9 +193,12 @@ class IssuedCode:
 class IssuedRefreshToken:
     """A stored refresh token (and its family) as authlib sees it."""
 
-    def __init__(self, model: tokens.StoredRefreshToken, grant: tokens.Family) -> None:
+    def __init__(
+        self, model: tokens.StoredRefreshToken, grant: tokens.Family, user: User | None
+    ) -> None:
         self.model = model
         self.grant = grant
+        self.user = user
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.grant.client_id == client.client_id
@@ -422,10 +425,10 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedRefreshToken | None:
-        found = tokens.find_refresh_token_and_family(refresh_token)
+        found = tokens.find_refresh_token_family_and_user(refresh_token)
         if found is None:
             return None
-        row, grant = found
+        row, grant, user = found
         if grant.tenant_id != current_tenant().id:
             return None
         if row.used_at is not None:
@@ -435,10 +438,10 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore
             return None
         if not tokens.grant_is_active(grant):
             return None
-        return IssuedRefreshToken(row, grant)
+        return IssuedRefreshToken(row, grant, user)
 
     def authenticate_user(self, refresh_token: IssuedRefreshToken) -> User:
-        user = tokens.find_user(refresh_token.grant.user_id)
+        user = refresh_token.user  # read with the token
         if user is None or user.blocked:
             raise InvalidGrantError("The user of this token cannot sign in.")
         self.request.token_grant = refresh_token.grant
@@ -541,9 +544,13 @@ class OpenIDRefresh(IssuesIDTokens, oidc_grants.OpenIDToken):  # type: ignore[mi
 class UserAccessToken:
     """A verified access token of a user, with its family, as authlib's validator sees it."""
 
-    def __init__(self, token: tokens.AccessToken, grant: tokens.Family | None) -> None:
+    def __init__(
+        self, token: tokens.AccessToken, grant: tokens.Family | None, user: User | None
+    ) -> None:
         self.token = token
         self.grant = grant
+        self.user = user
+        """The family's user, read with it."""
 
     @property
     def claims(self) -> dict[str, t.Any]:
@@ -570,7 +577,7 @@ class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
         audiences = [audience] if isinstance(audience, str) else list(audience or [])
         if token.claims.get("iss") not in audiences:
             return None  # meant for an API, not for the provider's own endpoints
-        grant = tokens.find_grant(token.grant_id)
-        if grant is not None and grant.tenant_id != current_tenant().id:
-            grant = None
-        return UserAccessToken(token, grant)
+        found = tokens.find_grant_and_user(token.grant_id)
+        if found is None or found[0].tenant_id != current_tenant().id:
+            return UserAccessToken(token, None, None)
+        return UserAccessToken(token, *found)

@@ -150,14 +150,6 @@ class StoredRefreshToken(t.NamedTuple):
     created_at: dt.datetime
 
 
-FAMILY_AND_REFRESH_TOKEN = (
-    sa.select(
-        GRANTS,
-        *(REFRESH_TOKENS.c[name].label(f"token_{name}") for name in StoredRefreshToken._fields),
-    )
-    .join_from(GRANTS, REFRESH_TOKENS, REFRESH_TOKENS.c.grant_id == GRANTS.c.id)
-    .where(REFRESH_TOKENS.c.token_hash == sa.bindparam("hash"))
-)
 CLAIM_REFRESH_TOKEN = (
     REFRESH_TOKENS.update()
     .where(REFRESH_TOKENS.c.id == sa.bindparam("token_id"), REFRESH_TOKENS.c.used_at.is_(None))
@@ -168,7 +160,7 @@ StoredRow = sa.Row[t.Any]
 """A code, refresh token or token family as read: its table's columns as attributes,
 read-only (the token endpoint only reads them; building model objects from them cost as
 much as the query)."""
-Family = t.Union["NewFamily", StoredRow]
+Family = t.Union["FamilyRow", StoredRow]
 """A token family: the new one a code starts, or one read back (:func:`find_grant`)."""
 
 
@@ -197,8 +189,9 @@ def claim_code(value: str, *, tenant_id: str, client_id: str, grant_id: str) -> 
 # --- Token families --------------------------------------------------------------------------
 
 
-class NewFamily(t.NamedTuple):
-    """A family just started (the columns of ``token_grant``, as written)."""
+class FamilyRow(t.NamedTuple):
+    """A family as written when it starts, or as read with a refresh token (the columns
+    of ``token_grant``)."""
 
     id: str
     tenant_id: str
@@ -218,12 +211,12 @@ class NewFamily(t.NamedTuple):
     created_at: dt.datetime
 
 
-def start_grant(code: StoredRow) -> NewFamily:
+def start_grant(code: StoredRow) -> FamilyRow:
     """The family of tokens issued from a code (its id chosen when the code was claimed);
     it ends ``refresh_token_lifetime`` from now. Written with Core in the request's
     transaction."""
     now = utcnow()
-    grant = NewFamily(
+    grant = FamilyRow(
         id=code.grant_id,
         tenant_id=code.tenant_id,
         client_id=code.client_id,
@@ -251,6 +244,14 @@ def find_grant(grant_id: str) -> StoredRow | None:
 
 
 GRANT_BY_ID = GRANTS.select().where(GRANTS.c.id == sa.bindparam("grant_id"))
+
+
+def find_grant_and_user(grant_id: str) -> tuple[FamilyRow, User | None] | None:
+    """The family and its user, read in one statement (userinfo needs both)."""
+    row = session.execute(GRANT_AND_USER_BY_ID, {"grant_id": grant_id}).first()
+    if row is None:
+        return None
+    return FamilyRow(*row[1:]), row[0]
 
 
 def grant_is_active(grant: Family) -> bool:
@@ -296,13 +297,22 @@ def find_refresh_token(value: str) -> StoredRow | None:
     return core_execute(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)}).first()
 
 
-def find_refresh_token_and_family(value: str) -> tuple[StoredRefreshToken, StoredRow] | None:
-    """The refresh token and its family, read in one statement (the refresh grant); the
-    family's row also carries the token's columns, prefixed ``token_``."""
-    row = core_execute(FAMILY_AND_REFRESH_TOKEN, {"hash": token_hash(value)}).first()
+class RefreshTokenFamilyAndUser(t.NamedTuple):
+    token: StoredRefreshToken
+    family: FamilyRow
+    user: User | None
+
+
+def find_refresh_token_family_and_user(value: str) -> RefreshTokenFamilyAndUser | None:
+    """The refresh token, its family and the family's user, read in one statement (the
+    refresh grant needs all three)."""
+    row = session.execute(REFRESH_TOKEN_FAMILY_AND_USER, {"hash": token_hash(value)}).first()
     if row is None:
         return None
-    return StoredRefreshToken(*row[len(GRANTS.columns) :]), row
+    width = len(FamilyRow._fields)
+    return RefreshTokenFamilyAndUser(
+        StoredRefreshToken(*row[1 + width :]), FamilyRow(*row[1 : 1 + width]), row[0]
+    )
 
 
 def claim_refresh_token(token: StoredRefreshToken) -> bool:
@@ -503,3 +513,23 @@ def find_user(user_id: str) -> User | None:
 
 USER_BY_ID = sa.select(User).where(User.id == sa.bindparam("user_id"))
 """Prebuilt: a third cheaper than ``session.get``, which composes its SELECT every time."""
+
+
+REFRESH_TOKEN_FAMILY_AND_USER = (
+    sa.select(
+        User,
+        *(GRANTS.c[name].label(f"family_{name}") for name in FamilyRow._fields),
+        *(REFRESH_TOKENS.c[name].label(f"token_{name}") for name in StoredRefreshToken._fields),
+    )
+    .select_from(REFRESH_TOKENS)
+    .join(GRANTS, REFRESH_TOKENS.c.grant_id == GRANTS.c.id)
+    .outerjoin(User, User.id == GRANTS.c.user_id)
+    .where(REFRESH_TOKENS.c.token_hash == sa.bindparam("hash"))
+)
+"""Prebuilt like :data:`USER_BY_ID`; run through the session, which keeps the user."""
+GRANT_AND_USER_BY_ID = (
+    sa.select(User, *(GRANTS.c[name].label(f"family_{name}") for name in FamilyRow._fields))
+    .select_from(GRANTS)
+    .outerjoin(User, User.id == GRANTS.c.user_id)
+    .where(GRANTS.c.id == sa.bindparam("grant_id"))
+)

@@ -603,7 +603,7 @@ def test_blocked_user_cannot_redeem_a_code(client, oidc_client, signed_in, user)
 def test_the_family_and_refresh_token_tuples_mirror_their_tables():
     from app.oidc import tokens
 
-    assert tokens.NewFamily._fields == tuple(c.key for c in tokens.GRANTS.columns)
+    assert tokens.FamilyRow._fields == tuple(c.key for c in tokens.GRANTS.columns)
     assert tokens.StoredRefreshToken._fields == tuple(c.key for c in tokens.REFRESH_TOKENS.columns)
 
 
