@@ -406,6 +406,12 @@ class AccessToken:
         return not isinstance(exp, int) or exp <= int(time.time())
 
 
+ACCESS_TOKEN_CLAIMS = JWTClaimsRegistry(
+    iss={"essential": True}, sub={"essential": True}, client_id={"essential": True}
+)
+"""Built once: a registry keeps only its options (the time is read at each check)."""
+
+
 def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
     """Verify a token's signature (tenant keys, alg allow-list) and type; None if invalid.
 
@@ -418,9 +424,7 @@ def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
     if token.header.get("typ") != ACCESS_TOKEN_TYPE:
         return None  # an ID token is not an access token
     try:
-        JWTClaimsRegistry(
-            iss={"essential": True}, sub={"essential": True}, client_id={"essential": True}
-        ).validate(token.claims)
+        ACCESS_TOKEN_CLAIMS.validate(token.claims)
     except JoseError:
         return None
     return AccessToken(claims=dict(token.claims))
