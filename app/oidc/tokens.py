@@ -161,7 +161,8 @@ StoredRow = sa.Row[t.Any]
 read-only (the token endpoint only reads them; building model objects from them cost as
 much as the query)."""
 Family = t.Union["FamilyRow", StoredRow]
-"""A token family: the new one a code starts, or one read back (:func:`find_grant`)."""
+"""A token family: one a code starts or one read with its refresh token or user
+(:class:`FamilyRow`), or one read alone (:func:`find_grant`)."""
 
 
 def find_code(value: str) -> StoredRow | None:
@@ -239,7 +240,7 @@ def start_grant(code: StoredRow) -> FamilyRow:
 
 
 def find_grant(grant_id: str) -> StoredRow | None:
-    """The family as read (its row: refresh, userinfo and introspection only read it)."""
+    """The family as read (its row: revocation and introspection only read it)."""
     return core_execute(GRANT_BY_ID, {"grant_id": grant_id}).first()
 
 
@@ -298,6 +299,8 @@ def find_refresh_token(value: str) -> StoredRow | None:
 
 
 class RefreshTokenFamilyAndUser(t.NamedTuple):
+    """What the refresh grant reads in one statement (the user is None if deleted)."""
+
     token: StoredRefreshToken
     family: FamilyRow
     user: User | None
