@@ -59,6 +59,10 @@ IDENTITY_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "
 """Scopes about the signed-in user: meaningless for a machine (client_credentials) token."""
 
 
+JSON_SCALARS = frozenset({str, int, bool, type(None)})
+"""Types whose values always serialize (most claims): no trial ``json.dumps`` for them."""
+
+
 def standard_claims(user: User, scopes: t.Iterable[str]) -> dict[str, t.Any]:
     """The user's standard claims released by ``scopes``; claims without a value are left out."""
     granted = set(scopes)
@@ -137,11 +141,12 @@ def _accepted(
         if not isinstance(name, str) or name in PROTECTED_CLAIMS:
             _reject(plugin, str(name), "protected", target, tenant, organization, client, user)
             continue
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            _reject(plugin, name, "not_json", target, tenant, organization, client, user)
-            continue
+        if type(value) not in JSON_SCALARS:
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                _reject(plugin, name, "not_json", target, tenant, organization, client, user)
+                continue
         yield name, value
 
 

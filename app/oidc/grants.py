@@ -21,6 +21,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 
 from app.clients.services import check_client_secret
+from app.db import new_id
 from app.db import session
 from app.db import utcnow
 from app.events.record import record_event
@@ -192,9 +193,12 @@ class IssuedCode:
 class IssuedRefreshToken:
     """A stored refresh token (and its family) as authlib sees it."""
 
-    def __init__(self, model: tokens.StoredRow, grant: tokens.Family) -> None:
+    def __init__(
+        self, model: tokens.StoredRefreshToken, grant: tokens.Family, user: User | None
+    ) -> None:
         self.model = model
         self.grant = grant
+        self.user = user
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.grant.client_id == client.client_id
@@ -379,10 +383,16 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> IssuedCode | None:
+        """Claim the code for this request's new family (:func:`tokens.claim_code`); a
+        code not claimed is looked up to tell a re-used one from an unknown one."""
+        tenant_id = current_tenant().id
+        claimed = tokens.claim_code(
+            code, tenant_id=tenant_id, client_id=client.client_id, grant_id=new_id()
+        )
+        if claimed is not None:
+            return IssuedCode(claimed)
         row = tokens.find_code(code)
-        if row is None or row.tenant_id != current_tenant().id:
-            return None
-        if row.used_at is not None:
+        if row is not None and row.tenant_id == tenant_id and row.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what it issued
             if row.grant_id:
                 tokens.revoke_grant(row.grant_id, "code_reused")
@@ -394,10 +404,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
                 client_id=client.client_id,
                 data={"grant_id": row.grant_id},
             )
-            return None
-        if row.client_id != client.client_id or row.expires_at <= utcnow():
-            return None
-        return IssuedCode(row)
+        return None  # unknown, another tenant's or client's, or expired
 
     def authenticate_user(self, authorization_code: IssuedCode) -> User:
         user = tokens.find_user(authorization_code.model.user_id)
@@ -407,8 +414,7 @@ class AuthorizationCodeGrant(IssuesTokens, grants.AuthorizationCodeGrant):  # ty
         return user
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
-        if not tokens.claim_code(authorization_code.model, self.request.token_grant.id):
-            raise InvalidGrantError("Invalid 'code' in request.")
+        """Nothing left to do: the code was claimed when it was read."""
 
 
 # --- Refresh token grant ---------------------------------------------------------------------
@@ -419,11 +425,11 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedRefreshToken | None:
-        row = tokens.find_refresh_token(refresh_token)
-        if row is None:
+        found = tokens.find_refresh_token_family_and_user(refresh_token)
+        if found is None:
             return None
-        grant = tokens.find_grant(row.grant_id)
-        if grant is None or grant.tenant_id != current_tenant().id:
+        row, grant, user = found
+        if grant.tenant_id != current_tenant().id:
             return None
         if row.used_at is not None:
             self._revoke_family(grant)
@@ -432,10 +438,10 @@ class RefreshTokenGrant(IssuesTokens, grants.RefreshTokenGrant):  # type: ignore
             return None
         if not tokens.grant_is_active(grant):
             return None
-        return IssuedRefreshToken(row, grant)
+        return IssuedRefreshToken(row, grant, user)
 
     def authenticate_user(self, refresh_token: IssuedRefreshToken) -> User:
-        user = tokens.find_user(refresh_token.grant.user_id)
+        user = refresh_token.user  # read with the token
         if user is None or user.blocked:
             raise InvalidGrantError("The user of this token cannot sign in.")
         self.request.token_grant = refresh_token.grant
@@ -538,9 +544,13 @@ class OpenIDRefresh(IssuesIDTokens, oidc_grants.OpenIDToken):  # type: ignore[mi
 class UserAccessToken:
     """A verified access token of a user, with its family, as authlib's validator sees it."""
 
-    def __init__(self, token: tokens.AccessToken, grant: tokens.Family | None) -> None:
+    def __init__(
+        self, token: tokens.AccessToken, grant: tokens.Family | None, user: User | None
+    ) -> None:
         self.token = token
         self.grant = grant
+        self.user = user
+        """The family's user, read with it."""
 
     @property
     def claims(self) -> dict[str, t.Any]:
@@ -567,7 +577,7 @@ class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
         audiences = [audience] if isinstance(audience, str) else list(audience or [])
         if token.claims.get("iss") not in audiences:
             return None  # meant for an API, not for the provider's own endpoints
-        grant = tokens.find_grant(token.grant_id)
-        if grant is not None and grant.tenant_id != current_tenant().id:
-            grant = None
-        return UserAccessToken(token, grant)
+        found = tokens.find_grant_and_user(token.grant_id)
+        if found is None or found[0].tenant_id != current_tenant().id:
+            return UserAccessToken(token, None, None)
+        return UserAccessToken(token, *found)

@@ -30,6 +30,8 @@ from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 from joserfc.jwk import import_key
+from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64encode
 from sqlalchemy.orm import Session
 
 from app.clients.models import Client
@@ -41,6 +43,7 @@ from app.security.crypto import encrypt_json
 
 if t.TYPE_CHECKING:
     from joserfc.jwk import Key
+    from joserfc.jws import JWSAlgModel
 
 ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 """Signing algorithms a tenant may use (the JWS allow-list for every token we verify)."""
@@ -54,18 +57,58 @@ class KeyRotationTooSoon(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class Signer:
+    """A ``current`` private key ready to sign compact JWTs.
+
+    Gives the same string as ``joserfc.jwt.encode(header, claims, key)`` with the header
+    ``{"typ", "alg", "kid"}`` (the tests compare both), without what that call repeats for
+    every token: building an algorithm registry, checking a header that never changes,
+    guessing the key. The signature itself is joserfc's algorithm.
+    """
+
+    alg: str
+    key: Key
+    _algorithm: JWSAlgModel
+    _headers: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    """typ -> the encoded protected header (three values in use)."""
+
+    @classmethod
+    def of(cls, alg: str, key: Key) -> Signer:
+        algorithm = JWSRegistry(algorithms=[alg]).get_alg(alg)
+        algorithm.check_key(key)
+        return cls(alg, key, algorithm)
+
+    @property
+    def kid(self) -> str:
+        return t.cast(str, self.key.kid)
+
+    def sign(self, claims: dict[str, t.Any], typ: str) -> str:
+        """The compact JWS of ``claims`` (JSON-serializable; times as integers)."""
+        header = self._headers.get(typ)
+        if header is None:
+            protected = {"typ": typ, "alg": self.alg, "kid": self.kid}
+            header = self._headers[typ] = urlsafe_b64encode(
+                json.dumps(protected, separators=(",", ":")).encode("ascii")
+            )
+        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"))
+        signing_input = header + b"." + urlsafe_b64encode(payload.encode("utf-8"))
+        signature = urlsafe_b64encode(self._algorithm.sign(signing_input, self.key))
+        return (signing_input + b"." + signature).decode("ascii")
+
+
+@dataclasses.dataclass(frozen=True)
 class KeyRing:
     """A tenant's parsed keys: what signs, what verifies, and the published JWKS."""
 
     version: tuple[t.Any, ...]
-    signing: dict[str, Key]
-    """alg -> the private ``current`` key."""
+    signing: dict[str, Signer]
+    """alg -> the private ``current`` key, ready to sign."""
     public_keyset: KeySet
     """Every published public key (next, current, previous): verifies our own tokens."""
     jwks_json: bytes
     """The JWKS document, serialized once."""
 
-    def signing_key(self, alg: str) -> Key | None:
+    def signer(self, alg: str) -> Signer | None:
         return self.signing.get(alg)
 
 
@@ -129,13 +172,14 @@ def _load(s: Session, tenant_id: str, version: tuple[t.Any, ...]) -> KeyRing:
         .where(SigningKey.tenant_id == tenant_id, SigningKey.state.in_(PUBLISHED_STATES))
         .order_by(SigningKey.created_at)
     ).all()
-    signing: dict[str, Key] = {}
+    signing: dict[str, Signer] = {}
     public: list[dict[str, t.Any]] = []
     for row in rows:
         public.append(dict(row.public_jwk))
         if row.state == "current":
             # ordered by creation: the newest current key of an algorithm signs
-            signing[row.alg] = import_key(decrypt_json(row.private_jwk_encrypted))
+            key = import_key(decrypt_json(row.private_jwk_encrypted))
+            signing[row.alg] = Signer.of(row.alg, key)
     jwks = {"keys": public}
     return KeyRing(
         version=version,
@@ -168,15 +212,15 @@ def trusted_until(tenant_id: str) -> float:
     return cached[1] + _cache().ttl if cached is not None else time.monotonic()
 
 
-def signing_key(tenant_id: str, alg: str = DEFAULT_ALG) -> Key:
-    """The key that signs for ``alg``, created (with its ``next``) on first need."""
-    key = keyring(tenant_id).signing_key(alg)
-    if key is None:
+def signer(tenant_id: str, alg: str = DEFAULT_ALG) -> Signer:
+    """What signs for ``alg``, its key created (with its ``next``) on first need."""
+    found = keyring(tenant_id).signer(alg)
+    if found is None:
         ensure_keys(tenant_id, (alg,))
-        key = keyring(tenant_id).signing_key(alg)
-    if key is None:  # pragma: no cover - ensure_keys just wrote it
+        found = keyring(tenant_id).signer(alg)
+    if found is None:  # pragma: no cover - ensure_keys just wrote it
         raise LookupError(f"no {alg} signing key for tenant {tenant_id}")
-    return key
+    return found
 
 
 def ensure_keys(tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> None:
@@ -187,7 +231,7 @@ def ensure_keys(tenant_id: str, algs: t.Iterable[str] = (DEFAULT_ALG,)) -> None:
     """
     wanted = {alg for alg in algs if alg in ALGORITHMS}
     ring = keyring(tenant_id)
-    missing = {alg for alg in wanted if ring.signing_key(alg) is None}
+    missing = {alg for alg in wanted if ring.signer(alg) is None}
     if not missing:
         return
     with _db() as s:

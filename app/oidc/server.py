@@ -404,9 +404,12 @@ class FoyerAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
         :raises OAuth2Error: ``invalid_token`` (401) or ``insufficient_scope`` (403).
         """
+        # authlib reads nothing of the request but its Authorization header: it gets the
+        # request itself, not a copy whose URL Werkzeug would build again
+        request = flask_request._get_current_object()  # type: ignore[attr-defined]
         return t.cast(
             grants.UserAccessToken,
-            self.resource_protector.validate_request(["openid"], self.create_json_request(None)),
+            self.resource_protector.validate_request(["openid"], request),
         )
 
     def error_response(self, error: OAuth2Error) -> Response:

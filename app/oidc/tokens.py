@@ -43,6 +43,7 @@ if t.TYPE_CHECKING:
     from app.orgs.models import Organization
     from app.tenancy.models import Tenant
 
+ID_TOKEN_TYPE = "JWT"
 ACCESS_TOKEN_TYPE = "at+jwt"
 LOGOUT_TOKEN_TYPE = "logout+jwt"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -119,14 +120,36 @@ INSERT_CODE = CODES.insert()
 CODE_BY_HASH = CODES.select().where(CODES.c.code_hash == sa.bindparam("code_hash"))
 CLAIM_CODE = (
     CODES.update()
-    .where(CODES.c.id == sa.bindparam("code_id"), CODES.c.used_at.is_(None))
+    .where(
+        CODES.c.code_hash == sa.bindparam("hash"),
+        CODES.c.used_at.is_(None),
+        CODES.c.tenant_id == sa.bindparam("tenant"),
+        CODES.c.client_id == sa.bindparam("client"),
+        CODES.c.expires_at > sa.bindparam("now"),
+    )
     .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("new_grant_id"))
+    .returning(*CODES.columns)
 )
 INSERT_GRANT = GRANTS.insert()
 INSERT_REFRESH_TOKEN = REFRESH_TOKENS.insert()
 REFRESH_TOKEN_BY_HASH = REFRESH_TOKENS.select().where(
     REFRESH_TOKENS.c.token_hash == sa.bindparam("hash")
 )
+
+
+class StoredRefreshToken(t.NamedTuple):
+    """A refresh token as read with its family (the columns of ``refresh_token``)."""
+
+    id: str
+    grant_id: str
+    token_hash: str
+    scope: str
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_at: dt.datetime
+
+
 CLAIM_REFRESH_TOKEN = (
     REFRESH_TOKENS.update()
     .where(REFRESH_TOKENS.c.id == sa.bindparam("token_id"), REFRESH_TOKENS.c.used_at.is_(None))
@@ -137,33 +160,65 @@ StoredRow = sa.Row[t.Any]
 """A code, refresh token or token family as read: its table's columns as attributes,
 read-only (the token endpoint only reads them; building model objects from them cost as
 much as the query)."""
-Family = TokenGrant | StoredRow
-"""A token family: the new one a code starts, or one read back (:func:`find_grant`)."""
+Family = t.Union["FamilyRow", StoredRow]
+"""A token family: one a code starts or one read with its refresh token or user
+(:class:`FamilyRow`), or one read alone (:func:`find_grant`)."""
 
 
 def find_code(value: str) -> StoredRow | None:
     return core_execute(CODE_BY_HASH, {"code_hash": token_hash(value)}).first()
 
 
-def claim_code(code: StoredRow, grant_id: str) -> bool:
-    """Mark the code used (by the family ``grant_id`` it started) in one UPDATE; False
-    when another request used it first."""
-    params = {"code_id": code.id, "now": utcnow(), "new_grant_id": grant_id}
-    return core_execute(CLAIM_CODE, params).rowcount == 1
+def claim_code(value: str, *, tenant_id: str, client_id: str, grant_id: str) -> StoredRow | None:
+    """Mark the code used by the family ``grant_id`` it starts, and read it, in one UPDATE:
+    only an unused, unexpired code of this tenant issued to this client. None for any
+    other (:func:`find_code` tells which), or when another request used it first.
+
+    The claim is part of the request's transaction: a token request that fails after it
+    rolls it back, and the code stays as it was.
+    """
+    params = {
+        "hash": token_hash(value),
+        "tenant": tenant_id,
+        "client": client_id,
+        "now": utcnow(),
+        "new_grant_id": grant_id,
+    }
+    return core_execute(CLAIM_CODE, params).first()
 
 
 # --- Token families --------------------------------------------------------------------------
 
 
-def start_grant(code: StoredRow) -> TokenGrant:
-    """The family of tokens issued from a code; it ends ``refresh_token_lifetime`` from now.
+class FamilyRow(t.NamedTuple):
+    """A family as written when it starts, or as read with a refresh token (the columns
+    of ``token_grant``)."""
 
-    Written with Core in the request's transaction; the returned object stays outside the
-    session (the request only reads it).
-    """
+    id: str
+    tenant_id: str
+    client_id: str
+    user_id: str
+    scope: str
+    organization_id: str | None
+    sso_session_id: str | None
+    auth_time: dt.datetime
+    amr: list[str]
+    acr: str | None
+    issuer: str
+    extra_claims: dict[str, t.Any]
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    created_at: dt.datetime
+
+
+def start_grant(code: StoredRow) -> FamilyRow:
+    """The family of tokens issued from a code (its id chosen when the code was claimed);
+    it ends ``refresh_token_lifetime`` from now. Written with Core in the request's
+    transaction."""
     now = utcnow()
-    grant = TokenGrant(
-        id=new_id(),
+    grant = FamilyRow(
+        id=code.grant_id,
         tenant_id=code.tenant_id,
         client_id=code.client_id,
         user_id=code.user_id,
@@ -180,16 +235,24 @@ def start_grant(code: StoredRow) -> TokenGrant:
         revoked_reason=None,
         created_at=now,
     )
-    core_execute(INSERT_GRANT, {c.key: getattr(grant, c.key) for c in GRANTS.columns})
+    core_execute(INSERT_GRANT, grant._asdict())
     return grant
 
 
 def find_grant(grant_id: str) -> StoredRow | None:
-    """The family as read (its row: refresh, userinfo and introspection only read it)."""
+    """The family as read (its row: revocation and introspection only read it)."""
     return core_execute(GRANT_BY_ID, {"grant_id": grant_id}).first()
 
 
 GRANT_BY_ID = GRANTS.select().where(GRANTS.c.id == sa.bindparam("grant_id"))
+
+
+def find_grant_and_user(grant_id: str) -> tuple[FamilyRow, User | None] | None:
+    """The family and its user, read in one statement (userinfo needs both)."""
+    row = session.execute(GRANT_AND_USER_BY_ID, {"grant_id": grant_id}).first()
+    if row is None:
+        return None
+    return FamilyRow(*row[1:]), row[0]
 
 
 def grant_is_active(grant: Family) -> bool:
@@ -235,7 +298,27 @@ def find_refresh_token(value: str) -> StoredRow | None:
     return core_execute(REFRESH_TOKEN_BY_HASH, {"hash": token_hash(value)}).first()
 
 
-def claim_refresh_token(token: StoredRow) -> bool:
+class RefreshTokenFamilyAndUser(t.NamedTuple):
+    """What the refresh grant reads in one statement (the user is None if deleted)."""
+
+    token: StoredRefreshToken
+    family: FamilyRow
+    user: User | None
+
+
+def find_refresh_token_family_and_user(value: str) -> RefreshTokenFamilyAndUser | None:
+    """The refresh token, its family and the family's user, read in one statement (the
+    refresh grant needs all three)."""
+    row = session.execute(REFRESH_TOKEN_FAMILY_AND_USER, {"hash": token_hash(value)}).first()
+    if row is None:
+        return None
+    width = len(FamilyRow._fields)
+    return RefreshTokenFamilyAndUser(
+        StoredRefreshToken(*row[1 + width :]), FamilyRow(*row[1 : 1 + width]), row[0]
+    )
+
+
+def claim_refresh_token(token: StoredRefreshToken) -> bool:
     """Mark the refresh token rotated; False when another request rotated it first."""
     result = core_execute(CLAIM_REFRESH_TOKEN, {"token_id": token.id, "now": utcnow()})
     return result.rowcount == 1
@@ -301,9 +384,7 @@ def create_access_token(
     )
     if grant is not None:
         claims["grant_id"] = grant.id
-    key = keys.signing_key(tenant.id, keys.DEFAULT_ALG)
-    header = {"alg": keys.DEFAULT_ALG, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
-    return jwt.encode(header, claims, key, algorithms=[keys.DEFAULT_ALG]), lifetime
+    return keys.signer(tenant.id, keys.DEFAULT_ALG).sign(claims, ACCESS_TOKEN_TYPE), lifetime
 
 
 @dataclasses.dataclass
@@ -328,6 +409,12 @@ class AccessToken:
         return not isinstance(exp, int) or exp <= int(time.time())
 
 
+ACCESS_TOKEN_CLAIMS = JWTClaimsRegistry(
+    iss={"essential": True}, sub={"essential": True}, client_id={"essential": True}
+)
+"""Built once: a registry keeps only its options (the time is read at each check)."""
+
+
 def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
     """Verify a token's signature (tenant keys, alg allow-list) and type; None if invalid.
 
@@ -340,9 +427,7 @@ def decode_access_token(value: str, tenant: Tenant) -> AccessToken | None:
     if token.header.get("typ") != ACCESS_TOKEN_TYPE:
         return None  # an ID token is not an access token
     try:
-        JWTClaimsRegistry(
-            iss={"essential": True}, sub={"essential": True}, client_id={"essential": True}
-        ).validate(token.claims)
+        ACCESS_TOKEN_CLAIMS.validate(token.claims)
     except JoseError:
         return None
     return AccessToken(claims=dict(token.claims))
@@ -402,9 +487,7 @@ def create_id_token(
         at_hash = create_half_hash(access_token, alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
-    key = keys.signing_key(tenant.id, alg)
-    header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
-    return jwt.encode(header, claims, key, algorithms=[alg])
+    return keys.signer(tenant.id, alg).sign(claims, ID_TOKEN_TYPE)
 
 
 # --- Logout tokens ---------------------------------------------------------------------------
@@ -428,9 +511,7 @@ def create_logout_token(
         "sid": sid,
         "events": {LOGOUT_EVENT: {}},
     }
-    key = keys.signing_key(tenant_id, alg)
-    header = {"alg": alg, "kid": key.kid, "typ": LOGOUT_TOKEN_TYPE}
-    return jwt.encode(header, claims, key, algorithms=[alg])
+    return keys.signer(tenant_id, alg).sign(claims, LOGOUT_TOKEN_TYPE)
 
 
 def find_user(user_id: str) -> User | None:
@@ -439,3 +520,23 @@ def find_user(user_id: str) -> User | None:
 
 USER_BY_ID = sa.select(User).where(User.id == sa.bindparam("user_id"))
 """Prebuilt: a third cheaper than ``session.get``, which composes its SELECT every time."""
+
+
+REFRESH_TOKEN_FAMILY_AND_USER = (
+    sa.select(
+        User,
+        *(GRANTS.c[name].label(f"family_{name}") for name in FamilyRow._fields),
+        *(REFRESH_TOKENS.c[name].label(f"token_{name}") for name in StoredRefreshToken._fields),
+    )
+    .select_from(REFRESH_TOKENS)
+    .join(GRANTS, REFRESH_TOKENS.c.grant_id == GRANTS.c.id)
+    .outerjoin(User, User.id == GRANTS.c.user_id)
+    .where(REFRESH_TOKENS.c.token_hash == sa.bindparam("hash"))
+)
+"""Prebuilt like :data:`USER_BY_ID`; run through the session, which keeps the user."""
+GRANT_AND_USER_BY_ID = (
+    sa.select(User, *(GRANTS.c[name].label(f"family_{name}") for name in FamilyRow._fields))
+    .select_from(GRANTS)
+    .outerjoin(User, User.id == GRANTS.c.user_id)
+    .where(GRANTS.c.id == sa.bindparam("grant_id"))
+)

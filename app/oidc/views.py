@@ -49,7 +49,6 @@ from app.login.steps import session_rules
 from app.login.upstream_logout import after_logout as upstream_logout_url
 from app.oidc import keys
 from app.oidc import logout
-from app.oidc import tokens
 from app.oidc import well_known
 from app.oidc.backchannel import init_backchannel
 from app.oidc.claims import extra_claims
@@ -396,7 +395,7 @@ def userinfo() -> Response:
         return server.error_response(error)
     grant = token.grant
     assert grant is not None  # an active family: checked by the validator
-    user = tokens.find_user(grant.user_id)
+    user = token.user
     client = server.query_client(grant.client_id)
     if user is None or user.blocked or client is None:
         return server.error_response(InvalidTokenError())

@@ -524,19 +524,26 @@ def test_expired_code_is_refused(client, oidc_client, signed_in):
     assert response.get_json()["error"] == "invalid_grant"
 
 
-def test_code_is_bound_to_its_client(client, oidc_client, make_client, signed_in):
-    model, _secret = oidc_client
+def test_code_is_bound_to_its_client(client, oidc_client, make_client, signed_in, recorded_events):
+    model, secret = oidc_client
     other, other_secret = make_client(name="Other app")
     result = authorize(client, model)
     response = exchange_code(client, other, result, other_secret)
     assert response.get_json()["error"] == "invalid_grant"
+    # another client's attempt neither spends the code nor counts as a re-use
+    assert exchange_code(client, model, result, secret).status_code == 200
+    assert recorded_events("code_reused") == []
 
 
-def test_code_is_bound_to_its_redirect_uri(client, make_client, signed_in):
+def test_code_is_bound_to_its_redirect_uri(client, make_client, signed_in, recorded_events):
     model, secret = make_client(redirect_uris=[REDIRECT_URI, "https://app.test/other"])
     result = authorize(client, model)
     response = exchange_code(client, model, result, secret, redirect_uri="https://app.test/other")
     assert response.get_json()["error"] == "invalid_grant"
+    # the refused exchange rolled back its claim: the code is still good, once
+    assert exchange_code(client, model, result, secret).status_code == 200
+    assert session.scalar(sa.select(sa.func.count()).select_from(TokenGrant)) == 1
+    assert recorded_events("code_reused") == []
 
 
 def test_bad_client_secret_answers_401_with_www_authenticate(
@@ -587,6 +594,17 @@ def test_blocked_user_cannot_redeem_a_code(client, oidc_client, signed_in, user)
     user.blocked = True
     session.commit()
     assert exchange_code(client, model, result, secret).get_json()["error"] == "invalid_grant"
+    code = session.scalar(sa.select(AuthorizationCode))
+    session.refresh(code)
+    assert code.used_at is None and code.grant_id is None  # the refusal wrote nothing
+    assert session.scalar(sa.select(sa.func.count()).select_from(TokenGrant)) == 0
+
+
+def test_the_family_and_refresh_token_tuples_mirror_their_tables():
+    from app.oidc import tokens
+
+    assert tokens.FamilyRow._fields == tuple(c.key for c in tokens.GRANTS.columns)
+    assert tokens.StoredRefreshToken._fields == tuple(c.key for c in tokens.REFRESH_TOKENS.columns)
 
 
 def test_any_response_type_but_code_is_refused_without_echoing_it(client, oidc_client, signed_in):

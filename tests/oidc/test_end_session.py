@@ -67,7 +67,7 @@ def test_expired_hint_is_accepted(client, issue_tokens, signed_in, tenant):
 
     claims = jwt.decode(issue_tokens()["id_token"], keys.keyring(tenant.id).public_keyset).claims
     claims["exp"] = int(time.time()) - 3600
-    key = keys.signing_key(tenant.id)
+    key = keys.signer(tenant.id).key
     expired = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
     response = logout(client, id_token_hint=expired, post_logout_redirect_uri=SIGNED_OUT)
     assert response.headers["Location"] == SIGNED_OUT

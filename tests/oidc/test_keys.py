@@ -33,21 +33,21 @@ def published_kids(client):
 
 def test_keys_are_created_on_first_need_as_current_and_next(tenant):
     assert states(tenant) == {}
-    key = keys.signing_key(tenant.id, "RS256")
+    key = keys.signer(tenant.id, "RS256").key
     found = states(tenant)
     assert sorted(state for _alg, state in found.values()) == ["current", "next"]
     assert found[key.kid] == ("RS256", "current")
 
 
 def test_es256_keys_exist_only_once_a_client_needs_them(tenant):
-    keys.signing_key(tenant.id, "RS256")
+    keys.signer(tenant.id, "RS256")
     assert {alg for alg, _state in states(tenant).values()} == {"RS256"}
-    keys.signing_key(tenant.id, "ES256")
+    keys.signer(tenant.id, "ES256")
     assert {alg for alg, _state in states(tenant).values()} == {"RS256", "ES256"}
 
 
 def test_private_keys_are_encrypted_at_rest(tenant):
-    keys.signing_key(tenant.id)
+    keys.signer(tenant.id)
     row = session.scalar(sa.select(SigningKey).where(SigningKey.state == "current"))
     assert '"d"' not in row.private_jwk_encrypted
     assert "d" not in row.public_jwk
@@ -61,11 +61,11 @@ def test_keys_belong_to_one_tenant(tenant, foyer_app):
 
     other = create_tenant("other", "Other", ["https://other.test"])
     session.commit()
-    assert keys.signing_key(tenant.id).kid != keys.signing_key(other.id).kid
+    assert keys.signer(tenant.id).key.kid != keys.signer(other.id).key.kid
 
 
 def test_rotation_promotes_next_and_keeps_publishing_the_old_key(client, tenant):
-    before = keys.signing_key(tenant.id)
+    before = keys.signer(tenant.id).key
     next_kid = next(k for k, (_a, s) in states(tenant).items() if s == "next")
     signing = keys.rotate_keys(tenant.id)
     assert [key.kid for key in signing] == [next_kid]
@@ -73,7 +73,7 @@ def test_rotation_promotes_next_and_keeps_publishing_the_old_key(client, tenant)
     assert after[before.kid] == ("RS256", "previous")
     assert after[next_kid] == ("RS256", "current")
     assert sum(1 for _a, s in after.values() if s == "next") == 1
-    assert keys.signing_key(tenant.id).kid == next_kid
+    assert keys.signer(tenant.id).key.kid == next_kid
     assert set(after) == published_kids(client)
 
 
@@ -87,7 +87,7 @@ def test_tokens_signed_before_rotation_still_verify(client, oidc_client, signed_
 
 
 def test_second_rotation_retires_the_oldest_key_only_after_tokens_expired(client, tenant):
-    first = keys.signing_key(tenant.id)
+    first = keys.signer(tenant.id).key
     keys.rotate_keys(tenant.id)
     with pytest.raises(keys.KeyRotationTooSoon):
         keys.rotate_keys(tenant.id)
@@ -104,14 +104,14 @@ def test_second_rotation_retires_the_oldest_key_only_after_tokens_expired(client
 
 
 def test_forced_rotation_retires_at_once(tenant):
-    first = keys.signing_key(tenant.id)
+    first = keys.signer(tenant.id).key
     keys.rotate_keys(tenant.id)
     keys.rotate_keys(tenant.id, force=True)
     assert states(tenant)[first.kid] == ("RS256", "retired")
 
 
 def test_cache_notices_a_rotation_made_by_another_process(foyer_app, tenant, monkeypatch):
-    old = keys.signing_key(tenant.id)
+    old = keys.signer(tenant.id).key
     # another process rotates: this process's cache is not told
     nxt = session.scalar(sa.select(SigningKey).where(SigningKey.state == "next"))
     now = utcnow()
@@ -126,9 +126,9 @@ def test_cache_notices_a_rotation_made_by_another_process(foyer_app, tenant, mon
         .values(state="current", rotated_at=now)
     )
     session.commit()
-    assert keys.signing_key(tenant.id).kid == old.kid  # cached within FOYER_CACHE_SECONDS
+    assert keys.signer(tenant.id).key.kid == old.kid  # cached within FOYER_CACHE_SECONDS
     monkeypatch.setattr(foyer_app.extensions["foyer.oidc.keys"], "ttl", 0.0)
-    assert keys.signing_key(tenant.id).kid == nxt.kid
+    assert keys.signer(tenant.id).key.kid == nxt.kid
 
 
 def test_cli_rotates_keys_and_records_an_event(foyer_app, tenant, recorded_events):
@@ -137,7 +137,7 @@ def test_cli_rotates_keys_and_records_an_event(foyer_app, tenant, recorded_event
     from app.oidc.cli import register_commands
 
     register_commands(cli)
-    first = keys.signing_key(tenant.id)
+    first = keys.signer(tenant.id).key
     runner = CliRunner()
     result = runner.invoke(cli, ["keys", "rotate", "--tenant", "acme"], obj=AppContext(foyer_app))
     assert result.exit_code == 0, result.output
@@ -154,3 +154,22 @@ def test_cli_rotates_keys_and_records_an_event(foyer_app, tenant, recorded_event
 
     unknown = runner.invoke(cli, ["keys", "rotate", "--tenant", "nope"], obj=AppContext(foyer_app))
     assert unknown.exit_code == 1
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+@pytest.mark.parametrize("typ", ["JWT", "at+jwt", "logout+jwt"])
+def test_a_signer_signs_what_joserfc_encodes(tenant, alg, typ):
+    from joserfc import jwt
+
+    signer = keys.signer(tenant.id, alg)
+    claims = {"iss": "https://t.example", "sub": "ü-1", "aud": ["a", "b"], "exp": 2, "n": None}
+    token = signer.sign(dict(claims), typ)
+    decoded = jwt.decode(token, keys.keyring(tenant.id).public_keyset, algorithms=[alg])
+    assert decoded.header == {"typ": typ, "alg": alg, "kid": signer.kid}
+    assert decoded.claims == claims
+    header = {"alg": alg, "kid": signer.kid, "typ": typ}
+    expected = jwt.encode(header, dict(claims), signer.key, algorithms=[alg])
+    if alg == "RS256":  # deterministic signatures: the very same string
+        assert token == expected
+    else:  # ECDSA signs with a random nonce: the same header and payload
+        assert token.rsplit(".", 1)[0] == expected.rsplit(".", 1)[0]

@@ -64,7 +64,7 @@ def test_expired_token_is_refused(client, issue_tokens, tenant, oidc_client):
     tokens = issue_tokens()
     claims = jwt.decode(tokens["access_token"], keys.keyring(tenant.id).public_keyset).claims
     claims["exp"] = int(time.time()) - 1
-    key = keys.signing_key(tenant.id)
+    key = keys.signer(tenant.id).key
     expired = jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
     assert userinfo(client, expired).status_code == 401
 
