@@ -43,6 +43,11 @@ class Counter:
     def on_commit(self, *_args: t.Any) -> None:
         self.commits += 1
 
+    def on_alone(self, *_args: t.Any) -> None:
+        """A statement that commits by itself (``Database.run_alone``): one of each."""
+        self.statements += 1
+        self.commits += 1
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -54,9 +59,10 @@ def main() -> None:
     target = inprocess.prepare(Path(tempfile.mkdtemp(prefix="foyer-per-request-")))
     app = inprocess.InProcessClient.app
     counter = Counter()
-    engine = app.extensions["foyer.db"].engine
-    event.listen(engine, "before_cursor_execute", counter.on_statement)
-    event.listen(engine, "commit", counter.on_commit)
+    database = app.extensions["foyer.db"]
+    event.listen(database.engine, "before_cursor_execute", counter.on_statement)
+    event.listen(database.engine, "commit", counter.on_commit)
+    event.listen(database.autocommit_engine.pool, "checkout", counter.on_alone)
     profiler = None
     if args.profile is not None:
         from pyinstrument import Profiler  # optional: only this option needs it

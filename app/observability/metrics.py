@@ -174,15 +174,33 @@ organization_label = BoundedLabel(MAX_ORGANIZATIONS)
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
     """One answered request; ``endpoint`` is Flask's endpoint name (``None``: no route
     matched, counted as ``unmatched`` so a scanner's paths never become labels)."""
-    name = endpoint or "unmatched"
-    method = method if method in _METHODS else "other"
-    HTTP_REQUESTS.labels(name, method, str(status)).inc()
-    HTTP_DURATION.labels(name).observe(seconds)
+    series = _request_series.get((endpoint, method, status))
+    if series is None:
+        series = _request_series_of(endpoint, method, status)
+    count, duration = series
+    count.inc()
+    duration.observe(seconds)
     if status == 429:
-        RATE_LIMITED.labels(name).inc()
+        RATE_LIMITED.labels(endpoint or "unmatched").inc()
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_request_series: dict[tuple[str | None, str, int], tuple[t.Any, t.Any]] = {}
+"""The request metrics' series by (endpoint, method, status), as ``labels()`` found them:
+finding one costs more than counting in it. As bounded as the series themselves (the
+client keeps every one it made); methods beyond :data:`_METHODS` are not kept apart."""
+
+
+def _request_series_of(endpoint: str | None, method: str, status: int) -> tuple[t.Any, t.Any]:
+    name = endpoint or "unmatched"
+    known = method in _METHODS
+    series = (
+        HTTP_REQUESTS.labels(name, method if known else "other", str(status)),
+        HTTP_DURATION.labels(name),
+    )
+    if known:
+        _request_series[(endpoint, method, status)] = series
+    return series
 
 
 def count_sign_in(result: str, tenant: str | None, organization: str | None) -> None:

@@ -28,6 +28,7 @@ from app.migrate import schema_state
 from app.observability import metrics
 from app.observability.logs import REQUEST_ID_HEADER
 from app.observability.logs import request_id
+from app.observability.logs import request_id_of
 from app.security.counters import redis_client
 
 access_log = logging.getLogger("foyer.access")
@@ -105,8 +106,9 @@ def _no_store(response: Response) -> Response:
 
 
 def _start() -> None:
-    g.request_started = time.perf_counter()
-    request_id()
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
+    ctx.request_started = time.perf_counter()
+    ctx.request_id = request_id_of(request.environ)
 
 
 def _finish(response: Response) -> Response:
@@ -114,7 +116,7 @@ def _finish(response: Response) -> Response:
     # the proxies resolved once: each ``request.x`` through them costs a context lookup
     req = t.cast(Request, request._get_current_object())  # type: ignore[attr-defined]
     ctx = g._get_current_object()  # type: ignore[attr-defined]
-    rid = request_id()
+    rid = ctx.get("request_id") or request_id()
     if rid is not None:
         response.headers[REQUEST_ID_HEADER] = rid
     started = ctx.get("request_started")

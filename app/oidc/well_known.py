@@ -24,9 +24,8 @@ from flask import Flask
 from flask import request
 
 from app.observability import metrics
-from app.observability.logs import REQUEST_ID
 from app.observability.logs import REQUEST_ID_HEADER
-from app.observability.logs import new_request_id
+from app.observability.logs import request_id_of
 from app.tenancy.paths import ENVIRON_KEY as ORGANIZATION_PATH
 
 if t.TYPE_CHECKING:
@@ -98,8 +97,7 @@ class WellKnownCopies:
         generation = self.generation()
         if copy is None or copy.generation != generation or time.monotonic() >= copy.until:
             return self._fill(address, generation, environ, start_response)
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        rid = given if REQUEST_ID.fullmatch(given) else new_request_id()
+        rid = request_id_of(environ)
         start_response(copy.status, [*copy.headers, (REQUEST_ID_HEADER, rid)])
         _observe(environ, endpoint, copy, rid, time.perf_counter() - started)
         return [copy.body]

@@ -2,8 +2,9 @@
 
 A counter is a number with the end of its window. In Redis (FOYER_REDIS_URL) one Lua
 script per operation; without Redis, a row of the ``counter`` table changed by one atomic
-``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (SQLite and PostgreSQL). Never a count
-in a worker's memory: two gunicorn workers, or two hosts, see the same number.
+``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (SQLite and PostgreSQL), committed by
+itself. Never a count in a worker's memory: two gunicorn workers, or two hosts, see the
+same number.
 
 The caller passes the time (``now``, seconds since the epoch), and windows end at times
 stored with the count rather than by Redis' own expiry, so a test's clock drives both
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from app.db import Base
+from app.db import DriverStatement
 from app.db import sqlite_write_holder
 
 if t.TYPE_CHECKING:
@@ -160,26 +162,30 @@ def _statements(dialect: str) -> dict[str, sa.Executable]:
 class DatabaseCounters(Counters):
     """Counters in the ``counter`` table, each change one atomic statement.
 
-    Writes go through a connection of their own and commit at once, so a request that
-    fails still counts; on SQLite, while the request's own session holds the one write
-    lock, they go through that session instead (another connection would wait for it).
+    A change commits by itself, at once (:meth:`~app.db.Database.run_alone`), so a request
+    that fails still counts; on SQLite, while the request's own session holds the one write
+    lock, it goes through that session instead (another connection would wait for it).
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.dialect = database.engine.dialect.name
         self.statements = _statements(self.dialect)
+        dialect = database.autocommit_engine.dialect
+        self.compiled = {
+            name: DriverStatement(statement, dialect)
+            for name, statement in self.statements.items()
+            if name != "peek"
+        }
         self._swept = 0.0
 
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
     ) -> Count:
-        statement = self.statements["add_extend" if extend else "add"]
-        (row,) = self._write(
-            statement, {"key": key, "now": now, "ends": now + window, "amount": amount}
-        )
+        values = {"key": key, "now": now, "ends": now + window, "amount": amount}
+        count, ends = self._change("add_extend" if extend else "add", values)
         self._sweep(now)
-        return Count(int(row.count), float(row.expires_at))
+        return Count(int(count), float(ends))
 
     def add_beside(
         self, key: str, window: float, now: float, amount: int, other: str
@@ -187,16 +193,25 @@ class DatabaseCounters(Counters):
         """:meth:`add`, and in the same statement the count of the ``other`` key (0 when
         its window ended): a sliding window's current and previous windows in one round
         trip."""
-        params = {"key": key, "now": now, "ends": now + window, "amount": amount, "other": other}
-        (row,) = self._write(self.statements["add_beside"], params)
+        values = {"key": key, "now": now, "ends": now + window, "amount": amount, "other": other}
+        count, ends, previous = self._change("add_beside", values)
         self._sweep(now)
-        return Count(int(row.count), float(row.expires_at)), int(row.other or 0)
+        return Count(int(count), float(ends)), int(previous or 0)
 
     def charge(self, key: str, seconds: float, now: float) -> Count:
-        params = {"key": key, "now": now, "ends": now + seconds, "seconds": seconds}
-        (row,) = self._write(self.statements["charge"], params)
+        values = {"key": key, "now": now, "ends": now + seconds, "seconds": seconds}
+        count, ends = self._change("charge", values)
         self._sweep(now)
-        return Count(int(row.count), float(row.expires_at))
+        return Count(int(count), float(ends))
+
+    def _change(self, name: str, values: dict[str, t.Any]) -> t.Sequence[t.Any]:
+        """Run one counting statement (committed by itself); the one row it returns."""
+        holder = sqlite_write_holder()
+        if holder is not None:
+            row = holder.connection().execute(self.statements[name], values).one()
+            return t.cast(t.Sequence[t.Any], row)
+        (row,) = self.database.run_alone(self.compiled[name], values)
+        return t.cast(t.Sequence[t.Any], row)
 
     def peek(self, key: str, now: float) -> Count:
         with self.database.engine.connect() as connection:
@@ -213,17 +228,14 @@ class DatabaseCounters(Counters):
         """Forget every count (the ``limits`` storage's ``reset``)."""
         self._write(TABLE.delete())
 
-    def _write(
-        self, statement: sa.Executable, params: dict[str, t.Any] | None = None
-    ) -> list[sa.Row[t.Any]]:
-        """Run one change; the rows it returns, if any."""
+    def _write(self, statement: sa.Executable) -> None:
+        """Run one deletion (rare: a sign-in clearing its failures, the sweep)."""
         holder = sqlite_write_holder()
         if holder is not None:
-            result = holder.connection().execute(statement, params)
-            return list(result) if result.returns_rows else []
+            holder.connection().execute(statement)
+            return
         with self.database.engine.begin() as connection:
-            result = connection.execute(statement, params)
-            return list(result) if result.returns_rows else []
+            connection.execute(statement)
 
     def _sweep(self, now: float) -> None:
         """Now and then, delete rows whose window ended (they already count as zero)."""

@@ -15,27 +15,46 @@ CSP = (
 at each client's own redirect_uri."""
 
 
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+NO_STORE = ("Cache-Control", "no-store")
+
+
+def content_security_policy(asset_base: str) -> str:
+    """:data:`CSP`, with the asset host (``FOYER_ASSET_BASE_URL``) allowed where assets load."""
+    if not asset_base:
+        return CSP
+    csp = CSP
+    for directive in ("style-src", "script-src", "img-src", "font-src"):
+        csp = csp.replace(f"{directive} 'self'", f"{directive} 'self' {asset_base}")
+    return csp
+
+
 def init_headers(app: Flask) -> None:
-    asset_base = app.extensions["foyer.settings"].asset_base_url.rstrip("/")
+    """Every answer gets the headers below unless its view set them itself. They are built
+    once, and each is added after one pass over the answer's own headers (one
+    ``setdefault`` each scanned them twice)."""
+    csp = content_security_policy(app.extensions["foyer.settings"].asset_base_url.rstrip("/"))
+    always = [
+        (name.lower(), (name, value))
+        for name, value in (
+            ("Content-Security-Policy", csp),
+            ("X-Frame-Options", "SAMEORIGIN"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+        )
+    ]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         h = response.headers
-        csp = CSP
-        if asset_base:
-            csp = csp.replace("style-src 'self'", f"style-src 'self' {asset_base}")
-            csp = csp.replace("script-src 'self'", f"script-src 'self' {asset_base}")
-            csp = csp.replace("img-src 'self'", f"img-src 'self' {asset_base}")
-            csp = csp.replace("font-src 'self'", f"font-src 'self' {asset_base}")
-        h.setdefault("Content-Security-Policy", csp)
-        h.setdefault("X-Frame-Options", "SAMEORIGIN")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.is_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if response.mimetype == "text/html":
-            h.setdefault("Cache-Control", "no-store")
+        present = {name.lower() for name, _value in h.items()}
+        missing = [header for name, header in always if name not in present]
+        if request.is_secure and "strict-transport-security" not in present:
+            missing.append(HSTS)
+        if "cache-control" not in present and response.mimetype == "text/html":
+            missing.append(NO_STORE)
+        h.extend(missing)
         return response
 
 

@@ -243,10 +243,16 @@ def init_limiter(app: Flask) -> None:
         headers_enabled=False,  # a 429 says Retry-After; other answers tell no budget
         key_prefix=prefix,
     )
+    hooks = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    before = [list(functions.get(None, ())) for functions in hooks]
     limiter.init_app(app)
-    # Every limit is declared on its view or checked inside it; none covers the whole app or
-    # a blueprint, so the check Flask-Limiter runs before every request only costs time.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    # Flask-Limiter's own hooks around every request only cost time here: every limit is
+    # declared on its view or checked inside it (none covers the whole app or a blueprint,
+    # which its check before each request is for), none deducts after the answer, headers
+    # are off (what it adds to each answer), and the state it resets at the end lives on
+    # the request's own context.
+    for functions, kept in zip(hooks, before, strict=True):
+        functions[None] = kept
     app.extensions["foyer.limiter"] = limiter
 
 
