@@ -9,6 +9,7 @@ dedicated connection for a second organization therefore tightens access.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import typing as t
@@ -110,12 +111,16 @@ def enables(organization: Organization, connection: Connection) -> bool:
 
 def dedicated_organization_id(connection: Connection) -> str | None:
     """The id of the organization that alone enables ``connection``, else None."""
-    organization_ids = session.scalars(
-        sa.select(OrganizationConnection.organization_id)
-        .where(OrganizationConnection.connection_id == connection.id)
-        .limit(2)
-    ).all()
+    organization_ids = session.scalars(_TWO_LINKS, {"connection_id": connection.id}).all()
     return organization_ids[0] if len(organization_ids) == 1 else None
+
+
+_TWO_LINKS = (
+    sa.select(OrganizationConnection.organization_id)
+    .where(OrganizationConnection.connection_id == sa.bindparam("connection_id"))
+    .limit(2)
+)
+"""Built once: every identifier submitted without an organization asks it."""
 
 
 def dedicated_organization(connection: Connection) -> Organization | None:
@@ -202,27 +207,37 @@ def password_connections_knowing(
     their connections (each then asked in turn)."""
     stored, other = password_strategies()
     value = identifier.strip()
-    if "@" in value:
-        holders = sa.select(User.connection_id).where(
-            User.tenant_id == tenant.id, User.email_normalized == normalize_email(value)
-        )
-    else:
-        holders = sa.select(User.connection_id).where(
-            User.tenant_id == tenant.id, User.username == value
-        )
+    by_email = "@" in value
+    found_stored, asked = _knowing_statements(tuple(stored), tuple(other), shared, by_email)
+    params = {"tenant_id": tenant.id, "value": normalize_email(value) if by_email else value}
+    found = list(session.scalars(found_stored, params))
+    if asked is not None:  # an empty IN () is a scan of the tenant's connections on SQLite
+        asked_rows = session.scalars(asked, params)
+        found += [c for c in asked_rows if strategy_for(c).find_user(value) is not None]
+    return sorted(found, key=lambda c: (c.created_at, c.name))
+
+
+@functools.cache
+def _knowing_statements(
+    stored: tuple[str, ...], other: tuple[str, ...], shared: bool, by_email: bool
+) -> tuple[sa.Select[tuple[Connection]], sa.Select[tuple[Connection]] | None]:
+    """The statements of :func:`password_connections_knowing`, built once per set of
+    installed strategies: composing them cost more than running them, on every identifier
+    submitted. Parameters: ``tenant_id`` and ``value`` (the normalized email, or the
+    username)."""
+    tenant_id, value = sa.bindparam("tenant_id"), sa.bindparam("value")
+    column = User.email_normalized if by_email else User.username
+    holders = sa.select(User.connection_id).where(User.tenant_id == tenant_id, column == value)
     found_stored = sa.select(Connection).where(
         Connection.id.in_(holders), Connection.strategy.in_(stored), Connection.enabled
     )
     asked = sa.select(Connection).where(
-        Connection.tenant_id == tenant.id, Connection.strategy.in_(other), Connection.enabled
+        Connection.tenant_id == tenant_id, Connection.strategy.in_(other), Connection.enabled
     )
     if shared:
         found_stored = found_stored.where(_not_dedicated(Connection.id))
         asked = asked.where(_not_dedicated(Connection.id))
-    found = list(session.scalars(found_stored))
-    if other:  # an empty IN () is a scan of the tenant's connections on SQLite
-        found += [c for c in session.scalars(asked) if strategy_for(c).find_user(value) is not None]
-    return sorted(found, key=lambda c: (c.created_at, c.name))
+    return found_stored, asked if other else None
 
 
 def password_connections(organization: Organization) -> list[Connection]:

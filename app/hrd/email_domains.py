@@ -12,6 +12,7 @@ number of organizations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing as t
 
 import sqlalchemy as sa
@@ -58,14 +59,8 @@ def find_email_domain(tenant: Tenant, domain: str) -> DomainMatch | None:
     candidates = suffixes(domain)
     if not candidates:
         return None
-    rows = {
-        row.domain: row
-        for row in session.scalars(
-            sa.select(OrgDomain).where(
-                OrgDomain.tenant_id == tenant.id, OrgDomain.domain.in_(candidates)
-            )
-        )
-    }
+    found = session.scalars(_claimed(), {"tenant_id": tenant.id, "domains": candidates})
+    rows = {row.domain: row for row in found}
     exact = rows.get(domain)
     if exact is not None:
         return DomainMatch(exact, via_subdomain=False)
@@ -74,3 +69,13 @@ def find_email_domain(tenant: Tenant, domain: str) -> DomainMatch | None:
         if row is not None and row.include_subdomains:
             return DomainMatch(row, via_subdomain=True)
     return None
+
+
+@functools.cache
+def _claimed() -> sa.Select[tuple[OrgDomain]]:
+    """The tenant's claimed domains among ``domains``: built once (on first use, the
+    mappers known), as every identifier with an email runs it."""
+    return sa.select(OrgDomain).where(
+        OrgDomain.tenant_id == sa.bindparam("tenant_id"),
+        OrgDomain.domain.in_(sa.bindparam("domains", expanding=True)),
+    )

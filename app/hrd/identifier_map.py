@@ -238,18 +238,20 @@ def pattern_index(tenant: Tenant) -> PatternIndex:
     return index
 
 
+EXACT_ROUTE = sa.select(IdentifierRoute.organization_id, IdentifierRoute.connection_id).where(
+    IdentifierRoute.tenant_id == sa.bindparam("tenant_id"),
+    IdentifierRoute.identifier == sa.bindparam("identifier"),
+    IdentifierRoute.is_pattern.is_(False),
+)
+"""Built once: every identifier submitted runs it."""
+
+
 def find_route(tenant: Tenant, identifier: str) -> Match | None:
     """The entry for ``identifier``: exact first (one indexed query), then patterns."""
     value = normalize_identifier(identifier)
     if not value or len(value) > glob.MAX_LENGTH:
         return None
-    row = session.execute(
-        sa.select(IdentifierRoute.organization_id, IdentifierRoute.connection_id).where(
-            IdentifierRoute.tenant_id == tenant.id,
-            IdentifierRoute.identifier == value,
-            IdentifierRoute.is_pattern.is_(False),
-        )
-    ).first()
+    row = session.execute(EXACT_ROUTE, {"tenant_id": tenant.id, "identifier": value}).first()
     if row is not None:
         return Match(value, False, row[0], row[1])
     return pattern_index(tenant).find(value)

@@ -124,8 +124,11 @@ def _refusal(password: str, sign_in: SignIn, user: User) -> str | None:
 
 @hookimpl
 def check_login(context: LoginContext) -> LoginDecision | None:
-    """Require the ``password_change`` step of a sign-in whose password was refused."""
-    if STEP in context.steps:
+    """Require the ``password_change`` step of a sign-in whose password was refused.
+
+    Only a sign-in that checked a password here can be one: one its SSO session answers
+    (no step passed) is let through without opening the request's sign-in."""
+    if STEP in context.steps or steps.AUTHENTICATE not in context.steps:
         return None
     tx = current_sign_in().transaction
     if tx is None or not tx.password_change or tx.user_id != context.user.id:

@@ -153,11 +153,12 @@ def load(tx_id: str | None) -> LoginTransaction | None:
 
 def save(tx: LoginTransaction, *, new: bool = False, commit: bool = True) -> None:
     """Store the transaction's state, committed at once like a cookie on the way out, or
-    with the caller's own work when it commits (``commit=False``)."""
+    with the caller's own work when it commits (``commit=False``).
+
+    Its fields are handed over as they are (no deep copy, as ``dataclasses.asdict`` makes):
+    the statement turns them into JSON at once."""
     expires_at = dt.datetime.fromtimestamp(tx.created_at + _lifetime(), dt.UTC)
-    transactions.store(
-        tx.id, tx.tenant_id, dataclasses.asdict(tx), expires_at, new=new, commit=commit
-    )
+    transactions.store(tx.id, tx.tenant_id, dict(vars(tx)), expires_at, new=new, commit=commit)
 
 
 def discard(tx: LoginTransaction, *, commit: bool = True) -> None:

@@ -72,6 +72,7 @@ from app.tenancy.resolve import request_issuer
 
 if t.TYPE_CHECKING:
     from app.clients.models import Client
+    from app.login.flow import LoginTransaction
     from app.oidc.grants import OAuthClient
     from app.sessions.models import SsoSession
     from app.tenancy.models import Tenant
@@ -259,12 +260,22 @@ def authorize() -> Response:
 
 @bp.route("/authorize/resume")
 def authorize_resume() -> Response:
-    """Where the hosted login sends the browser once the user is signed in: issue the code."""
-    tenant = current_tenant()
+    """Where the hosted login sends the browser once the user is signed in: issue the code.
+
+    The transaction is single use: its end is committed with the code, or with whatever
+    else answers (one commit for the request)."""
     tx = flow.load(request.args.get("tx"))
     if tx is None or not tx.completed or not tx.client_id:
         return error_page("login_expired")
-    flow.discard(tx)
+    flow.discard(tx, commit=False)
+    response = _resume(tx)
+    session.commit()
+    return response
+
+
+def _resume(tx: LoginTransaction) -> Response:
+    """The code for a finished sign-in's request, or why not (nothing committed)."""
+    tenant = current_tenant()
     page_languages().candidates = [tx.params.get("ui_locales")]
     sso = current_sso()
     if sso is None or sso.user_id != tx.user_id:
@@ -286,9 +297,7 @@ def authorize_resume() -> Response:
     if asked is not None:
         return asked
     organization_id = _code_organization(client.model, tx.organization_id, sso)
-    response = server.issue_code(grant, sso.user, sso, organization_id)
-    session.commit()
-    return response
+    return server.issue_code(grant, sso.user, sso, organization_id)
 
 
 def _code_organization(client: Client, organization_id: str | None, sso: SsoSession) -> str | None:

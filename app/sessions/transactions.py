@@ -56,6 +56,22 @@ UPDATE_DATA = (
 SELECT_ROW = sa.select(TABLE.c.browser_hash, TABLE.c.data).where(
     TABLE.c.id == sa.bindparam("tx_id")
 )
+INSERT_ROW = sa.insert(TABLE).values(
+    id=sa.bindparam("tx_id"),
+    tenant_id=sa.bindparam("tenant_id"),
+    browser_hash=sa.bindparam("browser_hash"),
+    data=sa.bindparam("data"),
+    expires_at=sa.bindparam("expires_at"),
+    created_at=sa.bindparam("created_at"),
+)
+BIND_ROW = (
+    sa.update(TABLE)
+    .where(TABLE.c.id == sa.bindparam("tx_id"), TABLE.c.browser_hash.is_(None))
+    .values(browser_hash=sa.bindparam("browser_hash"))
+)
+DELETE_ROW = sa.delete(TABLE).where(TABLE.c.id == sa.bindparam("tx_id"))
+"""The statements of every page of a sign-in, built once (composing one costs more than
+running it)."""
 
 
 def store(
@@ -77,16 +93,8 @@ def store(
     """
     values = {"tx_id": tx_id, "data": data, "expires_at": expires_at}
     if new or not core_execute(UPDATE_DATA, values).rowcount:
-        core_execute(
-            sa.insert(TABLE).values(
-                id=tx_id,
-                tenant_id=tenant_id,
-                browser_hash=_browser_hash(),
-                data=data,
-                expires_at=expires_at,
-                created_at=utcnow(),
-            )
-        )
+        values.update(tenant_id=tenant_id, browser_hash=_browser_hash(), created_at=utcnow())
+        core_execute(INSERT_ROW, values)
     if commit:
         session.commit()
 
@@ -105,14 +113,12 @@ def fetch(tx_id: str) -> dict[str, t.Any] | None:
         if not isinstance(key, str):
             key = new_token(16)
             cookie[BROWSER_KEY] = key
-        bound = core_execute(  # conditional: of two browsers opening it at once, one wins
-            sa.update(TABLE)
-            .where(TABLE.c.id == tx_id, TABLE.c.browser_hash.is_(None))
-            .values(browser_hash=token_hash(key))
-        ).rowcount
+        mine = token_hash(key)
+        # conditional: of two browsers opening it at once, one wins
+        bound = core_execute(BIND_ROW, {"tx_id": tx_id, "browser_hash": mine}).rowcount
         session.commit()
         if bound:
-            browser_hash = token_hash(key)
+            browser_hash = mine
         else:  # the other browser won: read whose it is now
             found = core_execute(SELECT_ROW, {"tx_id": tx_id}).first()
             browser_hash = found[0] if found is not None else None
@@ -125,7 +131,7 @@ def fetch(tx_id: str) -> dict[str, t.Any] | None:
 def remove(tx_id: str, *, commit: bool = True) -> None:
     """Delete a transaction (finished, refused or expired), and commit unless the caller
     commits its own work with it."""
-    core_execute(sa.delete(TABLE).where(TABLE.c.id == tx_id))
+    core_execute(DELETE_ROW, {"tx_id": tx_id})
     if commit:
         session.commit()
 
