@@ -32,7 +32,6 @@ from granian.net import SocketSpec
 from granian.server import Server
 
 from app.observability import metrics
-from app.request_watchdog import request_timeout
 from app.request_watchdog import watch_requests
 from app.servers import empty_metrics_folder
 from app.servers import log_config
@@ -177,10 +176,6 @@ def main(argv: list[str]) -> None:
         os.environ["MALLOC_ARENA_MAX"] = str(MALLOC_ARENAS)
         os.execv(sys.executable, [sys.executable, "-m", "app.granian_server", *argv])
     target, host, port, workers = argv
-    try:
-        request_timeout()  # checked once here, rather than failing in every worker
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
     build(target, host, int(port), int(workers)).serve(target_loader=load_in_worker)
 
 
