@@ -27,6 +27,7 @@ from app.errors import DATABASE_UNAVAILABLE
 from app.plugins import PluginLoadError
 from app.plugins import load_plugins_for_cli
 from app.preflight import startup_findings
+from app.request_watchdog import request_timeout
 from app.servers import SERVERS
 from app.servers import exec_server
 from app.servers import metrics_env
@@ -61,6 +62,10 @@ def run(host: str, port: int, workers: int, server: str) -> None:
     http; logs are JSON lines unless FOYER_LOG_FORMAT=text.
     """
     settings = Settings.load()
+    try:
+        request_timeout()  # read by the server's master (gunicorn) or each worker (granian)
+    except ValueError as exc:
+        fail(str(exc))
     findings = startup_findings(settings)
     for finding in findings:
         click.echo(str(finding), err=True)

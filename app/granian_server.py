@@ -4,11 +4,13 @@ app.granian_server TARGET HOST PORT WORKERS``, the process ``foyer run`` becomes
 This process is granian's master: it forks the workers, restarts one that crashes (a
 crash loop, the same worker failing again within seconds of its restart, stops the
 server), replaces them one by one on ``SIGHUP``, and on ``SIGTERM`` or ``SIGINT`` lets
-each finish its requests (at most :data:`STOP_GRACE` seconds) before it exits. It does
-what gunicorn's hooks do under gunicorn (:mod:`app.gunicorn_conf`): it empties the
-metrics folder on start, serves the internal ``/metrics`` listener, drops the live gauges
-of workers that exited (:func:`reap_exited_workers`) and removes the folder on exit;
-granian's own lines are in Foyer's log format.
+each finish its requests (at most :data:`STOP_GRACE` seconds) before it exits; a worker
+whose request is stuck past the hard timeout exits to be replaced
+(:mod:`app.request_watchdog`). It does what gunicorn's hooks do under gunicorn
+(:mod:`app.gunicorn_conf`): it empties the metrics folder on start, serves the internal
+``/metrics`` listener, drops the live gauges of workers that exited
+(:func:`reap_exited_workers`) and removes the folder on exit; granian's own lines are in
+Foyer's log format.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from granian.net import SocketSpec
 from granian.server import Server
 
 from app.observability import metrics
+from app.request_watchdog import watch_requests
 from app.servers import empty_metrics_folder
 from app.servers import log_config
 from app.servers import remove_metrics_folder
@@ -113,7 +116,8 @@ def load_in_worker(target: str) -> t.Any:
     once the app is loaded: a ``SIGTERM`` that arrives while it boots would only set a flag
     in the master's copy, and the worker would go on to serve, an orphan. The default
     handler ends a booting worker (it holds no request yet); and the kernel sends the worker
-    ``SIGTERM`` should its master die without stopping it.
+    ``SIGTERM`` should its master die without stopping it. The app runs under the hard
+    request timeout (:mod:`app.request_watchdog`, gunicorn's ``--timeout``).
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -123,7 +127,7 @@ def load_in_worker(target: str) -> t.Any:
         if os.getppid() != MASTER_PID:  # it died before prctl
             os._exit(1)
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return watch_requests(getattr(importlib.import_module(module), name))
 
 
 MASTER_PID = os.getpid()

@@ -3,7 +3,7 @@
 The master empties the multiprocess metrics folder on start (values of an earlier run must
 not add up with this one's), marks each exited worker's files dead (its gauges stop
 counting), serves ``/metrics`` on ``FOYER_METRICS_ADDRESS`` when set, and removes the
-folder on exit when Foyer made it.
+folder on exit when Foyer made it. Its ``timeout`` is the hard request timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import typing as t
 
 from app.observability import metrics
+from app.request_watchdog import request_timeout
 from app.servers import empty_metrics_folder
 from app.servers import log_config
 from app.servers import remove_metrics_folder
@@ -21,6 +22,10 @@ logconfig_dict = log_config(
     {"gunicorn.error": "on", "gunicorn.access": "off"}
 )
 """gunicorn's own lines (the master's start, workers booting) in Foyer's format."""
+
+timeout = request_timeout()
+"""Seconds before gunicorn kills a worker whose request has not ended (the hard request
+timeout, ``FOYER_REQUEST_TIMEOUT``, which granian's workers apply themselves)."""
 
 
 def on_starting(_server: t.Any) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import dataclasses
 import functools
 import heapq
@@ -32,6 +31,7 @@ from flask import current_app
 
 from app.clikit import did_you_mean
 from app.observability import metrics
+from app.request_watchdog import set_async_exc
 
 if t.TYPE_CHECKING:
     from app.orgs.models import Organization
@@ -437,14 +437,6 @@ def _arm_timer(seconds: float, message: str) -> t.Callable[[], None] | None:
     return disarm
 
 
-def _set_async_exc(thread: int, exception: type[BaseException] | None) -> None:
-    """Have ``thread`` raise ``exception`` at its next Python instruction; None withdraws
-    one not raised yet (a NULL pointer: ctypes passes None as NULL)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread), None if exception is None else ctypes.py_object(exception)
-    )
-
-
 @dataclasses.dataclass(order=True)
 class _Budget:
     deadline: float
@@ -478,7 +470,7 @@ class _Watchdog:
             with self._lock:
                 fired, budget.done = budget.done, True
             if fired:
-                _set_async_exc(budget.thread, None)  # withdraw it, if not raised yet
+                set_async_exc(budget.thread, None)  # withdraw it, if not raised yet
                 _timeout_messages.pop(budget.thread, None)
 
         return disarm
@@ -498,7 +490,7 @@ class _Watchdog:
                 budget = heapq.heappop(self._due)
                 budget.done = True
                 _timeout_messages[budget.thread] = budget.message
-                _set_async_exc(budget.thread, HookTimeout)
+                set_async_exc(budget.thread, HookTimeout)
 
 
 _timeout_messages: dict[int, str] = {}

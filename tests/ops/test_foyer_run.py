@@ -224,3 +224,69 @@ def test_granian_reloads_on_hup_without_refusing_a_request_and_stops_cleanly(foy
     assert server.process.wait(timeout=60) == 0
     assert not folder.exists()  # the folder foyer run made
     assert server.log_lines()[-1]["logger"] == "_granian"  # every line JSON, to the last
+
+
+STUCK_PLUGIN = """
+import time
+
+import flask
+
+from app.hookspecs import hookimpl
+
+stuck = flask.Blueprint("stuck", __name__)
+
+
+@stuck.get("/stuck/in-python")
+def in_python():
+    while True:  # interrupted at its next instruction
+        pass
+
+
+@stuck.get("/stuck/in-c")
+def in_c():
+    time.sleep(3600)  # returns to Python only when it is over
+    return "slept"
+
+
+@hookimpl
+def register_blueprints():
+    return [stuck]
+"""
+
+
+@needs_granian
+def test_granian_interrupts_a_stuck_request_and_replaces_a_worker_stuck_in_c(foyer_run, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "stuck.py").write_text(STUCK_PLUGIN)
+    server = foyer_run.start(
+        tmp_path / "run",
+        workers=1,
+        FOYER_SERVER="granian",
+        FOYER_PLUGINS_DIR=str(plugins),
+        FOYER_REQUEST_TIMEOUT="2",
+    ).wait_until_up()
+    [worker] = server.workers()
+
+    # Python code is interrupted: the request fails, its worker serves on
+    started = time.monotonic()
+    answer = requests.get(f"{server.base}/stuck/in-python", timeout=60)
+    assert answer.status_code == 500
+    assert 2 <= time.monotonic() - started < 5
+    assert server.workers() == {worker}
+    assert requests.get(f"{server.base}/health/live", timeout=5).status_code == 200
+
+    # a request blocked in C: its worker exits a few seconds later and another serves
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base}/stuck/in-c?code=not-for-the-log", timeout=60)
+    assert requests.get(f"{server.base}/health/live", timeout=120).status_code == 200
+    assert worker not in server.workers()
+    assert server.process.poll() is None  # no crash loop: the master serves on
+
+    lines = server.log_lines()
+    stuck = [line["message"] for line in lines if line["message"].startswith("request GET")]
+    assert len(stuck) == 3, stuck  # interrupted, interrupted, the worker exits
+    assert stuck[0].startswith("request GET /stuck/in-python still running after 2.")
+    assert stuck[1].startswith("request GET /stuck/in-c still running after 2.")
+    assert "the worker exits to be replaced" in stuck[2]
+    assert "not-for-the-log" not in server.log_path.read_text()

@@ -79,6 +79,15 @@ def test_bad_settings_end_a_command_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
 
 
+def test_foyer_run_refuses_a_request_timeout_that_is_no_whole_number(tmp_path):
+    env = {"FOYER_INSTANCE_PATH": str(tmp_path), "FOYER_REQUEST_TIMEOUT": "30s"}
+    done = foyer("run", "--port", "1", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: FOYER_REQUEST_TIMEOUT must be a whole number of seconds, not '30s'\n"
+    )
+
+
 def test_foyer_run_refuses_an_unreachable_database_and_redis(tmp_path):
     env = {
         "FOYER_INSTANCE_PATH": str(tmp_path),
