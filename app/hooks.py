@@ -464,7 +464,11 @@ class _Watchdog:
         budget = _Budget(time.monotonic() + seconds, threading.get_ident(), message)
         with self._lock:
             heapq.heappush(self._due, budget)
-            self._lock.notify()
+            if self._due[0] is budget:
+                # the watchdog sleeps until the earliest deadline, a disarmed one included:
+                # woken only when that moves earlier, not once per hook call (a thread
+                # switch each time)
+                self._lock.notify()
 
         def disarm() -> None:
             with self._lock:
