@@ -238,14 +238,19 @@ def _pass_the_gate(attempt: Attempt, store: Counters, moment: float) -> None:
     figures = attempt.figures
     run = store.add(attempt.spray_key, figures.delay_reset_seconds, moment, extend=True)
     attempt.number = run.value
+    if run.value < figures.delay_after:
+        return
     if run.value == figures.delay_after:  # the last free attempt: nobody passes meanwhile
-        store.add(attempt.gate_key, figures.delay(run.value), moment, extend=True)
-    elif run.value > figures.delay_after:
+        gate = store.add(attempt.gate_key, figures.delay(run.value), moment, extend=True)
+    else:
         gate = store.add(attempt.gate_key, figures.delay(run.value - 1), moment)
-        if gate.value > 1:  # someone passed in this window: wait for its end
-            store.add(attempt.spray_key, figures.delay_reset_seconds, moment, -1, extend=True)
-            attempt.number = 0
-            attempt.delayed_for = _seconds(gate.expires_at - moment)
+    # Someone passed in this window: wait for its end. The last free attempt checks too:
+    # one past the limit, arriving at the same moment on another worker, may have reached
+    # the gate first, and only one of the two may pass.
+    if gate.value > 1:
+        store.add(attempt.spray_key, figures.delay_reset_seconds, moment, -1, extend=True)
+        attempt.number = 0
+        attempt.delayed_for = _seconds(gate.expires_at - moment)
 
 
 def _seconds(value: float) -> float:

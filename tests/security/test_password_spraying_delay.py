@@ -177,3 +177,44 @@ def test_the_browser_that_reset_the_password_is_not_delayed_when_spraying_goes_o
     spray(attacker, 30)  # the attacker goes on at once
     assert attacker.guess(NEW_PASSWORD).status_code == 429
     assert login(owner, "alice@example.com", NEW_PASSWORD).status_code == 303
+
+
+def test_the_last_free_attempt_and_one_past_the_limit_at_once_let_only_one_through(
+    backend, clock, foyer_app, tenant
+):
+    """Two workers: the 30th attempt counted, then the 31st counted and at the gate before
+    the 30th reaches it. One of the two is checked, the other waits."""
+    from app.accounts import protection
+
+    account = protection.account_key(tenant.id, "alice@example.com")
+    for _ in range(DEFAULTS.delay_after - 1):
+        backend.add(protection._spray_key(account), DEFAULTS.delay_reset_seconds, clock())
+    gate = protection._gate_key(account)
+    other: list[protection.Attempt] = []
+    started: list[bool] = []
+
+    class SecondWorkerFirstAtTheGate:
+        """The counters, with the other worker's whole attempt run just before this
+        attempt's first step at the gate."""
+
+        def __getattr__(self, name: str):
+            return getattr(backend, name)
+
+        def add(self, key: str, *args, **kwargs):
+            if key == gate and not started:
+                started.append(True)
+                with foyer_app.test_request_context():
+                    other.append(
+                        protection.before_password_check(tenant, "alice@example.com", "203.0.113.2")
+                    )
+            return backend.add(key, *args, **kwargs)
+
+    with foyer_app.test_request_context():
+        foyer_app.extensions["foyer.counters"] = SecondWorkerFirstAtTheGate()
+        try:
+            first = protection.before_password_check(tenant, "alice@example.com", "203.0.113.1")
+        finally:
+            foyer_app.extensions["foyer.counters"] = backend
+    assert other[0].number == DEFAULTS.delay_after + 1
+    assert other[0].delayed_for == 0  # first at the gate: checked
+    assert first.delayed_for > 0  # the last free one came second: it waits
