@@ -456,7 +456,12 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        # Threads that may receive the exception take the bare lock, whose ``with`` enters
+        # in C: an exception raised inside a Python ``__enter__`` (the Condition's) after
+        # it acquired the lock would leave it held for good. Only the watchdog, which
+        # receives none, waits on the Condition.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._due: list[_Budget] = []
         threading.Thread(target=self._run, name="foyer-hook-budgets", daemon=True).start()
 
@@ -468,7 +473,7 @@ class _Watchdog:
                 # the watchdog sleeps until the earliest deadline, a disarmed one included:
                 # woken only when that moves earlier, not once per hook call (a thread
                 # switch each time)
-                self._lock.notify()
+                self._wake.notify()
 
         def disarm() -> None:
             with self._lock:
@@ -480,16 +485,16 @@ class _Watchdog:
         return disarm
 
     def _run(self) -> None:
-        with self._lock:
+        with self._wake:
             while True:
                 while self._due and self._due[0].done:
                     heapq.heappop(self._due)
                 if not self._due:
-                    self._lock.wait()
+                    self._wake.wait()
                     continue
                 wait = self._due[0].deadline - time.monotonic()
                 if wait > 0:
-                    self._lock.wait(wait)
+                    self._wake.wait(wait)
                     continue
                 budget = heapq.heappop(self._due)
                 budget.done = True
