@@ -264,6 +264,14 @@ def error_page(
     return response
 
 
+def unavailable_page(error: Exception, **data: t.Any) -> Response:
+    """The page for a sign-in that a store or an upstream cannot serve right now
+    (``StrategyUnavailable``): the reason, meant for operators, is logged and recorded in
+    the event, never shown."""
+    log.warning("sign-in unavailable (%s): %s", data.get("connection", "-"), error)
+    return error_page("service_unavailable", reason=str(error), **data)
+
+
 _MINIMAL_PAGE = (
     '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error</title>'
     "<h1>Something went wrong</h1><p>Please try again in a few minutes.</p></html>"

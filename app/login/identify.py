@@ -19,6 +19,7 @@ from app.connections.services import redirect_connections
 from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import kind_of
 from app.errors import error_page
+from app.errors import unavailable_page
 from app.hrd.request_stage import organizations_allowed
 from app.login import discovery
 from app.login import flow
@@ -77,8 +78,8 @@ def submit_identifier(sign_in: SignIn, value: str) -> Response | tuple[str, int]
                 errors=[_("Choose how to sign in: use one of the buttons below.")],
             )
         return error_page("no_connection")
-    except StrategyUnavailable:
-        return error_page("service_unavailable")
+    except StrategyUnavailable as error:
+        return unavailable_page(error)
     flow.save(tx)
     return continue_with(sign_in, connection)
 

@@ -34,6 +34,7 @@ from app.connections.strategies import UpstreamProfile
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.errors import error_page
+from app.errors import unavailable_page
 from app.events.record import record_event
 from app.hooks import PluginError
 from app.login import federated
@@ -221,8 +222,8 @@ def _check(
         return error_page("rate_limited", 429)
     try:
         result = strategy_for(user.connection).authenticate(identifier, secret)
-    except StrategyUnavailable:
-        return error_page("service_unavailable", connection=user.connection.name)
+    except StrategyUnavailable as error:
+        return unavailable_page(error, connection=user.connection.name)
     if result.user is None or result.user.id != user.id or attempt.blocked:
         protection.failed(attempt, user)
         record_event(

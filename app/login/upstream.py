@@ -26,6 +26,7 @@ from app.connections.strategies import UpstreamError
 from app.connections.strategies import UpstreamLogin
 from app.connections.strategies import strategy_for
 from app.errors import error_page
+from app.errors import unavailable_page
 from app.events.record import record_event
 from app.hrd.chain import CHOSE
 from app.hrd.chain import Step
@@ -82,8 +83,8 @@ def start(sign_in: SignIn, connection: Connection) -> Response:
     )
     try:
         url = strategy.start_login(login)
-    except StrategyUnavailable:
-        return error_page("service_unavailable", connection=connection.name)
+    except StrategyUnavailable as error:
+        return unavailable_page(error, connection=connection.name)
     except UpstreamError as exc:
         return federated.upstream_failed(sign_in, connection, exc)
     if urlsplit(url).scheme not in ("https", "http"):

@@ -30,6 +30,7 @@ from app.connections.strategies import StrategyUnavailable
 from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
 from app.errors import error_page
+from app.errors import unavailable_page
 from app.events.record import record_event
 from app.hrd.request_stage import resolve_request
 from app.login import after_signup
@@ -158,8 +159,8 @@ def check_password(
     strategy = strategy_for(connection)
     try:
         result = strategy.authenticate(tx.identifier, secret)
-    except StrategyUnavailable:
-        return error_page("service_unavailable", connection=connection.name)
+    except StrategyUnavailable as error:
+        return unavailable_page(error, connection=connection.name)
     user = result.user
     if user is not None and user.tenant_id != tenant.id:
         user = None  # a strategy must never sign in a user of another tenant
