@@ -22,9 +22,8 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from flask import has_request_context
+from flask import request
 from flask import url_for
-from flask.globals import _cv_app
-from flask.globals import _cv_request
 
 from app.branding.assets import asset_href
 from app.branding.assets import asset_index
@@ -161,7 +160,7 @@ def current_brand() -> Brand:
         tenant, organization = current_tenant_or_none(), subject.organization
         client = subject.client
         theme_name = current_theme_name()
-        app = _cv_app.get().app  # not through the proxy: once per page, a few lookups
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         cache: BrandCache | None = app.extensions.get(BRANDS)
         if cache is None or live_reload(app):  # a theme being edited: always fresh
             subject.brand = build_brand(tenant, organization, theme_name, client)
@@ -171,7 +170,7 @@ def current_brand() -> Brand:
                 organization.id if organization is not None else None,
                 client.id if client is not None else None,
                 theme_name,
-                _cv_request.get().request.script_root,  # the asset URLs are under it
+                request.script_root,  # the asset URLs are under it
             )
             subject.brand = cache.get(
                 key, lambda: build_brand(tenant, organization, theme_name, client)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from flask import g
 from flask import render_template
-from flask.globals import _cv_app
 
 from app.tenancy.resolve import current_tenant
 
@@ -68,7 +68,7 @@ def request_globals() -> t.Any:
     """This app context's ``g``, not through Flask's proxy: an attribute looked up on the
     proxy costs microseconds (a failed lookup, then ``__getattr__``), and the theme is
     looked up on every template a page loads."""
-    return _cv_app.get().g
+    return g._get_current_object()
 
 
 def show_page(

@@ -29,7 +29,9 @@ from babel.messages.pofile import PoFileError
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations
 from babel.support import Translations
-from flask.globals import _cv_app
+from flask import current_app
+from flask import g
+from flask import has_app_context
 from flask_babel import Domain
 from flask_babel import get_locale
 from markupsafe import Markup
@@ -122,20 +124,19 @@ class ThemedDomain(Domain):  # type: ignore[misc]
         self._broken_logged: set[tuple[str, int]] = set()
 
     def get_translations(self) -> Translations | NullTranslations:
-        ctx = _cv_app.get(None)  # not through the proxies: this runs for every message
-        if ctx is None or "foyer.themes" not in ctx.app.extensions:
+        if not has_app_context() or "foyer.themes" not in current_app.extensions:
             return super().get_translations()
         locale = str(get_locale() or "")
         if not locale:
             return super().get_translations()
         key = (current_theme_name(), locale)
-        per_request: dict[tuple[str, str], t.Any] = ctx.g.setdefault("_foyer_wording", {})
+        per_request: dict[tuple[str, str], t.Any] = g.setdefault("_foyer_wording", {})
         if key in per_request:  # one lookup per request, not per message
             return t.cast(Translations, per_request[key])
         core = super().get_translations()
         cached: tuple[_Stamps, Translations | NullTranslations] | None = self._themed.get(key)
-        if cached is None or live_reload(ctx.app):
-            themes = ctx.app.extensions["foyer.themes"]
+        if cached is None or live_reload(current_app):
+            themes = current_app.extensions["foyer.themes"]
             files = tuple(
                 (str(path), _mtime(path))
                 for theme in reversed(themes.chain(key[0]))
