@@ -158,74 +158,18 @@ class Database:
                 }
         self.url = url
         self.engine = sa.create_engine(url, **kwargs)
-        # its own pool, whose connections commit each statement by themselves (see run_alone)
+        # its own pool, whose connections commit each statement by themselves: a count that
+        # must stand whatever the request does next, with no BEGIN and COMMIT around it (on
+        # PostgreSQL one round trip instead of three)
         self.autocommit_engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.autocommit_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
-    def run_alone(self, statement: DriverStatement, values: t.Mapping[str, t.Any]) -> list[t.Any]:
-        """Run one statement in a transaction of its own and return its rows (tuples).
-
-        For a change that must stand whatever the request does next (a rate-limit count):
-        the driver commits the one statement itself, so there is no BEGIN and COMMIT around
-        it (on PostgreSQL one round trip instead of three) and none of the ``Connection``'s
-        bookkeeping. Driver errors come as SQLAlchemy's, a broken connection is dropped
-        from the pool, so a database that is down answers 503 as everywhere else.
-        """
-        dialect = self.autocommit_engine.dialect
-        dbapi_error = dialect.loaded_dbapi.Error
-        connection = None
-        try:
-            connection = self.autocommit_engine.raw_connection()
-            cursor = connection.cursor()
-            try:
-                cursor.execute(statement.sql, statement.parameters(values))
-                return cursor.fetchall() if cursor.description else []
-            finally:
-                cursor.close()
-        except dbapi_error as error:
-            broken = connection is not None and dialect.is_disconnect(
-                error, connection.dbapi_connection, None
-            )
-            if broken and connection is not None:
-                connection.invalidate(error)
-            raise sa.exc.DBAPIError.instance(
-                statement.sql,
-                None,
-                error,
-                dbapi_error,
-                hide_parameters=True,
-                connection_invalidated=broken,
-                dialect=dialect,
-            ) from error
-        finally:
-            if connection is not None:
-                connection.close()
-
     def dispose(self) -> None:
         self.engine.dispose()
         self.autocommit_engine.dispose()
-
-
-class DriverStatement:
-    """A Core statement compiled once for a dialect, to run on the driver directly
-    (:meth:`Database.run_alone`): composing and compiling cost more than running it.
-    Only for columns the driver takes as they are (strings, numbers): no type's bind
-    processing is applied."""
-
-    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
-        self.compiled = statement.compile(dialect=dialect)
-        self.sql = self.compiled.string
-        self.positions = self.compiled.positiontup  # None for named parameter styles
-
-    def parameters(self, values: t.Mapping[str, t.Any]) -> t.Any:
-        """The driver's parameters (a sequence or a mapping) for these values."""
-        named = self.compiled.construct_params(values)
-        if self.positions is None:
-            return named
-        return [named[name] for name in self.positions]
 
 
 def _sqlite_pragmas(dbapi_connection: t.Any, _record: t.Any) -> None:

@@ -44,7 +44,7 @@ class Counter:
         self.commits += 1
 
     def on_alone(self, *_args: t.Any) -> None:
-        """A statement that commits by itself (``Database.run_alone``): one of each."""
+        """A statement that commits by itself (``Database.autocommit_engine``)."""
         self.statements += 1
         self.commits += 1
 

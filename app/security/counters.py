@@ -31,7 +31,6 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from app.db import Base
-from app.db import DriverStatement
 from app.db import sqlite_write_holder
 
 if t.TYPE_CHECKING:
@@ -162,7 +161,7 @@ def _statements(dialect: str) -> dict[str, sa.Executable]:
 class DatabaseCounters(Counters):
     """Counters in the ``counter`` table, each change one atomic statement.
 
-    A change commits by itself, at once (:meth:`~app.db.Database.run_alone`), so a request
+    A change commits by itself, at once (on ``Database.autocommit_engine``), so a request
     that fails still counts; on SQLite, while the request's own session holds the one write
     lock, it goes through that session instead (another connection would wait for it).
     """
@@ -171,12 +170,6 @@ class DatabaseCounters(Counters):
         self.database = database
         self.dialect = database.engine.dialect.name
         self.statements = _statements(self.dialect)
-        dialect = database.autocommit_engine.dialect
-        self.compiled = {
-            name: DriverStatement(statement, dialect)
-            for name, statement in self.statements.items()
-            if name != "peek"
-        }
         self._swept = 0.0
 
     def add(
@@ -210,7 +203,8 @@ class DatabaseCounters(Counters):
         if holder is not None:
             row = holder.connection().execute(self.statements[name], values).one()
             return t.cast(t.Sequence[t.Any], row)
-        (row,) = self.database.run_alone(self.compiled[name], values)
+        with self.database.autocommit_engine.connect() as connection:
+            row = connection.execute(self.statements[name], values).one()
         return t.cast(t.Sequence[t.Any], row)
 
     def peek(self, key: str, now: float) -> Count:
