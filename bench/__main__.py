@@ -138,6 +138,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    table = [name for name, _label in targets.PEER_SCENARIOS]
+    if args.peers and not set(args.only) & set(table):
+        parser.error(f"--peers measures the peer table: --only takes {', '.join(table)}")
     sizes = args.hrd_sizes or ("10,1000" if args.quick else "10,1000,10000,100000")
     args.hrd_sizes = [int(n) for n in sizes.split(",")]
     args.import_rows = args.import_rows or (2000 if args.quick else 20000)

@@ -80,3 +80,12 @@ def test_medians_are_taken_per_key_over_rounds_that_ran():
         for v in (1.0, 9.0, 2.0)
     ] + [{"scenario": "jwks", "server": "a", "ops": 0, "server_cpu_ms_per_op": 100.0}]
     assert targets.median_by(records, lambda r: r["server"]) == {"a": 2.0}
+
+
+def test_a_peer_run_that_would_measure_nothing_is_refused(capsys):
+    from bench.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--peers", "--only", "peers"])
+    assert "--only takes sso_sign_in" in capsys.readouterr().err
+    assert parse_args(["--peers", "--only", "jwks,peers"]).only == ["jwks", "peers"]
