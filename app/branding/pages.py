@@ -65,9 +65,9 @@ def page_subject() -> PageSubject:
 
 
 def request_globals() -> t.Any:
-    """This app context's ``g``, not through Flask's proxy: an attribute looked up on the
-    proxy costs microseconds (a failed lookup, then ``__getattr__``), and the theme is
-    looked up on every template a page loads."""
+    """This app context's ``g`` itself, taken from behind Flask's proxy once: each attribute
+    looked up on the proxy costs microseconds (a failed lookup, then ``__getattr__``), and
+    the theme is looked up on every template a page loads."""
     return g._get_current_object()
 
 
