@@ -393,8 +393,12 @@ def hook_budget(seconds: float, what: str) -> t.Iterator[None]:
     outer = _deadline.get()
     deadline = started + seconds if outer is None else min(outer, started + seconds)
     token = _deadline.set(deadline)
-    disarm = _arm(deadline - started, what) if outer is None and seconds > 0 else None
+    disarm = None
     try:
+        # armed inside the ``try``: the budget may run out (the exception be raised here)
+        # before ``_arm`` returns, and the deadline must still be reset
+        if outer is None and seconds > 0:
+            disarm = _arm(deadline - started, what)
         yield
     finally:
         try:
