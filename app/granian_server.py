@@ -52,6 +52,10 @@ STOP_GRACE = 30
 """Seconds a worker has to finish its requests on stop or reload before it is killed
 (gunicorn's graceful timeout)."""
 
+DEFER_ACCEPT = 5
+"""Seconds a new connection may stay silent before it is handed to a worker anyway (a
+client that connects and waits to be spoken to; no HTTP client does)."""
+
 REAP_EVERY = 2.0
 """Seconds between two looks for exited workers' metric files."""
 
@@ -95,6 +99,14 @@ class SharedSocketServer(Server):
     a crash) and the new ones still boot, new connections are refused. On one shared socket
     they wait in its backlog for the next worker instead. This is the path granian takes
     on the other platforms.
+
+    A stopping worker closes each connection it holds that has not sent a request yet
+    (hyper's graceful shutdown), and one it accepted an instant before it stopped is
+    such a connection when its request is still on the way: the client sees the connection
+    closed without an answer (8 and 6 of some 17,000 requests in two runs of 16 worker
+    replacements each on a loaded machine). The kernel therefore hands a worker a
+    connection only once its first bytes arrived (``TCP_DEFER_ACCEPT``, nginx's
+    ``deferred``): none lost in four such runs.
     """
 
     def _init_shared_socket(self) -> None:
@@ -103,6 +115,8 @@ class SharedSocketServer(Server):
         self._ssp = None
         self._sso = socket.socket(fileno=self._sfd)
         self._sso.set_inheritable(True)
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):  # Linux
+            self._sso.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import time
 import typing as t
 import urllib.parse
@@ -224,6 +225,19 @@ def test_granian_reloads_on_hup_without_refusing_a_request_and_stops_cleanly(foy
     assert server.process.wait(timeout=60) == 0
     assert not folder.exists()  # the folder foyer run made
     assert server.log_lines()[-1]["logger"] == "_granian"  # every line JSON, to the last
+
+
+@needs_granian
+def test_granian_reload_serves_a_connection_whose_request_is_still_on_the_way(foyer_run, tmp_path):
+    server = foyer_run.start(tmp_path / "run", workers=1, FOYER_SERVER="granian").wait_until_up()
+    [old] = server.workers()
+    # connected, the request not sent yet: no worker may take the connection before it is
+    quiet = socket.create_connection(("127.0.0.1", server.port), timeout=120)
+    os.kill(server.process.pid, signal.SIGHUP)  # the old worker stops 3.5 s after the new starts
+    wait_for(lambda: old not in server.workers(), "the old worker gone")
+    quiet.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    with quiet, quiet.makefile("rb") as answer:
+        assert answer.readline().startswith(b"HTTP/1.1 200")
 
 
 STUCK_PLUGIN = """
