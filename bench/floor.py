@@ -15,7 +15,7 @@ of the thread around the WSGI call, no HTTP server):
 
 and one RS256 signature alone, which every one of them (the peer included) pays once:
 
-    .venv/bin/python -m bench.floor            # 3 interleaved rounds of 1,000 requests
+    .venv/bin/python -m bench.floor            # 3 rounds of 1,000 requests, taking turns
     .venv/bin/python -m bench.floor --ops 300 --rounds 5
 """
 
@@ -181,8 +181,11 @@ def main() -> None:
         "Flask alone": flask_alone(stack, target.token_path).wsgi_app,
     }
     times: dict[str, list[float]] = {name: [] for name in apps}
+    names = list(apps)
     for round_ in range(args.rounds + 1):  # the first round warms every app up
-        for name, app in apps.items():
+        turn = round_ % len(names)  # each round starts with another app
+        for name in names[turn:] + names[:turn]:
+            app = apps[name]
             client_class = type("Client", (inprocess.InProcessClient,), {})
             recorded: list[float] = []
             client_class.app = staticmethod(measured(app, recorded))
