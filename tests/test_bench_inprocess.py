@@ -13,41 +13,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("scenario", ["sso_sign_in"])
-def test_the_in_process_driver_runs_a_scenario(scenario):
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", scenario, "2"],
+def run_bench(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.MODULE ARGS`` from the checkout, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.mark.parametrize("scenario", ["sso_sign_in"])
+def test_the_in_process_driver_runs_a_scenario(scenario):
+    done = run_bench("inprocess", scenario, "2")
     assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_an_unknown_scenario_is_named():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", "no_such_scenario", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("inprocess", "no_such_scenario", "1", timeout=60)
     assert done.returncode != 0
     assert "unknown scenario 'no_such_scenario'" in done.stderr
 
 
 def test_per_request_figures_name_each_request_with_its_statements_and_commits():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.per_request", "full_sign_in", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_bench("per_request", "full_sign_in", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {" ".join(line.split()[:2]): line.split()[2:] for line in done.stdout.splitlines()[1:8]}
     assert set(rows) == {
@@ -66,14 +57,7 @@ def test_per_request_figures_name_each_request_with_its_statements_and_commits()
 
 
 def test_floor_prints_each_app_beside_foyer():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.floor", "--ops", "5", "--rounds", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_bench("floor", "--ops", "5", "--rounds", "1")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {line[:28].strip(): line[28:].split() for line in done.stdout.splitlines()[2:]}
     assert set(rows) == {"Foyer", "Flask + authlib", "Flask alone", "one RS256 signature alone"}
