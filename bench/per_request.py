@@ -36,9 +36,13 @@ class Counter:
         self.statements = 0
         self.commits = 0
         self.rows: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+        self.sql: list[str] | None = None
+        """The statements sent while :attr:`sql` is a list (``--statements``)."""
 
-    def on_statement(self, *_args: t.Any) -> None:
+    def on_statement(self, *args: t.Any) -> None:
         self.statements += 1
+        if self.sql is not None:
+            self.sql.append(" ".join(str(args[2]).split()))
 
     def on_commit(self, *_args: t.Any) -> None:
         self.commits += 1
@@ -47,6 +51,8 @@ class Counter:
         """A statement that commits by itself (``Database.autocommit_engine``)."""
         self.statements += 1
         self.commits += 1
+        if self.sql is not None:
+            self.sql.append("(a count, on a connection that commits by itself)")
 
 
 def main() -> None:
@@ -54,6 +60,9 @@ def main() -> None:
     parser.add_argument("scenario", choices=sorted(inprocess.SCENARIOS))
     parser.add_argument("ops", type=int, nargs="?", default=50)
     parser.add_argument("--profile", default=None, metavar="PREFIX")
+    parser.add_argument(
+        "--statements", action="store_true", help="print the SQL of one more operation"
+    )
     args = parser.parse_args()
 
     target = inprocess.prepare(Path(tempfile.mkdtemp(prefix="foyer-per-request-")))
@@ -99,6 +108,10 @@ def main() -> None:
     for _ in range(args.ops):
         step(state)
 
+    measuring = False
+    if args.statements:
+        print_statements(counter, wsgi, app, step, state)
+
     total = 0.0
     print(f"{'request':44} {'n':>5} {'cpu ms p50':>10} {'statements':>10} {'commits':>8}")
     for key, rows in counter.rows.items():
@@ -118,6 +131,24 @@ def main() -> None:
         print(f"{'share of the argon2id + 2 x RS256 ceiling':44} {'':5} {ceiling / total:10.0%}")
     if profiler is not None:
         print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def print_statements(counter: Counter, wsgi: t.Any, app: t.Any, step: t.Any, state: t.Any) -> None:
+    """One more operation, each request followed by the statements it sent (shortened)."""
+
+    def listed(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        counter.sql = []
+        try:
+            return wsgi(environ, start_response)
+        finally:
+            print(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+            for statement in counter.sql:
+                print(f"    {statement[:150]}")
+            counter.sql = None
+
+    app.wsgi_app = listed
+    step(state)
+    print()
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ def test_failing_plugin_is_contained_and_named_in_an_event(foyer_app, tenant, re
 
 def test_a_worker_starts_without_the_libraries_of_optional_features(tmp_path):
     """pysaml2, scim2-models, Alembic and zxcvbn load with the first request that needs
-    them (each takes 8 to 13 MiB), not in every worker of every server."""
+    them (each takes 8 to 13 MiB), requests with the first outbound call (5 MiB) and segno
+    with the first authenticator enrolled, not in every worker of every server."""
     env = {
         **os.environ,
         "FOYER_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -76,4 +77,5 @@ def test_a_worker_starts_without_the_libraries_of_optional_features(tmp_path):
     assert done.returncode == 0, done.stderr
     loaded = {name.split(".")[0] for name in done.stdout.split()}
     optional = {"saml2", "xmlschema", "scim2_models", "pydantic", "alembic", "zxcvbn"}
+    optional |= {"requests", "urllib3", "segno"}
     assert loaded.isdisjoint(optional), loaded & optional

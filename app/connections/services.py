@@ -26,8 +26,11 @@ from app.connections.strategies import kind_of
 from app.connections.strategies import strategy_for
 from app.db import session
 from app.orgs.models import Organization
+from app.rowcache import row_cache
 
 if t.TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.tenancy.models import Tenant
 
 
@@ -110,8 +113,17 @@ def enables(organization: Organization, connection: Connection) -> bool:
 
 
 def dedicated_organization_id(connection: Connection) -> str | None:
-    """The id of the organization that alone enables ``connection``, else None."""
-    organization_ids = session.scalars(_TWO_LINKS, {"connection_id": connection.id}).all()
+    """The id of the organization that alone enables ``connection``, else None. Asked of
+    every identifier submitted without an organization: kept in the worker's row cache."""
+    connection_id = connection.id
+    return row_cache().value(
+        ("dedicated_organization_id", connection_id),
+        lambda s: _dedicated_organization_id(s, connection_id),
+    )
+
+
+def _dedicated_organization_id(s: Session, connection_id: str) -> str | None:
+    organization_ids = s.scalars(_TWO_LINKS, {"connection_id": connection_id}).all()
     return organization_ids[0] if len(organization_ids) == 1 else None
 
 
@@ -169,25 +181,40 @@ def first_password_connection(
     tenant: Tenant, *, shared: bool = False, signup: bool = False
 ) -> Connection | None:
     """The tenant's oldest password connection (``shared``: not dedicated to one
-    organization; ``signup``: open to sign-up), without loading the others: the connections
-    are read in creation order through an index, a few at a time, and the first that fits
-    ends the walk (a tenant's own pools are usually older than its organizations')."""
+    organization; ``signup``: open to sign-up). Every hosted page asks it for its sign-up
+    link: the answer is kept in the worker's row cache (:mod:`app.rowcache`)."""
+    tenant_id = tenant.id
+    found = row_cache().value(
+        ("first_password_connection", tenant_id, shared, signup),
+        lambda s: _first_password_connection_id(s, tenant_id, shared, signup),
+    )
+    if found is None:
+        return None
+    return row_cache().get((Connection.__tablename__, found), lambda s: s.get(Connection, found))
+
+
+def _first_password_connection_id(
+    s: Session, tenant_id: str, shared: bool, signup: bool
+) -> str | None:
+    """Without loading the other connections: they are read in creation order through an
+    index, a few at a time, and the first that fits ends the walk (a tenant's own pools are
+    usually older than its organizations')."""
     stored, other = password_strategies()
     statement = sa.select(Connection).where(
-        Connection.tenant_id == tenant.id, Connection.strategy.in_(stored + other)
+        Connection.tenant_id == tenant_id, Connection.strategy.in_(stored + other)
     )
     # the conditions are checked here, not in SQL: a rare value (one connection open to
     # sign-up) would make the planner read and sort every connection instead of the index
     statement = statement.order_by(Connection.created_at, Connection.name)
     offset = 0
     for size in itertools.chain([1], itertools.repeat(WALK_PAGE)):  # usually the first fits
-        rows = session.scalars(statement.limit(size).offset(offset)).all()
+        rows = s.scalars(statement.limit(size).offset(offset)).all()
         offset += size
         for connection in rows:
             if not connection.enabled or (signup and not connection.signup_enabled):
                 continue
-            if not shared or dedicated_organization_id(connection) is None:
-                return connection
+            if not shared or _dedicated_organization_id(s, connection.id) is None:
+                return connection.id
         if len(rows) < size:
             return None
     return None  # pragma: no cover (the loop returns)

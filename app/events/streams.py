@@ -27,7 +27,6 @@ import typing as t
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from flask import Flask
 from flask import current_app
 
@@ -247,7 +246,10 @@ class WebhookSink(Sink):
     def __init__(self, target: str, capacity: int, app: Flask, secret: str, attempts: int):
         self.secret = secret
         self.attempts = max(1, attempts)
+        import requests  # memory: 5 MiB, only in a worker that has a webhook stream
+
         self.http = requests.Session()
+        self.request_errors = requests.RequestException
         super().__init__(target, capacity, app)
 
     def send(self, batch: list[EventRecord]) -> None:
@@ -268,7 +270,7 @@ class WebhookSink(Sink):
                     },
                 )
                 answer.close()
-            except requests.RequestException as exc:
+            except self.request_errors as exc:
                 error: Exception = exc
             else:
                 if 200 <= answer.status_code < 300:

@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 import typing as t
 
-import requests
 import sqlalchemy as sa
 from flask import Flask
 
@@ -155,6 +154,8 @@ def _post(row: BackchannelLogout, client: Client) -> tuple[str | None, bool]:
         sid=row.sid,
         jti=row.jti,
     )
+    import requests  # memory: 5 MiB, only in a worker that sends a logout token
+
     try:
         with requests.post(
             row.uri,

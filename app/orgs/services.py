@@ -13,6 +13,7 @@ from app.db import session
 from app.orgs.models import Membership
 from app.orgs.models import Organization
 from app.orgs.models import OrgDomain
+from app.rowcache import row_cache
 from app.tenancy.services import SLUG
 from app.tenancy.services import normalize_hostname
 
@@ -41,8 +42,15 @@ def find_organization_by_name(tenant: Tenant, name: str) -> Organization | None:
 
 
 def has_organizations(tenant: Tenant) -> bool:
-    """The tenant has at least one organization (else no picker is offered)."""
-    return session.scalar(sa.select(sa.exists().where(Organization.tenant_id == tenant.id))) is True
+    """The tenant has at least one organization (else no picker is offered). Asked by
+    every identifier page: kept in the worker's row cache (:mod:`app.rowcache`)."""
+    tenant_id = tenant.id
+    return row_cache().value(
+        ("has_organizations", tenant_id),
+        lambda s: (
+            s.scalar(sa.select(sa.exists().where(Organization.tenant_id == tenant_id))) is True
+        ),
+    )
 
 
 def checked_branding(value: object) -> dict[str, t.Any]:

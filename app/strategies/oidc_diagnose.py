@@ -11,7 +11,6 @@ import email.utils
 import time
 import typing as t
 
-import requests
 import sqlalchemy as sa
 
 from app.connections.strategies import Diagnosis
@@ -62,6 +61,8 @@ def callback_lines(connection: Connection, label: str = "Redirect URI") -> list[
 
 
 def diagnose(strategy: OidcStrategy, leeway: int) -> list[Diagnosis]:
+    import requests  # memory: 5 MiB, loaded by the first outbound call
+
     try:
         options = strategy.options
     except UpstreamError as error:

@@ -17,13 +17,15 @@ import threading
 import time
 import typing as t
 
-import requests
 from joserfc.jwk import KeySet
 
 from app.connections.strategies import UpstreamError
 from app.observability.metrics import timed_upstream
 from app.security.outbound import OutboundRefused
 from app.security.outbound import check_url
+
+if t.TYPE_CHECKING:
+    import requests
 
 STALE_FOR = 86400
 """Seconds a cached document or key set may serve while its refresh fails."""
@@ -79,6 +81,8 @@ def get_json(
     :raises UpstreamError: ``upstream_unavailable`` (unreachable, slow, 5xx) or
         ``upstream_misconfigured`` (another status, not a JSON object).
     """
+    import requests  # memory: 5 MiB, loaded by the first outbound call
+
     allowed(url, what)
     with timed_upstream(strategy, call or what) as timing:
         try:
@@ -104,6 +108,8 @@ def get_json(
 
 def read_json(response: requests.Response, what: str) -> dict[str, t.Any]:
     """The JSON object of an upstream answer (see :func:`get_json` for the errors)."""
+    import requests  # memory: 5 MiB, loaded by the first outbound call
+
     if response.status_code >= 500:
         response.close()
         raise UpstreamError("upstream_unavailable", f"{what}: HTTP {response.status_code}")

@@ -13,7 +13,6 @@ import subprocess
 import time
 import typing as t
 
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from saml2 import BINDING_HTTP_REDIRECT
@@ -146,6 +145,8 @@ def idp_lines(strategy: SamlStrategy, options: SamlOptions) -> list[Diagnosis]:
 
 def clock_line(url: str, skew: int) -> Diagnosis:
     """The IdP's clock (its HTTP ``Date``) against ours, within the connection's skew."""
+    import requests  # memory: 5 MiB, loaded by the first outbound call
+
     try:
         answer = requests.head(url, timeout=saml_idp_metadata.DEFAULT_TIMEOUT)
         theirs = email.utils.parsedate_to_datetime(answer.headers["Date"])

@@ -11,7 +11,6 @@ import threading
 import time
 import typing as t
 
-import requests
 from flask import current_app
 
 from app.connections.strategies import StrategyUnavailable
@@ -47,6 +46,8 @@ def _cache() -> dict[str, Fetched]:
 def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """GET the metadata document. :raises StrategyUnavailable: unreachable, slow, not 200,
     too large, or not XML."""
+    import requests  # memory: 5 MiB, loaded by the first outbound call
+
     try:
         check_url(url)
     except OutboundRefused as error:

@@ -146,3 +146,85 @@ def test_a_change_to_the_vanity_organization_applies_at_once(vanity_page):
     org.display_name = "Globex Corporation"
     session.commit()
     assert b"Globex Corporation" in browser.get(page).data
+
+
+# --- facts the hosted sign-in derives from these rows -----------------------------------
+
+
+@pytest.fixture
+def identifier_page(foyer_app, client, tenant, connection, make_login_tx):
+    """The tenant's identifier page (no organization) for a new login transaction; its
+    sign-up link needs the first connection open to sign-up."""
+    connection.signup_enabled = True
+    session.commit()
+    tx = make_login_tx()
+    return lambda: client.get(f"/login?tx={tx}")
+
+
+def test_the_identifier_page_reads_its_connection_and_organizations_once(
+    identifier_page, make_organization, statements
+):
+    make_organization("globex", "Globex", connections=[])  # the picker is offered
+    assert b'id="signup-link"' in identifier_page().data
+    session.close()  # as a new request starts: nothing loaded yet (the test shares its session)
+    statements.clear()
+    shown = identifier_page()
+    assert shown.status_code == 200 and b'id="signup-link"' in shown.data
+    assert not any("FROM connection" in s or "FROM organization" in s for s in statements), (
+        statements
+    )
+
+
+def test_sign_up_closed_in_this_process_hides_the_link_at_once(identifier_page, connection):
+    assert b'id="signup-link"' in identifier_page().data
+    connection.signup_enabled = False
+    session.commit()
+    assert b'id="signup-link"' not in identifier_page().data
+
+
+def test_a_connection_dedicated_by_another_process_leaves_the_page_within_the_window(
+    identifier_page, connection, tenant, clock
+):
+    """Linked to one organization only, a connection serves that organization's isolated
+    users: the tenant's own page stops offering sign-up to it."""
+    from app.connections.models import OrganizationConnection
+    from app.orgs.models import Organization
+
+    assert b'id="signup-link"' in identifier_page().data
+    another_process_runs(
+        sa.insert(Organization).values(
+            id="o1", tenant_id=tenant.id, name="initech", display_name="Initech"
+        )
+    )
+    another_process_runs(
+        sa.insert(OrganizationConnection).values(organization_id="o1", connection_id=connection.id)
+    )
+    session.expunge_all()
+    clock[0] += 1
+    assert b'id="signup-link"' in identifier_page().data  # still trusted
+    clock[0] += 5
+    assert b'id="signup-link"' not in identifier_page().data
+
+
+def test_a_value_read_while_this_process_changed_the_rows_is_not_kept(foyer_app):
+    cache = row_cache()
+    cache.value("answer", lambda _s: "before")
+    assert cache.value("answer", lambda _s: "again") == "before"
+
+    def racing(_s):
+        cache.clear()  # a commit of this process lands while the value is read
+        return "old"
+
+    assert cache.value("other", racing) == "old"
+    assert cache.value("other", lambda _s: "new") == "new"
+
+
+def test_a_value_is_read_in_the_request_session_while_it_holds_uncommitted_changes(
+    foyer_app, connection
+):
+    cache = row_cache()
+    cache.value("signup", lambda s: s.get(type(connection), connection.id).signup_enabled)
+    connection.signup_enabled = not connection.signup_enabled
+    seen = cache.value("signup", lambda s: s.get(type(connection), connection.id).signup_enabled)
+    assert seen == connection.signup_enabled
+    session.rollback()
