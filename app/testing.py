@@ -608,7 +608,8 @@ def make_login_tx(foyer_app: Flask, client: FlaskClient, tenant: Tenant) -> t.Ca
     ``make_login_tx(params={"login_hint": "a@b.test", "ui_locales": "fr"}, force_login=True)``
     then ``login(client, email, password, tx=...)``: the first browser to open it (normally
     ``client``) is the only one that may use it. With ``app_client`` the sign-in is for
-    that application and ends at ``oidc.authorize_resume``; ``created_at`` backdates it.
+    that application and its last page answers with the redirect to the application (its
+    code); ``created_at`` backdates it.
     """
 
     def make(
@@ -767,8 +768,10 @@ def run_authorization_code_flow(
         response = login(browser, email, password, tx=tx)
         if response.status_code != 303:
             raise FlowStopped("the login pages did not finish the sign-in", response)
-        response = browser.get(response.headers["Location"])
         location = response.headers.get("Location", "")
+        if not location.startswith(redirect_uri):  # another step first: its page
+            response = browser.get(location)
+            location = response.headers.get("Location", "")
     if response.status_code not in (302, 303) or not location.startswith(redirect_uri):
         raise FlowStopped("the flow did not return to the application", response)
     answer = dict(parse_qsl(urlsplit(location).query))

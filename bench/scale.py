@@ -415,7 +415,7 @@ def _measure(
             done = b.post(
                 sent.location, {"csrf_token": page.csrf_token(), "password": seed.PASSWORD}
             )
-            if done.status != 303 or "/authorize/resume" not in done.location:
+            if done.status != 303 or not scenarios.finished_sign_in(done.location):
                 raise scenarios.UnexpectedResponse("password not accepted", done)
 
         return run

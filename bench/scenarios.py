@@ -131,7 +131,9 @@ def exchange(target: Target, browser: Client, client_id: str, code: str, pkce: P
 
 
 def foyer_login(email: str, password: str) -> t.Callable[[Client, str, str], Client]:
-    """Foyer's hosted pages: identifier page, password page, then back to /authorize."""
+    """Foyer's hosted pages: identifier page, then password page, whose answer is the
+    redirect to the application (a version before that sent the browser to
+    ``/authorize/resume`` for its code: both are followed, so two commits compare)."""
 
     def login(browser: Client, location: str, _state: str) -> Client:
         page = expect(browser.get(location), 200, "identifier page")
@@ -140,12 +142,21 @@ def foyer_login(email: str, password: str) -> t.Callable[[Client, str, str], Cli
             raise UnexpectedResponse("identifier not accepted", sent)
         page = expect(browser.get(sent.location), 200, "password page")
         done = browser.post(sent.location, {"csrf_token": page.csrf_token(), "password": password})
-        if done.status != 303 or "/authorize/resume" not in done.location:
+        if done.status != 303 or not finished_sign_in(done.location):
             raise UnexpectedResponse("password not accepted", done)
-        browser.resume = done.location  # type: ignore[attr-defined]
+        if "/authorize/resume" in done.location:
+            browser.resume = done.location  # type: ignore[attr-defined]
+        else:
+            browser.resume_response = done  # type: ignore[attr-defined]
         return browser
 
     return login
+
+
+def finished_sign_in(location: str) -> bool:
+    """The password page's answer ends the sign-in: the application's redirect with a code
+    (or, before Foyer answered in that request, ``/authorize/resume``)."""
+    return "/authorize/resume" in location or "code=" in location
 
 
 def oidc_provider_login(account: str) -> t.Callable[[Client, str, str], Client]:
@@ -185,7 +196,7 @@ def sign_in(
         raise UnexpectedResponse("authorize did not redirect", started)
     assert target.login is not None
     target.login(browser, started.location, params["state"])
-    if hasattr(browser, "resume"):  # Foyer: the code is issued by /authorize/resume
+    if hasattr(browser, "resume"):  # an earlier Foyer: the code came from /authorize/resume
         final = browser.get(browser.resume)
         del browser.resume
     else:

@@ -6,8 +6,9 @@ cookie holds only that browser's key, so it stays small whatever a request carri
 ``/authorize`` validates the request, then opens a transaction
 (:func:`app.login.discovery.begin_login`) and redirects to the hosted pages. The pages fill
 it (organization, connection, identifier); once the user is authenticated, its steps
-(:mod:`app.login.steps`) run, start the SSO session and send the browser (303) to
-``oidc.authorize_resume`` to receive its code. A sign-in started on ``/login`` directly (no
+(:mod:`app.login.steps`) run, start the SSO session and hand the transaction to the
+OpenID provider (:func:`resume`), which answers the same request: the browser goes (303)
+straight to the application with its code. A sign-in started on ``/login`` directly (no
 application) ends on the signed-in page.
 """
 
@@ -24,6 +25,8 @@ from app.sessions import transactions
 from app.tenancy.resolve import current_tenant
 
 if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
     from app.clients.models import Client
     from app.hrd.chain import Step
     from app.orgs.models import Organization
@@ -163,6 +166,23 @@ def save(tx: LoginTransaction, *, new: bool = False, commit: bool = True) -> Non
 
 def discard(tx: LoginTransaction, *, commit: bool = True) -> None:
     transactions.remove(tx.id, commit=commit)
+
+
+ANSWER = "foyer.login.answer"
+"""``app.extensions`` key of the OpenID provider's answer to a finished sign-in
+(:mod:`app.oidc.views` registers it): the login pages sit below the provider and do not
+import it."""
+
+
+def resume(tx: LoginTransaction) -> Response:
+    """The application's answer to the finished sign-in ``tx``, in the request that finished
+    it: a redirect to the application with its code, the consent page, or why not. The
+    transaction ends (a consent page keeps it again); nothing is committed."""
+    discard(tx, commit=False)
+    answer = t.cast("Response", current_app.extensions[ANSWER](tx))
+    if answer.status_code == 302:
+        answer.status_code = 303  # as every step's answer: a form is never posted again (RFC 9700)
+    return answer
 
 
 def _lifetime() -> int:

@@ -299,9 +299,8 @@ def finish(sign_in: SignIn) -> Response:
         flow.discard(tx, commit=False)
         response = redirect(url_for("login.signed_in"), code=303)
     else:
-        flow.save(tx, commit=False)
-        response = redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
-    # one commit for the step: the session, the finished transaction and the event
+        response = flow.resume(tx)  # the code, in this request: no hop through the browser
+    # one commit for the step: the session, the finished transaction, the code and the event
     if tx.from_session:
         session.commit()
     else:

@@ -1,9 +1,9 @@
 """The consent step: the last step of a sign-in, before the code.
 
-``/authorize`` (a live session) and ``/authorize/resume`` (after the hosted login) call
-:func:`consent_step` once the request is valid: it returns None when no consent is needed,
-else sends the browser to ``/consent`` (or, with ``prompt=none``, back to the client with
-``consent_required``). Allowing continues at ``oidc.authorize_resume``; denying sends
+``/authorize`` (a live session) and the end of the hosted login (:func:`app.login.flow.resume`)
+call :func:`consent_step` once the request is valid: it returns None when no consent is
+needed, else sends the browser to ``/consent`` (or, with ``prompt=none``, back to the client
+with ``consent_required``). Allowing answers with the code at once; denying sends
 ``access_denied`` to the client's registered redirect_uri. The consents given are stored
 by :mod:`app.accounts.consent`.
 """
@@ -103,7 +103,9 @@ def consent_page() -> Response | tuple[str, int]:
                 client_id=client.client_id,
                 data={"scope": scope or ""},
             )
-            return redirect(url_for("oidc.authorize_resume", tx=tx.id), code=303)
+            answer = flow.resume(tx)
+            session.commit()
+            return answer
         if decision == "deny":
             return _deny(tenant, client, tx)
     return render_page(

@@ -260,21 +260,23 @@ def authorize() -> Response:
 
 @bp.route("/authorize/resume")
 def authorize_resume() -> Response:
-    """Where the hosted login sends the browser once the user is signed in: issue the code.
+    """A finished sign-in's code, for a browser sent here: by a node of an earlier version
+    during a rolling upgrade (the hosted login now answers in the request that finishes the
+    sign-in, :func:`app.login.flow.resume`).
 
     The transaction is single use: its end is committed with the code, or with whatever
     else answers (one commit for the request)."""
     tx = flow.load(request.args.get("tx"))
     if tx is None or not tx.completed or not tx.client_id:
         return error_page("login_expired")
-    flow.discard(tx, commit=False)
-    response = _resume(tx)
+    response = flow.resume(tx)
     session.commit()
     return response
 
 
 def _resume(tx: LoginTransaction) -> Response:
-    """The code for a finished sign-in's request, or why not (nothing committed)."""
+    """The code for a finished sign-in's request, or why not (nothing committed): the
+    provider's answer to :func:`app.login.flow.resume`."""
     tenant = current_tenant()
     page_languages().candidates = [tx.params.get("ui_locales")]
     sso = current_sso()
@@ -508,6 +510,7 @@ def _setup(state: BlueprintSetupState) -> None:
     """Per app: the authorization server, caches, rate limits on credential checks, and
     what the end of a session ends for the applications."""
     app = t.cast(Flask, state.app)
+    app.extensions[flow.ANSWER] = _resume
     init_server(app)
     keys.init_keys(app)
     init_discovery(app)

@@ -28,6 +28,7 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy.orm import joinedload
 
+from app.db import new_id
 from app.db import session
 from app.db import utcnow
 from app.security.crypto import new_token
@@ -125,6 +126,8 @@ def new_sso_session(
     now = utcnow()
     settings = current_app.extensions["foyer.settings"]
     sso = SsoSession(
+        id=new_id(),  # usable before the row is flushed, with its user: the same request's
+        user=user,  # code names both
         tenant_id=user.tenant_id,
         user_id=user.id,
         sid=new_token(24),

@@ -149,6 +149,7 @@ def test_a_reset_answered_by_a_killed_process_is_still_sent(env, user, mailbox):
     worker = start(FOYER, "worker", "--once", env=env)
     try:
         assert "token=" in link_in(mailbox.wait_for(user.email, "Reset", timeout=60))
+        worker.wait(timeout=60)  # --once ends by itself: the mail arrives before it exits
     finally:
         output = stop(worker)
     assert worker.returncode == 0, output

@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.login.flow import LoginTransaction
 from app.oidc.models import AuthorizationCode
 from app.oidc.models import TokenGrant
+from app.sessions.models import SsoSession
 from app.testing import USER_PASSWORD
 from app.testing import authorize
 from app.testing import exchange_code
@@ -443,14 +444,19 @@ def test_full_flow_through_the_hosted_login_pages(client, oidc_client, user, dec
     start = client.get("/authorize", query_string=authorize_query(model, code_challenge=challenge))
     tx = parse_qs(urlsplit(start.headers["Location"]).query)["tx"][0]
     done = login(client, "alice@example.com", USER_PASSWORD, tx=tx)
-    assert done.status_code == 303
-    got = redirect_params(client.get(done.headers["Location"]))
+    assert done.status_code == 303  # the password form's answer goes straight to the client
+    got = redirect_params(done)
     assert got["state"] == "st-123"
     result = {**got, "verifier": verifier, "redirect_uri": REDIRECT_URI}
     body = exchange_code(client, model, result, secret).get_json()
     claims = decode(body["id_token"]).claims
     assert claims["sub"] == user.id
     assert claims["nonce"] == "n-456"
+    # the code was issued with the session the sign-in started, in the same request
+    [sso] = session.scalars(sa.select(SsoSession).where(SsoSession.user_id == user.id)).all()
+    assert claims["sid"] == sso.id and claims["auth_time"] == int(sso.auth_time.timestamp())
+    grant = session.scalar(sa.select(TokenGrant).where(TokenGrant.user_id == user.id))
+    assert grant is not None and grant.sso_session_id == sso.id
 
 
 # --- Token endpoint: codes are single-use, bound, short-lived --------------------------------
