@@ -51,7 +51,8 @@ class RowCache:
         self.ttl = ttl
         self.watched = watched
         """The models whose changes clear the cache (:func:`init_row_cache`)."""
-        self._rows: dict[t.Hashable, tuple[Base, float]] = {}
+        self._rows: dict[t.Hashable, tuple[tuple[Base, t.Any], float]] = {}
+        """Key -> ((detached row, its identity key), when it was loaded)."""
         self._values: dict[t.Hashable, tuple[t.Any, float]] = {}
         self._lock = threading.Lock()
         self.dependents: list[t.Callable[[], None]] = []
@@ -76,13 +77,15 @@ class RowCache:
                 own.expunge_all()
             if row is None:
                 return None
-            self._keep(self._rows, key, row, generation)
+            identity = inspect(row).key
+            self._keep(self._rows, key, (row, identity), generation)
         else:
-            row = entry[0]
-        mine = session.identity_map.get(inspect(row).key)
-        if mine is not None and (inspect(mine).modified or session.info.get(STALE)):
+            row, identity = entry[0]
+        request_session = t.cast(Session, session._get_current_object())
+        mine = request_session.identity_map.get(identity)
+        if mine is not None and (inspect(mine).modified or request_session.info.get(STALE)):
             return t.cast(M, mine)  # the request's own changes, not the copy's older state
-        return t.cast(M, session.merge(row, load=False))
+        return t.cast(M, request_session.merge(row, load=False))
 
     def value(self, key: t.Hashable, compute: t.Callable[[Session], V]) -> V:
         """A value derived from the watched rows (an id, a flag), kept like a row.
@@ -106,9 +109,10 @@ class RowCache:
 
     def _changing(self) -> bool:
         """The request's session changed watched rows and has not committed yet."""
-        if session.info.get(STALE):
+        current = t.cast(Session, session._get_current_object())
+        if current.info.get(STALE):
             return True
-        pending = (*session.new, *session.dirty, *session.deleted)
+        pending = (*current.new, *current.dirty, *current.deleted)
         return any(isinstance(obj, self.watched) for obj in pending)
 
     def _keep(

@@ -198,28 +198,18 @@ def test_application_name_is_shown_and_escaped(client, tenant, make_client, make
     assert "to continue to <strong><bdi>&lt;b&gt;Demo&lt;/b&gt; app</bdi></strong>" in page
 
 
-def test_sign_in_for_an_application_answers_with_its_code(client, user, make_client, make_login_tx):
+def test_sign_in_for_an_application_answers_with_its_code(client, user, oidc_client):
     """The password form's answer is the redirect to the application: no hop through the
     browser between the sign-in and its code."""
-    from app.testing import pkce_pair
+    from tests.security.test_required_two_step import start
+    from tests.security.test_required_two_step import tx_of
 
-    app_client, _secret = make_client(name="Demo app")
-    _verifier, challenge = pkce_pair()
-    params = {
-        "response_type": "code",
-        "client_id": app_client.client_id,
-        "redirect_uri": app_client.redirect_uris[0],
-        "scope": "openid",
-        "state": "st-1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    tx = make_login_tx(app_client=app_client, params=params)
-    page = client.get(f"/login?tx={tx}")
-    assert "to continue to <strong><bdi>Demo app</bdi></strong>" in text(page)
+    app_client, _secret = oidc_client
+    started, _verifier = start(client, app_client)
+    tx = tx_of(started)
     answer = login(client, "alice@example.com", USER_PASSWORD, tx=tx)
     assert answer.status_code == 303
     location = answer.headers["Location"]
     assert location.startswith(app_client.redirect_uris[0] + "?"), location
-    assert "code=" in location and "state=st-1" in location
+    assert "code=" in location and "state=st" in location
     assert client.get(f"/authorize/resume?tx={tx}").status_code == 400  # used up
