@@ -9,6 +9,7 @@ and a Playwright trace are kept under ``e2e-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,75 +84,79 @@ def deployment(
 
 
 def _local_deployment(workdir: Path, theme: str | None = None) -> t.Iterator[Deployment]:
-    port = free_port()
-    rp_port = free_port()
-    env = {
-        **os.environ,
-        "FOYER_INSTANCE_PATH": str(workdir / "instance"),
-        "FOYER_SECURE_COOKIES": "false",
-        "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
-        # every scenario signs in from 127.0.0.1: the limits are tested in tests/login
-        "FOYER_RATE_LIMIT_LOGIN": "600 per minute",
-        # the customer's IdP of the federation scenarios listens on loopback
-        "FOYER_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128,localhost",
-    }
-    env.pop("FOYER_DATABASE_URL", None)
-    if theme:
-        env["FOYER_E2E_THEME"] = theme
-    from e2e.mailbox import Mailbox
+    """Foyer under gunicorn with its peers: the customer's IdP, a GitHub stand-in, a mailbox
+    and the applications' pages. Whatever started is stopped, the set-up failing included."""
+    with contextlib.ExitStack() as started:
+        # Foyer's port is held by a bound socket until gunicorn takes it: the peers started
+        # meanwhile each bind a port of the system's choosing, which could otherwise be it
+        held = started.enter_context(socket.socket())
+        held.bind(("127.0.0.1", 0))
+        port = int(held.getsockname()[1])
+        applications = _start_application_stub(0)  # bound at once: its port is its own
+        started.callback(applications.shutdown)
+        rp_port = int(applications.server_address[1])
+        env = {
+            **os.environ,
+            "FOYER_INSTANCE_PATH": str(workdir / "instance"),
+            "FOYER_SECURE_COOKIES": "false",
+            "FOYER_PLUGINS_DIR": str(workdir / "plugins"),
+            # every scenario signs in from 127.0.0.1: the limits are tested in tests/login
+            "FOYER_RATE_LIMIT_LOGIN": "600 per minute",
+            # the customer's IdP of the federation scenarios listens on loopback
+            "FOYER_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128,localhost",
+        }
+        env.pop("FOYER_DATABASE_URL", None)
+        if theme:
+            env["FOYER_E2E_THEME"] = theme
+        from e2e.mailbox import Mailbox
 
-    mailbox = Mailbox()
-    mailbox.start(free_port())
-    env["FOYER_SMTP_URL"] = f"smtp://127.0.0.1:{mailbox.port}"
-    idp = _start_upstream_idp(workdir, port)
-    if idp is not None:
-        env["FOYER_E2E_UPSTREAM_ISSUER"] = idp.issuer
-    github = _start_github()
-    env["FOYER_E2E_GITHUB_URL"] = github.base
-    seeded = subprocess.run(
-        [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if seeded.returncode != 0:
-        raise RuntimeError(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
-    accounts = json.loads(seeded.stdout)
-    applications = _start_application_stub(rp_port)
-    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--no-control-socket",
-            "--graceful-timeout",
-            "5",
-            "app.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://localhost:{port}"
-    try:
+        mailbox = Mailbox()
+        mailbox.start(free_port())
+        started.callback(mailbox.stop)
+        env["FOYER_SMTP_URL"] = f"smtp://127.0.0.1:{mailbox.port}"
+        idp = _start_upstream_idp(workdir, port)
+        if idp is not None:
+            started.callback(idp.stop)
+            env["FOYER_E2E_UPSTREAM_ISSUER"] = idp.issuer
+        github = _start_github()
+        started.callback(github.stop)
+        env["FOYER_E2E_GITHUB_URL"] = github.base
+        seeded = subprocess.run(
+            [sys.executable, str(ROOT / "e2e" / "seed.py"), str(port), str(rp_port)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if seeded.returncode != 0:
+            raise RuntimeError(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}")
+        accounts = json.loads(seeded.stdout)
+        log = started.enter_context(open(workdir / "gunicorn.log", "w"))  # noqa: SIM115
+        held.close()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--no-control-socket",
+                "--graceful-timeout",
+                "5",
+                "app.wsgi:app",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.callback(_stop, server)
+        base_url = f"http://localhost:{port}"
         _wait_until_up(f"{base_url}/.well-known/openid-configuration", server, workdir)
         yield Deployment(base_url, accounts, mailbox, env)
-    finally:
-        _stop(server)
-        log.close()
-        applications.shutdown()
-        mailbox.stop()
-        github.stop()
-        if idp is not None:
-            idp.stop()
 
 
 UPSTREAM_PERSON = {
