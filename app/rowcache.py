@@ -87,6 +87,11 @@ class RowCache:
             return t.cast(M, mine)  # the request's own changes, not the copy's older state
         return t.cast(M, request_session.merge(row, load=False))
 
+    def row(self, model: type[M], row_id: str) -> M | None:
+        """The row of ``model`` with this primary key (an organization or connection a
+        sign-in reads on every page), by :meth:`get` under the key ``(table, id)``."""
+        return self.get((model.__tablename__, row_id), lambda s: s.get(model, row_id))
+
     def value(self, key: t.Hashable, compute: t.Callable[[Session], V]) -> V:
         """A value derived from the watched rows (an id, a flag), kept like a row.
 

@@ -190,7 +190,7 @@ def first_password_connection(
     )
     if found is None:
         return None
-    return row_cache().get((Connection.__tablename__, found), lambda s: s.get(Connection, found))
+    return row_cache().row(Connection, found)
 
 
 def _first_password_connection_id(

@@ -249,10 +249,11 @@ class WebhookSink(Sink):
         import requests  # memory: 5 MiB, only in a worker that has a webhook stream
 
         self.http = requests.Session()
-        self.request_errors = requests.RequestException
         super().__init__(target, capacity, app)
 
     def send(self, batch: list[EventRecord]) -> None:
+        import requests  # loaded already: the sink's session needed it
+
         body = json.dumps([e.as_dict() for e in batch], sort_keys=True, default=str).encode()
         for attempt in range(1, self.attempts + 1):
             timestamp = str(int(time.time()))
@@ -270,7 +271,7 @@ class WebhookSink(Sink):
                     },
                 )
                 answer.close()
-            except self.request_errors as exc:
+            except requests.RequestException as exc:
                 error: Exception = exc
             else:
                 if 200 <= answer.status_code < 300:

@@ -111,7 +111,7 @@ def organization_of(tenant: Tenant, organization_id: str | None) -> Organization
     """An organization of the transaction, only if it still belongs to this tenant."""
     if not organization_id:
         return None
-    organization = cached_row(Organization, organization_id)
+    organization = row_cache().row(Organization, organization_id)
     if organization is None or organization.tenant_id != tenant.id:
         return None
     return organization
@@ -121,16 +121,7 @@ def connection_of(tenant: Tenant, connection_id: str | None) -> Connection | Non
     """The transaction's connection, only if it still belongs to this tenant."""
     if not connection_id:
         return None
-    connection = cached_row(Connection, connection_id)
+    connection = row_cache().row(Connection, connection_id)
     if connection is None or connection.tenant_id != tenant.id:
         return None
     return connection
-
-
-M = t.TypeVar("M", Organization, Connection)
-
-
-def cached_row(model: type[M], row_id: str) -> M | None:
-    """An organization or connection of a sign-in, from the worker's row cache: every page
-    of a sign-in reads them, and they change rarely (fresh within ``cache_seconds``)."""
-    return row_cache().get((model.__tablename__, row_id), lambda s: s.get(model, row_id))

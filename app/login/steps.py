@@ -45,11 +45,11 @@ from app.login import last_organization
 from app.login.assurance import two_step_required
 from app.login.context import current_sign_in
 from app.login.context import open_sign_in
-from app.login.discovery import cached_row
 from app.login.rules import MFA
 from app.login.rules import LoginContext
 from app.login.rules import LoginDecision
 from app.orgs.models import Organization
+from app.rowcache import row_cache
 from app.sessions.services import current_sso
 from app.sessions.services import start_sso_session
 from app.tenancy.resolve import current_tenant
@@ -332,10 +332,10 @@ def session_rules(
     step, for the session's user signing in to ``organization_id`` (None to allow). The
     organization and connection come from the worker's row cache."""
     user = sso.user
-    organization = cached_row(Organization, organization_id) if organization_id else None
+    organization = row_cache().row(Organization, organization_id) if organization_id else None
     if MFA not in (sso.amr or []) and two_step_required(tenant, organization, client, acr_values):
         return LoginDecision.require(MFA)
-    connection = cached_row(Connection, user.connection_id)
+    connection = row_cache().row(Connection, user.connection_id)
     assert connection is not None
     return check_rules(
         LoginContext(
