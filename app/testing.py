@@ -47,6 +47,7 @@ from app.login import flow
 from app.models import metadata
 from app.oidc import keys
 from app.orgs.services import create_organization
+from app.security import argon2_block
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
 from app.worker import shutdown_worker
@@ -220,6 +221,20 @@ def make_user(connection: Connection) -> t.Callable[..., User]:
 def user(make_user: t.Callable[..., User]) -> User:
     """alice@example.com with password ``USER_PASSWORD``, email verified."""
     return make_user(email_verified=True, name="Alice Example")
+
+
+@pytest.fixture
+def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stored hash of every argon2 verification made (the unknown user's dummy too)."""
+    calls: list[str] = []
+    original = argon2_block.verify_password
+
+    def counting(encoded: str, password: str) -> bool:
+        calls.append(encoded)
+        return original(encoded, password)
+
+    monkeypatch.setattr(argon2_block, "verify_password", counting)
+    return calls
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""argon2id password hashing (argon2-cffi) with rehash when parameters change."""
+"""argon2id password hashing with rehash when parameters change.
+
+Hashes are computed in the process's one argon2 block (``app.security.argon2_block``);
+argon2-cffi parses parameters and verifies encodings that module leaves to it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import typing as t
 from argon2 import PasswordHasher
 from argon2 import exceptions as argon2_exceptions
 from flask import current_app
+
+from app.security import argon2_block
 
 _one_at_a_time = threading.Lock()
 """argon2id hashes of this process run one at a time. Each holds ``memory_cost`` (19 MiB)
@@ -28,12 +34,34 @@ def hasher() -> PasswordHasher:
             parallelism=s.argon2_parallelism,
         )
         current_app.extensions["foyer.hasher"] = ph
+        argon2_block.set_memory_limit(s.argon2_memory_cost)
     return t.cast(PasswordHasher, ph)
 
 
 def hash_password(password: str) -> str:
+    ph = hasher()
     with _one_at_a_time:
-        return hasher().hash(password)
+        return argon2_block.hash_password(
+            password,
+            time_cost=ph.time_cost,
+            memory_cost=ph.memory_cost,
+            parallelism=ph.parallelism,
+        )
+
+
+def _verify(ph: PasswordHasher, password_hash: str, password: str) -> bool:
+    """One verification in the process's block (argon2-cffi's for encodings it leaves)."""
+    with _one_at_a_time:
+        try:
+            return argon2_block.verify_password(password_hash, password)
+        except argon2_block.Unparsed:
+            pass
+        except ValueError:
+            return False
+        try:
+            return ph.verify(password_hash, password)
+        except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+            return False
 
 
 def verify_password(password_hash: str | None, password: str) -> tuple[bool, str | None]:
@@ -46,14 +74,10 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, str
     if not password_hash:
         _dummy_verify(ph, password)
         return False, None
-    try:
-        with _one_at_a_time:
-            ph.verify(password_hash, password)
-    except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+    if not _verify(ph, password_hash, password):
         return False, None
     if ph.check_needs_rehash(password_hash):
-        with _one_at_a_time:
-            return True, ph.hash(password)
+        return True, hash_password(password)
     return True, None
 
 
@@ -65,11 +89,6 @@ def dummy_verify(password: str) -> None:
 def _dummy_verify(ph: PasswordHasher, password: str) -> None:
     dummy = current_app.extensions.get("foyer.dummy_hash")
     if dummy is None:
-        with _one_at_a_time:
-            dummy = ph.hash("not a real password")
+        dummy = hash_password("not a real password")
         current_app.extensions["foyer.dummy_hash"] = dummy
-    try:
-        with _one_at_a_time:
-            ph.verify(dummy, password)
-    except argon2_exceptions.VerificationError:
-        pass
+    _verify(ph, dummy, password)

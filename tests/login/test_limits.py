@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from argon2 import PasswordHasher
-
 from app.testing import USER_PASSWORD
 from app.testing import login
 from app.testing import read_form
 from app.testing import submit_form
-
-
-@pytest.fixture
-def hash_checks(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    original = PasswordHasher.verify
-
-    def counting(self, hash, password):
-        calls.append(hash)
-        return original(self, hash, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", counting)
-    return calls
 
 
 def test_too_many_attempts_get_the_branded_429_with_retry_after(

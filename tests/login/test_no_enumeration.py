@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from app.branding.loader import soft_breaks
 from app.db import session
@@ -28,20 +26,6 @@ def normalized(response, *values: str) -> str:
         text = text.replace(str(soft_breaks(value)), "<identifier>")  # the wrappable form
         text = text.replace(value, "<identifier>")
     return text
-
-
-@pytest.fixture
-def hash_checks(monkeypatch) -> list[str]:
-    """Every argon2 verification made (the dummy one for unknown users included)."""
-    calls: list[str] = []
-    original = PasswordHasher.verify
-
-    def counting(self, hash, password):
-        calls.append(hash)
-        return original(self, hash, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", counting)
-    return calls
 
 
 def attempt(client, tx: str, identifier: str, password: str):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from app.accounts.cli import register_commands
@@ -31,19 +30,6 @@ DEFAULTS = Figures()
 @pytest.fixture
 def foyer_config(foyer_config):
     return {**foyer_config, "rate_limit_login": "1000 per minute"}
-
-
-@pytest.fixture
-def hash_checks(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    original = PasswordHasher.verify
-
-    def counting(self, hash, password):
-        calls.append(hash)
-        return original(self, hash, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", counting)
-    return calls
 
 
 def page_of(response) -> str:

@@ -1,0 +1,200 @@
+"""argon2id in one memory block per process, reused by every hash.
+
+argon2-cffi's high-level functions let libargon2 ``malloc`` its ``memory_cost`` block (19
+MiB) for each hash and free it afterwards. glibc then hands the freed block out piece by
+piece to the objects the next requests create, so the next hash cannot reuse it and takes
+another 19 MiB: a worker's peak grew by a whole block after a few hundred requests. Where
+the block is a fresh mapping each time instead (a fixed ``MALLOC_MMAP_THRESHOLD_``), every
+hash pays 4,864 page faults. Here libargon2 receives, through its context API's allocation
+callbacks, one private anonymous mapping that this process keeps: the same pages for every
+hash, no page faults after the first, and nothing else ever placed in them.
+
+libargon2 wipes the block before handing it back (``clear_internal_memory``), as it does
+before ``free``; the mapping is also left out of core dumps. The block belongs to the
+process that mapped it: a forked child maps its own. Callers hash one at a time per process
+(``app.security.passwords`` holds the lock), so the block is never used twice at once.
+
+A hash whose parameters ask for more memory than the configured ``memory_cost`` (a hash
+imported from elsewhere) gets a mapping of its own, unmapped at once, so the block kept
+never grows beyond what the settings ask. Hashes this module does not parse (another
+encoding than ``$argon2<type>$v=<n>$m=..,t=..,p=..$<salt>$<hash>``) are left to
+argon2-cffi's own verification.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import mmap
+import os
+import secrets
+import typing as t
+
+from _argon2_cffi_bindings import ffi
+from _argon2_cffi_bindings import lib
+
+TYPES = {"argon2id": lib.Argon2_id, "argon2i": lib.Argon2_i, "argon2d": lib.Argon2_d}
+SALT_LEN = 16
+HASH_LEN = 32
+
+
+class Unparsed(ValueError):
+    """A hash in an encoding this module leaves to argon2-cffi."""
+
+
+class _Block:
+    """The process's argon2 memory: one private anonymous mapping, kept."""
+
+    def __init__(self) -> None:
+        self.kept: mmap.mmap | None = None
+        self.kept_pid = 0
+        self.limit = 0
+        self.oversized: mmap.mmap | None = None
+        self.handed: t.Any = None
+        """The cffi view of the mapping last handed to libargon2 (kept alive while it works)."""
+
+    def take(self, size: int) -> t.Any:
+        if size > self.limit:
+            self.oversized = _mapping(size)
+            self.handed = ffi.from_buffer(self.oversized)
+            return self.handed
+        if self.kept is None or self.kept_pid != os.getpid() or len(self.kept) < size:
+            self.kept = _mapping(self.limit)
+            self.kept_pid = os.getpid()
+        self.handed = ffi.from_buffer(self.kept)
+        return self.handed
+
+    def give_back(self) -> None:
+        self.handed = None
+        if self.oversized is not None:
+            self.oversized.close()
+            self.oversized = None
+
+
+def _mapping(size: int) -> mmap.mmap:
+    block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_DONTDUMP"):
+        block.madvise(mmap.MADV_DONTDUMP)
+    return block
+
+
+_block = _Block()
+
+
+@ffi.callback("int(uint8_t **, size_t)", onerror=lambda *_: None)
+def _allocate(memory: t.Any, size: int) -> int:
+    memory[0] = ffi.NULL  # libargon2 reports an allocation error if this stays NULL
+    memory[0] = ffi.cast("uint8_t *", _block.take(size))
+    return 0
+
+
+@ffi.callback("void(uint8_t *, size_t)", onerror=lambda *_: None)
+def _release(memory: t.Any, size: int) -> None:
+    _block.give_back()
+
+
+def set_memory_limit(memory_cost_kib: int) -> None:
+    """The size of the block kept: the configured ``memory_cost``."""
+    _block.limit = memory_cost_kib * 1024
+
+
+def raw_hash(
+    password: bytes,
+    salt: bytes,
+    *,
+    type_name: str,
+    version: int,
+    time_cost: int,
+    memory_cost: int,
+    parallelism: int,
+    hash_len: int,
+) -> bytes:
+    """libargon2's raw output for these inputs, computed in the process's block.
+
+    :raises ValueError: libargon2 refused the parameters (its message).
+    """
+    out = ffi.new("uint8_t[]", hash_len)
+    pwd = ffi.from_buffer(password)
+    salt_buffer = ffi.from_buffer(salt)
+    context = ffi.new("argon2_context *")
+    context.out = out
+    context.outlen = hash_len
+    context.pwd = ffi.cast("uint8_t *", pwd)
+    context.pwdlen = len(password)
+    context.salt = ffi.cast("uint8_t *", salt_buffer)
+    context.saltlen = len(salt)
+    context.secret = ffi.NULL
+    context.secretlen = 0
+    context.ad = ffi.NULL
+    context.adlen = 0
+    context.t_cost = time_cost
+    context.m_cost = memory_cost
+    context.lanes = parallelism
+    context.threads = parallelism
+    context.version = version
+    context.allocate_cbk = _allocate
+    context.free_cbk = _release
+    context.flags = lib.ARGON2_DEFAULT_FLAGS
+    code = lib.argon2_ctx(context, TYPES[type_name])
+    if code != lib.ARGON2_OK:
+        raise ValueError(ffi.string(lib.argon2_error_message(code)).decode("ascii"))
+    return bytes(out)
+
+
+def hash_password(password: str, *, time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """A new argon2id hash of ``password`` in the PHC string format argon2-cffi writes."""
+    salt = secrets.token_bytes(SALT_LEN)
+    digest = raw_hash(
+        password.encode(),
+        salt,
+        type_name="argon2id",
+        version=lib.ARGON2_VERSION_NUMBER,
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        hash_len=HASH_LEN,
+    )
+    return (
+        f"$argon2id$v={lib.ARGON2_VERSION_NUMBER}"
+        f"$m={memory_cost},t={time_cost},p={parallelism}${_b64(salt)}${_b64(digest)}"
+    )
+
+
+def verify_password(encoded: str, password: str) -> bool:
+    """Whether ``password`` matches ``encoded`` (constant-time comparison of the digests).
+
+    :raises Unparsed: an encoding left to argon2-cffi.
+    :raises ValueError: a malformed hash, or parameters libargon2 refuses.
+    """
+    parts = encoded.split("$")
+    if len(parts) != 6 or parts[0] or parts[1] not in TYPES or not parts[2].startswith("v="):
+        raise Unparsed(encoded[:10])
+    try:
+        version = int(parts[2][2:])
+        params = dict(item.split("=", 1) for item in parts[3].split(","))
+        time_cost, memory_cost, parallelism = (int(params[k]) for k in ("t", "m", "p"))
+        salt, digest = _unb64(parts[4]), _unb64(parts[5])
+    except (ValueError, KeyError, binascii.Error) as exc:
+        raise ValueError("malformed argon2 hash") from exc
+    if set(params) != {"m", "t", "p"} or not digest:
+        raise ValueError("malformed argon2 hash")
+    computed = raw_hash(
+        password.encode(),
+        salt,
+        type_name=parts[1],
+        version=version,
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        hash_len=len(digest),
+    )
+    return hmac.compare_digest(computed, digest)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
