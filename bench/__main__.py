@@ -676,7 +676,7 @@ class Bench:
         print()
         print(
             "Peak RSS of one serving process (the largest scenario's median of rounds): "
-            + ", ".join(f"{w}: {v:.0f} MiB" for w, v in rss.items())
+            + ", ".join(f"{w}: {v:.1f} MiB" for w, v in rss.items())
         )
         print("'÷peer', '÷Can.': Foyer / peer in operations per busy core (peer ms / Foyer ms).")
         failed = [r for r in self.records if r.get("first_error") and r.get("round")]

@@ -136,7 +136,7 @@ def verdicts(
             found.append(Verdict(target, "not measured in this run", None))
     target = f"peak memory per worker < {PEAK_RSS_MIB:.0f} MiB"
     if peak_rss_mib:
-        found.append(Verdict(target, f"{peak_rss_mib:.0f} MiB", peak_rss_mib < PEAK_RSS_MIB))
+        found.append(Verdict(target, f"{peak_rss_mib:.1f} MiB", peak_rss_mib < PEAK_RSS_MIB))
     else:
         found.append(Verdict(target, "not measured in this run", None))
     return found
