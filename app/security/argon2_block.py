@@ -11,8 +11,8 @@ hash, no page faults after the first, and nothing else ever placed in them.
 
 libargon2 wipes the block before handing it back (``clear_internal_memory``), as it does
 before ``free``; the mapping is also left out of core dumps. The block belongs to the
-process that mapped it: a forked child maps its own. Callers hash one at a time per process
-(``app.security.passwords`` holds the lock), so the block is never used twice at once.
+process that mapped it: a forked child maps its own. Hashes run one at a time per process
+(:data:`one_at_a_time`), so the block is never used twice at once.
 
 A hash whose parameters ask for more memory than the configured ``memory_cost`` (a hash
 imported from elsewhere) gets a mapping of its own, unmapped at once, so the block kept
@@ -34,6 +34,7 @@ import hmac
 import mmap
 import os
 import secrets
+import threading
 import typing as t
 
 from argon2.low_level import ARGON2_VERSION
@@ -46,6 +47,12 @@ from argon2.low_level import lib
 TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
 SALT_LEN = 16
 HASH_LEN = 32
+
+one_at_a_time = threading.Lock()
+"""argon2 hashes of this process run one at a time: they share the block, and each holds
+``memory_cost`` (19 MiB) while it runs and releases the GIL, so a threaded server (gthread,
+granian with more threads) would otherwise hold one per busy thread. Processes still hash
+side by side: one per core where a server runs a worker per core."""
 
 
 class Unparsed(ValueError):
@@ -145,7 +152,8 @@ def raw_hash(
     context.allocate_cbk = _allocate
     context.free_cbk = _release
     context.flags = lib.ARGON2_DEFAULT_FLAGS
-    code = core(context, TYPES[type_name].value)
+    with one_at_a_time:
+        code = core(context, TYPES[type_name].value)
     if code != lib.ARGON2_OK:
         raise ValueError(error_to_str(code))
     return bytes(out)

@@ -6,7 +6,6 @@ argon2-cffi parses parameters and verifies encodings that module leaves to it.
 
 from __future__ import annotations
 
-import threading
 import typing as t
 
 from argon2 import PasswordHasher
@@ -14,13 +13,6 @@ from argon2 import exceptions as argon2_exceptions
 from flask import current_app
 
 from app.security import argon2_block
-
-_one_at_a_time = threading.Lock()
-"""argon2id hashes of this process run one at a time. Each holds ``memory_cost`` (19 MiB)
-while it runs, the largest block a request allocates, and releases the GIL: a threaded
-server (gunicorn gthread, granian) held one per busy thread at once, about 40 MiB more at a
-worker's peak under concurrent sign-ins. Processes still hash side by side: one per core
-where a server runs a worker per core."""
 
 
 def hasher() -> PasswordHasher:
@@ -40,24 +32,20 @@ def hasher() -> PasswordHasher:
 
 def hash_password(password: str) -> str:
     ph = hasher()
-    with _one_at_a_time:
-        return argon2_block.hash_password(
-            password,
-            time_cost=ph.time_cost,
-            memory_cost=ph.memory_cost,
-            parallelism=ph.parallelism,
-        )
+    return argon2_block.hash_password(
+        password, time_cost=ph.time_cost, memory_cost=ph.memory_cost, parallelism=ph.parallelism
+    )
 
 
 def _verify(ph: PasswordHasher, password_hash: str, password: str) -> bool:
     """One verification in the process's block (argon2-cffi's for encodings it leaves)."""
-    with _one_at_a_time:
-        try:
-            return argon2_block.verify_password(password_hash, password)
-        except argon2_block.Unparsed:
-            pass
-        except ValueError:
-            return False
+    try:
+        return argon2_block.verify_password(password_hash, password)
+    except argon2_block.Unparsed:
+        pass
+    except ValueError:
+        return False
+    with argon2_block.one_at_a_time:
         try:
             return ph.verify(password_hash, password)
         except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):

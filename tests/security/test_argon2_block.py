@@ -110,3 +110,25 @@ def test_a_forked_child_maps_its_own_block():
     os.waitpid(pid, 0)
     assert answer == b"1"
     assert argon2_block._block.kept is parent_block
+
+
+def test_threads_hashing_at_once_take_turns_in_the_block():
+    import threading
+
+    params = {"time_cost": 2, "memory_cost": 4096, "parallelism": 1}  # long enough to overlap
+    argon2_block.set_memory_limit(params["memory_cost"])
+    results: list[bool] = []
+
+    def work(n: int) -> None:
+        for i in range(5):
+            secret = f"thread {n} password {i}"
+            results.append(
+                argon2_block.verify_password(argon2_block.hash_password(secret, **params), secret)
+            )
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 20
