@@ -64,7 +64,6 @@ class _Block:
 
     def __init__(self) -> None:
         self.kept: mmap.mmap | None = None
-        self.kept_pid = 0
         self.limit = 0
         self.oversized: mmap.mmap | None = None
         self.handed: t.Any = None
@@ -75,9 +74,8 @@ class _Block:
             self.oversized = _mapping(size)
             self.handed = ffi.from_buffer(self.oversized)
             return self.handed
-        if self.kept is None or self.kept_pid != os.getpid() or len(self.kept) < size:
+        if self.kept is None or len(self.kept) < size:
             self.kept = _mapping(self.limit)
-            self.kept_pid = os.getpid()
         self.handed = ffi.from_buffer(self.kept)
         return self.handed
 
@@ -96,6 +94,19 @@ def _mapping(size: int) -> mmap.mmap:
 
 
 _block = _Block()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child hashes in a block and under a lock of its own: the parent's mapping
+    is copy-on-write shared, and its lock may have been held by a thread that did not fork."""
+    global one_at_a_time
+    one_at_a_time = threading.Lock()
+    _block.kept = None
+    _block.oversized = None
+    _block.handed = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @ffi.callback("int(uint8_t **, size_t)", onerror=lambda *_: None)

@@ -4,6 +4,8 @@ block is reused, private to its process and never grown by a foreign hash."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import pytest
 from argon2 import PasswordHasher
@@ -93,22 +95,28 @@ def test_a_costlier_foreign_hash_gets_a_mapping_of_its_own():
     assert argon2_block._block.oversized is None  # unmapped at once
 
 
-def test_a_forked_child_maps_its_own_block():
+def test_a_forked_child_maps_its_own_block_and_lock():
     argon2_block.hash_password("parent", **PARAMS)
     parent_block = argon2_block._block.kept
     read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: hash, and say whether it took a block of its own
-        try:
-            ok = argon2_block.verify_password(argon2_block.hash_password("c", **PARAMS), "c")
-            own = argon2_block._block.kept is not parent_block
-            os.write(write, b"1" if ok and own else b"0")
-        finally:
-            os._exit(0)
+    with argon2_block.one_at_a_time:  # as if another thread of the parent were hashing
+        pid = os.fork()
+        if pid == 0:  # the child: hash, and say whether it took a block of its own
+            try:
+                ok = argon2_block.verify_password(argon2_block.hash_password("c", **PARAMS), "c")
+                own = argon2_block._block.kept is not parent_block
+                os.write(write, b"1" if ok and own else b"0")
+            finally:
+                os._exit(0)
     os.close(write)
-    answer = os.read(read, 1)
-    os.waitpid(pid, 0)
-    assert answer == b"1"
+    deadline = time.monotonic() + 20
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:  # the child waits on the parent's lock forever
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child could not hash while the parent held the lock")
+        time.sleep(0.05)
+    assert os.read(read, 1) == b"1"
     assert argon2_block._block.kept is parent_block
 
 
