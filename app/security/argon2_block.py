@@ -16,9 +16,9 @@ process that mapped it: a forked child maps its own. Hashes run one at a time pe
 
 A hash whose parameters ask for more memory than the configured ``memory_cost`` (a hash
 imported from elsewhere) gets a mapping of its own, unmapped at once, so the block kept
-never grows beyond what the settings ask. Hashes this module does not parse (another
-encoding than ``$argon2<type>$v=<n>$m=..,t=..,p=..$<salt>$<hash>``) are left to
-argon2-cffi's own verification.
+never grows beyond what the settings ask. argon2-cffi reads each hash's parameters; hashes
+of argon2 1.0 (without ``v=``, which Foyer never wrote nor imports) are left to its own
+verification.
 
 The context is libargon2's public ``argon2_context`` (its allocation callbacks included),
 reached through argon2-cffi's ``core`` binding; the tests hold every hash written here
@@ -37,6 +37,8 @@ import secrets
 import threading
 import typing as t
 
+from argon2 import extract_parameters
+from argon2.exceptions import InvalidHashError
 from argon2.low_level import ARGON2_VERSION
 from argon2.low_level import Type
 from argon2.low_level import core
@@ -44,7 +46,6 @@ from argon2.low_level import error_to_str
 from argon2.low_level import ffi
 from argon2.low_level import lib
 
-TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
 SALT_LEN = 16
 HASH_LEN = 32
 
@@ -56,7 +57,7 @@ side by side: one per core where a server runs a worker per core."""
 
 
 class Unparsed(ValueError):
-    """A hash in an encoding this module leaves to argon2-cffi."""
+    """An argon2 1.0 hash, left to argon2-cffi."""
 
 
 class _Block:
@@ -130,7 +131,7 @@ def raw_hash(
     password: bytes,
     salt: bytes,
     *,
-    type_name: str,
+    type_: Type,
     version: int,
     time_cost: int,
     memory_cost: int,
@@ -164,7 +165,7 @@ def raw_hash(
     context.free_cbk = _release
     context.flags = lib.ARGON2_DEFAULT_FLAGS
     with one_at_a_time:
-        code = core(context, TYPES[type_name].value)
+        code = core(context, type_.value)
     if code != lib.ARGON2_OK:
         raise ValueError(error_to_str(code))
     return bytes(out)
@@ -176,7 +177,7 @@ def hash_password(password: str, *, time_cost: int, memory_cost: int, parallelis
     digest = raw_hash(
         password.encode(),
         salt,
-        type_name="argon2id",
+        type_=Type.ID,
         version=ARGON2_VERSION,
         time_cost=time_cost,
         memory_cost=memory_cost,
@@ -191,30 +192,29 @@ def hash_password(password: str, *, time_cost: int, memory_cost: int, parallelis
 
 def verify_password(encoded: str, password: str) -> bool:
     """Whether ``password`` matches ``encoded`` (constant-time comparison of the digests).
+    The parameters are read by argon2-cffi's own parser.
 
-    :raises Unparsed: an encoding left to argon2-cffi.
+    :raises Unparsed: a hash of argon2 1.0 (no ``v=``), left to argon2-cffi: its parser
+        reports such hashes as another version than libargon2 computes them with.
     :raises ValueError: a malformed hash, or parameters libargon2 refuses.
     """
-    parts = encoded.split("$")
-    if len(parts) != 6 or parts[0] or parts[1] not in TYPES or not parts[2].startswith("v="):
+    if encoded.count("$") == 4:
         raise Unparsed(encoded[:10])
     try:
-        version = int(parts[2][2:])
-        params = dict(item.split("=", 1) for item in parts[3].split(","))
-        time_cost, memory_cost, parallelism = (int(params[k]) for k in ("t", "m", "p"))
-        salt, digest = _unb64(parts[4]), _unb64(parts[5])
-    except (ValueError, KeyError, binascii.Error) as exc:
+        params = extract_parameters(encoded)
+        salt, digest = (_unb64(part) for part in encoded.rsplit("$", 2)[1:])
+    except (InvalidHashError, binascii.Error) as exc:
         raise ValueError("malformed argon2 hash") from exc
-    if set(params) != {"m", "t", "p"} or not digest:
+    if not digest:
         raise ValueError("malformed argon2 hash")
     computed = raw_hash(
         password.encode(),
         salt,
-        type_name=parts[1],
-        version=version,
-        time_cost=time_cost,
-        memory_cost=memory_cost,
-        parallelism=parallelism,
+        type_=params.type,
+        version=params.version,
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost,
+        parallelism=params.parallelism,
         hash_len=len(digest),
     )
     return hmac.compare_digest(computed, digest)
