@@ -158,7 +158,8 @@ def setup_database(app: Flask, check_schema: bool = True) -> None:
     give up on the whole server): it is logged, requests answer 503 and ``/health/ready``
     says so until it is back. ``foyer run`` refuses to start without it instead.
     """
-    database = Database(app.extensions["foyer.settings"].database_url)
+    settings = app.extensions["foyer.settings"]
+    database = Database(settings.database_url, settings.sqlite_cache_mib)
     app.extensions["foyer.db"] = database
     app.teardown_appcontext(close_session)
     if check_schema:

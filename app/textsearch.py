@@ -30,6 +30,10 @@ SEARCH_TABLES = {"user": "user_name_search", "organization": "organization_name_
 _present: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
 """Per engine: whether the FTS5 tables exist (a SQLite without the tokenizer has none)."""
 
+MERGE_PAGES = 500
+"""Index pages (about 4 KB each) one step of :func:`compact` writes, in its own transaction:
+a few tens of milliseconds of the write lock at a time."""
+
 
 class _IndexFirst(sa.sql.expression.Join):
     """``fts CROSS JOIN table``: SQLite reads the join's left side first. Without statistics
@@ -74,3 +78,32 @@ def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Sele
     return statement.select_from(_IndexFirst(search, table, search.c.rowid == rowid)).where(
         search.c[name].match(query)
     )
+
+
+def compact(table: str) -> int:
+    """Merge ``table``'s index (``user`` or ``organization``) into one segment, a step of
+    :data:`MERGE_PAGES` pages per transaction so that other writers get the lock in
+    between; the steps taken (0 without the index).
+
+    FTS5 writes each transaction's rows as a segment of their own and merges segments only
+    when four of a size pile up; a search reads every segment, so a bulk import committed
+    in batches leaves searches up to twice as slow as a merged index (0.39 against 0.23 ms at
+    a million users). Worth it after a bulk import; a merged index is rewritten whole by
+    the next merge, so not after every change.
+    """
+    engine = get_database().engine
+    if not _has_index(engine):
+        return 0
+    search = SEARCH_TABLES[table]
+    merge = sa.text(f"INSERT INTO {search}({search}, rank) VALUES ('merge', :pages)")
+    steps = 0
+    while True:
+        with engine.begin() as connection:
+            raw = connection.connection.driver_connection
+            before = raw.total_changes
+            # negative: segments of any size are merged, as long as there are two
+            connection.execute(merge, {"pages": -MERGE_PAGES})
+            merged = raw.total_changes - before >= 2  # fewer: nothing was left to merge
+        steps += 1
+        if not merged:
+            return steps

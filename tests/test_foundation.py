@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from app.connections.strategies import strategy_for
 from app.events.models import Event
 from app.testing import USER_PASSWORD
@@ -79,3 +81,23 @@ def test_a_worker_starts_without_the_libraries_of_optional_features(tmp_path):
     optional = {"saml2", "xmlschema", "scim2_models", "pydantic", "alembic", "zxcvbn"}
     optional |= {"requests", "urllib3", "segno"}
     assert loaded.isdisjoint(optional), loaded & optional
+
+
+def test_sqlite_connections_keep_their_own_page_cache(foyer_app, tmp_path):
+    """Both pools (the requests' and the self-committing counters') get the pragmas, with
+    the page cache ``FOYER_SQLITE_CACHE_MIB`` asks."""
+    from app.db import SQLITE_CACHE_MIB
+    from app.db import Database
+
+    with foyer_app.app_context():
+        if foyer_app.extensions["foyer.db"].engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL sizes its shared buffers itself")
+    for mib, database in (
+        (SQLITE_CACHE_MIB, foyer_app.extensions["foyer.db"]),
+        (3, Database(f"sqlite:///{tmp_path / 'small.db'}", 3)),
+    ):
+        for engine in (database.engine, database.autocommit_engine):
+            with engine.connect() as connection:
+                size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            assert (size, mode) == (-mib * 1024, "wal")

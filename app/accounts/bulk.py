@@ -39,6 +39,7 @@ from app.events.record import commit_with_events
 from app.hooks import call_hook
 from app.hooks import plugin_manager
 from app.security.hash_formats import recognize
+from app.textsearch import compact
 
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
@@ -211,7 +212,16 @@ def import_users(
             batch = []
     if batch:
         _import_batch(batch, tenant, connection, result)
+    _merge_search_index(result.imported, batch_size)
     return result
+
+
+def _merge_search_index(imported: int, batch_size: int) -> None:
+    """After an import that committed several batches, merge the segments each batch left
+    in SQLite's name-search index (:func:`app.textsearch.compact`): searches by name read
+    every segment."""
+    if imported > batch_size:
+        compact("user")
 
 
 @dataclasses.dataclass
@@ -300,6 +310,7 @@ def import_rows(
             if stop is not None and stop():
                 return report
     commit(max(number, done))
+    _merge_search_index(report.imported, batch_size)
     report.finished = True
     return report
 

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from app import hookimpl
+from app import textsearch
 from app.accounts import bulk
 from app.accounts.cli import register_commands
 from app.accounts.models import User
@@ -165,3 +166,36 @@ def test_unknown_connection_is_refused(foyer_app, tenant, tmp_path):
 def test_empty_or_malformed_emails_are_refused(value):
     with pytest.raises(ValueError):
         bulk.parse_line(json.dumps({"email": value}))
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["cli", "api"])
+def test_an_import_of_several_batches_leaves_the_name_index_merged(
+    foyer_app, tenant, connection, tmp_path, api
+):
+    """Each batch commits a segment of SQLite's name-search index; three stay apart
+    (SQLite merges four at a time), so only the import's own merge leaves one."""
+    if not textsearch._has_index(foyer_app.extensions["foyer.db"].engine):
+        pytest.skip("PostgreSQL searches with pg_trgm: nothing to merge")
+    rows = [{"email": f"user{n}@example.com", "name": f"User {n}"} for n in range(7)]
+    with foyer_app.app_context():
+        textsearch.compact("user")
+        if api:
+            report = bulk.import_rows(enumerate(rows, start=1), tenant, connection, batch_size=3)
+            assert (report.imported, report.finished) == (7, True)
+        else:
+            path = write_lines(tmp_path / "users.jsonl", *rows)
+            bulk.check_file(path)
+            assert bulk.import_users(path, tenant, connection, batch_size=3).imported == 7
+        assert textsearch.compact("user") == 1  # nothing left to merge
+
+
+def test_an_import_of_one_batch_does_not_merge(foyer_app, tenant, connection, monkeypatch):
+    merged: list[str] = []
+    monkeypatch.setattr(bulk, "compact", merged.append)
+    rows = [{"email": f"user{n}@example.com"} for n in range(7)]
+    with foyer_app.app_context():
+        bulk.import_rows(enumerate(rows[:3], start=1), tenant, connection, batch_size=3)
+        assert merged == []
+        # the three already there are skipped, not imported: four new ones in two batches
+        bulk.import_rows(enumerate(rows, start=1), tenant, connection, batch_size=3)
+    assert merged == ["user"]
