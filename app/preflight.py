@@ -40,7 +40,7 @@ def startup_findings(settings: Settings) -> list[Finding]:
 
 
 def _database_findings(settings: Settings) -> list[Finding]:
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.sqlite_cache_mib)
     where = sa.make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         with database.engine.connect() as connection:
