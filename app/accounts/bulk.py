@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import typing as t
 from pathlib import Path
@@ -44,6 +45,8 @@ from app.textsearch import compact
 if t.TYPE_CHECKING:
     from app.connections.models import Connection
     from app.tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 ARGON2ID = re.compile(r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
@@ -220,8 +223,12 @@ def _merge_search_index(imported: int, batch_size: int) -> None:
     """After an import that committed several batches, merge the segments each batch left
     in SQLite's name-search index (:func:`app.textsearch.compact`): searches by name read
     every segment."""
-    if imported > batch_size:
+    if imported <= batch_size:
+        return
+    try:
         compact("user")
+    except sa.exc.OperationalError as exc:  # the users are in: searches are only slower
+        log.warning("the name-search index was not merged after the import: %s", exc.orig)
 
 
 @dataclasses.dataclass

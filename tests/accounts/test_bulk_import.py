@@ -199,3 +199,21 @@ def test_an_import_of_one_batch_does_not_merge(foyer_app, tenant, connection, mo
         # the three already there are skipped, not imported: four new ones in two batches
         bulk.import_rows(enumerate(rows, start=1), tenant, connection, batch_size=3)
     assert merged == ["user"]
+
+
+def test_an_index_that_cannot_be_merged_does_not_fail_the_import(
+    foyer_app, tenant, connection, monkeypatch, caplog
+):
+    """The users are in once the last batch commits; a merge refused (the database busy
+    past its timeout) leaves the searches slower, not the import failed."""
+
+    def busy(_table: str) -> int:
+        raise sa.exc.OperationalError("merge", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(bulk, "compact", busy)
+    rows = [{"email": f"user{n}@example.com"} for n in range(7)]
+    with foyer_app.app_context():
+        report = bulk.import_rows(enumerate(rows, start=1), tenant, connection, batch_size=3)
+    assert (report.imported, report.finished) == (7, True)
+    assert len(users_of(connection)) == 7
+    assert "not merged after the import: database is locked" in caplog.text
