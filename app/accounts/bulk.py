@@ -220,14 +220,16 @@ def import_users(
 
 
 def _merge_search_index(imported: int, batch_size: int) -> None:
-    """After an import that committed several batches, merge the segments each batch left
-    in SQLite's name-search index (:func:`app.textsearch.compact`): searches by name read
-    every segment."""
+    """After an import that committed several batches, fold what the batches left beside
+    the name-search index into it (:func:`app.textsearch.compact`: SQLite's segments,
+    PostgreSQL's pending list), which every search by name reads otherwise."""
     if imported <= batch_size:
         return
     try:
         compact("user")
-    except sa.exc.OperationalError as exc:  # the users are in: searches are only slower
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        # the users are in, searches are only slower: the database was busy, or (PostgreSQL)
+        # Foyer's role does not own the indexes
         log.warning("the name-search index was not merged after the import: %s", exc.orig)
 
 

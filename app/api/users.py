@@ -59,6 +59,7 @@ from app.scim.models import ScimUser
 from app.sessions.services import active_sessions
 from app.sessions.services import end_session_of
 from app.textsearch import narrowed
+from app.textsearch import unindexed
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users of the tenant")
 
@@ -79,7 +80,7 @@ def search_users(limit: int = 50, cursor: str | None = None, **filters: t.Any) -
     if "name" in filters:
         # a term of three characters or more through the trigram indexes (app.textsearch)
         stmt = narrowed(stmt, User.__table__, filters["name"])
-        stmt = stmt.where(User.name.contains(filters["name"], autoescape=True))
+        stmt = stmt.where(unindexed(User.name).contains(filters["name"], autoescape=True))
     if "organization" in filters:
         org = session.scalar(
             sa.select(Organization).where(

@@ -48,6 +48,7 @@ from app.orgs.privacy import list_is_public
 from app.orgs.services import find_organization_by_name
 from app.security.limits import count_submission
 from app.textsearch import narrowed
+from app.textsearch import unindexed
 
 if t.TYPE_CHECKING:
     from app.login.context import SignIn
@@ -87,8 +88,8 @@ def search(tenant: Tenant, query: str, limit: int) -> list[Organization]:
         pattern = f"%{escaped}%"
         statement = narrowed(statement, Organization.__table__, lowered).where(
             sa.or_(
-                sa.func.lower(Organization.display_name).like(pattern, escape="\\"),
-                Organization.name.like(pattern, escape="\\"),
+                unindexed(sa.func.lower(Organization.display_name)).like(pattern, escape="\\"),
+                unindexed(Organization.name).like(pattern, escape="\\"),
             )
         )
     statement = statement.order_by(Organization.display_name, Organization.name).limit(limit)

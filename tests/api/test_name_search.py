@@ -100,19 +100,20 @@ def test_the_index_follows_changes_and_deletions(client, auth, make_user):
     assert search(client, auth, "Lovelace") == []
 
 
-def sqlite_index(foyer_app: t.Any) -> bool:
-    return textsearch._has_index(foyer_app.extensions["foyer.db"].engine)
-
-
-def test_compacting_merges_the_segments_and_keeps_the_answers(client, auth, named_users, foyer_app):
-    """Each user above was committed on its own: one segment each, merged four at a time."""
+def test_compacting_folds_in_what_the_inserts_left_and_keeps_the_answers(client, auth, named_users):
+    """Each user above was committed on its own: on SQLite one index segment each (merged
+    four at a time), on PostgreSQL entries queued in the GIN index's pending list."""
     before = {term: search(client, auth, term) for term in TERMS}
-    if not sqlite_index(foyer_app):
+    if not textsearch.has_trigram_index("user"):
         assert textsearch.compact("user") == 0
-        return
-    assert textsearch.compact("user") >= 2  # merged in steps, the last finding nothing
-    assert textsearch.compact("user") == 1  # one segment: nothing left to merge
-    session.execute(
-        sa.text("INSERT INTO user_name_search(user_name_search) VALUES ('integrity-check')")
-    )
+        pytest.skip("no trigram index here: nothing to fold in")
+    if session.get_bind().dialect.name == "postgresql":
+        assert textsearch.compact("user") > 0  # the pending pages the users above queued
+        assert textsearch.compact("user") == 0
+    else:
+        assert textsearch.compact("user") >= 2  # merged in steps, the last finding nothing
+        assert textsearch.compact("user") == 1  # one segment: nothing left to merge
+        session.execute(
+            sa.text("INSERT INTO user_name_search(user_name_search) VALUES ('integrity-check')")
+        )
     assert {term: search(client, auth, term) for term in TERMS} == before
