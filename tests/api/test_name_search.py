@@ -1,6 +1,7 @@
-"""The ``name`` filter of ``GET /api/v1/users`` answers the same through SQLite's trigram
-index (terms of three characters or more) as through the plain ``LIKE`` it narrows:
-special characters, quotes, FTS5 query syntax, non-ASCII, any case, cursor pages."""
+"""The ``name`` filter of ``GET /api/v1/users`` answers the same through the trigram index
+(SQLite's FTS5 table, PostgreSQL's pg_trgm; terms of three characters or more) as through
+the plain ``LIKE`` it narrows: special characters, quotes, FTS5 query syntax, non-ASCII,
+any case, cursor pages."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from app import textsearch
+from app.accounts.models import User
 from app.accounts.services import anonymize_user
 from app.accounts.services import delete_user
 from app.db import session
@@ -117,3 +119,42 @@ def test_compacting_folds_in_what_the_inserts_left_and_keeps_the_answers(client,
             sa.text("INSERT INTO user_name_search(user_name_search) VALUES ('integrity-check')")
         )
     assert {term: search(client, auth, term) for term in TERMS} == before
+
+
+def test_postgresql_looks_up_the_runs_of_three_and_not_the_whole_term(
+    foyer_app, client, auth, named_users
+):
+    """pg_trgm would look every trigram of the term up (a full name: about fifteen lists,
+    several of them long); the index is asked for the term's runs of three only, and the
+    deciding ``LIKE``, on ``name || ''``, is left to the rows it finds."""
+    engine = foyer_app.extensions["foyer.db"].engine
+    if engine.dialect.name != "postgresql" or not textsearch.has_trigram_index("user"):
+        pytest.skip("PostgreSQL with pg_trgm only (SQLite: the FTS5 table, tested above)")
+    sent: list[tuple[str, t.Any]] = []
+
+    def record(_conn: t.Any, _cursor: t.Any, statement: str, parameters: t.Any, *_: t.Any):
+        if " LIKE " in statement:
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert search(client, auth, "Ada Lovelace") == ["user0@example.com"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    ((statement, parameters),) = sent  # what the API sent
+    assert {"Ada", " Lo", "vel", "ace", "Ada Lovelace"} <= set(parameters.values())
+    assert statement.count('"user".name LIKE') == 4  # the runs, which the index answers
+    assert statement.count('"user".name || ') == 1  # the whole term, which it does not
+    # the same conditions alone, planned as for a large table: the index gets the runs only
+    term = "Ada Lovelace"
+    alone = textsearch.narrowed(sa.select(User.id), User.__table__, term).where(
+        textsearch.unindexed(User.name).contains(term, autoescape=True)
+    )
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        compiled = alone.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}")]
+    looked_up = [line for line in plan if "Index Cond" in line]
+    assert any("ix_user_name_trgm" in line for line in plan), plan
+    assert looked_up and "%Ada%" in looked_up[0] and "%ace%" in looked_up[0], plan
+    assert not any("Lovelace" in line for line in looked_up), plan
