@@ -158,3 +158,16 @@ def test_postgresql_looks_up_the_runs_of_three_and_not_the_whole_term(
     assert any("ix_user_name_trgm" in line for line in plan), plan
     assert looked_up and "%Ada%" in looked_up[0] and "%ace%" in looked_up[0], plan
     assert not any("Lovelace" in line for line in looked_up), plan
+
+
+def test_a_long_term_asks_the_index_for_some_runs_and_the_like_decides(client, auth, make_user):
+    """A term of 255 characters would be 85 runs: the index gets eight of them, spread over
+    the term, and a name that differs from the term only between them is still refused."""
+    long_name = "".join(f"{n:03d}" for n in range(85))  # 255 characters, no run twice
+    make_user(email="long@example.com", name=long_name)
+    other = long_name[:120] + "x" + long_name[121:]  # one character off, mid-term
+    make_user(email="other@example.com", name=other)
+    assert len(textsearch._spread([long_name[i : i + 3] for i in range(0, 255, 3)])) == 8
+    assert search(client, auth, long_name) == ["long@example.com"]
+    assert search(client, auth, other) == ["other@example.com"]
+    assert search(client, auth, long_name[30:200]) == ["long@example.com"]
