@@ -84,8 +84,8 @@ def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Sele
         return statement.where(
             sa.or_(
                 *(
-                    sa.and_(*(name.contains(run, autoescape=True) for run in runs))
-                    for name in INDEXED_NAMES[table.name](table)
+                    sa.and_(*(column.contains(run, autoescape=True) for run in runs))
+                    for column in INDEXED_NAMES[table.name](table)
                 )
             )
         )
