@@ -141,8 +141,8 @@ SQLITE_CACHE_MIB = 64
 """Pages each SQLite connection keeps, by default (``FOYER_SQLITE_CACHE_MIB``; SQLite's own
 default is 2 MiB). With a million users, 2 MiB made every lookup read the upper levels of
 the indexes from the file again (0.1 ms a statement instead of 0.01) and the searches cost
-up to 1.8x what they cost on a small database; 16 MiB still 1.6x once the sign-ins had
-filled the cache with their own pages."""
+up to 1.8x what they cost on a small database. SQLite empties the cache when another
+connection has written, so it helps most between writes."""
 
 
 class Database:
