@@ -92,12 +92,13 @@ def test_sqlite_connections_keep_their_own_page_cache(foyer_app, tmp_path):
     with foyer_app.app_context():
         if foyer_app.extensions["foyer.db"].engine.dialect.name != "sqlite":
             pytest.skip("PostgreSQL sizes its shared buffers itself")
-    for mib, database in (
-        (SQLITE_CACHE_MIB, foyer_app.extensions["foyer.db"]),
-        (3, Database(f"sqlite:///{tmp_path / 'small.db'}", 3)),
-    ):
-        for engine in (database.engine, database.autocommit_engine):
-            with engine.connect() as connection:
-                size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-                mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
-            assert (size, mode) == (-mib * 1024, "wal")
+    small = Database(f"sqlite:///{tmp_path / 'small.db'}", 3)
+    try:
+        for mib, database in ((SQLITE_CACHE_MIB, foyer_app.extensions["foyer.db"]), (3, small)):
+            for engine in (database.engine, database.autocommit_engine):
+                with engine.connect() as connection:
+                    size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                    mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+                assert (size, mode) == (-mib * 1024, "wal")
+    finally:
+        small.dispose()
