@@ -267,7 +267,13 @@ class Settings:
         for name, field in fields.items():
             raw = os.environ.get(f"FOYER_{name.upper()}")
             if raw is not None:
-                values[name] = _coerce(raw, field.type)
+                try:
+                    values[name] = _coerce(raw, field.type)
+                except ValueError:
+                    kind = {"int": "a whole number", "float": "a number"}.get(str(field.type))
+                    raise SettingsError(
+                        f"FOYER_{name.upper()} is {raw!r}, which is not {kind or field.type}"
+                    ) from None
         for key, value in (overrides or {}).items():
             if key.lower() in fields:
                 values[key.lower()] = value

@@ -45,6 +45,25 @@ def test_generated_and_random_keys_pass(tmp_path):
     Settings.load({"instance_path": str(tmp_path), "secret_key": os.urandom(32).hex()})
 
 
+@pytest.mark.parametrize("mib", ["1", "4097", "lots"])
+def test_the_sqlite_page_cache_is_checked_at_start(tmp_path, monkeypatch, mib):
+    monkeypatch.setenv("FOYER_SQLITE_CACHE_MIB", mib)
+    with pytest.raises(SettingsError, match="FOYER_SQLITE_CACHE_MIB"):
+        Settings.load({"instance_path": str(tmp_path), "secret_key": GOOD_KEY})
+
+
+def test_a_setting_that_is_not_a_number_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOYER_CACHE_SECONDS", "five")
+    with pytest.raises(SettingsError, match="FOYER_CACHE_SECONDS is 'five', which is not a whole"):
+        Settings.load({"instance_path": str(tmp_path), "secret_key": GOOD_KEY})
+
+
+def test_the_sqlite_page_cache_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOYER_SQLITE_CACHE_MIB", "256")
+    settings = Settings.load({"instance_path": str(tmp_path), "secret_key": GOOD_KEY})
+    assert settings.sqlite_cache_mib == 256
+
+
 @pytest.mark.parametrize(
     ("keys", "complaint"),
     [
