@@ -22,6 +22,7 @@ from app.accounts.models import OneTimeToken
 from app.accounts.models import User
 from app.db import session
 from app.db import utcnow
+from app.mail.models import OutgoingMail
 from app.testing import USER_PASSWORD
 from app.testing import host_client
 from app.testing import login
@@ -99,9 +100,13 @@ def test_an_existing_address_gets_the_same_page_no_code_and_its_owner_a_notice(
     assert client.get("/signup/verify").status_code == 400
     assert login(host_client(foyer_app), "alice@example.com", USER_PASSWORD).status_code == 303
     wait_for_background(foyer_app)
-    assert [m["Subject"] for m in mailbox.messages if m["To"] == "alice@example.com"] == [
-        notice["Subject"]
-    ]  # a new code asked for later does not notify the owner again
+    # a new code asked for later does not notify the owner again: one notice queued (counted
+    # in the outbox: a mail server slower to answer than the send's budget gets the same
+    # notice again when it is retried, as with any delivery that is at least once)
+    queued = session.scalars(
+        sa.select(OutgoingMail.purpose).where(OutgoingMail.recipient == "alice@example.com")
+    ).all()
+    assert queued == ["signup_attempt"]
 
 
 def test_an_address_taken_meanwhile_is_said_only_to_whoever_proved_the_mailbox(
