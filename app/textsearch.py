@@ -30,8 +30,6 @@ MIN_LENGTH = 3
 SEARCH_TABLES = {"user": "user_name_search", "organization": "organization_name_search"}
 """Indexed table -> its FTS5 table (migration 20261205_0910)."""
 
-_present: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
-"""Per engine: whether the FTS5 tables exist (a SQLite without the tokenizer has none)."""
 
 MERGE_PAGES = 500
 """Index pages (about 4 KB each) one step of :func:`compact` writes, in its own transaction:
@@ -54,14 +52,6 @@ def _cross_join(join: _IndexFirst, compiler: t.Any, **kw: t.Any) -> str:
     return str(compiler.visit_join(join, **kw)).replace(f"{name} JOIN ", f"{name} CROSS JOIN ", 1)
 
 
-def _has_index(engine: sa.Engine) -> bool:
-    if engine.dialect.name != "sqlite":
-        return False
-    if engine not in _present:
-        _present[engine] = sa.inspect(engine).has_table(SEARCH_TABLES["user"])
-    return _present[engine]
-
-
 def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Select[t.Any]:
     """``statement`` (which selects from ``table``) starting from the rows whose names hold
     ``term``'s runs of three, through the trigram index; unchanged without one or for a
@@ -78,9 +68,9 @@ def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Sele
         runs.append(term[-MIN_LENGTH:])
     runs = _spread(list(dict.fromkeys(runs)))
     engine = get_database().engine
+    if not _indexed(engine, table.name):
+        return statement
     if engine.dialect.name == "postgresql":
-        if not _has_trigram_index(engine, table.name):
-            return statement
         return statement.where(
             sa.or_(
                 *(
@@ -89,8 +79,6 @@ def narrowed(statement: sa.Select[t.Any], table: sa.Table, term: str) -> sa.Sele
                 )
             )
         )
-    if not _has_index(engine):
-        return statement
     name = SEARCH_TABLES[table.name]
     search = sa.table(name, sa.column("rowid"), sa.column(name))
     # each run quoted as a string (no FTS5 query syntax), all required
@@ -136,20 +124,24 @@ INDEXED_NAMES: dict[str, t.Callable[[sa.Table], list[sa.ColumnElement[str]]]] = 
 """The expressions PostgreSQL's trigram indexes of each table hold (:data:`TRIGRAM_INDEXES`,
 in the same order)."""
 
-_trigram_indexes: weakref.WeakKeyDictionary[sa.Engine, dict[str, bool]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per engine and table: whether PostgreSQL has the table's trigram indexes."""
+_indexes: weakref.WeakKeyDictionary[sa.Engine, dict[str, bool]] = weakref.WeakKeyDictionary()
+"""Per engine and table: whether its trigram index exists (a SQLite without FTS5's tokenizer
+or a PostgreSQL without pg_trgm has none); looked up once per process."""
 
 
-def _has_trigram_index(engine: sa.Engine, table: str) -> bool:
-    known = _trigram_indexes.setdefault(engine, {})
+def _indexed(engine: sa.Engine, table: str) -> bool:
+    known = _indexes.setdefault(engine, {})
     if table not in known:
-        with engine.connect() as connection:
-            found = connection.scalar(
-                sa.text("SELECT to_regclass(:name)"), {"name": TRIGRAM_INDEXES[table][0]}
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                found = connection.scalar(
+                    sa.text("SELECT to_regclass(:name)"), {"name": TRIGRAM_INDEXES[table][0]}
+                )
+            known[table] = found is not None
+        else:
+            known[table] = engine.dialect.name == "sqlite" and sa.inspect(engine).has_table(
+                SEARCH_TABLES[table]
             )
-        known[table] = found is not None
     return known[table]
 
 
@@ -172,10 +164,10 @@ def compact(table: str) -> int:
     table's pg_trgm indexes is emptied (``gin_clean_pending_list``, which its owner may run).
     """
     engine = get_database().engine
+    if not _indexed(engine, table):
+        return 0
     if engine.dialect.name == "postgresql":
         return _clean_pending_lists(engine, table)
-    if not _has_index(engine):
-        return 0
     search = SEARCH_TABLES[table]
     merge = sa.text(f"INSERT INTO {search}({search}, rank) VALUES ('merge', :pages)")
     steps = 0
@@ -208,7 +200,4 @@ def _clean_pending_lists(engine: sa.Engine, table: str) -> int:
 def has_trigram_index(table: str) -> bool:
     """Whether ``table``'s names are searched through a trigram index here (SQLite's FTS5
     table, PostgreSQL's pg_trgm index)."""
-    engine = get_database().engine
-    if engine.dialect.name == "postgresql":
-        return _has_trigram_index(engine, table)
-    return _has_index(engine)
+    return _indexed(get_database().engine, table)
