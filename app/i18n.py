@@ -184,6 +184,8 @@ def _finish(context: Context, text: str, variables: dict[str, t.Any]) -> str:
     autoescaping (the placeholders are escaped by ``%``), then fill them in."""
     if context.eval_ctx.autoescape:
         text = Markup(text)
+    if not variables and "%" not in text:
+        return text  # what ``%`` would give, without wrapping an empty mapping to escape it
     return text % variables
 
 

@@ -37,6 +37,9 @@ from app.db import session
 M = t.TypeVar("M", bound=Base)
 V = t.TypeVar("V", bound="str | int | bool | tuple[t.Any, ...] | None")
 
+MERGED = "foyer.rowcache.merged"
+"""In a session's ``info``: identity key -> (cache generation, when its copy was loaded) of
+every row a merge from the cache put in that session."""
 STALE = "foyer.rowcache.stale"
 """Set in a session's ``info`` from the flush of a watched row until its commit."""
 MAX_ENTRIES = 10_000
@@ -52,7 +55,8 @@ class RowCache:
         self.watched = watched
         """The models whose changes clear the cache (:func:`init_row_cache`)."""
         self._rows: dict[t.Hashable, tuple[tuple[Base, t.Any], float]] = {}
-        """Key -> ((detached row, its identity key), when it was loaded)."""
+        """Key -> ((detached row, the identity keys of it and of the rows a merge of it
+        brings along), when it was loaded)."""
         self._values: dict[t.Hashable, tuple[t.Any, float]] = {}
         self._lock = threading.Lock()
         self.dependents: list[t.Callable[[], None]] = []
@@ -77,15 +81,40 @@ class RowCache:
                 own.expunge_all()
             if row is None:
                 return None
-            identity = inspect(row).key
-            self._keep(self._rows, key, (row, identity), generation)
+            state = inspect(row)
+            graph = (
+                state.key,
+                *(inspect(o).key for o, *_ in state.mapper.cascade_iterator("merge", state)),
+            )
+            loaded = time.monotonic()
+            self._keep(self._rows, key, (row, graph), generation, loaded)
         else:
-            row, identity = entry[0]
+            (row, graph), loaded = entry
         request_session = t.cast(Session, session._get_current_object())
-        mine = request_session.identity_map.get(identity)
-        if mine is not None and (inspect(mine).modified or request_session.info.get(STALE)):
-            return t.cast(M, mine)  # the request's own changes, not the copy's older state
-        return t.cast(M, request_session.merge(row, load=False))
+        merged = request_session.info.setdefault(MERGED, {})
+        mine = request_session.identity_map.get(graph[0])
+        if mine is not None and (
+            inspect(mine).modified
+            or request_session.info.get(STALE)
+            or self._current(merged.get(graph[0]))
+        ):
+            # the request's own changes, not the copy's older state; or a copy merged in
+            # this session already (with another row: a vanity host's organization), which
+            # a second merge would copy again attribute by attribute for nothing
+            return t.cast(M, mine)
+        found = request_session.merge(row, load=False)
+        mark = (self.generation, loaded)
+        for identity in graph:
+            merged[identity] = mark
+        return t.cast(M, found)
+
+    def _current(self, mark: tuple[int, float] | None) -> bool:
+        """Whether a copy merged with this mark is still one the cache would hand out."""
+        return (
+            mark is not None
+            and mark[0] == self.generation
+            and time.monotonic() - mark[1] < self.ttl
+        )
 
     def row(self, model: type[M], row_id: str) -> M | None:
         """The row of ``model`` with this primary key (an organization or connection a
@@ -121,7 +150,12 @@ class RowCache:
         return any(isinstance(obj, self.watched) for obj in pending)
 
     def _keep(
-        self, entries: dict[t.Hashable, t.Any], key: t.Hashable, found: t.Any, generation: int
+        self,
+        entries: dict[t.Hashable, t.Any],
+        key: t.Hashable,
+        found: t.Any,
+        generation: int,
+        loaded: float | None = None,
     ) -> None:
         """Keep ``found`` unless the cache was cleared while it was read (it may be older
         than a change this process just made)."""
@@ -130,7 +164,7 @@ class RowCache:
                 return
             if len(entries) >= MAX_ENTRIES:
                 entries.clear()
-            entries[key] = (found, time.monotonic())
+            entries[key] = (found, time.monotonic() if loaded is None else loaded)
 
     def clear(self) -> None:
         with self._lock:

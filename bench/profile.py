@@ -1,6 +1,6 @@
-"""``python -m bench.profile``: sample a gunicorn worker with py-spy while a scenario runs.
+"""``python -m bench.profile``: sample a serving worker with py-spy while a scenario runs.
 
-One worker serves the scenario; py-spy samples it (``--format raw``: collapsed stacks) and
+One worker (granian's, as ``foyer run`` serves, or gunicorn sync's) serves the scenario; py-spy samples it (``--format raw``: collapsed stacks) and
 the summary lists where the worker's time goes: the heaviest functions by inclusive time,
 Foyer's own functions first. ``--keep`` keeps the stacks for a flame graph tool.
 
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="Keep the collapsed stacks.")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--server", default="granian", choices=("granian", "sync"), help="foyer run's by default"
+    )
     options = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     args = parse_args(
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, workdir, options.database_url)
         variables = seed.apply_bench_tenant(bench.env, bench.port)
         target = bench.target(variables["BENCH_CLIENT_SECRET"])
-        server = bench.start()
+        server = bench.start(options.server)
         try:
             worker = children(server.process.pid)[0]
             for name in options.scenarios:

@@ -105,8 +105,20 @@ def is_active(sso: SsoSession) -> bool:
     )
 
 
+SIGNED_IN_KEY = "_user_id"
+"""Where Flask-Login keeps the signed-in session's id in the signed cookie (``login_user``);
+Foyer never sets its remember-me cookie, so without this key nobody is signed in."""
+
+
 def current_sso() -> SsoSession | None:
-    """The active SSO session of this browser, or None."""
+    """The active SSO session of this browser, or None.
+
+    A browser whose cookie names no session is answered at once: Flask-Login would first
+    hash its address and user agent for a session protection that is off, then look for
+    a remember-me cookie and an ``Authorization`` header, on every hosted page.
+    """
+    if SIGNED_IN_KEY not in cookie:
+        return None
     if current_user.is_authenticated:
         return t.cast(SessionUser, current_user._get_current_object()).sso
     return None

@@ -140,6 +140,39 @@ def test_a_vanity_login_page_reads_its_organization_once(vanity_page, statements
     ), statements
 
 
+def test_a_vanity_login_page_merges_its_organization_once(vanity_page, monkeypatch):
+    """The host's domain brings its organization into the request; the sign-in's own look-up
+    of that organization gets the same object, not a second copy merged over it."""
+    from sqlalchemy.orm import Session
+
+    org, browser, page = vanity_page
+    assert browser.get(page).status_code == 200
+    session.close()
+    merged: list[str] = []
+    real_merge = Session.merge
+
+    def counting(self, instance, **kwargs):
+        merged.append(type(instance).__name__)
+        return real_merge(self, instance, **kwargs)
+
+    monkeypatch.setattr(Session, "merge", counting)
+    assert b"Globex" in browser.get(page).data
+    assert merged.count("TenantDomain") == 1
+    assert "Organization" not in merged, merged
+
+
+def test_a_copy_merged_before_the_cache_was_cleared_is_merged_again(vanity_page):
+    """A change committed in this process clears the cache: a session that merged the old
+    copy (a long-lived one, as this test's) gets the new one on its next look-up."""
+    org, browser, page = vanity_page
+    assert b"Globex" in browser.get(page).data
+    another_process_runs(
+        sa.update(type(org)).where(type(org).id == org.id).values(display_name="Globex Inc")
+    )
+    row_cache().clear()  # what this process's own commit of such a change does
+    assert b"Globex Inc" in browser.get(page).data
+
+
 def test_a_change_to_the_vanity_organization_applies_at_once(vanity_page):
     org, browser, page = vanity_page
     assert b"Globex" in browser.get(page).data
