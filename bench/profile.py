@@ -1,8 +1,9 @@
 """``python -m bench.profile``: sample a serving worker with py-spy while a scenario runs.
 
-One worker (granian's, as ``foyer run`` serves, or gunicorn sync's) serves the scenario; py-spy samples it (``--format raw``: collapsed stacks) and
-the summary lists where the worker's time goes: the heaviest functions by inclusive time,
-Foyer's own functions first. ``--keep`` keeps the stacks for a flame graph tool.
+One worker (granian's, as ``foyer run`` serves, or gunicorn sync's) serves the scenario;
+py-spy samples it (``--format raw``: collapsed stacks) and the summary lists where the
+worker's time goes: the heaviest functions by inclusive time, Foyer's own functions first.
+``--keep`` keeps the stacks for a flame graph tool.
 
     .venv/bin/python -m bench.profile sso_sign_in client_credentials login_page jwks
 """
