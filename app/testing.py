@@ -48,6 +48,7 @@ from app.models import metadata
 from app.oidc import keys
 from app.orgs.services import create_organization
 from app.security import argon2_block
+from app.security.counters import DatabaseCounters
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
 from app.worker import shutdown_worker
@@ -162,10 +163,12 @@ def _finish_background_work(app: Flask) -> None:
 
 
 def _delete_all_rows(app: Flask) -> None:
-    engine = app.extensions["foyer.db"].engine
-    with engine.begin() as conn:
+    database = app.extensions["foyer.db"]
+    with database.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
+    if database.counters_apart:  # beside an SQLite file: the counters' own file
+        DatabaseCounters(database).clear_all()
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ class Counter:
         self.commits += 1
 
     def on_alone(self, *_args: t.Any) -> None:
-        """A statement that commits by itself (``Database.autocommit_engine``)."""
+        """A statement that commits by itself (``Database.counters_engine``)."""
         self.statements += 1
         self.commits += 1
         if self.sql is not None:
@@ -71,7 +71,7 @@ def main() -> None:
     database = app.extensions["foyer.db"]
     event.listen(database.engine, "before_cursor_execute", counter.on_statement)
     event.listen(database.engine, "commit", counter.on_commit)
-    event.listen(database.autocommit_engine.pool, "checkout", counter.on_alone)
+    event.listen(database.counters_engine.pool, "checkout", counter.on_alone)
     profiler = None
     if args.profile is not None:
         from pyinstrument import Profiler  # optional: only this option needs it

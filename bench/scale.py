@@ -529,6 +529,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help="comma-separated scenario names (default: all)")
     parser.add_argument("--drop", action="store_true", help="drop the data sets at the end")
     parser.add_argument("--json", type=Path, help="append the figures to this JSON Lines file")
+    parser.add_argument(
+        "--redis-url", help="measure with the rate limits and counters in this Redis"
+    )
     args = parser.parse_args(argv)
     sizes = [tuple(int(n) for n in s.split(":")) for s in args.size]
     if args.organizations is not None or args.users is not None:
@@ -546,6 +549,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{organizations} organizations, {users} users: {state}", flush=True)
             if args.measure:
                 env = environment(url, workdir)
+                if args.redis_url:
+                    env["FOYER_REDIS_URL"] = args.redis_url
                 code = (
                     "from bench.scale import _measure; "
                     f"_measure({organizations}, {users}, {args.rounds}, {args.ops}, "

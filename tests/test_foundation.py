@@ -95,7 +95,7 @@ def test_sqlite_connections_keep_their_own_page_cache(foyer_app, tmp_path):
     small = Database(f"sqlite:///{tmp_path / 'small.db'}", 3)
     try:
         for mib, database in ((SQLITE_CACHE_MIB, foyer_app.extensions["foyer.db"]), (3, small)):
-            for engine in (database.engine, database.autocommit_engine):
+            for engine in (database.engine, database.counters_engine):
                 with engine.connect() as connection:
                     size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
                     mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()

@@ -29,6 +29,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateTable
 
 from app.db import Base
 from app.db import sqlite_write_holder
@@ -161,16 +163,21 @@ def _statements(dialect: str) -> dict[str, sa.Executable]:
 class DatabaseCounters(Counters):
     """Counters in the ``counter`` table, each change one atomic statement.
 
-    A change commits by itself, at once (on ``Database.autocommit_engine``), so a request
-    that fails still counts; on SQLite, while the request's own session holds the one write
-    lock, it goes through that session instead (another connection would wait for it).
+    A change commits by itself, at once (on ``Database.counters_engine``), so a request
+    that fails still counts. Beside an SQLite file the table is in a file of its own
+    (:func:`app.db.counters_url`), created on first use; in one SQLite database without a
+    file, while the request's own session holds the one write lock, a change goes through
+    that session instead (another connection would wait for it).
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.engine = database.counters_engine
         self.dialect = database.engine.dialect.name
         self.statements = _statements(self.dialect)
         self._swept = 0.0
+        self._table_ready = not database.counters_apart
+        """Whether the table is known to be there (the database's own is migrated)."""
 
     def add(
         self, key: str, window: float, now: float, amount: int = 1, *, extend: bool = False
@@ -199,16 +206,16 @@ class DatabaseCounters(Counters):
 
     def _change(self, name: str, values: dict[str, t.Any]) -> t.Sequence[t.Any]:
         """Run one counting statement (committed by itself); the one row it returns."""
-        holder = sqlite_write_holder()
+        holder = self._write_holder()
         if holder is not None:
             row = holder.connection().execute(self.statements[name], values).one()
             return t.cast(t.Sequence[t.Any], row)
-        with self.database.autocommit_engine.connect() as connection:
+        with self._connect() as connection:
             row = connection.execute(self.statements[name], values).one()
         return t.cast(t.Sequence[t.Any], row)
 
     def peek(self, key: str, now: float) -> Count:
-        with self.database.engine.connect() as connection:
+        with self._connect() as connection:
             row = connection.execute(self.statements["peek"], {"key": key}).first()
         if row is None or row.expires_at <= now:
             return NOTHING
@@ -224,12 +231,32 @@ class DatabaseCounters(Counters):
 
     def _write(self, statement: sa.Executable) -> None:
         """Run one deletion (rare: a sign-in clearing its failures, the sweep)."""
-        holder = sqlite_write_holder()
+        holder = self._write_holder()
         if holder is not None:
             holder.connection().execute(statement)
             return
-        with self.database.engine.begin() as connection:
+        with self._connect() as connection:
             connection.execute(statement)
+
+    def _write_holder(self) -> t.Any:
+        """The request's session when it holds the write lock of the counters' database."""
+        return None if self.database.counters_apart else sqlite_write_holder()
+
+    def _connect(self) -> sa.Connection:
+        """A connection of the counters' pool (each statement commits by itself), the
+        table created first when it is in a file of its own (by every worker that starts
+        at once: each creates it only if it is not there)."""
+        connection = self.engine.connect()
+        if not self._table_ready:
+            try:
+                connection.execute(CreateTable(TABLE, if_not_exists=True))
+                for index in TABLE.indexes:
+                    connection.execute(CreateIndex(index, if_not_exists=True))
+            except BaseException:
+                connection.close()
+                raise
+            self._table_ready = True
+        return connection
 
     def _sweep(self, now: float) -> None:
         """Now and then, delete rows whose window ended (they already count as zero)."""
