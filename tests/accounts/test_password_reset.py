@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import statistics
 import time
 
 import sqlalchemy as sa
@@ -73,7 +72,9 @@ def test_request_takes_the_same_time_for_known_and_unknown_addresses(
         known.append(timed("alice@example.com"))
         unknown.append(timed("nobody@example.com"))
     mails()
-    a, b = statistics.median(known), statistics.median(unknown)
+    # each side's fastest answer: what its own work costs, whatever else the machine ran
+    # meanwhile (a median moved by half when a parallel test loaded the machine)
+    a, b = min(known), min(unknown)
     assert abs(a - b) / max(a, b) < 0.5, (a, b)  # no account work on the request path
 
 
