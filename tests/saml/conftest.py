@@ -43,8 +43,10 @@ def idp() -> t.Iterator[SamlIdp]:
 
 @pytest.fixture
 def saml_options(idp: SamlIdp) -> dict[str, t.Any]:
-    """The connection's options; override to change them."""
-    return {"idp_metadata_url": idp.metadata_url, "email_verified": True}
+    """The connection's options; override to change them. The test IdP answers from a
+    thread of the test's own process, which a loaded machine (the full suite beside a
+    browser) once kept past the default 5 s: the tests give its metadata 20 s."""
+    return {"idp_metadata_url": idp.metadata_url, "email_verified": True, "metadata_timeout": 20}
 
 
 @pytest.fixture
