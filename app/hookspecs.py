@@ -364,8 +364,10 @@ def deliver_email(
 
     Stops at the first non-None result. Return None to let the next plugin deliver it.
 
-    :param message: Recipient, subject, text and HTML bodies, and the purpose
-        (``password_reset``, ``email_verification``, ``invitation``...).
+    :param message: Recipient, subject, text and HTML bodies, the purpose
+        (``password_reset``, ``email_verification``, ``invitation``...), and the
+        ``message_id`` to send as the ``Message-ID`` header: the same on every attempt at
+        this email, so a retry after a late answer is recognised as a copy.
     :param tenant: The sending tenant.
     :param organization: The organization the email is about, or None.
     :returns: True when delivered, or None.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import email.message
 import smtplib
 import ssl
+from email.utils import make_msgid
+from email.utils import parseaddr
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
@@ -27,6 +29,9 @@ def build_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage
     mime["From"] = message.sender or sender
     mime["To"] = message.to
     mime["Subject"] = message.subject
+    mime["Message-ID"] = message.message_id or make_msgid(
+        domain=parseaddr(message.sender or sender)[1].rpartition("@")[2] or "localhost"
+    )
     if message.reply_to:
         mime["Reply-To"] = message.reply_to
     mime.set_content(message.text)

@@ -20,3 +20,7 @@ class EmailMessage:
     sender: str | None = None
     """The From address; None lets the delivering plugin use its configured one."""
     reply_to: str | None = None
+    message_id: str | None = None
+    """The ``Message-ID`` header (``<...@domain>``), the same on every attempt to send this
+    email: a mail system that got it twice (a retry after an answer that came too late) can
+    keep one. None lets the delivering plugin make one."""

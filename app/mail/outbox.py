@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import random
 import typing as t
+from email.utils import parseaddr
 
 import blinker
 import sqlalchemy as sa
@@ -99,15 +100,24 @@ def message_of(row: OutgoingMail) -> EmailMessage | None:
     if row.body is None:
         return None
     body = decrypt_json(row.body)
+    sender = body.get("sender")
     return EmailMessage(
         to=row.recipient,
         subject=row.subject,
         text=body.get("text") or "",
         html=body.get("html"),
         purpose=row.purpose,
-        sender=body.get("sender"),
+        sender=sender,
         reply_to=body.get("reply_to"),
+        message_id=message_id(row.id, sender or current_app.extensions["foyer.settings"].mail_from),
     )
+
+
+def message_id(row_id: str, sender: str) -> str:
+    """``<row id@the sender's domain>``: unique (the row's random id) and the same on every
+    attempt to send the row."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{row_id}@{domain}>"
 
 
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:

@@ -304,3 +304,42 @@ def test_the_worker_reports_the_queue_depth_and_each_attempt(
     assert sent[("foyer_email_queue_depth", ())] == 0
     sent_key = ("foyer_emails_total", (("result", "sent"),))
     assert sent[sent_key] - before.get(sent_key, 0) == 3
+
+
+class LateAnswerMailbox(Mailbox):
+    """An SMTP server that keeps the first message it gets but answers as if it had failed
+    (what a slow server looks like to a sender that gave up waiting): the sender retries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = 0
+
+    async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:  # noqa: N802
+        await super().handle_DATA(server, session, envelope)
+        self.answers += 1
+        return "451 4.3.0 try again later" if self.answers == 1 else "250 OK"
+
+
+def test_a_retried_email_carries_the_same_message_id(foyer_app, tenant, outbox_settings):
+    """Both copies of a retried email name the same ``Message-ID`` (the outbox row's), so
+    the receiving mail system can keep one; another email names another."""
+    box = LateAnswerMailbox()
+    box.start(free_port())
+    try:
+        outbox_settings(
+            smtp_url=f"smtp://127.0.0.1:{box.port}", mail_from="Foyer <no-reply@acme.test>"
+        )
+        outbox.queue_email(EmailMessage(to="a@example.com", subject="Reset", text="t"), tenant)
+        session.commit()
+        assert wait_for_background(foyer_app)
+        outbox.queue_email(EmailMessage(to="b@example.com", subject="Other", text="t"), tenant)
+        session.commit()
+        assert wait_for_background(foyer_app)
+    finally:
+        box.stop()
+    first, retried, other = box.messages
+    assert [str(m["To"]) for m in box.messages] == ["a@example.com"] * 2 + ["b@example.com"]
+    assert first["Message-ID"] == retried["Message-ID"] != other["Message-ID"]
+    sent = {r.recipient: r for r in rows()}
+    assert first["Message-ID"] == f"<{sent['a@example.com'].id}@acme.test>"
+    assert (sent["a@example.com"].status, sent["a@example.com"].attempts) == ("sent", 2)
