@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.message
 import smtplib
 import ssl
+from email.utils import formatdate
 from email.utils import make_msgid
 from email.utils import parseaddr
 from urllib.parse import unquote
@@ -29,6 +30,7 @@ def build_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage
     mime["From"] = message.sender or sender
     mime["To"] = message.to
     mime["Subject"] = message.subject
+    mime["Date"] = formatdate(usegmt=True)  # required by RFC 5322; not every relay adds it
     mime["Message-ID"] = message.message_id or make_msgid(
         domain=parseaddr(message.sender or sender)[1].rpartition("@")[2] or "localhost"
     )

@@ -340,6 +340,7 @@ def test_a_retried_email_carries_the_same_message_id(foyer_app, tenant, outbox_s
     first, retried, other = box.messages
     assert [str(m["To"]) for m in box.messages] == ["a@example.com"] * 2 + ["b@example.com"]
     assert first["Message-ID"] == retried["Message-ID"] != other["Message-ID"]
+    assert all(m["Date"] and m["Date"].datetime.tzinfo is not None for m in box.messages)
     sent = {r.recipient: r for r in rows()}
     assert first["Message-ID"] == f"<{sent['a@example.com'].id}@acme.test>"
     assert (sent["a@example.com"].status, sent["a@example.com"].attempts) == ("sent", 2)
