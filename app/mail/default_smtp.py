@@ -12,7 +12,6 @@ import smtplib
 import ssl
 from email.utils import formatdate
 from email.utils import make_msgid
-from email.utils import parseaddr
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from flask import current_app
 from app.hooks import time_left
 from app.hookspecs import hookimpl
 from app.mail.message import EmailMessage
+from app.mail.message import sender_domain
 
 SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -32,7 +32,7 @@ def build_mime(message: EmailMessage, sender: str) -> email.message.EmailMessage
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(usegmt=True)  # required by RFC 5322; not every relay adds it
     mime["Message-ID"] = message.message_id or make_msgid(
-        domain=parseaddr(message.sender or sender)[1].rpartition("@")[2] or "localhost"
+        domain=sender_domain(message.sender or sender)
     )
     if message.reply_to:
         mime["Reply-To"] = message.reply_to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from email.utils import parseaddr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,3 +25,9 @@ class EmailMessage:
     """The ``Message-ID`` header (``<...@domain>``), the same on every attempt to send this
     email: a mail system that got it twice (a retry after an answer that came too late) can
     keep one. None lets the delivering plugin make one."""
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a From address (``Acme <no-reply@acme.test>``: ``acme.test``), the
+    right-hand side of the Message-IDs Foyer makes."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"

@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import random
 import typing as t
-from email.utils import parseaddr
 
 import blinker
 import sqlalchemy as sa
@@ -30,6 +29,7 @@ from app.db import session
 from app.db import utcnow
 from app.mail.delivery import send_email
 from app.mail.message import EmailMessage
+from app.mail.message import sender_domain
 from app.mail.models import OutgoingMail
 from app.observability.metrics import count_email
 from app.observability.metrics import set_email_queue_depth
@@ -116,8 +116,7 @@ def message_of(row: OutgoingMail) -> EmailMessage | None:
 def message_id(row_id: str, sender: str) -> str:
     """``<row id@the sender's domain>``: unique (the row's random id) and the same on every
     attempt to send the row."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"<{row_id}@{domain}>"
+    return f"<{row_id}@{sender_domain(sender)}>"
 
 
 def _claimable(now: dt.datetime) -> sa.ColumnElement[bool]:
