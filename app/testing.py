@@ -49,6 +49,7 @@ from app.oidc import keys
 from app.orgs.services import create_organization
 from app.security import argon2_block
 from app.security.counters import DatabaseCounters
+from app.sessions.services import SIGNED_IN_KEY
 from app.sessions.services import new_sso_session
 from app.tenancy.services import create_tenant
 from app.worker import shutdown_worker
@@ -320,7 +321,7 @@ def sign_in(
     sso = new_sso_session(user, amr, organization, auth_time)
     db_session.commit()
     with browser.session_transaction() as cookie:
-        cookie["_user_id"] = sso.sid
+        cookie[SIGNED_IN_KEY] = sso.sid
         cookie["_fresh"] = True
         cookie.permanent = True
     g.pop("_login_user", None)  # the test's app context is shared with its requests
